@@ -1,0 +1,154 @@
+// Plans both stacks of the lab in the order a real first deployment runs
+// them, chaining each stack's outputs into its peer's StackReference.
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ConfigError, PROJECT, requiredSecrets, SECRET_KEYS } from "../stacks/config";
+import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
+import { MOCK_PRIVATE_KEY } from "./mocks";
+
+export const STACKS = ["comp2", "comp3"] as const;
+
+export interface StackPlan extends Evaluation {
+    /** Secret keys that were not set and got a labelled stand-in. */
+    readonly standIns: string[];
+}
+
+export interface LabPlan {
+    readonly stacks: StackPlan[];
+}
+
+interface StackConfigFile {
+    readonly stack: string;
+    readonly config: Record<string, string>;
+    readonly secretKeys: string[];
+    readonly standIns: string[];
+    readonly role: unknown;
+}
+
+/** Text of the stand-in for an unset secret; it must never reach the plan files. */
+export function standInFor(key: string): string {
+    return `STAND-IN(${key}: unset secret, set with pulumi config set --secret)`;
+}
+
+/** Reads Pulumi.<stack>.yaml into the flat config map the engine would pass the program. */
+export function readStackConfig(configDir: string, stack: string): StackConfigFile {
+    const file = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: the plan needs both stack files`]);
+    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(doc.config ?? {})) {
+        const isSecure = value !== null && typeof value === "object" && "secure" in (value as object);
+        const short = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : undefined;
+        if (short && (SECRET_KEYS as readonly string[]).includes(short) && !isSecure) {
+            throw new ConfigError([`${key} is in plain text in ${file}: remove it and run \`pulumi config set --secret ${key}\``]);
+        }
+        if (isSecure) {
+            // Encrypted with the stack's secrets provider, which the offline plan does not have.
+            config[key] = standInFor(key);
+            secretKeys.push(key);
+            continue;
+        }
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        if (short) raw[short] = value;
+    }
+    const standIns: string[] = [];
+    for (const key of requiredSecrets(raw)) {
+        const full = `${PROJECT}:${key}`;
+        if (!(full in config) || secretKeys.includes(full)) {
+            config[full] = standInFor(full);
+            if (!secretKeys.includes(full)) secretKeys.push(full);
+            standIns.push(full);
+        }
+    }
+    const pki = raw.pki as { role?: unknown } | undefined;
+    return { stack, config, secretKeys, standIns, role: pki?.role };
+}
+
+/**
+ * comp2 (the root stack by default) first with no peer, then comp3 with
+ * comp2's outputs, then comp2 again with comp3's: the three runs of a first
+ * deployment. Each stack's plan is its last evaluation.
+ */
+export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
+    const files = STACKS.map((s) => readStackConfig(configDir, s));
+    const [first, second] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
+    const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
+        evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
+            (e): StackPlan => ({ ...e, standIns: file.standIns }),
+        );
+    const firstAlone = await run(first);
+    const secondPlan = await run(second, firstAlone.outputs);
+    const firstPlan = await run(first, secondPlan.outputs);
+    const byName = new Map([firstPlan, secondPlan].map((p) => [p.stack, p]));
+    return { stacks: STACKS.map((s) => byName.get(s) as StackPlan) };
+}
+
+function redactOutputs(outputs: StackOutputs): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.secret ? SECRET : o.value]));
+}
+
+function fileName(...parts: (string | undefined)[]): string {
+    return parts
+        .filter((p): p is string => !!p)
+        .join("_")
+        .replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
+/** Kubernetes objects: typed and custom resources, not providers and not Helm releases. */
+export function isKubernetesObject(r: PlannedResource): boolean {
+    return r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/") && r.type !== "pulumi:providers:kubernetes";
+}
+
+export function isHelmRelease(r: PlannedResource): boolean {
+    return r.type.startsWith("kubernetes:helm.sh/");
+}
+
+export function writePlan(outDir: string, plan: StackPlan): void {
+    const dir = path.join(outDir, plan.stack);
+    fs.mkdirSync(path.join(dir, "manifests"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "helm"), { recursive: true });
+    const files = new Map<string, string>();
+    files.set("resources.json", JSON.stringify(plan.resources, null, 2) + "\n");
+    files.set("outputs.json", JSON.stringify(redactOutputs(plan.outputs), null, 2) + "\n");
+    files.set("summary.json", JSON.stringify({ stack: plan.stack, resources: plan.resources.length, warnings: plan.warnings, standIns: plan.standIns }, null, 2) + "\n");
+    for (const r of plan.resources.filter(isKubernetesObject)) {
+        const meta = (r.inputs.metadata ?? {}) as { name?: string; namespace?: string };
+        const name = fileName(String(r.inputs.kind ?? r.type.split(":").pop()).toLowerCase(), meta.namespace, meta.name ?? r.name);
+        files.set(path.join("manifests", `${name}.yaml`), YAML.stringify(r.inputs));
+    }
+    for (const r of plan.resources.filter(isHelmRelease)) {
+        files.set(path.join("helm", `${fileName(r.name)}.yaml`), YAML.stringify(r.inputs));
+    }
+    for (const [rel, text] of files) {
+        // The plan is meant to be shared: refuse to write anything that carries key material.
+        if (text.includes(MOCK_PRIVATE_KEY) || text.includes("STAND-IN(") || /BEGIN [A-Z ]*PRIVATE KEY/.test(text)) {
+            throw new Error(`offline plan: secret material would be written to ${path.join(dir, rel)}; a value that should be secret is not`);
+        }
+        fs.writeFileSync(path.join(dir, rel), text);
+    }
+}
+
+/** A readable tree of the stack's resources by parent. */
+export function renderTree(plan: StackPlan): string {
+    const children = new Map<string | null, PlannedResource[]>();
+    for (const r of plan.resources) {
+        const list = children.get(r.parent) ?? [];
+        list.push(r);
+        children.set(r.parent, list);
+    }
+    const lines = [`${plan.stack}: ${plan.resources.length} resources`];
+    const walk = (parent: string | null, prefix: string) => {
+        const list = children.get(parent) ?? [];
+        list.forEach((r, i) => {
+            const last = i === list.length - 1;
+            const flags = r.protect ? " [protected]" : "";
+            lines.push(`${prefix}${last ? "└─ " : "├─ "}${r.type}  ${r.name}${flags}`);
+            walk(r.urn, prefix + (last ? "   " : "│  "));
+        });
+    };
+    walk(null, "");
+    return lines.join("\n");
+}

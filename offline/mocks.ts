@@ -1,0 +1,31 @@
+// Values the mock runtime returns for outputs that a real provider would
+// compute. They are labelled placeholders, so a reader of the plan (and the
+// redaction tests) can tell where each came from.
+
+/** Prefix of every placeholder that stands for private key material. */
+export const MOCK_PRIVATE_KEY = "MOCK-PRIVATE-KEY";
+
+export function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const label = `${type.split(":").pop()}/${name}`;
+    switch (type) {
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                privateKeyPem: `${MOCK_PRIVATE_KEY}(${label})`,
+                privateKeyPemPkcs8: `${MOCK_PRIVATE_KEY}(${label} pkcs8)`,
+                privateKeyOpenssh: `${MOCK_PRIVATE_KEY}(${label} openssh)`,
+                publicKeyPem: `MOCK-PUBLIC-KEY(${label})`,
+            };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: `MOCK-CSR(${label})` };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: `MOCK-CERT(${label})` };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: `MOCK-PASSWORD(${label})` };
+        case "command:remote:Command":
+        case "command:local:Command":
+            return { stdout: `MOCK-STDOUT(${label})`, stderr: "" };
+        default:
+            return type.startsWith("kubernetes:") ? { metadata: inputs.metadata ?? { name } } : {};
+    }
+}

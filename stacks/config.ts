@@ -1,0 +1,428 @@
+// Stack configuration: read once, validated by pure functions into a typed
+// object, then passed down. Components never read pulumi.Config themselves.
+import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+
+/** The Pulumi project name, which is also the config namespace. */
+export const PROJECT = "zta-testbed";
+
+export type PkiRole = "root" | "peer";
+export type TrustModel = "shared" | "federated";
+
+export interface ClusterSettings {
+    /** Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`. */
+    readonly name: string;
+    /** Cilium cluster id, 1..255, unique across the mesh. */
+    readonly id: number;
+    /** Istio network name (`topology.istio.io/network`). */
+    readonly network: string;
+    readonly podCidr: string;
+    readonly serviceCidr: string;
+}
+
+export interface HostSettings {
+    /** Management address (eno3): SSH, the API server, what the peer dials. */
+    readonly address: string;
+    /** Service address (eno4), when the host has one. */
+    readonly serviceAddress?: string;
+    /** Networks the host sits on; MetalLB ranges must fall inside one of them. */
+    readonly networks: string[];
+    readonly sshUser: string;
+    readonly sshPort: number;
+    /** Whether `pulumi destroy` may run `kubeadm reset` on the host. */
+    readonly allowReset: boolean;
+}
+
+export interface MeshSettings {
+    readonly id: string;
+    readonly trustDomain: string;
+    readonly trustModel: TrustModel;
+}
+
+export interface MetallbSettings {
+    /** IPAddressPool entries: "first-last" ranges or CIDRs. */
+    readonly addresses: string[];
+    readonly ingressAddress: string;
+    readonly eastWestAddress: string;
+    /** SPIRE federation bundle endpoint address (federated trust model only). */
+    readonly federationAddress?: string;
+}
+
+export interface Versions {
+    readonly kubernetes: string;
+    readonly cilium: string;
+    readonly metallb: string;
+    readonly istio: string;
+    readonly spireCrds: string;
+    readonly spire: string;
+    readonly prometheus: string;
+    readonly kiali: string;
+    readonly grafana: string;
+}
+
+export interface RegistrySettings {
+    /** comp1's address: the registry runs here (root stack only) and images are pulled from here. */
+    readonly host: string;
+    readonly port: number;
+    readonly sshUser: string;
+}
+
+export interface JwtSettings {
+    readonly issuer: string;
+    readonly jwksUri: string;
+}
+
+export interface PeerSettings {
+    /** StackReference name: "comp3", or "org/zta-testbed/comp3". */
+    readonly stack: string;
+    /** The cluster name the peer stack is expected to report. */
+    readonly clusterName: string;
+}
+
+export interface AddonSettings {
+    readonly prometheus: boolean;
+    readonly kiali: boolean;
+    readonly grafana: boolean;
+}
+
+export interface CiliumSettings {
+    readonly bgpControlPlane: boolean;
+}
+
+/** The validated configuration of one stack (one cluster). */
+export interface LabConfig {
+    readonly stack: string;
+    readonly cluster: ClusterSettings;
+    /** Set when Pulumi builds the cluster on a bare host; absent for bring-your-own. */
+    readonly host?: HostSettings;
+    readonly mesh: MeshSettings;
+    readonly metallb: MetallbSettings;
+    readonly versions: Versions;
+    readonly registry: RegistrySettings;
+    readonly jwt: JwtSettings;
+    readonly peer: PeerSettings;
+    readonly pki: { readonly role: PkiRole };
+    readonly addons: AddonSettings;
+    readonly samples: { readonly enabled: boolean };
+    readonly cilium: CiliumSettings;
+}
+
+/** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/** The secret config keys, read with `requireSecret`/`getSecret` and never validated by value. */
+export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Raised for bad configuration; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+export function fullKey(path: string): string {
+    return `${PROJECT}:${path}`;
+}
+
+/** Secrets this configuration needs, given the raw (unvalidated) values. */
+export function requiredSecrets(raw: RawConfig): SecretKey[] {
+    return raw.host === undefined ? ["kubeconfig"] : ["sshPrivateKey"];
+}
+
+// SPIFFE trust domain: lowercase letters, digits, '.', '-', '_' (SPIFFE-ID spec §2.1).
+const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
+// DNS-1123 label: what Kubernetes, Istio and Cilium accept for names we pass on.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+// kubeadm/kubelet packages: minor (apt pin "1.32.*") or exact patch.
+const KUBERNETES_VERSION = /^1\.(\d+)(\.\d+)?$/;
+const SUPPORTED_KUBERNETES_MINORS = [30, 31, 32, 33, 34];
+
+/**
+ * Reads fields of an untyped config object, collecting problems instead of
+ * stopping at the first one so that the user sees every mistake at once.
+ */
+class Reader {
+    constructor(private readonly problems: string[]) {}
+
+    problem(path: string, value: unknown, expected: string): void {
+        this.problems.push(`${fullKey(path)} = ${JSON.stringify(value)}: ${expected}`);
+    }
+
+    object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
+        const value = raw[key];
+        if (value === undefined) {
+            if (!optional) this.problems.push(`${fullKey(key)} is not set: add it to Pulumi.<stack>.yaml (see README, "Configuration")`);
+            return undefined;
+        }
+        if (typeof value !== "object" || value === null || Array.isArray(value)) {
+            this.problem(key, value, "expected an object");
+            return undefined;
+        }
+        return value as Record<string, unknown>;
+    }
+
+    string(obj: Record<string, unknown>, path: string, check?: (s: string) => string | undefined): string {
+        const value = obj[lastSegment(path)];
+        if (typeof value !== "string" || value === "") {
+            this.problem(path, value, "expected a non-empty string");
+            return "";
+        }
+        const complaint = check?.(value);
+        if (complaint) this.problem(path, value, complaint);
+        return value;
+    }
+
+    optionalString(obj: Record<string, unknown>, path: string, check?: (s: string) => string | undefined): string | undefined {
+        return obj[lastSegment(path)] === undefined ? undefined : this.string(obj, path, check);
+    }
+
+    integer(obj: Record<string, unknown>, path: string, min: number, max: number, fallback?: number): number {
+        const value = obj[lastSegment(path)] ?? fallback;
+        if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+            this.problem(path, value, `expected an integer from ${min} to ${max}`);
+            return min;
+        }
+        return value;
+    }
+
+    boolean(obj: Record<string, unknown>, path: string, fallback: boolean): boolean {
+        const value = obj[lastSegment(path)] ?? fallback;
+        if (typeof value !== "boolean") {
+            this.problem(path, value, "expected true or false");
+            return fallback;
+        }
+        return value;
+    }
+
+    stringList(obj: Record<string, unknown>, path: string, check: (s: string) => string | undefined, allowEmpty = false): string[] {
+        const value = obj[lastSegment(path)];
+        if (!Array.isArray(value) || (!allowEmpty && value.length === 0) || value.some((v) => typeof v !== "string")) {
+            this.problem(path, value, allowEmpty ? "expected a list of strings" : "expected a non-empty list of strings");
+            return [];
+        }
+        value.forEach((v: string, i) => {
+            const complaint = check(v);
+            if (complaint) this.problem(`${path}[${i}]`, v, complaint);
+        });
+        return value as string[];
+    }
+}
+
+function lastSegment(path: string): string {
+    return path.split(".").pop() as string;
+}
+
+const checkIp = (s: string) => (isIpv4(s) ? undefined : "expected an IPv4 address (the lab is IPv4-only)");
+const checkCidr = (s: string) => (parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)");
+const checkRange = (s: string) =>
+    parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28';
+const checkLabel = (s: string) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
+const checkChartVersion = (s: string) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.17.18" (no ranges)');
+const checkUrl = (s: string) => {
+    try {
+        const u = new URL(s);
+        return u.protocol === "https:" ? undefined : "expected an https:// URL";
+    } catch {
+        return "expected an https:// URL";
+    }
+};
+
+export function checkTrustDomain(s: string): string | undefined {
+    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".")
+        ? undefined
+        : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
+}
+
+export function checkKubernetesVersion(s: string): string | undefined {
+    const m = KUBERNETES_VERSION.exec(s);
+    if (!m || !SUPPORTED_KUBERNETES_MINORS.includes(Number(m[1]))) {
+        return `expected a Kubernetes version of minor ${SUPPORTED_KUBERNETES_MINORS.map((n) => `1.${n}`).join(", ")}, as "1.32" or "1.32.4"`;
+    }
+    return undefined;
+}
+
+function checkClusterName(s: string): string | undefined {
+    // Cilium: cluster.name is at most 32 characters and may not be "default" with a non-zero cluster id.
+    if (checkLabel(s)) return checkLabel(s);
+    if (s.length > 32) return "expected at most 32 characters (Cilium's cluster.name limit)";
+    if (s === "default") return 'may not be "default" (Cilium reserves it for cluster id 0)';
+    return undefined;
+}
+
+/**
+ * Validates raw stack configuration. `secretsSet` says which secret keys have a
+ * value; secret values themselves never pass through here.
+ */
+export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>): LabConfig {
+    const problems: string[] = [];
+    const r = new Reader(problems);
+
+    const c = r.object(raw, "cluster") ?? {};
+    const cluster: ClusterSettings = {
+        name: r.string(c, "cluster.name", checkClusterName),
+        id: r.integer(c, "cluster.id", 1, 255),
+        network: r.string(c, "cluster.network", checkLabel),
+        podCidr: r.string(c, "cluster.podCidr", checkCidr),
+        serviceCidr: r.string(c, "cluster.serviceCidr", checkCidr),
+    };
+
+    const h = r.object(raw, "host", true);
+    const host: HostSettings | undefined = h && {
+        address: r.string(h, "host.address", checkIp),
+        serviceAddress: r.optionalString(h, "host.serviceAddress", checkIp),
+        networks: r.stringList(h, "host.networks", checkCidr, true),
+        sshUser: r.string(h, "host.sshUser"),
+        sshPort: r.integer(h, "host.sshPort", 1, 65535, 22),
+        allowReset: r.boolean(h, "host.allowReset", false),
+    };
+
+    const m = r.object(raw, "mesh") ?? {};
+    const trustModel = r.string(m, "mesh.trustModel", (s) =>
+        s === "shared" || s === "federated" ? undefined : 'expected "shared" (one trust domain) or "federated" (one per cluster)',
+    ) as TrustModel;
+    const mesh: MeshSettings = {
+        id: r.string(m, "mesh.id", checkLabel),
+        trustDomain: r.string(m, "mesh.trustDomain", checkTrustDomain),
+        trustModel,
+    };
+
+    const lb = r.object(raw, "metallb") ?? {};
+    const metallb: MetallbSettings = {
+        addresses: r.stringList(lb, "metallb.addresses", checkRange),
+        ingressAddress: r.string(lb, "metallb.ingressAddress", checkIp),
+        eastWestAddress: r.string(lb, "metallb.eastWestAddress", checkIp),
+        federationAddress: r.optionalString(lb, "metallb.federationAddress", checkIp),
+    };
+
+    const v = r.object(raw, "versions") ?? {};
+    const versions: Versions = {
+        kubernetes: r.string(v, "versions.kubernetes", checkKubernetesVersion),
+        cilium: r.string(v, "versions.cilium", checkChartVersion),
+        metallb: r.string(v, "versions.metallb", checkChartVersion),
+        istio: r.string(v, "versions.istio", checkChartVersion),
+        spireCrds: r.string(v, "versions.spireCrds", checkChartVersion),
+        spire: r.string(v, "versions.spire", checkChartVersion),
+        prometheus: r.string(v, "versions.prometheus", checkChartVersion),
+        kiali: r.string(v, "versions.kiali", checkChartVersion),
+        grafana: r.string(v, "versions.grafana", checkChartVersion),
+    };
+
+    const reg = r.object(raw, "registry") ?? {};
+    const registry: RegistrySettings = {
+        host: r.string(reg, "registry.host", checkIp),
+        port: r.integer(reg, "registry.port", 1, 65535, 8443),
+        sshUser: r.optionalString(reg, "registry.sshUser") ?? host?.sshUser ?? "ubuntu",
+    };
+
+    const j = r.object(raw, "jwt") ?? {};
+    const jwt: JwtSettings = { issuer: r.string(j, "jwt.issuer", checkUrl), jwksUri: r.string(j, "jwt.jwksUri", checkUrl) };
+
+    const p = r.object(raw, "peer") ?? {};
+    const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };
+
+    const k = r.object(raw, "pki") ?? {};
+    const role = r.string(k, "pki.role", (s) =>
+        s === "root" || s === "peer" ? undefined : 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)',
+    ) as PkiRole;
+
+    const a = r.object(raw, "addons", true) ?? {};
+    const addons: AddonSettings = {
+        prometheus: r.boolean(a, "addons.prometheus", false),
+        kiali: r.boolean(a, "addons.kiali", false),
+        grafana: r.boolean(a, "addons.grafana", false),
+    };
+    const s = r.object(raw, "samples", true) ?? {};
+    const ci = r.object(raw, "cilium", true) ?? {};
+
+    const config: LabConfig = {
+        stack,
+        cluster,
+        host,
+        mesh,
+        metallb,
+        versions,
+        registry,
+        jwt,
+        peer,
+        pki: { role },
+        addons,
+        samples: { enabled: r.boolean(s, "samples.enabled", false) },
+        cilium: { bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false) },
+    };
+
+    // Checks across fields run only on values that parsed, so one mistake is reported once.
+    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet));
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+}
+
+function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {
+    const problems: string[] = [];
+    if (cfg.host && !secretsSet.has("sshPrivateKey")) {
+        problems.push(
+            `${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` +
+                `\`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\``,
+        );
+    }
+    if (!cfg.host && !secretsSet.has("kubeconfig")) {
+        problems.push(
+            `neither ${fullKey("host")} nor ${fullKey("kubeconfig")} is set: give a host to build the cluster on, or bring your own ` +
+                `cluster with \`pulumi config set --secret ${fullKey("kubeconfig")} < kubeconfig.yaml\``,
+        );
+    }
+    if (cfg.host && secretsSet.has("kubeconfig")) {
+        problems.push(`${fullKey("host")} and ${fullKey("kubeconfig")} are both set: remove one (a host is built by Pulumi; a kubeconfig is a cluster you bring)`);
+    }
+    if (cfg.cluster.name === cfg.peer.clusterName) {
+        problems.push(`${fullKey("peer.clusterName")} = "${cfg.peer.clusterName}" equals ${fullKey("cluster.name")}: the two clusters need distinct names`);
+    }
+
+    const pod = parseCidr(cfg.cluster.podCidr) as Ipv4Range;
+    const svc = parseCidr(cfg.cluster.serviceCidr) as Ipv4Range;
+    if (overlaps(pod, svc)) {
+        problems.push(`${fullKey("cluster.podCidr")} = "${pod.text}" overlaps ${fullKey("cluster.serviceCidr")} = "${svc.text}": pick disjoint ranges`);
+    }
+
+    const pools = cfg.metallb.addresses.map((a) => parseAddressRange(a) as Ipv4Range);
+    pools.forEach((a, i) =>
+        pools.slice(i + 1).forEach((b) => {
+            if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" overlaps "${b.text}"`);
+        }),
+    );
+    for (const [key, range] of [["cluster.podCidr", pod], ["cluster.serviceCidr", svc]] as const) {
+        for (const pool of pools) {
+            if (overlaps(pool, range)) problems.push(`${fullKey("metallb.addresses")}: "${pool.text}" overlaps ${fullKey(key)} = "${range.text}"`);
+        }
+    }
+    if (cfg.host && cfg.host.networks.length > 0) {
+        const networks = cfg.host.networks.map((n) => parseCidr(n) as Ipv4Range);
+        for (const pool of pools) {
+            if (!networks.some((n) => contains(n, pool))) {
+                problems.push(
+                    `${fullKey("metallb.addresses")}: "${pool.text}" is not inside any of ${fullKey("host.networks")} (${cfg.host.networks.join(", ")}): ` +
+                        "MetalLB L2 can only answer ARP for addresses on the host's own networks",
+                );
+            }
+        }
+    }
+    const gatewayAddresses: [string, string | undefined][] = [
+        ["metallb.ingressAddress", cfg.metallb.ingressAddress],
+        ["metallb.eastWestAddress", cfg.metallb.eastWestAddress],
+        ["metallb.federationAddress", cfg.metallb.federationAddress],
+    ];
+    const seen = new Map<string, string>();
+    for (const [key, ip] of gatewayAddresses) {
+        if (ip === undefined) continue;
+        if (!pools.some((p) => containsIp(p, ip))) {
+            problems.push(`${fullKey(key)} = "${ip}" is outside ${fullKey("metallb.addresses")} (${cfg.metallb.addresses.join(", ")}): pick an address from the pool`);
+        }
+        if (seen.has(ip)) problems.push(`${fullKey(key)} = "${ip}" is already used by ${fullKey(seen.get(ip) as string)}: each gateway needs its own address`);
+        seen.set(ip, key);
+    }
+    if (cfg.mesh.trustModel === "federated" && cfg.metallb.federationAddress === undefined) {
+        problems.push(`${fullKey("metallb.federationAddress")} is not set but ${fullKey("mesh.trustModel")} is "federated": the SPIRE bundle endpoint needs an address from the pool`);
+    }
+    return problems;
+}

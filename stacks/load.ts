@@ -1,0 +1,28 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, fullKey, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
+
+/** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
+export const PLAIN_KEYS = ["cluster", "host", "mesh", "metallb", "versions", "registry", "jwt", "peer", "pki", "addons", "samples", "cilium"] as const;
+
+/** Secret config values, kept as secret Outputs from the moment they are read. */
+export type StackSecrets = Partial<Record<SecretKey, pulumi.Output<string>>>;
+
+/** Reads and validates this stack's configuration; throws ConfigError before any resource is declared. */
+export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecrets } {
+    const config = new pulumi.Config(PROJECT);
+    const unknown = Object.keys(pulumi.runtime.allConfig())
+        .filter((k) => k.startsWith(`${PROJECT}:`))
+        .map((k) => k.slice(PROJECT.length + 1))
+        .filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0) {
+        throw new ConfigError(unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`));
+    }
+    const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, config.getObject<unknown>(k)]));
+    const secrets: StackSecrets = {};
+    for (const key of SECRET_KEYS) {
+        const value = config.getSecret(key);
+        if (value !== undefined) secrets[key] = value;
+    }
+    const cfg = parseLabConfig(stack, raw, new Set(Object.keys(secrets) as SecretKey[]));
+    return { cfg, secrets };
+}

@@ -1,0 +1,124 @@
+// The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
+// what a stack exports for its peer, and the checks it runs on what the peer exported.
+import * as pulumi from "@pulumi/pulumi";
+import { fullKey, LabConfig, TrustModel } from "./config";
+import { overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+
+/** The non-secret `identity` output: what the peer needs for its consistency checks. */
+export interface ClusterIdentity {
+    readonly clusterName: string;
+    readonly clusterId: number;
+    readonly network: string;
+    readonly meshId: string;
+    readonly trustDomain: string;
+    readonly trustModel: TrustModel;
+    readonly metallbAddresses: string[];
+    readonly podCidr: string;
+    readonly serviceCidr: string;
+}
+
+/** Names of the stack outputs of the protocol. */
+export const PEER_OUTPUTS = ["identity", "rootCaCert", "intermediates", "remoteSecret", "eastWestAddress", "federation"] as const;
+export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
+
+export function identityOf(cfg: LabConfig): ClusterIdentity {
+    return {
+        clusterName: cfg.cluster.name,
+        clusterId: cfg.cluster.id,
+        network: cfg.cluster.network,
+        meshId: cfg.mesh.id,
+        trustDomain: cfg.mesh.trustDomain,
+        trustModel: cfg.mesh.trustModel,
+        metallbAddresses: [...cfg.metallb.addresses],
+        podCidr: cfg.cluster.podCidr,
+        serviceCidr: cfg.cluster.serviceCidr,
+    };
+}
+
+/**
+ * Problems between this cluster and its peer: they must share the mesh (and, in
+ * the shared model, the trust domain) and differ in everything that names or
+ * addresses a cluster. Each message carries both values.
+ */
+export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expectedPeerName: string, peerStack: string): string[] {
+    const problems: string[] = [];
+    const both = (key: string, a: unknown, b: unknown) => `${fullKey(key)} is ${JSON.stringify(a)} here and ${JSON.stringify(b)} in peer stack "${peerStack}"`;
+
+    if (peer.clusterName !== expectedPeerName) {
+        problems.push(`${fullKey("peer.clusterName")} = "${expectedPeerName}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": fix the name or the peer stack`);
+    }
+    if (own.meshId !== peer.meshId) problems.push(`${both("mesh.id", own.meshId, peer.meshId)}: both clusters must be in one mesh`);
+    if (own.trustModel !== peer.trustModel) problems.push(`${both("mesh.trustModel", own.trustModel, peer.trustModel)}: choose one trust model for both`);
+    if (own.trustModel === "shared" && own.trustDomain !== peer.trustDomain) {
+        problems.push(`${both("mesh.trustDomain", own.trustDomain, peer.trustDomain)}: the shared trust model needs one trust domain (or set mesh.trustModel to "federated")`);
+    }
+    if (own.trustModel === "federated" && own.trustDomain === peer.trustDomain) {
+        problems.push(`${both("mesh.trustDomain", own.trustDomain, peer.trustDomain)}: the federated trust model needs a trust domain per cluster`);
+    }
+    if (own.clusterName === peer.clusterName) problems.push(`${both("cluster.name", own.clusterName, peer.clusterName)}: cluster names must differ`);
+    if (own.clusterId === peer.clusterId) problems.push(`${both("cluster.id", own.clusterId, peer.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`);
+    if (own.network === peer.network) problems.push(`${both("cluster.network", own.network, peer.network)}: the clusters are on different networks; name them differently`);
+
+    const ownPools = own.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
+    const peerPools = peer.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
+    for (const a of ownPools) {
+        for (const b of peerPools) {
+            if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" here overlaps "${b.text}" in peer stack "${peerStack}": the pools share one L2 network and must be disjoint`);
+        }
+    }
+    for (const key of ["podCidr", "serviceCidr"] as const) {
+        for (const peerKey of ["podCidr", "serviceCidr"] as const) {
+            const a = parseCidr(own[key]);
+            const b = parseCidr(peer[peerKey]);
+            if (a && b && overlaps(a, b)) {
+                problems.push(`${fullKey(`cluster.${key}`)} = "${own[key]}" overlaps the peer's cluster.${peerKey} = "${peer[peerKey]}" (stack "${peerStack}"): give each cluster its own ranges`);
+            }
+        }
+    }
+    return problems;
+}
+
+/** What this stack can see of its peer: which outputs exist, and each as an Output that keeps its secrecy. */
+export interface PeerView {
+    readonly stack: string;
+    readonly identity?: ClusterIdentity;
+    readonly available: ReadonlySet<PeerOutputName>;
+    output<T>(name: PeerOutputName): pulumi.Output<T>;
+}
+
+/** The outputs a fully deployed peer exports: intermediates only from the root stack, federation only when federated. */
+export function expectedPeerOutputs(cfg: LabConfig): PeerOutputName[] {
+    return PEER_OUTPUTS.filter(
+        (n) => (n !== "intermediates" || cfg.pki.role === "peer") && (n !== "federation" || cfg.mesh.trustModel === "federated"),
+    );
+}
+
+/**
+ * Reads the peer stack's outputs through a StackReference. A missing output
+ * means the peer has not been deployed (that far) yet: a warning, never an error.
+ */
+export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
+    const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peer.stack }, opts);
+    const available = new Set<PeerOutputName>();
+    let identity: ClusterIdentity | undefined;
+    for (const name of PEER_OUTPUTS) {
+        const details = await ref.getOutputDetails(name);
+        const value = details.value ?? details.secretValue;
+        if (value === undefined || value === null) continue;
+        available.add(name);
+        if (name === "identity") identity = value as ClusterIdentity;
+    }
+    const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
+    if (missing.length > 0) {
+        pulumi.log.warn(
+            `peer stack "${cfg.peer.stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
+                `the parts that need them are left out; run \`pulumi up\` on "${cfg.peer.stack}", then here again`,
+        );
+    }
+    return {
+        stack: cfg.peer.stack,
+        identity,
+        available,
+        output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
+    };
+}
