@@ -1,10 +1,12 @@
 // One stack = one cluster. Reads config, checks it against the peer, declares
 // the layers of DESIGN.md in order and exports the cross-stack protocol.
+import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
+import { ClusterAccess } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -18,14 +20,18 @@ export async function main(): Promise<Record<string, unknown>> {
     return buildCluster(cfg, secrets, peer);
 }
 
+/**
+ * Declares one cluster, layer by layer (DESIGN.md, "Layers"). A layer whose
+ * inputs are not there yet (the peer not deployed) is left out with a warning.
+ */
 export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerView): Record<string, unknown> {
     const exports: Record<string, unknown> = { identity: identityOf(cfg) };
 
     const trust = clusterTrust(cfg, peer, exports);
     if (trust) exports.rootCaCert = trust.rootCaCert;
 
-    const provider = clusterProvider(cfg, secrets);
-    void provider;
+    const access = clusterAccess(cfg, secrets);
+    void access;
 
     return exports;
 }
@@ -58,9 +64,22 @@ function clusterTrust(cfg: LabConfig, peer: PeerView, exports: Record<string, un
 }
 
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
-function clusterProvider(cfg: LabConfig, secrets: StackSecrets): k8s.Provider | undefined {
+function clusterAccess(cfg: LabConfig, secrets: StackSecrets): ClusterAccess | undefined {
     if (cfg.host === undefined && secrets.kubeconfig) {
-        return new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig: secrets.kubeconfig });
+        const kubeconfig = secrets.kubeconfig;
+        return {
+            provider: new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig }),
+            apiServer: kubeconfig.apply(serverOf),
+        };
     }
     return undefined;
+}
+
+/** The API server URL of a kubeconfig's current context. */
+function serverOf(kubeconfig: string): string {
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new ConfigError(["zta-testbed:kubeconfig has no current context with a cluster server: give a kubeconfig with current-context set"]);
+    return server;
 }

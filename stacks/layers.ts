@@ -1,0 +1,25 @@
+// What each layer of a cluster hands to the layers above it (DESIGN.md, "Layers").
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** How to reach the cluster: from HostPrep (bare host) or from a kubeconfig the user brings. */
+export interface ClusterAccess {
+    /** The cluster's Kubernetes provider; every Kubernetes resource of the stack uses it. */
+    readonly provider: k8s.Provider;
+    /** API server URL the peer's istiod can reach (the host's management address), never 127.0.0.1. */
+    readonly apiServer: pulumi.Output<string>;
+}
+
+/** The cluster network: what pods and LoadBalancer Services wait for. */
+export interface ClusterNetwork {
+    /** The CNI release: everything that schedules pods depends on it. */
+    readonly cni: pulumi.Resource;
+    /** MetalLB's chart, pool and advertisement: LoadBalancer Services with fixed addresses depend on them. */
+    readonly loadBalancer: pulumi.Resource[];
+}
+
+/** SPIRE, the source of every mesh identity. */
+export interface MeshIdentity {
+    /** SPIRE server, agent, CSI driver and the ClusterSPIFFEIDs: in place before any gateway mounts the CSI socket. */
+    readonly ready: pulumi.Resource[];
+}
