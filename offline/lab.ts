@@ -26,9 +26,22 @@ interface StackConfigFile {
     readonly role: unknown;
 }
 
-/** Text of the stand-in for an unset secret; it must never reach the plan files. */
+/**
+ * Text of the stand-in for an unset secret; it must never reach the plan files.
+ * A kubeconfig stand-in is a well-formed kubeconfig (the program parses it) for a
+ * server that cannot exist (.invalid, RFC 2606).
+ */
 export function standInFor(key: string): string {
-    return `STAND-IN(${key}: unset secret, set with pulumi config set --secret)`;
+    const label = `STAND-IN(${key}: unset secret, set with pulumi config set --secret)`;
+    if (key !== `${PROJECT}:kubeconfig`) return label;
+    return YAML.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "byo", cluster: { server: "https://byo-cluster.invalid:6443" } }],
+        users: [{ name: "byo", user: { token: label } }],
+        contexts: [{ name: "byo", context: { cluster: "byo", user: "byo" } }],
+        "current-context": "byo",
+    });
 }
 
 /** Reads Pulumi.<stack>.yaml into the flat config map the engine would pass the program. */

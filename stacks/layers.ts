@@ -23,3 +23,24 @@ export interface MeshIdentity {
     /** SPIRE server, agent, CSI driver and the ClusterSPIFFEIDs: in place before any gateway mounts the CSI socket. */
     readonly ready: pulumi.Resource[];
 }
+
+/** Istio's control plane, what policies and workloads are declared against. */
+export interface ServiceMesh {
+    /** istiod and Istio's CRDs (base chart): Istio custom resources depend on them. */
+    readonly control: pulumi.Resource[];
+    /** The ingress gateway's pod labels: what RequestAuthentication/AuthorizationPolicy select. */
+    readonly ingressSelector: Record<string, string>;
+}
+
+// Names the layers agree on. The gateway chart derives a gateway's labels and its
+// service account from the release name (`istio: <name without "istio-">`,
+// `app: <name>`), so the Istio and SPIRE layers both start from these.
+export const ISTIO_NAMESPACE = "istio-system";
+export const METALLB_NAMESPACE = "metallb-system";
+export const SPIRE_SERVER_NAMESPACE = "spire-server";
+export const SPIRE_SYSTEM_NAMESPACE = "spire-system";
+export const SAMPLE_NAMESPACE = "sample";
+export const INGRESS_GATEWAY = "istio-ingressgateway";
+export const EAST_WEST_GATEWAY = "istio-eastwestgateway";
+/** Pods with this label set to "true" get their identity from SPIRE (Istio's `spire` injection template). */
+export const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";

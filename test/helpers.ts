@@ -28,6 +28,11 @@ export function labDirWith(edit: (stack: string, raw: Record<string, any>) => vo
     return dir;
 }
 
+/** The reference lab with both stacks in bring-your-own mode: a kubeconfig (stand-in) instead of a host. */
+export function byoLabDir(): string {
+    return labDirWith((_stack, raw) => delete raw.host);
+}
+
 export function planOf(dir = REPO): Promise<LabPlan> {
     return planLab(dir, main);
 }

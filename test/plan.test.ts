@@ -8,7 +8,7 @@ import * as YAML from "yaml";
 import { evaluateStack } from "../offline/evaluate";
 import { LabPlan, readStackConfig, renderTree, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
-import { labDirWith, planOf, REPO, stackOf } from "./helpers";
+import { byoLabDir, findResource, labDirWith, planOf, REPO, stackOf } from "./helpers";
 
 let lab: LabPlan;
 let out: string;
@@ -127,5 +127,17 @@ describe("npm run plan", () => {
         const result = run("--config-dir", dir, "--out", path.join(dir, "plan"));
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/zta-testbed:cluster\.id = 300: expected an integer from 1 to 255/);
+    });
+});
+
+describe("bring-your-own cluster", () => {
+    test("a stack with a kubeconfig instead of a host gets a provider from it, and the kubeconfig stays secret", async () => {
+        const byo = await planOf(byoLabDir());
+        for (const stack of ["comp2", "comp3"]) {
+            const plan = stackOf(byo, stack);
+            expect(plan.standIns).toEqual(["zta-testbed:kubeconfig"]);
+            const provider = findResource(plan, "pulumi:providers:kubernetes", `${stack}-k8s`);
+            expect(provider.inputs.kubeconfig).toBe("[secret]");
+        }
     });
 });
