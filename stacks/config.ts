@@ -385,6 +385,24 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
         problems.push(`${fullKey("cluster.podCidr")} = "${pod.text}" overlaps ${fullKey("cluster.serviceCidr")} = "${svc.text}": pick disjoint ranges`);
     }
 
+    // kubeadm's --pod-network-cidr makes the controller manager hand each node a /24 of it
+    // (--node-cidr-mask-size, 24 for IPv4): a smaller range leaves it nothing to hand out.
+    if (pod.last - pod.first + 1 < 256) {
+        problems.push(`${fullKey("cluster.podCidr")} = "${pod.text}": expected a /24 or larger; kubeadm gives the node a /24 of it`);
+    }
+    // Cluster ranges that cover the hosts' own addresses send traffic for them into the cluster.
+    const hostAddresses: [string, string][] = [["registry.host", cfg.registry.host]];
+    if (cfg.host) hostAddresses.push(["host.address", cfg.host.address]);
+    for (const [key, range] of [["cluster.podCidr", pod], ["cluster.serviceCidr", svc]] as const) {
+        const network = (cfg.host?.networks ?? []).find((n) => overlaps(range, parseCidr(n) as Ipv4Range));
+        const address = hostAddresses.find(([, ip]) => containsIp(range, ip));
+        if (network) {
+            problems.push(`${fullKey(key)} = "${range.text}" overlaps ${fullKey("host.networks")} entry "${network}": cluster ranges must be disjoint from the hosts' networks`);
+        } else if (address) {
+            problems.push(`${fullKey(key)} = "${range.text}" contains ${fullKey(address[0])} = "${address[1]}": cluster ranges must not cover the hosts' addresses`);
+        }
+    }
+
     const pools = cfg.metallb.addresses.map((a) => parseAddressRange(a) as Ipv4Range);
     pools.forEach((a, i) =>
         pools.slice(i + 1).forEach((b) => {
