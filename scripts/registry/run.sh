@@ -21,7 +21,7 @@ systemctl is-enabled -q docker || systemctl enable --now docker
 
 bundle="$(cat)"
 certificate="$(awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' <<<"$bundle")"
-key="$(awk '/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/' <<<"$bundle")"
+key="$(awk '/-----BEGIN [A-Z ]*KEY-----/,/-----END [A-Z ]*KEY-----/' <<<"$bundle")"
 if [[ -z "$certificate" || -z "$key" ]]; then
     echo "standard input must hold the certificate and the private key (PEM)" >&2
     exit 1
