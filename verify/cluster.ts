@@ -68,7 +68,9 @@ function statusOf(err: unknown): number | undefined {
 
 /** Turns client-node's rejections (`{response, body}`, not Errors) into Errors with a readable message. */
 function asError(err: unknown, what: string): Error {
-    if (err instanceof Error) return new Error(`${what}: ${err.message}`);
+    // Not `instanceof Error`: errors from Node's core can come from another realm (jest).
+    const message = (err as { message?: unknown })?.message;
+    if (typeof message === "string") return new Error(`${what}: ${message}`);
     const e = err as { body?: { message?: string }; response?: { statusCode?: number } };
     const status = statusOf(err);
     return new Error(`${what}: ${e?.body?.message ?? "request failed"}${status ? ` (HTTP ${status})` : ""}`);
@@ -112,7 +114,8 @@ export class KubeCluster implements Cluster {
         this.core = kc.makeApiClient(k8s.CoreV1Api);
         this.version = kc.makeApiClient(k8s.VersionApi);
         // `request`'s timeout bounds both the connect and the wait for an answer.
-        for (const api of [this.core, this.version]) api.addInterceptor((opts) => void (opts.timeout = timeoutMs));
+        this.core.addInterceptor((opts) => void (opts.timeout = timeoutMs));
+        this.version.addInterceptor((opts) => void (opts.timeout = connectTimeoutMs));
         this.execApi = new k8s.Exec(kc);
     }
 
