@@ -14,6 +14,11 @@ export interface HostPrepArgs {
     readonly podCidr: string;
     /** kubeadm's service CIDR. */
     readonly serviceCidr: string;
+    /**
+     * Whether kubeadm installs kube-proxy. False when Cilium replaces it
+     * (`cilium.kubeProxyReplacement`): kubeadm init then skips its kube-proxy addon.
+     */
+    readonly kubeProxy: boolean;
     /** The lab registry as "host:port": containerd verifies it with `rootCaCert`. */
     readonly registry: string;
     /**
@@ -47,9 +52,10 @@ const KUBECONFIG = hostScript("host/kubeconfig.sh");
  *   connection -> prepare -> kubeadm-init -> reset guard -> kubeconfig
  *                        \-> trust (root CA) ----------------/
  *
- * kube-proxy is kept (kubeadm's default) and no CNI is installed: Cilium comes
- * next and works alongside kube-proxy, so this layer does not depend on how the
- * Cilium layer sets kubeProxyReplacement (README, "Hosts").
+ * No CNI is installed: Cilium comes next. kube-proxy is installed or not as
+ * `kubeProxy` says, which the stack takes from `cilium.kubeProxyReplacement`:
+ * with Cilium's replacement, kubeadm skips its kube-proxy addon (Cilium's
+ * kube-proxy-free guide).
  *
  * Commands on one host pass no data to each other, so their order is `dependsOn`.
  */
@@ -94,7 +100,8 @@ export class HostPrep extends pulumi.ComponentResource {
             trust = run("trust", TRUST, [args.registry], { stdin: pem, triggers: [target, pem.apply((p) => scriptHash(TRUST.text, [args.registry, p]))] }, { dependsOn: [prepare] });
         }
 
-        const init = run("kubeadm-init", INIT, [host.address, args.podCidr, args.serviceCidr], {}, { dependsOn: [prepare] });
+        const kubeProxy = args.kubeProxy ? "with-kube-proxy" : "without-kube-proxy";
+        const init = run("kubeadm-init", INIT, [host.address, args.podCidr, args.serviceCidr, kubeProxy], {}, { dependsOn: [prepare] });
 
         // kubeadm reset is only ever a delete step, of a command of its own without triggers:
         // a replaced kubeadm-init must never reset the cluster it just checked. It is declared

@@ -4,11 +4,13 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HostPrep } from "../components/hostprep";
+import { apiEndpointOf, CiliumRelease } from "../components/cilium";
+import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
 import { Registry } from "../components/registry";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess } from "./layers";
+import { ClusterAccess, ClusterNetwork, METALLB_NAMESPACE, METALLB_POOL } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -36,6 +38,8 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
 
     const access = clusterAccess(cfg, secrets, trust);
     if (access) exports.kubeconfig = access.kubeconfig;
+    const network = access && clusterNetwork(cfg, access);
+    void network;
 
     return exports;
 }
@@ -99,6 +103,7 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrus
             kubernetesVersion: cfg.versions.kubernetes,
             podCidr: cfg.cluster.podCidr,
             serviceCidr: cfg.cluster.serviceCidr,
+            kubeProxy: !cfg.cilium.kubeProxyReplacement,
             registry: `${cfg.registry.host}:${cfg.registry.port}`,
             rootCaCert: trust?.rootCaCert,
         });
@@ -115,6 +120,32 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrus
         };
     }
     return undefined;
+}
+
+/** Cilium, then MetalLB with this stack's pool: what pods and LoadBalancer Services wait for. */
+function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
+    const provider = access.provider;
+    // Cilium dials the API server directly: on a host, kubeadm's on the management address and
+    // its default port; when bringing your own, the kubeconfig's server (its URL is not secret).
+    const apiServer = cfg.host ? { host: cfg.host.address, port: 6443 } : pulumi.unsecret(access.apiServer).apply(apiEndpointOf);
+    const cilium = new CiliumRelease(`${cfg.stack}-cilium`, {
+        provider,
+        version: cfg.versions.cilium,
+        clusterName: cfg.cluster.name,
+        clusterId: cfg.cluster.id,
+        kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
+        bgpControlPlane: cfg.cilium.bgpControlPlane,
+        apiServer,
+    });
+    const metallb = new MetalLBPool(`${cfg.stack}-metallb`, {
+        provider,
+        version: cfg.versions.metallb,
+        namespace: METALLB_NAMESPACE,
+        poolName: METALLB_POOL,
+        addresses: cfg.metallb.addresses,
+        cni: cilium.release,
+    });
+    return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement] };
 }
 
 /** The API server URL of a kubeconfig's current context. */

@@ -62,6 +62,7 @@ describe("HostPrep's commands", () => {
             kubernetesVersion: "1.32",
             podCidr: "10.244.0.0/16",
             serviceCidr: "10.96.0.0/16",
+            kubeProxy: false,
             registry: "192.0.2.2:8443",
             rootCaCert: "ROOT",
         });

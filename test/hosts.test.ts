@@ -62,7 +62,9 @@ describe("HostPrep connects to the stack's own host", () => {
     test("the API server, the init arguments and the kubeconfig point at the management address", () => {
         for (const [stack, address] of Object.entries(HOSTS)) {
             const plan = stackOf(lab, stack);
-            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(new RegExp(`'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16'$`));
+            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(
+                new RegExp(`'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16' '(with|without)-kube-proxy'$`),
+            );
             expect(cmd(plan, "kubeconfig").inputs.create).toMatch(new RegExp(`'host/kubeconfig.sh' '${address}'$`));
         }
     });
@@ -89,6 +91,15 @@ describe("order: connection, prepare, kubeadm init, kubeconfig, then the Kuberne
         expect(provider.inputs.kubeconfig).toBe("[secret]");
         expect(dependsOn(plan, provider, gate)).toBe(true);
         expect(dependsOn(plan, init, read)).toBe(false);
+    });
+});
+
+describe("kube-proxy follows cilium.kubeProxyReplacement", () => {
+    test("with Cilium's replacement (the committed lab) kubeadm skips its kube-proxy addon; without it, installs it", async () => {
+        for (const stack of Object.keys(HOSTS)) expect(cmd(stackOf(lab, stack), "kubeadm-init").inputs.create).toMatch(/ 'without-kube-proxy'$/);
+        const plain = stackOf(await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cilium.kubeProxyReplacement = false))), "comp2");
+        expect(cmd(plain, "kubeadm-init").inputs.create).toMatch(/ 'with-kube-proxy'$/);
+        expect(hostScript("host/kubeadm-init.sh").text).toMatch(/with-kube-proxy \]\] \|\| skip=\(--skip-phases=addon\/kube-proxy\)/);
     });
 });
 
