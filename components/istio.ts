@@ -90,6 +90,8 @@ export interface IstioPrimaryArgs {
 export class IstioPrimary extends pulumi.ComponentResource {
     /** istio-system, once it exists with its network label. */
     public readonly namespace: pulumi.Output<string>;
+    /** istiod's plugged-in CA Secret. */
+    public readonly cacerts: k8s.core.v1.Secret;
     /** The `base` release (CRDs, istio-reader-service-account). */
     public readonly base: k8s.helm.v3.Release;
     /** The `istiod` release. */
@@ -116,7 +118,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         // exists at startup and has no `istio-generated` key (istio#45291), hence
         // created before istiod and with exactly these keys. Each value stays secret;
         // the keys are visible in the plan.
-        const cacerts = new k8s.core.v1.Secret(
+        const cacerts = (this.cacerts = new k8s.core.v1.Secret(
             `${name}-cacerts`,
             {
                 metadata: { name: "cacerts", namespace: this.namespace },
@@ -124,7 +126,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(args.istioCa.apply((ca) => ca[k]))])),
             },
             { parent: this, provider, additionalSecretOutputs: ["data", "stringData"] },
-        );
+        ));
 
         this.base = helmRelease(
             `${name}-base`,
@@ -166,6 +168,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
 
         this.registerOutputs({
             namespace: this.namespace,
+            cacerts: this.cacerts,
             base: this.base,
             istiod: this.istiod,
             ingressGateway: this.ingressGateway,
