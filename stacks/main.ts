@@ -15,6 +15,7 @@ import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer } from "./peer";
+import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<Record<string, unknown>> {
@@ -47,7 +48,8 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     // The SPIRE layer (SpireServer, ClusterSPIFFEIDs) is built by its own issue;
     // until it is wired here the mesh is declared without it, with a warning.
     const identity: MeshIdentity | undefined = undefined;
-    istioMesh(cfg, access, network, trust, identity, peer, exports);
+    const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
+    if (mesh) declareZeroTrust(cfg, access, network, mesh, exports);
 
     return exports;
 }
