@@ -8,8 +8,6 @@ export interface ClusterAccess {
     readonly provider: k8s.Provider;
     /** API server URL the peer's istiod can reach (the host's management address), never 127.0.0.1. */
     readonly apiServer: pulumi.Output<string>;
-    /** The admin kubeconfig (secret): exported as the stack output `kubeconfig`. */
-    readonly kubeconfig: pulumi.Output<string>;
 }
 
 /** The cluster network: what pods and LoadBalancer Services wait for. */

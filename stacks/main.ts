@@ -97,8 +97,13 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
     });
 }
 
+/** The cluster's admin kubeconfig (secret), exported as the stack output `kubeconfig` for kubectl and verify. */
+interface AdminKubeconfig {
+    readonly kubeconfig: pulumi.Output<string>;
+}
+
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
-function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrust | undefined): ClusterAccess | undefined {
+function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrust | undefined): (ClusterAccess & AdminKubeconfig) | undefined {
     if (cfg.host && secrets.sshPrivateKey) {
         const host = cfg.host;
         if (!trust) {
