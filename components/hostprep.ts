@@ -122,7 +122,13 @@ export class HostPrep extends pulumi.ComponentResource {
         // Read back once the cluster exists, again when kubeadm-init is replaced (its id changes).
         const read = new command.remote.Command(
             `${name}-kubeconfig`,
-            { connection, create: scriptCommand(KUBECONFIG, [host.address]), triggers: [target, scriptHash(KUBECONFIG.text, [host.address]), init.id] },
+            {
+                connection,
+                create: scriptCommand(KUBECONFIG, [host.address]),
+                triggers: [target, scriptHash(KUBECONFIG.text, [host.address]), init.id],
+                // The command provider logs stdout to the update log even when the output is secret (pulumi-command#401).
+                logging: "none",
+            },
             // The provider built from this kubeconfig deploys pods that pull from the lab registry: trust first.
             { parent: this, dependsOn: trust ? [resetGuard, trust] : [resetGuard], additionalSecretOutputs: ["stdout"] },
         );

@@ -75,7 +75,7 @@ describe("HostPrep's commands", () => {
             ["unit-connection", "unit-kubeadm-init", "unit-kubeconfig", "unit-prepare", "unit-reset", "unit-trust"].sort(),
         );
         for (const c of commands) {
-            expect(secretValue(c.inputs.connection)).toEqual({ host: "192.0.2.10", port: 2222, user: "lab", privateKey: KEY });
+            expect(secretValue(c.inputs.connection)).toMatchObject({ host: "192.0.2.10", port: 2222, user: "lab", privateKey: KEY });
         }
     });
 });
@@ -92,7 +92,7 @@ describe("Registry's commands", () => {
             rootCaKey: pulumi.secret("ROOT-KEY"),
         });
         const container = await registered("reg-container");
-        expect(secretValue(container.inputs.connection)).toEqual({ host: "192.0.2.2", port: 22, user: "ops", privateKey: KEY });
+        expect(secretValue(container.inputs.connection)).toMatchObject({ host: "192.0.2.2", port: 22, user: "ops", privateKey: KEY });
         expect(secretValue(container.inputs.stdin)).toBe("cert of reg-cert\nkey of reg-key\n");
     });
 });
