@@ -4,10 +4,12 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
+import { ClusterSPIFFEIDs } from "../components/spiffeids";
+import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess } from "./layers";
-import { identityOf, peerProblems, PeerView, readPeer } from "./peer";
+import { ClusterAccess, ClusterNetwork, MeshIdentity } from "./layers";
+import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<Record<string, unknown>> {
@@ -31,7 +33,11 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     if (trust) exports.rootCaCert = trust.rootCaCert;
 
     const access = clusterAccess(cfg, secrets);
-    void access;
+    // The network layer (Cilium, MetalLB: `clusterNetwork(cfg, access)`) is not on main yet.
+    const network: ClusterNetwork | undefined = undefined;
+
+    const identity = meshIdentity(cfg, access, network, trust, peer);
+    if (identity?.federation) exports.federation = identity.federation;
 
     return exports;
 }
@@ -61,6 +67,47 @@ function clusterTrust(cfg: LabConfig, peer: PeerView, exports: Record<string, un
         return all[name];
     });
     return { rootCaCert: peer.output<string>("rootCaCert"), intermediates: pulumi.secret(intermediates) };
+}
+
+/**
+ * SPIRE and the ClusterSPIFFEIDs: every mesh identity, chained to the cluster's
+ * SPIRE intermediate. In the federated trust model also the bundle endpoint for
+ * the peer, and a ClusterFederatedTrustDomain for the peer once it exported its own.
+ */
+function meshIdentity(
+    cfg: LabConfig,
+    access: ClusterAccess | undefined,
+    network: ClusterNetwork | undefined,
+    trust: ClusterTrust | undefined,
+    peer: PeerView,
+): MeshIdentity | undefined {
+    if (!access) return undefined; // No cluster to install into yet (the access layer says why).
+    if (!trust) {
+        pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
+        return undefined;
+    }
+    const federated = cfg.mesh.trustModel === "federated";
+    const server = new SpireServer(`${cfg.stack}-spire`, {
+        provider: access.provider,
+        trustDomain: cfg.mesh.trustDomain,
+        clusterName: cfg.cluster.name,
+        versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
+        upstreamCa: trust.intermediates.apply((i) => i.spire),
+        cni: network?.cni,
+        federation: federated
+            ? {
+                  // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).
+                  address: cfg.metallb.federationAddress as string,
+                  loadBalancer: network?.loadBalancer ?? [],
+                  rootCaCert: trust.rootCaCert,
+                  peerName: cfg.peer.clusterName,
+                  // Absent until the peer is deployed (readPeer warns): the ClusterFederatedTrustDomain waits for it.
+                  peer: peer.available.has("federation") ? peer.output<SpireFederation>("federation") : undefined,
+              }
+            : undefined,
+    });
+    const ids = new ClusterSPIFFEIDs(`${cfg.stack}-spiffeids`, { provider: access.provider, server });
+    return { ready: [...server.ready, ...ids.ids], federation: server.federation };
 }
 
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
