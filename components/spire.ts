@@ -6,8 +6,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ChartRef, helmRelease } from "./chart";
 import { TypedCustomResource } from "./crd";
+import { loadBalancerAnnotations } from "./metallb";
 import { SpireUpstreamFiles } from "./pki";
-import { SPIFFE_CSI_DRIVER, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../stacks/layers";
+import { METALLB_POOL, SPIFFE_CSI_DRIVER, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../stacks/layers";
 import { SpireFederation } from "../stacks/peer";
 
 export const SPIRE_CHART_REPO = "https://spiffe.github.io/helm-charts-hardened";
@@ -164,7 +165,7 @@ export class SpireServer extends pulumi.ComponentResource {
             new k8s.core.v1.Service(
                 `${name}-federation`,
                 {
-                    metadata: { name: "spire-server-federation", namespace: serverNs.metadata.name, annotations: loadBalancerAnnotations(fed.address) },
+                    metadata: { name: "spire-server-federation", namespace: serverNs.metadata.name, annotations: loadBalancerAnnotations(fed.address, METALLB_POOL) },
                     spec: {
                         type: "LoadBalancer",
                         // The chart's own Service would also expose the server API (gRPC 443) if made a
@@ -304,14 +305,6 @@ export function sdsNames(federated: boolean): Record<string, unknown> {
 
 function podSecurity(level: "restricted" | "privileged"): Record<string, string> {
     return Object.fromEntries(["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, level]));
-}
-
-/**
- * MetalLB's fixed-address annotation. Local until the networking layer's
- * `loadBalancerAnnotations` (components/metallb.ts) is on main.
- */
-function loadBalancerAnnotations(ip: string): Record<string, string> {
-    return { "metallb.io/loadBalancerIPs": ip };
 }
 
 /** The SPIRE server's own SPIFFE ID, which its bundle endpoint presents (`https_spiffe`). */

@@ -86,6 +86,11 @@ export interface AddonSettings {
 
 export interface CiliumSettings {
     readonly bgpControlPlane: boolean;
+    /**
+     * Cilium replaces kube-proxy (eBPF service load-balancing). Needs a cluster
+     * without the kube-proxy addon (`kubeadm init --skip-phases=addon/kube-proxy`).
+     */
+    readonly kubeProxyReplacement: boolean;
 }
 
 /** The validated configuration of one stack (one cluster). */
@@ -138,6 +143,8 @@ const CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 // kubeadm/kubelet packages: minor (apt pin "1.32.*") or exact patch.
 const KUBERNETES_VERSION = /^1\.(\d+)(\.\d+)?$/;
 const SUPPORTED_KUBERNETES_MINORS = [30, 31, 32, 33, 34];
+/** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
+export const NODE_CIDR_MASK_SIZE = 24;
 
 /**
  * Reads fields of an untyped config object, collecting problems instead of
@@ -349,7 +356,10 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         pki: { role },
         addons,
         samples: { enabled: r.boolean(s, "samples.enabled", false) },
-        cilium: { bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false) },
+        cilium: {
+            bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
+            kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
+        },
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
@@ -383,6 +393,16 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     const svc = parseCidr(cfg.cluster.serviceCidr) as Ipv4Range;
     if (overlaps(pod, svc)) {
         problems.push(`${fullKey("cluster.podCidr")} = "${pod.text}" overlaps ${fullKey("cluster.serviceCidr")} = "${svc.text}": pick disjoint ranges`);
+    }
+
+    // Cilium's "kubernetes" IPAM takes each node's podCIDR, which kube-controller-manager
+    // cuts from the cluster CIDR in /24 blocks (--node-cidr-mask-size, IPv4 default 24):
+    // a smaller cluster CIDR gives the node none and Cilium waits for one forever.
+    if (pod.last - pod.first + 1 < 2 ** (32 - NODE_CIDR_MASK_SIZE)) {
+        problems.push(
+            `${fullKey("cluster.podCidr")} = "${pod.text}": expected a prefix of /${NODE_CIDR_MASK_SIZE} or shorter ` +
+                `(each node gets a /${NODE_CIDR_MASK_SIZE} from it, and Cilium's kubernetes IPAM allocates pod addresses from the node's block)`,
+        );
     }
 
     const pools = cfg.metallb.addresses.map((a) => parseAddressRange(a) as Ipv4Range);

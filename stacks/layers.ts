@@ -40,6 +40,8 @@ export interface ServiceMesh {
 // `app: <name>`), so the Istio and SPIRE layers both start from these.
 export const ISTIO_NAMESPACE = "istio-system";
 export const METALLB_NAMESPACE = "metallb-system";
+/** The cluster's one MetalLB IPAddressPool; gateways name it with `loadBalancerAnnotations` (components/metallb.ts). */
+export const METALLB_POOL = "lab-pool";
 export const SPIRE_SERVER_NAMESPACE = "spire-server";
 export const SPIRE_SYSTEM_NAMESPACE = "spire-system";
 export const SAMPLE_NAMESPACE = "sample";

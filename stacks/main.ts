@@ -3,12 +3,14 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { apiEndpointOf, CiliumRelease } from "../components/cilium";
+import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess, ClusterNetwork, MeshIdentity } from "./layers";
+import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -33,8 +35,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     if (trust) exports.rootCaCert = trust.rootCaCert;
 
     const access = clusterAccess(cfg, secrets);
-    // The network layer (Cilium, MetalLB: `clusterNetwork(cfg, access)`) is not on main yet.
-    const network: ClusterNetwork | undefined = undefined;
+    const network = access && clusterNetwork(cfg, access);
 
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
@@ -120,6 +121,32 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets): ClusterAccess | u
         };
     }
     return undefined;
+}
+
+/** Cilium, then MetalLB with this stack's pool: what pods and LoadBalancer Services wait for. */
+function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
+    const provider = access.provider;
+    // Cilium dials the API server directly: on a host, kubeadm's on the management address and
+    // its default port; when bringing your own, the kubeconfig's server (its URL is not secret).
+    const apiServer = cfg.host ? { host: cfg.host.address, port: 6443 } : pulumi.unsecret(access.apiServer).apply(apiEndpointOf);
+    const cilium = new CiliumRelease(`${cfg.stack}-cilium`, {
+        provider,
+        version: cfg.versions.cilium,
+        clusterName: cfg.cluster.name,
+        clusterId: cfg.cluster.id,
+        kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
+        bgpControlPlane: cfg.cilium.bgpControlPlane,
+        apiServer,
+    });
+    const metallb = new MetalLBPool(`${cfg.stack}-metallb`, {
+        provider,
+        version: cfg.versions.metallb,
+        namespace: METALLB_NAMESPACE,
+        poolName: METALLB_POOL,
+        addresses: cfg.metallb.addresses,
+        cni: cilium.release,
+    });
+    return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement] };
 }
 
 /** The API server URL of a kubeconfig's current context. */

@@ -68,12 +68,22 @@ describe("bad input is rejected with the key, the value and what is expected", (
         ["overlapping pools", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.110/31"]), /"10\.5\.0\.100-10\.5\.0\.120" overlaps "10\.5\.0\.110\/31"/],
         ["a pool outside the host's networks", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.6.0.1-10.6.0.9"]), /"10\.6\.0\.1-10\.6\.0\.9" is not inside any of zta-testbed:host\.networks/],
         ["pod and service CIDRs overlapping", (r: any) => (r.cluster.serviceCidr = "10.244.128.0/17"), /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps zta-testbed:cluster\.serviceCidr/],
+        ["a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)", (r: any) => (r.cluster.podCidr = "10.244.0.0/25"), /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/],
+        ["kube-proxy replacement as a string", (r: any) => (r.cilium.kubeProxyReplacement = "strict"), /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/],
         ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
     ])("%s", (_label, edit, message) => {
         const r = raw();
         edit(r);
         const problems = problemsOf("comp2", r);
         expect(problems.join("\n")).toMatch(message);
+    });
+
+    test("Cilium replaces kube-proxy unless cilium.kubeProxyReplacement says otherwise", () => {
+        const r = raw();
+        expect(parseLabConfig("comp2", r, SSH).cilium.kubeProxyReplacement).toBe(true);
+        delete r.cilium;
+        expect(parseLabConfig("comp2", r, SSH).cilium).toEqual({ bgpControlPlane: false, kubeProxyReplacement: true });
+        expect(parseLabConfig("comp2", { ...raw(), cilium: { kubeProxyReplacement: false } }, SSH).cilium.kubeProxyReplacement).toBe(false);
     });
 
     test("every problem is reported at once, not only the first", () => {

@@ -70,11 +70,13 @@ const ids = (plan: StackPlan) => new Map(resourcesOfType(plan, SPIFFE_ID).map((r
 describe.each(STACKS)("%s (%s)", (stack, cluster) => {
     const plan = () => stackOf(lab, stack);
 
-    test("the CRD chart comes before the spire chart, and the chart before every ClusterSPIFFEID", () => {
+    test("the CNI and the CRD chart come before the spire chart, and the chart before every ClusterSPIFFEID", () => {
         const p = plan();
         expect(crds(p, stack).inputs).toMatchObject({ chart: "spire-crds", version: "0.5.0", repositoryOpts: { repo: "https://spiffe.github.io/helm-charts-hardened" } });
         expect(chart(p, stack).inputs).toMatchObject({ chart: "spire", version: "0.24.5", name: "spire", namespace: "spire-server" });
         expect(chart(p, stack).dependsOn).toContain(crds(p, stack).urn);
+        // SPIRE's pods wait for the CNI.
+        expect(chart(p, stack).dependsOn).toContain(findResource(p, RELEASE, `${stack}-cilium-release`).urn);
         const registrations = resourcesOfType(p, SPIFFE_ID);
         expect(registrations).toHaveLength(3);
         for (const id of registrations) expect(id.dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
@@ -232,7 +234,11 @@ describe("the federated trust model", () => {
         const own = rawConfig(stack) as any;
         const address = own.metallb.federationAddress;
         const service = findResource(p, SERVICE, `${stack}-spire-federation`);
-        expect(service.inputs.metadata).toMatchObject({ namespace: "spire-server", annotations: { "metallb.io/loadBalancerIPs": address } });
+        expect(service.inputs.metadata).toMatchObject({ namespace: "spire-server", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": "lab-pool" } });
+        // MetalLB hands out the address only once its pool exists.
+        const pool = resourcesOfType(p, "kubernetes:metallb.io/v1beta1:IPAddressPool");
+        expect(pool).toHaveLength(1);
+        expect(service.dependsOn).toContain(pool[0].urn);
         expect(service.inputs.spec).toMatchObject({
             type: "LoadBalancer",
             selector: { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "spire", "app.kubernetes.io/component": "server" },

@@ -1,0 +1,89 @@
+// The schema checker used while developing (`npm run check:schemas`): it must
+// catch a misspelt field, which the API server would prune silently, and must
+// not trip over what the plan redacted.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { SchemaSet } from "../offline/check-schemas";
+
+// A made-up CRD and values schema in the upstream shapes; no upstream file is used.
+const crd = {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: "pools.example.io" },
+    spec: {
+        group: "example.io",
+        names: { kind: "Pool", plural: "pools" },
+        scope: "Namespaced",
+        versions: [
+            {
+                name: "v1",
+                served: true,
+                storage: true,
+                schema: {
+                    openAPIV3Schema: {
+                        type: "object",
+                        properties: {
+                            apiVersion: { type: "string" },
+                            kind: { type: "string" },
+                            metadata: { type: "object" },
+                            spec: {
+                                type: "object",
+                                required: ["addresses"],
+                                properties: { addresses: { type: "array", items: { type: "string" } }, autoAssign: { type: "boolean" } },
+                            },
+                            extra: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                        },
+                    },
+                },
+            },
+        ],
+    },
+};
+
+let schemas: SchemaSet;
+beforeAll(() => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-schemas-"));
+    fs.writeFileSync(path.join(dir, "pools.yaml"), YAML.stringify(crd));
+    fs.mkdirSync(path.join(dir, "mychart-1.0"));
+    fs.writeFileSync(
+        path.join(dir, "mychart-1.0", "values.schema.json"),
+        JSON.stringify({
+            $schema: "https://json-schema.org/draft-07/schema#",
+            additionalProperties: false,
+            $ref: "#/$defs/values",
+            $defs: { values: { type: "object", properties: { replicas: { type: "integer" } } } },
+        }),
+    );
+    schemas = new SchemaSet(dir);
+});
+
+const pool = (spec: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ apiVersion: "example.io/v1", kind: "Pool", metadata: { name: "p" }, spec, ...more });
+
+test("a valid object passes", () => {
+    expect(schemas.checkObject(pool({ addresses: ["10.0.0.1-10.0.0.9"], autoAssign: false }))).toEqual([]);
+});
+
+test("a misspelt field fails, naming it", () => {
+    expect(schemas.checkObject(pool({ addresses: [], autoAsign: false }))?.join()).toMatch(/\/spec must NOT have additional properties.*autoAsign/);
+});
+
+test("fields under x-kubernetes-preserve-unknown-fields are free", () => {
+    expect(schemas.checkObject(pool({ addresses: [] }, { extra: { anything: 1 } }))).toEqual([]);
+});
+
+test("redacted and unknown values are skipped, not reported", () => {
+    expect(schemas.checkObject(pool({ addresses: ["[secret]"], autoAssign: "[unknown]" }))).toEqual([]);
+});
+
+test("a kind with no schema is reported as unchecked, not as valid", () => {
+    expect(schemas.checkObject({ apiVersion: "other.io/v1", kind: "Thing" })).toBeUndefined();
+});
+
+test("values follow Helm's draft-07 reading: siblings of $ref are ignored, types are checked", () => {
+    expect(schemas.checkValues("mychart", { replicas: 1 })).toEqual([]);
+    expect(schemas.checkValues("mychart", { replicas: "one" })?.join()).toMatch(/\/replicas must be integer/);
+    expect(schemas.checkValues("otherchart", { mychart: { replicas: "x" } })?.join()).toMatch(/\/mychart\/replicas must be integer/);
+    expect(schemas.checkValues("otherchart", {})).toBeUndefined();
+});
