@@ -28,13 +28,18 @@ export function strict(schema: unknown): unknown {
     return s;
 }
 
-/** Helm validates values with draft-07 semantics, where the siblings of a `$ref` are ignored; Ajv would apply them. */
-export function draft7Refs(schema: unknown): unknown {
-    if (Array.isArray(schema)) return schema.map(draft7Refs);
+/**
+ * Reads a values schema the way it applies to the values we pass: Helm checks it
+ * with draft-07 semantics, where the siblings of a `$ref` are ignored (Ajv would
+ * apply them), and after merging the chart's defaults, which supply what
+ * `required` asks for (we pass only overrides, so `required` is dropped).
+ */
+export function asOverrideSchema(schema: unknown): unknown {
+    if (Array.isArray(schema)) return schema.map(asOverrideSchema);
     if (schema === null || typeof schema !== "object") return schema;
     const s = schema as Schema;
     const kept = "$ref" in s ? Object.fromEntries(Object.entries(s).filter(([k]) => ["$ref", "$defs", "definitions"].includes(k))) : s;
-    return mapValues(kept, draft7Refs);
+    return Object.fromEntries(Object.entries(kept).filter(([k, v]) => !(k === "required" && Array.isArray(v))).map(([k, v]) => [k, asOverrideSchema(v)]));
 }
 
 function mapValues(obj: Schema, f: (v: unknown) => unknown): Schema {
@@ -66,7 +71,11 @@ export class SchemaSet {
                 if (crd?.kind !== "CustomResourceDefinition") continue;
                 for (const version of crd.spec.versions ?? []) {
                     const schema = version.schema?.openAPIV3Schema;
-                    if (schema) this.byGvk.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, this.ajv.compile(strict(schema) as Schema));
+                    if (!schema) continue;
+                    // The API server accepts the object envelope whether or not a CRD's schema lists it (Istio's do not).
+                    const envelope = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
+                    const whole = { ...schema, properties: { ...envelope, ...(schema.properties ?? {}) } };
+                    this.byGvk.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, this.ajv.compile(strict(whole) as Schema));
                 }
             }
         }
@@ -85,7 +94,7 @@ export class SchemaSet {
             const chart = path.basename(file) === "values.schema.json" ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "") : path.basename(file).split(".")[0];
             // Draft-07 without its meta-schema URL, which Ajv knows under another spelling.
             const { $schema: _ignored, ...schema } = JSON.parse(fs.readFileSync(file, "utf8"));
-            if (!this.values.has(chart)) this.values.set(chart, this.ajv.compile(draft7Refs(schema) as Schema));
+            if (!this.values.has(chart)) this.values.set(chart, this.ajv.compile(asOverrideSchema(schema) as Schema));
         }
     }
 

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, PROJECT, requiredSecrets, SECRET_KEYS } from "../stacks/config";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
-import { MOCK_PRIVATE_KEY } from "./mocks";
+import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 
 export const STACKS = ["comp2", "comp3"] as const;
 
@@ -119,6 +119,12 @@ export function isHelmRelease(r: PlannedResource): boolean {
     return r.type.startsWith("kubernetes:helm.sh/");
 }
 
+/**
+ * Text that only secret values carry: mock keys and tokens (also base64-encoded,
+ * as a Secret's `data` holds them) and stand-ins for unset secret config.
+ */
+export const LEAK_MARKERS = [MOCK_PRIVATE_KEY, MOCK_TOKEN, Buffer.from(MOCK_TOKEN).toString("base64").slice(0, 12), "STAND-IN("];
+
 export function writePlan(outDir: string, plan: StackPlan): void {
     const dir = path.join(outDir, plan.stack);
     fs.mkdirSync(path.join(dir, "manifests"), { recursive: true });
@@ -137,7 +143,7 @@ export function writePlan(outDir: string, plan: StackPlan): void {
     }
     for (const [rel, text] of files) {
         // The plan is meant to be shared: refuse to write anything that carries key material.
-        if (text.includes(MOCK_PRIVATE_KEY) || text.includes("STAND-IN(") || /BEGIN [A-Z ]*PRIVATE KEY/.test(text)) {
+        if (LEAK_MARKERS.some((m) => text.includes(m)) || /BEGIN [A-Z ]*PRIVATE KEY/.test(text)) {
             throw new Error(`offline plan: secret material would be written to ${path.join(dir, rel)}; a value that should be secret is not`);
         }
         fs.writeFileSync(path.join(dir, rel), text);

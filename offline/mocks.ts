@@ -4,6 +4,10 @@
 
 /** Prefix of every placeholder that stands for private key material. */
 export const MOCK_PRIVATE_KEY = "MOCK-PRIVATE-KEY";
+/** Prefix of every placeholder that stands for a bearer token. */
+export const MOCK_TOKEN = "MOCK-TOKEN";
+
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 export function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const label = `${type.split(":").pop()}/${name}`;
@@ -25,6 +29,15 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
         case "command:remote:Command":
         case "command:local:Command":
             return { stdout: `MOCK-STDOUT(${label})`, stderr: "" };
+        case "kubernetes:core/v1:Secret":
+            // Kubernetes' token controller fills in a service-account token Secret's data.
+            if (inputs.type === "kubernetes.io/service-account-token") {
+                return {
+                    metadata: inputs.metadata ?? { name },
+                    data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(`MOCK-CERT(${label} cluster CA)`) },
+                };
+            }
+            return { metadata: inputs.metadata ?? { name } };
         default:
             return type.startsWith("kubernetes:") ? { metadata: inputs.metadata ?? { name } } : {};
     }

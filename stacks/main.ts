@@ -4,13 +4,16 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
+import { EastWestGateway } from "../components/eastwest";
+import { IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
+import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL } from "./layers";
+import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -35,10 +38,12 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     if (trust) exports.rootCaCert = trust.rootCaCert;
 
     const access = clusterAccess(cfg, secrets);
-    const network = access && clusterNetwork(cfg, access);
+    if (!access) return exports;
+    const network = clusterNetwork(cfg, access);
 
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
+    istioMesh(cfg, access, network, trust, identity, peer, exports);
 
     return exports;
 }
@@ -77,12 +82,11 @@ function clusterTrust(cfg: LabConfig, peer: PeerView, exports: Record<string, un
  */
 function meshIdentity(
     cfg: LabConfig,
-    access: ClusterAccess | undefined,
+    access: ClusterAccess,
     network: ClusterNetwork | undefined,
     trust: ClusterTrust | undefined,
     peer: PeerView,
 ): MeshIdentity | undefined {
-    if (!access) return undefined; // No cluster to install into yet (the access layer says why).
     if (!trust) {
         pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
         return undefined;
@@ -156,4 +160,79 @@ function serverOf(kubeconfig: string): string {
     const server = kc.getCurrentCluster()?.server;
     if (!server) throw new ConfigError(["zta-testbed:kubeconfig has no current context with a cluster server: give a kubeconfig with current-context set"]);
     return server;
+}
+
+/**
+ * Istio multi-primary on different networks (DESIGN.md: IstioPrimary,
+ * EastWestGateway, RemoteSecret). Exports `remoteSecret` and `eastWestAddress`
+ * for the peer and installs the peer's `remoteSecret` once the peer exports it.
+ * Without the lab PKI (peer role, root stack not deployed) Istio is left out:
+ * istiod must not start on a self-signed root.
+ */
+export function istioMesh(
+    cfg: LabConfig,
+    access: ClusterAccess,
+    network: ClusterNetwork | undefined,
+    trust: ClusterTrust | undefined,
+    identity: MeshIdentity | undefined,
+    peer: PeerView,
+    exports: Record<string, unknown>,
+): ServiceMesh | undefined {
+    if (!trust) {
+        pulumi.log.warn("Istio is left out: it needs this cluster's intermediate CA from the lab PKI, which is not there yet");
+        return undefined;
+    }
+    if (!identity) {
+        pulumi.log.warn(
+            "no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs",
+        );
+    }
+    const provider = access.provider;
+    // Federated model: workloads of the peer's trust domain are accepted as this mesh's (istio#57399).
+    const trustDomainAliases = cfg.mesh.trustModel === "federated" && peer.identity ? [peer.identity.trustDomain] : [];
+    const primary = new IstioPrimary(`${cfg.stack}-istio`, {
+        provider,
+        version: cfg.versions.istio,
+        clusterName: cfg.cluster.name,
+        network: cfg.cluster.network,
+        meshId: cfg.mesh.id,
+        trustDomain: cfg.mesh.trustDomain,
+        trustDomainAliases,
+        istioCa: trust.intermediates.apply((i) => i.istio),
+        rootCaCert: trust.rootCaCert,
+        ingressAddress: cfg.metallb.ingressAddress,
+        clusterNetwork: network,
+        identity,
+    });
+    new EastWestGateway(`${cfg.stack}-eastwest`, {
+        provider,
+        version: cfg.versions.istio,
+        namespace: primary.namespace,
+        network: cfg.cluster.network,
+        address: cfg.metallb.eastWestAddress,
+        istiod: primary.istiod,
+        clusterNetwork: network,
+        identity,
+    });
+    exports.eastWestAddress = cfg.metallb.eastWestAddress;
+
+    const source = new RemoteSecretSource(`${cfg.stack}-istio-reader`, {
+        provider,
+        namespace: primary.namespace,
+        clusterName: cfg.cluster.name,
+        apiServer: access.apiServer,
+        readerAccount: primary.base,
+    });
+    exports.remoteSecret = source.remoteSecret;
+
+    // Before the peer exports it, readPeer has warned; nothing is installed.
+    if (peer.available.has("remoteSecret")) {
+        new RemoteSecret(`${cfg.stack}-remote-${cfg.peer.clusterName}`, {
+            provider,
+            namespace: primary.namespace,
+            peerClusterName: cfg.peer.clusterName,
+            remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
+        });
+    }
+    return { control: [primary.base, primary.istiod], ingressSelector: primary.ingressSelector };
 }

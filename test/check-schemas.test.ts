@@ -25,9 +25,6 @@ const crd = {
                     openAPIV3Schema: {
                         type: "object",
                         properties: {
-                            apiVersion: { type: "string" },
-                            kind: { type: "string" },
-                            metadata: { type: "object" },
                             spec: {
                                 type: "object",
                                 required: ["addresses"],
@@ -53,7 +50,7 @@ beforeAll(() => {
             $schema: "https://json-schema.org/draft-07/schema#",
             additionalProperties: false,
             $ref: "#/$defs/values",
-            $defs: { values: { type: "object", properties: { replicas: { type: "integer" } } } },
+            $defs: { values: { type: "object", required: ["replicas"], properties: { replicas: { type: "integer" } } } },
         }),
     );
     schemas = new SchemaSet(dir);
@@ -61,7 +58,7 @@ beforeAll(() => {
 
 const pool = (spec: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ apiVersion: "example.io/v1", kind: "Pool", metadata: { name: "p" }, spec, ...more });
 
-test("a valid object passes", () => {
+test("a valid object passes, with the envelope (apiVersion, kind, metadata) the CRD schema does not list", () => {
     expect(schemas.checkObject(pool({ addresses: ["10.0.0.1-10.0.0.9"], autoAssign: false }))).toEqual([]);
 });
 
@@ -81,8 +78,9 @@ test("a kind with no schema is reported as unchecked, not as valid", () => {
     expect(schemas.checkObject({ apiVersion: "other.io/v1", kind: "Thing" })).toBeUndefined();
 });
 
-test("values follow Helm's draft-07 reading: siblings of $ref are ignored, types are checked", () => {
+test("values follow Helm's reading: siblings of $ref are ignored, defaults fill what is required, types are checked", () => {
     expect(schemas.checkValues("mychart", { replicas: 1 })).toEqual([]);
+    expect(schemas.checkValues("mychart", {})).toEqual([]);
     expect(schemas.checkValues("mychart", { replicas: "one" })?.join()).toMatch(/\/replicas must be integer/);
     expect(schemas.checkValues("otherchart", { mychart: { replicas: "x" } })?.join()).toMatch(/\/mychart\/replicas must be integer/);
     expect(schemas.checkValues("otherchart", {})).toBeUndefined();

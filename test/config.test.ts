@@ -138,6 +138,8 @@ describe("checks across the StackReference", () => {
         ["another trust domain in the shared model", { trustDomain: "other.lab" }, /mesh\.trustDomain is "zta\.lab" here and "other\.lab".*one trust domain/],
         ["overlapping pod CIDRs", { podCidr: "10.244.0.0/16" }, /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps the peer's cluster\.podCidr/],
         ["an unexpected peer name", { clusterName: "cluster9" }, /peer stack "comp3" reports cluster "cluster9"/],
+        ["equal cluster names", { clusterName: "cluster1" }, /cluster\.name is "cluster1" here and "cluster1" in peer stack "comp3": cluster names must differ/],
+        ["another trust model", { trustModel: "federated" as const }, /mesh\.trustModel is "shared" here and "federated"/],
     ])("%s fail the preview with both values", (_label, change, message) => {
         expect(peerProblems(c2(), { ...c3(), ...change }, "cluster2", "comp3").join("\n")).toMatch(message);
     });

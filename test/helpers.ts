@@ -44,7 +44,7 @@ export function stackOf(lab: LabPlan, stack: string): StackPlan {
 }
 
 /** Like awsx's findCreatedResource: the one resource of this type and name, or a failing test. */
-export function findResource(plan: StackPlan, type: string, name: string): PlannedResource {
+export function findResource(plan: Pick<StackPlan, "resources">, type: string, name: string): PlannedResource {
     const found = plan.resources.filter((r) => r.type === type && r.name === name);
     if (found.length !== 1) {
         throw new Error(`expected one ${type} named ${name}, found ${found.length}; have: ${plan.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
@@ -52,7 +52,7 @@ export function findResource(plan: StackPlan, type: string, name: string): Plann
     return found[0];
 }
 
-export function resourcesOfType(plan: StackPlan, type: string): PlannedResource[] {
+export function resourcesOfType(plan: Pick<StackPlan, "resources">, type: string): PlannedResource[] {
     return plan.resources.filter((r) => r.type === type);
 }
 

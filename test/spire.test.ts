@@ -82,6 +82,14 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         for (const id of registrations) expect(id.dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
     });
 
+    test("both gateways are created after the SPIRE chart and every ClusterSPIFFEID (they cannot become ready without their SVID)", () => {
+        const p = plan();
+        const before = [chart(p, stack).urn, ...resourcesOfType(p, SPIFFE_ID).map((r) => r.urn)];
+        for (const gateway of [`${stack}-istio-ingress`, `${stack}-eastwest-release`]) {
+            expect(findResource(p, RELEASE, gateway).dependsOn).toEqual(expect.arrayContaining(before));
+        }
+    });
+
     test("the upstream CA Secret exists before the server, which reads it by the name the chart is given", () => {
         const p = plan();
         const secret = findResource(p, SECRET, `${stack}-spire-upstream-ca`);
@@ -90,8 +98,10 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         expect((secret.inputs.metadata as any).namespace).toBe("spire-server");
     });
 
-    test("SPIRE's trust domain is the mesh's (mesh.trustDomain, which Istio's meshConfig.trustDomain also takes) and clusterName is this cluster's", () => {
+    test("SPIRE's trust domain is istiod's meshConfig.trustDomain (both mesh.trustDomain) and clusterName is this cluster's", () => {
         const spire = values(plan(), stack).global.spire;
+        const istiod = findResource(plan(), RELEASE, `${stack}-istio-istiod`).inputs.values as any;
+        expect(spire.trustDomain).toBe(istiod.meshConfig.trustDomain);
         expect(spire.trustDomain).toBe((rawConfig(stack).mesh as any).trustDomain);
         expect(spire.trustDomain).not.toBe("example.org");
         expect(spire.clusterName).toBe(cluster);

@@ -1,0 +1,178 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { helmRelease } from "./chart";
+import {
+    gatewayRelease,
+    gatewaySelectorLabels,
+    istioChart,
+    NETWORK_LABEL,
+    SPIFFE_CSI_DRIVER,
+    WORKLOAD_SOCKET_DIR,
+    WORKLOAD_SOCKET_VOLUME,
+} from "./gateway";
+import { IstioCaFiles } from "./pki";
+
+/** The keys of istiod's plugged-in CA Secret `cacerts` (all four, or istiod reports an incomplete bundle). */
+export const CACERTS_KEYS: readonly (keyof IstioCaFiles)[] = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"];
+
+/**
+ * The `spire` injection template, for workloads annotated
+ * `inject.istio.io/templates: sidecar,spire`: labels the pod for its
+ * ClusterSPIFFEID and replaces the template's `workload-socket` emptyDir with the
+ * SPIFFE CSI volume, mounted on istio-proxy where istio.io's SPIRE task mounts it.
+ *
+ * Native sidecars: from Kubernetes 1.33 istiod injects istio-proxy as an init
+ * container (ENABLE_NATIVE_SIDECARS=auto). istio.io's template patches
+ * `containers`, which there adds a second, image-less istio-proxy. This one
+ * decides exactly as the built-in `sidecar` template does (the pod annotation
+ * `sidecar.istio.io/nativeSidecar`, else `.NativeSidecars`), so it works in both
+ * modes. It is for sidecars only: the gateway chart's istio-proxy is always a
+ * regular container, so the gateways mount the socket through their chart
+ * values instead (components/gateway.ts, spiffeSocketValues).
+ * The label goes under `metadata:`; istio.io's top-level `labels:` is not a Pod field.
+ */
+export const SPIRE_TEMPLATE = `{{- $native := ne (index .ObjectMeta.Annotations \`sidecar.istio.io/nativeSidecar\` | default (printf "%t" .NativeSidecars)) "false" }}
+metadata:
+  labels:
+    ${SPIRE_MANAGED_LABEL}: "true"
+spec:
+  {{- if $native }}
+  initContainers:
+  {{- else }}
+  containers:
+  {{- end }}
+  - name: istio-proxy
+    volumeMounts:
+    - name: ${WORKLOAD_SOCKET_VOLUME}
+      mountPath: ${WORKLOAD_SOCKET_DIR}
+      readOnly: true
+  volumes:
+  - name: ${WORKLOAD_SOCKET_VOLUME}
+    csi:
+      driver: "${SPIFFE_CSI_DRIVER}"
+      readOnly: true
+`;
+
+export interface IstioPrimaryArgs {
+    /** The cluster's Kubernetes provider. */
+    readonly provider: k8s.Provider;
+    /** Istio chart version (base, istiod, gateway), e.g. "1.30.3". */
+    readonly version: string;
+    /** `global.multiCluster.clusterName`: this cluster's id in the mesh. */
+    readonly clusterName: string;
+    /** `global.network` and the istio-system network label. */
+    readonly network: string;
+    /** `global.meshID`, shared by both clusters. */
+    readonly meshId: string;
+    /** `meshConfig.trustDomain`: the SPIRE trust domain. */
+    readonly trustDomain: string;
+    /** `meshConfig.trustDomainAliases`: the peer's trust domain in the federated model, else empty. */
+    readonly trustDomainAliases: string[];
+    /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret. */
+    readonly istioCa: pulumi.Output<IstioCaFiles>;
+    /** The lab root CA (PEM): istiod trusts it when fetching the OIDC issuer's JWKS. */
+    readonly rootCaCert: pulumi.Input<string>;
+    /** The ingress gateway's fixed MetalLB address. */
+    readonly ingressAddress: string;
+    /** CNI and MetalLB: pods wait for the CNI, the gateway's LoadBalancer for MetalLB. Absent in stacks without that layer. */
+    readonly clusterNetwork?: ClusterNetwork;
+    /** SPIRE: the ingress gateway mounts its CSI socket, so it waits for it. */
+    readonly identity?: MeshIdentity;
+}
+
+/**
+ * One primary of the multi-primary, multi-network mesh (istio.io, "Install
+ * Multi-Primary on different networks", Helm steps): the istio-system namespace
+ * with its network label, the plugged-in CA, the `base` and `istiod` charts and
+ * the ingress gateway. Charts are `helm.v3.Release`s (components/chart.ts).
+ */
+export class IstioPrimary extends pulumi.ComponentResource {
+    /** istio-system, once it exists with its network label. */
+    public readonly namespace: pulumi.Output<string>;
+    /** istiod's plugged-in CA Secret. */
+    public readonly cacerts: k8s.core.v1.Secret;
+    /** The `base` release (CRDs, istio-reader-service-account). */
+    public readonly base: k8s.helm.v3.Release;
+    /** The `istiod` release. */
+    public readonly istiod: k8s.helm.v3.Release;
+    /** The ingress gateway release. */
+    public readonly ingressGateway: k8s.helm.v3.Release;
+    /** The ingress gateway pods' selector labels. */
+    public readonly ingressSelector: Record<string, string>;
+
+    constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:mesh:IstioPrimary", name, {}, opts);
+        const provider = args.provider;
+        const cni = args.clusterNetwork ? [args.clusterNetwork.cni] : [];
+
+        // istiod reads the network of its own namespace from this label (Helm install step 1).
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } },
+            { parent: this, provider },
+        );
+        this.namespace = ns.metadata.name;
+
+        // Plugged-in CA (pilot/pkg/bootstrap/istio_ca.go): istiod uses it only when it
+        // exists at startup and has no `istio-generated` key (istio#45291), hence
+        // created before istiod and with exactly these keys. Each value stays secret;
+        // the keys are visible in the plan.
+        const cacerts = (this.cacerts = new k8s.core.v1.Secret(
+            `${name}-cacerts`,
+            {
+                metadata: { name: "cacerts", namespace: this.namespace },
+                type: "Opaque",
+                stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(args.istioCa.apply((ca) => ca[k]))])),
+            },
+            { parent: this, provider, additionalSecretOutputs: ["data", "stringData"] },
+        ));
+
+        this.base = helmRelease(
+            `${name}-base`,
+            { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} },
+            { parent: this, provider },
+        );
+
+        const meshConfig: Record<string, unknown> = { trustDomain: args.trustDomain };
+        if (args.trustDomainAliases.length > 0) meshConfig.trustDomainAliases = args.trustDomainAliases;
+        this.istiod = helmRelease(
+            `${name}-istiod`,
+            {
+                ref: istioChart("istiod", args.version),
+                namespace: this.namespace,
+                releaseName: "istiod",
+                values: {
+                    global: { meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network },
+                    meshConfig,
+                    sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE } },
+                    // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
+                    // silently ignored): istiod fetches the JWKS of the lab's OIDC issuer, whose
+                    // certificate chains to the lab root (istio#46350).
+                    jwksResolverExtraRootCA: args.rootCaCert,
+                },
+            },
+            // No data flows from these: istiod must find cacerts when it starts (or it
+            // generates a self-signed root), and needs the CRDs of `base`.
+            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni] },
+        );
+
+        this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
+        this.ingressGateway = gatewayRelease(
+            `${name}-ingress`,
+            { name: INGRESS_GATEWAY, version: args.version, namespace: this.namespace, address: args.ingressAddress },
+            // No data flows: the gateway's proxy is injected by istiod's webhook, its
+            // LoadBalancer address comes from MetalLB, and its identity from SPIRE's CSI socket.
+            { parent: this, provider, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
+        );
+
+        this.registerOutputs({
+            namespace: this.namespace,
+            cacerts: this.cacerts,
+            base: this.base,
+            istiod: this.istiod,
+            ingressGateway: this.ingressGateway,
+            ingressSelector: this.ingressSelector,
+        });
+    }
+}

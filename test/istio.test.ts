@@ -1,0 +1,387 @@
+// Istio multi-primary on different networks, as an operator would check it by
+// hand: labels that make selectors match, the network and mesh each istiod is
+// told, the CA before istiod, the SPIFFE socket on the gateways, and the remote
+// secrets that converge over the three runs of a first deployment.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { EastWestGateway } from "../components/eastwest";
+import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues, NETWORK_LABEL } from "../components/gateway";
+import { CACERTS_KEYS, IstioPrimary, SPIRE_TEMPLATE } from "../components/istio";
+import { Pki } from "../components/pki";
+import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../components/remotesecret";
+import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../offline/evaluate";
+import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
+import { main } from "../stacks/main";
+import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, METALLB_POOL, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { byoLabDir, findResource, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+
+// Until HostPrep gives host-mode stacks a provider, the lab is planned in bring-your-own mode.
+const labDir = byoLabDir();
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const SECRET = "kubernetes:core/v1:Secret";
+const STACKS = [
+    { stack: "comp2", cluster: "cluster1", network: "network1", peer: "cluster2" },
+    { stack: "comp3", cluster: "cluster2", network: "network2", peer: "cluster1" },
+];
+
+let lab: LabPlan;
+beforeAll(async () => {
+    lab = await planOf(labDir);
+});
+
+const values = (r: PlannedResource) => r.inputs.values as Record<string, any>;
+const release = (stack: string, name: string) => findResource(stackOf(lab, stack), RELEASE, `${stack}-${name}`);
+const gatewayReleases = (stack: string) => [release(stack, "istio-ingress"), release(stack, "eastwest-release")];
+
+describe("IstioPrimary: each istiod knows its cluster, network, mesh and trust domain", () => {
+    test.each(STACKS)("$stack: istio-system's network label is the network istiod is given ($network)", ({ stack, network }) => {
+        const ns = findResource(stackOf(lab, stack), "kubernetes:core/v1:Namespace", `${stack}-istio-namespace`);
+        const meta = ns.inputs.metadata as { name: string; labels: Record<string, string> };
+        expect(meta.name).toBe(ISTIO_NAMESPACE);
+        expect(meta.labels[NETWORK_LABEL]).toBe(network);
+        expect(values(release(stack, "istio-istiod")).global.network).toBe(network);
+    });
+
+    test.each(STACKS)("$stack: istiod's clusterName is $cluster", ({ stack, cluster }) => {
+        expect(values(release(stack, "istio-istiod")).global.multiCluster.clusterName).toBe(cluster);
+    });
+
+    test("both istiods share the configured meshID and trust domain", () => {
+        const [a, b] = STACKS.map(({ stack }) => values(release(stack, "istio-istiod")));
+        const mesh = rawConfig("comp2").mesh as { id: string; trustDomain: string };
+        expect(a.global.meshID).toBe(mesh.id);
+        expect(b.global.meshID).toBe(mesh.id);
+        expect(a.meshConfig.trustDomain).toBe(mesh.trustDomain);
+        expect(b.meshConfig.trustDomain).toBe(mesh.trustDomain);
+        // Shared model: no aliases.
+        expect(a.meshConfig.trustDomainAliases).toBeUndefined();
+    });
+
+    test.each(STACKS)("$stack: the charts are the pinned upstream base, istiod and gateway", ({ stack }) => {
+        const istioCharts = ["base", "istiod", "gateway"];
+        const releases = resourcesOfType(stackOf(lab, stack), RELEASE)
+            .filter((r) => istioCharts.includes(r.inputs.chart as string))
+            .map((r) => [r.inputs.chart, r.inputs.version, (r.inputs.repositoryOpts as { repo: string }).repo]);
+        const pinned = (rawConfig(stack).versions as { istio: string }).istio;
+        expect(releases.map(([chart]) => chart).sort()).toEqual(["base", "gateway", "gateway", "istiod"]);
+        for (const [, version, repo] of releases) {
+            expect(version).toBe(pinned);
+            expect(repo).toBe("https://istio-release.storage.googleapis.com/charts");
+        }
+    });
+
+    test.each(STACKS)("$stack: cacerts exists before istiod starts", ({ stack }) => {
+        const plan = stackOf(lab, stack);
+        const cacerts = findResource(plan, SECRET, `${stack}-istio-cacerts`);
+        expect(cacerts.inputs.metadata).toMatchObject({ name: "cacerts", namespace: ISTIO_NAMESPACE });
+        expect(release(stack, "istio-istiod").dependsOn).toContain(cacerts.urn);
+        expect(release(stack, "istio-istiod").dependsOn).toContain(release(stack, "istio-base").urn);
+        expect(cacerts.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
+    });
+
+    test("istiod trusts the lab root CA when it fetches the issuer's JWKS (top-level Helm value, not pilot.*)", () => {
+        const root = stackOf(lab, "comp2").outputs.rootCaCert.value;
+        expect(root).toMatch(/^MOCK-CERT\(SelfSignedCert\/comp2-pki-root-cert\)$/);
+        for (const { stack } of STACKS) {
+            const v = values(release(stack, "istio-istiod"));
+            expect(v.jwksResolverExtraRootCA).toBe(root);
+            expect(v.pilot).toBeUndefined();
+        }
+    });
+});
+
+/** The spire template as istiod renders it, for classic (containers) or native (initContainers) sidecars. */
+function renderSpireTemplate(native: boolean): any {
+    const lines = SPIRE_TEMPLATE.split("\n").slice(1); // the first line only sets $native
+    let keep = true;
+    const out: string[] = [];
+    for (const line of lines) {
+        const directive = /^\s*\{\{-? *(if \$native|else|end) *\}\}\s*$/.exec(line);
+        if (directive?.[1] === "if $native") keep = native;
+        else if (directive?.[1] === "else") keep = !native;
+        else if (directive?.[1] === "end") keep = true;
+        else if (keep) out.push(line);
+    }
+    return YAML.parse(out.join("\n"));
+}
+
+describe("the `spire` injection template", () => {
+    test("is installed in istiod under sidecarInjectorWebhook.templates", () => {
+        for (const { stack } of STACKS) expect(values(release(stack, "istio-istiod")).sidecarInjectorWebhook.templates.spire).toBe(SPIRE_TEMPLATE);
+    });
+
+    test.each([
+        ["classic sidecars (Kubernetes < 1.33)", false, "containers"],
+        ["native sidecars (Kubernetes >= 1.33)", true, "initContainers"],
+    ])("for %s: labels the pod for SPIRE and mounts the CSI socket on istio-proxy in %s", (_label, native, list) => {
+        const pod = renderSpireTemplate(native as boolean);
+        expect(pod.metadata.labels[SPIRE_MANAGED_LABEL]).toBe("true");
+        const other = list === "containers" ? "initContainers" : "containers";
+        expect(pod.spec[other]).toBeUndefined();
+        expect(pod.spec[list as string]).toEqual([
+            { name: "istio-proxy", volumeMounts: [{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }] },
+        ]);
+        expect(pod.spec.volumes).toEqual([{ name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } }]);
+    });
+
+    test("decides native mode as istiod's own sidecar template does", () => {
+        expect(SPIRE_TEMPLATE.split("\n")[0]).toContain('index .ObjectMeta.Annotations `sidecar.istio.io/nativeSidecar` | default (printf "%t" .NativeSidecars)');
+    });
+});
+
+describe("gateways: fixed addresses and the SPIFFE socket", () => {
+    test.each(STACKS)("$stack: both gateways mount csi.spiffe.io on the proxy and wait for the socket", ({ stack }) => {
+        for (const r of gatewayReleases(stack)) {
+            const v = values(r);
+            expect(v.volumes).toEqual([{ name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } }]);
+            expect(v.volumeMounts).toEqual([{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }]);
+            const [wait] = v.initContainers;
+            expect(wait.volumeMounts).toEqual(v.volumeMounts);
+            expect(wait.command.join(" ")).toContain("-S /run/secrets/workload-spiffe-uds/socket");
+            expect(wait.image).toBe(`docker.io/istio/proxyv2:${r.inputs.version}`);
+        }
+    });
+
+    test.each(STACKS)("$stack: both gateways are LoadBalancers at their MetalLB address, externalTrafficPolicy Cluster", ({ stack }) => {
+        const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
+        const [ingress, eastWest] = gatewayReleases(stack).map(values);
+        for (const [v, address] of [[ingress, lb.ingressAddress], [eastWest, lb.eastWestAddress]] as const) {
+            expect(v.service).toEqual({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
+        }
+        expect(stackOf(lab, stack).outputs.eastWestAddress).toEqual({ value: lb.eastWestAddress, secret: false });
+    });
+
+    test.each(STACKS)("$stack: the releases are named as the layers agree, and istiod comes first", ({ stack }) => {
+        const [ingress, eastWest] = gatewayReleases(stack);
+        expect([ingress.inputs.name, values(ingress).name]).toEqual([INGRESS_GATEWAY, INGRESS_GATEWAY]);
+        expect([eastWest.inputs.name, values(eastWest).name]).toEqual([EAST_WEST_GATEWAY, EAST_WEST_GATEWAY]);
+        for (const r of [ingress, eastWest]) expect(r.dependsOn).toContain(release(stack, "istio-istiod").urn);
+    });
+});
+
+describe("EastWestGateway: labels and selectors that must match", () => {
+    const crossNetwork = (stack: string) => findResource(stackOf(lab, stack), "kubernetes:networking.istio.io/v1:Gateway", `${stack}-eastwest-cross-network`);
+
+    test.each(STACKS)("$stack: the east-west gateway's pod labels match the cross-network Gateway's selector", ({ stack }) => {
+        const selector = (crossNetwork(stack).inputs.spec as { selector: Record<string, string> }).selector;
+        expect(selector).toEqual({ app: "istio-eastwestgateway", istio: "eastwestgateway" });
+        const pod = gatewayRenderedLabels(values(release(stack, "eastwest-release")) as GatewayLabelValues).pod;
+        expect(pod).toMatchObject(selector);
+    });
+
+    test("a release under another name would no longer match the selector (the check can fail)", () => {
+        const renamed = gatewayRenderedLabels({ name: "eastwest", networkGateway: "network1" }).pod;
+        expect(renamed).not.toMatchObject(gatewaySelectorLabels(EAST_WEST_GATEWAY));
+        const relabelled = gatewayRenderedLabels({ name: EAST_WEST_GATEWAY, labels: { istio: "ew" } }).pod;
+        expect(relabelled).not.toMatchObject(gatewaySelectorLabels(EAST_WEST_GATEWAY));
+    });
+
+    test.each(STACKS)("$stack: pods and Service carry the network istiod is on ($network)", ({ stack, network }) => {
+        const v = values(release(stack, "eastwest-release"));
+        expect(v.networkGateway).toBe(network);
+        const rendered = gatewayRenderedLabels(v as GatewayLabelValues);
+        expect(rendered.pod[NETWORK_LABEL]).toBe(values(release(stack, "istio-istiod")).global.network);
+        expect(rendered.service[NETWORK_LABEL]).toBe(network);
+        // The chart's networkGatewayPorts (15021, 15443, 15012, 15017) apply only when service.ports is not set.
+        expect(v.service.ports).toBeUndefined();
+    });
+
+    test.each(STACKS)("$stack: the ingress gateway's pods carry the selector policies use", ({ stack }) => {
+        const pod = gatewayRenderedLabels(values(release(stack, "istio-ingress")) as GatewayLabelValues).pod;
+        expect(pod).toMatchObject({ app: "istio-ingressgateway", istio: "ingressgateway" });
+        expect(pod[NETWORK_LABEL]).toBeUndefined();
+    });
+
+    test.each(STACKS)("$stack: cross-network-gateway passes through mTLS on 15443 for *.local", ({ stack }) => {
+        const gw = crossNetwork(stack);
+        expect(gw.inputs).toMatchObject({ apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "cross-network-gateway", namespace: ISTIO_NAMESPACE } });
+        expect((gw.inputs.spec as { servers: unknown[] }).servers).toEqual([
+            { port: { number: 15443, name: "tls", protocol: "TLS" }, tls: { mode: "AUTO_PASSTHROUGH" }, hosts: ["*.local"] },
+        ]);
+        expect(gw.dependsOn).toContain(release(stack, "istio-istiod").urn);
+    });
+});
+
+describe("remote secrets across stacks", () => {
+    test.each(STACKS)("$stack exports a reader kubeconfig of $cluster, as a secret, for the host's API server", ({ stack, cluster }) => {
+        const out = stackOf(lab, stack).outputs.remoteSecret;
+        expect(out.secret).toBe(true);
+        const { clusterName, kubeconfig } = out.value as { clusterName: string; kubeconfig: string };
+        expect(clusterName).toBe(cluster);
+        const kc = YAML.parse(kubeconfig);
+        expect(kc["current-context"]).toBe(cluster);
+        expect(kc.contexts).toMatchObject([{ name: cluster, context: { cluster, user: cluster } }]);
+        // The bring-your-own stand-in kubeconfig's server: what ClusterAccess.apiServer is.
+        expect(kc.clusters[0].cluster.server).toBe("https://byo-cluster.invalid:6443");
+        expect(Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64").toString()).toMatch(/^MOCK-CERT\(/);
+        expect(kc.users).toEqual([{ name: cluster, user: { token: `MOCK-TOKEN(Secret/${stack}-istio-reader-token)` } }]);
+    });
+
+    test.each(STACKS)("$stack: the reader token is a long-lived token Secret of istio-reader-service-account, after base creates it", ({ stack }) => {
+        const token = findResource(stackOf(lab, stack), SECRET, `${stack}-istio-reader-token`);
+        expect(token.inputs).toMatchObject({
+            type: "kubernetes.io/service-account-token",
+            metadata: { namespace: ISTIO_NAMESPACE, annotations: { "kubernetes.io/service-account.name": "istio-reader-service-account" } },
+        });
+        expect(token.dependsOn).toContain(release(stack, "istio-base").urn);
+        expect(token.additionalSecretOutputs).toContain("data");
+    });
+
+    test.each(STACKS)("$stack installs $peer's remote secret, labelled and annotated as istioctl's", ({ stack, peer }) => {
+        const secrets = resourcesOfType(stackOf(lab, stack), SECRET).filter((r) => (r.inputs.metadata as { labels?: object }).labels);
+        expect(secrets).toHaveLength(1);
+        expect(secrets[0].inputs.metadata).toEqual({
+            name: `istio-remote-secret-${peer}`,
+            namespace: ISTIO_NAMESPACE,
+            labels: { "istio/multiCluster": "true" },
+            annotations: { "networking.istio.io/cluster": peer },
+        });
+        expect(secrets[0].inputs.stringData).toBe("[secret]");
+    });
+
+    test("no token reaches plan/, in plain text or base64, and a leaked one is refused", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-istio-plan-"));
+        for (const plan of lab.stacks) writePlan(out, plan);
+        const written = lab.stacks.map((p) => fs.readFileSync(path.join(out, p.stack, "resources.json"), "utf8")).join("");
+        expect(written).toContain("istio-reader-service-account-istio-remote-secret-token");
+        expect(written).not.toMatch(/MOCK-TOKEN|TU9DSy1UT0tF/);
+        const leaky = { ...stackOf(lab, "comp2") };
+        leaky.resources = [...leaky.resources, { ...leaky.resources[0], inputs: { data: { token: Buffer.from("MOCK-TOKEN(x)").toString("base64") } } }];
+        expect(() => writePlan(fs.mkdtempSync(path.join(os.tmpdir(), "zta-leak-")), leaky)).toThrow(/secret material would be written/);
+    });
+
+    test("the API server must be one the peer can reach", () => {
+        expect(unreachableApiServerProblem("https://10.5.0.3:6443")).toBeUndefined();
+        expect(unreachableApiServerProblem("https://127.0.0.1:6443")).toMatch(/loopback.*management address/);
+        expect(unreachableApiServerProblem("https://localhost:6443")).toMatch(/loopback/);
+        expect(unreachableApiServerProblem("https://kubernetes.default.svc")).toMatch(/in-cluster name/);
+        expect(unreachableApiServerProblem("http://10.5.0.3:6443")).toMatch(/not an https/);
+        expect(() => readerKubeconfig("cluster1", "https://127.0.0.1:6443", "Q0E=", "t")).toThrow(/cluster1.*loopback/);
+    });
+});
+
+describe("the first deployment converges in three runs", () => {
+    // The runs of README "Deploying": comp2 alone, comp3 with comp2, comp2 with comp3; then comp3 again.
+    const run = (stack: string, peerOutputs?: StackOutputs): Promise<Evaluation> => {
+        const file = readStackConfig(labDir, stack);
+        return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program: main });
+    };
+    const remoteSecrets = (e: Evaluation) =>
+        resourcesOfType(e, SECRET)
+            .map((r) => (r.inputs.metadata as { name: string }).name)
+            .filter((n) => n.startsWith("istio-remote-secret-"));
+    let runs: Evaluation[];
+    beforeAll(async () => {
+        const first = await run("comp2");
+        const second = await run("comp3", first.outputs);
+        const third = await run("comp2", second.outputs);
+        const fourth = await run("comp3", third.outputs);
+        runs = [first, second, third, fourth];
+    });
+
+    test("run 1, comp2 alone: no remote secret, and a warning that names what is missing", () => {
+        expect(remoteSecrets(runs[0])).toEqual([]);
+        expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp3" has not exported .*remoteSecret/);
+        expect(runs[0].outputs.remoteSecret.secret).toBe(true);
+    });
+
+    test("run 2, comp3: cluster1's remote secret; run 3, comp2: cluster2's", () => {
+        expect(remoteSecrets(runs[1])).toEqual(["istio-remote-secret-cluster1"]);
+        expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster2"]);
+    });
+
+    test("run 3 only adds comp3's remote secret to what run 1 declared", () => {
+        const names = (e: Evaluation) => e.resources.map((r) => r.urn).filter((u) => !u.includes("StackReference"));
+        const added = names(runs[2]).filter((u) => !names(runs[0]).includes(u));
+        expect(added.map((u) => u.split("::").pop())).toEqual(["comp2-remote-cluster2", "comp2-remote-cluster2-secret"]);
+        expect(names(runs[0]).filter((u) => !names(runs[2]).includes(u))).toEqual([]);
+    });
+
+    test("a further run of comp3 declares exactly what run 2 did", () => {
+        const shape = (e: Evaluation) => JSON.stringify(e.resources.map(({ urn, inputs, dependsOn }) => ({ urn, inputs, dependsOn })));
+        expect(shape(runs[3])).toBe(shape(runs[1]));
+    });
+
+    test("without the root stack, the peer-role stack leaves Istio out with a warning", async () => {
+        const alone = await run("comp3");
+        expect(alone.resources.filter((r) => r.type.startsWith("zta:mesh:"))).toEqual([]);
+        expect(alone.warnings.join("\n")).toMatch(/Istio is left out/);
+    });
+});
+
+describe("the components with a SPIRE layer, and the secrets they hold", () => {
+    // A program of its own: the PKI for two clusters, Istio for cluster2 with a
+    // MeshIdentity whose `ready` is a resource standing for the SPIRE layer.
+    let e: Evaluation;
+    beforeAll(async () => {
+        e = await evaluateStack({
+            project: "zta-testbed",
+            stack: "unit",
+            config: {},
+            secretKeys: [],
+            program: async () => {
+                const pki = new Pki("t-pki", { clusters: ["cluster1", "cluster2"], organization: "t" });
+                const trust = pki.trustFor("cluster2");
+                const provider = new k8s.Provider("t-k8s", { kubeconfig: "unused" });
+                const spire = new k8s.core.v1.Namespace("t-spire-layer", { metadata: { name: "spire-server" } }, { provider });
+                const identity: MeshIdentity = { ready: [spire] };
+                const primary = new IstioPrimary("t-istio", {
+                    provider,
+                    version: "1.30.3",
+                    clusterName: "cluster2",
+                    network: "network2",
+                    meshId: "mesh1",
+                    trustDomain: "cluster2.zta.lab",
+                    trustDomainAliases: ["cluster1.zta.lab"],
+                    istioCa: trust.intermediates.apply((i) => i.istio),
+                    rootCaCert: trust.rootCaCert,
+                    ingressAddress: "10.5.0.121",
+                    identity,
+                });
+                new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod, identity });
+                const remote = new RemoteSecret("t-remote", {
+                    provider,
+                    namespace: primary.namespace,
+                    peerClusterName: "cluster1",
+                    remoteSecret: pulumi.secret({ clusterName: "cluster1", kubeconfig: "KUBECONFIG-OF-CLUSTER1" }),
+                });
+                return { cacerts: primary.cacerts.stringData, root: pki.rootCaCert, remote: remote.secret.stringData };
+            },
+        });
+    });
+    const find = (type: string, name: string) => findResource(e, type, name);
+
+    test("both gateways are created only after the SPIRE layer is ready", () => {
+        const spire = find("kubernetes:core/v1:Namespace", "t-spire-layer").urn;
+        expect(find(RELEASE, "t-istio-ingress").dependsOn).toContain(spire);
+        expect(find(RELEASE, "t-eastwest-release").dependsOn).toContain(spire);
+        // ...and istiod does not wait for SPIRE: SPIRE's trust and Istio's CA are independent.
+        expect(find(RELEASE, "t-istio-istiod").dependsOn).not.toContain(spire);
+    });
+
+    test("cacerts holds exactly istiod's four plugged-in CA files, chained to the lab root, as a secret", () => {
+        expect(e.outputs.cacerts.secret).toBe(true);
+        const files = e.outputs.cacerts.value as Record<string, string>;
+        expect(Object.keys(files).sort()).toEqual([...CACERTS_KEYS].sort());
+        expect(files).not.toHaveProperty("istio-generated");
+        const root = e.outputs.root.value as string;
+        expect(files["root-cert.pem"]).toBe(root);
+        expect(files["ca-cert.pem"]).toBe("MOCK-CERT(LocallySignedCert/t-pki-cluster2-istio-cert)");
+        expect(files["ca-key.pem"]).toBe("MOCK-PRIVATE-KEY(PrivateKey/t-pki-cluster2-istio-key)");
+        expect(files["cert-chain.pem"]).toBe(`${files["ca-cert.pem"]}\n${root}\n`);
+    });
+
+    test("the federated model's peer trust domain reaches meshConfig.trustDomainAliases", () => {
+        expect(values(find(RELEASE, "t-istio-istiod")).meshConfig).toEqual({ trustDomain: "cluster2.zta.lab", trustDomainAliases: ["cluster1.zta.lab"] });
+    });
+
+    test("the remote secret's only key is the peer's cluster name, and it stays secret", () => {
+        expect(e.outputs.remote.secret).toBe(true);
+        expect(e.outputs.remote.value).toEqual({ cluster1: "KUBECONFIG-OF-CLUSTER1" });
+    });
+});

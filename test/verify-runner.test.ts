@@ -1,0 +1,347 @@
+// The whole verify command on a fake cluster (every check's real decision logic,
+// no cluster), and the fail-fast path against a real client-node on loopback.
+import { readFileSync } from "fs";
+import * as net from "net";
+import * as path from "path";
+import { EXIT, helpText, main, VerifyDeps } from "../verify/cli";
+import { CHECKS, VerifyTarget } from "../verify/checks";
+import { Cluster, ExecResult, KubeCluster, PodInfo, ServiceInfo } from "../verify/cluster";
+import { HttpGet } from "../verify/ingress";
+import { Report } from "../verify/runner";
+
+const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
+const TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImxhYiJ9.eyJpc3MiOiJodHRwczovLzEwLjUuMC4yL3JlYWxtcy96dGEiLCJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJlLW9mLXRoZS1pc3N1ZXI";
+
+const target: VerifyTarget = {
+    stack: "comp2",
+    clusterName: "cluster1",
+    trustDomain: "zta.lab",
+    ingressAddress: "10.5.0.100",
+    eastWestAddress: "10.5.0.101",
+    rootCaCert: fixture("lab-root.pem"),
+    peer: { stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122" },
+};
+
+type ExecHandler = (pod: PodInfo, container: string, command: string[]) => ExecResult | Promise<ExecResult>;
+
+/** A cluster in memory: pods, services, secrets, and what exec answers. */
+class FakeCluster implements Cluster {
+    readonly endpoint = "https://10.5.0.3:6443";
+    readonly execs: string[] = [];
+    constructor(
+        public pods: PodInfo[],
+        public services: ServiceInfo[],
+        public secrets: string[],
+        public onExec: ExecHandler,
+    ) {}
+    async probe(): Promise<void> {}
+    async listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]> {
+        const wanted = (labelSelector ?? "").split(",").filter((s) => s !== "").map((s) => s.split("="));
+        return this.pods.filter((p) => p.namespace === namespace && wanted.every(([k, v]) => p.labels[k] === v));
+    }
+    async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
+        return this.services.find((s) => s.namespace === namespace && s.name === name);
+    }
+    async hasSecret(namespace: string, name: string): Promise<boolean> {
+        return this.secrets.includes(`${namespace}/${name}`);
+    }
+    async exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult> {
+        this.execs.push(`${namespace}/${pod}/${container}: ${command.join(" ")}`);
+        const p = this.pods.find((x) => x.namespace === namespace && x.name === pod);
+        if (p === undefined || !p.containers.includes(container)) return { stdout: "", stderr: `container ${container} not found`, code: -1 };
+        return this.onExec(p, container, command);
+    }
+}
+
+const pod = (namespace: string, name: string, labels: Record<string, string>, containers: string[], serviceAccount = "default"): PodInfo => ({
+    name,
+    namespace,
+    phase: "Running",
+    ready: true,
+    serviceAccount,
+    labels,
+    containers,
+    notReadyContainers: [],
+});
+
+const ok = (stdout: string): ExecResult => ({ stdout, stderr: "", code: 0 });
+const hello = (v: string) => `Hello version: ${v}, instance: helloworld-${v}-6d65866976-jb6qc\n`;
+
+/** The testbed as it looks when everything works (stack comp2, cluster1). */
+function healthyCluster(): FakeCluster {
+    const pods = [
+        pod("kube-system", "kube-apiserver-comp2", { component: "kube-apiserver" }, ["kube-apiserver"]),
+        pod("kube-system", "cilium-7xk2p", { "k8s-app": "cilium" }, ["cilium-agent"], "cilium"),
+        pod("metallb-system", "metallb-controller-5f9bb77dcd-hx2lq", { app: "metallb" }, ["controller"], "metallb-controller"),
+        pod("metallb-system", "metallb-speaker-4jz7d", { app: "metallb" }, ["speaker"], "metallb-speaker"),
+        pod("istio-system", "istiod-6c9f8d7b5-q2w9x", { app: "istiod", istio: "pilot" }, ["discovery"], "istiod"),
+        pod("istio-system", "istio-ingressgateway-7f6d9c8b4-abcde", { app: "istio-ingressgateway", istio: "ingressgateway" }, ["istio-proxy"], "istio-ingressgateway"),
+        pod("istio-system", "istio-eastwestgateway-58c7b9f6d-fghij", { app: "istio-eastwestgateway", istio: "eastwestgateway" }, ["istio-proxy"], "istio-eastwestgateway"),
+        pod("spire-server", "spire-server-0", { "app.kubernetes.io/name": "server" }, ["spire-server", "spire-controller-manager"], "spire-server"),
+        pod("spire-system", "spire-agent-9kq4z", { "app.kubernetes.io/name": "agent" }, ["spire-agent"], "spire-agent"),
+        pod("spire-system", "spiffe-csi-driver-l8m2n", { "app.kubernetes.io/name": "spiffe-csi-driver" }, ["spiffe-csi-driver"]),
+        pod("sample", "sleep-868c754c4b-zkx7m", { app: "sleep" }, ["sleep", "istio-proxy"], "sleep"),
+        pod("sample", "curl-5b7d8f9c6-p4r5s", { app: "curl", "spiffe.io/spire-managed-identity": "true" }, ["curl", "istio-proxy"], "curl"),
+        pod("sample", "httpbin-6f4b8c7d9-t6u7v", { app: "httpbin" }, ["httpbin", "istio-proxy"], "httpbin"),
+        pod("sample", "helloworld-v1-6d65866976-jb6qc", { app: "helloworld", version: "v1" }, ["helloworld", "istio-proxy"], "helloworld"),
+    ];
+    const gateway = (name: string, ip: string): ServiceInfo => ({ name, namespace: "istio-system", type: "LoadBalancer", selector: { app: name, istio: name.replace(/^istio-/, "") }, loadBalancerIps: [ip] });
+    const services = [gateway("istio-ingressgateway", "10.5.0.100"), gateway("istio-eastwestgateway", "10.5.0.101")];
+    const spireEntry = (p: string) => ({ id: p, spiffe_id: { trust_domain: "zta.lab", path: p }, parent_id: { trust_domain: "zta.lab", path: "/spire/agent/k8s_psat/cluster1/node" }, selectors: [] });
+    return new FakeCluster(pods, services, ["istio-system/istio-remote-secret-cluster2"], (p, container, command) => {
+        const cmd = command.join(" ");
+        if (container === "discovery" && cmd === "pilot-discovery request GET /debug/clusterz") {
+            return ok(JSON.stringify([{ id: "cluster1", secretName: "", syncStatus: "synced" }, { id: "cluster2", secretName: "istio-system/istio-remote-secret-cluster2", syncStatus: "synced" }]));
+        }
+        if (container === "discovery" && cmd === "pilot-discovery request GET /debug/networkz") {
+            return ok(JSON.stringify([
+                { Network: "network1", Cluster: "cluster1", Addr: "10.5.0.101", Port: 15443, HBONEPort: 0 },
+                { Network: "network2", Cluster: "cluster2", Addr: "10.5.0.122", Port: 15443, HBONEPort: 0 },
+            ]));
+        }
+        if (container === "spire-server" && cmd === "/opt/spire/bin/spire-server entry show -output json") {
+            const paths = ["/ns/istio-system/sa/istio-ingressgateway", "/ns/istio-system/sa/istio-eastwestgateway", "/ns/sample/sa/curl", "/ns/sample/sa/sleep"];
+            return ok(JSON.stringify({ entries: paths.map(spireEntry), next_page_token: "" }));
+        }
+        if (p.name.startsWith("curl-") && container === "istio-proxy" && cmd === "pilot-agent request GET config_dump?resource=dynamic_active_secrets") {
+            return ok(fixture("envoy-secrets-spire.json"));
+        }
+        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "sh") {
+            const n = Number(/seq 1 (\d+)/.exec(cmd)?.[1]);
+            return ok(Array.from({ length: n }, (_, i) => hello(i % 2 === 0 ? "v1" : "v2")).join(""));
+        }
+        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
+            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/sleep";
+            return ok(JSON.stringify({ headers: { Accept: ["*/*"], Host: ["httpbin.sample:8000"], "X-Forwarded-Client-Cert": [xfcc] } }));
+        }
+        return { stdout: "", stderr: `unexpected command: ${cmd}`, code: 127 };
+    });
+}
+
+/** An ingress that enforces JWT: 200 for TOKEN, 403 without a token, 401 for any other token. */
+const enforcingIngress: HttpGet = async (url, headers) => {
+    if (url !== "http://10.5.0.100/headers") return 404;
+    const auth = headers.Authorization;
+    if (auth === undefined) return 403;
+    return auth === `Bearer ${TOKEN}` ? 200 : 401;
+};
+
+function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress) {
+    const out: string[] = [];
+    const progress: string[] = [];
+    const deps: VerifyDeps = {
+        readStack: async (stack) => {
+            if (stack !== "comp2") throw new Error(`no stack named '${stack}' found`);
+            return { target, kubeconfig: "unused by the fake" };
+        },
+        makeCluster: () => cluster,
+        http,
+        readFile: (file) => (file === "token.jwt" ? `${TOKEN}\n` : (() => { throw new Error(`ENOENT: ${file}`); })()),
+        out: (t) => void out.push(t),
+        progress: (t) => void progress.push(t),
+        now: () => new Date("2030-01-01T00:00:00Z"),
+    };
+    return { deps, out: () => out.join(""), progress: () => progress.join("") };
+}
+
+const lines = (text: string) => text.split("\n").filter((l) => /^(PASS|FAIL|SKIP) /.test(l));
+
+describe("verify on a healthy testbed", () => {
+    test("every check passes and the exit code is 0", async () => {
+        const { deps, out, progress } = depsFor(healthyCluster());
+        const code = await main(["--stack", "comp2", "--token", TOKEN], deps);
+        expect(lines(out())).toEqual(CHECKS.map((c) => expect.stringMatching(new RegExp(`^PASS  ${c.id}  `))));
+        expect(out()).toContain('verify: stack "comp2": all checks passed');
+        expect(code).toBe(EXIT.ok);
+        expect(progress()).toContain("[1/9] pods-ready: every pod Ready ...");
+    });
+
+    test("PASS lines say what was seen: both versions, the SVID, the JWT statuses", async () => {
+        const { deps, out } = depsFor(healthyCluster());
+        await main(["--stack", "comp2", "--token-file", "token.jwt", "--requests", "6"], deps);
+        expect(out()).toMatch(/PASS  cross-cluster-traffic  .*v1: 3, v2: 3 of 6 calls/);
+        expect(out()).toMatch(/PASS  workload-certificate  .*spiffe:\/\/zta\.lab\/ns\/sample\/sa\/curl, 2 certificate\(s\) to the lab root/);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*http:\/\/10\.5\.0\.100\/headers: valid 200, missing 403, bad 401/);
+    });
+
+    test("--json prints one machine-readable report", async () => {
+        const { deps, out } = depsFor(healthyCluster());
+        const code = await main(["--stack", "comp2", "--token", TOKEN, "--json"], deps);
+        const report = JSON.parse(out()) as Report;
+        expect(code).toBe(EXIT.ok);
+        expect(report.ok).toBe(true);
+        expect(report.stack).toBe("comp2");
+        expect(report.results.map((r) => [r.id, r.status])).toEqual(CHECKS.map((c) => [c.id, "pass"]));
+    });
+});
+
+describe("verify names what is broken and exits non-zero", () => {
+    test("helloworld v2 in the peer cluster unreachable: cross-cluster-traffic FAILs, exit 1", async () => {
+        const cluster = healthyCluster();
+        const healthy = cluster.onExec;
+        cluster.onExec = (p, c, cmd) => (cmd[0] === "sh" ? ok(hello("v1").repeat(20)) : healthy(p, c, cmd));
+        const { deps, out } = depsFor(cluster);
+        const code = await main(["--stack", "comp2", "--token", TOKEN], deps);
+        expect(code).toBe(EXIT.failed);
+        expect(lines(out()).filter((l) => l.startsWith("FAIL"))).toEqual([expect.stringMatching(/^FAIL  cross-cluster-traffic  .*no reply from helloworld v2/)]);
+        expect(out()).toContain('verify: stack "comp2": FAILED cross-cluster-traffic');
+    });
+
+    test("the remote secret missing: istiod-remote-cluster FAILs and says which stack to re-run", async () => {
+        const cluster = healthyCluster();
+        cluster.secrets = [];
+        const { deps, out } = depsFor(cluster);
+        expect(await main(["--stack", "comp2", "--token", TOKEN], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  istiod-remote-cluster  .*istio-remote-secret-cluster2 not found: run `pulumi up` on stack "comp2"/);
+    });
+
+    test("the proxy holding an istiod-issued certificate from another root: workload-certificate FAILs", async () => {
+        const cluster = healthyCluster();
+        const healthy = cluster.onExec;
+        const foreign = JSON.stringify({
+            configs: [
+                { name: "default", secret: { tls_certificate: { certificate_chain: { inline_bytes: Buffer.from(fixture("other-root-leaf.pem")).toString("base64") } } } },
+                { name: "ROOTCA", secret: { validation_context: { trusted_ca: { inline_bytes: Buffer.from(fixture("other-root.pem")).toString("base64") } } } },
+            ],
+        });
+        cluster.onExec = (p, c, cmd) => (c === "istio-proxy" ? ok(foreign) : healthy(p, c, cmd));
+        const { deps, out } = depsFor(cluster);
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--json"], deps)).toBe(EXIT.failed);
+        const failed = (JSON.parse(out()) as Report).results.filter((r) => r.status === "fail");
+        expect(failed.map((r) => r.id)).toEqual(["workload-certificate"]);
+        expect(failed[0].detail).toMatch(/not signed by the lab root .*; the proxy's trusted roots \(1\) do not include the lab root/);
+    });
+
+    test("an ingress that lets a bad token through: ingress-jwt FAILs", async () => {
+        const lax: HttpGet = async (_url, headers) => (headers.Authorization ? 200 : 403);
+        const { deps, out } = depsFor(healthyCluster(), lax);
+        expect(await main(["--stack", "comp2", "--token", TOKEN], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  ingress-jwt  .*bad token: HTTP 200, expected 401/);
+    });
+
+    test("no token: ingress-jwt FAILs and says how to give one; --skip leaves it out with exit 0", async () => {
+        const first = depsFor(healthyCluster());
+        expect(await main(["--stack", "comp2"], first.deps)).toBe(EXIT.failed);
+        expect(first.out()).toMatch(/FAIL  ingress-jwt  .*pass --token or --token-file/);
+        const second = depsFor(healthyCluster());
+        expect(await main(["--stack", "comp2", "--skip", "ingress-jwt"], second.deps)).toBe(EXIT.ok);
+        expect(second.out()).toMatch(/^SKIP  ingress-jwt/m);
+    });
+
+    test("--only runs just the named checks", async () => {
+        const cluster = healthyCluster();
+        const { deps, out } = depsFor(cluster);
+        expect(await main(["--stack", "comp2", "--only", "spire-entries"], deps)).toBe(EXIT.ok);
+        expect(lines(out()).filter((l) => l.startsWith("PASS"))).toEqual([expect.stringMatching(/^PASS  spire-entries  /)]);
+        expect(cluster.execs).toEqual(["spire-server/spire-server-0/spire-server: /opt/spire/bin/spire-server entry show -output json"]);
+    });
+
+    test("a check that hangs is cut at --timeout and FAILs; the next checks still run", async () => {
+        const cluster = healthyCluster();
+        const healthy = cluster.onExec;
+        cluster.onExec = (p, c, cmd) => (c === "spire-server" ? new Promise<ExecResult>(() => undefined) : healthy(p, c, cmd));
+        const { deps, out } = depsFor(cluster);
+        const start = Date.now();
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--timeout", "0.3"], deps)).toBe(EXIT.failed);
+        expect(Date.now() - start).toBeLessThan(5000);
+        expect(out()).toMatch(/FAIL  spire-entries  .*no answer within 0\.3s/);
+        expect(out()).toMatch(/PASS  workload-certificate/);
+    });
+
+    test("a pod not Ready fails pods-ready naming it", async () => {
+        const cluster = healthyCluster();
+        cluster.pods = cluster.pods.map((p) => (p.name === "spire-agent-9kq4z" ? { ...p, ready: false, phase: "Pending", notReadyContainers: ["spire-agent"] } : p));
+        const { deps, out } = depsFor(cluster);
+        await main(["--stack", "comp2", "--only", "pods-ready"], deps);
+        expect(out()).toMatch(/FAIL  pods-ready  .*spire-system\/spire-agent-9kq4z not Ready \(phase Pending, containers spire-agent\)/);
+    });
+});
+
+describe("verify's command line", () => {
+    test("--help documents every check without reading any stack", async () => {
+        const { deps, out } = depsFor(healthyCluster());
+        deps.readStack = () => Promise.reject(new Error("--help must not read a stack"));
+        expect(await main(["--help"], deps)).toBe(EXIT.ok);
+        for (const c of CHECKS) expect(out()).toContain(`  ${c.id}\n      ${c.proves}`);
+        expect(helpText()).toMatch(/Exit codes: 0 .*\n1 a check failed; 2 verify could not run/);
+    });
+
+    test.each([
+        [[], /--stack is required/],
+        [["--stack", "comp2", "--timeout", "0"], /--timeout must be a positive number of seconds, got "0"/],
+        [["--stack", "comp2", "--requests", "1"], /--requests must be an integer of at least 2/],
+        [["--stack", "comp2", "--only", "dns"], /--only: unknown check dns/],
+        [["--stack", "comp2", "--token-file", "missing.jwt"], /--token-file: ENOENT: missing.jwt/],
+        [["--stack", "comp2", "--colour"], /Unknown option '--colour'/],
+    ])("%j is a usage error (exit 2)", async (argv, message) => {
+        const { deps, progress } = depsFor(healthyCluster());
+        expect(await main(argv as string[], deps)).toBe(EXIT.cannotVerify);
+        expect(progress()).toMatch(message);
+    });
+
+    test("a stack that cannot be read exits 2 naming the stack", async () => {
+        const { deps, progress } = depsFor(healthyCluster());
+        expect(await main(["--stack", "comp9"], deps)).toBe(EXIT.cannotVerify);
+        expect(progress()).toContain(`cannot read stack "comp9": no stack named 'comp9' found`);
+    });
+});
+
+describe("an unreachable cluster fails fast, naming the stack and the endpoint", () => {
+    const kubeconfigFor = (port: number) => `apiVersion: v1
+kind: Config
+clusters:
+- name: cluster1
+  cluster: { server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true }
+users:
+- name: admin
+  user: { token: not-a-real-token }
+contexts:
+- name: admin@cluster1
+  context: { cluster: cluster1, user: admin }
+current-context: admin@cluster1
+`;
+
+    function realClientDeps(port: number) {
+        const fake = depsFor(healthyCluster());
+        fake.deps.readStack = async () => ({ target, kubeconfig: kubeconfigFor(port) });
+        fake.deps.makeCluster = (kubeconfig, timeoutMs, connectTimeoutMs) => new KubeCluster(kubeconfig, timeoutMs, connectTimeoutMs);
+        return fake;
+    }
+
+    test("nothing listening on the API port: exit 2 at once", async () => {
+        const port = await closedPort();
+        const { deps, progress, out } = realClientDeps(port);
+        const start = Date.now();
+        const code = await main(["--stack", "comp2", "--json"], deps);
+        expect(code).toBe(EXIT.cannotVerify);
+        expect(Date.now() - start).toBeLessThan(5000);
+        expect(progress()).toMatch(new RegExp(`cannot reach the Kubernetes API of stack "comp2" at https://127\\.0\\.0\\.1:${port}: GET /version: .*ECONNREFUSED`));
+        expect(JSON.parse(out())).toMatchObject({ stack: "comp2", endpoint: `https://127.0.0.1:${port}`, ok: false, results: [] });
+    });
+
+    test("an API port that accepts but never answers: cut at --connect-timeout", async () => {
+        const sockets: net.Socket[] = [];
+        const silent = net.createServer((socket) => void sockets.push(socket));
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        const port = (silent.address() as net.AddressInfo).port;
+        try {
+            const { deps, progress } = realClientDeps(port);
+            const start = Date.now();
+            expect(await main(["--stack", "comp2", "--connect-timeout", "0.5"], deps)).toBe(EXIT.cannotVerify);
+            expect(Date.now() - start).toBeLessThan(5000);
+            expect(progress()).toMatch(new RegExp(`stack "comp2" at https://127\\.0\\.0\\.1:${port}: GET /version: no answer within 0\\.5s`));
+        } finally {
+            for (const socket of sockets) socket.destroy();
+            silent.close();
+        }
+    });
+});
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+}

@@ -1,0 +1,357 @@
+// The checks `npm run verify` runs, in order. Each states what it proves (the
+// --help text and the README come from here), and its decision logic is an
+// exported pure function the tests call on samples.
+import { X509Certificate } from "crypto";
+import {
+    EAST_WEST_GATEWAY,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    METALLB_NAMESPACE,
+    SAMPLE_NAMESPACE,
+    SPIRE_MANAGED_LABEL,
+    SPIRE_SERVER_NAMESPACE,
+    SPIRE_SYSTEM_NAMESPACE,
+} from "../stacks/layers";
+import { chainProblems, proxySecretsFromConfigDump, spiffeIdOf, trustsRoot, uriSans } from "./certs";
+import { Cluster, PodInfo, ServiceInfo } from "./cluster";
+import { corruptSignature, HttpGet, ingressUrl, jwtOutcome, TokenCase } from "./ingress";
+import { NetworkGateway, parseClusterz, parseNetworkz, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
+
+/** What verify knows of the deployed stack (read from its outputs and config). */
+export interface VerifyTarget {
+    readonly stack: string;
+    readonly clusterName: string;
+    readonly trustDomain: string;
+    readonly ingressAddress: string;
+    readonly eastWestAddress: string;
+    /** The lab root CA certificate (PEM): every workload certificate must chain to it. */
+    readonly rootCaCert: string;
+    readonly peer: {
+        readonly stack: string;
+        readonly clusterName: string;
+        /** Undefined when the peer stack has not exported it (not deployed yet). */
+        readonly eastWestAddress?: string;
+    };
+}
+
+export interface VerifyOptions {
+    /** Bound of one check, in milliseconds. */
+    readonly timeoutMs: number;
+    /** How many helloworld calls the traffic check makes. */
+    readonly requests: number;
+    readonly ingressPath: string;
+    /** Host header for the ingress requests, when the Gateway does not serve `*`. */
+    readonly ingressHost?: string;
+    /** A valid JWT for the ingress; without one the JWT check fails and says how to give one. */
+    readonly token?: string;
+    readonly now: () => Date;
+}
+
+export interface CheckContext {
+    readonly cluster: Cluster;
+    readonly http: HttpGet;
+    readonly target: VerifyTarget;
+    readonly options: VerifyOptions;
+}
+
+export interface Check {
+    readonly id: string;
+    readonly title: string;
+    /** What a PASS proves, for --help and the README. */
+    readonly proves: string;
+    /** Resolves with a one-line detail on success; throws with the reason on failure. */
+    run(ctx: CheckContext): Promise<string>;
+}
+
+/** Thrown by a check's decision: the message lists what is wrong. */
+export class CheckFailed extends Error {
+    constructor(problems: string[]) {
+        super(problems.join("; "));
+        this.name = "CheckFailed";
+    }
+}
+
+function failIf(problems: string[]): void {
+    if (problems.length > 0) throw new CheckFailed(problems);
+}
+
+/** The namespaces whose pods must all be Ready. */
+export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAMESPACE, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE, SAMPLE_NAMESPACE];
+
+// The Istio samples' labels and ports (samples/helloworld, sleep, httpbin, curl).
+export const SAMPLE = {
+    sleep: { selector: "app=sleep", container: "sleep" },
+    curl: { selector: "app=curl" },
+    helloworldUrl: `http://helloworld.${SAMPLE_NAMESPACE}:5000/hello`,
+    httpbinHeadersUrl: `http://httpbin.${SAMPLE_NAMESPACE}:8000/headers`,
+    /** helloworld-v1 runs in cluster1, helloworld-v2 in cluster2. */
+    versions: ["v1", "v2"],
+} as const;
+
+const ISTIOD = { selector: "app=istiod", container: "discovery" };
+const SPIRE_SERVER_CONTAINER = "spire-server";
+const PROXY_CONTAINER = "istio-proxy";
+/** The port istiod's network gateways listen on for cross-network mTLS (AUTO_PASSTHROUGH). */
+const CROSS_NETWORK_PORT = 15443;
+
+export function remoteSecretName(peerCluster: string): string {
+    return `istio-remote-secret-${peerCluster}`;
+}
+
+// ---- decisions ----
+
+/** Pods that are not Ready in a namespace (finished Job pods are ignored); an empty namespace is a problem too. */
+export function podProblems(namespace: string, pods: PodInfo[]): string[] {
+    const live = pods.filter((p) => p.phase !== "Succeeded");
+    if (live.length === 0) return [`${namespace}: no pods`];
+    return live
+        .filter((p) => !p.ready)
+        .map((p) => `${namespace}/${p.name} not Ready (phase ${p.phase}${p.notReadyContainers.length ? `, containers ${p.notReadyContainers.join(", ")}` : ""})`);
+}
+
+export function gatewayProblems(name: string, service: ServiceInfo | undefined, expectedIp: string): string[] {
+    if (service === undefined) return [`Service ${ISTIO_NAMESPACE}/${name} not found`];
+    if (service.type !== "LoadBalancer") return [`${name} is a ${service.type} Service, expected LoadBalancer`];
+    if (!service.loadBalancerIps.includes(expectedIp)) {
+        return [`${name} has address [${service.loadBalancerIps.join(", ") || "none, still pending"}], expected ${expectedIp} from MetalLB`];
+    }
+    return [];
+}
+
+export function remoteClusterProblems(clusters: RemoteCluster[], peerCluster: string): string[] {
+    const peer = clusters.find((c) => c.id === peerCluster);
+    const seen = clusters.map((c) => `${c.id}${c.secretName ? ` (${c.secretName})` : ""}: ${c.syncStatus}`).join(", ");
+    if (peer === undefined) return [`istiod reads no cluster "${peerCluster}"; it reads [${seen}]`];
+    if (peer.syncStatus !== "synced") return [`istiod's view of "${peerCluster}" is ${peer.syncStatus}, not synced (from ${peer.secretName})`];
+    return [];
+}
+
+export function networkGatewayProblems(gateways: NetworkGateway[], expected: { cluster: string; address: string }[]): string[] {
+    const seen = gateways.map((g) => `${g.cluster}/${g.network} ${g.address}:${g.port}`).join(", ") || "none";
+    return expected
+        .filter((e) => !gateways.some((g) => g.cluster === e.cluster && g.address === e.address && g.port === CROSS_NETWORK_PORT))
+        .map((e) => `istiod knows no gateway ${e.address}:${CROSS_NETWORK_PORT} for cluster "${e.cluster}" (it knows: ${seen})`);
+}
+
+export function missingEntries(expected: string[], entries: string[]): string[] {
+    const have = new Set(entries);
+    return [...new Set(expected)].filter((id) => !have.has(id)).map((id) => `no SPIRE registration entry for ${id}`);
+}
+
+export function trafficProblems(tally: VersionTally, requests: number): string[] {
+    const problems = SAMPLE.versions.filter((v) => !(tally.versions[v] > 0)).map((v) => `no reply from helloworld ${v}`);
+    if (problems.length > 0) {
+        const got = Object.entries(tally.versions).map(([v, n]) => `${v}: ${n}`).join(", ") || "no replies";
+        const errors = tally.other.length ? `; other output: ${tally.other.slice(0, 3).join(" | ")}` : "";
+        problems.push(`of ${requests} calls: ${got}${errors}`);
+    }
+    return problems;
+}
+
+export function xfccProblems(httpbinBody: string, expectedId: string): string[] {
+    let header: string | undefined;
+    try {
+        header = xfccFromHttpbin(httpbinBody);
+    } catch {
+        return [`httpbin's reply is not JSON: ${httpbinBody.slice(0, 120)}`];
+    }
+    if (header === undefined) return ["httpbin saw no X-Forwarded-Client-Cert header: the call did not arrive over mesh mTLS"];
+    const uris = xfccUris(header);
+    return uris.includes(expectedId) ? [] : [`X-Forwarded-Client-Cert URIs are [${uris.join(", ")}], expected ${expectedId}`];
+}
+
+// ---- helpers that talk to the cluster ----
+
+async function readyPod(cluster: Cluster, namespace: string, selector: string, container?: string): Promise<PodInfo> {
+    const pods = await cluster.listPods(namespace, selector);
+    const pod = pods.find((p) => p.ready && p.phase === "Running" && (container === undefined || p.containers.includes(container)));
+    if (pod === undefined) throw new CheckFailed([`no Ready pod with ${selector}${container ? ` and container ${container}` : ""} in ${namespace} (found ${pods.length})`]);
+    return pod;
+}
+
+async function run(cluster: Cluster, pod: PodInfo, container: string, command: string[]): Promise<string> {
+    const res = await cluster.exec(pod.namespace, pod.name, container, command);
+    if (res.code !== 0) {
+        throw new CheckFailed([`\`${command.join(" ")}\` in ${pod.namespace}/${pod.name} (${container}) exited ${res.code}: ${(res.stderr || res.stdout).trim().slice(0, 300)}`]);
+    }
+    return res.stdout;
+}
+
+function istiodDebug(cluster: Cluster, pod: PodInfo, path: string): Promise<string> {
+    // pilot-discovery's `request` subcommand GETs istiod's own debug port (127.0.0.1:15014).
+    return run(cluster, pod, ISTIOD.container, ["pilot-discovery", "request", "GET", path]);
+}
+
+/** Seconds each curl may take so that `count` of them fit in the check's bound. */
+function curlSeconds(options: VerifyOptions, count: number): number {
+    return Math.max(1, Math.floor(options.timeoutMs / 1000 / count));
+}
+
+// ---- the checks ----
+
+export const CHECKS: readonly Check[] = [
+    {
+        id: "pods-ready",
+        title: "every pod Ready",
+        proves: `every pod in ${PLATFORM_NAMESPACES.join(", ")} is Ready (finished Job pods aside): the platform and the samples are up`,
+        async run({ cluster }) {
+            const problems: string[] = [];
+            let count = 0;
+            for (const ns of PLATFORM_NAMESPACES) {
+                const pods = await cluster.listPods(ns);
+                count += pods.length;
+                problems.push(...podProblems(ns, pods));
+            }
+            failIf(problems);
+            return `${count} pods Ready in ${PLATFORM_NAMESPACES.length} namespaces`;
+        },
+    },
+    {
+        id: "gateway-addresses",
+        title: "gateways have their MetalLB addresses",
+        proves: `the ${INGRESS_GATEWAY} and ${EAST_WEST_GATEWAY} Services got the fixed addresses metallb.ingressAddress and metallb.eastWestAddress`,
+        async run({ cluster, target }) {
+            const want: [string, string][] = [
+                [INGRESS_GATEWAY, target.ingressAddress],
+                [EAST_WEST_GATEWAY, target.eastWestAddress],
+            ];
+            const problems: string[] = [];
+            for (const [name, ip] of want) problems.push(...gatewayProblems(name, await cluster.getService(ISTIO_NAMESPACE, name), ip));
+            failIf(problems);
+            return want.map(([name, ip]) => `${name} ${ip}`).join(", ");
+        },
+    },
+    {
+        id: "istiod-remote-cluster",
+        title: "istiod reads the peer cluster",
+        proves: `the peer's remote secret (${ISTIO_NAMESPACE}/istio-remote-secret-<peer cluster>) is installed and istiod has synced the peer's API (/debug/clusterz says "synced"): endpoint discovery across clusters works`,
+        async run({ cluster, target }) {
+            const secret = remoteSecretName(target.peer.clusterName);
+            if (!(await cluster.hasSecret(ISTIO_NAMESPACE, secret))) {
+                throw new CheckFailed([`Secret ${ISTIO_NAMESPACE}/${secret} not found: run \`pulumi up\` on stack "${target.stack}" after "${target.peer.stack}" is deployed`]);
+            }
+            const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
+            const clusters = parseClusterz(await istiodDebug(cluster, istiod, "/debug/clusterz"));
+            failIf(remoteClusterProblems(clusters, target.peer.clusterName));
+            return `${istiod.name} synced "${target.peer.clusterName}" from ${secret}`;
+        },
+    },
+    {
+        id: "istiod-network-gateways",
+        title: "istiod knows both east-west gateways",
+        proves: `istiod lists this cluster's and the peer's east-west gateway addresses on port ${CROSS_NETWORK_PORT} (/debug/networkz): traffic to the other network goes through them`,
+        async run({ cluster, target }) {
+            if (target.peer.eastWestAddress === undefined) {
+                throw new CheckFailed([`peer stack "${target.peer.stack}" has not exported eastWestAddress: deploy it first`]);
+            }
+            const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
+            const gateways = parseNetworkz(await istiodDebug(cluster, istiod, "/debug/networkz"));
+            const expected = [
+                { cluster: target.clusterName, address: target.eastWestAddress },
+                { cluster: target.peer.clusterName, address: target.peer.eastWestAddress },
+            ];
+            failIf(networkGatewayProblems(gateways, expected));
+            return expected.map((e) => `${e.cluster} ${e.address}:${CROSS_NETWORK_PORT}`).join(", ");
+        },
+    },
+    {
+        id: "spire-entries",
+        title: "SPIRE registers the gateways and the sample workloads",
+        proves: `the SPIRE server has a registration entry (by SPIFFE ID, spiffe://<trust domain>/ns/<ns>/sa/<sa>) for the pods of both gateways and for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true`,
+        async run({ cluster, target }) {
+            const pods: PodInfo[] = [];
+            for (const name of [INGRESS_GATEWAY, EAST_WEST_GATEWAY]) {
+                const svc = await cluster.getService(ISTIO_NAMESPACE, name);
+                if (svc === undefined || Object.keys(svc.selector).length === 0) throw new CheckFailed([`Service ${ISTIO_NAMESPACE}/${name} not found or without a selector`]);
+                const selector = Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(",");
+                const gw = await cluster.listPods(ISTIO_NAMESPACE, selector);
+                if (gw.length === 0) throw new CheckFailed([`no pods behind ${name}`]);
+                pods.push(...gw);
+            }
+            const managed = await cluster.listPods(SAMPLE_NAMESPACE, `${SPIRE_MANAGED_LABEL}=true`);
+            if (managed.length === 0) throw new CheckFailed([`no pod in ${SAMPLE_NAMESPACE} is labelled ${SPIRE_MANAGED_LABEL}=true`]);
+            pods.push(...managed);
+            const expected = pods.map((p) => spiffeIdOf(target.trustDomain, p.namespace, p.serviceAccount));
+
+            const server = await readyPod(cluster, SPIRE_SERVER_NAMESPACE, "", SPIRE_SERVER_CONTAINER);
+            const out = await run(cluster, server, SPIRE_SERVER_CONTAINER, ["/opt/spire/bin/spire-server", "entry", "show", "-output", "json"]);
+            const entries = spireEntryIds(out);
+            failIf(missingEntries(expected, entries));
+            return `${new Set(expected).size} SPIFFE IDs registered (${entries.length} entries): ${[...new Set(expected)].join(", ")}`;
+        },
+    },
+    {
+        id: "workload-certificate",
+        title: "a SPIRE-managed workload's certificate chains to the lab root",
+        proves: `the sidecar of the ${SAMPLE_NAMESPACE} "curl" pod (${SPIRE_MANAGED_LABEL}=true) holds a certificate whose URI SAN is its spiffe://<trust domain>/ns/<ns>/sa/<sa>, valid now, each signature verified up to the stack's rootCaCert, and the proxy trusts that root`,
+        async run({ cluster, target, options }) {
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.curl.selector, PROXY_CONTAINER);
+            if (pod.labels[SPIRE_MANAGED_LABEL] !== "true") throw new CheckFailed([`${pod.namespace}/${pod.name} is not labelled ${SPIRE_MANAGED_LABEL}=true`]);
+            // Envoy's /certs lists certificate metadata only; config_dump carries the PEM.
+            const dump = await run(cluster, pod, PROXY_CONTAINER, ["pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_secrets"]);
+            const secrets = proxySecretsFromConfigDump(dump);
+            const root = new X509Certificate(target.rootCaCert);
+            const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            const problems = chainProblems(secrets.chain, root, expectedId, options.now());
+            if (!trustsRoot(secrets.roots, root)) problems.push(`the proxy's trusted roots (${secrets.roots.length}) do not include the lab root "${root.subject}"`);
+            failIf(problems);
+            const leaf = secrets.chain[0];
+            return `${pod.name}: ${uriSans(leaf).join(", ")}, ${secrets.chain.length} certificate(s) to the lab root, expires ${leaf.validTo}`;
+        },
+    },
+    {
+        id: "cross-cluster-traffic",
+        title: "calls from sleep reach helloworld v1 and v2",
+        proves: `repeated calls (--requests) from the ${SAMPLE_NAMESPACE} "sleep" pod to ${SAMPLE.helloworldUrl} are answered by both helloworld-v1 (cluster1) and helloworld-v2 (cluster2): cross-cluster, cross-network traffic works`,
+        async run({ cluster, options }) {
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
+            const n = options.requests;
+            const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${SAMPLE.helloworldUrl}; echo; done`;
+            // The loop's exit status is the last curl's; the tally decides, so read stdout whatever it is.
+            const res = await cluster.exec(pod.namespace, pod.name, SAMPLE.sleep.container, ["sh", "-c", script]);
+            const tally = tallyHelloworld(res.stdout + "\n" + res.stderr);
+            failIf(trafficProblems(tally, n));
+            return Object.entries(tally.versions).map(([v, count]) => `${v}: ${count}`).join(", ") + ` of ${n} calls`;
+        },
+    },
+    {
+        id: "mtls-client-identity",
+        title: "httpbin sees the caller's SPIFFE ID",
+        proves: `a call from "sleep" to ${SAMPLE.httpbinHeadersUrl} arrives with an X-Forwarded-Client-Cert whose URI is sleep's SPIFFE ID: the hop was mutual TLS with workload identities`,
+        async run({ cluster, target, options }) {
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
+            const body = await run(cluster, pod, SAMPLE.sleep.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
+            const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            failIf(xfccProblems(body, expectedId));
+            return `X-Forwarded-Client-Cert URI=${expectedId}`;
+        },
+    },
+    {
+        id: "ingress-jwt",
+        title: "the ingress gateway enforces JWT",
+        proves: `GET http://<metallb.ingressAddress>/<--ingress-path> from this machine answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
+        async run({ http, target, options }) {
+            if (options.token === undefined) throw new CheckFailed(["no token given: pass --token or --token-file (or --skip ingress-jwt)"]);
+            const url = ingressUrl(target.ingressAddress, options.ingressPath);
+            const base: Record<string, string> = options.ingressHost ? { Host: options.ingressHost } : {};
+            const cases: [TokenCase, Record<string, string>][] = [
+                ["valid", { ...base, Authorization: `Bearer ${options.token}` }],
+                ["missing", base],
+                ["bad", { ...base, Authorization: `Bearer ${corruptSignature(options.token)}` }],
+            ];
+            const perCall = Math.max(1000, Math.floor(options.timeoutMs / cases.length));
+            const seen: string[] = [];
+            const problems: string[] = [];
+            for (const [tokenCase, headers] of cases) {
+                const status = await http(url, headers, perCall).catch((err: Error) => {
+                    throw new CheckFailed([`GET ${url} (${tokenCase} token): ${err.message}`]);
+                });
+                seen.push(`${tokenCase} ${status}`);
+                const problem = jwtOutcome(tokenCase, status);
+                if (problem) problems.push(problem);
+            }
+            failIf(problems);
+            return `${url}: ${seen.join(", ")}`;
+        },
+    },
+];

@@ -1,0 +1,84 @@
+// Reads what verify needs from the deployed stacks through the Pulumi
+// Automation API (which runs the Pulumi CLI). The only module that touches
+// Pulumi: everything else is tested without it.
+import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config";
+import { PLAIN_KEYS } from "../stacks/load";
+import { ClusterIdentity } from "../stacks/peer";
+import { VerifyTarget } from "./checks";
+
+export interface StackAccess {
+    readonly target: VerifyTarget;
+    /** The admin kubeconfig (secret): from the `kubeconfig` output, or the bring-your-own `kubeconfig` config. */
+    readonly kubeconfig: string;
+}
+
+/** Config values as the CLI prints them (objects as JSON text) into the shape parseLabConfig takes. */
+async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig; secrets: Partial<Record<SecretKey, string>> }> {
+    const all = await stack.getAllConfig();
+    const value = (key: string): unknown => {
+        const v = all[`${PROJECT}:${key}`]?.value;
+        if (v === undefined) return undefined;
+        try {
+            return JSON.parse(v);
+        } catch {
+            return v;
+        }
+    };
+    const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, value(k)]));
+    const secrets: Partial<Record<SecretKey, string>> = {};
+    for (const key of SECRET_KEYS) {
+        const v = all[`${PROJECT}:${key}`]?.value;
+        if (v !== undefined) secrets[key] = v;
+    }
+    return { cfg: parseLabConfig(name, raw, new Set(Object.keys(secrets) as SecretKey[])), secrets };
+}
+
+function output<T>(outputs: OutputMap, key: string): T | undefined {
+    return outputs[key]?.value as T | undefined;
+}
+
+/** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peer's outputs. */
+export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
+    const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
+        if (/spawn pulumi ENOENT/.test(err.message)) {
+            throw new Error("the Pulumi CLI is not on PATH; the Automation API runs it (https://www.pulumi.com/docs/install/)");
+        }
+        throw err;
+    });
+    const { cfg, secrets } = await labConfigOf(stack, stackName);
+    const outputs = await stack.outputs();
+
+    const kubeconfig = output<string>(outputs, "kubeconfig") ?? secrets.kubeconfig;
+    const rootCaCert = output<string>(outputs, "rootCaCert");
+    const identity = output<ClusterIdentity>(outputs, "identity");
+    const missing = [kubeconfig ? "" : "kubeconfig", rootCaCert ? "" : "rootCaCert"].filter((k) => k !== "");
+    if (kubeconfig === undefined || rootCaCert === undefined) {
+        throw new Error(`stack "${stackName}" has no output ${missing.join(", ")}: run \`pulumi up --stack ${stackName}\` first`);
+    }
+
+    // A peer that is not deployed (yet) only leaves its east-west address unknown; the check that needs it says so.
+    let peerOutputs: OutputMap = {};
+    try {
+        peerOutputs = await (await LocalWorkspace.selectStack({ stackName: cfg.peer.stack, workDir })).outputs();
+    } catch {
+        peerOutputs = {};
+    }
+
+    return {
+        kubeconfig,
+        target: {
+            stack: stackName,
+            clusterName: identity?.clusterName ?? cfg.cluster.name,
+            trustDomain: identity?.trustDomain ?? cfg.mesh.trustDomain,
+            ingressAddress: cfg.metallb.ingressAddress,
+            eastWestAddress: cfg.metallb.eastWestAddress,
+            rootCaCert,
+            peer: {
+                stack: cfg.peer.stack,
+                clusterName: cfg.peer.clusterName,
+                eastWestAddress: output<string>(peerOutputs, "eastWestAddress"),
+            },
+        },
+    };
+}
