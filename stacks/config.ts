@@ -84,6 +84,20 @@ export interface AddonSettings {
     readonly grafana: boolean;
 }
 
+/** Which helloworld version a cluster runs: the lab guide runs v1 in cluster1 and v2 in cluster2. */
+export type HelloworldVersion = "v1" | "v2";
+
+/** The sample workloads; their settings exist only when they are enabled. */
+export type SampleSettings =
+    | { readonly enabled: false }
+    | {
+          readonly enabled: true;
+          /** The helloworld Deployment this cluster runs behind the shared `helloworld` Service. */
+          readonly helloworldVersion: HelloworldVersion;
+          /** Pull the sample images from the lab registry (`registry.host:registry.port`) instead of upstream. */
+          readonly imagesFromRegistry: boolean;
+      };
+
 export interface CiliumSettings {
     readonly bgpControlPlane: boolean;
     /**
@@ -107,7 +121,7 @@ export interface LabConfig {
     readonly peer: PeerSettings;
     readonly pki: { readonly role: PkiRole };
     readonly addons: AddonSettings;
-    readonly samples: { readonly enabled: boolean };
+    readonly samples: SampleSettings;
     readonly cilium: CiliumSettings;
 }
 
@@ -355,7 +369,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         peer,
         pki: { role },
         addons,
-        samples: { enabled: r.boolean(s, "samples.enabled", false) },
+        samples: sampleSettings(r, s),
         cilium: {
             bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
@@ -366,6 +380,22 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet));
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
+}
+
+function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
+    const enabled = r.boolean(s, "samples.enabled", false);
+    const checkVersion = (v: string) => (v === "v1" || v === "v2" ? undefined : 'expected "v1" or "v2" (the lab guide runs v1 in cluster1, v2 in cluster2)');
+    if (!enabled) {
+        // Not used, but a typo should not wait until the samples are switched on.
+        r.optionalString(s, "samples.helloworldVersion", checkVersion);
+        r.boolean(s, "samples.imagesFromRegistry", false);
+        return { enabled };
+    }
+    return {
+        enabled,
+        helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
+        imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
+    };
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {

@@ -15,6 +15,7 @@ import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
+import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<Record<string, unknown>> {
@@ -43,7 +44,8 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
 
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
-    istioMesh(cfg, access, network, trust, identity, peer, exports);
+    const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
+    if (mesh) declareZeroTrust(cfg, access, network, mesh, exports);
 
     return exports;
 }

@@ -39,6 +39,22 @@ describe("the committed reference lab", () => {
         expect(c2.registry.host).toBe("10.5.0.2");
     });
 
+    test("the samples run helloworld v1 in cluster1 and v2 in cluster2, from upstream images", () => {
+        const versions = ["comp2", "comp3"].map((s) => parseLabConfig(s, raw(s), SSH).samples);
+        expect(versions).toEqual([
+            { enabled: true, helloworldVersion: "v1", imagesFromRegistry: false },
+            { enabled: true, helloworldVersion: "v2", imagesFromRegistry: false },
+        ]);
+    });
+
+    test("samples switched off need no sample settings", () => {
+        const r = raw();
+        r.samples = { enabled: false };
+        expect(parseLabConfig("comp2", r, SSH).samples).toEqual({ enabled: false });
+        delete r.samples;
+        expect(parseLabConfig("comp2", r, SSH).samples).toEqual({ enabled: false });
+    });
+
     test("the two stacks pass each other's consistency checks", () => {
         const c2 = parseLabConfig("comp2", raw("comp2"), SSH);
         const c3 = parseLabConfig("comp3", raw("comp3"), SSH);
@@ -71,6 +87,10 @@ describe("bad input is rejected with the key, the value and what is expected", (
         ["a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)", (r: any) => (r.cluster.podCidr = "10.244.0.0/25"), /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/],
         ["kube-proxy replacement as a string", (r: any) => (r.cilium.kubeProxyReplacement = "strict"), /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/],
         ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
+        ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
+        ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],
+        ["a misspelt version while samples are off", (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }), /samples\.helloworldVersion = "1": expected "v1" or "v2"/],
+        ["a registry switch that is not a boolean", (r: any) => (r.samples.imagesFromRegistry = "yes"), /zta-testbed:samples\.imagesFromRegistry = "yes": expected true or false/],
     ])("%s", (_label, edit, message) => {
         const r = raw();
         edit(r);

@@ -1,0 +1,227 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { TypedCustomResource } from "./crd";
+
+// Spec interfaces from the Istio CRDs (security.istio.io/v1, Istio 1.24
+// crd-all.gen.yaml; unchanged in 1.30): only the fields this testbed sets.
+
+/** PeerAuthentication.spec. */
+export interface PeerAuthenticationSpec {
+    readonly selector?: WorkloadSelector;
+    readonly mtls?: { readonly mode: "UNSET" | "DISABLE" | "PERMISSIVE" | "STRICT" };
+}
+
+/** RequestAuthentication.spec. */
+export interface RequestAuthenticationSpec {
+    readonly selector?: WorkloadSelector;
+    readonly jwtRules: JwtRule[];
+}
+
+export interface JwtRule {
+    /** The token's `iss`; also the prefix of the request principal `<iss>/<sub>`. */
+    readonly issuer: string;
+    readonly jwksUri?: string;
+    readonly audiences?: string[];
+    readonly forwardOriginalToken?: boolean;
+}
+
+/** AuthorizationPolicy.spec. An empty spec in a namespace denies every request to it. */
+export interface AuthorizationPolicySpec {
+    readonly selector?: WorkloadSelector;
+    readonly action?: "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
+    readonly rules?: AuthorizationRule[];
+}
+
+export interface AuthorizationRule {
+    readonly from?: { readonly source: AuthorizationSource }[];
+    readonly to?: { readonly operation: { readonly methods?: string[]; readonly paths?: string[]; readonly ports?: string[] } }[];
+}
+
+export interface AuthorizationSource {
+    /** mTLS peer identities, `<trust domain>/ns/<namespace>/sa/<service account>`. */
+    readonly principals?: string[];
+    /** JWT identities, `<iss>/<sub>`; `*` matches any suffix or prefix. */
+    readonly requestPrincipals?: string[];
+    readonly namespaces?: string[];
+}
+
+export interface WorkloadSelector {
+    readonly matchLabels: Record<string, string>;
+}
+
+/** A service account, as the mTLS principal of its pods. */
+export interface ServiceAccountRef {
+    readonly namespace: string;
+    readonly serviceAccount: string;
+}
+
+/** Who may call one workload in a default-deny namespace. */
+export interface WorkloadAllow {
+    /** The AuthorizationPolicy's name in the workload's namespace. */
+    readonly name: string;
+    /** The pod labels of the workload the policy admits calls to. */
+    readonly workload: Record<string, string>;
+    /** The callers, by service account. */
+    readonly callers: ServiceAccountRef[];
+}
+
+/** A namespace where every request is denied except the traffic listed. */
+export interface DefaultDenyNamespace {
+    /** The namespace's name; child resource names derive from it. */
+    readonly name: string;
+    /** The Namespace resource's `metadata.name`: the policies wait for the namespace through it. */
+    readonly namespace: pulumi.Input<string>;
+    /** The only calls admitted. */
+    readonly allows: WorkloadAllow[];
+}
+
+export interface MeshPoliciesArgs {
+    /** The cluster's Kubernetes provider. */
+    readonly provider: k8s.Provider;
+    /** Istio's CRDs and istiod (ServiceMesh.control): every policy waits for them. */
+    readonly control: pulumi.Resource[];
+    /** Istio's root namespace, where a PeerAuthentication applies to the whole mesh. */
+    readonly rootNamespace: string;
+    /** Namespace of the ingress gateway. */
+    readonly ingressNamespace: string;
+    /** Pod labels of the ingress gateway (ServiceMesh.ingressSelector). */
+    readonly ingressSelector: Record<string, string>;
+    /** The OIDC issuer whose tokens the ingress accepts (`iss`). */
+    readonly issuer: string;
+    /** Where the issuer publishes its signing keys. istiod fetches it, not the gateway (see below). */
+    readonly jwksUri: string;
+    /**
+     * The mesh's trust domain, the first segment of every mTLS principal. In the
+     * federated model the peer's callers carry the peer's trust domain; istiod
+     * extends principals to the `meshConfig.trustDomainAliases` it is given.
+     */
+    readonly trustDomain: string;
+    /** Workload namespaces that deny every request but the traffic they list. */
+    readonly defaultDeny: DefaultDenyNamespace[];
+}
+
+/** The request principal pattern that matches every token from `issuer` (Istio: `<iss>/<sub>`). */
+export function issuerPrincipals(issuer: string): string {
+    return `${issuer}/*`;
+}
+
+/** The mTLS principal of a service account's pods (SPIFFE ID without `spiffe://`). */
+export function principalOf(trustDomain: string, sa: ServiceAccountRef): string {
+    return `${trustDomain}/ns/${sa.namespace}/sa/${sa.serviceAccount}`;
+}
+
+/**
+ * The zero-trust rules of one cluster, as Istio security resources:
+ *
+ * - mesh-wide mTLS: a `PeerAuthentication` named `default` in the root namespace,
+ *   mode STRICT, so no sidecar accepts plain text;
+ * - end-user authentication at the ingress gateway: a `RequestAuthentication`
+ *   that validates tokens from the lab issuer, and an ALLOW `AuthorizationPolicy`
+ *   that admits only requests carrying a principal from that issuer. (A
+ *   RequestAuthentication alone rejects bad tokens but lets requests without
+ *   one through; the AuthorizationPolicy is what makes a token mandatory.)
+ * - optionally, default-deny namespaces (an empty AuthorizationPolicy) with one
+ *   ALLOW policy per workload naming its callers by mTLS principal.
+ *
+ * JWKS pitfalls. istiod, not the gateway, fetches `jwksUri` and pushes the keys
+ * inline to the gateway:
+ * - The issuer on comp1 has a certificate from the lab root CA, which istiod
+ *   does not trust by default: the istiod chart's top-level
+ *   `jwksResolverExtraRootCA` must carry the lab root (istio/istio#46350,
+ *   #29212; IstioPrimary sets it). Otherwise the fetch fails on TLS.
+ * - If istiod cannot reach the issuer when it first resolves the rule, it
+ *   pushes a fake JWKS and every token fails with "Jwks doesn't have key to
+ *   match kid" until its periodic refresh succeeds (istio/istio#53260). So the
+ *   issuer on comp1 must be up before istiod starts; if it was not, restart
+ *   istiod once the issuer answers:
+ *   `kubectl -n istio-system rollout restart deployment/istiod`.
+ *
+ * Cilium's L7 HTTP policies do not mix with STRICT mTLS (they cannot read
+ * encrypted traffic): Cilium policies in meshed namespaces stay at L3/L4.
+ */
+export class MeshPolicies extends pulumi.ComponentResource {
+    /** The mesh-wide STRICT PeerAuthentication. */
+    public readonly peerAuthentication: TypedCustomResource<PeerAuthenticationSpec>;
+    /** The ingress gateway's JWT rule. */
+    public readonly ingressJwt: TypedCustomResource<RequestAuthenticationSpec>;
+    /** The ingress gateway's "token required" rule. */
+    public readonly ingressRequireJwt: TypedCustomResource<AuthorizationPolicySpec>;
+
+    constructor(name: string, args: MeshPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:policy:MeshPolicies", name, {}, opts);
+        // Istio's CRDs come from the control plane's charts: no data flows from them to a policy, so dependsOn.
+        const child: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: args.control };
+        const ingress: WorkloadSelector = { matchLabels: args.ingressSelector };
+
+        this.peerAuthentication = new TypedCustomResource<PeerAuthenticationSpec>(
+            `${name}-mesh-mtls`,
+            {
+                apiVersion: "security.istio.io/v1",
+                kind: "PeerAuthentication",
+                // "default" in the root namespace is the mesh-wide policy (Istio docs, "Enable mutual TLS mesh-wide").
+                metadata: { name: "default", namespace: args.rootNamespace },
+                spec: { mtls: { mode: "STRICT" } },
+            },
+            child,
+        );
+
+        this.ingressJwt = new TypedCustomResource<RequestAuthenticationSpec>(
+            `${name}-ingress-jwt`,
+            {
+                apiVersion: "security.istio.io/v1",
+                kind: "RequestAuthentication",
+                metadata: { name: "ingress-jwt", namespace: args.ingressNamespace },
+                spec: { selector: ingress, jwtRules: [{ issuer: args.issuer, jwksUri: args.jwksUri }] },
+            },
+            child,
+        );
+
+        this.ingressRequireJwt = new TypedCustomResource<AuthorizationPolicySpec>(
+            `${name}-ingress-require-jwt`,
+            {
+                apiVersion: "security.istio.io/v1",
+                kind: "AuthorizationPolicy",
+                metadata: { name: "ingress-require-jwt", namespace: args.ingressNamespace },
+                spec: {
+                    selector: ingress,
+                    action: "ALLOW",
+                    rules: [{ from: [{ source: { requestPrincipals: [issuerPrincipals(args.issuer)] } }] }],
+                },
+            },
+            child,
+        );
+
+        for (const ns of args.defaultDeny) {
+            new TypedCustomResource<AuthorizationPolicySpec>(
+                `${name}-${ns.name}-allow-nothing`,
+                {
+                    apiVersion: "security.istio.io/v1",
+                    kind: "AuthorizationPolicy",
+                    // An ALLOW policy with no rules matches nothing: every request to the namespace is denied
+                    // unless another ALLOW policy admits it (Istio docs, "allow-nothing").
+                    metadata: { name: "allow-nothing", namespace: ns.namespace },
+                    spec: {},
+                },
+                child,
+            );
+            for (const allow of ns.allows) {
+                new TypedCustomResource<AuthorizationPolicySpec>(
+                    `${name}-${ns.name}-${allow.name}`,
+                    {
+                        apiVersion: "security.istio.io/v1",
+                        kind: "AuthorizationPolicy",
+                        metadata: { name: allow.name, namespace: ns.namespace },
+                        spec: {
+                            selector: { matchLabels: allow.workload },
+                            action: "ALLOW",
+                            rules: [{ from: [{ source: { principals: allow.callers.map((c) => principalOf(args.trustDomain, c)) } }] }],
+                        },
+                    },
+                    child,
+                );
+            }
+        }
+
+        this.registerOutputs({ peerAuthentication: this.peerAuthentication, ingressJwt: this.ingressJwt, ingressRequireJwt: this.ingressRequireJwt });
+    }
+}

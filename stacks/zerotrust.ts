@@ -1,0 +1,73 @@
+// The layers above the mesh (DESIGN.md, "Layers"): MeshPolicies, the optional
+// observability add-ons and the sample workloads.
+import { Addons } from "../components/addons";
+import { MeshPolicies } from "../components/meshpolicies";
+import { Samples, sampleImages } from "../components/samples";
+import { LabConfig } from "./config";
+import { ClusterAccess, ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "./layers";
+
+/** What declareZeroTrust declared, for stacks/main.ts and the tests. */
+export interface ZeroTrust {
+    readonly policies: MeshPolicies;
+    readonly addons?: Addons;
+    readonly samples?: Samples;
+}
+
+/**
+ * Declares the zero-trust policies, the add-ons and the samples of one cluster
+ * on top of its mesh, and adds `grafanaAdminPassword` (secret) to `exports`
+ * when Grafana is on.
+ */
+export function declareZeroTrust(
+    cfg: LabConfig,
+    access: ClusterAccess,
+    network: ClusterNetwork | undefined,
+    mesh: ServiceMesh,
+    exports: Record<string, unknown>,
+): ZeroTrust {
+    const provider = access.provider;
+
+    const samples = cfg.samples.enabled
+        ? new Samples(`${cfg.stack}-samples`, {
+              provider,
+              namespace: SAMPLE_NAMESPACE,
+              // Pods need the CNI and istiod's injection webhook with the `spire` template when they are created.
+              dependsOn: [...mesh.control, ...(network ? [network.cni] : [])],
+              helloworldVersion: cfg.samples.helloworldVersion,
+              images: sampleImages(cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined),
+              spireLabel: SPIRE_MANAGED_LABEL,
+              ingressSelector: mesh.ingressSelector,
+              // The gateway chart names the gateway's service account after the release.
+              ingressServiceAccount: { namespace: ISTIO_NAMESPACE, serviceAccount: INGRESS_GATEWAY },
+          })
+        : undefined;
+
+    const policies = new MeshPolicies(`${cfg.stack}-mesh-policies`, {
+        provider,
+        control: mesh.control,
+        rootNamespace: ISTIO_NAMESPACE,
+        ingressNamespace: ISTIO_NAMESPACE,
+        ingressSelector: mesh.ingressSelector,
+        issuer: cfg.jwt.issuer,
+        jwksUri: cfg.jwt.jwksUri,
+        trustDomain: cfg.mesh.trustDomain,
+        defaultDeny: samples ? [samples.traffic] : [],
+    });
+
+    const { prometheus, kiali, grafana } = cfg.addons;
+    let addons: Addons | undefined;
+    if (prometheus || kiali || grafana) {
+        addons = new Addons(`${cfg.stack}-addons`, {
+            provider,
+            namespace: ISTIO_NAMESPACE,
+            dependsOn: [...mesh.control, ...(network ? [network.cni] : [])],
+            prometheus,
+            kiali,
+            grafana,
+            versions: cfg.versions,
+        });
+        if (addons.grafanaAdminPassword) exports.grafanaAdminPassword = addons.grafanaAdminPassword;
+    }
+
+    return { policies, addons, samples };
+}
