@@ -1,0 +1,10 @@
+// The CrossGuard pack: `pulumi preview --stack comp2 --policy-pack policy`.
+// Constructing a PolicyPack starts serving it to the engine, so only this
+// file does; tests and the plan adapter import the policies from catalog.ts.
+import { PolicyPack } from "@pulumi/policy";
+import { PACK_NAME, PREVIEW_POLICIES } from "./catalog";
+
+new PolicyPack(PACK_NAME, {
+    description: "Refuses what breaks zero trust in the zta-testbed: weak mTLS, an unauthenticated ingress, misaligned trust domains, foreign images, unpinned charts, an unprotected root CA.",
+    policies: PREVIEW_POLICIES,
+});

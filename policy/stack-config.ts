@@ -1,0 +1,32 @@
+// The one piece of stack config a policy needs (the lab registry), read from
+// the committed stack file: @pulumi/policy 1.21 does not hand stack config
+// to a pack (its configureStack keeps only the stack tags).
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+
+const PROJECT = "zta-testbed";
+/** The repo root, where Pulumi.<stack>.yaml lives: the pack runs from policy/. */
+const REPO = path.resolve(__dirname, "..");
+
+/** The stack name of a URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
+export function stackOfUrn(urn: string): string | undefined {
+    const m = /^urn:pulumi:([^:]+)::/.exec(urn);
+    return m?.[1];
+}
+
+/** "host:port" of zta-testbed:registry in configDir/Pulumi.<stack>.yaml, or undefined when the file or key is missing. */
+export function labRegistryFromStackFile(configDir: string, stack: string): string | undefined {
+    const file = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return undefined;
+    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const registry = doc.config?.[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
+    if (typeof registry?.host !== "string") return undefined;
+    return registry.port === undefined ? registry.host : `${registry.host}:${String(registry.port)}`;
+}
+
+/** The lab registry of the stack a resource belongs to. */
+export function labRegistryOf(urn: string, configDir = REPO): string | undefined {
+    const stack = stackOfUrn(urn);
+    return stack ? labRegistryFromStackFile(configDir, stack) : undefined;
+}
