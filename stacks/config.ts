@@ -434,6 +434,18 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
                 `(each node gets a /${NODE_CIDR_MASK_SIZE} from it, and Cilium's kubernetes IPAM allocates pod addresses from the node's block)`,
         );
     }
+    // Cluster ranges that cover the hosts' own addresses send traffic for them into the cluster.
+    const hostAddresses: [string, string][] = [["registry.host", cfg.registry.host]];
+    if (cfg.host) hostAddresses.push(["host.address", cfg.host.address]);
+    for (const [key, range] of [["cluster.podCidr", pod], ["cluster.serviceCidr", svc]] as const) {
+        const network = (cfg.host?.networks ?? []).find((n) => overlaps(range, parseCidr(n) as Ipv4Range));
+        const address = hostAddresses.find(([, ip]) => containsIp(range, ip));
+        if (network) {
+            problems.push(`${fullKey(key)} = "${range.text}" overlaps ${fullKey("host.networks")} entry "${network}": cluster ranges must be disjoint from the hosts' networks`);
+        } else if (address) {
+            problems.push(`${fullKey(key)} = "${range.text}" contains ${fullKey(address[0])} = "${address[1]}": cluster ranges must not cover the hosts' addresses`);
+        }
+    }
 
     const pools = cfg.metallb.addresses.map((a) => parseAddressRange(a) as Ipv4Range);
     pools.forEach((a, i) =>

@@ -3,11 +3,13 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { HostPrep } from "../components/hostprep";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
 import { IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
+import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
@@ -35,11 +37,14 @@ export async function main(): Promise<Record<string, unknown>> {
 export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerView): Record<string, unknown> {
     const exports: Record<string, unknown> = { identity: identityOf(cfg) };
 
-    const trust = clusterTrust(cfg, peer, exports);
+    const pki = cfg.pki.role === "root" ? labPki(cfg, exports) : undefined;
+    const trust = pki ? pki.trustFor(cfg.cluster.name) : peerTrust(cfg, peer);
     if (trust) exports.rootCaCert = trust.rootCaCert;
+    if (pki) privateRegistry(cfg, secrets, pki);
 
-    const access = clusterAccess(cfg, secrets);
+    const access = clusterAccess(cfg, secrets, trust);
     if (!access) return exports;
+    exports.kubeconfig = access.kubeconfig;
     const network = clusterNetwork(cfg, access);
 
     const identity = meshIdentity(cfg, access, network, trust, peer);
@@ -50,16 +55,15 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     return exports;
 }
 
-/**
- * The root stack owns the PKI and issues intermediates for both clusters; the
- * other stack takes its own from the root stack's `intermediates` output.
- */
-function clusterTrust(cfg: LabConfig, peer: PeerView, exports: Record<string, unknown>): ClusterTrust | undefined {
-    if (cfg.pki.role === "root") {
-        const pki = new Pki(`${cfg.stack}-pki`, { clusters: [cfg.cluster.name, cfg.peer.clusterName], organization: "zta-testbed" });
-        exports.intermediates = pki.intermediates;
-        return pki.trustFor(cfg.cluster.name);
-    }
+/** The root stack owns the PKI and issues intermediates for both clusters. */
+function labPki(cfg: LabConfig, exports: Record<string, unknown>): Pki {
+    const pki = new Pki(`${cfg.stack}-pki`, { clusters: [cfg.cluster.name, cfg.peer.clusterName], organization: "zta-testbed" });
+    exports.intermediates = pki.intermediates;
+    return pki;
+}
+
+/** The peer stack takes its trust from the root stack's `rootCaCert` and `intermediates` outputs. */
+function peerTrust(cfg: LabConfig, peer: PeerView): ClusterTrust | undefined {
     if (!peer.available.has("rootCaCert") || !peer.available.has("intermediates")) {
         pulumi.log.warn(
             `pki.role is "peer" and root stack "${cfg.peer.stack}" has no rootCaCert/intermediates yet: ` +
@@ -117,13 +121,58 @@ function meshIdentity(
     return { ready: [...server.ready, ...ids.ids], federation: server.federation };
 }
 
+/**
+ * The private registry on comp1, declared by the root stack (it holds the root
+ * CA key that signs the registry's certificate) and only when it builds hosts:
+ * a bring-your-own stack has no SSH key.
+ */
+function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Registry | undefined {
+    if (!cfg.host || !secrets.sshPrivateKey) return undefined;
+    return new Registry(`${cfg.stack}-registry`, {
+        address: cfg.registry.host,
+        port: cfg.registry.port,
+        sshUser: cfg.registry.sshUser,
+        sshPrivateKey: secrets.sshPrivateKey,
+        rootCaCert: pki.rootCaCert,
+        rootCaKey: pki.rootCaKey,
+    });
+}
+
+/** The cluster's admin kubeconfig (secret), exported as the stack output `kubeconfig` for kubectl and verify. */
+interface AdminKubeconfig {
+    readonly kubeconfig: pulumi.Output<string>;
+}
+
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
-function clusterAccess(cfg: LabConfig, secrets: StackSecrets): ClusterAccess | undefined {
+function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrust | undefined): (ClusterAccess & AdminKubeconfig) | undefined {
+    if (cfg.host && secrets.sshPrivateKey) {
+        const host = cfg.host;
+        if (!trust) {
+            pulumi.log.warn(
+                `${cfg.stack}: the lab root CA is not known yet, so ${host.address} is prepared without trusting it ` +
+                    `(images from the registry at ${cfg.registry.host}:${cfg.registry.port} will not pull); the next \`pulumi up\` after the root stack adds it`,
+            );
+        }
+        const prep = new HostPrep(`${cfg.stack}-hostprep`, {
+            host,
+            sshPrivateKey: secrets.sshPrivateKey,
+            kubernetesVersion: cfg.versions.kubernetes,
+            podCidr: cfg.cluster.podCidr,
+            serviceCidr: cfg.cluster.serviceCidr,
+            kubeProxy: !cfg.cilium.kubeProxyReplacement,
+            registry: `${cfg.registry.host}:${cfg.registry.port}`,
+            rootCaCert: trust?.rootCaCert,
+        });
+        // The kubeconfig is HostPrep's output: the provider waits for the cluster through it.
+        const kubeconfig = prep.kubeconfig;
+        return { provider: new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig }), apiServer: prep.apiServer, kubeconfig };
+    }
     if (cfg.host === undefined && secrets.kubeconfig) {
         const kubeconfig = secrets.kubeconfig;
         return {
             provider: new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig }),
             apiServer: kubeconfig.apply(serverOf),
+            kubeconfig,
         };
     }
     return undefined;

@@ -9,7 +9,7 @@ import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
 import { ISTIO_SPIFFE_ID_TEMPLATE, spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffeids";
 import { SpireServer, spiffeBundle } from "../components/spire";
 import { main } from "../stacks/main";
-import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 const SPIFFE_ID = "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID";
 const FEDERATED_DOMAIN = "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain";
@@ -48,7 +48,6 @@ swriHsW69+UIB58XGwsk0YeB93esgAMl5hM5Ws2hN1gBIWex1FhCqESZ2e64mR4=
 /** Both stacks in the federated trust model, one trust domain per cluster. */
 function federatedLabDir(sameTrustDomain = false): string {
     return labDirWith((stack, raw) => {
-        delete raw.host;
         raw.mesh.trustModel = "federated";
         raw.mesh.trustDomain = sameTrustDomain ? "zta.lab" : `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
     });
@@ -57,8 +56,7 @@ function federatedLabDir(sameTrustDomain = false): string {
 let lab: LabPlan;
 let federated: LabPlan;
 beforeAll(async () => {
-    // Until HostPrep is on main, only a bring-your-own cluster has a provider to install into.
-    lab = await planOf(byoLabDir());
+    lab = await planOf();
     federated = await planOf(federatedLabDir());
 });
 

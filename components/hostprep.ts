@@ -1,0 +1,134 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostSettings } from "../stacks/config";
+import { HostScript, hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
+
+export interface HostPrepArgs {
+    /** The server: management address, SSH user and port, whether destroy may reset it. */
+    readonly host: HostSettings;
+    /** Private key of host.sshUser (the `zta-testbed:sshPrivateKey` secret). */
+    readonly sshPrivateKey: pulumi.Input<string>;
+    /** Kubernetes version: "1.32" (the newest patch of that minor) or "1.32.4". */
+    readonly kubernetesVersion: string;
+    /** kubeadm's pod network CIDR (what the node's pod ranges come from). */
+    readonly podCidr: string;
+    /** kubeadm's service CIDR. */
+    readonly serviceCidr: string;
+    /**
+     * Whether kubeadm installs kube-proxy. False when Cilium replaces it
+     * (`cilium.kubeProxyReplacement`): kubeadm init then skips its kube-proxy addon.
+     */
+    readonly kubeProxy: boolean;
+    /** The lab registry as "host:port": containerd verifies it with `rootCaCert`. */
+    readonly registry: string;
+    /**
+     * The lab root CA (PEM), trusted system-wide and for the registry. Undefined
+     * while the root stack has not been deployed: the trust step is then left out
+     * and added by the next `pulumi up`.
+     */
+    readonly rootCaCert?: pulumi.Input<string>;
+}
+
+/** The apt repository minor and the package version prefix for a Kubernetes version. */
+export function kubernetesPackages(version: string): { minor: string; versionPrefix: string } {
+    const [major, minor, patch] = version.split(".");
+    return { minor: `${major}.${minor}`, versionPrefix: patch === undefined ? `${major}.${minor}.` : `${version}-` };
+}
+
+const CHECK = hostScript("host/check.sh");
+const PREPARE = hostScript("host/prepare.sh");
+const TRUST = hostScript("host/trust-ca.sh");
+const INIT = hostScript("host/kubeadm-init.sh");
+const RESET = hostScript("host/kubeadm-reset.sh");
+const KUBECONFIG = hostScript("host/kubeconfig.sh");
+
+/**
+ * Turns a bare Ubuntu 22.04/24.04 server into a single-node kubeadm cluster over
+ * SSH, in the shape of pulumi-command's remote example: a connection gate first,
+ * then one command per script in scripts/host/, each re-run only when the hash of
+ * its script and inputs (`triggers`) changes. The scripts are idempotent, so a
+ * re-run on a prepared host changes nothing.
+ *
+ *   connection -> prepare -> kubeadm-init -> reset guard -> kubeconfig
+ *                        \-> trust (root CA) ----------------/
+ *
+ * No CNI is installed: Cilium comes next. kube-proxy is installed or not as
+ * `kubeProxy` says, which the stack takes from `cilium.kubeProxyReplacement`:
+ * with Cilium's replacement, kubeadm skips its kube-proxy addon (Cilium's
+ * kube-proxy-free guide).
+ *
+ * Commands on one host pass no data to each other, so their order is `dependsOn`.
+ */
+export class HostPrep extends pulumi.ComponentResource {
+    /** The admin kubeconfig, its server the host's management address (secret). */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** The API server URL the provider and the peer dial. */
+    public readonly apiServer: pulumi.Output<string>;
+
+    constructor(name: string, args: HostPrepArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:host:HostPrep", name, {}, opts);
+        const { host } = args;
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: host.address,
+            port: host.sshPort,
+            user: host.sshUser,
+            privateKey: pulumi.secret(args.sshPrivateKey),
+        };
+        const target = sshTarget(host.sshUser, host.address, host.sshPort);
+        // A command that runs `script` with `inputs` as arguments, re-run when either changes.
+        const run = (step: string, script: HostScript, inputs: string[], extra: Partial<command.remote.CommandArgs>, stepOpts: pulumi.CustomResourceOptions) =>
+            new command.remote.Command(
+                `${name}-${step}`,
+                { connection, create: scriptCommand(script, inputs), triggers: [target, scriptHash(script.text, inputs)], ...extra },
+                { parent: this, ...stepOpts },
+            );
+
+        // The gate runs as the SSH user: it checks the OS and that sudo works before anything changes.
+        const gate = new command.remote.Command(
+            `${name}-connection`,
+            { connection, create: scriptCommand(CHECK, [], false), triggers: [target, scriptHash(CHECK.text, [])] },
+            { parent: this },
+        );
+
+        const { minor, versionPrefix } = kubernetesPackages(args.kubernetesVersion);
+        const prepare = run("prepare", PREPARE, [minor, versionPrefix], {}, { dependsOn: [gate] });
+
+        let trust: command.remote.Command | undefined;
+        if (args.rootCaCert !== undefined) {
+            const pem = pulumi.output(args.rootCaCert);
+            // The CA goes on standard input; its hash joins the trigger so a new root re-runs the step.
+            trust = run("trust", TRUST, [args.registry], { stdin: pem, triggers: [target, pem.apply((p) => scriptHash(TRUST.text, [args.registry, p]))] }, { dependsOn: [prepare] });
+        }
+
+        const kubeProxy = args.kubeProxy ? "with-kube-proxy" : "without-kube-proxy";
+        const init = run("kubeadm-init", INIT, [host.address, args.podCidr, args.serviceCidr, kubeProxy], {}, { dependsOn: [prepare] });
+
+        // kubeadm reset is only ever a delete step, of a command of its own without triggers:
+        // a replaced kubeadm-init must never reset the cluster it just checked. It is declared
+        // whatever host.allowReset says, so that switching the flag off is an update that drops
+        // the delete step, not a deletion that would run it.
+        const resetGuard = new command.remote.Command(
+            `${name}-reset`,
+            {
+                connection,
+                create: `echo "kubeadm reset of ${target} on destroy: ${host.allowReset ? "allowed" : "not allowed"} (host.allowReset)"`,
+                delete: host.allowReset ? scriptCommand(RESET) : undefined,
+            },
+            // After kubeadm-init; before the kubeconfig, so that a destroy resets the host only
+            // after every Kubernetes object (which all depend on the kubeconfig) is gone.
+            { parent: this, dependsOn: [init] },
+        );
+
+        // Read back once the cluster exists, again when kubeadm-init is replaced (its id changes).
+        const read = new command.remote.Command(
+            `${name}-kubeconfig`,
+            { connection, create: scriptCommand(KUBECONFIG, [host.address]), triggers: [target, scriptHash(KUBECONFIG.text, [host.address]), init.id] },
+            // The provider built from this kubeconfig deploys pods that pull from the lab registry: trust first.
+            { parent: this, dependsOn: trust ? [resetGuard, trust] : [resetGuard], additionalSecretOutputs: ["stdout"] },
+        );
+        this.kubeconfig = pulumi.secret(read.stdout);
+        this.apiServer = pulumi.output(`https://${host.address}:6443`);
+
+        this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer });
+    }
+}

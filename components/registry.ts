@@ -1,0 +1,98 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
+
+export interface RegistryArgs {
+    /** The registry host's address (comp1): where it listens and the certificate's IP SAN. */
+    readonly address: string;
+    /** The TLS port nodes pull from. */
+    readonly port: number;
+    /** SSH login on the registry host (passwordless sudo). */
+    readonly sshUser: string;
+    /** SSH port of the registry host; default 22. */
+    readonly sshPort?: number;
+    /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
+    readonly sshPrivateKey: pulumi.Input<string>;
+    /** The lab root CA certificate (PEM), issuer of the registry's certificate. */
+    readonly rootCaCert: pulumi.Input<string>;
+    /** The lab root CA key (PEM, secret): the Pki component's `rootCaKey`. */
+    readonly rootCaKey: pulumi.Input<string>;
+    /** Container image of the registry; default "registry:2" (CNCF distribution). */
+    readonly image?: string;
+    /** Certificate lifetime; default two years. */
+    readonly validityHours?: number;
+}
+
+const CHECK = hostScript("host/check.sh");
+const RUN = hostScript("registry/run.sh");
+const REMOVE = hostScript("registry/remove.sh");
+
+/**
+ * The lab's private image registry on comp1 (declared by the root stack only):
+ * a `registry:2` container with a server certificate issued by the lab root CA
+ * for the host's IP, so every node that trusts the root (HostPrep's trust step)
+ * pulls from it over verified TLS. Data lives on the host under
+ * /var/lib/zta-registry/data and survives a destroy.
+ */
+export class Registry extends pulumi.ComponentResource {
+    /** "host:port" to pull from and push to. */
+    public readonly endpoint: pulumi.Output<string>;
+    /** The registry's server certificate (PEM). */
+    public readonly certPem: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:host:Registry", name, {}, opts);
+
+        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        const csr = new tls.CertRequest(
+            `${name}-csr`,
+            { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] },
+            { parent: this },
+        );
+        const cert = new tls.LocallySignedCert(
+            `${name}-cert`,
+            {
+                certRequestPem: csr.certRequestPem,
+                caCertPem: args.rootCaCert,
+                caPrivateKeyPem: pulumi.secret(args.rootCaKey),
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+                validityPeriodHours: args.validityHours ?? 2 * 365 * 24,
+            },
+            { parent: this },
+        );
+
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: args.address,
+            port: args.sshPort ?? 22,
+            user: args.sshUser,
+            privateKey: pulumi.secret(args.sshPrivateKey),
+        };
+        const target = sshTarget(args.sshUser, args.address, args.sshPort ?? 22);
+        const gate = new command.remote.Command(
+            `${name}-connection`,
+            { connection, create: scriptCommand(CHECK, [], false), triggers: [target, scriptHash(CHECK.text, [])] },
+            { parent: this },
+        );
+        const inputs = [args.image ?? "registry:2", args.address, String(args.port)];
+        new command.remote.Command(
+            `${name}-container`,
+            {
+                connection,
+                create: scriptCommand(RUN, inputs),
+                delete: scriptCommand(REMOVE),
+                // The key travels on standard input, never on a command line or in a file on the way.
+                stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\n`),
+                // A new certificate means a new key, so the certificate stands for both in the trigger.
+                triggers: [target, cert.certPem.apply((pem) => scriptHash(RUN.text, [...inputs, pem]))],
+            },
+            // Replacing must remove the old container before running the new one, never after it.
+            // The gate passes no data: dependsOn.
+            { parent: this, dependsOn: [gate], deleteBeforeReplace: true },
+        );
+
+        this.endpoint = pulumi.output(`${args.address}:${args.port}`);
+        this.certPem = cert.certPem;
+        this.registerOutputs({ endpoint: this.endpoint, certPem: this.certPem });
+    }
+}

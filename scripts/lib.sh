@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Shared by every host script: components/scripts.ts puts this file in front of
+# the script's own text, and the host runs the two as one `bash -c` program.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+# Writes standard input to the file $1 (mode $2, default 0644) unless the file
+# already holds exactly that text. Returns 0 when it wrote, 1 when nothing
+# changed, so callers restart a service only after a real change. Errors exit
+# the script even when called from an `if` (where `set -e` is off).
+write_file() {
+    local dest="$1" mode="${2:-0644}" tmp
+    tmp="$(mktemp)" || exit 1
+    cat >"$tmp" || exit 1
+    if cmp -s "$tmp" "$dest"; then
+        rm -f "$tmp"
+        return 1
+    fi
+    if ! install -D -m "$mode" "$tmp" "$dest"; then
+        echo "cannot write $dest" >&2
+        exit 1
+    fi
+    rm -f "$tmp"
+    echo "wrote $dest"
+}
+
+# True when the Debian package $1 is installed.
+installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
