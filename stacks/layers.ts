@@ -1,6 +1,7 @@
 // What each layer of a cluster hands to the layers above it (DESIGN.md, "Layers").
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { SpireFederation } from "./peer";
 
 /** How to reach the cluster: from HostPrep (bare host) or from a kubeconfig the user brings. */
 export interface ClusterAccess {
@@ -22,6 +23,8 @@ export interface ClusterNetwork {
 export interface MeshIdentity {
     /** SPIRE server, agent, CSI driver and the ClusterSPIFFEIDs: in place before any gateway mounts the CSI socket. */
     readonly ready: pulumi.Resource[];
+    /** This cluster's SPIRE bundle endpoint (federated trust model only): exported as the `federation` output. */
+    readonly federation?: pulumi.Output<SpireFederation>;
 }
 
 /** Istio's control plane, what policies and workloads are declared against. */
@@ -46,3 +49,5 @@ export const INGRESS_GATEWAY = "istio-ingressgateway";
 export const EAST_WEST_GATEWAY = "istio-eastwestgateway";
 /** Pods with this label set to "true" get their identity from SPIRE (Istio's `spire` injection template). */
 export const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
+/** The SPIFFE CSI driver's name: pods (and gateways) mount the SPIRE agent's Workload API socket through it. */
+export const SPIFFE_CSI_DRIVER = "csi.spiffe.io";

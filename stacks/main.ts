@@ -11,10 +11,12 @@ import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
 import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
+import { ClusterSPIFFEIDs } from "../components/spiffeids";
+import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
-import { identityOf, peerProblems, PeerView, readPeer } from "./peer";
+import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -45,9 +47,8 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     exports.kubeconfig = access.kubeconfig;
     const network = clusterNetwork(cfg, access);
 
-    // The SPIRE layer (SpireServer, ClusterSPIFFEIDs) is built by its own issue;
-    // until it is wired here the mesh is declared without it, with a warning.
-    const identity: MeshIdentity | undefined = undefined;
+    const identity = meshIdentity(cfg, access, network, trust, peer);
+    if (identity?.federation) exports.federation = identity.federation;
     const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
     if (mesh) declareZeroTrust(cfg, access, network, mesh, exports);
 
@@ -78,6 +79,46 @@ function peerTrust(cfg: LabConfig, peer: PeerView): ClusterTrust | undefined {
         return all[name];
     });
     return { rootCaCert: peer.output<string>("rootCaCert"), intermediates: pulumi.secret(intermediates) };
+}
+
+/**
+ * SPIRE and the ClusterSPIFFEIDs: every mesh identity, chained to the cluster's
+ * SPIRE intermediate. In the federated trust model also the bundle endpoint for
+ * the peer, and a ClusterFederatedTrustDomain for the peer once it exported its own.
+ */
+function meshIdentity(
+    cfg: LabConfig,
+    access: ClusterAccess,
+    network: ClusterNetwork | undefined,
+    trust: ClusterTrust | undefined,
+    peer: PeerView,
+): MeshIdentity | undefined {
+    if (!trust) {
+        pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
+        return undefined;
+    }
+    const federated = cfg.mesh.trustModel === "federated";
+    const server = new SpireServer(`${cfg.stack}-spire`, {
+        provider: access.provider,
+        trustDomain: cfg.mesh.trustDomain,
+        clusterName: cfg.cluster.name,
+        versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
+        upstreamCa: trust.intermediates.apply((i) => i.spire),
+        cni: network?.cni,
+        federation: federated
+            ? {
+                  // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).
+                  address: cfg.metallb.federationAddress as string,
+                  loadBalancer: network?.loadBalancer ?? [],
+                  rootCaCert: trust.rootCaCert,
+                  peerName: cfg.peer.clusterName,
+                  // Absent until the peer is deployed (readPeer warns): the ClusterFederatedTrustDomain waits for it.
+                  peer: peer.available.has("federation") ? peer.output<SpireFederation>("federation") : undefined,
+              }
+            : undefined,
+    });
+    const ids = new ClusterSPIFFEIDs(`${cfg.stack}-spiffeids`, { provider: access.provider, server });
+    return { ready: [...server.ready, ...ids.ids], federation: server.federation };
 }
 
 /**

@@ -17,6 +17,21 @@ export interface ClusterIdentity {
     readonly serviceCidr: string;
 }
 
+/**
+ * The `federation` output (federated trust model only): what the peer's SPIRE
+ * server needs for a ClusterFederatedTrustDomain pointing at this cluster.
+ */
+export interface SpireFederation {
+    /** This cluster's SPIFFE trust domain. */
+    readonly trustDomain: string;
+    /** The SPIRE bundle endpoint on its MetalLB address, e.g. "https://10.5.0.102:8443". */
+    readonly bundleEndpointURL: string;
+    /** The SPIRE server's own ID, which the bundle endpoint presents (`https_spiffe` profile). */
+    readonly endpointSPIFFEID: string;
+    /** This trust domain's bundle in SPIFFE bundle format, to bootstrap the first fetch; absent when it could not be built. */
+    readonly trustDomainBundle?: string;
+}
+
 /** Names of the stack outputs of the protocol. */
 export const PEER_OUTPUTS = ["identity", "rootCaCert", "intermediates", "remoteSecret", "eastWestAddress", "federation"] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
