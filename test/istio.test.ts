@@ -17,10 +17,10 @@ import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../off
 import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
 import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, METALLB_POOL, SPIRE_MANAGED_LABEL } from "../stacks/layers";
-import { byoLabDir, findResource, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { findResource, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
-// Until HostPrep gives host-mode stacks a provider, the lab is planned in bring-your-own mode.
-const labDir = byoLabDir();
+// The reference lab as committed.
+const labDir = REPO;
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -216,8 +216,9 @@ describe("remote secrets across stacks", () => {
         const kc = YAML.parse(kubeconfig);
         expect(kc["current-context"]).toBe(cluster);
         expect(kc.contexts).toMatchObject([{ name: cluster, context: { cluster, user: cluster } }]);
-        // The bring-your-own stand-in kubeconfig's server: what ClusterAccess.apiServer is.
-        expect(kc.clusters[0].cluster.server).toBe("https://byo-cluster.invalid:6443");
+        // The host's management address, which the peer's istiod can reach: never 127.0.0.1 or kubernetes.default.svc.
+        expect(kc.clusters[0].cluster.server).toBe(`https://${(rawConfig(stack).host as { address: string }).address}:6443`);
+        expect(kc.clusters[0].cluster.server).toMatch(/^https:\/\/10\.5\.0\.[34]:6443$/);
         expect(Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64").toString()).toMatch(/^MOCK-CERT\(/);
         expect(kc.users).toEqual([{ name: cluster, user: { token: `MOCK-TOKEN(Secret/${stack}-istio-reader-token)` } }]);
     });

@@ -8,9 +8,8 @@ import { LabPlan, StackPlan } from "../offline/lab";
 import { METALLB_NAMESPACE, METALLB_POOL } from "../stacks/layers";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
-// Until HostPrep gives host-mode stacks a Kubernetes provider, only the
-// bring-your-own lab declares the cluster layers; then this becomes `planOf()`.
-const lab = () => planOf(byoLabDir());
+// The reference lab: both stacks on bare hosts (bring-your-own is covered below).
+const lab = () => planOf();
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const POOL = "kubernetes:metallb.io/v1beta1:IPAddressPool";
@@ -69,9 +68,18 @@ describe("Cilium", () => {
         expect(v.l2announcements).toBeUndefined();
     });
 
-    test.each(STACKS)("%s: replaces kube-proxy by default and dials the API server from the kubeconfig directly", (stack) => {
+    test.each([
+        ["comp2", "10.5.0.3"],
+        ["comp3", "10.5.0.4"],
+    ])("%s: replaces kube-proxy by default and dials the API server on the host's management address", (stack, address) => {
         const v = values(cilium(stack));
         expect(v.kubeProxyReplacement).toBe(true);
+        expect([v.k8sServiceHost, v.k8sServicePort]).toEqual([address, 6443]);
+    });
+
+    test("with a cluster brought along, Cilium dials the API server named in the kubeconfig", async () => {
+        const byo = await planOf(byoLabDir());
+        const v = findResource(stackOf(byo, "comp2"), RELEASE, "comp2-cilium-release").inputs.values as Record<string, any>;
         // The plan's bring-your-own stand-in kubeconfig names https://byo-cluster.invalid:6443.
         expect([v.k8sServiceHost, v.k8sServicePort]).toEqual(["byo-cluster.invalid", 6443]);
     });
