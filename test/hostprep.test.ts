@@ -26,7 +26,7 @@ pulumi.runtime.setMocks(
     false,
 );
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test\n-----END OPENSSH PRIVATE KEY-----\n";
+const KEY = "unit-test-ssh-key (not a real key)";
 const host = { address: "192.0.2.10", networks: [], sshUser: "lab", sshPort: 2222, allowReset: false };
 
 /** The value inside a secret as the mock monitor receives it; fails the test when it is not secret. */

@@ -140,7 +140,7 @@ describe("secrets and the root CA", () => {
     });
 
     test("a remote Command whose SSH key is not a secret is refused", async () => {
-        const stack = withEdit("comp2-kubeadm-init", (i) => (i.connection.privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----"));
+        const stack = withEdit("comp2-kubeadm-init", (i) => (i.connection.privateKey = "unit-test-ssh-key (not a real key)"));
         expect(await messages("secret-inputs", stack)).toEqual(["Command comp2-kubeadm-init passes connection.privateKey as a plain value: it must be a secret (pulumi.secret / requireSecret)"]);
     });
 
