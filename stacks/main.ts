@@ -50,7 +50,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
     const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
-    if (mesh) declareZeroTrust(cfg, access, network, mesh, exports);
+    if (mesh) declareZeroTrust(cfg, access, network, identity, mesh, exports);
 
     return exports;
 }

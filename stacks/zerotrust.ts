@@ -4,7 +4,7 @@ import { Addons } from "../components/addons";
 import { MeshPolicies } from "../components/meshpolicies";
 import { Samples, sampleImages } from "../components/samples";
 import { LabConfig } from "./config";
-import { ClusterAccess, ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "./layers";
+import { ClusterAccess, ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "./layers";
 
 /** What declareZeroTrust declared, for stacks/main.ts and the tests. */
 export interface ZeroTrust {
@@ -22,6 +22,7 @@ export function declareZeroTrust(
     cfg: LabConfig,
     access: ClusterAccess,
     network: ClusterNetwork | undefined,
+    identity: MeshIdentity | undefined,
     mesh: ServiceMesh,
     exports: Record<string, unknown>,
 ): ZeroTrust {
@@ -31,8 +32,9 @@ export function declareZeroTrust(
         ? new Samples(`${cfg.stack}-samples`, {
               provider,
               namespace: SAMPLE_NAMESPACE,
-              // Pods need the CNI and istiod's injection webhook with the `spire` template when they are created.
-              dependsOn: [...mesh.control, ...(network ? [network.cni] : [])],
+              // Pods need the CNI and istiod's injection webhook with the `spire` template when they
+              // are created, and the SPIRE-managed ones the CSI driver and their ClusterSPIFFEID.
+              dependsOn: [...mesh.control, ...(network ? [network.cni] : []), ...(identity?.ready ?? [])],
               helloworldVersion: cfg.samples.helloworldVersion,
               images: sampleImages(cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined),
               spireLabel: SPIRE_MANAGED_LABEL,

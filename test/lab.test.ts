@@ -98,6 +98,18 @@ describe("order on a fresh cluster", () => {
     });
 });
 
+describe("SPIRE-managed samples", () => {
+    test.each(STACKS)("%s: the sample workloads start only once SPIRE and the ClusterSPIFFEIDs exist", (stack) => {
+        const plan = stackOf(lab, stack);
+        const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
+        expect(ids.length).toBeGreaterThan(0);
+        for (const deployment of resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"))) {
+            const waits = waitsFor(plan, deployment);
+            for (const id of ids) expect([deployment.name, waits.has(id.urn)]).toEqual([deployment.name, true]);
+        }
+    });
+});
+
 describe("zero trust in the plan (issue 7's must-show)", () => {
     test.each(STACKS)("%s: mesh-wide STRICT mTLS, and JWT required at the ingress by the configured issuer", (stack) => {
         const dir = path.join(out, stack, "manifests");

@@ -47,7 +47,7 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
             const control = new k8s.core.v1.Namespace(STAND_IN_CONTROL, { metadata: { name: ISTIO_NAMESPACE } }, { provider });
             const mesh: ServiceMesh = { control: [control], ingressSelector: gatewayChartLabels(INGRESS_GATEWAY) };
             const exports: Record<string, unknown> = {};
-            declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, mesh, exports);
+            declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, exports);
             return exports;
         },
     });
