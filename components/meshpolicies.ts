@@ -90,6 +90,8 @@ export interface MeshPoliciesArgs {
     readonly issuer: string;
     /** Where the issuer publishes its signing keys. istiod fetches it, not the gateway (see below). */
     readonly jwksUri: string;
+    /** Accepted `aud` values; empty accepts any audience of the issuer. */
+    readonly audiences: string[];
     /**
      * The mesh's trust domain, the first segment of every mTLS principal. In the
      * federated model the peer's callers carry the peer's trust domain; istiod
@@ -171,7 +173,7 @@ export class MeshPolicies extends pulumi.ComponentResource {
                 apiVersion: "security.istio.io/v1",
                 kind: "RequestAuthentication",
                 metadata: { name: "ingress-jwt", namespace: args.ingressNamespace },
-                spec: { selector: ingress, jwtRules: [{ issuer: args.issuer, jwksUri: args.jwksUri }] },
+                spec: { selector: ingress, jwtRules: [{ issuer: args.issuer, jwksUri: args.jwksUri, ...(args.audiences.length > 0 ? { audiences: args.audiences } : {}) }] },
             },
             child,
         );

@@ -69,6 +69,8 @@ export interface RegistrySettings {
 export interface JwtSettings {
     readonly issuer: string;
     readonly jwksUri: string;
+    /** Accepted `aud` values; empty: any token of the issuer (every client of the realm) is accepted. */
+    readonly audiences: string[];
 }
 
 export interface PeerSettings {
@@ -338,7 +340,11 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     };
 
     const j = r.object(raw, "jwt") ?? {};
-    const jwt: JwtSettings = { issuer: r.string(j, "jwt.issuer", checkUrl), jwksUri: r.string(j, "jwt.jwksUri", checkUrl) };
+    const jwt: JwtSettings = {
+        issuer: r.string(j, "jwt.issuer", checkUrl),
+        jwksUri: r.string(j, "jwt.jwksUri", checkUrl),
+        audiences: j.audiences === undefined ? [] : r.stringList(j, "jwt.audiences", () => undefined),
+    };
 
     const p = r.object(raw, "peer") ?? {};
     const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };

@@ -52,6 +52,7 @@ export function declareZeroTrust(
         ingressSelector: mesh.ingressSelector,
         issuer: cfg.jwt.issuer,
         jwksUri: cfg.jwt.jwksUri,
+        audiences: cfg.jwt.audiences,
         trustDomain: cfg.mesh.trustDomain,
         defaultDeny: samples ? [samples.traffic] : [],
     });

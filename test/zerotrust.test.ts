@@ -97,6 +97,16 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
         expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri }]);
     });
 
+    test("jwt.audiences, when set, restricts the ingress to tokens issued for those audiences", async () => {
+        const plan = await planFor("comp2", (raw) => {
+            raw.jwt = { ...raw.jwt, audiences: ["zta-ingress"] };
+        });
+        const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
+        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
+            { issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-ingress"] },
+        ]);
+    });
+
     test("only requests with a principal from the configured issuer pass the ingress", () => {
         const issuer = (rawConfig("comp2").jwt as { issuer: string }).issuer;
         const ap = spec(byName(comp2, AUTHZ, "ingress-require-jwt", ISTIO_NAMESPACE));
