@@ -4,7 +4,9 @@
 // provider, inputs), with secret values redacted.
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import * as resproto from "@pulumi/pulumi/proto/resource_pb";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { mockOutputs } from "./mocks";
 
 export const SECRET = "[secret]";
@@ -126,14 +128,19 @@ class RecordingMonitor extends MockMonitor {
         const serialized = await rpc.serializeProperties("", state);
         const id = `${req.getName()}-id`;
         (this as unknown as { resources: Map<string, unknown> }).resources.set(urn, { urn, id, state: serialized });
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const resproto = require("@pulumi/pulumi/proto/resource_pb");
-        const structproto = require("google-protobuf/google/protobuf/struct_pb");
-        const response = read ? new resproto.ReadResourceResponse() : new resproto.RegisterResourceResponse();
-        response.setUrn(urn);
-        if (!read) response.setId(id);
-        (read ? response.setProperties : response.setObject).call(response, structproto.Struct.fromJavaScript(serialized));
-        callback(null, response);
+        const properties = structproto.Struct.fromJavaScript(serialized as Record<string, structproto.JavaScriptValue>);
+        if (read) {
+            const response = new resproto.ReadResourceResponse();
+            response.setUrn(urn);
+            response.setProperties(properties);
+            callback(null, response);
+        } else {
+            const response = new resproto.RegisterResourceResponse();
+            response.setUrn(urn);
+            response.setId(id);
+            response.setObject(properties);
+            callback(null, response);
+        }
     }
 
     async registerResource(req: ResourceRequest, callback: Callback): Promise<void> {
