@@ -33,7 +33,8 @@ const GRAFANA_ADMIN_USER = "admin";
 /**
  * Observability add-ons: Prometheus (Istio metrics), Grafana (dashboards on
  * that Prometheus) and Kiali (mesh graph from Prometheus, links to Grafana),
- * each an upstream chart at a pinned version (helmRelease), each optional.
+ * each an upstream chart at a pinned version, each optional. They are
+ * `helm.v3.Release`s (components/chart.ts): Helm owns their upgrades and hooks.
  *
  * Nothing here needs storage: a bare kubeadm node has no StorageClass, so
  * Prometheus' PVC would stay Pending (the chart's default); metrics are lost

@@ -68,7 +68,8 @@ export interface EastWestGatewayArgs {
  * networkGateway=<network>`). With `networkGateway` the 1.30.3 chart itself
  * labels pods and Service with the network, sets ISTIO_META_REQUESTED_NETWORK_VIEW
  * and exposes 15021/15443/15012/15017 (networkGatewayPorts), so no value here
- * repeats that. The `cross-network-gateway` Gateway selects its pods.
+ * repeats that. The `cross-network-gateway` Gateway selects its pods. The chart
+ * is a `helm.v3.Release` like every chart here (components/chart.ts).
  */
 export class EastWestGateway extends pulumi.ComponentResource {
     public readonly release: k8s.helm.v3.Release;

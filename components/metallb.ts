@@ -66,7 +66,10 @@ export interface MetalLBPoolArgs {
 /**
  * MetalLB in L2 mode: its namespace (privileged pod security, the speaker needs
  * host networking and NET_RAW), the upstream chart at a pinned version, then one
- * IPAddressPool and an L2Advertisement of exactly that pool.
+ * IPAddressPool and an L2Advertisement of exactly that pool. The chart is a
+ * `helm.v3.Release` (components/chart.ts): its CRDs come from a sub-chart and
+ * its webhook must be serving before the pool is created, which a release that
+ * waits for readiness gives, and client-side rendering would not.
  */
 export class MetalLBPool extends pulumi.ComponentResource {
     public readonly release: k8s.helm.v3.Release;
