@@ -72,6 +72,8 @@ export interface SpireServerArgs {
     readonly cni?: pulumi.Resource;
     /** Set for the federated trust model. */
     readonly federation?: SpireFederationArgs;
+    /** Run SPIRE's OIDC discovery provider (off by default: nothing in the testbed needs it). */
+    readonly oidcDiscovery?: boolean;
 }
 
 /**
@@ -153,6 +155,7 @@ export class SpireServer extends pulumi.ComponentResource {
                     upstreamSecret: this.upstreamCa.metadata.name,
                     systemNamespace: systemNs.metadata.name,
                     federated: args.federation !== undefined,
+                    oidcDiscovery: args.oidcDiscovery ?? false,
                 }),
             },
             // The chart's CRDs live in spire-crds: the controller manager fails without them.
@@ -217,6 +220,7 @@ interface ValuesInputs {
     readonly upstreamSecret: pulumi.Input<string>;
     readonly systemNamespace: pulumi.Input<string>;
     readonly federated: boolean;
+    readonly oidcDiscovery: boolean;
 }
 
 /** Values of the umbrella `spire` chart (charts/spire/values.yaml at spire-0.24.5); only what differs from upstream, or what others rely on. */
@@ -277,8 +281,8 @@ export function spireValues(v: ValuesInputs): Record<string, unknown> {
                         default: { enabled: false },
                         // For `helm test` pods only; the testbed does not run chart tests.
                         "test-keys": { enabled: false },
-                        // The OIDC discovery provider is off (below), so is its identity.
-                        "oidc-discovery-provider": { enabled: false },
+                        // The OIDC discovery provider's own identity: only with the provider (below).
+                        "oidc-discovery-provider": { enabled: v.oidcDiscovery },
                     },
                 },
             },
@@ -286,8 +290,9 @@ export function spireValues(v: ValuesInputs): Record<string, unknown> {
         "spire-agent": { sds: sdsNames(v.federated) },
         // Pods mount the Workload API socket through this driver; the Istio layer mounts the same name.
         "spiffe-csi-driver": { enabled: true, pluginName: SPIFFE_CSI_DRIVER },
-        // Nothing in the testbed consumes JWT-SVIDs through OIDC discovery.
-        "spiffe-oidc-discovery-provider": { enabled: false },
+        // Nothing in the testbed itself consumes JWT-SVIDs through OIDC discovery: off unless
+        // spire.oidcDiscovery asks for it (e.g. to let an outside service verify JWT-SVIDs).
+        "spiffe-oidc-discovery-provider": { enabled: v.oidcDiscovery },
     };
 }
 

@@ -100,6 +100,11 @@ export type SampleSettings =
           readonly imagesFromRegistry: boolean;
       };
 
+export interface SpireSettings {
+    /** Run SPIRE's OIDC discovery provider, so services outside the mesh can verify JWT-SVIDs. */
+    readonly oidcDiscovery: boolean;
+}
+
 export interface CiliumSettings {
     readonly bgpControlPlane: boolean;
     /**
@@ -125,6 +130,7 @@ export interface LabConfig {
     readonly addons: AddonSettings;
     readonly samples: SampleSettings;
     readonly cilium: CiliumSettings;
+    readonly spire: SpireSettings;
 }
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
@@ -362,6 +368,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     };
     const s = r.object(raw, "samples", true) ?? {};
     const ci = r.object(raw, "cilium", true) ?? {};
+    const sp = r.object(raw, "spire", true) ?? {};
 
     const config: LabConfig = {
         stack,
@@ -380,6 +387,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
             bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
         },
+        spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.

@@ -105,6 +105,7 @@ function meshIdentity(
         versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
         upstreamCa: trust.intermediates.apply((i) => i.spire),
         cni: network?.cni,
+        oidcDiscovery: cfg.spire.oidcDiscovery,
         federation: federated
             ? {
                   // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).

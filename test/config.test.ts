@@ -89,6 +89,7 @@ describe("bad input is rejected with the key, the value and what is expected", (
         ["a pod CIDR over the hosts' network", (r: any) => (r.cluster.podCidr = "10.5.0.0/16"), /cluster\.podCidr = "10\.5\.0\.0\/16" overlaps zta-testbed:host\.networks entry "10\.5\.0\.0\/24"/],
         ["a service CIDR over the registry host", (r: any) => ((r.host.networks = []), (r.cluster.serviceCidr = "10.5.0.0/24")), /cluster\.serviceCidr = "10\.5\.0\.0\/24" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
         ["JWT audiences that are not a list", (r: any) => (r.jwt.audiences = "zta-ingress"), /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/],
+        ["a SPIRE switch that is not a boolean", (r: any) => (r.spire = { oidcDiscovery: "yes" }), /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/],
         ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
         ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
         ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],

@@ -161,6 +161,14 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         expect(v["spiffe-oidc-discovery-provider"]).toEqual({ enabled: false });
     });
 
+    test("spire.oidcDiscovery turns on the OIDC discovery provider together with its registration", async () => {
+        const withOidc = await planOf(labDirWith((_s, raw) => (raw.spire = { oidcDiscovery: true })));
+        const v = values(stackOf(withOidc, stack), stack);
+        expect(v["spiffe-oidc-discovery-provider"]).toEqual({ enabled: true });
+        expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs["oidc-discovery-provider"]).toEqual({ enabled: true });
+        expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs.default).toEqual({ enabled: false });
+    });
+
     test("the CSI driver is on as csi.spiffe.io, agents serve Istio's SDS names, the server runs without a StorageClass", () => {
         const v = values(plan(), stack);
         expect(v["spiffe-csi-driver"]).toEqual({ enabled: true, pluginName: "csi.spiffe.io" });
