@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostSettings } from "../stacks/config";
-import { HostScript, hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
+import { HostScript, hostScript, scriptCommand, scriptHash } from "./scripts";
+import { connectionGate, sshHost } from "./ssh";
 
 export interface HostPrepArgs {
     /** The server: management address, SSH user and port, whether destroy may reset it. */
@@ -35,7 +36,6 @@ export function kubernetesPackages(version: string): { minor: string; versionPre
     return { minor: `${major}.${minor}`, versionPrefix: patch === undefined ? `${major}.${minor}.` : `${version}-` };
 }
 
-const CHECK = hostScript("host/check.sh");
 const PREPARE = hostScript("host/prepare.sh");
 const TRUST = hostScript("host/trust-ca.sh");
 const INIT = hostScript("host/kubeadm-init.sh");
@@ -68,13 +68,7 @@ export class HostPrep extends pulumi.ComponentResource {
     constructor(name: string, args: HostPrepArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:host:HostPrep", name, {}, opts);
         const { host } = args;
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: host.address,
-            port: host.sshPort,
-            user: host.sshUser,
-            privateKey: pulumi.secret(args.sshPrivateKey),
-        };
-        const target = sshTarget(host.sshUser, host.address, host.sshPort);
+        const { connection, target } = sshHost(host.address, host.sshPort, host.sshUser, args.sshPrivateKey);
         // A command that runs `script` with `inputs` as arguments, re-run when either changes.
         const run = (step: string, script: HostScript, inputs: string[], extra: Partial<command.remote.CommandArgs>, stepOpts: pulumi.CustomResourceOptions) =>
             new command.remote.Command(
@@ -83,12 +77,7 @@ export class HostPrep extends pulumi.ComponentResource {
                 { parent: this, ...stepOpts },
             );
 
-        // The gate runs as the SSH user: it checks the OS and that sudo works before anything changes.
-        const gate = new command.remote.Command(
-            `${name}-connection`,
-            { connection, create: scriptCommand(CHECK, [], false), triggers: [target, scriptHash(CHECK.text, [])] },
-            { parent: this },
-        );
+        const gate = connectionGate(name, { connection, target }, this);
 
         const { minor, versionPrefix } = kubernetesPackages(args.kubernetesVersion);
         const prepare = run("prepare", PREPARE, [minor, versionPrefix], {}, { dependsOn: [gate] });

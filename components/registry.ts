@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
+import { hostScript, scriptCommand, scriptHash } from "./scripts";
+import { connectionGate, sshHost } from "./ssh";
 
 export interface RegistryArgs {
     /** The registry host's address (comp1): where it listens and the certificate's IP SAN. */
@@ -24,7 +25,6 @@ export interface RegistryArgs {
     readonly validityHours?: number;
 }
 
-const CHECK = hostScript("host/check.sh");
 const RUN = hostScript("registry/run.sh");
 const REMOVE = hostScript("registry/remove.sh");
 
@@ -62,29 +62,19 @@ export class Registry extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: args.address,
-            port: args.sshPort ?? 22,
-            user: args.sshUser,
-            privateKey: pulumi.secret(args.sshPrivateKey),
-        };
-        const target = sshTarget(args.sshUser, args.address, args.sshPort ?? 22);
-        const gate = new command.remote.Command(
-            `${name}-connection`,
-            { connection, create: scriptCommand(CHECK, [], false), triggers: [target, scriptHash(CHECK.text, [])] },
-            { parent: this },
-        );
+        const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
+        const gate = connectionGate(name, ssh, this);
         const inputs = [args.image ?? "registry:2", args.address, String(args.port)];
         new command.remote.Command(
             `${name}-container`,
             {
-                connection,
+                connection: ssh.connection,
                 create: scriptCommand(RUN, inputs),
                 delete: scriptCommand(REMOVE),
                 // The key travels on standard input, never on a command line or in a file on the way.
                 stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\n`),
                 // A new certificate means a new key, so the certificate stands for both in the trigger.
-                triggers: [target, cert.certPem.apply((pem) => scriptHash(RUN.text, [...inputs, pem]))],
+                triggers: [ssh.target, cert.certPem.apply((pem) => scriptHash(RUN.text, [...inputs, pem]))],
             },
             // Replacing must remove the old container before running the new one, never after it.
             // The gate passes no data: dependsOn.

@@ -1,0 +1,30 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
+
+/** A host reached over SSH: what every remote command of it shares. */
+export interface SshHost {
+    /** The connection, its private key a secret. */
+    readonly connection: command.types.input.remote.ConnectionArgs;
+    /** "ssh://user@address:port": the first trigger of every command on the host. */
+    readonly target: string;
+}
+
+export function sshHost(address: string, port: number, user: string, privateKey: pulumi.Input<string>): SshHost {
+    return { connection: { host: address, port, user, privateKey: pulumi.secret(privateKey) }, target: sshTarget(user, address, port) };
+}
+
+const CHECK = hostScript("host/check.sh");
+
+/**
+ * The gate every other command on a host depends on (pulumi-command's remote
+ * example): it runs as the SSH user and checks the OS and that sudo works before
+ * anything changes.
+ */
+export function connectionGate(name: string, host: SshHost, parent: pulumi.Resource): command.remote.Command {
+    return new command.remote.Command(
+        `${name}-connection`,
+        { connection: host.connection, create: scriptCommand(CHECK, [], false), triggers: [host.target, scriptHash(CHECK.text, [])] },
+        { parent },
+    );
+}
