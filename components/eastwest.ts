@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterNetwork, EAST_WEST_GATEWAY, MeshIdentity } from "../stacks/layers";
 import { TypedCustomResource } from "./crd";
-import { gatewayRelease, gatewaySelectorLabels } from "./gateway";
+import { gatewayRelease } from "./gateway";
+import { gatewaySelectorLabels } from "./gateway-labels";
 
 // networking.istio.io/v1 Gateway spec, the fields we use, from the Istio CRD
 // (crd-all.gen.yaml, Gateway v1: servers[].port requires number, protocol, name;

@@ -1,8 +1,8 @@
-// What the ingress and east-west gateways share: the upstream `gateway` chart's
-// labels (mirrored from its templates so selectors can be computed, not guessed),
-// the SPIFFE CSI socket, and the fixed MetalLB address.
+// What the ingress and east-west gateways share: the upstream `gateway` chart as
+// a release (its labels are mirrored in gateway-labels.ts), the SPIFFE CSI
+// socket, and the fixed MetalLB address.
 import * as pulumi from "@pulumi/pulumi";
-import { METALLB_POOL } from "../stacks/layers";
+import { METALLB_POOL, SPIFFE_CSI_DRIVER } from "../stacks/layers";
 import { ChartRef, helmRelease } from "./chart";
 import { loadBalancerAnnotations } from "./metallb";
 
@@ -12,11 +12,6 @@ export function istioChart(chart: "base" | "istiod" | "gateway", version: string
     return { chart, repo: ISTIO_CHARTS, version };
 }
 
-/** Label Istio and the gateway chart use for a pod's or Service's network. */
-export const NETWORK_LABEL = "topology.istio.io/network";
-
-/** The SPIFFE CSI driver of the SPIRE chart (`-plugin-name csi.spiffe.io`). */
-export const SPIFFE_CSI_DRIVER = "csi.spiffe.io";
 /**
  * Where the proxy looks for the SPIRE Workload API socket. pilot-agent reads
  * `./var/run/secrets/workload-spiffe-uds/socket` (pkg/security/security.go at
@@ -28,42 +23,6 @@ export const WORKLOAD_SOCKET_DIR = "/run/secrets/workload-spiffe-uds";
 export const WORKLOAD_SOCKET = `${WORKLOAD_SOCKET_DIR}/socket`;
 /** Volume name the injection templates give the socket; the chart's volume of that name replaces their emptyDir. */
 export const WORKLOAD_SOCKET_VOLUME = "workload-socket";
-
-/**
- * The gateway chart's selector labels for a release `name`, as
- * `gateway.selectorLabels` in templates/_helpers.tpl (1.30.3) renders them when
- * `labels.app`/`labels.istio` are unset: `app: <name>`, `istio: <name without
- * "istio-">`. They select the Deployment's pods and the Service's endpoints;
- * Gateways and policies select with them too.
- */
-export function gatewaySelectorLabels(name: string): Record<string, string> {
-    return { app: name, istio: name.replace(/^istio-/, "") };
-}
-
-/** The values of the gateway chart that decide the labels it renders. */
-export interface GatewayLabelValues {
-    readonly name: string;
-    readonly labels?: Record<string, string>;
-    readonly networkGateway?: string;
-}
-
-/**
- * The labels the gateway chart (1.30.3) puts on the pods (templates/deployment.yaml)
- * and on the Service (templates/service.yaml), from its values: the selector
- * labels, every `labels` entry except app/istio (which would only override the
- * selector labels), and with `networkGateway` the network label.
- */
-export function gatewayRenderedLabels(values: GatewayLabelValues): { pod: Record<string, string>; service: Record<string, string> } {
-    const selector = { ...gatewaySelectorLabels(values.name) };
-    if (values.labels?.app) selector.app = values.labels.app;
-    if (values.labels?.istio) selector.istio = values.labels.istio;
-    const extra = Object.fromEntries(Object.entries({ "istio.io/dataplane-mode": "none", ...values.labels }).filter(([k]) => k !== "app" && k !== "istio"));
-    const network: Record<string, string> = values.networkGateway ? { [NETWORK_LABEL]: values.networkGateway } : {};
-    return {
-        pod: { "sidecar.istio.io/inject": "true", ...selector, "app.kubernetes.io/name": values.name, ...extra, ...network },
-        service: { "app.kubernetes.io/name": values.name, ...selector, ...extra, ...network },
-    };
-}
 
 /**
  * Gateway chart values that give the gateway its SPIRE identity: the CSI volume

@@ -1,16 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIFFE_CSI_DRIVER, SPIRE_MANAGED_LABEL } from "../stacks/layers";
 import { helmRelease } from "./chart";
-import {
-    gatewayRelease,
-    gatewaySelectorLabels,
-    istioChart,
-    NETWORK_LABEL,
-    SPIFFE_CSI_DRIVER,
-    WORKLOAD_SOCKET_DIR,
-    WORKLOAD_SOCKET_VOLUME,
-} from "./gateway";
+import { gatewayRelease, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
+import { gatewaySelectorLabels, NETWORK_LABEL } from "./gateway-labels";
 import { IstioCaFiles } from "./pki";
 
 /** The keys of istiod's plugged-in CA Secret `cacerts` (all four, or istiod reports an incomplete bundle). */

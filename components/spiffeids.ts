@@ -3,6 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
+import { gatewaySelectorLabels } from "./gateway-labels";
 import { SpireServer } from "./spire";
 import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SPIRE_MANAGED_LABEL } from "../stacks/layers";
 
@@ -69,11 +70,6 @@ export function validateSpiffeIdTemplate(template: string): void {
     if (problems.length > 0) throw new Error(problems.join("\n"));
 }
 
-/** The gateway chart labels a gateway's pods `istio: <release name without "istio-">`. */
-export function gatewayIstioLabel(release: string): string {
-    return release.replace(/^istio-/, "");
-}
-
 /** One registration: its object name and what it selects. */
 interface Registration {
     readonly key: string;
@@ -86,7 +82,7 @@ export function meshRegistrations(): Registration[] {
         key: release,
         spec: {
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ISTIO_NAMESPACE } },
-            podSelector: { matchLabels: { istio: gatewayIstioLabel(release) } },
+            podSelector: { matchLabels: { istio: gatewaySelectorLabels(release).istio } },
             // The chart names the gateway's service account after the release.
             workloadSelectorTemplates: [`k8s:ns:${ISTIO_NAMESPACE}`, `k8s:sa:${release}`],
         },

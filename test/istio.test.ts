@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { EastWestGateway } from "../components/eastwest";
-import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues, NETWORK_LABEL } from "../components/gateway";
+import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues, NETWORK_LABEL } from "../components/gateway-labels";
 import { CACERTS_KEYS, IstioPrimary, SPIRE_TEMPLATE } from "../components/istio";
 import { Pki } from "../components/pki";
 import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../components/remotesecret";

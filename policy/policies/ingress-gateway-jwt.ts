@@ -1,4 +1,5 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { gatewaySelectorLabels } from "../../components/gateway-labels";
 import { asArray, asRecord, at, Finding, objectName, Props, releasesOf, rootNamespaceOf, selects, TYPES } from "../resources";
 
 /**
@@ -11,7 +12,8 @@ export function gatewayPodLabels(release: Props): Record<string, string> {
     const values = asRecord(release.values);
     const name = String(values.name ?? release.name ?? "istio-ingressgateway");
     const extra = Object.fromEntries(Object.entries(asRecord(values.labels)).filter((e): e is [string, string] => typeof e[1] === "string"));
-    return { ...extra, app: extra.app ?? name, istio: extra.istio ?? name.replace(/^istio-/, "") };
+    const selector = gatewaySelectorLabels(name);
+    return { ...extra, app: extra.app ?? selector.app, istio: extra.istio ?? selector.istio };
 }
 
 /** A gateway release that is not a network (east-west) gateway is an entry point from outside the mesh. */
