@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/evaluate";
 import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
-import { ISTIO_SPIFFE_ID_TEMPLATE, spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffeids";
+import { ISTIO_SPIFFE_ID_TEMPLATE, spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffe-id";
 import { SpireServer, spiffeBundle } from "../components/spire";
 import { main } from "../stacks/main";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";

@@ -1,9 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { ISTIO_SPIFFE_ID_TEMPLATE, spiffeIdTemplateProblems as templateProblems } from "../../components/spiffe-id";
 import { at, Props, TYPES } from "../resources";
-
-/** The one template the mesh accepts, written as the controller manager's Go template (whitespace inside braces is free). */
-export const ISTIO_SPIFFE_ID_TEMPLATE = "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}";
-const TEMPLATE_RE = /^spiffe:\/\/\{\{\s*\.TrustDomain\s*\}\}\/ns\/\{\{\s*\.PodMeta\.Namespace\s*\}\}\/sa\/\{\{\s*\.PodSpec\.ServiceAccountName\s*\}\}$/;
 
 /**
  * Problems of one ClusterSPIFFEID: its spiffeIDTemplate must yield
@@ -12,7 +9,7 @@ const TEMPLATE_RE = /^spiffe:\/\/\{\{\s*\.TrustDomain\s*\}\}\/ns\/\{\{\s*\.PodMe
  */
 export function spiffeIdTemplateProblems(props: Props, name: string): string[] {
     const template = at(props, "spec.spiffeIDTemplate");
-    if (typeof template === "string" && TEMPLATE_RE.test(template)) return [];
+    if (typeof template === "string" && templateProblems(template).length === 0) return [];
     const shown = template === undefined ? "no spiffeIDTemplate" : `spiffeIDTemplate ${JSON.stringify(template)}`;
     return [`ClusterSPIFFEID ${String(at(props, "metadata.name") ?? name)} has ${shown}: it must be ${ISTIO_SPIFFE_ID_TEMPLATE} so identities have Istio's /ns/<ns>/sa/<sa> form`];
 }
