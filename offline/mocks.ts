@@ -11,6 +11,7 @@ const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 export function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const label = `${type.split(":").pop()}/${name}`;
+    const k8sObject = { metadata: inputs.metadata ?? { name } };
     switch (type) {
         case "tls:index/privateKey:PrivateKey":
             return {
@@ -31,14 +32,9 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
             return { stdout: `MOCK-STDOUT(${label})`, stderr: "" };
         case "kubernetes:core/v1:Secret":
             // Kubernetes' token controller fills in a service-account token Secret's data.
-            if (inputs.type === "kubernetes.io/service-account-token") {
-                return {
-                    metadata: inputs.metadata ?? { name },
-                    data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(`MOCK-CERT(${label} cluster CA)`) },
-                };
-            }
-            return { metadata: inputs.metadata ?? { name } };
+            if (inputs.type !== "kubernetes.io/service-account-token") return k8sObject;
+            return { ...k8sObject, data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(`MOCK-CERT(${label} cluster CA)`) } };
         default:
-            return type.startsWith("kubernetes:") ? { metadata: inputs.metadata ?? { name } } : {};
+            return type.startsWith("kubernetes:") ? k8sObject : {};
     }
 }

@@ -4,8 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-
-const PROJECT = "zta-testbed";
+import { PROJECT } from "../stacks/config";
 /** The repo root, where Pulumi.<stack>.yaml lives: the pack runs from policy/. */
 const REPO = path.resolve(__dirname, "..");
 
