@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
+import { SAMPLE_APPS } from "../stacks/layers";
 import { DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
 
 /** The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin). */
@@ -62,8 +63,7 @@ export interface SamplesArgs {
     readonly ingressServiceAccount: ServiceAccountRef;
 }
 
-const HELLOWORLD_PORT = 5000;
-const HTTPBIN_PORT = 8000;
+const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
 const HTTPBIN_TARGET_PORT = 8080;
 const GATEWAY_NAME = "httpbin-gateway";
 /** Pod annotation that adds Istio's `spire` injection template to the default sidecar. */
@@ -149,12 +149,12 @@ export class Samples extends pulumi.ComponentResource {
         const sleepForever = ["/bin/sleep", "infinity"];
 
         const helloworldImage = args.helloworldVersion === "v1" ? args.images.helloworldV1 : args.images.helloworldV2;
-        service("helloworld", HELLOWORLD_PORT, HELLOWORLD_PORT);
-        app("helloworld", { version: args.helloworldVersion, image: helloworldImage, port: HELLOWORLD_PORT });
-        app("sleep", { image: args.images.curl, command: sleepForever });
-        service("httpbin", HTTPBIN_PORT, HTTPBIN_TARGET_PORT);
-        app("httpbin", { image: args.images.httpbin, port: HTTPBIN_TARGET_PORT, spire: true });
-        app("curl", { image: args.images.curl, command: sleepForever, spire: true });
+        service(helloworld.name, helloworld.port, helloworld.port);
+        app(helloworld.name, { version: args.helloworldVersion, image: helloworldImage, port: helloworld.port });
+        app(sleep.name, { image: args.images.curl, command: sleepForever });
+        service(httpbin.name, httpbin.port, HTTPBIN_TARGET_PORT);
+        app(httpbin.name, { image: args.images.httpbin, port: HTTPBIN_TARGET_PORT, spire: true });
+        app(curl.name, { image: args.images.curl, command: sleepForever, spire: true });
 
         // httpbin on the ingress gateway, port 80, any host: the path to show JWT enforcement end to end.
         new TypedCustomResource<GatewaySpec>(
@@ -176,7 +176,7 @@ export class Samples extends pulumi.ComponentResource {
                 spec: {
                     hosts: ["*"],
                     gateways: [GATEWAY_NAME],
-                    http: [{ route: [{ destination: { host: `httpbin.${args.namespace}.svc.cluster.local`, port: { number: HTTPBIN_PORT } } }] }],
+                    http: [{ route: [{ destination: { host: `${httpbin.name}.${args.namespace}.svc.cluster.local`, port: { number: httpbin.port } } }] }],
                 },
             },
             child,
@@ -187,8 +187,8 @@ export class Samples extends pulumi.ComponentResource {
             name: args.namespace,
             namespace: ns,
             allows: [
-                { name: "helloworld-callers", workload: { app: "helloworld" }, callers: [caller("sleep")] },
-                { name: "httpbin-callers", workload: { app: "httpbin" }, callers: [caller("curl"), args.ingressServiceAccount] },
+                { name: `${helloworld.name}-callers`, workload: { app: helloworld.name }, callers: [caller(sleep.name)] },
+                { name: `${httpbin.name}-callers`, workload: { app: httpbin.name }, callers: [caller(curl.name), args.ingressServiceAccount] },
             ],
         };
 

@@ -51,3 +51,15 @@ export const EAST_WEST_GATEWAY = "istio-eastwestgateway";
 export const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
 /** The SPIFFE CSI driver's name: pods (and gateways) mount the SPIRE agent's Workload API socket through it. */
 export const SPIFFE_CSI_DRIVER = "csi.spiffe.io";
+
+/**
+ * The sample workloads (Istio's samples/helloworld, sleep, httpbin, curl): the
+ * names of their Services, Deployments and `app` labels, and the Service ports,
+ * which the samples layer declares and `verify` calls.
+ */
+export const SAMPLE_APPS = {
+    helloworld: { name: "helloworld", port: 5000 },
+    httpbin: { name: "httpbin", port: 8000 },
+    sleep: { name: "sleep" },
+    curl: { name: "curl" },
+} as const;

@@ -7,6 +7,7 @@ import {
     INGRESS_GATEWAY,
     ISTIO_NAMESPACE,
     METALLB_NAMESPACE,
+    SAMPLE_APPS,
     SAMPLE_NAMESPACE,
     SPIRE_MANAGED_LABEL,
     SPIRE_SERVER_NAMESPACE,
@@ -78,12 +79,13 @@ function failIf(problems: string[]): void {
 /** The namespaces whose pods must all be Ready. */
 export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAMESPACE, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE, SAMPLE_NAMESPACE];
 
-// The Istio samples' labels and ports (samples/helloworld, sleep, httpbin, curl).
+// The samples as the samples layer declares them: `app` labels, containers named after the app, Service ports.
+const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
 export const SAMPLE = {
-    sleep: { selector: "app=sleep", container: "sleep" },
-    curl: { selector: "app=curl" },
-    helloworldUrl: `http://helloworld.${SAMPLE_NAMESPACE}:5000/hello`,
-    httpbinHeadersUrl: `http://httpbin.${SAMPLE_NAMESPACE}:8000/headers`,
+    sleep: { selector: `app=${sleep.name}`, container: sleep.name },
+    curl: { selector: `app=${curl.name}` },
+    helloworldUrl: `http://${helloworld.name}.${SAMPLE_NAMESPACE}:${helloworld.port}/hello`,
+    httpbinHeadersUrl: `http://${httpbin.name}.${SAMPLE_NAMESPACE}:${httpbin.port}/headers`,
     /** helloworld-v1 runs in cluster1, helloworld-v2 in cluster2. */
     versions: ["v1", "v2"],
 } as const;
