@@ -43,3 +43,17 @@ export function helmRelease(name: string, args: ReleaseArgs, opts: pulumi.Custom
         opts,
     );
 }
+
+/**
+ * Takes every Helm release's chart from one repository (an air-gapped lab's
+ * mirror) instead of its upstream one. Chart names and pinned versions stay as
+ * they are, so the mirror must serve the same packages (`helm repo index` of
+ * the upstream .tgz files). Registered once per stack, it reaches every
+ * release of every component without each one carrying the setting.
+ */
+export function fromChartMirror(mirror: string): pulumi.ResourceTransformation {
+    return ({ type, props, opts }) => {
+        if (type !== "kubernetes:helm.sh/v3:Release") return undefined;
+        return { props: { ...props, repositoryOpts: { ...(props.repositoryOpts as object), repo: mirror } }, opts };
+    };
+}

@@ -105,6 +105,14 @@ export interface SpireSettings {
     readonly oidcDiscovery: boolean;
 }
 
+export interface ChartSettings {
+    /**
+     * One Helm repository that serves every chart at its pinned version (an
+     * air-gapped lab's mirror, e.g. on comp1); absent: each chart's upstream repository.
+     */
+    readonly mirror?: string;
+}
+
 export interface CiliumSettings {
     readonly bgpControlPlane: boolean;
     /**
@@ -131,6 +139,7 @@ export interface LabConfig {
     readonly samples: SampleSettings;
     readonly cilium: CiliumSettings;
     readonly spire: SpireSettings;
+    readonly charts: ChartSettings;
 }
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
@@ -258,6 +267,16 @@ const checkUrl = (s: string) => {
     }
 };
 
+// Helm fetches index.yaml and the packages over plain HTTP too; a mirror on comp1 or on loopback may have no certificate.
+const checkMirrorUrl = (s: string) => {
+    try {
+        const u = new URL(s);
+        return u.protocol === "https:" || u.protocol === "http:" ? undefined : "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+    } catch {
+        return "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+    }
+};
+
 export function checkTrustDomain(s: string): string | undefined {
     return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".")
         ? undefined
@@ -369,6 +388,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     const s = r.object(raw, "samples", true) ?? {};
     const ci = r.object(raw, "cilium", true) ?? {};
     const sp = r.object(raw, "spire", true) ?? {};
+    const ch = r.object(raw, "charts", true) ?? {};
 
     const config: LabConfig = {
         stack,
@@ -388,6 +408,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
         },
         spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
+        charts: { mirror: r.optionalString(ch, "charts.mirror", checkMirrorUrl) },
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.

@@ -4,6 +4,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HostPrep } from "../components/hostprep";
+import { fromChartMirror } from "../components/chart";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
 import { IstioPrimary } from "../components/istio";
@@ -22,6 +23,7 @@ import { declareZeroTrust } from "./zerotrust";
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<Record<string, unknown>> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
+    if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
     const peer = await readPeer(cfg);
     if (peer.identity) {
         const problems = peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack);
