@@ -80,6 +80,16 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
     return { stack, config, secretKeys, standIns, role: pki?.role };
 }
 
+function firstDeployment(files: StackConfigFile[]): [StackConfigFile, StackConfigFile] {
+    return files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : [files[0], files[1]];
+}
+
+/** The `pulumi up` runs of a first deployment, in order: what planLab evaluates and the real-engine test runs. */
+export function deploymentOrder(configDir: string): string[] {
+    const [first, second] = firstDeployment(STACKS.map((s) => readStackConfig(configDir, s)));
+    return [first.stack, second.stack, first.stack];
+}
+
 /**
  * comp2 (the root stack by default) first with no peer, then comp3 with
  * comp2's outputs, then comp2 again with comp3's: the three runs of a first
@@ -87,7 +97,7 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
  */
 export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
     const files = STACKS.map((s) => readStackConfig(configDir, s));
-    const [first, second] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
+    const [first, second] = firstDeployment(files);
     const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
         evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
             (e): StackPlan => ({ ...e, standIns: file.standIns }),

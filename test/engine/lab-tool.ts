@@ -1,0 +1,305 @@
+// The TypeScript half of `npm run test:engine` (test/engine/run.sh): reads the
+// lab's stack files, writes the bring-your-own stack files of the simulated lab,
+// computes the URNs the offline plan expects, and checks the simulated clusters
+// through their API servers. Every check prints one line, "PASS: ..." or
+// "FAIL: ...", which run.sh counts.
+import * as k8s from "@kubernetes/client-node";
+import { X509Certificate } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { evaluateStack, PlannedResource } from "../../offline/evaluate";
+import { deploymentOrder, isKubernetesObject, readStackConfig, STACKS } from "../../offline/lab";
+import { PROJECT } from "../../stacks/config";
+import { main } from "../../stacks/main";
+
+type Flags = Record<string, string[]>;
+
+function parseFlags(argv: string[]): Flags {
+    const flags: Flags = {};
+    for (let i = 0; i < argv.length; i++) {
+        const name = argv[i].replace(/^--/, "");
+        const value = argv[i + 1] !== undefined && !argv[i + 1].startsWith("--") ? argv[++i] : "true";
+        (flags[name] ??= []).push(value);
+    }
+    return flags;
+}
+
+function one(flags: Flags, name: string): string {
+    const v = flags[name]?.[0];
+    if (v === undefined) throw new Error(`--${name} is required`);
+    return v;
+}
+
+function rawStack(configDir: string, stack: string): Record<string, any> {
+    const doc = YAML.parse(fs.readFileSync(path.join(configDir, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+}
+
+// Values that end up in shell variables: nothing but what an address, a version or a name holds.
+function shellSafe(name: string, value: unknown): string {
+    const s = String(value);
+    if (!/^[A-Za-z0-9._/:-]+$/.test(s)) throw new Error(`${name} = ${JSON.stringify(s)} cannot be passed to the test script`);
+    return s;
+}
+
+/** `info`: what run.sh needs to know of the lab, as shell assignments. */
+function info(flags: Flags): void {
+    const dir = one(flags, "config-dir");
+    const lines = [`order="${deploymentOrder(dir).map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${STACKS.join(" ")}"`];
+    const versions = new Set<string>();
+    for (const stack of STACKS) {
+        const raw = rawStack(dir, stack);
+        versions.add(JSON.stringify([raw.versions?.kubernetes, raw.versions?.metallb]));
+        lines.push(`${stack}_address=${shellSafe("host.address", raw.host?.address)}`);
+        lines.push(`${stack}_service_cidr=${shellSafe("cluster.serviceCidr", raw.cluster?.serviceCidr)}`);
+    }
+    if (versions.size !== 1) throw new Error(`the stacks pin different Kubernetes or MetalLB versions: ${[...versions].join(" ")}`);
+    const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
+    lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
+    lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
+    console.log(lines.join("\n"));
+}
+
+/** `byo`: the lab's stack files with the hosts replaced by kubeconfigs (set later as secrets) and charts from the mirror. */
+function byo(flags: Flags): void {
+    const dir = one(flags, "config-dir");
+    const out = one(flags, "out");
+    const mirror = one(flags, "mirror");
+    fs.mkdirSync(out, { recursive: true });
+    for (const stack of STACKS) {
+        const raw = rawStack(dir, stack);
+        delete raw.host;
+        raw.charts = { ...(raw.charts ?? {}), mirror };
+        const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+        fs.writeFileSync(path.join(out, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
+    }
+}
+
+/** URNs the engine creates by itself and the mock runtime never sees: default providers. */
+function engineOnly(urn: string): boolean {
+    return /::pulumi:providers:[^:]+::default(_|$)/.test(urn);
+}
+
+/** `first-run-urns`: per stack, the URNs of its first deployment with no peer deployed yet (what a first preview shows). */
+async function firstRunUrns(flags: Flags): Promise<void> {
+    const dir = one(flags, "config-dir");
+    const result: Record<string, string[]> = {};
+    for (const stack of STACKS) {
+        const file = readStackConfig(dir, stack);
+        const evaluation = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, program: main });
+        result[stack] = evaluation.resources.map((r) => r.urn).sort();
+    }
+    console.log(JSON.stringify(result, null, 2));
+}
+
+/** `compare-urns`: the offline plan's URNs of one stack against the real engine's preview (--preview) or state (--state). */
+function compareUrns(flags: Flags): void {
+    const stack = one(flags, "stack");
+    const expectedFile = one(flags, "expected");
+    const expected: string[] = expectedFile.endsWith("resources.json")
+        ? (JSON.parse(fs.readFileSync(expectedFile, "utf8")) as PlannedResource[]).map((r) => r.urn)
+        : (JSON.parse(fs.readFileSync(expectedFile, "utf8")) as Record<string, string[]>)[stack];
+    let actual: string[];
+    if (flags.preview) {
+        const preview = JSON.parse(fs.readFileSync(one(flags, "preview"), "utf8")) as { steps?: { urn: string }[] };
+        actual = (preview.steps ?? []).map((s) => s.urn);
+    } else {
+        const state = JSON.parse(fs.readFileSync(one(flags, "state"), "utf8")) as { deployment: { resources?: { urn: string }[] } };
+        actual = (state.deployment.resources ?? []).map((r) => r.urn);
+    }
+    const real = new Set(actual.filter((u) => !engineOnly(u)));
+    const planned = new Set(expected);
+    const missing = [...planned].filter((u) => !real.has(u));
+    const extra = [...real].filter((u) => !planned.has(u));
+    const what = flags.preview ? "previews" : "holds in its state";
+    if (missing.length === 0 && extra.length === 0) {
+        console.log(`PASS: ${stack}: the real engine ${what} the same ${planned.size} URNs as the offline plan`);
+        return;
+    }
+    console.log(`FAIL: ${stack}: the real engine ${what} other URNs than the offline plan`);
+    for (const u of missing) console.log(`    only in the offline plan: ${u}`);
+    for (const u of extra) console.log(`    only in the real engine:  ${u}`);
+}
+
+function clientsOf(flags: Flags): Map<string, k8s.KubeConfig> {
+    const clients = new Map<string, k8s.KubeConfig>();
+    for (const pair of flags.kubeconfig ?? []) {
+        const [stack, file] = pair.split("=");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromFile(file);
+        clients.set(stack, kc);
+    }
+    return clients;
+}
+
+/** `node`: a simulated node that kwok keeps Ready, named and labelled like a kubeadm host. */
+async function node(flags: Flags): Promise<void> {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(one(flags, "kubeconfig"));
+    const name = one(flags, "name");
+    const capacity = { cpu: "32", memory: "256Gi", pods: "250" };
+    await kc.makeApiClient(k8s.CoreV1Api).createNode({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+            name,
+            annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
+            labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+        },
+        status: { allocatable: capacity, capacity },
+    });
+}
+
+const results: string[] = [];
+function check(ok: boolean, what: string, detail = ""): void {
+    results.push(`${ok ? "PASS" : "FAIL"}: ${what}${ok || !detail ? "" : `: ${detail}`}`);
+}
+
+function statusOf(err: unknown): number | undefined {
+    return (err as { statusCode?: number; response?: { statusCode?: number } }).statusCode ?? (err as { response?: { statusCode?: number } }).response?.statusCode;
+}
+
+async function readObject(kc: k8s.KubeConfig, r: PlannedResource): Promise<k8s.KubernetesObject | undefined> {
+    const meta = r.inputs.metadata as { name: string; namespace?: string };
+    try {
+        const res = await k8s.KubernetesObjectApi.makeApiClient(kc).read({
+            apiVersion: r.inputs.apiVersion as string,
+            kind: r.inputs.kind as string,
+            metadata: { name: meta.name, namespace: meta.namespace },
+        });
+        return res.body;
+    } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+    }
+}
+
+function plannedObjects(planDir: string, stack: string): PlannedResource[] {
+    const resources = JSON.parse(fs.readFileSync(path.join(planDir, stack, "resources.json"), "utf8")) as PlannedResource[];
+    return resources.filter(isKubernetesObject);
+}
+
+function pemBlocks(text: string): string[] {
+    return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** `check-lab`: what only a real run shows, read back from both API servers. */
+async function checkLab(flags: Flags): Promise<void> {
+    const planDir = one(flags, "plan");
+    const clients = clientsOf(flags);
+    const outputs = Object.fromEntries(
+        [...clients.keys()].map((s) => [s, JSON.parse(fs.readFileSync(one(flags, `outputs-${s}`), "utf8")) as Record<string, unknown>]),
+    );
+    for (const [stack, kc] of clients) {
+        const core = kc.makeApiClient(k8s.CoreV1Api);
+        const planned = plannedObjects(planDir, stack);
+        const absent: string[] = [];
+        for (const r of planned) if (!(await readObject(kc, r))) absent.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
+        check(absent.length === 0, `${stack}: all ${planned.length} planned Kubernetes objects exist in the cluster`, `missing ${absent.join(", ")}`);
+
+        // The remote secrets: each holds a peer's reader kubeconfig whose token the *peer's* API server accepts.
+        const secrets = (await core.listNamespacedSecret("istio-system", undefined, undefined, undefined, undefined, "istio/multiCluster=true")).body.items;
+        const peers = [...clients.keys()].filter((s) => s !== stack);
+        check(secrets.length === peers.length, `${stack}: one remote secret per peer (${peers.length})`, `found ${secrets.length}`);
+        for (const secret of secrets) {
+            for (const [key, data] of Object.entries(secret.data ?? {})) {
+                const remote = new k8s.KubeConfig();
+                remote.loadFromString(Buffer.from(data, "base64").toString());
+                const server = remote.getCurrentCluster()?.server ?? "";
+                const own = kc.getCurrentCluster()?.server;
+                let user = "";
+                try {
+                    const review = await remote.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+                    user = review.body.status?.userInfo?.username ?? "";
+                } catch (err) {
+                    user = `error ${statusOf(err) ?? (err as Error).message}`;
+                }
+                check(
+                    server !== own && user === "system:serviceaccount:istio-system:istio-reader-service-account",
+                    `${stack}: remote secret ${secret.metadata?.name} (${key}) authenticates to the other API server ${server} as istio-system/istio-reader-service-account`,
+                    `server ${server} (own ${own}), user "${user}"`,
+                );
+            }
+        }
+
+        // cacerts: istiod's CA, chained to the lab root the stack exports.
+        const cacerts = (await core.readNamespacedSecret("cacerts", "istio-system")).body.data ?? {};
+        const text = (k: string) => Buffer.from(cacerts[k] ?? "", "base64").toString();
+        const root = new X509Certificate(String(outputs[stack].rootCaCert));
+        const ca = new X509Certificate(text("ca-cert.pem"));
+        const chain = pemBlocks(text("cert-chain.pem")).map((p) => new X509Certificate(p));
+        const chained = chain.every((c, i) => (i + 1 < chain.length ? c.verify(chain[i + 1].publicKey) : c.verify(root.publicKey) || c.fingerprint256 === root.fingerprint256));
+        check(
+            new X509Certificate(text("root-cert.pem")).fingerprint256 === root.fingerprint256 && chain.length > 0 && chain[0].fingerprint256 === ca.fingerprint256 && chained && ca.ca,
+            `${stack}: cacerts holds a CA certificate whose chain ends at the lab root (rootCaCert)`,
+            `root-cert.pem ${new X509Certificate(text("root-cert.pem")).subject}, chain of ${chain.length}`,
+        );
+
+        // Objects the zero-trust design rests on, as upstream names them.
+        const objects = (kind: string) => planned.filter((r) => r.inputs.kind === kind);
+        const strict = [];
+        for (const r of objects("PeerAuthentication")) {
+            const live = (await readObject(kc, r)) as { metadata?: { namespace?: string }; spec?: { mtls?: { mode?: string } } } | undefined;
+            if (live?.metadata?.namespace === "istio-system" && live.spec?.mtls?.mode === "STRICT") strict.push(r);
+        }
+        check(strict.length === 1, `${stack}: a mesh-wide PeerAuthentication in istio-system with mtls.mode STRICT`, `found ${strict.length}`);
+        let crossNetwork = false;
+        for (const r of objects("Gateway")) {
+            const live = (await readObject(kc, r)) as { spec?: { servers?: { port?: { number?: number }; tls?: { mode?: string } }[] } } | undefined;
+            crossNetwork ||= (live?.spec?.servers ?? []).some((s) => s.port?.number === 15443 && s.tls?.mode === "AUTO_PASSTHROUGH");
+        }
+        check(crossNetwork, `${stack}: the cross-network Gateway serves 15443 with tls.mode AUTO_PASSTHROUGH`);
+        const ids = objects("ClusterSPIFFEID");
+        let liveIds = 0;
+        for (const r of ids) if (await readObject(kc, r)) liveIds++;
+        check(ids.length > 0 && liveIds === ids.length, `${stack}: the ${ids.length} planned ClusterSPIFFEIDs exist`, `${liveIds} found`);
+
+        // MetalLB's controller gave the east-west gateway the address the stack asked for.
+        const services = (await core.listServiceForAllNamespaces()).body.items.filter((s) => s.spec?.type === "LoadBalancer");
+        const want = String(outputs[stack].eastWestAddress);
+        const got = services.flatMap((s) => (s.status?.loadBalancer?.ingress ?? []).map((i) => `${s.metadata?.namespace}/${s.metadata?.name}=${i.ip}`));
+        check(got.some((g) => g.endsWith(`=${want}`)), `${stack}: a LoadBalancer Service got the east-west address ${want} from MetalLB`, got.join(", ") || "no addresses");
+    }
+    console.log(results.join("\n"));
+}
+
+/** `check-gone`: after `pulumi destroy`, none of the planned objects is left; CRDs stay (Helm keeps them) and are listed. */
+async function checkGone(flags: Flags): Promise<void> {
+    const planDir = one(flags, "plan");
+    for (const [stack, kc] of clientsOf(flags)) {
+        const left: string[] = [];
+        for (const r of plannedObjects(planDir, stack)) if (await readObject(kc, r)) left.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
+        check(left.length === 0, `${stack}: pulumi destroy left none of the planned Kubernetes objects`, left.join(", "));
+        const namespaces = (await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).body.items.map((n) => n.metadata?.name ?? "");
+        const ours = namespaces.filter((n) => !["default", "kube-system", "kube-public", "kube-node-lease"].includes(n));
+        check(ours.length === 0, `${stack}: only Kubernetes' own namespaces remain`, ours.join(", "));
+        const crds = (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).body.items.map((c) => c.metadata?.name ?? "");
+        const groups = [...new Set(crds.map((c) => c.split(".").slice(1).join(".")))].sort();
+        console.log(`  ${stack}: kept on purpose: ${crds.length} CustomResourceDefinitions the charts installed (Helm does not delete CRDs): ${groups.join(", ")}`);
+    }
+    console.log(results.join("\n"));
+}
+
+const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
+    info,
+    byo,
+    "first-run-urns": firstRunUrns,
+    "compare-urns": compareUrns,
+    node,
+    "check-lab": checkLab,
+    "check-gone": checkGone,
+};
+
+async function run(): Promise<void> {
+    const [command, ...rest] = process.argv.slice(2);
+    const fn = commands[command];
+    if (!fn) throw new Error(`usage: lab-tool.ts <${Object.keys(commands).join("|")}> [--flag value ...]`);
+    await fn(parseFlags(rest));
+}
+
+run().catch((err: unknown) => {
+    // A line run.sh counts: a check that could not run has failed.
+    console.log(`FAIL: lab-tool ${process.argv[2]}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+});

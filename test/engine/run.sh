@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# npm run test:engine: the program under the real Pulumi engine (README, "Test
+# against the real engine").
+#   1. `pulumi preview` of both stacks in host mode, with the policy pack: the
+#      URNs the engine previews equal the offline plan's.
+#   2. A simulated lab: two real control planes with kwok nodes, the program in
+#      bring-your-own-kubeconfig mode, charts from a local mirror. `pulumi up` in
+#      the first-deployment order, `preview --expect-no-changes` (also after a
+#      refresh), checks through the API servers, `pulumi destroy`.
+# Everything that runs or dials a cluster runs inside a network namespace made
+# here (only lo, plus a dummy interface holding the lab's host addresses); every
+# process is stopped by its PID and the namespace is deleted on exit, failure or
+# timeout. Needs root, Go and `pulumi` on PATH or ../shared/engine.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+shared=${ZTA_SHARED:-$repo/../shared}
+charts=${ZTA_CHARTS:-$shared/charts}
+[ "$(id -u)" = 0 ] || { echo "test:engine: needs root (it creates a network namespace)" >&2; exit 2; }
+[ -f "$charts/index.yaml" ] || { echo "test:engine: no Helm repository at $charts (set ZTA_CHARTS)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zta-engine.XXXXXX")
+ns=zta-engine-$$
+pids=()
+passed=0
+failed=0
+started=$SECONDS
+
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
+  # Whatever is left in the namespace (plugins of an interrupted pulumi, a restarted controller): by PID.
+  for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
+  ip netns del "$ns" 2>/dev/null
+  if [ "${ZTA_ENGINE_KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then echo "logs and state kept in $work"; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_ns() { ip netns exec "$ns" "$@"; }
+result() { # PASS/FAIL lines from a command's output, counted
+  local line
+  while IFS= read -r line; do
+    echo "$line"
+    case "$line" in PASS:*) passed=$((passed + 1)) ;; FAIL:*) failed=$((failed + 1)) ;; esac
+  done
+}
+pass() { result <<<"PASS: $*"; }
+fail() { result <<<"FAIL: $*"; }
+timed() { # name, log file, command...: runs it, prints its time, returns its status
+  local name=$1 log=$2 s=$SECONDS rc=0
+  shift 2
+  "$@" >"$log" 2>&1 || rc=$?
+  printf '  %-44s %4d s%s\n' "$name" $((SECONDS - s)) "$([ "$rc" = 0 ] || echo "  (exit $rc, log: $log)")"
+  return "$rc"
+}
+tool() { in_ns "$repo/node_modules/.bin/tsx" "$here/lab-tool.ts" "$@"; }
+
+# ---------------------------------------------------------------- the engine
+if command -v pulumi >/dev/null; then
+  echo "engine: pulumi on PATH ($(command -v pulumi)), its plugins from ${PULUMI_HOME:-~/.pulumi}"
+else
+  [ -x "$shared/engine/build.sh" ] || { echo "test:engine: no pulumi on PATH and no $shared/engine/build.sh" >&2; exit 2; }
+  s=$SECONDS
+  eval "$("$shared/engine/build.sh" --env)"
+  export PULUMI_HOME=$work/pulumi-home
+  "$shared/engine/build.sh" --install-plugins >"$work/plugins.log" 2>&1
+  echo "engine: $("$shared/engine/build.sh" --versions), built from ../shared/engine ($((SECONDS - s)) s)"
+fi
+export PULUMI_CONFIG_PASSPHRASE=zta-engine-test   # throwaway state of a throwaway lab
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_CONFIRMATIONS=true
+
+# The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
+order='' stacks='' kubernetes_minor='' metallb_version=''
+lab=$(cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo")
+eval "$lab"
+s=$SECONDS
+kube=$("$here/build-kube.sh" "$kubernetes_minor" "$metallb_version")
+echo "clusters: Kubernetes $kubernetes_minor, MetalLB controller $metallb_version, from $kube ($((SECONDS - s)) s)"
+
+# A copy of the project per tier, so `pulumi stack init` writes into the copy's stack files, not the checkout's.
+project_copy() {
+  mkdir -p "$1"
+  (cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null) | tar -xf - -C "$1"
+  ln -s "$repo/node_modules" "$1/node_modules"
+}
+
+ip netns add "$ns"
+in_ns ip link set lo up
+# The lab's host addresses exist only here, so the API servers sit where the stack files say they do.
+in_ns ip link add zta0 type dummy
+for stack in $stacks; do
+  address_var=${stack}_address
+  in_ns ip addr add "${!address_var}/32" dev zta0
+done
+in_ns ip link set zta0 up
+
+pulumi_in() { # project dir, pulumi args...
+  local dir=$1
+  shift
+  in_ns env PULUMI_BACKEND_URL="file://$dir/.state" timeout "${ZTA_ENGINE_STEP_TIMEOUT:-900}" pulumi --cwd "$dir" --non-interactive --color never "$@"
+}
+
+# ------------------------------------------------------------ 1. preview, host mode
+echo "== 1. pulumi preview of both stacks in host mode, with the policy pack"
+t1=$work/host
+project_copy "$t1"
+mkdir -p "$t1/.state"
+tool first-run-urns --config-dir "$repo" >"$work/first-run-urns.json"
+for stack in $stacks; do
+  pulumi_in "$t1" stack init "$stack" --secrets-provider passphrase >/dev/null
+  # Never used: nothing is created in a preview, and no host address is reachable from here.
+  echo "test-only stand-in, not a key" | pulumi_in "$t1" config set --secret --stack "$stack" zta-testbed:sshPrivateKey >/dev/null
+done
+for stack in $stacks; do
+  if timed "preview $stack (host mode)" "$work/preview-host-$stack.log" \
+    pulumi_in "$t1" preview --stack "$stack" --policy-pack "$t1/policy" --json --suppress-progress; then
+    pass "$stack: pulumi preview in host mode with the policy pack"
+    # --json writes the preview to stdout; the engine's own messages go to stderr, both in the log.
+    sed -n '/^{/,/^}/p' "$work/preview-host-$stack.log" >"$work/preview-host-$stack.json"
+    result < <(tool compare-urns --stack "$stack" --expected "$work/first-run-urns.json" --preview "$work/preview-host-$stack.json")
+  else
+    fail "$stack: pulumi preview in host mode with the policy pack"
+    tail -20 "$work/preview-host-$stack.log"
+  fi
+done
+
+# ------------------------------------------------------------ 2. the simulated lab
+echo "== 2. a simulated lab: $stacks on real API servers with kwok nodes"
+charts_port=18479
+in_ns python3 -m http.server --bind 127.0.0.1 --directory "$charts" "$charts_port" >"$work/charts.log" 2>&1 &
+pids+=($!)
+
+start_cluster() { # stack, index
+  local stack=$1 index=$2 address_var=${1}_address cidr_var=${1}_service_cidr
+  local address=${!address_var} cidr=${!cidr_var} dir=$work/$1 base=$((20000 + $2 * 100))
+  local pki=$dir/pki etcd=127.0.0.1:$((base + 79))
+  mkdir -p "$pki" "$dir/logs"
+  # The cluster's own PKI (never the lab's: that is what the program builds).
+  local svc_ip
+  svc_ip=$(python3 -c "import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1])[1])" "$cidr")
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj "/CN=$stack-simulated-ca" 2>/dev/null
+  issue() { # name, subject, extensions
+    openssl req -newkey rsa:2048 -nodes -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "$2" 2>/dev/null
+    printf '%s\n' "$3" >"$pki/$1.ext"
+    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 -extfile "$pki/$1.ext" -out "$pki/$1.crt" 2>/dev/null
+  }
+  issue apiserver /CN=kube-apiserver "$(printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:%s,IP:127.0.0.1,IP:%s,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc' "$address" "$svc_ip")"
+  issue admin "/O=system:masters/CN=admin" extendedKeyUsage=clientAuth
+  issue controller-manager /CN=system:kube-controller-manager extendedKeyUsage=clientAuth
+  issue scheduler /CN=system:kube-scheduler extendedKeyUsage=clientAuth
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  for user in admin controller-manager scheduler; do
+    cat >"$dir/$user.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $stack
+  cluster: {server: "https://$address:6443", certificate-authority-data: $(base64 -w0 "$pki/ca.crt")}
+users:
+- name: $user
+  user: {client-certificate-data: $(base64 -w0 "$pki/$user.crt"), client-key-data: $(base64 -w0 "$pki/$user.key")}
+contexts:
+- name: $stack
+  context: {cluster: $stack, user: $user}
+current-context: $stack
+EOF
+  done
+
+  in_ns nice "$kube/bin/etcd" --name "$stack" --data-dir "$dir/etcd" \
+    --listen-client-urls "http://$etcd" --advertise-client-urls "http://$etcd" \
+    --listen-peer-urls "http://127.0.0.1:$((base + 80))" --initial-advertise-peer-urls "http://127.0.0.1:$((base + 80))" \
+    --initial-cluster "$stack=http://127.0.0.1:$((base + 80))" >"$dir/logs/etcd.log" 2>&1 &
+  pids+=($!)
+  # No webhook backend can run here: the admission webhooks are off, so nothing is ever dialled.
+  in_ns nice "$kube/bin/kube-apiserver" --etcd-servers "http://$etcd" \
+    --bind-address "$address" --advertise-address "$address" --secure-port 6443 --endpoint-reconciler-type none \
+    --service-cluster-ip-range "$cidr" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local --authorization-mode Node,RBAC --allow-privileged \
+    --disable-admission-plugins MutatingAdmissionWebhook,ValidatingAdmissionWebhook --profiling=false >"$dir/logs/kube-apiserver.log" 2>&1 &
+  pids+=($!)
+  in_ns nice "$kube/bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port $((base + 57)) --leader-elect=false --use-service-account-credentials \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --service-cluster-ip-range "$cidr" --controllers '*' >"$dir/logs/kube-controller-manager.log" 2>&1 &
+  pids+=($!)
+  in_ns nice "$kube/bin/kube-scheduler" --kubeconfig "$dir/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port $((base + 59)) --leader-elect=false >"$dir/logs/kube-scheduler.log" 2>&1 &
+  pids+=($!)
+  in_ns nice "$kube/bin/kwok" -c "$kube/kwok-stages.yaml" --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true \
+    --node-lease-duration-seconds 40 --server-address "127.0.0.1:$((base + 47))" >"$dir/logs/kwok.log" 2>&1 &
+  pids+=($!)
+  # MetalLB's own controller assigns LoadBalancer addresses from the stack's pool, as in the lab. It exits
+  # until the chart has installed its CRDs, so it is restarted; the loop and its child stop by PID at exit.
+  in_ns env KUBECONFIG="$dir/admin.kubeconfig" bash -c 'while :; do "$@"; sleep 2; done' metallb "$kube/bin/metallb-controller" \
+    --namespace metallb-system --webhook-mode disabled --disable-cert-rotation \
+    --port $((base + 20)) --health-probe-port $((base + 21)) --log-level warn >"$dir/logs/metallb-controller.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_cluster() { # stack
+  local dir=$work/$1 address_var=${1}_address
+  for _ in $(seq 1 600); do
+    if in_ns curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+      "https://${!address_var}:6443/api/v1/namespaces/default/serviceaccounts/default" >/dev/null 2>&1; then
+      tool node --kubeconfig "$dir/admin.kubeconfig" --name "$1"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "the API server of $1 did not come up in 120 s:"
+  tail -20 "$dir/logs/kube-apiserver.log"
+  return 1
+}
+
+s=$SECONDS
+index=0
+for stack in $stacks; do
+  index=$((index + 1))
+  start_cluster "$stack" "$index"
+done
+for stack in $stacks; do wait_cluster "$stack"; done
+echo "  two control planes with a kwok node each, ready in $((SECONDS - s)) s"
+
+t2=$work/byo
+project_copy "$t2"
+mkdir -p "$t2/.state"
+tool byo --config-dir "$repo" --out "$t2" --mirror "http://127.0.0.1:$charts_port"
+(cd "$t2" && in_ns node_modules/.bin/tsx offline/plan.ts --config-dir "$t2" --out "$work/plan" --quiet >"$work/plan.log" 2>&1)
+for stack in $stacks; do
+  pulumi_in "$t2" stack init "$stack" --secrets-provider passphrase >/dev/null
+  pulumi_in "$t2" config set --secret --stack "$stack" zta-testbed:kubeconfig <"$work/$stack/admin.kubeconfig" >/dev/null
+done
+
+converged=true
+kubeconfigs=()
+run=0
+for stack in $order; do
+  run=$((run + 1))
+  if timed "up $stack (run $run of the first deployment)" "$work/up-$run-$stack.log" \
+    pulumi_in "$t2" up --stack "$stack" --yes --skip-preview --policy-pack "$t2/policy" --suppress-progress; then
+    pass "$stack: pulumi up, run $run of the first deployment"
+  else
+    fail "$stack: pulumi up, run $run of the first deployment"
+    grep -E 'error|Error' "$work/up-$run-$stack.log" | head -20
+    converged=false
+    break
+  fi
+done
+
+if $converged; then
+  for stack in $stacks; do
+    for refresh in "" --refresh; do
+      if timed "preview $stack --expect-no-changes $refresh" "$work/converged-$stack$refresh.log" \
+        pulumi_in "$t2" preview --stack "$stack" --expect-no-changes $refresh --policy-pack "$t2/policy" --diff --suppress-progress; then
+        pass "$stack: converged: pulumi preview --expect-no-changes $refresh"
+      else
+        fail "$stack: converged: pulumi preview --expect-no-changes $refresh"
+        grep -E '^\s*[~+-]|error' "$work/converged-$stack$refresh.log" | head -30
+      fi
+    done
+    pulumi_in "$t2" stack export --stack "$stack" >"$work/state-$stack.json"
+    result < <(tool compare-urns --stack "$stack" --expected "$work/plan/$stack/resources.json" --state "$work/state-$stack.json")
+    pulumi_in "$t2" stack output --stack "$stack" --json >"$work/outputs-$stack.json"
+  done
+  outputs=()
+  for stack in $stacks; do
+    kubeconfigs+=(--kubeconfig "$stack=$work/$stack/admin.kubeconfig")
+    outputs+=(--"outputs-$stack" "$work/outputs-$stack.json")
+  done
+  result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
+fi
+
+# Peers first, the root stack last (its root CA is protected: README, "Tearing down").
+destroyed=true
+for stack in $(echo "$order" | tr ' ' '\n' | awk '!seen[$0]++' | tac); do
+  pulumi_in "$t2" state unprotect --all --yes --stack "$stack" >/dev/null 2>&1 || true
+  if timed "destroy $stack" "$work/destroy-$stack.log" pulumi_in "$t2" destroy --stack "$stack" --yes --skip-preview --suppress-progress; then
+    pass "$stack: pulumi destroy"
+  else
+    fail "$stack: pulumi destroy"
+    grep -E 'error' "$work/destroy-$stack.log" | head -10
+    destroyed=false
+  fi
+done
+$destroyed && result < <(tool check-gone --plan "$work/plan" "${kubeconfigs[@]}")
+
+# The SDKs are pinned to the plugins' versions: the engine must not complain about either.
+if grep -l 'expected to have version\|is older than\|newer version of' "$work"/*.log >/dev/null 2>&1; then
+  fail "the engine warned about plugin versions: $(grep -h 'expected to have version\|is older than\|newer version of' "$work"/*.log | sort -u | head -3)"
+else
+  pass "no plugin version warning in any engine log"
+fi
+
+echo "total: $((SECONDS - started)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
