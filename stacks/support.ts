@@ -144,6 +144,17 @@ function compareTo(a: string, b: string): number {
     return 0;
 }
 
+/** Orders two versions on all their parts ("1.36" < "1.36.3" < "1.37"). */
+export function compareVersions(a: string, b: string): number {
+    const x = parts(a);
+    const y = parts(b);
+    for (let i = 0; i < Math.max(x.length, y.length); i++) {
+        const d = (x[i] ?? -1) - (y[i] ?? -1);
+        if (d !== 0) return Math.sign(d);
+    }
+    return 0;
+}
+
 export function minorOf(version: string): string {
     return parts(version).slice(0, 2).join(".");
 }
