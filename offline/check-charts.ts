@@ -37,28 +37,49 @@ export interface RenderResult {
     readonly error?: string;
     /** Kinds rendered, with counts. */
     readonly kinds: Map<string, number>;
+    /** The rendered objects. */
+    readonly objects: Record<string, any>[];
 }
 
 export function renderRelease(helm: string, chartsDir: string, release: PlannedRelease, kubeVersion: string): RenderResult {
     const archive = chartArchive(chartsDir, release.chart, release.version);
     const kinds = new Map<string, number>();
-    if (!fs.existsSync(archive)) return { release, kinds, error: `${archive} does not exist: the plan pins ${release.chart} ${release.version}` };
+    const objects: Record<string, any>[] = [];
+    if (!fs.existsSync(archive)) return { release, kinds, objects, error: `${archive} does not exist: the plan pins ${release.chart} ${release.version}` };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-render-"));
     try {
         const valuesFile = path.join(dir, "values.json");
         fs.writeFileSync(valuesFile, JSON.stringify(release.values));
         const run = spawnSync(helm, templateArgs(release, archive, valuesFile, kubeVersion), { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-        if (run.error) return { release, kinds, error: `could not run ${helm}: ${run.error.message}` };
-        if (run.status !== 0) return { release, kinds, error: run.stderr.trim() };
+        if (run.error) return { release, kinds, objects, error: `could not run ${helm}: ${run.error.message}` };
+        if (run.status !== 0) return { release, kinds, objects, error: run.stderr.trim() };
         for (const doc of YAML.parseAllDocuments(run.stdout)) {
-            if (doc.errors.length > 0) return { release, kinds, error: `rendered YAML does not parse: ${doc.errors[0].message}` };
-            const obj = doc.toJS() as { kind?: string } | null;
-            if (obj?.kind) kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
+            if (doc.errors.length > 0) return { release, kinds, objects, error: `rendered YAML does not parse: ${doc.errors[0].message}` };
+            const obj = doc.toJS() as Record<string, any> | null;
+            if (!obj?.kind) continue;
+            kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
+            objects.push(obj);
         }
-        return { release, kinds };
+        return { release, kinds, objects };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/**
+ * The fields of a release's workloads and Services that Kubernetes does not let
+ * an update change (selectors, a StatefulSet's serviceName and claim templates, a
+ * Service's clusterIP): equal before and after a chart upgrade means `helm upgrade`
+ * updates these objects in place instead of failing or needing them deleted.
+ */
+export function immutableFields(objects: readonly Record<string, any>[]): Record<string, unknown> {
+    const kept = objects.filter((o) => ["Deployment", "DaemonSet", "StatefulSet", "Service"].includes(o.kind));
+    return Object.fromEntries(
+        kept.map((o) => [
+            `${o.kind} ${o.metadata?.namespace ?? ""}/${o.metadata?.name}`,
+            { selector: o.spec?.selector, serviceName: o.spec?.serviceName, volumeClaimTemplates: o.spec?.volumeClaimTemplates, clusterIP: o.spec?.clusterIP },
+        ]),
+    );
 }
 
 function main(): void {

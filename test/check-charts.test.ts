@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { plannedReleases } from "../offline/charts";
-import { plannedKubernetes, renderRelease, semver, templateArgs } from "../offline/check-charts";
+import { immutableFields, plannedKubernetes, renderRelease, semver, templateArgs } from "../offline/check-charts";
 import { LabPlan, writePlan } from "../offline/lab";
 import { planOf, REPO } from "./helpers";
 
@@ -78,5 +78,19 @@ rendering(`rendering against ${CHARTS} with ${HELM}${canRender ? "" : " (skipped
         const [metallb] = plannedReleases(planDir).filter((r) => r.chart === "metallb");
         expect(renderRelease(HELM, CHARTS, metallb, "1.36").kinds.get("DaemonSet")).toBe(1);
         expect(renderRelease(HELM, CHARTS, { ...metallb, values: { crds: { enabled: true } } }, "1.36").kinds.get("DaemonSet")).toBe(2);
+    });
+
+    // The pins before issue 18; the values are the program's, which did not change for these charts.
+    test.each([
+        ["cilium", "1.17.18", "1.32"],
+        ["metallb", "0.14.9", "1.32"],
+        ["spire", "0.24.5", "1.32"],
+    ])("%s %s -> the pinned version keeps every selector, serviceName and claim template: helm upgrade updates in place", (chart, oldVersion, oldKubernetes) => {
+        const [release] = plannedReleases(planDir).filter((r) => r.chart === chart && r.stack === "comp2");
+        const before = renderRelease(HELM, CHARTS, { ...release, version: oldVersion }, oldKubernetes);
+        const after = renderRelease(HELM, CHARTS, release, "1.36");
+        expect([before.error, after.error]).toEqual([undefined, undefined]);
+        expect(Object.keys(immutableFields(after.objects)).length).toBeGreaterThan(1);
+        expect(immutableFields(after.objects)).toEqual(immutableFields(before.objects));
     });
 });
