@@ -32,10 +32,10 @@ export interface KubernetesSupport {
     readonly source: string;
 }
 
-/** The spire-crds chart released together with a spire chart minor. */
+/** The spire-crds chart minor that the spire charts of a range need. */
 export interface CrdsPairing {
-    /** spire chart minor, "0.30" */
-    readonly spire: string;
+    /** spire chart versions, e.g. 0.24.0 to 0.29.x */
+    readonly spire: Range;
     /** spire-crds chart minor, "0.6" */
     readonly spireCrds: string;
     readonly pinned: string;
@@ -44,7 +44,7 @@ export interface CrdsPairing {
 
 const ISTIO_RELEASES = "istio.io/latest/docs/releases/supported-releases (support status table)";
 const CILIUM_K8S = (v: string) => `docs.cilium.io/en/v${v}/network/kubernetes/compatibility`;
-const HARDENED = "spiffe/helm-charts-hardened: released from one commit with";
+const SPIRE_UPGRADE_NOTES = "spiffe/helm-charts-hardened charts/spire/README.md, \"Upgrade notes\"";
 
 export const RANGE_RULES: readonly RangeRule[] = [
     {
@@ -82,8 +82,9 @@ export const RANGE_RULES: readonly RangeRule[] = [
         component: "spire",
         range: { min: "0.24.0", max: "0.30" },
         pinned: "0.30.0",
-        reason: "the charts whose values components/spire.ts was checked against; each needs its own spire-crds (below)",
-        source: "spiffe/helm-charts-hardened tags spire-0.24.5, spire-0.30.0",
+        reason:
+            "components/spire.ts's values render at 0.24.5 and 0.30.0 (every key it sets exists in both); the minors between are the steps of an upgrade, which upstream supports one minor at a time; each needs its spire-crds (below)",
+        source: "spiffe/helm-charts-hardened tags spire-0.24.5, spire-0.30.0; charts/spire/README.md, \"Upgrade notes\"",
     },
     {
         component: "prometheus",
@@ -120,8 +121,18 @@ export const KUBERNETES_SUPPORT: readonly KubernetesSupport[] = [
 ];
 
 export const CRDS_PAIRINGS: readonly CrdsPairing[] = [
-    { spire: "0.24", spireCrds: "0.5", pinned: "0.5.0", source: `${HARDENED} spire 0.24.x (tags spire-0.24.5, spire-crds-0.5.0)` },
-    { spire: "0.30", spireCrds: "0.6", pinned: "0.6.0", source: `${HARDENED} spire 0.30.0 (commit 029f1985233e, tags spire-0.30.0, spire-crds-0.6.0)` },
+    {
+        spire: { min: "0.24.0", max: "0.29" },
+        spireCrds: "0.5",
+        pinned: "0.5.0",
+        source: `${SPIRE_UPGRADE_NOTES}: 0.24.X needs spire-crds 0.5.0+, and the next CRD change is 0.30.X's`,
+    },
+    {
+        spire: { min: "0.30.0", max: "0.30" },
+        spireCrds: "0.6",
+        pinned: "0.6.0",
+        source: `${SPIRE_UPGRADE_NOTES}: 0.30.X, "upgrade the spire-crds chart first" (spire-crds 0.6.0 and spire 0.30.0 are tagged on one commit, 029f1985233e)`,
+    },
 ];
 
 /** Numeric parts of a version ("v1.30.3" -> [1, 30, 3]). */
@@ -200,18 +211,11 @@ export function supportProblems(versions: Versions): string[] {
                 (fits ? `nearest supported: ${component} "${fits.release}"` : `no ${component} release here supports it: use Kubernetes ${describeRange(support.kubernetes)}`),
         );
     }
-    const spireMinor = minorOf(versions.spire);
-    const pairing = CRDS_PAIRINGS.find((p) => p.spire === spireMinor);
+    const pairing = CRDS_PAIRINGS.find((p) => inRange(versions.spire, p.spire));
     if (pairing && minorOf(versions.spireCrds) !== pairing.spireCrds) {
         problems.push(
-            `${key("spireCrds")} = "${versions.spireCrds}" does not go with ${key("spire")} = "${versions.spire}": the spire ${pairing.spire} chart's CRDs are spire-crds ${pairing.spireCrds}.x ` +
+            `${key("spireCrds")} = "${versions.spireCrds}" does not go with ${key("spire")} = "${versions.spire}": spire ${describeRange(pairing.spire)} needs spire-crds ${pairing.spireCrds}.x ` +
                 `(${pairing.source}); nearest supported: "${pairing.pinned}"`,
-        );
-    } else if (!pairing && inRange(versions.spire, RANGE_RULES.find((r) => r.component === "spire")!.range)) {
-        const known = CRDS_PAIRINGS.map((p) => `spire ${p.spire}.x with spire-crds ${p.spireCrds}.x`).join(", ");
-        const nearest = [...CRDS_PAIRINGS].reverse().find((p) => compareTo(versions.spire, p.spire) >= 0) ?? CRDS_PAIRINGS[0];
-        problems.push(
-            `${key("spire")} = "${versions.spire}": no spire-crds pairing is known for spire ${spireMinor} (known: ${known}); nearest supported: spire "${nearest.spire}.x" with spireCrds "${nearest.pinned}"`,
         );
     }
     return problems;
@@ -227,7 +231,7 @@ export function supportTable(): string {
         rows.push(`| \`${s.component}\` ${s.minor}.x needs \`kubernetes\` | ${describeRange(s.kubernetes)} | the Kubernetes minors ${s.component} ${s.minor} supports | ${s.source} |`);
     }
     for (const p of CRDS_PAIRINGS) {
-        rows.push(`| \`spire\` ${p.spire}.x needs \`spireCrds\` | ${p.spireCrds}.x (pinned: ${p.pinned}) | the CRDs the spire chart's controller manager reads | ${p.source} |`);
+        rows.push(`| \`spire\` ${describeRange(p.spire)} needs \`spireCrds\` | ${p.spireCrds}.x (pinned: ${p.pinned}) | the CRDs the spire chart's controller manager reads | ${p.source} |`);
     }
     return rows.join("\n");
 }

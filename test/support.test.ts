@@ -2,8 +2,11 @@
 // refused with the rule's reason and the nearest supported version, and one just
 // inside is accepted. Upstream facts are stated here as literals.
 import { ConfigError, parseLabConfig, SecretKey, Versions } from "../stacks/config";
+import * as fs from "fs";
+import * as path from "path";
+import { withVersionTable } from "../offline/readme-versions";
 import { supportProblems } from "../stacks/support";
-import { labDirWith, planOf, rawConfig } from "./helpers";
+import { labDirWith, planOf, rawConfig, REPO } from "./helpers";
 
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
 
@@ -87,23 +90,18 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
     ["MetalLB newer than the newest minor", { metallb: "0.17.0" }, /versions\.metallb = "0\.17\.0" is outside.*nearest supported: "0\.16\.1"/, { metallb: "0.16.9" }],
     ["SPIRE chart newer than the newest", { spire: "0.31.0" }, /versions\.spire = "0\.31\.0" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.30\.0"/, { spire: "0.30.1" }],
     [
-        "the spire 0.30 chart with the CRDs of 0.24",
+        "the spire 0.30 chart with the CRDs of 0.24 (upstream: upgrade spire-crds first)",
         { spireCrds: "0.5.0" },
-        /versions\.spireCrds = "0\.5\.0" does not go with zta-testbed:versions\.spire = "0\.30\.0": the spire 0\.30 chart's CRDs are spire-crds 0\.6\.x.*nearest supported: "0\.6\.0"/,
+        /versions\.spireCrds = "0\.5\.0" does not go with zta-testbed:versions\.spire = "0\.30\.0": spire 0\.30\.0 to 0\.30\.x needs spire-crds 0\.6\.x.*upgrade the spire-crds chart first.*nearest supported: "0\.6\.0"/,
         { spireCrds: "0.6.0" },
     ],
     [
-        "the spire 0.24 chart with the CRDs of 0.30",
-        { spire: "0.24.5", spireCrds: "0.6.0" },
-        /versions\.spireCrds = "0\.6\.0" does not go with zta-testbed:versions\.spire = "0\.24\.5".*spire-crds 0\.5\.x.*nearest supported: "0\.5\.0"/,
-        { spire: "0.24.5", spireCrds: "0.5.0" },
+        "a spire 0.24 to 0.29 chart with the CRDs of 0.30",
+        { spire: "0.29.0", spireCrds: "0.6.0" },
+        /versions\.spireCrds = "0\.6\.0" does not go with zta-testbed:versions\.spire = "0\.29\.0": spire 0\.24\.0 to 0\.29\.x needs spire-crds 0\.5\.x.*0\.24\.X needs spire-crds 0\.5\.0\+.*nearest supported: "0\.5\.0"/,
+        { spire: "0.29.0", spireCrds: "0.5.0" },
     ],
-    [
-        "a spire chart with no known CRD pairing",
-        { spire: "0.27.0" },
-        /versions\.spire = "0\.27\.0": no spire-crds pairing is known for spire 0\.27.*nearest supported: spire "0\.24\.x" with spireCrds "0\.5\.0"/,
-        { spire: "0.30.0" },
-    ],
+    ["a spire chart older than the values were checked against", { spire: "0.23.9", spireCrds: "0.5.0" }, /versions\.spire = "0\.23\.9" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.24\.0"/, { spire: "0.24.0", spireCrds: "0.5.0" }],
     ["a Prometheus chart of another major", { prometheus: "30.0.0" }, /versions\.prometheus = "30\.0\.0" is outside the supported 29\.0\.0 to 29\.x.*nearest supported: "29\.27\.0"/, { prometheus: "29.0.0" }],
     ["a Kiali chart of another major", { kiali: "1.89.0" }, /versions\.kiali = "1\.89\.0" is outside the supported 2\.0\.0 to 2\.x.*nearest supported: "2\.0\.0"/, { kiali: "2.0.0" }],
     ["a Grafana chart of another major", { grafana: "13.0.0" }, /versions\.grafana = "13\.0\.0" is outside the supported 12\.0\.0 to 12\.x.*nearest supported: "12\.11\.1"/, { grafana: "12.0.0" }],
@@ -133,5 +131,18 @@ describe("refused at preview, before any resource", () => {
     test("the whole lab plan stops at the version with the same message", async () => {
         const dir = labDirWith((_stack, raw) => (raw.versions.cilium = "1.19.6"));
         await expect(planOf(dir)).rejects.toThrow(/versions\.cilium = "1\.19\.6" supports Kubernetes 1\.32 to 1\.35.*nearest supported: cilium "1\.20\.0"/);
+    });
+});
+
+describe("the README's version table", () => {
+    const readme = () => fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+
+    test("is the one the matrix gives (`npm run docs:versions` writes it)", () => {
+        expect(withVersionTable(readme())).toBe(readme());
+    });
+
+    test("states the rules the tests above check", () => {
+        expect(readme()).toContain("| `istio` | 1.27.0 to 1.30.x (pinned: 1.30.3) |");
+        expect(readme()).toContain("| `cilium` 1.20.x needs `kubernetes` | 1.33 to 1.36 |");
     });
 });
