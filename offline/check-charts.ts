@@ -6,7 +6,7 @@
 // a pinned version the folder lacks. No JavaScript library renders Helm charts,
 // so this development check runs the Helm CLI (the program itself never does);
 // build one from the Go module proxy with
-// `GOBIN=$PWD/.bin go install helm.sh/helm/v3/cmd/helm@v3.20.2`.
+// `GOBIN=$PWD/bin go install helm.sh/helm/v3/cmd/helm@v3.20.2`.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
