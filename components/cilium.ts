@@ -68,20 +68,20 @@ export class CiliumRelease extends pulumi.ComponentResource {
                     cluster: { name: args.clusterName, id: args.clusterId },
                     // Pod addresses from the node's podCIDR, which kube-controller-manager cuts from
                     // kubeadm's --pod-network-cidr (cluster.podCidr). The default "cluster-pool"
-                    // ignores it and uses 10.0.0.0/8. https://docs.cilium.io/en/v1.17/network/concepts/ipam/kubernetes/
+                    // ignores it and uses 10.0.0.0/8. https://docs.cilium.io/en/v1.20/network/concepts/ipam/kubernetes/
                     ipam: { mode: "kubernetes" },
                     // The operator's required anti-affinity keeps a second replica Pending on one node.
                     operator: { replicas: 1 },
-                    // The 1.17 chart template accepts only true or false (it fails on the old "strict"/"partial").
+                    // The chart template (1.17 to 1.20) accepts only true or false (it fails on the old "strict"/"partial").
                     kubeProxyReplacement: args.kubeProxyReplacement,
                     k8sServiceHost: apiServer.host,
                     k8sServicePort: apiServer.port,
-                    // Istio compatibility, https://docs.cilium.io/en/v1.17/network/servicemesh/istio/:
+                    // Istio compatibility, https://docs.cilium.io/en/v1.20/network/servicemesh/istio/:
                     // socket load-balancing (on with kube-proxy replacement) rewrites a ClusterIP to a
                     // backend inside the pod's own socket, so the sidecar never sees the Service and
                     // Istio routing and mTLS are bypassed (cilium#28304); hostNamespaceOnly keeps it to
-                    // host-network pods. The key is commented out in values.yaml but the 1.17 template
-                    // reads it (bpf-lb-sock-hostns-only).
+                    // host-network pods. The key is commented out in values.yaml but the template (1.17 to
+                    // 1.20, cilium-configmap.yaml) reads it (bpf-lb-sock-hostns-only).
                     socketLB: { hostNamespaceOnly: true },
                     // Same page: cni-exclusive=false so Cilium does not rename other CNI configs, which
                     // Istio's CNI plugin (if enabled) chains into; harmless with init-container sidecars.

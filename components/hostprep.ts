@@ -9,7 +9,7 @@ export interface HostPrepArgs {
     readonly host: HostSettings;
     /** Private key of host.sshUser (the `zta-testbed:sshPrivateKey` secret). */
     readonly sshPrivateKey: pulumi.Input<string>;
-    /** Kubernetes version: "1.32" (the newest patch of that minor) or "1.32.4". */
+    /** Kubernetes version: "1.36" (the newest patch of that minor) or "1.36.3". */
     readonly kubernetesVersion: string;
     /** kubeadm's pod network CIDR (what the node's pod ranges come from). */
     readonly podCidr: string;

@@ -8,7 +8,7 @@ export const METALLB_CHART = "metallb";
 
 type LabelSelector = k8s.types.input.meta.v1.LabelSelector;
 
-// Spec types written from the metallb.io/v1beta1 CRDs of chart 0.14.9
+// Spec types written from the metallb.io/v1beta1 CRDs of chart 0.14.9 (unchanged in 0.16.1)
 // (charts/crds/templates/crds.yaml: ipaddresspools.metallb.io, l2advertisements.metallb.io).
 
 /** `IPAddressPool.spec` (metallb.io/v1beta1). */
@@ -98,8 +98,12 @@ export class MetalLBPool extends pulumi.ComponentResource {
                 values: {
                     // The CRDs come from the chart's `crds` sub-chart (on by default; said here because the pool needs them).
                     crds: { enabled: true },
-                    // FRR is MetalLB's BGP speaker; L2 mode does not use it (one image and container less).
+                    // L2 mode needs no BGP speaker. MetalLB has two: the FRR container in the speaker pod
+                    // (`speaker.frr`, on by default in 0.14.9, deprecated and off in 0.16.1) and the frr-k8s
+                    // sub-chart with its own DaemonSet and CRDs (`frrk8s`, off in 0.14.9, on by default in
+                    // 0.16.1). Both off, at either version; the chart refuses to render with both on.
                     speaker: { frr: { enabled: false } },
+                    frrk8s: { enabled: false },
                 },
             },
             // No data flows from the CNI to MetalLB, but its pods cannot start without it.

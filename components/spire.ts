@@ -223,7 +223,7 @@ interface ValuesInputs {
     readonly oidcDiscovery: boolean;
 }
 
-/** Values of the umbrella `spire` chart (charts/spire/values.yaml at spire-0.24.5); only what differs from upstream, or what others rely on. */
+/** Values of the umbrella `spire` chart (charts/spire/values.yaml; the keys are the same at spire-0.24.5 and spire-0.30.0); only what differs from upstream, or what others rely on. */
 export function spireValues(v: ValuesInputs): Record<string, unknown> {
     return {
         global: {

@@ -8,6 +8,7 @@ import Ajv, { ValidateFunction } from "ajv";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, readChartArchive } from "./charts";
 import { SECRET, UNKNOWN } from "./evaluate";
 
 type Schema = Record<string, unknown>;
@@ -59,25 +60,33 @@ export function withoutPlaceholders(value: unknown): unknown {
     return value;
 }
 
+/** Schemas taken from a packaged chart: its CRDs and values schemas, labelled with the archive. */
+export interface ChartSchemas {
+    /** What the report names as the source, e.g. "metallb-0.16.1.tgz". */
+    readonly label: string;
+    readonly files: Map<string, string>;
+}
+
 export class SchemaSet {
     private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
     private readonly byGvk = new Map<string, ValidateFunction>();
     private readonly values = new Map<string, ValidateFunction>();
+    /** Where each kind's and each chart's schema came from (first source wins). */
+    readonly sources = new Map<string, string>();
 
-    constructor(dir: string) {
+    /**
+     * Charts first: a kind or chart they cover is checked against the schema of
+     * the pinned chart, and `dir` (older copies, the Kubernetes OpenAPI) only
+     * fills what they do not cover.
+     */
+    constructor(dir?: string, charts: readonly ChartSchemas[] = []) {
+        for (const chart of charts) {
+            for (const { file, crd } of chartCrdDocuments(chart.files)) this.addCrd(crd, `${chart.label}:${file}`);
+            for (const { chart: name, file, schema } of chartValuesSchemas(chart.files)) this.addValuesSchema(name, schema, `${chart.label}:${file}`);
+        }
+        if (!dir) return;
         for (const file of filesUnder(dir, ".yaml")) {
-            for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, "utf8"))) {
-                const crd = doc.toJS() as { kind?: string; spec?: any };
-                if (crd?.kind !== "CustomResourceDefinition") continue;
-                for (const version of crd.spec.versions ?? []) {
-                    const schema = version.schema?.openAPIV3Schema;
-                    if (!schema) continue;
-                    // The API server accepts the object envelope whether or not a CRD's schema lists it (Istio's do not).
-                    const envelope = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
-                    const whole = { ...schema, properties: { ...envelope, ...(schema.properties ?? {}) } };
-                    this.byGvk.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, this.ajv.compile(strict(whole) as Schema));
-                }
-            }
+            for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, "utf8"))) this.addCrd(doc.toJS(), file);
         }
         for (const file of filesUnder(dir, "_openapi.json")) {
             const id = path.basename(file);
@@ -86,20 +95,52 @@ export class SchemaSet {
             for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, Schema>)) {
                 for (const gvk of (schema["x-kubernetes-group-version-kind"] as { group: string; version: string; kind: string }[]) ?? []) {
                     const key = `${gvk.group}/${gvk.version}/${gvk.kind}`;
-                    if (!this.byGvk.has(key)) this.byGvk.set(key, this.ajv.compile({ $ref: `${id}#/components/schemas/${name}` }));
+                    if (this.byGvk.has(key)) continue;
+                    this.byGvk.set(key, this.ajv.compile({ $ref: `${id}#/components/schemas/${name}` }));
+                    this.sources.set(key, file);
                 }
             }
         }
         for (const file of filesUnder(dir, "values.schema.json")) {
             const chart = path.basename(file) === "values.schema.json" ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "") : path.basename(file).split(".")[0];
-            // Draft-07 without its meta-schema URL, which Ajv knows under another spelling.
-            const { $schema: _ignored, ...schema } = JSON.parse(fs.readFileSync(file, "utf8"));
-            if (!this.values.has(chart)) this.values.set(chart, this.ajv.compile(asOverrideSchema(schema) as Schema));
+            this.addValuesSchema(chart, JSON.parse(fs.readFileSync(file, "utf8")), file);
         }
+    }
+
+    private addCrd(doc: unknown, source: string): void {
+        const crd = doc as { kind?: string; spec?: any } | null;
+        if (crd?.kind !== "CustomResourceDefinition") return;
+        for (const version of crd.spec.versions ?? []) {
+            const schema = version.schema?.openAPIV3Schema;
+            const key = `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`;
+            if (!schema || this.byGvk.has(key)) continue;
+            // The API server accepts the object envelope whether or not a CRD's schema lists it (Istio's do not).
+            const envelope = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
+            const whole = { ...schema, properties: { ...envelope, ...(schema.properties ?? {}) } };
+            this.byGvk.set(key, this.ajv.compile(strict(whole) as Schema));
+            this.sources.set(key, source);
+        }
+    }
+
+    private addValuesSchema(chart: string, json: Record<string, unknown>, source: string): void {
+        if (this.values.has(chart)) return;
+        // Draft-07 without its meta-schema URL, which Ajv knows under another spelling.
+        const { $schema: _ignored, ...schema } = json;
+        this.values.set(chart, this.ajv.compile(asOverrideSchema(schema) as Schema));
+        this.sources.set(`chart ${chart}`, source);
     }
 
     get kinds(): number {
         return this.byGvk.size;
+    }
+
+    /** The schemas a check of this object (or of these chart values) uses, with their sources. */
+    sourcesOf(item: { apiVersion?: string; kind?: string } | { chart: string; values: Record<string, unknown> }): [string, string][] {
+        const keys =
+            "chart" in item
+                ? [item.chart, ...Object.keys(item.values)].map((name) => `chart ${name}`)
+                : [`${item.apiVersion?.includes("/") ? item.apiVersion : `/${item.apiVersion}`}/${item.kind}`];
+        return keys.filter((k) => this.sources.has(k)).map((k) => [k, this.sources.get(k) as string]);
     }
 
     /** Problems of one Kubernetes object, or undefined when no schema for its kind is known. */
@@ -122,6 +163,13 @@ export class SchemaSet {
     }
 }
 
+const USAGE = `usage: npm run check:schemas -- [--schemas DIR] [--charts DIR] [--plan DIR]   (run \`npm run plan\` first)
+
+  --charts DIR   a Helm repository folder (<chart>-<version>.tgz): CRDs and values schemas are taken
+                 from each chart of the plan at its pinned version; a pinned chart missing there fails
+  --schemas DIR  upstream schemas (CRDs, Kubernetes OpenAPI, values schemas) for what the charts do not cover
+  --plan DIR     the offline plan (default: plan)`;
+
 function main(): void {
     const argv = process.argv.slice(2);
     const flag = (name: string) => {
@@ -129,23 +177,41 @@ function main(): void {
         return i >= 0 ? argv[i + 1] : undefined;
     };
     const schemasDir = flag("--schemas");
+    const chartsDir = flag("--charts");
     const planDir = flag("--plan") ?? "plan";
-    if (!schemasDir || argv.includes("--help")) {
-        console.log("usage: npm run check:schemas -- --schemas DIR [--plan DIR]   (run `npm run plan` first)");
-        process.exit(schemasDir ? 0 : 2);
+    if ((!schemasDir && !chartsDir) || argv.includes("--help")) {
+        console.log(USAGE);
+        process.exit(argv.includes("--help") ? 0 : 2);
     }
-    const schemas = new SchemaSet(schemasDir);
+    const charts: ChartSchemas[] = [];
     let failures = 0;
+    if (chartsDir) {
+        const pinned = [...new Set(plannedReleases(planDir).map((r) => `${r.chart}-${r.version}`))].sort();
+        for (const name of pinned) {
+            const [chart, version] = [name.slice(0, name.lastIndexOf("-")), name.slice(name.lastIndexOf("-") + 1)];
+            const archive = chartArchive(chartsDir, chart, version);
+            if (!fs.existsSync(archive)) {
+                failures++;
+                console.log(`FAIL ${archive}: the plan pins ${chart} ${version}, which ${chartsDir} does not have`);
+                continue;
+            }
+            charts.push({ label: path.basename(archive), files: readChartArchive(archive) });
+        }
+    }
+    const schemas = new SchemaSet(schemasDir, charts);
     let checked = 0;
     const unchecked = new Set<string>();
+    const used = new Map<string, string>();
     for (const file of filesUnder(planDir, ".yaml").sort()) {
         const doc = YAML.parse(fs.readFileSync(file, "utf8"));
         const rel = path.relative(planDir, file);
-        const problems = rel.split(path.sep)[1] === "helm" ? schemas.checkValues(doc.chart, doc.values ?? {}) : schemas.checkObject(doc);
+        const isRelease = rel.split(path.sep)[1] === "helm";
+        const problems = isRelease ? schemas.checkValues(doc.chart, doc.values ?? {}) : schemas.checkObject(doc);
         if (problems === undefined) {
-            unchecked.add(rel.split(path.sep)[1] === "helm" ? `chart ${doc.chart}` : `${doc.apiVersion} ${doc.kind}`);
+            unchecked.add(isRelease ? `chart ${doc.chart}` : `${doc.apiVersion} ${doc.kind}`);
             continue;
         }
+        for (const [key, source] of schemas.sourcesOf(isRelease ? { chart: doc.chart, values: doc.values ?? {} } : doc)) used.set(key, source);
         checked++;
         if (problems.length > 0) {
             failures++;
@@ -154,7 +220,9 @@ function main(): void {
             console.log(`ok   ${rel}`);
         }
     }
-    if (unchecked.size > 0) console.log(`no schema under ${schemasDir} for: ${[...unchecked].sort().join(", ")}`);
+    console.log("\nschemas used:");
+    for (const [key, source] of [...used].sort()) console.log(`  ${key}: ${source}`);
+    if (unchecked.size > 0) console.log(`no schema for: ${[...unchecked].sort().join(", ")}`);
     console.log(`${checked - failures} passed, ${failures} failed`);
     process.exit(failures > 0 ? 1 : 0);
 }

@@ -24,6 +24,7 @@ interface StackConfigFile {
     readonly secretKeys: string[];
     readonly standIns: string[];
     readonly role: unknown;
+    readonly versions: unknown;
 }
 
 /**
@@ -77,7 +78,7 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
         }
     }
     const pki = raw.pki as { role?: unknown } | undefined;
-    return { stack, config, secretKeys, standIns, role: pki?.role };
+    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions };
 }
 
 function firstDeployment(files: StackConfigFile[]): [StackConfigFile, StackConfigFile] {
@@ -97,6 +98,8 @@ export function deploymentOrder(configDir: string): string[] {
  */
 export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
     const files = STACKS.map((s) => readStackConfig(configDir, s));
+    const differing = versionDifferences(files);
+    if (differing.length > 0) throw new ConfigError(differing);
     const [first, second] = firstDeployment(files);
     const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
         evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
@@ -107,6 +110,23 @@ export async function planLab(configDir: string, program: () => Promise<Record<s
     const firstPlan = await run(first, secondPlan.outputs);
     const byName = new Map([firstPlan, secondPlan].map((p) => [p.stack, p]));
     return { stacks: STACKS.map((s) => byName.get(s) as StackPlan) };
+}
+
+/**
+ * The lab runs one set of versions: both stack files must pin the same. (A real
+ * `pulumi up` sees only its own file and its peer's last outputs, and lets the
+ * root stack run one step ahead during an upgrade; see stacks/peer.ts.)
+ */
+export function versionDifferences(files: readonly Pick<StackConfigFile, "stack" | "versions">[]): string[] {
+    const [a, b] = files.map((f) => ({ stack: f.stack, versions: (f.versions ?? {}) as Record<string, unknown> }));
+    const keys = [...new Set([...Object.keys(a.versions), ...Object.keys(b.versions)])];
+    return keys
+        .filter((k) => JSON.stringify(a.versions[k]) !== JSON.stringify(b.versions[k]))
+        .map(
+            (k) =>
+                `${PROJECT}:versions.${k} is ${JSON.stringify(a.versions[k])} in Pulumi.${a.stack}.yaml and ${JSON.stringify(b.versions[k])} in Pulumi.${b.stack}.yaml: ` +
+                "the lab runs one set of versions; set the same in both stack files",
+        );
 }
 
 function redactOutputs(outputs: StackOutputs): Record<string, unknown> {

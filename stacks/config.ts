@@ -1,6 +1,7 @@
 // Stack configuration: read once, validated by pure functions into a typed
 // object, then passed down. Components never read pulumi.Config themselves.
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { supportProblems } from "./support";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "zta-testbed";
@@ -171,9 +172,8 @@ const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
 // DNS-1123 label: what Kubernetes, Istio and Cilium accept for names we pass on.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
-// kubeadm/kubelet packages: minor (apt pin "1.32.*") or exact patch.
-const KUBERNETES_VERSION = /^1\.(\d+)(\.\d+)?$/;
-const SUPPORTED_KUBERNETES_MINORS = [30, 31, 32, 33, 34];
+// kubeadm/kubelet packages: minor (apt pin "1.36.*") or exact patch. Which minors: stacks/support.ts.
+const KUBERNETES_VERSION = /^1\.\d+(\.\d+)?$/;
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;
 
@@ -257,7 +257,7 @@ const checkCidr = (s: string) => (parseCidr(s) ? undefined : "expected an IPv4 C
 const checkRange = (s: string) =>
     parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28';
 const checkLabel = (s: string) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
-const checkChartVersion = (s: string) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.17.18" (no ranges)');
+const checkChartVersion = (s: string) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
 const checkUrl = (s: string) => {
     try {
         const u = new URL(s);
@@ -284,11 +284,7 @@ export function checkTrustDomain(s: string): string | undefined {
 }
 
 export function checkKubernetesVersion(s: string): string | undefined {
-    const m = KUBERNETES_VERSION.exec(s);
-    if (!m || !SUPPORTED_KUBERNETES_MINORS.includes(Number(m[1]))) {
-        return `expected a Kubernetes version of minor ${SUPPORTED_KUBERNETES_MINORS.map((n) => `1.${n}`).join(", ")}, as "1.32" or "1.32.4"`;
-    }
-    return undefined;
+    return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
 }
 
 function checkClusterName(s: string): string | undefined {
@@ -434,7 +430,8 @@ function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {
-    const problems: string[] = [];
+    // The versions first: a combination known not to work is refused before anything else is looked at.
+    const problems: string[] = supportProblems(cfg.versions);
     if (cfg.host && !secretsSet.has("sshPrivateKey")) {
         problems.push(
             `${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` +

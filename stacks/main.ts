@@ -17,7 +17,7 @@ import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
-import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
+import { identityOf, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -28,6 +28,7 @@ export async function main(): Promise<Record<string, unknown>> {
     if (peer.identity) {
         const problems = peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack);
         if (problems.length > 0) throw new ConfigError(problems);
+        for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, cfg.peer.stack).warnings) pulumi.log.warn(warning);
     }
     return buildCluster(cfg, secrets, peer);
 }

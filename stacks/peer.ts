@@ -1,8 +1,9 @@
 // The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
 // what a stack exports for its peer, and the checks it runs on what the peer exported.
 import * as pulumi from "@pulumi/pulumi";
-import { fullKey, LabConfig, TrustModel } from "./config";
+import { fullKey, LabConfig, TrustModel, Versions } from "./config";
 import { overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { compareVersions } from "./support";
 
 /** The non-secret `identity` output: what the peer needs for its consistency checks. */
 export interface ClusterIdentity {
@@ -15,6 +16,8 @@ export interface ClusterIdentity {
     readonly metallbAddresses: string[];
     readonly podCidr: string;
     readonly serviceCidr: string;
+    /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
+    readonly versions?: Versions;
 }
 
 /**
@@ -47,7 +50,42 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
         metallbAddresses: [...cfg.metallb.addresses],
         podCidr: cfg.cluster.podCidr,
         serviceCidr: cfg.cluster.serviceCidr,
+        versions: { ...cfg.versions },
     };
+}
+
+/**
+ * The lab runs one set of versions. While an upgrade is under way one stack is
+ * necessarily ahead of the other (README, "Upgrading": the root stack first), so
+ * a stack ahead of its peer gets a warning naming the run to do next, and a stack
+ * behind its peer, or ahead in one version and behind in another, is refused:
+ * its stack file was not updated. A peer deployed before identities carried
+ * versions is not compared (its next `pulumi up` exports them).
+ */
+export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
+    const problems: string[] = [];
+    const ahead: string[] = [];
+    if (!own.versions || !peer.versions) return { problems, warnings: [] };
+    for (const [key, value] of Object.entries(own.versions) as [keyof Versions, string][]) {
+        const theirs = peer.versions[key];
+        if (theirs === undefined || compareVersions(value, theirs) === 0) continue;
+        if (compareVersions(value, theirs) < 0) {
+            problems.push(
+                `${fullKey(`versions.${key}`)} is "${value}" here but peer stack "${peerStack}" runs "${theirs}": both clusters run the same versions; ` +
+                    `set versions.${key}: "${theirs}" in this stack's file too (README, "Upgrading")`,
+            );
+        } else {
+            ahead.push(`versions.${key} "${theirs}" -> "${value}"`);
+        }
+    }
+    if (problems.length > 0 && ahead.length > 0) {
+        problems.push(`this stack is also ahead of peer stack "${peerStack}" in ${ahead.join(", ")}: set the same versions in both stack files`);
+    }
+    const warnings =
+        problems.length === 0 && ahead.length > 0
+            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, with the same versions in its stack file (README, "Upgrading")`]
+            : [];
+    return { problems, warnings };
 }
 
 /**
@@ -56,7 +94,7 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
  * addresses a cluster. Each message carries both values.
  */
 export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expectedPeerName: string, peerStack: string): string[] {
-    const problems: string[] = [];
+    const problems: string[] = [...peerVersionCheck(own, peer, peerStack).problems];
     const both = (key: string, a: unknown, b: unknown) => `${fullKey(key)} is ${JSON.stringify(a)} here and ${JSON.stringify(b)} in peer stack "${peerStack}"`;
 
     if (peer.clusterName !== expectedPeerName) {

@@ -5,6 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import * as tar from "tar";
+import { chartCrdDocuments, readChartArchive } from "../offline/charts";
 import { SchemaSet } from "../offline/check-schemas";
 
 // A made-up CRD and values schema in the upstream shapes; no upstream file is used.
@@ -84,4 +86,40 @@ test("values follow Helm's reading: siblings of $ref are ignored, defaults fill 
     expect(schemas.checkValues("mychart", { replicas: "one" })?.join()).toMatch(/\/replicas must be integer/);
     expect(schemas.checkValues("otherchart", { mychart: { replicas: "x" } })?.join()).toMatch(/\/mychart\/replicas must be integer/);
     expect(schemas.checkValues("otherchart", {})).toBeUndefined();
+});
+
+describe("schemas from packaged charts (--charts)", () => {
+    // A made-up chart in the upstream layout: a CRD template with a Helm action in its
+    // metadata (as spire-crds and MetalLB have), a values schema in a sub-chart.
+    let archive: string;
+    beforeAll(() => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-chart-"));
+        const newer = JSON.parse(JSON.stringify(crd));
+        newer.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.avoidBuggyIPs = { type: "boolean" };
+        const template = "{{- if .Values.crds.enabled }}\n" + YAML.stringify(newer).replace("metadata:\n", "metadata:\n  annotations:\n    {{- toYaml .Values.annotations | nindent 4 }}\n  labels:\n    release: {{ .Release.Name }}\n") + "{{- end }}\n";
+        fs.mkdirSync(path.join(dir, "pools", "templates"), { recursive: true });
+        fs.mkdirSync(path.join(dir, "pools", "charts", "sub"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "pools", "Chart.yaml"), "apiVersion: v2\nname: pools\nversion: 2.0.0\n");
+        fs.writeFileSync(path.join(dir, "pools", "templates", "crds.yaml"), template);
+        fs.writeFileSync(path.join(dir, "pools", "charts", "sub", "values.schema.json"), JSON.stringify({ type: "object", properties: { port: { type: "integer" } } }));
+        archive = path.join(dir, "pools-2.0.0.tgz");
+        tar.c({ gzip: true, file: archive, cwd: dir, sync: true }, ["pools"]);
+    });
+
+    test("a CRD template's schema is read despite the Helm actions in its metadata", () => {
+        const crds = chartCrdDocuments(readChartArchive(archive));
+        expect(crds.map((c) => [c.file, c.crd.spec.names.kind])).toEqual([["pools/templates/crds.yaml", "Pool"]]);
+    });
+
+    test("the chart's schemas take precedence over older copies in --schemas, and the report names the archive", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-schemas-"));
+        fs.writeFileSync(path.join(dir, "pools.yaml"), YAML.stringify(crd));
+        const fromChart = new SchemaSet(dir, [{ label: "pools-2.0.0.tgz", files: readChartArchive(archive) }]);
+        const fromDir = new SchemaSet(dir);
+        const newField = pool({ addresses: [], avoidBuggyIPs: true });
+        expect(fromChart.checkObject(newField)).toEqual([]);
+        expect(fromDir.checkObject(newField)?.join()).toMatch(/avoidBuggyIPs/);
+        expect(fromChart.sourcesOf(newField)).toEqual([["example.io/v1/Pool", "pools-2.0.0.tgz:pools/templates/crds.yaml"]]);
+        expect(fromChart.checkValues("pools", { sub: { port: "x" } })?.join()).toMatch(/\/sub\/port must be integer/);
+    });
 });

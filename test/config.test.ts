@@ -75,7 +75,7 @@ describe("bad input is rejected with the key, the value and what is expected", (
         ["an unknown PKI role", (r: any) => (r.pki.role = "primary"), /zta-testbed:pki\.role = "primary": expected "root".*or "peer"/],
         ["an unknown trust model", (r: any) => (r.mesh.trustModel = "mixed"), /mesh\.trustModel = "mixed"/],
         ["a chart version range", (r: any) => (r.versions.istio = "^1.30"), /zta-testbed:versions\.istio = "\^1\.30": expected a pinned chart version/],
-        ["an unsupported Kubernetes version", (r: any) => (r.versions.kubernetes = "1.19"), /zta-testbed:versions\.kubernetes = "1\.19": expected a Kubernetes version/],
+        ["a Kubernetes version that is no version", (r: any) => (r.versions.kubernetes = "v1.36"), /zta-testbed:versions\.kubernetes = "v1\.36": expected a Kubernetes minor or patch version/],
         ["a cluster name Cilium refuses", (r: any) => (r.cluster.name = "default"), /cluster\.name = "default": may not be "default"/],
         ["a cluster name over 32 characters", (r: any) => (r.cluster.name = "c".repeat(33)), /at most 32 characters/],
         ["a missing section", (r: any) => delete r.mesh, /zta-testbed:mesh is not set/],

@@ -40,7 +40,7 @@ describe("Cilium", () => {
     test.each(STACKS)("%s: the upstream chart from helm.cilium.io at versions.cilium, in kube-system, on the cluster's provider", (stack) => {
         const r = cilium(stack);
         expect(r.inputs).toMatchObject({ chart: "cilium", name: "cilium", namespace: "kube-system", repositoryOpts: { repo: "https://helm.cilium.io" } });
-        expect(r.inputs.version).toBe("1.17.18");
+        expect(r.inputs.version).toBe("1.20.0");
         expect(r.inputs.version).toBe((rawConfig(stack).versions as any).cilium);
         expect(r.provider).toBe(k8sProvider(stack));
     });
@@ -102,11 +102,11 @@ describe("Cilium", () => {
 });
 
 describe("MetalLB", () => {
-    test.each(STACKS)("%s: the upstream chart from metallb.github.io at versions.metallb, with its CRDs, L2 only (no FRR)", (stack) => {
+    test.each(STACKS)("%s: the upstream chart from metallb.github.io at versions.metallb, with its CRDs, L2 only (neither BGP speaker: no FRR container, no frr-k8s, which 0.16 turns on by default)", (stack) => {
         const r = metallb(stack);
         expect(r.inputs).toMatchObject({ chart: "metallb", namespace: METALLB_NAMESPACE, repositoryOpts: { repo: "https://metallb.github.io/metallb" } });
-        expect(r.inputs.version).toBe("0.14.9");
-        expect(values(r)).toEqual({ crds: { enabled: true }, speaker: { frr: { enabled: false } } });
+        expect(r.inputs.version).toBe("0.16.1");
+        expect(values(r)).toEqual({ crds: { enabled: true }, speaker: { frr: { enabled: false } }, frrk8s: { enabled: false } });
         expect(r.provider).toBe(k8sProvider(stack));
     });
 

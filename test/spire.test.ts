@@ -70,8 +70,8 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
 
     test("the CNI and the CRD chart come before the spire chart, and the chart before every ClusterSPIFFEID", () => {
         const p = plan();
-        expect(crds(p, stack).inputs).toMatchObject({ chart: "spire-crds", version: "0.5.0", repositoryOpts: { repo: "https://spiffe.github.io/helm-charts-hardened" } });
-        expect(chart(p, stack).inputs).toMatchObject({ chart: "spire", version: "0.24.5", name: "spire", namespace: "spire-server" });
+        expect(crds(p, stack).inputs).toMatchObject({ chart: "spire-crds", version: "0.6.0", repositoryOpts: { repo: "https://spiffe.github.io/helm-charts-hardened" } });
+        expect(chart(p, stack).inputs).toMatchObject({ chart: "spire", version: "0.30.0", name: "spire", namespace: "spire-server" });
         expect(chart(p, stack).dependsOn).toContain(crds(p, stack).urn);
         // SPIRE's pods wait for the CNI.
         expect(chart(p, stack).dependsOn).toContain(findResource(p, RELEASE, `${stack}-cilium-release`).urn);
@@ -209,7 +209,7 @@ describe("the upstream CA Secret", () => {
             program: async () => {
                 const provider = new k8s.Provider("unit-k8s", { kubeconfig: "unused" });
                 const files = pulumi.secret({ "tls.crt": "intermediate", "tls.key": "key", "bundle.crt": "root" });
-                const server = new SpireServer("unit-spire", { provider, trustDomain: "zta.lab", clusterName: "unit", versions: { crds: "0.5.0", spire: "0.24.5" }, upstreamCa: files });
+                const server = new SpireServer("unit-spire", { provider, trustDomain: "zta.lab", clusterName: "unit", versions: { crds: "0.6.0", spire: "0.30.0" }, upstreamCa: files });
                 return { stringData: server.upstreamCa.stringData };
             },
         });
