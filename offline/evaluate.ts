@@ -308,9 +308,8 @@ class RecordingMonitor extends MockMonitor {
             }
             const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
             const state: Record<string, unknown> = { ...raw, ...mockOutputs(req.getType(), req.getName(), rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0])) };
-            // The engine keeps an output secret when the input of the same name was (provider_plugin.go
-            // annotateSecrets), and marks additionalSecretOutputs secret; the mock runtime does neither.
-            annotateSecrets(state, raw);
+            // The engine marks these outputs secret; the mock runtime does not, so do it here. (An output
+            // echoed from a secret input stays secret already: deserializing lifts the secret to its key.)
             for (const key of options.additionalSecretOutputs) {
                 if (key in state && !isSecretValue(state[key])) state[key] = makeSecret(state[key]);
             }
@@ -374,27 +373,6 @@ class RecordingMonitor extends MockMonitor {
 
 function makeSecret(value: unknown): Record<string, unknown> {
     return { [rpc.specialSigKey]: rpc.specialSecretSig, value };
-}
-
-/** provider_plugin.go annotateSecrets: an output whose input of the same name holds a secret is secret. */
-function annotateSecrets(outs: Record<string, unknown>, ins: Record<string, unknown>): void {
-    for (const [key, input] of Object.entries(ins)) {
-        if (!(key in outs)) continue;
-        const output = outs[key];
-        if (isPlainObject(output) && isPlainObject(input)) annotateSecrets(output, input);
-        else if (!isSecretValue(output) && containsSecrets(input)) outs[key] = makeSecret(output);
-    }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-    return v !== null && typeof v === "object" && !Array.isArray(v) && !isSecretValue(v);
-}
-
-function containsSecrets(v: unknown): boolean {
-    if (isSecretValue(v)) return true;
-    if (Array.isArray(v)) return v.some(containsSecrets);
-    if (v !== null && typeof v === "object") return Object.values(v).some(containsSecrets);
-    return false;
 }
 
 function isSecretValue(v: unknown): boolean {

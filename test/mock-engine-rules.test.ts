@@ -178,7 +178,7 @@ describe("resource options", () => {
 });
 
 describe("secrets stay secret", () => {
-    test("an output whose input of the same name was secret is secret, as the engine marks it", async () => {
+    test("what the program marks secret stays secret in the stack outputs, also when a resource echoes it", async () => {
         const e = await evaluate(() => {
             const cm = new k8s.core.v1.ConfigMap("cm", { metadata: { name: "cm", annotations: { token: pulumi.secret("t") } }, data: { a: "b" } });
             const plain = new k8s.core.v1.ConfigMap("plain", { metadata: { name: "plain" }, data: { a: "b" } });
