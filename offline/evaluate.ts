@@ -173,7 +173,13 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
 }
 
 /**
- * ENGINE RULES: what the engine refuses and the mock runtime lets through.
+ * ENGINE RULES: what the engine refuses and the mock runtime lets through
+ * (RecordingMonitor.admit and registerResource):
+ * - a custom resource bound to a provider of another package (that provider refuses it);
+ * - two resources with one URN, URNs computed as the engine does;
+ * - a parent, dependency, deletedWith or replaceWith that is not a resource of the stack;
+ * - a provider reference that is not a provider of the stack;
+ * - a custom timeout that is not a Go duration.
  * Each message says what the engine says, then what to change.
  */
 export class EngineRuleError extends Error {}
