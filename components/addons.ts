@@ -93,7 +93,9 @@ export class Addons extends pulumi.ComponentResource {
 
         let grafanaSecret: k8s.core.v1.Secret | undefined;
         if (args.grafana) {
-            const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, child);
+            // Only `parent`: a provider of another package (the cluster's Kubernetes provider) refuses the
+            // resource; the random package's default provider creates it.
+            const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
             this.grafanaAdminPassword = pulumi.secret(password.result);
             grafanaSecret = new k8s.core.v1.Secret(
                 `${name}-grafana-admin`,
@@ -139,7 +141,7 @@ export class Addons extends pulumi.ComponentResource {
         }
 
         if (args.kiali) {
-            const signingKey = new random.RandomPassword(`${name}-kiali-signing-key`, { length: 32, special: false }, child);
+            const signingKey = new random.RandomPassword(`${name}-kiali-signing-key`, { length: 32, special: false }, { parent: this });
             const keySecret = new k8s.core.v1.Secret(
                 `${name}-kiali-signing-key`,
                 { metadata: { name: "kiali-signing-key", namespace: ns }, stringData: { key: pulumi.secret(signingKey.result) } },

@@ -1,9 +1,15 @@
 // Evaluates the program for one stack in process, on Pulumi's mock runtime: no
 // host, cluster, backend or network is touched. Every registered resource is
 // recorded as the engine would receive it (type, parent, dependencies,
-// provider, inputs), with secret values redacted.
+// provider, resource options, inputs), with secret values redacted.
+//
+// Where the mock runtime is more lenient than the engine (pulumi/pulumi
+// v3.248.0, pkg/resource/deploy), the monitor here refuses what the engine
+// refuses, so a program that would stop `pulumi up` stops the plan and the
+// tests: see ENGINE RULES below.
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import * as aliasproto from "@pulumi/pulumi/proto/alias_pb";
 import * as resproto from "@pulumi/pulumi/proto/resource_pb";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
@@ -12,17 +18,55 @@ import { mockOutputs } from "./mocks";
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
 
+/** An alias as the SDK sends it: a URN, or a spec of what changed. */
+export type RecordedAlias = { readonly urn: string } | { readonly name?: string; readonly type?: string; readonly stack?: string; readonly project?: string; readonly parent?: string; readonly noParent?: boolean };
+
+/** The resource options the engine receives, as it receives them (defaults where the program set none). */
+export interface RecordedOptions {
+    readonly protect: boolean;
+    readonly additionalSecretOutputs: string[];
+    readonly deleteBeforeReplace: boolean;
+    readonly ignoreChanges: string[];
+    readonly replaceOnChanges: string[];
+    readonly retainOnDelete: boolean;
+    readonly aliases: RecordedAlias[];
+    /** Go durations ("10m", "" for the provider's default); null when none is set. */
+    readonly customTimeouts: { readonly create: string; readonly update: string; readonly delete: string } | null;
+    readonly deletedWith: string | null;
+    readonly replaceWith: string[];
+    readonly importId: string | null;
+    readonly hideDiffs: string[];
+    /** A component's providers for its children: package -> provider URN. */
+    readonly providers: Record<string, string>;
+}
+
+/** The options of a resource that sets none. */
+export const DEFAULT_OPTIONS: RecordedOptions = {
+    protect: false,
+    additionalSecretOutputs: [],
+    deleteBeforeReplace: false,
+    ignoreChanges: [],
+    replaceOnChanges: [],
+    retainOnDelete: false,
+    aliases: [],
+    customTimeouts: null,
+    deletedWith: null,
+    replaceWith: [],
+    importId: null,
+    hideDiffs: [],
+    providers: {},
+};
+
 /** One resource as the plan shows it. */
-export interface PlannedResource {
+export interface PlannedResource extends RecordedOptions {
     readonly type: string;
     readonly name: string;
     readonly urn: string;
     readonly parent: string | null;
     readonly dependsOn: string[];
+    /** The provider the engine sends this resource to; null for the package's default provider (or none). */
     readonly provider: string | null;
     readonly custom: boolean;
-    readonly protect: boolean;
-    readonly additionalSecretOutputs: string[];
     readonly inputs: Record<string, unknown>;
 }
 
@@ -53,20 +97,8 @@ export interface Evaluation {
 }
 
 type Callback = (err: Error | null, resp?: unknown) => void;
-// The shape of the gRPC requests the SDK hands the monitor (resource_pb).
-interface ResourceRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getCustom(): boolean;
-    getProtect(): boolean;
-    getProvider(): string;
-    getDependenciesList(): string[];
-    getAdditionalsecretoutputsList(): string[];
-    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
-    getProperties?(): { toJavaScript(): Record<string, unknown> } | undefined;
-    getId?(): string;
-}
+type RegisterRequest = resproto.RegisterResourceRequest;
+type ReadRequest = resproto.ReadResourceRequest;
 
 /** Replaces secrets with "[secret]", unknowns with "[unknown]" and resource references with their URN. */
 export function redact(value: unknown): unknown {
@@ -91,9 +123,74 @@ function providerUrn(ref: string): string | null {
     return ref ? ref.slice(0, ref.lastIndexOf("::")) : null;
 }
 
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+const PROVIDER_TYPE_PREFIX = "pulumi:providers:";
+
+/** The type of a URN with its parents' types: "zta:addons:Addons$kubernetes:core/v1:Secret". */
+function qualifiedTypeOf(urn: string): string {
+    return urn.split("::")[2];
+}
+
+/** The package a resource type belongs to ("random" of "random:index/randomPassword:RandomPassword"), or a provider's package. */
+export function packageOf(type: string): string {
+    return type.startsWith(PROVIDER_TYPE_PREFIX) ? type.slice(PROVIDER_TYPE_PREFIX.length) : type.split(":")[0];
+}
+
+// A Go duration as time.ParseDuration reads it: "0", or numbers with units ("1h30m", "90s", "1.5h").
+const GO_DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/;
+
+function aliasOf(alias: InstanceType<typeof aliasproto.Alias>): RecordedAlias {
+    if (alias.hasSpec()) {
+        const spec = alias.getSpec() as InstanceType<typeof aliasproto.Alias.Spec>;
+        const fields = { name: spec.getName(), type: spec.getType(), stack: spec.getStack(), project: spec.getProject(), parent: spec.getParenturn(), noParent: spec.getNoparent() };
+        return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== "" && v !== false));
+    }
+    return { urn: alias.getUrn() };
+}
+
+function optionsOf(req: RegisterRequest): RecordedOptions {
+    const timeouts = req.getCustomtimeouts();
+    const providers: Record<string, string> = {};
+    req.getProvidersMap().forEach((ref, pkg) => {
+        providers[pkg] = providerUrn(ref) as string;
+    });
+    return {
+        protect: req.getProtect() ?? false,
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        ignoreChanges: req.getIgnorechangesList(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+        retainOnDelete: req.getRetainondelete() ?? false,
+        aliases: [...req.getAliasesList().map(aliasOf), ...req.getAliasurnsList().map((urn) => ({ urn }))],
+        // The SDK always sends the message; all empty is no timeout.
+        customTimeouts: timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete()) ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : null,
+        deletedWith: req.getDeletedwith() || null,
+        replaceWith: req.getReplaceWithList(),
+        importId: req.getImportid() || null,
+        hideDiffs: req.getHidediffsList(),
+        providers,
+    };
+}
+
+/**
+ * ENGINE RULES: what the engine refuses and the mock runtime lets through
+ * (RecordingMonitor.admit and registerResource):
+ * - a custom resource bound to a provider of another package (that provider refuses it);
+ * - two resources with one URN, URNs computed as the engine does;
+ * - a parent, dependency, deletedWith or replaceWith that is not a resource of the stack;
+ * - a provider reference that is not a provider of the stack;
+ * - a custom timeout that is not a Go duration.
+ * Each message says what the engine says, then what to change.
+ */
+export class EngineRuleError extends Error {}
+
 class RecordingMonitor extends MockMonitor {
     readonly planned: PlannedResource[] = [];
     stackOutputs: Record<string, unknown> = {};
+    /** What the engine would have refused, in order. */
+    readonly refusals: EngineRuleError[] = [];
+    /** Every URN registered or read so far, with its type. */
+    private readonly registered = new Map<string, string>();
 
     constructor(private readonly peerOutputs: StackOutputs | undefined) {
         super({
@@ -107,26 +204,87 @@ class RecordingMonitor extends MockMonitor {
         });
     }
 
-    private newUrnOf(req: ResourceRequest): string {
-        return (this as unknown as { newUrn(p: string, t: string, n: string): string }).newUrn(req.getParent(), req.getType(), req.getName());
+    /**
+     * The URN the engine gives the resource (Deployment.generateURN): the parent's
+     * qualified type, unless the parent is the root stack, "$", the type. The mock
+     * runtime keeps only the parent's last type and counts the stack, so its URNs
+     * differ from the ones in real state, and so do the collisions.
+     */
+    private urnOf(req: RegisterRequest | ReadRequest): string {
+        const parent = req.getParent();
+        const parentType = parent ? qualifiedTypeOf(parent) : "";
+        const type = parentType && parentType !== ROOT_STACK_TYPE ? `${parentType}$${req.getType()}` : req.getType();
+        return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${type}::${req.getName()}`;
     }
 
-    private async respond(req: ResourceRequest, state: Record<string, unknown>, inputs: Record<string, unknown>, callback: Callback, read: boolean) {
-        const urn = this.newUrnOf(req);
-        this.planned.push({
-            type: req.getType(),
-            name: req.getName(),
-            urn,
-            parent: req.getParent() || null,
-            dependsOn: read ? [] : req.getDependenciesList(),
-            provider: providerUrn(req.getProvider()),
-            custom: read || req.getCustom(),
-            protect: read ? false : req.getProtect(),
-            additionalSecretOutputs: read ? [] : req.getAdditionalsecretoutputsList(),
-            inputs: redact(inputs) as Record<string, unknown>,
-        });
+    /**
+     * Records and throws what the engine would say about `urn`, with the fix. The
+     * registration is then answered as if it had worked (see `answerRefused`): the
+     * evaluation fails with the first refusal once the program is done.
+     */
+    private refuse(urn: string, engineSays: string, fix: string): never {
+        const err = new EngineRuleError(`the Pulumi engine refuses ${urn}: ${engineSays}; ${fix}`);
+        this.refusals.push(err);
+        throw err;
+    }
+
+    /** Refuses what the engine refuses; returns the URN and the provider the engine keeps. */
+    private admit(req: RegisterRequest | ReadRequest, custom: boolean, deps: string[]): { urn: string; provider: string | null } {
+        const type = req.getType();
+        const urn = this.urnOf(req);
+        // step_generator.go generateURN.
+        if (this.registered.has(urn)) this.refuse(urn, `Duplicate resource URN '${urn}'`, "give one of the two resources another name (or parent)");
+        // step_generator.go checkParent.
+        const parent = req.getParent();
+        if (parent && !this.registered.has(parent)) this.refuse(urn, `could not find parent resource ${parent}`, "parent it to a resource of this stack");
+        // The snapshot integrity check (snapshot.go): every dependency is a resource of this stack, registered before.
+        for (const dep of deps) {
+            if (!this.registered.has(dep)) this.refuse(urn, `dependency ${dep} refers to missing resource`, "depend only on resources of this stack");
+        }
+        // source_eval.go RegisterResource resolves a provider for custom resources that are not providers;
+        // for components and providers it keeps none (a component's `provider` is its children's).
+        if (!custom || type.startsWith(PROVIDER_TYPE_PREFIX)) return { urn, provider: null };
+        const provider = providerUrn(req.getProvider());
+        if (provider === null) return { urn, provider };
+        const providerType = this.registered.get(provider);
+        if (providerType === undefined || !providerType.startsWith(PROVIDER_TYPE_PREFIX)) {
+            this.refuse(urn, `unknown provider '${req.getProvider()}'`, "bind it to a provider resource of this stack");
+        }
+        // The engine sends the resource to that provider, which knows only its own package's types
+        // (pulumi-kubernetes says "unrecognized resource type: ... for this provider").
+        if (packageOf(providerType) !== packageOf(type)) {
+            this.refuse(
+                urn,
+                `it is bound to ${providerType} ${provider.split("::").pop()}, which refuses it: unrecognized resource type: "${type}" for this provider`,
+                `create it without that provider (a component's child options carry it) so that the "${packageOf(type)}" package's default provider, or one of its own, creates it`,
+            );
+        }
+        return { urn, provider };
+    }
+
+    /**
+     * A refused registration still gets an answer: an error would reject a promise of
+     * the SDK's that nothing handles, and crash the process instead of failing the plan.
+     */
+    private answerRefused(req: RegisterRequest | ReadRequest, callback: Callback, read: boolean): void {
+        const urn = this.urnOf(req);
+        if (read) {
+            const response = new resproto.ReadResourceResponse();
+            response.setUrn(urn);
+            callback(null, response);
+        } else {
+            const response = new resproto.RegisterResourceResponse();
+            response.setUrn(urn);
+            response.setId(`${req.getName()}-refused`);
+            callback(null, response);
+        }
+    }
+
+    private async respond(urn: string, record: PlannedResource, state: Record<string, unknown>, callback: Callback, read: boolean) {
+        this.registered.set(urn, record.type);
+        this.planned.push(record);
         const serialized = await rpc.serializeProperties("", state);
-        const id = `${req.getName()}-id`;
+        const id = `${record.name}-id`;
         (this as unknown as { resources: Map<string, unknown> }).resources.set(urn, { urn, id, state: serialized });
         const properties = structproto.Struct.fromJavaScript(serialized as Record<string, structproto.JavaScriptValue>);
         if (read) {
@@ -143,40 +301,84 @@ class RecordingMonitor extends MockMonitor {
         }
     }
 
-    async registerResource(req: ResourceRequest, callback: Callback): Promise<void> {
+    async registerResource(req: RegisterRequest, callback: Callback): Promise<void> {
         try {
-            const raw = req.getObject()?.toJavaScript() ?? {};
-            const state = { ...raw, ...mockOutputs(req.getType(), req.getName(), rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0])) };
-            // The engine marks these outputs secret; the mock runtime does not, so do it here.
-            for (const key of req.getAdditionalsecretoutputsList()) {
-                if (key in state && !isSecretValue(state[key])) state[key] = { [rpc.specialSigKey]: rpc.specialSecretSig, value: state[key] };
+            const options = optionsOf(req);
+            const propertyDeps: string[] = [];
+            req.getPropertydependenciesMap().forEach((deps) => propertyDeps.push(...deps.getUrnsList()));
+            const references = [...req.getDependenciesList(), ...propertyDeps, ...(options.deletedWith ? [options.deletedWith] : []), ...options.replaceWith];
+            const { urn, provider } = this.admit(req, req.getCustom(), references);
+            // source_eval.go: each custom timeout is a Go duration.
+            for (const value of Object.values(options.customTimeouts ?? {})) {
+                if (value !== "" && !GO_DURATION.test(value)) this.refuse(urn, `unable to parse customTimeout Value ${value}`, 'use a Go duration such as "10m" or "1h30m"');
             }
-            await this.respond(req, state, raw, callback, false);
+            const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+            const state: Record<string, unknown> = { ...raw, ...mockOutputs(req.getType(), req.getName(), rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0])) };
+            // The engine marks these outputs secret; the mock runtime does not, so do it here. (An output
+            // echoed from a secret input stays secret already: deserializing lifts the secret to its key.)
+            for (const key of options.additionalSecretOutputs) {
+                if (key in state && !isSecretValue(state[key])) state[key] = makeSecret(state[key]);
+            }
+            const record: PlannedResource = {
+                type: req.getType(),
+                name: req.getName(),
+                urn,
+                parent: req.getParent() || null,
+                dependsOn: req.getDependenciesList(),
+                provider,
+                custom: req.getCustom(),
+                ...options,
+                inputs: redact(raw) as Record<string, unknown>,
+            };
+            await this.respond(urn, record, state, callback, false);
         } catch (err) {
-            callback(err as Error);
+            if (err instanceof EngineRuleError) this.answerRefused(req, callback, false);
+            else callback(err as Error);
         }
     }
 
-    async readResource(req: ResourceRequest, callback: Callback): Promise<void> {
+    async readResource(req: ReadRequest, callback: Callback): Promise<void> {
         try {
-            const raw = req.getProperties?.()?.toJavaScript() ?? {};
+            const raw = (req.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>;
             if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
+            const { urn, provider } = this.admit(req, true, req.getDependenciesList());
             const peer = this.peerOutputs ?? {};
             const state = {
                 ...raw,
-                outputs: Object.fromEntries(Object.entries(peer).map(([k, o]) => [k, o.value])),
-                secretOutputNames: Object.entries(peer).filter(([, o]) => o.secret).map(([k]) => k),
+                // The engine's StackReference (builtins.go readStackReference) keeps the peer's secrets secret
+                // inside `outputs`, and lists their names.
+                outputs: Object.fromEntries(Object.entries(peer).map(([k, o]) => [k, o.secret ? makeSecret(o.value) : o.value])),
+                secretOutputNames: Object.entries(peer)
+                    .filter(([, o]) => o.secret)
+                    .map(([k]) => k)
+                    .sort(),
             };
-            await this.respond(req, state, raw, callback, true);
+            const record: PlannedResource = {
+                type: req.getType(),
+                name: req.getName(),
+                urn,
+                parent: req.getParent() || null,
+                dependsOn: [],
+                provider,
+                custom: true,
+                ...DEFAULT_OPTIONS,
+                inputs: redact(raw) as Record<string, unknown>,
+            };
+            await this.respond(urn, record, state, callback, true);
         } catch (err) {
-            callback(err as Error);
+            if (err instanceof EngineRuleError) this.answerRefused(req, callback, true);
+            else callback(err as Error);
         }
     }
 
     registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback): void {
-        if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack") this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
+        if (qualifiedTypeOf(req.getUrn()) === ROOT_STACK_TYPE) this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
         super.registerResourceOutputs(req, callback);
     }
+}
+
+function makeSecret(value: unknown): Record<string, unknown> {
+    return { [rpc.specialSigKey]: rpc.specialSecretSig, value };
 }
 
 function isSecretValue(v: unknown): boolean {
@@ -230,9 +432,15 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
             }
         });
         await pulumi.runtime.disconnect();
+    } catch (err) {
+        // E.g. serializing the Stack's outputs, when one of them comes from a refused resource.
+        failure ??= err;
     } finally {
         console.warn = originalWarn;
     }
+    // A refusal is the cause of whatever failed after it, and fails the plan even when no
+    // part of the program waited on the refused resource.
+    if (monitor.refusals.length > 0) throw monitor.refusals[0];
     if (failure !== undefined) throw failure;
     const outputs = Object.fromEntries(Object.entries(monitor.stackOutputs).map(([k, v]) => [k, toStackOutput(v)]));
     return { stack: opts.stack, resources: monitor.planned, outputs, warnings };

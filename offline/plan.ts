@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
+import { EngineRuleError } from "./evaluate";
 import { planLab, writePlan, renderTree, LabPlan } from "./lab";
 
 interface Args {
@@ -15,7 +16,7 @@ const USAGE = `usage: npm run plan -- [--out DIR] [--config-dir DIR] [--quiet]
 
 Evaluates the program for both stacks (comp2, comp3) on Pulumi's mock runtime,
 touching no host, cluster, backend or network, and writes for each stack:
-  DIR/<stack>/resources.json      every resource: type, name, urn, parent, dependsOn, provider, inputs
+  DIR/<stack>/resources.json      every resource: type, name, urn, parent, dependsOn, provider, options, inputs
   DIR/<stack>/outputs.json        the stack outputs the peer reads (secrets as "[secret]")
   DIR/<stack>/manifests/*.yaml    one file per Kubernetes object
   DIR/<stack>/helm/*.yaml         chart, repository, version and values of each Helm release
@@ -23,7 +24,10 @@ touching no host, cluster, backend or network, and writes for each stack:
 
   --out DIR         where to write (default: plan)
   --config-dir DIR  read Pulumi.comp2.yaml and Pulumi.comp3.yaml from DIR (default: the repo root)
-  --quiet           do not print the resource trees`;
+  --quiet           do not print the resource trees
+
+It fails where the Pulumi engine would refuse the program: a resource bound to
+a provider of another package, two resources with one URN, a bad custom timeout.`;
 
 function parseArgs(argv: string[]): Args {
     const args: Args = { out: "plan", configDir: path.resolve(__dirname, ".."), quiet: false };
@@ -63,7 +67,7 @@ async function run(): Promise<void> {
 }
 
 run().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof EngineRuleError) {
         console.error(`plan failed: ${err.message}`);
         if (err instanceof UsageError) console.error(USAGE);
     } else {

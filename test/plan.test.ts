@@ -69,6 +69,18 @@ describe("plan/<stack>/resources.json", () => {
     });
 });
 
+describe("README, Tearing down", () => {
+    test("unprotects exactly the plan's protected resources, at the URNs the engine gives them", () => {
+        const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Tearing down"), readme.indexOf("## Configuration"));
+        const unprotected = [...section.matchAll(/'(urn:pulumi:[^']+)'/g)].map((m) => m[1]);
+        const protectedUrns = stackOf(lab, "comp2").resources.filter((r) => r.protect).map((r) => r.urn);
+        expect(unprotected.sort()).toEqual(protectedUrns.sort());
+        expect(unprotected).toContain("urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/selfSignedCert:SelfSignedCert::comp2-pki-root-cert");
+        expect(stackOf(lab, "comp3").resources.filter((r) => r.protect)).toEqual([]);
+    });
+});
+
 describe("secrets that are not set", () => {
     test("get labelled stand-ins that are listed, and stay secret", () => {
         const file = readStackConfig(REPO, "comp2");

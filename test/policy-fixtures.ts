@@ -1,6 +1,6 @@
 // A compliant stack for the policy tests, in the shapes the components
 // declare: each test mutates one resource and expects one message.
-import { PlannedResource, SECRET } from "../offline/evaluate";
+import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/evaluate";
 import { checkResources, PackConfig, Violation } from "../policy/plan";
 
 const STACK = "urn:pulumi:comp2::zta-testbed::";
@@ -10,7 +10,7 @@ export function urnOf(type: string, name: string): string {
 }
 
 export function resource(type: string, name: string, inputs: Record<string, unknown>, extra: Partial<PlannedResource> = {}): PlannedResource {
-    return { type, name, urn: urnOf(type, name), parent: null, dependsOn: [], provider: null, custom: true, protect: false, additionalSecretOutputs: [], inputs, ...extra };
+    return { ...DEFAULT_OPTIONS, type, name, urn: urnOf(type, name), parent: null, dependsOn: [], provider: null, custom: true, inputs, ...extra };
 }
 
 const release = (name: string, chart: string, values: Record<string, unknown>, namespace = "istio-system") =>
