@@ -54,7 +54,9 @@ describe("every layer of DESIGN.md is in both stacks", () => {
         for (const type of once) expect([type, resourcesOfType(plan, type).length]).toEqual([type, 1]);
     });
 
-    test("the lab PKI and the registry belong to the root stack only", () => {
+    test("the lab root and the registry belong to the root stack only; each stack has its own cluster CA keys", () => {
+        expect(resourcesOfType(stackOf(lab, "comp2"), "zta:pki:ClusterCa")).toHaveLength(1);
+        expect(resourcesOfType(stackOf(lab, "comp3"), "zta:pki:ClusterCa")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp2"), "zta:pki:Pki")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp2"), "zta:host:Registry")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp3"), "zta:pki:Pki")).toHaveLength(0);
