@@ -28,6 +28,8 @@ export interface HostPrepArgs {
      * and added by the next `pulumi up`.
      */
     readonly rootCaCert?: pulumi.Input<string>;
+    /** Directories made for local PersistentVolumes (absolute paths); they outlive pods and re-runs. */
+    readonly localVolumeDirs?: string[];
 }
 
 /** The apt repository minor and the package version prefix for a Kubernetes version. */
@@ -80,7 +82,7 @@ export class HostPrep extends pulumi.ComponentResource {
         const gate = connectionGate(name, { connection, target }, this);
 
         const { minor, versionPrefix } = kubernetesPackages(args.kubernetesVersion);
-        const prepare = run("prepare", PREPARE, [minor, versionPrefix], {}, { dependsOn: [gate] });
+        const prepare = run("prepare", PREPARE, [minor, versionPrefix, ...(args.localVolumeDirs ?? [])], {}, { dependsOn: [gate] });
 
         let trust: command.remote.Command | undefined;
         if (args.rootCaCert !== undefined) {

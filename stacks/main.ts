@@ -15,7 +15,7 @@ import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
 import { ConfigError, LabConfig, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
+import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh, SPIRE_DATA_DIR } from "./layers";
 import { identityOf, PeerOutputName, peerProblems, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
@@ -149,6 +149,8 @@ function meshIdentity(
         versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
         upstreamCa: trust.intermediates.apply((i) => i.spire),
         cni: network?.cni,
+        // A host HostPrep builds has no StorageClass: a local volume in the directory HostPrep made.
+        localDataPath: cfg.host ? SPIRE_DATA_DIR : undefined,
         oidcDiscovery: cfg.spire.oidcDiscovery,
         federation: federated
             ? {
@@ -207,6 +209,7 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, registryCa: pulumi
             kubeProxy: !cfg.cilium.kubeProxyReplacement,
             registry: `${cfg.registry.host}:${cfg.registry.port}`,
             rootCaCert: registryCa,
+            localVolumeDirs: [SPIRE_DATA_DIR],
         });
         // The kubeconfig is HostPrep's output: the provider waits for the cluster through it.
         const kubeconfig = prep.kubeconfig;
