@@ -135,3 +135,20 @@ describe("zero trust in the plan (issue 7's must-show)", () => {
         expect(resourcesOfType(stackOf(lab, stack), "random:index/randomPassword:RandomPassword").length).toBeGreaterThan(0);
     });
 });
+
+describe("the first deployment's run sequence (README, 'Deploying to the lab')", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Deploying to the lab"), readme.indexOf("## Verify"));
+
+    test("the README's `pulumi up` commands are the runs the offline plan makes, in order", () => {
+        const ups = [...section.matchAll(/^pulumi up --stack (\S+)/gm)].map((m) => m[1]);
+        expect(ups).toEqual(lab.runs);
+        expect(lab.runs).toEqual(["comp3", "comp2", "comp3"]);
+    });
+
+    test("the run count the README states is the number of runs the plan makes", () => {
+        const stated = /converges in these (\d+) runs/.exec(section);
+        expect(stated).not.toBeNull();
+        expect(Number(stated?.[1])).toBe(lab.runs.length);
+    });
+});
