@@ -60,7 +60,7 @@ export interface SpireFederationArgs {
     readonly address: string;
     /** MetalLB's pool and advertisement: the LoadBalancer Service gets its address from them. */
     readonly loadBalancer: pulumi.Resource[];
-    /** The lab root CA (PEM): this trust domain's bundle, which the peer bootstraps from. */
+    /** This trust domain's own root CA (PEM): its bundle, which the peer bootstraps from. */
     readonly rootCaCert: pulumi.Input<string>;
     /** The peer cluster's name (a DNS label): names its ClusterFederatedTrustDomain. */
     readonly peerName: string;
@@ -415,7 +415,7 @@ function optionalBundle(root: string): { trustDomainBundle?: string } {
         return { trustDomainBundle: spiffeBundle(root) };
     } catch (err) {
         pulumi.log.warn(
-            `the lab root CA could not be read as a PEM certificate (${(err as Error).message}): the federation output carries no trustDomainBundle; ` +
+            `this trust domain's root CA could not be read as a PEM certificate (${(err as Error).message}): the federation output carries no trustDomainBundle; ` +
                 "bootstrap the peer by hand: `spire-server bundle show -format spiffe` here, then `spire-server bundle set -format spiffe -id spiffe://<this trust domain>` on the peer",
         );
         return {};
