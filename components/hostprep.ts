@@ -54,6 +54,9 @@ const KUBECONFIG = hostScript("host/kubeconfig.sh");
  *   connection -> prepare -> kubeadm-init -> reset guard -> kubeconfig
  *                        \-> trust (root CA) ----------------/
  *
+ * The prepare step also makes the directories of local PersistentVolumes
+ * (`localVolumeDirs`: the SPIRE server's data), which must exist before their pods.
+ *
  * No CNI is installed: Cilium comes next. kube-proxy is installed or not as
  * `kubeProxy` says, which the stack takes from `cilium.kubeProxyReplacement`:
  * with Cilium's replacement, kubeadm skips its kube-proxy addon (Cilium's
