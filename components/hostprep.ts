@@ -28,6 +28,8 @@ export interface HostPrepArgs {
      * and added by the next `pulumi up`.
      */
     readonly rootCaCert?: pulumi.Input<string>;
+    /** Directories made for local PersistentVolumes (absolute paths); they outlive pods and re-runs. */
+    readonly localVolumeDirs?: string[];
 }
 
 /** The apt repository minor and the package version prefix for a Kubernetes version. */
@@ -51,6 +53,9 @@ const KUBECONFIG = hostScript("host/kubeconfig.sh");
  *
  *   connection -> prepare -> kubeadm-init -> reset guard -> kubeconfig
  *                        \-> trust (root CA) ----------------/
+ *
+ * The prepare step also makes the directories of local PersistentVolumes
+ * (`localVolumeDirs`: the SPIRE server's data), which must exist before their pods.
  *
  * No CNI is installed: Cilium comes next. kube-proxy is installed or not as
  * `kubeProxy` says, which the stack takes from `cilium.kubeProxyReplacement`:
@@ -80,7 +85,7 @@ export class HostPrep extends pulumi.ComponentResource {
         const gate = connectionGate(name, { connection, target }, this);
 
         const { minor, versionPrefix } = kubernetesPackages(args.kubernetesVersion);
-        const prepare = run("prepare", PREPARE, [minor, versionPrefix], {}, { dependsOn: [gate] });
+        const prepare = run("prepare", PREPARE, [minor, versionPrefix, ...(args.localVolumeDirs ?? [])], {}, { dependsOn: [gate] });
 
         let trust: command.remote.Command | undefined;
         if (args.rootCaCert !== undefined) {

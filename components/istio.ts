@@ -62,16 +62,25 @@ export interface IstioPrimaryArgs {
     readonly trustDomain: string;
     /** `meshConfig.trustDomainAliases`: the peer's trust domain in the federated model, else empty. */
     readonly trustDomainAliases: string[];
-    /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret. */
-    readonly istioCa: pulumi.Output<IstioCaFiles>;
-    /** The lab root CA (PEM): istiod trusts it when fetching the OIDC issuer's JWKS. */
-    readonly rootCaCert: pulumi.Input<string>;
+    /**
+     * This cluster's CA. Absent (its intermediates not signed yet): only istio-system
+     * and `base` are declared, enough for the remote-secret exchange.
+     */
+    readonly ca?: IstioCaArgs;
     /** The ingress gateway's fixed MetalLB address. */
     readonly ingressAddress: string;
     /** CNI and MetalLB: pods wait for the CNI, the gateway's LoadBalancer for MetalLB. Absent in stacks without that layer. */
     readonly clusterNetwork?: ClusterNetwork;
     /** SPIRE: the ingress gateway mounts its CSI socket, so it waits for it. */
     readonly identity?: MeshIdentity;
+}
+
+/** What istiod's CA is made of. */
+export interface IstioCaArgs {
+    /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret. */
+    readonly istioCa: pulumi.Output<IstioCaFiles>;
+    /** The root CA (PEM): istiod trusts it when fetching the OIDC issuer's JWKS. */
+    readonly rootCaCert: pulumi.Input<string>;
 }
 
 /**
@@ -83,14 +92,14 @@ export interface IstioPrimaryArgs {
 export class IstioPrimary extends pulumi.ComponentResource {
     /** istio-system, once it exists with its network label. */
     public readonly namespace: pulumi.Output<string>;
-    /** istiod's plugged-in CA Secret. */
-    public readonly cacerts: k8s.core.v1.Secret;
+    /** istiod's plugged-in CA Secret (absent without `ca`, as are istiod and the ingress gateway). */
+    public readonly cacerts?: k8s.core.v1.Secret;
     /** The `base` release (CRDs, istio-reader-service-account). */
     public readonly base: k8s.helm.v3.Release;
     /** The `istiod` release. */
-    public readonly istiod: k8s.helm.v3.Release;
+    public readonly istiod?: k8s.helm.v3.Release;
     /** The ingress gateway release. */
-    public readonly ingressGateway: k8s.helm.v3.Release;
+    public readonly ingressGateway?: k8s.helm.v3.Release;
     /** The ingress gateway pods' selector labels. */
     public readonly ingressSelector: Record<string, string>;
 
@@ -107,6 +116,19 @@ export class IstioPrimary extends pulumi.ComponentResource {
         );
         this.namespace = ns.metadata.name;
 
+        this.base = helmRelease(
+            `${name}-base`,
+            { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} },
+            { parent: this, provider },
+        );
+
+        this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
+        const ca = args.ca;
+        if (!ca) {
+            this.registerOutputs({ namespace: this.namespace, base: this.base, ingressSelector: this.ingressSelector });
+            return;
+        }
+
         // Plugged-in CA (pilot/pkg/bootstrap/istio_ca.go): istiod uses it only when it
         // exists at startup and has no `istio-generated` key (istio#45291), hence
         // created before istiod and with exactly these keys. Each value stays secret;
@@ -116,16 +138,10 @@ export class IstioPrimary extends pulumi.ComponentResource {
             {
                 metadata: { name: "cacerts", namespace: this.namespace },
                 type: "Opaque",
-                stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(args.istioCa.apply((ca) => ca[k]))])),
+                stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(ca.istioCa.apply((files) => files[k]))])),
             },
             { parent: this, provider, additionalSecretOutputs: ["data", "stringData"] },
         ));
-
-        this.base = helmRelease(
-            `${name}-base`,
-            { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} },
-            { parent: this, provider },
-        );
 
         const meshConfig: Record<string, unknown> = { trustDomain: args.trustDomain };
         if (args.trustDomainAliases.length > 0) meshConfig.trustDomainAliases = args.trustDomainAliases;
@@ -142,7 +158,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
                     // silently ignored): istiod fetches the JWKS of the lab's OIDC issuer, whose
                     // certificate chains to the lab root (istio#46350).
-                    jwksResolverExtraRootCA: args.rootCaCert,
+                    jwksResolverExtraRootCA: ca.rootCaCert,
                 },
             },
             // No data flows from these: istiod must find cacerts when it starts (or it
@@ -150,7 +166,6 @@ export class IstioPrimary extends pulumi.ComponentResource {
             { parent: this, provider, dependsOn: [cacerts, this.base, ...cni] },
         );
 
-        this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         this.ingressGateway = gatewayRelease(
             `${name}-ingress`,
             { name: INGRESS_GATEWAY, version: args.version, namespace: this.namespace, address: args.ingressAddress },

@@ -16,129 +16,201 @@ export interface SpireUpstreamFiles {
     readonly "bundle.crt": string;
 }
 
-/** What one cluster needs from the lab PKI. Contains private keys: always a secret. */
+/** What one cluster's CAs run on. Contains private keys: always a secret, and never leaves the stack that made the keys. */
 export interface ClusterIntermediates {
     readonly istio: IstioCaFiles;
     readonly spire: SpireUpstreamFiles;
 }
 
+/** One cluster's certificate signing requests (PEM), one per intermediate. Public: the `signingRequests` output. */
+export interface SigningRequests {
+    readonly istio: string;
+    readonly spire: string;
+}
+
+/** One cluster's intermediate private keys (PEM, secret): only ever inside the stack that generated them. */
+export interface IntermediateKeys {
+    readonly istio: string;
+    readonly spire: string;
+}
+
+/** The certificates a root signed for one cluster's requests (PEM). Public: the `signedIntermediates` output holds them by cluster. */
+export interface SignedIntermediates {
+    readonly istio: string;
+    readonly spire: string;
+}
+
 /** The trust material a cluster works with, whichever stack owns the root. */
 export interface ClusterTrust {
-    /** The lab root CA certificate (PEM). Public. */
+    /** The root CA certificate this cluster's identities chain to (PEM). Public. */
     readonly rootCaCert: pulumi.Output<string>;
-    /** This cluster's intermediates (secret). */
+    /** This cluster's intermediates (secret), assembled in this stack from its own keys. */
     readonly intermediates: pulumi.Output<ClusterIntermediates>;
 }
 
-export interface PkiArgs {
-    /** Clusters to issue intermediates for: this stack's cluster and its peer's. */
-    readonly clusters: string[];
-    /** Subject organization on every certificate. */
-    readonly organization: pulumi.Input<string>;
-    /** Root CA lifetime; default ten years. */
-    readonly rootValidityHours?: pulumi.Input<number>;
-    /** Intermediate lifetime; default five years. */
-    readonly intermediateValidityHours?: pulumi.Input<number>;
+/** How long intermediates live, and how early before their end a `pulumi up` re-issues them. */
+export interface IntermediateLifetime {
+    readonly validityHours: number;
+    readonly earlyRenewalHours: number;
 }
 
 const CA_USES = ["cert_signing", "crl_signing", "digital_signature"];
+const ORGANIZATION = "zta-testbed";
 
 /**
- * The lab PKI, declared by the root stack only: a root CA and, per cluster, an
- * Istio intermediate (istiod's plugged-in CA) and a SPIRE upstream intermediate
- * (SPIRE's disk UpstreamAuthority). Both clusters' workloads therefore chain to
- * one root, which is what cross-cluster mTLS verifies against.
+ * Istio's `cacerts` and SPIRE's upstream-authority files from this cluster's own
+ * keys, the certificates the root signed for them, and the root. Pure: the keys
+ * go in and come out in the files of this stack's own Secrets, nowhere else.
+ */
+export function assembleIntermediates(keys: IntermediateKeys, signed: SignedIntermediates, root: string): ClusterIntermediates {
+    return {
+        istio: {
+            "ca-cert.pem": signed.istio,
+            "ca-key.pem": keys.istio,
+            "root-cert.pem": root,
+            "cert-chain.pem": `${signed.istio.trimEnd()}\n${root.trimEnd()}\n`,
+        },
+        spire: { "tls.crt": signed.spire, "tls.key": keys.spire, "bundle.crt": root },
+    };
+}
+
+export interface ClusterCaArgs {
+    /** The cluster whose intermediates these are: it names them in their subject. */
+    readonly clusterName: string;
+}
+
+/**
+ * One cluster's intermediate CA keys (Istio's plugged-in CA and SPIRE's upstream
+ * authority) and a signing request for each. Declared by the stack of that
+ * cluster and no other: the keys stay in its state and its cluster's Secrets,
+ * only the requests leave it (the `signingRequests` output).
+ */
+export class ClusterCa extends pulumi.ComponentResource {
+    /** The two signing requests (public). */
+    public readonly signingRequests: pulumi.Output<SigningRequests>;
+    private readonly keys: pulumi.Output<IntermediateKeys>;
+
+    constructor(name: string, args: ClusterCaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:pki:ClusterCa", name, {}, opts);
+        const request = (kind: string, commonName: string) => {
+            const key = new tls.PrivateKey(`${name}-${kind}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
+            const csr = new tls.CertRequest(
+                `${name}-${kind}-csr`,
+                { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: ORGANIZATION } },
+                { parent: this },
+            );
+            return { key: key.privateKeyPem, csr: csr.certRequestPem };
+        };
+        const istio = request("istio", `Istio intermediate CA ${args.clusterName}`);
+        const spire = request("spire", `SPIRE upstream CA ${args.clusterName}`);
+        this.signingRequests = pulumi.all([istio.csr, spire.csr]).apply(([i, s]): SigningRequests => ({ istio: i, spire: s }));
+        this.keys = pulumi.secret(pulumi.all([istio.key, spire.key]).apply(([i, s]): IntermediateKeys => ({ istio: i, spire: s })));
+        this.registerOutputs({ signingRequests: this.signingRequests });
+    }
+
+    /** This cluster's trust: its own keys with the certificates signed for them, chained to `rootCaCert`. */
+    trust(rootCaCert: pulumi.Input<string>, signed: pulumi.Input<SignedIntermediates>): ClusterTrust {
+        const root = pulumi.output(rootCaCert);
+        const intermediates = pulumi.all([this.keys, signed, root]).apply(([keys, certs, r]) => assembleIntermediates(keys, certs, r));
+        return { rootCaCert: root, intermediates: pulumi.secret(intermediates) };
+    }
+}
+
+/** A root CA the lab brings instead of a generated one. */
+export interface BroughtRoot {
+    /** Its certificate (PEM). */
+    readonly certPem: string;
+    /** Its private key (PEM, secret). */
+    readonly keyPem: pulumi.Input<string>;
+}
+
+/** One cluster whose intermediates the root signs. */
+export interface SigningSubject {
+    readonly cluster: string;
+    readonly requests: pulumi.Input<SigningRequests>;
+}
+
+export interface PkiArgs {
+    /** Every cluster to sign intermediates for, each with its own signing requests. */
+    readonly sign: SigningSubject[];
+    /** Validity and early renewal window of the intermediates. */
+    readonly intermediates: IntermediateLifetime;
+    /** A root the lab brings; absent: the root is generated here. */
+    readonly root?: BroughtRoot;
+    /** Generated root's lifetime; default ten years. */
+    readonly rootValidityHours?: pulumi.Input<number>;
+}
+
+/**
+ * A root CA (generated, or the lab's own) and the intermediates it signs from
+ * each cluster's signing requests: the root stack signs for every cluster it
+ * knows, in the federated model each stack for its own cluster only. It never
+ * sees an intermediate's key.
  *
- * The root key and certificate are `protect`ed: replacing them invalidates every
- * identity in both clusters.
+ * A generated root's key and certificate are `protect`ed: replacing them
+ * invalidates every identity chained to the root.
  */
 export class Pki extends pulumi.ComponentResource {
     /** Root CA certificate (PEM). */
     public readonly rootCaCert: pulumi.Output<string>;
-    /** Root CA private key (PEM, secret): only for signing lab server certificates such as the registry's. */
+    /** Root CA private key (PEM, secret): only for signing, here and for lab server certificates such as the registry's. */
     public readonly rootCaKey: pulumi.Output<string>;
-    /** Intermediates by cluster name (secret). */
-    public readonly intermediates: pulumi.Output<Record<string, ClusterIntermediates>>;
+    /** The signed intermediates by cluster name (public). */
+    public readonly signedIntermediates: pulumi.Output<Record<string, SignedIntermediates>>;
 
     constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:pki:Pki", name, {}, opts);
 
-        const rootKey = new tls.PrivateKey(`${name}-root-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this, protect: true });
-        const rootCert = new tls.SelfSignedCert(
-            `${name}-root-cert`,
-            {
-                privateKeyPem: rootKey.privateKeyPem,
-                subject: { commonName: "zta-testbed root CA", organization: args.organization },
-                isCaCertificate: true,
-                setSubjectKeyId: true,
-                allowedUses: CA_USES,
-                validityPeriodHours: args.rootValidityHours ?? 10 * 365 * 24,
-            },
-            { parent: this, protect: true },
-        );
-        this.rootCaCert = rootCert.certPem;
-        this.rootCaKey = pulumi.secret(rootKey.privateKeyPem);
+        if (args.root) {
+            this.rootCaCert = pulumi.output(args.root.certPem);
+            this.rootCaKey = pulumi.secret(args.root.keyPem);
+        } else {
+            const rootKey = new tls.PrivateKey(`${name}-root-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this, protect: true });
+            const rootCert = new tls.SelfSignedCert(
+                `${name}-root-cert`,
+                {
+                    privateKeyPem: rootKey.privateKeyPem,
+                    subject: { commonName: "zta-testbed root CA", organization: ORGANIZATION },
+                    isCaCertificate: true,
+                    setSubjectKeyId: true,
+                    allowedUses: CA_USES,
+                    validityPeriodHours: args.rootValidityHours ?? 10 * 365 * 24,
+                },
+                { parent: this, protect: true },
+            );
+            this.rootCaCert = rootCert.certPem;
+            this.rootCaKey = pulumi.secret(rootKey.privateKeyPem);
+        }
 
-        const issued = args.clusters.map((cluster) => {
+        const signed = args.sign.map(({ cluster, requests }) => {
+            const csrs = pulumi.output(requests);
             // Istio's intermediate signs workload leaves directly (path length 0).
-            const istio = this.intermediate(`${name}-${cluster}-istio`, `Istio intermediate CA ${cluster}`, 0, args, rootKey, rootCert);
+            const istio = this.sign(`${name}-${cluster}-istio`, csrs.apply((r) => r.istio), 0, args.intermediates);
             // SPIRE's upstream intermediate signs the SPIRE server's own CA, which signs SVIDs: no path length limit.
-            const spire = this.intermediate(`${name}-${cluster}-spire`, `SPIRE upstream CA ${cluster}`, undefined, args, rootKey, rootCert);
-            const files = pulumi
-                .all([istio.key.privateKeyPem, istio.cert.certPem, spire.key.privateKeyPem, spire.cert.certPem, rootCert.certPem])
-                .apply(
-                    ([istioKey, istioCert, spireKey, spireCert, root]): ClusterIntermediates => ({
-                        istio: {
-                            "ca-cert.pem": istioCert,
-                            "ca-key.pem": istioKey,
-                            "root-cert.pem": root,
-                            "cert-chain.pem": `${istioCert.trimEnd()}\n${root.trimEnd()}\n`,
-                        },
-                        spire: { "tls.crt": spireCert, "tls.key": spireKey, "bundle.crt": root },
-                    }),
-                );
-            return [cluster, files] as const;
+            const spire = this.sign(`${name}-${cluster}-spire`, csrs.apply((r) => r.spire), undefined, args.intermediates);
+            return [cluster, pulumi.all([istio.certPem, spire.certPem]).apply(([i, s]): SignedIntermediates => ({ istio: i, spire: s }))] as const;
         });
-        this.intermediates = pulumi.secret(
-            pulumi.all(Object.fromEntries(issued)).apply((m) => m as Record<string, ClusterIntermediates>),
-        );
+        this.signedIntermediates = pulumi.all(Object.fromEntries(signed)).apply((m) => m as Record<string, SignedIntermediates>);
 
-        this.registerOutputs({ rootCaCert: this.rootCaCert, rootCaKey: this.rootCaKey, intermediates: this.intermediates });
+        this.registerOutputs({ rootCaCert: this.rootCaCert, rootCaKey: this.rootCaKey, signedIntermediates: this.signedIntermediates });
     }
 
-    /** This cluster's trust material from a PKI this stack owns. */
-    trustFor(cluster: string): ClusterTrust {
-        return { rootCaCert: this.rootCaCert, intermediates: pulumi.secret(this.intermediates.apply((m) => m[cluster])) };
-    }
-
-    private intermediate(
-        name: string,
-        commonName: string,
-        maxPathLength: number | undefined,
-        args: PkiArgs,
-        rootKey: tls.PrivateKey,
-        rootCert: tls.SelfSignedCert,
-    ): { key: tls.PrivateKey; cert: tls.LocallySignedCert } {
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
-        const csr = new tls.CertRequest(
-            `${name}-csr`,
-            { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: args.organization } },
-            { parent: this },
-        );
-        const cert = new tls.LocallySignedCert(
+    private sign(name: string, request: pulumi.Output<string>, maxPathLength: number | undefined, lifetime: IntermediateLifetime): tls.LocallySignedCert {
+        return new tls.LocallySignedCert(
             `${name}-cert`,
             {
-                certRequestPem: csr.certRequestPem,
-                caPrivateKeyPem: rootKey.privateKeyPem,
-                caCertPem: rootCert.certPem,
+                certRequestPem: request,
+                caPrivateKeyPem: this.rootCaKey,
+                caCertPem: this.rootCaCert,
                 isCaCertificate: true,
                 maxPathLength,
                 setSubjectKeyId: true,
                 allowedUses: [...CA_USES, "key_encipherment"],
-                validityPeriodHours: args.intermediateValidityHours ?? 5 * 365 * 24,
+                validityPeriodHours: lifetime.validityHours,
+                // Inside this window before the end, the next `pulumi up` signs a new certificate for the same key.
+                earlyRenewalHours: lifetime.earlyRenewalHours,
             },
             { parent: this },
         );
-        return { key, cert };
     }
 }

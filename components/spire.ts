@@ -23,6 +23,17 @@ export const SPIRE_RELEASE = "spire";
 export const SPIRE_CLASS_NAME = "zta-testbed";
 /** The SPIRE bundle endpoint's port (chart default `federation.bundleEndpoint.port`, stated so the Service and URL use one number). */
 export const FEDERATION_PORT = 8443;
+/** The StorageClass name of the server's local PersistentVolume: its claim asks for this class, so nothing else binds it. */
+export const SPIRE_DATA_CLASS = "zta-spire-server-local";
+/** Size of the server's volume; the chart's `persistence.size` default, stated so the claim and the PersistentVolume agree. */
+export const SPIRE_DATA_SIZE = "1Gi";
+/**
+ * The claim the server's StatefulSet makes: `<volumeClaimTemplate>-<StatefulSet>-<ordinal>`,
+ * here `spire-data` (charts/spire-server/templates/server-resource.yaml) and the
+ * StatefulSet `spire-server` (release `spire`, nameOverride `server`).
+ */
+export const SPIRE_DATA_CLAIM = "spire-data-spire-server-0";
+
 /** Keys of the upstream-authority Secret: the chart mounts the whole Secret at /run/spire/upstream_ca and points the disk plugin at these files. */
 export const UPSTREAM_CA_KEYS = ["tls.crt", "tls.key", "bundle.crt"] as const;
 
@@ -49,7 +60,7 @@ export interface SpireFederationArgs {
     readonly address: string;
     /** MetalLB's pool and advertisement: the LoadBalancer Service gets its address from them. */
     readonly loadBalancer: pulumi.Resource[];
-    /** The lab root CA (PEM): this trust domain's bundle, which the peer bootstraps from. */
+    /** This trust domain's own root CA (PEM): its bundle, which the peer bootstraps from. */
     readonly rootCaCert: pulumi.Input<string>;
     /** The peer cluster's name (a DNS label): names its ClusterFederatedTrustDomain. */
     readonly peerName: string;
@@ -72,6 +83,12 @@ export interface SpireServerArgs {
     readonly cni?: pulumi.Resource;
     /** Set for the federated trust model. */
     readonly federation?: SpireFederationArgs;
+    /**
+     * A directory on the control-plane node for the server's datastore and keys, as a
+     * local PersistentVolume (a bare kubeadm node has no StorageClass). Absent: the
+     * chart's PersistentVolumeClaim with the cluster's default StorageClass.
+     */
+    readonly localDataPath?: string;
     /** Run SPIRE's OIDC discovery provider (off by default: nothing in the testbed needs it). */
     readonly oidcDiscovery?: boolean;
 }
@@ -135,6 +152,10 @@ export class SpireServer extends pulumi.ComponentResource {
 
         // Pods need the CNI; no data flows from it.
         const afterCni = args.cni ? [args.cni] : [];
+
+        // Survives the pod: the SQLite datastore (entries, attested agents) and the disk KeyManager's
+        // keys.json (SPIRE's own CA keys) live under /run/spire/data, on this volume.
+        const dataVolume = args.localDataPath ? this.localDataVolume(name, args.localDataPath, provider) : [];
         this.crds = helmRelease(
             `${name}-crds`,
             { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} },
@@ -156,10 +177,12 @@ export class SpireServer extends pulumi.ComponentResource {
                     systemNamespace: systemNs.metadata.name,
                     federated: args.federation !== undefined,
                     oidcDiscovery: args.oidcDiscovery ?? false,
+                    dataStorageClass: args.localDataPath ? SPIRE_DATA_CLASS : undefined,
                 }),
             },
-            // The chart's CRDs live in spire-crds: the controller manager fails without them.
-            { parent: this, provider, dependsOn: [this.crds, ...afterCni] },
+            // The chart's CRDs live in spire-crds: the controller manager fails without them; the
+            // server's claim binds only to the volume made for it.
+            { parent: this, provider, dependsOn: [this.crds, ...afterCni, ...dataVolume] },
         );
         this.ready = [this.crds, this.release];
 
@@ -212,9 +235,44 @@ export class SpireServer extends pulumi.ComponentResource {
 
         this.registerOutputs({ className: this.className, upstreamCa: this.upstreamCa, crds: this.crds, release: this.release, federatesWith: this.federatesWith, federation: this.federation });
     }
+
+    /**
+     * A local PersistentVolume at `path` on the control-plane node, kept on release
+     * (`Retain`), pre-bound to the server's claim, with a no-provisioner StorageClass
+     * (Kubernetes' "local" volume docs: bind when the pod is scheduled). The directory
+     * must exist: HostPrep makes it.
+     */
+    private localDataVolume(name: string, path: string, provider: k8s.Provider): pulumi.Resource[] {
+        const storageClass = new k8s.storage.v1.StorageClass(
+            `${name}-data-class`,
+            { metadata: { name: SPIRE_DATA_CLASS }, provisioner: "kubernetes.io/no-provisioner", volumeBindingMode: "WaitForFirstConsumer", reclaimPolicy: "Retain" },
+            { parent: this, provider },
+        );
+        const volume = new k8s.core.v1.PersistentVolume(
+            `${name}-data`,
+            {
+                metadata: { name: "spire-server-data" },
+                spec: {
+                    capacity: { storage: SPIRE_DATA_SIZE },
+                    accessModes: ["ReadWriteOnce"],
+                    volumeMode: "Filesystem",
+                    persistentVolumeReclaimPolicy: "Retain",
+                    storageClassName: storageClass.metadata.name,
+                    claimRef: { namespace: SPIRE_SERVER_NAMESPACE, name: SPIRE_DATA_CLAIM },
+                    local: { path },
+                    // The node kubeadm made: the only control-plane node of the cluster.
+                    nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }] }] } },
+                },
+            },
+            { parent: this, provider },
+        );
+        return [storageClass, volume];
+    }
 }
 
 interface ValuesInputs {
+    /** StorageClass of the server's data claim; absent: the cluster's default. */
+    readonly dataStorageClass?: string;
     readonly trustDomain: string;
     readonly clusterName: string;
     readonly upstreamSecret: pulumi.Input<string>;
@@ -242,13 +300,12 @@ export function spireValues(v: ValuesInputs): Record<string, unknown> {
             },
         },
         "spire-server": {
-            // A bare kubeadm node has no StorageClass, so the default PVC would stay Pending.
-            // emptyDir loses the SQLite datastore on a restart, which SPIRE recovers from here:
-            // the new SPIRE CA is signed by the same upstream intermediate (SVIDs still chain to
-            // the lab root), the controller manager re-creates every entry from the
-            // ClusterSPIFFEIDs, and agents re-attest with k8s_psat. hostPath would need a
-            // pre-created directory (`type: Directory` in server-resource.yaml).
-            persistence: { type: "emptyDir" },
+            // The datastore and keys outlive the pod: a claim of the StatefulSet (`pvc`, the chart's
+            // default), bound to our local PersistentVolume on a bare kubeadm node, else to the
+            // cluster's default StorageClass. Not `hostPath`: the chart's hostPath volume is not
+            // allowed in the restricted spire-server namespace, and kubelet applies the pod's
+            // fsGroup to a local volume, not to a hostPath one.
+            persistence: { type: "pvc", size: SPIRE_DATA_SIZE, ...(v.dataStorageClass ? { storageClass: v.dataStorageClass } : {}) },
             upstreamAuthority: {
                 disk: {
                     enabled: true,
@@ -358,7 +415,7 @@ function optionalBundle(root: string): { trustDomainBundle?: string } {
         return { trustDomainBundle: spiffeBundle(root) };
     } catch (err) {
         pulumi.log.warn(
-            `the lab root CA could not be read as a PEM certificate (${(err as Error).message}): the federation output carries no trustDomainBundle; ` +
+            `this trust domain's root CA could not be read as a PEM certificate (${(err as Error).message}): the federation output carries no trustDomainBundle; ` +
                 "bootstrap the peer by hand: `spire-server bundle show -format spiffe` here, then `spire-server bundle set -format spiffe -id spiffe://<this trust domain>` on the peer",
         );
         return {};

@@ -16,6 +16,8 @@ export interface StackPlan extends Evaluation {
 
 export interface LabPlan {
     readonly stacks: StackPlan[];
+    /** The stacks in the order they were run: the first deployment's `pulumi up` sequence. */
+    readonly runs: string[];
 }
 
 interface StackConfigFile {
@@ -81,26 +83,20 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
     return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions };
 }
 
-function firstDeployment(files: StackConfigFile[]): [StackConfigFile, StackConfigFile] {
-    return files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : [files[0], files[1]];
-}
-
-/** The `pulumi up` runs of a first deployment, in order: what planLab evaluates and the real-engine test runs. */
-export function deploymentOrder(configDir: string): string[] {
-    const [first, second] = firstDeployment(STACKS.map((s) => readStackConfig(configDir, s)));
-    return [first.stack, second.stack, first.stack];
-}
-
 /**
- * comp2 (the root stack by default) first with no peer, then comp3 with
- * comp2's outputs, then comp2 again with comp3's: the three runs of a first
- * deployment. Each stack's plan is its last evaluation.
+ * The three runs of a first deployment (README, "Deploying to the lab"): the
+ * peer-role stack (comp3 by default) first with no peer, which exports its
+ * signing requests and remote secret; then the root stack, which signs both
+ * clusters' requests and installs the peer's remote secret; then the peer again,
+ * which assembles its CAs from its own keys and the signed certificates and
+ * installs the root stack's remote secret. The same order serves the federated
+ * model, where each stack signs for itself. Each stack's plan is its last evaluation.
  */
 export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
     const files = STACKS.map((s) => readStackConfig(configDir, s));
     const differing = versionDifferences(files);
     if (differing.length > 0) throw new ConfigError(differing);
-    const [first, second] = firstDeployment(files);
+    const [second, first] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
     const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
         evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
             (e): StackPlan => ({ ...e, standIns: file.standIns }),
@@ -109,7 +105,7 @@ export async function planLab(configDir: string, program: () => Promise<Record<s
     const secondPlan = await run(second, firstAlone.outputs);
     const firstPlan = await run(first, secondPlan.outputs);
     const byName = new Map([firstPlan, secondPlan].map((p) => [p.stack, p]));
-    return { stacks: STACKS.map((s) => byName.get(s) as StackPlan) };
+    return { stacks: STACKS.map((s) => byName.get(s) as StackPlan), runs: [first.stack, second.stack, first.stack] };
 }
 
 /**

@@ -41,6 +41,8 @@ async function run(): Promise<number> {
                   warnings: [],
                   standIns: [],
               })),
+              // A plan read from disk does not record the order its runs were made in.
+              runs: [],
           }
         : await planLab(configDir, main);
     const violations = await checkLab(lab, configDir);

@@ -1,5 +1,6 @@
 // Stack configuration: read once, validated by pure functions into a typed
 // object, then passed down. Components never read pulumi.Config themselves.
+import { X509Certificate } from "crypto";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { supportProblems } from "./support";
 
@@ -123,6 +124,26 @@ export interface CiliumSettings {
     readonly kubeProxyReplacement: boolean;
 }
 
+/**
+ * The lab PKI. In the `shared` trust model the stack with role "root" owns the one
+ * root and signs every cluster's intermediates; in the `federated` model every
+ * stack owns the root of its own trust domain and signs only its own, and `role`
+ * only says which stack runs the lab registry (whose certificate its root signs).
+ */
+export interface PkiSettings {
+    readonly role: PkiRole;
+    /** A root CA certificate (PEM) the lab brings; its key is the secret `rootCaKey`. Absent: the root is generated. */
+    readonly rootCaCert?: string;
+    /** Lifetime of the Istio and SPIRE intermediates, in hours. */
+    readonly intermediateValidityHours: number;
+    /** How many hours before an intermediate's end the next `pulumi up` re-issues it. */
+    readonly intermediateEarlyRenewalHours: number;
+}
+
+/** Defaults: intermediates live a year and are re-issued by any `up` in their last 30 days. */
+export const DEFAULT_INTERMEDIATE_VALIDITY_HOURS = 365 * 24;
+export const DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS = 30 * 24;
+
 /** The validated configuration of one stack (one cluster). */
 export interface LabConfig {
     readonly stack: string;
@@ -135,7 +156,7 @@ export interface LabConfig {
     readonly registry: RegistrySettings;
     readonly jwt: JwtSettings;
     readonly peer: PeerSettings;
-    readonly pki: { readonly role: PkiRole };
+    readonly pki: PkiSettings;
     readonly addons: AddonSettings;
     readonly samples: SampleSettings;
     readonly cilium: CiliumSettings;
@@ -147,7 +168,7 @@ export interface LabConfig {
 export type RawConfig = Readonly<Record<string, unknown>>;
 
 /** The secret config keys, read with `requireSecret`/`getSecret` and never validated by value. */
-export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig"] as const;
+export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig", "rootCaKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
 /** Raised for bad configuration; the message lists every problem, one per line. */
@@ -164,7 +185,14 @@ export function fullKey(path: string): string {
 
 /** Secrets this configuration needs, given the raw (unvalidated) values. */
 export function requiredSecrets(raw: RawConfig): SecretKey[] {
-    return raw.host === undefined ? ["kubeconfig"] : ["sshPrivateKey"];
+    const access: SecretKey = raw.host === undefined ? "kubeconfig" : "sshPrivateKey";
+    const pki = raw.pki as Record<string, unknown> | undefined;
+    return pki?.rootCaCert === undefined ? [access] : [access, "rootCaKey"];
+}
+
+/** Whether this stack owns a root CA: the root stack of the shared model, every stack of the federated one. */
+export function ownsRoot(cfg: Pick<LabConfig, "pki" | "mesh">): boolean {
+    return cfg.pki.role === "root" || cfg.mesh.trustModel === "federated";
 }
 
 // SPIFFE trust domain: lowercase letters, digits, '.', '-', '_' (SPIFFE-ID spec §2.1).
@@ -185,7 +213,9 @@ class Reader {
     constructor(private readonly problems: string[]) {}
 
     problem(path: string, value: unknown, expected: string): void {
-        this.problems.push(`${fullKey(path)} = ${JSON.stringify(value)}: ${expected}`);
+        // A PEM is long: its start is enough to recognise it.
+        const shown = typeof value === "string" && value.length > 60 ? `${value.slice(0, 40)}...` : value;
+        this.problems.push(`${fullKey(path)} = ${JSON.stringify(shown)}: ${expected}`);
     }
 
     object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
@@ -287,6 +317,20 @@ export function checkKubernetesVersion(s: string): string | undefined {
     return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
 }
 
+/** A root CA certificate the lab brings: one PEM certificate, a CA, valid now. */
+export function checkRootCaCert(pem: string): string | undefined {
+    let cert: X509Certificate;
+    try {
+        cert = new X509Certificate(pem);
+    } catch {
+        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----): set it with `pulumi config set --path zta-testbed:pki.rootCaCert -- \"$(cat root.pem)\"`";
+    }
+    if (!cert.ca) return `expected a CA certificate (basicConstraints CA:TRUE); "${cert.subject.replace(/\n/g, ", ")}" is not one`;
+    const now = Date.now();
+    if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) return `expected a certificate valid now; it is valid from ${cert.validFrom} to ${cert.validTo}`;
+    return undefined;
+}
+
 function checkClusterName(s: string): string | undefined {
     // Cilium: cluster.name is at most 32 characters and may not be "default" with a non-zero cluster id.
     if (checkLabel(s)) return checkLabel(s);
@@ -375,6 +419,14 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         s === "root" || s === "peer" ? undefined : 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)',
     ) as PkiRole;
 
+    const intermediateValidityHours = r.integer(k, "pki.intermediateValidityHours", 24, 10 * 365 * 24, DEFAULT_INTERMEDIATE_VALIDITY_HOURS);
+    const pki: PkiSettings = {
+        role,
+        rootCaCert: r.optionalString(k, "pki.rootCaCert", checkRootCaCert),
+        intermediateValidityHours,
+        intermediateEarlyRenewalHours: r.integer(k, "pki.intermediateEarlyRenewalHours", 0, intermediateValidityHours - 1, DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
+    };
+
     const a = r.object(raw, "addons", true) ?? {};
     const addons: AddonSettings = {
         prometheus: r.boolean(a, "addons.prometheus", false),
@@ -396,7 +448,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         registry,
         jwt,
         peer,
-        pki: { role },
+        pki,
         addons,
         samples: sampleSettings(r, s),
         cilium: {
@@ -446,6 +498,21 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     }
     if (cfg.host && secretsSet.has("kubeconfig")) {
         problems.push(`${fullKey("host")} and ${fullKey("kubeconfig")} are both set: remove one (a host is built by Pulumi; a kubeconfig is a cluster you bring)`);
+    }
+    if (cfg.pki.rootCaCert !== undefined && !ownsRoot(cfg)) {
+        problems.push(
+            `${fullKey("pki.rootCaCert")} is set but this stack owns no root (${fullKey("pki.role")} is "peer" in the shared trust model): ` +
+                `set it on the root stack "${cfg.peer.stack}" instead, and remove it here`,
+        );
+    }
+    if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
+        problems.push(
+            `${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` +
+                "(or remove pki.rootCaCert to have a root generated)",
+        );
+    }
+    if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
+        problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);
     }
     if (cfg.cluster.name === cfg.peer.clusterName) {
         problems.push(`${fullKey("peer.clusterName")} = "${cfg.peer.clusterName}" equals ${fullKey("cluster.name")}: the two clusters need distinct names`);

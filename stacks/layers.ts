@@ -44,6 +44,8 @@ export const METALLB_NAMESPACE = "metallb-system";
 export const METALLB_POOL = "lab-pool";
 export const SPIRE_SERVER_NAMESPACE = "spire-server";
 export const SPIRE_SYSTEM_NAMESPACE = "spire-system";
+/** On a host HostPrep builds: the SPIRE server's data directory, a local PersistentVolume on the control-plane node. */
+export const SPIRE_DATA_DIR = "/var/lib/zta-testbed/spire-server";
 export const SAMPLE_NAMESPACE = "sample";
 export const INGRESS_GATEWAY = "istio-ingressgateway";
 export const EAST_WEST_GATEWAY = "istio-eastwestgateway";

@@ -9,15 +9,15 @@ import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
 import { IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
-import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
+import { ClusterCa, ClusterTrust, Pki, SignedIntermediates, SigningSubject, SigningRequests } from "../components/pki";
 import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
-import { ConfigError, LabConfig } from "./config";
+import { ConfigError, LabConfig, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
-import { identityOf, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation } from "./peer";
+import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh, SPIRE_DATA_DIR } from "./layers";
+import { identityOf, PeerOutputName, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -39,49 +39,91 @@ export async function main(): Promise<Record<string, unknown>> {
  */
 export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerView): Record<string, unknown> {
     const exports: Record<string, unknown> = { identity: identityOf(cfg) };
+    // The peer outputs this run declares resources from, exported as `usedFromPeer`.
+    const used = new Set<PeerOutputName>(peer.identity ? ["identity"] : []);
 
-    const pki = cfg.pki.role === "root" ? labPki(cfg, exports) : undefined;
-    const trust = pki ? pki.trustFor(cfg.cluster.name) : peerTrust(cfg, peer);
+    // This cluster's intermediate keys: made here, never exported; only their signing requests are.
+    const ca = new ClusterCa(`${cfg.stack}-ca`, { clusterName: cfg.cluster.name });
+    if (cfg.mesh.trustModel === "shared") exports.signingRequests = ca.signingRequests;
+    const pki = ownsRoot(cfg) ? clusterPki(cfg, secrets, ca, peer, used, exports) : undefined;
+    const trust = pki ? ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m[cfg.cluster.name])) : peerTrust(cfg, ca, peer, used);
     if (trust) exports.rootCaCert = trust.rootCaCert;
-    if (pki) privateRegistry(cfg, secrets, pki);
+    const registryCa = registryTrust(cfg, pki, peer, used);
+    if (pki && cfg.pki.role === "root") privateRegistry(cfg, secrets, pki);
 
-    const access = clusterAccess(cfg, secrets, trust);
-    if (!access) return exports;
-    exports.kubeconfig = access.kubeconfig;
-    const network = clusterNetwork(cfg, access);
+    const access = clusterAccess(cfg, secrets, registryCa);
+    if (access) {
+        exports.kubeconfig = access.kubeconfig;
+        const network = clusterNetwork(cfg, access);
+        const identity = meshIdentity(cfg, access, network, trust, peer, used);
+        if (identity?.federation) exports.federation = identity.federation;
+        const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports, used);
+        if (mesh) declareZeroTrust(cfg, access, network, identity, mesh, exports);
+    }
 
-    const identity = meshIdentity(cfg, access, network, trust, peer);
-    if (identity?.federation) exports.federation = identity.federation;
-    const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
-    if (mesh) declareZeroTrust(cfg, access, network, identity, mesh, exports);
-
+    exports.usedFromPeer = [...used].sort();
+    const unused = unusedByPeer(cfg, peer, Object.keys(exports));
+    if (unused.length > 0) {
+        pulumi.log.warn(
+            `peer stack "${cfg.peer.stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${cfg.peer.stack}" next`,
+        );
+    }
     return exports;
 }
 
-/** The root stack owns the PKI and issues intermediates for both clusters. */
-function labPki(cfg: LabConfig, exports: Record<string, unknown>): Pki {
-    const pki = new Pki(`${cfg.stack}-pki`, { clusters: [cfg.cluster.name, cfg.peer.clusterName], organization: "zta-testbed" });
-    exports.intermediates = pki.intermediates;
+/**
+ * The root this stack owns and what it signs: in the shared model the root stack
+ * signs this cluster's requests and the peer's (once the peer exported them); in
+ * the federated model every stack signs only its own. A loop over the clusters
+ * it knows; the signing requests are all it gets from them.
+ */
+function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peer: PeerView, used: Set<PeerOutputName>, exports: Record<string, unknown>): Pki {
+    const sign: SigningSubject[] = [{ cluster: cfg.cluster.name, requests: ca.signingRequests }];
+    if (cfg.mesh.trustModel === "shared" && peer.available.has("signingRequests")) {
+        sign.push({ cluster: cfg.peer.clusterName, requests: peer.output<SigningRequests>("signingRequests") });
+        used.add("signingRequests");
+    }
+    const brought = cfg.pki.rootCaCert;
+    const pki = new Pki(`${cfg.stack}-pki`, {
+        sign,
+        intermediates: { validityHours: cfg.pki.intermediateValidityHours, earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours },
+        // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config.ts).
+        root: brought !== undefined ? { certPem: brought, keyPem: secrets.rootCaKey as pulumi.Output<string> } : undefined,
+    });
+    if (cfg.mesh.trustModel === "shared") exports.signedIntermediates = pki.signedIntermediates;
     return pki;
 }
 
-/** The peer stack takes its trust from the root stack's `rootCaCert` and `intermediates` outputs. */
-function peerTrust(cfg: LabConfig, peer: PeerView): ClusterTrust | undefined {
-    if (!peer.available.has("rootCaCert") || !peer.available.has("intermediates")) {
+/**
+ * A peer-role stack of the shared model: this cluster's own keys with the
+ * certificates the root stack signed for them (`signedIntermediates`) and the
+ * root (`rootCaCert`); absent, with a warning, until the root stack has signed.
+ */
+function peerTrust(cfg: LabConfig, ca: ClusterCa, peer: PeerView, used: Set<PeerOutputName>): ClusterTrust | undefined {
+    const name = cfg.cluster.name;
+    const signed = peer.plain<Record<string, SignedIntermediates>>("signedIntermediates");
+    if (!peer.available.has("rootCaCert") || signed?.[name] === undefined) {
         pulumi.log.warn(
-            `pki.role is "peer" and root stack "${cfg.peer.stack}" has no rootCaCert/intermediates yet: ` +
-                "everything that needs the lab PKI (Istio, SPIRE, registry trust) is left out until it is deployed",
+            `pki.role is "peer" and root stack "${cfg.peer.stack}" has not signed this cluster's intermediates (${name}) yet: ` +
+                `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on "${cfg.peer.stack}", then here again`,
         );
         return undefined;
     }
-    const name = cfg.cluster.name;
-    const intermediates = peer.output<Record<string, ClusterIntermediates>>("intermediates").apply((all) => {
-        if (!all[name]) {
-            throw new ConfigError([`root stack "${cfg.peer.stack}" issued no intermediates for cluster "${name}": set its zta-testbed:peer.clusterName to "${name}"`]);
-        }
-        return all[name];
-    });
-    return { rootCaCert: peer.output<string>("rootCaCert"), intermediates: pulumi.secret(intermediates) };
+    used.add("rootCaCert");
+    used.add("signedIntermediates");
+    return ca.trust(peer.output<string>("rootCaCert"), peer.output<Record<string, SignedIntermediates>>("signedIntermediates").apply((m) => m[name]));
+}
+
+/**
+ * The root the lab registry's certificate chains to, for the nodes' containerd:
+ * the root stack's own, or the one it exports. In the federated model that is
+ * the root stack's trust-domain root; the nodes trust it for the registry only.
+ */
+function registryTrust(cfg: LabConfig, pki: Pki | undefined, peer: PeerView, used: Set<PeerOutputName>): pulumi.Output<string> | undefined {
+    if (cfg.pki.role === "root") return pki?.rootCaCert;
+    if (!peer.available.has("rootCaCert")) return undefined;
+    used.add("rootCaCert");
+    return peer.output<string>("rootCaCert");
 }
 
 /**
@@ -95,12 +137,14 @@ function meshIdentity(
     network: ClusterNetwork | undefined,
     trust: ClusterTrust | undefined,
     peer: PeerView,
+    used: Set<PeerOutputName>,
 ): MeshIdentity | undefined {
     if (!trust) {
         pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
         return undefined;
     }
     const federated = cfg.mesh.trustModel === "federated";
+    if (federated && peer.available.has("federation")) used.add("federation");
     const server = new SpireServer(`${cfg.stack}-spire`, {
         provider: access.provider,
         trustDomain: cfg.mesh.trustDomain,
@@ -108,6 +152,8 @@ function meshIdentity(
         versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
         upstreamCa: trust.intermediates.apply((i) => i.spire),
         cni: network?.cni,
+        // A host HostPrep builds has no StorageClass: a local volume in the directory HostPrep made.
+        localDataPath: cfg.host ? SPIRE_DATA_DIR : undefined,
         oidcDiscovery: cfg.spire.oidcDiscovery,
         federation: federated
             ? {
@@ -148,10 +194,10 @@ interface AdminKubeconfig {
 }
 
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
-function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrust | undefined): (ClusterAccess & AdminKubeconfig) | undefined {
+function clusterAccess(cfg: LabConfig, secrets: StackSecrets, registryCa: pulumi.Output<string> | undefined): (ClusterAccess & AdminKubeconfig) | undefined {
     if (cfg.host && secrets.sshPrivateKey) {
         const host = cfg.host;
-        if (!trust) {
+        if (!registryCa) {
             pulumi.log.warn(
                 `${cfg.stack}: the lab root CA is not known yet, so ${host.address} is prepared without trusting it ` +
                     `(images from the registry at ${cfg.registry.host}:${cfg.registry.port} will not pull); the next \`pulumi up\` after the root stack adds it`,
@@ -165,7 +211,8 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, trust: ClusterTrus
             serviceCidr: cfg.cluster.serviceCidr,
             kubeProxy: !cfg.cilium.kubeProxyReplacement,
             registry: `${cfg.registry.host}:${cfg.registry.port}`,
-            rootCaCert: trust?.rootCaCert,
+            rootCaCert: registryCa,
+            localVolumeDirs: [SPIRE_DATA_DIR],
         });
         // The kubeconfig is HostPrep's output: the provider waits for the cluster through it.
         const kubeconfig = prep.kubeconfig;
@@ -221,8 +268,10 @@ function serverOf(kubeconfig: string): string {
  * Istio multi-primary on different networks (DESIGN.md: IstioPrimary,
  * EastWestGateway, RemoteSecret). Exports `remoteSecret` and `eastWestAddress`
  * for the peer and installs the peer's `remoteSecret` once the peer exports it.
- * Without the lab PKI (peer role, root stack not deployed) Istio is left out:
- * istiod must not start on a self-signed root.
+ * The remote-secret exchange needs only istio-system and the `base` chart (its
+ * reader account), not the PKI: without this cluster's intermediates (peer role,
+ * root stack not signed yet) those are declared and istiod and the gateways are
+ * left out, since istiod must not start on a self-signed root.
  */
 export function istioMesh(
     cfg: LabConfig,
@@ -232,12 +281,11 @@ export function istioMesh(
     identity: MeshIdentity | undefined,
     peer: PeerView,
     exports: Record<string, unknown>,
+    used: Set<PeerOutputName> = new Set(),
 ): ServiceMesh | undefined {
     if (!trust) {
-        pulumi.log.warn("Istio is left out: it needs this cluster's intermediate CA from the lab PKI, which is not there yet");
-        return undefined;
-    }
-    if (!identity) {
+        pulumi.log.warn("istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)");
+    } else if (!identity) {
         pulumi.log.warn(
             "no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs",
         );
@@ -253,23 +301,24 @@ export function istioMesh(
         meshId: cfg.mesh.id,
         trustDomain: cfg.mesh.trustDomain,
         trustDomainAliases,
-        istioCa: trust.intermediates.apply((i) => i.istio),
-        rootCaCert: trust.rootCaCert,
+        ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio), rootCaCert: trust.rootCaCert } : undefined,
         ingressAddress: cfg.metallb.ingressAddress,
         clusterNetwork: network,
         identity,
     });
-    new EastWestGateway(`${cfg.stack}-eastwest`, {
-        provider,
-        version: cfg.versions.istio,
-        namespace: primary.namespace,
-        network: cfg.cluster.network,
-        address: cfg.metallb.eastWestAddress,
-        istiod: primary.istiod,
-        clusterNetwork: network,
-        identity,
-    });
-    exports.eastWestAddress = cfg.metallb.eastWestAddress;
+    if (primary.istiod) {
+        new EastWestGateway(`${cfg.stack}-eastwest`, {
+            provider,
+            version: cfg.versions.istio,
+            namespace: primary.namespace,
+            network: cfg.cluster.network,
+            address: cfg.metallb.eastWestAddress,
+            istiod: primary.istiod,
+            clusterNetwork: network,
+            identity,
+        });
+        exports.eastWestAddress = cfg.metallb.eastWestAddress;
+    }
 
     const source = new RemoteSecretSource(`${cfg.stack}-istio-reader`, {
         provider,
@@ -282,6 +331,7 @@ export function istioMesh(
 
     // Before the peer exports it, readPeer has warned; nothing is installed.
     if (peer.available.has("remoteSecret")) {
+        used.add("remoteSecret");
         new RemoteSecret(`${cfg.stack}-remote-${cfg.peer.clusterName}`, {
             provider,
             namespace: primary.namespace,
@@ -289,5 +339,6 @@ export function istioMesh(
             remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
         });
     }
+    if (!primary.istiod) return undefined;
     return { control: [primary.base, primary.istiod], ingressSelector: primary.ingressSelector };
 }

@@ -1,7 +1,7 @@
 // The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
 // what a stack exports for its peer, and the checks it runs on what the peer exported.
 import * as pulumi from "@pulumi/pulumi";
-import { fullKey, LabConfig, TrustModel, Versions } from "./config";
+import { fullKey, LabConfig, PkiRole, TrustModel, Versions } from "./config";
 import { overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { compareVersions } from "./support";
 
@@ -36,7 +36,16 @@ export interface SpireFederation {
 }
 
 /** Names of the stack outputs of the protocol. */
-export const PEER_OUTPUTS = ["identity", "rootCaCert", "intermediates", "remoteSecret", "eastWestAddress", "federation"] as const;
+export const PEER_OUTPUTS = [
+    "identity",
+    "rootCaCert",
+    "signingRequests",
+    "signedIntermediates",
+    "remoteSecret",
+    "eastWestAddress",
+    "federation",
+    "usedFromPeer",
+] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {
@@ -137,13 +146,45 @@ export interface PeerView {
     readonly identity?: ClusterIdentity;
     readonly available: ReadonlySet<PeerOutputName>;
     output<T>(name: PeerOutputName): pulumi.Output<T>;
+    /** The value of a non-secret output as the peer last exported it; undefined when absent or secret. */
+    plain<T>(name: PeerOutputName): T | undefined;
 }
 
-/** The outputs a fully deployed peer exports: intermediates only from the root stack, federation only when federated. */
+/**
+ * The peer outputs a stack with this role and trust model declares resources
+ * from: the identity for the checks and the remote secret always; in the shared
+ * model the root signs the peer's signing requests and the peer takes the root and
+ * its signed certificates; in the federated model each takes the other's SPIRE
+ * federation. A peer-role stack also takes the root stack's `rootCaCert` to trust
+ * the lab registry.
+ */
+export function consumedOutputs(role: PkiRole, trustModel: TrustModel): PeerOutputName[] {
+    const used: PeerOutputName[] = ["identity", "remoteSecret"];
+    if (role === "peer") used.push("rootCaCert");
+    if (trustModel === "shared") used.push(role === "root" ? "signingRequests" : "signedIntermediates");
+    else used.push("federation");
+    return used.sort();
+}
+
+/** The outputs this stack waits for from its peer. */
 export function expectedPeerOutputs(cfg: LabConfig): PeerOutputName[] {
-    return PEER_OUTPUTS.filter(
-        (n) => (n !== "intermediates" || cfg.pki.role === "peer") && (n !== "federation" || cfg.mesh.trustModel === "federated"),
-    );
+    return consumedOutputs(cfg.pki.role, cfg.mesh.trustModel);
+}
+
+/** The peer's role: the other one (both own a root in the federated model, but only one runs the registry). */
+function otherRole(role: PkiRole): PkiRole {
+    return role === "root" ? "peer" : "root";
+}
+
+/**
+ * Outputs of this stack that the peer uses but did not use in its last run
+ * (its `usedFromPeer` output), given what this run exports: the peer must run
+ * next to pick them up. Nothing when the peer is not deployed (it is told so then).
+ */
+export function unusedByPeer(cfg: LabConfig, peer: PeerView, exported: readonly string[]): PeerOutputName[] {
+    const used = peer.plain<string[]>("usedFromPeer");
+    if (!peer.identity || used === undefined) return [];
+    return consumedOutputs(otherRole(cfg.pki.role), cfg.mesh.trustModel).filter((n) => exported.includes(n) && !used.includes(n));
 }
 
 /**
@@ -153,12 +194,14 @@ export function expectedPeerOutputs(cfg: LabConfig): PeerOutputName[] {
 export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
     const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peer.stack }, opts);
     const available = new Set<PeerOutputName>();
+    const plain = new Map<PeerOutputName, unknown>();
     let identity: ClusterIdentity | undefined;
     for (const name of PEER_OUTPUTS) {
         const details = await ref.getOutputDetails(name);
         const value = details.value ?? details.secretValue;
         if (value === undefined || value === null) continue;
         available.add(name);
+        if (details.value !== undefined) plain.set(name, details.value);
         if (name === "identity") identity = value as ClusterIdentity;
     }
     const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
@@ -173,5 +216,6 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
         identity,
         available,
         output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
+        plain: <T>(name: PeerOutputName) => plain.get(name) as T | undefined,
     };
 }

@@ -1,5 +1,7 @@
 // Config validation as pure functions, no mocks: does a wrong value fail
 // before anything is declared, naming the key, the value and the fix?
+import * as fs from "fs";
+import * as path from "path";
 import { ConfigError, parseLabConfig, requiredSecrets, SecretKey } from "../stacks/config";
 import { parseAddressRange, parseCidr } from "../stacks/net";
 import { identityOf, peerProblems } from "../stacks/peer";
@@ -183,5 +185,48 @@ describe("address parsing", () => {
         expect(parseAddressRange("10.5.0.1")).toBeUndefined();
         expect(parseAddressRange("fd00::1-fd00::9")).toBeUndefined();
         expect(parseCidr("10.0.0.0/33")).toBeUndefined();
+    });
+});
+
+describe("the lab PKI settings", () => {
+    const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
+    const WITH_ROOT_KEY: ReadonlySet<SecretKey> = new Set(["sshPrivateKey", "rootCaKey"]);
+
+    test("intermediates default to a year, re-issued in their last 30 days", () => {
+        const cfg = parseLabConfig("comp2", raw(), SSH);
+        expect(cfg.pki).toEqual({ role: "root", rootCaCert: undefined, intermediateValidityHours: 8760, intermediateEarlyRenewalHours: 720 });
+    });
+
+    test.each([
+        ["a validity under a day", { intermediateValidityHours: 1 }, /zta-testbed:pki\.intermediateValidityHours = 1: expected an integer from 24 to 87600/],
+        ["a renewal window as long as the validity", { intermediateValidityHours: 48, intermediateEarlyRenewalHours: 48 }, /zta-testbed:pki\.intermediateEarlyRenewalHours = 48: expected an integer from 0 to 47/],
+        ["a root that is not PEM", { rootCaCert: "my-root" }, /zta-testbed:pki\.rootCaCert = "my-root": expected a PEM certificate/],
+        ["a root that is not a CA", { rootCaCert: fixture("curl-leaf.pem") }, /zta-testbed:pki\.rootCaCert = "-----BEGIN CERTIFICATE-----.*\.\.\.": expected a CA certificate/],
+    ])("%s is refused", (_label, pki, message) => {
+        const r = raw();
+        Object.assign(r.pki, pki);
+        expect(problemsOf("comp2", r, WITH_ROOT_KEY).join("\n")).toMatch(message);
+    });
+
+    test("a brought root needs its key as a secret, and the secret is then required (the plan gives it a stand-in)", () => {
+        const r = raw();
+        r.pki.rootCaCert = fixture("lab-root.pem");
+        expect(problemsOf("comp2", r, SSH).join("\n")).toMatch(/zta-testbed:pki\.rootCaCert is set but its key is not: `pulumi config set --secret zta-testbed:rootCaKey < root-key\.pem`/);
+        expect(parseLabConfig("comp2", r, WITH_ROOT_KEY).pki.rootCaCert).toBe(fixture("lab-root.pem"));
+        expect(requiredSecrets(r)).toEqual(["sshPrivateKey", "rootCaKey"]);
+        expect(requiredSecrets(raw())).toEqual(["sshPrivateKey"]);
+    });
+
+    test("a key without its certificate is refused", () => {
+        expect(problemsOf("comp2", raw(), WITH_ROOT_KEY).join("\n")).toMatch(/zta-testbed:rootCaKey is set but zta-testbed:pki\.rootCaCert is not/);
+    });
+
+    test("the peer stack of the shared model owns no root to bring; in the federated model it does", () => {
+        const r = raw("comp3");
+        r.pki.rootCaCert = fixture("lab-root.pem");
+        expect(problemsOf("comp3", r, WITH_ROOT_KEY).join("\n")).toMatch(/zta-testbed:pki\.rootCaCert is set but this stack owns no root .*set it on the root stack "comp2" instead/);
+        r.mesh.trustModel = "federated";
+        r.mesh.trustDomain = "cluster2.zta.lab";
+        expect(problemsOf("comp3", r, WITH_ROOT_KEY)).toEqual([]);
     });
 });

@@ -107,7 +107,8 @@ describe("re-runs: a step runs again only when its script or inputs change", () 
     test("the trigger is the hash of the script's text and its inputs; an edited script changes it", () => {
         const plan = stackOf(lab, "comp2");
         const prepare = hostScript("host/prepare.sh");
-        const inputs = ["1.36", "1.36."];
+        // The minor, the package prefix and the SPIRE server's local volume directory.
+        const inputs = ["1.36", "1.36.", "/var/lib/zta-testbed/spire-server"];
         const trigger = (cmd(plan, "prepare").inputs.triggers as string[])[1];
         expect(trigger).toBe(scriptHash(prepare.text, inputs));
         expect(scriptHash(`${prepare.text}\n# edited\n`, inputs)).not.toBe(trigger);
@@ -117,7 +118,7 @@ describe("re-runs: a step runs again only when its script or inputs change", () 
     test("the Kubernetes version picks the apt repository minor and the package versions", () => {
         expect(kubernetesPackages("1.32")).toEqual({ minor: "1.32", versionPrefix: "1.32." });
         expect(kubernetesPackages("1.32.4")).toEqual({ minor: "1.32", versionPrefix: "1.32.4-" });
-        expect(cmd(stackOf(lab, "comp2"), "prepare").inputs.create).toMatch(/'host\/prepare.sh' '1\.36' '1\.36\.'$/);
+        expect(cmd(stackOf(lab, "comp2"), "prepare").inputs.create).toMatch(/'host\/prepare.sh' '1\.36' '1\.36\.' '\/var\/lib\/zta-testbed\/spire-server'$/);
     });
 
     test("a new pod CIDR changes kubeadm-init's trigger and nothing else's", async () => {

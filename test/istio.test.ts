@@ -11,7 +11,7 @@ import * as YAML from "yaml";
 import { EastWestGateway } from "../components/eastwest";
 import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues, NETWORK_LABEL } from "../components/gateway-labels";
 import { CACERTS_KEYS, IstioPrimary, SPIRE_TEMPLATE } from "../components/istio";
-import { Pki } from "../components/pki";
+import { ClusterCa, Pki } from "../components/pki";
 import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../components/remotesecret";
 import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../offline/evaluate";
 import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
@@ -267,7 +267,7 @@ describe("remote secrets across stacks", () => {
 });
 
 describe("the first deployment converges in three runs", () => {
-    // The runs of README "Deploying": comp2 alone, comp3 with comp2, comp2 with comp3; then comp3 again.
+    // The runs of README "Deploying": comp3 alone, comp2 with comp3, comp3 with comp2; then each again.
     const run = (stack: string, peerOutputs?: StackOutputs): Promise<Evaluation> => {
         const file = readStackConfig(labDir, stack);
         return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program: main });
@@ -276,42 +276,49 @@ describe("the first deployment converges in three runs", () => {
         resourcesOfType(e, SECRET)
             .map((r) => (r.inputs.metadata as { name: string }).name)
             .filter((n) => n.startsWith("istio-remote-secret-"));
+    const shape = (e: Evaluation) => JSON.stringify(e.resources.map(({ urn, inputs, dependsOn }) => ({ urn, inputs, dependsOn })));
     let runs: Evaluation[];
     beforeAll(async () => {
-        const first = await run("comp2");
-        const second = await run("comp3", first.outputs);
-        const third = await run("comp2", second.outputs);
-        const fourth = await run("comp3", third.outputs);
-        runs = [first, second, third, fourth];
+        const first = await run("comp3");
+        const second = await run("comp2", first.outputs);
+        const third = await run("comp3", second.outputs);
+        const fourth = await run("comp2", third.outputs);
+        const fifth = await run("comp3", fourth.outputs);
+        runs = [first, second, third, fourth, fifth];
     });
 
-    test("run 1, comp2 alone: no remote secret, and a warning that names what is missing", () => {
+    test("run 1, comp3 alone: exports its remote secret and signing requests without the PKI, istiod left out, and says to run comp2", () => {
         expect(remoteSecrets(runs[0])).toEqual([]);
-        expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp3" has not exported .*remoteSecret/);
         expect(runs[0].outputs.remoteSecret.secret).toBe(true);
+        expect(runs[0].outputs.signingRequests.secret).toBe(false);
+        expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).toContain("comp3-istio-base");
+        expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).not.toContain("comp3-istio-istiod");
+        expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp2" has not exported .*run `pulumi up` on "comp2", then here again/);
     });
 
-    test("run 2, comp3: cluster1's remote secret; run 3, comp2: cluster2's", () => {
-        expect(remoteSecrets(runs[1])).toEqual(["istio-remote-secret-cluster1"]);
-        expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster2"]);
+    test("run 2, comp2: installs cluster2's remote secret, signs cluster2's requests, and says to run comp3 next", () => {
+        expect(remoteSecrets(runs[1])).toEqual(["istio-remote-secret-cluster2"]);
+        expect(Object.keys(runs[1].outputs.signedIntermediates.value as object).sort()).toEqual(["cluster1", "cluster2"]);
+        expect(runs[1].warnings.join("\n")).toMatch(/peer stack "comp3" has not used .*signedIntermediates.*run `pulumi up` on "comp3" next/);
     });
 
-    test("run 3 only adds comp3's remote secret to what run 1 declared", () => {
-        const names = (e: Evaluation) => e.resources.map((r) => r.urn).filter((u) => !u.includes("StackReference"));
-        const added = names(runs[2]).filter((u) => !names(runs[0]).includes(u));
-        expect(added.map((u) => u.split("::").pop())).toEqual(["comp2-remote-cluster2", "comp2-remote-cluster2-secret"]);
+    test("run 3, comp3: installs cluster1's remote secret and istiod, and asks for no further run", () => {
+        expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster1"]);
+        expect(resourcesOfType(runs[2], RELEASE).map((r) => r.name)).toContain("comp3-istio-istiod");
+        expect(runs[2].warnings.join("\n")).not.toMatch(/run `pulumi up`/);
+    });
+
+    test("run 3 keeps everything run 1 declared (the remote secret it exported does not change)", () => {
+        const names = (e: Evaluation) => e.resources.map((r) => r.urn);
         expect(names(runs[0]).filter((u) => !names(runs[2]).includes(u))).toEqual([]);
+        expect(runs[2].outputs.remoteSecret).toEqual(runs[0].outputs.remoteSecret);
+        expect(runs[2].outputs.signingRequests).toEqual(runs[0].outputs.signingRequests);
     });
 
-    test("a further run of comp3 declares exactly what run 2 did", () => {
-        const shape = (e: Evaluation) => JSON.stringify(e.resources.map(({ urn, inputs, dependsOn }) => ({ urn, inputs, dependsOn })));
+    test("converged: a further run of each stack declares exactly what its last run did, and asks for no run", () => {
         expect(shape(runs[3])).toBe(shape(runs[1]));
-    });
-
-    test("without the root stack, the peer-role stack leaves Istio out with a warning", async () => {
-        const alone = await run("comp3");
-        expect(alone.resources.filter((r) => r.type.startsWith("zta:mesh:"))).toEqual([]);
-        expect(alone.warnings.join("\n")).toMatch(/Istio is left out/);
+        expect(shape(runs[4])).toBe(shape(runs[2]));
+        for (const e of [runs[3], runs[4]]) expect(e.warnings.join("\n")).not.toMatch(/run `pulumi up`/);
     });
 });
 
@@ -326,8 +333,9 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
             config: {},
             secretKeys: [],
             program: async () => {
-                const pki = new Pki("t-pki", { clusters: ["cluster1", "cluster2"], organization: "t" });
-                const trust = pki.trustFor("cluster2");
+                const ca = new ClusterCa("t-ca", { clusterName: "cluster2" });
+                const pki = new Pki("t-pki", { sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
+                const trust = ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m.cluster2));
                 const provider = new k8s.Provider("t-k8s", { kubeconfig: "unused" });
                 const spire = new k8s.core.v1.Namespace("t-spire-layer", { metadata: { name: "spire-server" } }, { provider });
                 const identity: MeshIdentity = { ready: [spire] };
@@ -339,19 +347,18 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     meshId: "mesh1",
                     trustDomain: "cluster2.zta.lab",
                     trustDomainAliases: ["cluster1.zta.lab"],
-                    istioCa: trust.intermediates.apply((i) => i.istio),
-                    rootCaCert: trust.rootCaCert,
+                    ca: { istioCa: trust.intermediates.apply((i) => i.istio), rootCaCert: trust.rootCaCert },
                     ingressAddress: "10.5.0.121",
                     identity,
                 });
-                new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod, identity });
+                new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod as k8s.helm.v3.Release, identity });
                 const remote = new RemoteSecret("t-remote", {
                     provider,
                     namespace: primary.namespace,
                     peerClusterName: "cluster1",
                     remoteSecret: pulumi.secret({ clusterName: "cluster1", kubeconfig: "KUBECONFIG-OF-CLUSTER1" }),
                 });
-                return { cacerts: primary.cacerts.stringData, root: pki.rootCaCert, remote: remote.secret.stringData };
+                return { cacerts: primary.cacerts?.stringData, root: pki.rootCaCert, remote: remote.secret.stringData };
             },
         });
     });
@@ -373,7 +380,7 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
         const root = e.outputs.root.value as string;
         expect(files["root-cert.pem"]).toBe(root);
         expect(files["ca-cert.pem"]).toBe("MOCK-CERT(LocallySignedCert/t-pki-cluster2-istio-cert)");
-        expect(files["ca-key.pem"]).toBe("MOCK-PRIVATE-KEY(PrivateKey/t-pki-cluster2-istio-key)");
+        expect(files["ca-key.pem"]).toBe("MOCK-PRIVATE-KEY(PrivateKey/t-ca-istio-key)");
         expect(files["cert-chain.pem"]).toBe(`${files["ca-cert.pem"]}\n${root}\n`);
     });
 

@@ -54,7 +54,9 @@ describe("every layer of DESIGN.md is in both stacks", () => {
         for (const type of once) expect([type, resourcesOfType(plan, type).length]).toEqual([type, 1]);
     });
 
-    test("the lab PKI and the registry belong to the root stack only", () => {
+    test("the lab root and the registry belong to the root stack only; each stack has its own cluster CA keys", () => {
+        expect(resourcesOfType(stackOf(lab, "comp2"), "zta:pki:ClusterCa")).toHaveLength(1);
+        expect(resourcesOfType(stackOf(lab, "comp3"), "zta:pki:ClusterCa")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp2"), "zta:pki:Pki")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp2"), "zta:host:Registry")).toHaveLength(1);
         expect(resourcesOfType(stackOf(lab, "comp3"), "zta:pki:Pki")).toHaveLength(0);
@@ -131,5 +133,22 @@ describe("zero trust in the plan (issue 7's must-show)", () => {
         expect(outputs.grafanaAdminPassword).toBe("[secret]");
         expect(YAML.parse(fs.readFileSync(path.join(out, stack, "manifests", "secret_istio-system_grafana-admin.yaml"), "utf8")).stringData).toBe("[secret]");
         expect(resourcesOfType(stackOf(lab, stack), "random:index/randomPassword:RandomPassword").length).toBeGreaterThan(0);
+    });
+});
+
+describe("the first deployment's run sequence (README, 'Deploying to the lab')", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Deploying to the lab"), readme.indexOf("## Verify"));
+
+    test("the README's `pulumi up` commands are the runs the offline plan makes, in order", () => {
+        const ups = [...section.matchAll(/^pulumi up --stack (\S+)/gm)].map((m) => m[1]);
+        expect(ups).toEqual(lab.runs);
+        expect(lab.runs).toEqual(["comp3", "comp2", "comp3"]);
+    });
+
+    test("the run count the README states is the number of runs the plan makes", () => {
+        const stated = /converges in these (\d+) runs/.exec(section);
+        expect(stated).not.toBeNull();
+        expect(Number(stated?.[1])).toBe(lab.runs.length);
     });
 });

@@ -158,7 +158,8 @@ describe("MetalLB", () => {
             delete raw.host;
             if (stack === "comp3") raw.metallb = { ...raw.metallb, addresses: ["10.5.0.110-10.5.0.139"], ingressAddress: "10.5.0.130", eastWestAddress: "10.5.0.131", federationAddress: "10.5.0.132" };
         });
-        await expect(planOf(dir)).rejects.toThrow(/"10\.5\.0\.110-10\.5\.0\.139" here overlaps "10\.5\.0\.100-10\.5\.0\.120" in peer stack "comp2"/);
+        // comp3 runs first (README, "Deploying"), so comp2 is the one that finds the overlap.
+        await expect(planOf(dir)).rejects.toThrow(/"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.110-10\.5\.0\.139" in peer stack "comp3"/);
     });
 
     test("a backwards range stops the plan before anything is declared", async () => {

@@ -1,88 +1,193 @@
-// The lab PKI as an operator would check it: who signs whom, CA flags and key
-// usages, what is protected, what is secret, and who owns the root.
-import { LabPlan } from "../offline/lab";
-import { findResource, planOf, resourcesOfType, stackOf } from "./helpers";
+// The lab PKI as a security engineer would check it: every cluster's CA keys are
+// made in that cluster's stack and never leave it (only signing requests and
+// certificates cross), the root signs what each cluster asked for, the federated
+// model gives every trust domain its own root, and a brought root replaces the
+// generated one.
+import * as fs from "fs";
+import * as path from "path";
+import { assembleIntermediates } from "../components/pki";
+import { LabPlan, STACKS } from "../offline/lab";
+import { PlannedResource } from "../offline/evaluate";
+import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
 const KEY = "tls:index/privateKey:PrivateKey";
 const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
 const SIGNED = "tls:index/locallySignedCert:LocallySignedCert";
 const CSR = "tls:index/certRequest:CertRequest";
+const CLUSTER = { comp2: "cluster1", comp3: "cluster2" } as const;
+// What the mock runtime returns for a key (offline/mocks.ts), and what a real PEM key starts with.
+const KEY_MATERIAL = /MOCK-PRIVATE-KEY|PRIVATE KEY/;
 
-let lab: LabPlan;
-beforeAll(async () => {
-    lab = await planOf();
-});
-
-describe("the root stack (comp2) owns the root CA", () => {
-    test("one self-signed root, a CA for signing only, protected with its key", () => {
-        const comp2 = stackOf(lab, "comp2");
-        const roots = resourcesOfType(comp2, SELF_SIGNED);
-        expect(roots.map((r) => r.name)).toEqual(["comp2-pki-root-cert"]);
-        const root = roots[0];
-        expect(root.inputs.isCaCertificate).toBe(true);
-        expect(root.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
-        expect(root.protect).toBe(true);
-        expect(findResource(comp2, KEY, "comp2-pki-root-key").protect).toBe(true);
-        // The root's key reaches it only as a secret.
-        expect(root.inputs.privateKeyPem).toBe("[secret]");
+/** Both stacks in the federated trust model, one trust domain per cluster. */
+const federatedDir = () =>
+    labDirWith((stack, raw) => {
+        raw.mesh.trustModel = "federated";
+        raw.mesh.trustDomain = `${CLUSTER[stack as keyof typeof CLUSTER]}.zta.lab`;
     });
 
-    test.each(["cluster1", "cluster2"])("%s gets an Istio and a SPIRE intermediate signed by the root", (cluster) => {
-        const comp2 = stackOf(lab, "comp2");
+let shared: LabPlan;
+let federated: LabPlan;
+beforeAll(async () => {
+    // One after the other: the mock runtime is one per process.
+    shared = await planOf();
+    federated = await planOf(federatedDir());
+});
+
+/** The lab registry's own server key and certificate (components/registry.ts): not a CA. */
+const notRegistry = (r: PlannedResource) => !r.name.includes("-registry-");
+
+/** The component a resource was declared in (its parent's URN ends in its type and name). */
+const parentOf = (plan: { resources: PlannedResource[] }, r: PlannedResource) => plan.resources.find((p) => p.urn === r.parent);
+
+describe.each([
+    ["shared", () => shared],
+    ["federated", () => federated],
+])("keys stay in the stack that made them (%s trust model)", (_model, lab) => {
+    test.each(STACKS)("%s: no stack output, secret or not, holds key material", (stack) => {
+        const outputs = stackOf(lab(), stack).outputs;
+        expect(Object.keys(outputs).length).toBeGreaterThan(5);
+        for (const [name, output] of Object.entries(outputs)) expect([name, JSON.stringify(output.value)]).toEqual([name, expect.not.stringMatching(KEY_MATERIAL)]);
+    });
+
+    test.each(STACKS)("%s: makes its own cluster's two intermediate keys, and no key for another cluster", (stack) => {
+        const plan = stackOf(lab(), stack);
+        const own = CLUSTER[stack];
+        const keys = resourcesOfType(plan, KEY).filter(notRegistry);
+        const intermediateKeys = keys.filter((k) => parentOf(plan, k)?.type === "zta:pki:ClusterCa");
+        expect(intermediateKeys.map((k) => k.name).sort()).toEqual([`${stack}-ca-istio-key`, `${stack}-ca-spire-key`]);
+        // Any other key is a root's, under the stack's own Pki.
+        for (const k of keys.filter((x) => !intermediateKeys.includes(x))) expect([k.name, parentOf(plan, k)?.type]).toEqual([`${stack}-pki-root-key`, "zta:pki:Pki"]);
+        // The requests made from these keys name this cluster and no other.
+        const subjects = resourcesOfType(plan, CSR).filter(notRegistry).map((c) => (c.inputs.subject as { commonName: string }).commonName);
+        expect(subjects.sort()).toEqual([`Istio intermediate CA ${own}`, `SPIRE upstream CA ${own}`]);
+    });
+});
+
+describe("the shared model: the root stack signs every cluster's own requests", () => {
+    test.each(["cluster1", "cluster2"])("%s: an Istio and a SPIRE intermediate, signed by comp2's root from the request its own stack made", (cluster) => {
+        const comp2 = stackOf(shared, "comp2");
         const rootUrn = findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert").urn;
-        const rootKeyUrn = findResource(comp2, KEY, "comp2-pki-root-key").urn;
+        const requester = cluster === "cluster1" ? "comp2" : "comp3";
         for (const kind of ["istio", "spire"]) {
             const cert = findResource(comp2, SIGNED, `comp2-pki-${cluster}-${kind}-cert`);
-            const csr = findResource(comp2, CSR, `comp2-pki-${cluster}-${kind}-csr`);
-            // Signed by the root: the root's certificate and key flow in, the CSR is this intermediate's own.
+            expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`);
             expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
-            expect(cert.dependsOn).toEqual(expect.arrayContaining([rootUrn, rootKeyUrn, csr.urn]));
-            expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/comp2-pki-${cluster}-${kind}-csr)`);
+            expect(cert.dependsOn).toContain(rootUrn);
             expect(cert.inputs.isCaCertificate).toBe(true);
-            expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing", "digital_signature"]));
+            expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
             expect(cert.protect).toBe(false);
-            expect(csr.inputs.subject).toMatchObject({ commonName: expect.stringContaining(cluster) });
         }
     });
 
     test("Istio's intermediate signs leaves only; SPIRE's has no path length limit (SPIRE's own CA sits below it)", () => {
-        const comp2 = stackOf(lab, "comp2");
-        expect(findResource(comp2, SIGNED, "comp2-pki-cluster1-istio-cert").inputs.maxPathLength).toBe(0);
-        expect(findResource(comp2, SIGNED, "comp2-pki-cluster1-spire-cert").inputs.maxPathLength).toBeUndefined();
+        const comp2 = stackOf(shared, "comp2");
+        expect(findResource(comp2, SIGNED, "comp2-pki-cluster2-istio-cert").inputs.maxPathLength).toBe(0);
+        expect(findResource(comp2, SIGNED, "comp2-pki-cluster2-spire-cert").inputs.maxPathLength).toBeUndefined();
     });
 
-    test("exports the root certificate in clear and the intermediates only as a secret", () => {
-        const outputs = stackOf(lab, "comp2").outputs;
-        expect(outputs.rootCaCert).toEqual({ value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", secret: false });
-        expect(outputs.intermediates.secret).toBe(true);
-        const intermediates = outputs.intermediates.value as Record<string, any>;
-        expect(Object.keys(intermediates).sort()).toEqual(["cluster1", "cluster2"]);
-        // Istio's cacerts layout and SPIRE's upstream authority layout, chained to the root.
-        const c2 = intermediates.cluster2;
-        expect(Object.keys(c2.istio).sort()).toEqual(["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"]);
-        expect(c2.istio["ca-cert.pem"]).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)");
-        expect(c2.istio["ca-key.pem"]).toBe("MOCK-PRIVATE-KEY(PrivateKey/comp2-pki-cluster2-istio-key)");
-        expect(c2.istio["root-cert.pem"]).toBe(outputs.rootCaCert.value);
-        expect(c2.istio["cert-chain.pem"]).toBe(`${c2.istio["ca-cert.pem"]}\n${outputs.rootCaCert.value}\n`);
-        expect(c2.spire).toEqual({
-            "tls.crt": "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
-            "tls.key": "MOCK-PRIVATE-KEY(PrivateKey/comp2-pki-cluster2-spire-key)",
-            "bundle.crt": outputs.rootCaCert.value,
+    test("intermediates live a year and are re-issued in their last 30 days; no input depends on the time of the run", () => {
+        const certs = resourcesOfType(stackOf(shared, "comp2"), SIGNED).filter((c) => c.name.startsWith("comp2-pki-"));
+        expect(certs).toHaveLength(4);
+        for (const cert of certs) {
+            expect([cert.name, cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours]).toEqual([cert.name, 8760, 720]);
+        }
+    });
+
+    test("the generated root is protected with its key, a CA for signing only", () => {
+        const comp2 = stackOf(shared, "comp2");
+        const root = findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert");
+        expect(root.protect).toBe(true);
+        expect(findResource(comp2, KEY, "comp2-pki-root-key").protect).toBe(true);
+        expect(root.inputs.isCaCertificate).toBe(true);
+        expect(root.inputs.privateKeyPem).toBe("[secret]");
+    });
+
+    test("what crosses: comp3's requests to comp2, comp2's certificates and root to comp3, all public", () => {
+        const c2 = stackOf(shared, "comp2").outputs;
+        const c3 = stackOf(shared, "comp3").outputs;
+        expect(c3.signingRequests).toEqual({ secret: false, value: { istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)", spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)" } });
+        expect(c2.signedIntermediates.secret).toBe(false);
+        expect((c2.signedIntermediates.value as Record<string, unknown>).cluster2).toEqual({
+            istio: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
+            spire: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
         });
+        expect(c3.rootCaCert).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)" });
+        // comp3 signs nothing and owns no root.
+        expect(resourcesOfType(stackOf(shared, "comp3"), SIGNED)).toEqual([]);
+        expect(resourcesOfType(stackOf(shared, "comp3"), "zta:pki:Pki")).toEqual([]);
+        expect(c3.signedIntermediates).toBeUndefined();
+    });
+
+    test("each stack assembles cacerts and SPIRE's upstream files from its own key, its signed certificate and the root", () => {
+        const files = assembleIntermediates({ istio: "ISTIO-KEY", spire: "SPIRE-KEY" }, { istio: "ISTIO-CERT\n", spire: "SPIRE-CERT" }, "ROOT\n");
+        expect(files.istio).toEqual({ "ca-cert.pem": "ISTIO-CERT\n", "ca-key.pem": "ISTIO-KEY", "root-cert.pem": "ROOT\n", "cert-chain.pem": "ISTIO-CERT\nROOT\n" });
+        expect(files.spire).toEqual({ "tls.crt": "SPIRE-CERT", "tls.key": "SPIRE-KEY", "bundle.crt": "ROOT\n" });
+        for (const stack of STACKS) {
+            expect(findResource(stackOf(shared, stack), "kubernetes:core/v1:Secret", `${stack}-istio-cacerts`).inputs.stringData).toBe("[secret]");
+        }
     });
 });
 
-describe("the peer stack (comp3) takes its trust from the root stack", () => {
-    test("declares no key or certificate of its own", () => {
-        const comp3 = stackOf(lab, "comp3");
-        expect(comp3.resources.filter((r) => r.type.startsWith("tls:"))).toEqual([]);
-        expect(comp3.resources.filter((r) => r.type === "zta:pki:Pki")).toEqual([]);
+describe("the federated model: a root per trust domain, nothing signed across", () => {
+    test("the two stacks' roots differ, and each is its own stack's protected self-signed root", () => {
+        const roots = STACKS.map((s) => stackOf(federated, s).outputs.rootCaCert.value);
+        expect(roots).toEqual(["MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)"]);
+        expect(new Set(roots).size).toBe(2);
+        for (const s of STACKS) expect(findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).protect).toBe(true);
     });
 
-    test("re-exports the same root and does not re-export the intermediates", () => {
-        const comp3 = stackOf(lab, "comp3");
-        expect(comp3.outputs.rootCaCert.value).toBe(stackOf(lab, "comp2").outputs.rootCaCert.value);
-        expect(comp3.outputs.intermediates).toBeUndefined();
+    test.each(STACKS)("%s: its SPIRE and Istio intermediates are signed by its own root, for its own cluster only", (stack) => {
+        const plan = stackOf(federated, stack);
+        const signed = resourcesOfType(plan, SIGNED).filter(notRegistry);
+        expect(signed.map((c) => c.name).sort()).toEqual([`${stack}-pki-${CLUSTER[stack]}-istio-cert`, `${stack}-pki-${CLUSTER[stack]}-spire-cert`]);
+        for (const cert of signed) {
+            expect(cert.inputs.caCertPem).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
+            expect(cert.inputs.certRequestPem).toMatch(new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`));
+        }
+        // The upstream chain SPIRE hands out ends at the root the stack exports (bundle.crt = rootCaCert, see assembleIntermediates).
+        expect(plan.outputs.rootCaCert.value).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
+    });
+
+    test("no signing requests or signed certificates cross: only the public federation and root", () => {
+        for (const s of STACKS) {
+            const outputs = stackOf(federated, s).outputs;
+            expect(outputs.signingRequests).toBeUndefined();
+            expect(outputs.signedIntermediates).toBeUndefined();
+            expect(outputs.federation.secret).toBe(false);
+        }
+    });
+});
+
+describe("bring your own root", () => {
+    const fixtureRoot = fs.readFileSync(path.join(__dirname, "fixtures", "verify", "lab-root.pem"), "utf8");
+    let brought: LabPlan;
+    beforeAll(async () => {
+        brought = await planOf(
+            labDirWith((stack, raw) => {
+                if (stack === "comp2") raw.pki.rootCaCert = fixtureRoot;
+            }),
+        );
+    });
+
+    test("no root is generated; the intermediates are signed with the brought certificate and key", () => {
+        const comp2 = stackOf(brought, "comp2");
+        expect(resourcesOfType(comp2, SELF_SIGNED)).toEqual([]);
+        expect(resourcesOfType(comp2, KEY).filter(notRegistry).map((k) => k.name).sort()).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
+        // The registry's certificate too: the brought root signs everything the generated one did.
+        const certs = resourcesOfType(comp2, SIGNED);
+        expect(certs).toHaveLength(5);
+        for (const cert of certs) {
+            expect(cert.inputs.caCertPem).toBe(fixtureRoot);
+            expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
+        }
+        expect(comp2.outputs.rootCaCert.value).toBe(fixtureRoot);
+        expect(stackOf(brought, "comp3").outputs.rootCaCert.value).toBe(fixtureRoot);
+    });
+
+    test("its key is a secret stand-in in the plan and reaches no output", () => {
+        const comp2 = stackOf(brought, "comp2");
+        expect(comp2.standIns).toContain("zta-testbed:rootCaKey");
+        for (const s of STACKS) expect(JSON.stringify(stackOf(brought, s).outputs)).not.toMatch(/STAND-IN\(zta-testbed:rootCaKey|MOCK-PRIVATE-KEY/);
     });
 });

@@ -49,9 +49,9 @@ describe("plan/<stack>/resources.json", () => {
             const text = fs.readFileSync(file, "utf8");
             expect(text).not.toMatch(/MOCK-PRIVATE-KEY|STAND-IN\(|PRIVATE KEY|MOCK-PASSWORD/);
         }
-        // ...and the redaction is what keeps them out: the plan in memory does hold the key material.
-        expect(JSON.stringify(stackOf(lab, "comp2").outputs)).toMatch(/MOCK-PRIVATE-KEY/);
-        expect(fs.readFileSync(path.join(out, "comp2", "outputs.json"), "utf8")).toMatch(/"intermediates": "\[secret\]"/);
+        // ...and the redaction is what keeps them out: the plan in memory does hold secret values.
+        expect(JSON.stringify(stackOf(lab, "comp2").outputs)).toMatch(/MOCK-TOKEN|MOCK-PASSWORD/);
+        expect(fs.readFileSync(path.join(out, "comp2", "outputs.json"), "utf8")).toMatch(/"remoteSecret": "\[secret\]"/);
     });
 
     test("writing refuses a plan whose secret leaked into a plain input", () => {
@@ -100,8 +100,8 @@ describe("the peer stack", () => {
     test("missing peer outputs are a warning, not an error", async () => {
         const file = readStackConfig(REPO, "comp3");
         const alone = await evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, program: main });
-        expect(alone.warnings.join("\n")).toMatch(/peer stack "comp2" has not exported identity, rootCaCert, intermediates/);
-        expect(alone.warnings.join("\n")).toMatch(/pki\.role is "peer" and root stack "comp2" has no rootCaCert\/intermediates yet/);
+        expect(alone.warnings.join("\n")).toMatch(/peer stack "comp2" has not exported identity, remoteSecret, rootCaCert, signedIntermediates yet/);
+        expect(alone.warnings.join("\n")).toMatch(/pki\.role is "peer" and root stack "comp2" has not signed this cluster's intermediates \(cluster2\) yet/);
         expect(alone.outputs.identity.value).toMatchObject({ clusterName: "cluster2" });
     });
 
@@ -109,7 +109,8 @@ describe("the peer stack", () => {
         const dir = labDirWith((stack, raw) => {
             if (stack === "comp3") raw.mesh.id = "mesh2";
         });
-        await expect(planOf(dir)).rejects.toThrow(/zta-testbed:mesh\.id is "mesh2" here and "mesh1" in peer stack "comp2"/);
+        // comp3 runs first (README, "Deploying"), so comp2 is the one that finds the disagreement.
+        await expect(planOf(dir)).rejects.toThrow(/zta-testbed:mesh\.id is "mesh1" here and "mesh2" in peer stack "comp3"/);
     });
 });
 

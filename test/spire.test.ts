@@ -9,7 +9,7 @@ import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
 import { ISTIO_SPIFFE_ID_TEMPLATE, spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffe-id";
 import { SpireServer, spiffeBundle } from "../components/spire";
 import { main } from "../stacks/main";
-import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 const SPIFFE_ID = "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID";
 const FEDERATED_DOMAIN = "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain";
@@ -169,11 +169,30 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs.default).toEqual({ enabled: false });
     });
 
-    test("the CSI driver is on as csi.spiffe.io, agents serve Istio's SDS names, the server runs without a StorageClass", () => {
+    test("the CSI driver is on as csi.spiffe.io, agents serve Istio's SDS names", () => {
         const v = values(plan(), stack);
         expect(v["spiffe-csi-driver"]).toEqual({ enabled: true, pluginName: "csi.spiffe.io" });
         expect(v["spire-agent"].sds).toEqual({ enabled: true, defaultSVIDName: "default", defaultBundleName: "ROOTCA", defaultAllBundlesName: "ALL" });
-        expect(v["spire-server"].persistence).toEqual({ type: "emptyDir" });
+    });
+
+    test("the server's datastore and keys are on a local volume of the control-plane node, not an emptyDir", () => {
+        const p = plan();
+        const persistence = values(p, stack)["spire-server"].persistence;
+        // The chart's types (charts/spire-server/values.yaml): pvc, hostPath, emptyDir.
+        expect(persistence.type).toBe("pvc");
+        expect(persistence.type).not.toBe("emptyDir");
+        const volume = findResource(p, "kubernetes:core/v1:PersistentVolume", `${stack}-spire-data`).inputs.spec as any;
+        expect(volume.storageClassName).toBe(persistence.storageClass);
+        expect(volume.persistentVolumeReclaimPolicy).toBe("Retain");
+        // The claim the StatefulSet "spire-server" makes from its volumeClaimTemplate "spire-data".
+        expect(volume.claimRef).toEqual({ namespace: "spire-server", name: "spire-data-spire-server-0" });
+        expect(volume.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions).toEqual([{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }]);
+        // The directory exists: HostPrep's prepare step makes it, before the cluster does.
+        const prepare = findResource(p, "command:remote:Command", `${stack}-hostprep-prepare`).inputs.create as string;
+        expect(prepare.endsWith(` '${volume.local.path}'`)).toBe(true);
+        expect(volume.local.path).toBe("/var/lib/zta-testbed/spire-server");
+        // The chart installs the server only once the volume is there.
+        expect(chart(p, stack).dependsOn).toContain(findResource(p, "kubernetes:core/v1:PersistentVolume", `${stack}-spire-data`).urn);
     });
 
     test("the server namespace is Pod Security restricted, the agent/CSI namespace privileged, as the chart's layout puts them", () => {
@@ -323,3 +342,13 @@ describe("the SPIFFE bundle a peer bootstraps from", () => {
     });
 });
 
+describe("a cluster the lab brings (kubeconfig, no host)", () => {
+    test("the server's data goes on a claim of the cluster's default StorageClass, still not an emptyDir", async () => {
+        const byo = await planOf(byoLabDir());
+        for (const [stack] of STACKS) {
+            const p = stackOf(byo, stack);
+            expect(values(p, stack)["spire-server"].persistence).toEqual({ type: "pvc", size: "1Gi" });
+            expect(resourcesOfType(p, "kubernetes:core/v1:PersistentVolume")).toEqual([]);
+        }
+    });
+});

@@ -1,5 +1,6 @@
 // The whole verify command on a fake cluster (every check's real decision logic,
 // no cluster), and the fail-fast path against a real client-node on loopback.
+import { createHash, X509Certificate } from "crypto";
 import { readFileSync } from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -19,8 +20,19 @@ const target: VerifyTarget = {
     ingressAddress: "10.5.0.100",
     eastWestAddress: "10.5.0.101",
     rootCaCert: fixture("lab-root.pem"),
-    peer: { stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122" },
+    trustModel: "shared",
+    peer: { stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122", trustDomain: "zta.lab", rootCaCert: fixture("lab-root.pem") },
 };
+
+/** The same stack in the federated model: the peer has its own trust domain and its own root. */
+const federatedTarget: VerifyTarget = {
+    ...target,
+    trustModel: "federated",
+    peer: { ...target.peer, trustDomain: "cluster2.zta.lab", rootCaCert: fixture("other-root.pem") },
+};
+
+/** SHA-256 of the curl SVID's DER, as Envoy puts it in XFCC `Hash=`. */
+const CURL_HASH = createHash("sha256").update(new X509Certificate(fixture("curl-leaf.pem")).raw).digest("hex");
 
 type ExecHandler = (pod: PodInfo, container: string, command: string[]) => ExecResult | Promise<ExecResult>;
 
@@ -114,6 +126,12 @@ function healthyCluster(): FakeCluster {
             const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/sleep";
             return ok(JSON.stringify({ headers: { Accept: ["*/*"], Host: ["httpbin.sample:8000"], "X-Forwarded-Client-Cert": [xfcc] } }));
         }
+        if (p.name.startsWith("curl-") && container === "curl" && command[0] === "sh" && cmd.includes("http://httpbin.sample:8000/headers")) {
+            // Answered by this cluster's httpbin, then by the peer's, whose trust domain is cluster2.zta.lab.
+            const reply = (by: string) =>
+                JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${CURL_HASH};Subject="";URI=spiffe://zta.lab/ns/sample/sa/curl`] } });
+            return ok(`${reply("spiffe://zta.lab/ns/sample/sa/httpbin")}\n----zta-verify-reply----\n${reply("spiffe://cluster2.zta.lab/ns/sample/sa/httpbin")}\n----zta-verify-reply----\n`);
+        }
         return { stdout: "", stderr: `unexpected command: ${cmd}`, code: 127 };
     });
 }
@@ -126,13 +144,13 @@ const enforcingIngress: HttpGet = async (url, headers) => {
     return auth === `Bearer ${TOKEN}` ? 200 : 401;
 };
 
-function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress) {
+function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target) {
     const out: string[] = [];
     const progress: string[] = [];
     const deps: VerifyDeps = {
         readStack: async (stack) => {
             if (stack !== "comp2") throw new Error(`no stack named '${stack}' found`);
-            return { target, kubeconfig: "unused by the fake" };
+            return { target: stackTarget, kubeconfig: "unused by the fake" };
         },
         makeCluster: () => cluster,
         http,
@@ -147,13 +165,30 @@ function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress) {
 const lines = (text: string) => text.split("\n").filter((l) => /^(PASS|FAIL|SKIP) /.test(l));
 
 describe("verify on a healthy testbed", () => {
-    test("every check passes and the exit code is 0", async () => {
+    test("every check passes (the cross-domain one SKIPs in the shared model, saying why) and the exit code is 0", async () => {
         const { deps, out, progress } = depsFor(healthyCluster());
         const code = await main(["--stack", "comp2", "--token", TOKEN], deps);
-        expect(lines(out())).toEqual(CHECKS.map((c) => expect.stringMatching(new RegExp(`^PASS  ${c.id}  `))));
+        const expected = (id: string) => (id === "cross-domain-identity" ? "SKIP" : "PASS");
+        expect(lines(out())).toEqual(CHECKS.map((c) => expect.stringMatching(new RegExp(`^${expected(c.id)}  ${c.id}  `))));
+        expect(out()).toMatch(/SKIP  cross-domain-identity  .*skipped: shared trust model/);
         expect(out()).toContain('verify: stack "comp2": all checks passed');
         expect(code).toBe(EXIT.ok);
-        expect(progress()).toContain("[1/9] pods-ready: every pod Ready ...");
+        expect(progress()).toContain("[1/10] pods-ready: every pod Ready ...");
+    });
+
+    test("federated: curl's own-domain identity reaches the peer's httpbin, chained to this stack's root; every check passes", async () => {
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, federatedTarget);
+        const code = await main(["--stack", "comp2", "--token", TOKEN], deps);
+        expect(lines(out())).toEqual(CHECKS.map((c) => expect.stringMatching(new RegExp(`^PASS  ${c.id}  `))));
+        expect(out()).toMatch(/PASS  cross-domain-identity  .*spiffe:\/\/zta\.lab\/ns\/sample\/sa\/curl seen by the peer's httpbin in cluster2\.zta\.lab/);
+        expect(code).toBe(EXIT.ok);
+    });
+
+    test("federated, but the peer exports the same root: cross-domain-identity FAILs", async () => {
+        const shared = { ...federatedTarget, peer: { ...federatedTarget.peer, rootCaCert: fixture("lab-root.pem") } };
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, shared);
+        expect(await main(["--stack", "comp2", "--only", "cross-domain-identity"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  cross-domain-identity  .*export the same root .*needs a root per trust domain/);
     });
 
     test("PASS lines say what was seen: both versions, the SVID, the JWT statuses", async () => {
@@ -171,7 +206,7 @@ describe("verify on a healthy testbed", () => {
         expect(code).toBe(EXIT.ok);
         expect(report.ok).toBe(true);
         expect(report.stack).toBe("comp2");
-        expect(report.results.map((r) => [r.id, r.status])).toEqual(CHECKS.map((c) => [c.id, "pass"]));
+        expect(report.results.map((r) => [r.id, r.status])).toEqual(CHECKS.map((c) => [c.id, c.id === "cross-domain-identity" ? "skip" : "pass"]));
     });
 });
 

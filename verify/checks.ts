@@ -1,7 +1,7 @@
 // The checks `npm run verify` runs, in order. Each states what it proves (the
 // --help text and the README come from here), and its decision logic is an
 // exported pure function the tests call on samples.
-import { X509Certificate } from "crypto";
+import { createHash, X509Certificate } from "crypto";
 import {
     EAST_WEST_GATEWAY,
     INGRESS_GATEWAY,
@@ -16,7 +16,7 @@ import {
 import { chainProblems, proxySecretsFromConfigDump, spiffeIdOf, trustsRoot, uriSans } from "./certs";
 import { Cluster, PodInfo, ServiceInfo } from "./cluster";
 import { corruptSignature, HttpGet, ingressUrl, jwtOutcome, TokenCase } from "./ingress";
-import { NetworkGateway, parseClusterz, parseNetworkz, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
+import { NetworkGateway, parseClusterz, parseNetworkz, parseXfcc, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
 
 /** What verify knows of the deployed stack (read from its outputs and config). */
 export interface VerifyTarget {
@@ -27,9 +27,15 @@ export interface VerifyTarget {
     readonly eastWestAddress: string;
     /** The lab root CA certificate (PEM): every workload certificate must chain to it. */
     readonly rootCaCert: string;
+    /** `mesh.trustModel`: in "federated" each cluster has its own trust domain and root. */
+    readonly trustModel: "shared" | "federated";
     readonly peer: {
         readonly stack: string;
         readonly clusterName: string;
+        /** The peer's trust domain (its `identity` output); undefined when not deployed. */
+        readonly trustDomain?: string;
+        /** The peer's root (its `rootCaCert` output); undefined when not deployed. */
+        readonly rootCaCert?: string;
         /** Undefined when the peer stack has not exported it (not deployed yet). */
         readonly eastWestAddress?: string;
     };
@@ -72,6 +78,14 @@ export class CheckFailed extends Error {
     }
 }
 
+/** Thrown by a check that does not apply to this deployment: the line says SKIP and why. */
+export class CheckSkipped extends Error {
+    constructor(reason: string) {
+        super(reason);
+        this.name = "CheckSkipped";
+    }
+}
+
 function failIf(problems: string[]): void {
     if (problems.length > 0) throw new CheckFailed(problems);
 }
@@ -83,7 +97,7 @@ export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAME
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
 export const SAMPLE = {
     sleep: { selector: `app=${sleep.name}`, container: sleep.name },
-    curl: { selector: `app=${curl.name}` },
+    curl: { selector: `app=${curl.name}`, container: curl.name },
     helloworldUrl: `http://${helloworld.name}.${SAMPLE_NAMESPACE}:${helloworld.port}/hello`,
     httpbinHeadersUrl: `http://${httpbin.name}.${SAMPLE_NAMESPACE}:${httpbin.port}/headers`,
     /** helloworld-v1 runs in cluster1, helloworld-v2 in cluster2. */
@@ -91,6 +105,8 @@ export const SAMPLE = {
 } as const;
 
 const ISTIOD = { selector: "app=istiod", container: "discovery" };
+/** Printed between replies when one exec makes several calls. */
+const REPLY_SEPARATOR = "----zta-verify-reply----";
 const SPIRE_SERVER_CONTAINER = "spire-server";
 const PROXY_CONTAINER = "istio-proxy";
 /** The port istiod's network gateways listen on for cross-network mTLS (AUTO_PASSTHROUGH). */
@@ -160,6 +176,62 @@ export function xfccProblems(httpbinBody: string, expectedId: string): string[] 
     if (header === undefined) return ["httpbin saw no X-Forwarded-Client-Cert header: the call did not arrive over mesh mTLS"];
     const uris = xfccUris(header);
     return uris.includes(expectedId) ? [] : [`X-Forwarded-Client-Cert URIs are [${uris.join(", ")}], expected ${expectedId}`];
+}
+
+/** What the cross-domain check saw: the caller's replies from httpbin, and the certificates its proxy holds. */
+export interface CrossDomainEvidence {
+    /** httpbin `/headers` replies, one per call. */
+    readonly replies: string[];
+    /** The caller's workload chain (its proxy's `default` SDS secret), leaf first. */
+    readonly callerChain: X509Certificate[];
+    /** The caller's SPIFFE ID in its own trust domain. */
+    readonly callerId: string;
+    /** This stack's root and, when known, the peer's. */
+    readonly ownRoot: X509Certificate;
+    readonly peerRoot?: X509Certificate;
+    readonly peerTrustDomain: string;
+    readonly now: Date;
+}
+
+/**
+ * Problems with a cross-domain call: one reply must come from a server in the
+ * peer's trust domain (XFCC `By=`), carry the caller's own-domain ID (`URI=`) and
+ * the hash of the certificate the caller's proxy holds (`Hash=`, SHA-256 of its
+ * DER), and that certificate must chain to this stack's own root, which must not
+ * be the peer's.
+ */
+export function crossDomainProblems(e: CrossDomainEvidence): string[] {
+    const problems: string[] = [];
+    if (e.peerRoot && e.peerRoot.fingerprint256 === e.ownRoot.fingerprint256) {
+        problems.push(`this stack and the peer export the same root "${e.ownRoot.subject.replace(/\n/g, ", ")}": the federated model needs a root per trust domain`);
+    }
+    const peerPrefix = `spiffe://${e.peerTrustDomain}/`;
+    const elements = e.replies.flatMap((body) => {
+        try {
+            const header = xfccFromHttpbin(body);
+            return header === undefined ? [] : parseXfcc(header);
+        } catch {
+            return [];
+        }
+    });
+    const fromPeer = elements.find((el) => (el.By ?? []).some((by) => by.startsWith(peerPrefix)));
+    if (fromPeer === undefined) {
+        const seen = [...new Set(elements.flatMap((el) => el.By ?? []))].join(", ") || "no X-Forwarded-Client-Cert";
+        problems.push(`none of ${e.replies.length} calls was answered in the peer's trust domain ${e.peerTrustDomain} (By= seen: ${seen})`);
+        return problems;
+    }
+    const uris = fromPeer.URI ?? [];
+    if (!uris.includes(e.callerId)) problems.push(`the peer's httpbin (${fromPeer.By?.[0]}) saw URI [${uris.join(", ")}], expected the caller's ${e.callerId}`);
+    const leaf = e.callerChain[0];
+    if (leaf !== undefined) {
+        const hash = createHash("sha256").update(leaf.raw).digest("hex");
+        const seenHash = (fromPeer.Hash ?? [])[0];
+        if (seenHash !== undefined && seenHash.toLowerCase() !== hash) {
+            problems.push(`the peer saw a client certificate with hash ${seenHash}, not the one the caller's proxy holds (${hash})`);
+        }
+    }
+    problems.push(...chainProblems(e.callerChain, e.ownRoot, e.callerId, e.now));
+    return problems;
 }
 
 // ---- helpers that talk to the cluster ----
@@ -326,6 +398,34 @@ export const CHECKS: readonly Check[] = [
             const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(xfccProblems(body, expectedId));
             return `X-Forwarded-Client-Cert URI=${expectedId}`;
+        },
+    },
+    {
+        id: "cross-domain-identity",
+        title: "a caller keeps its own trust domain's identity in the peer's",
+        proves: `federated trust model only (else SKIP): calls (--requests at most) from the ${SAMPLE_NAMESPACE} "curl" pod to ${SAMPLE.httpbinHeadersUrl} until the peer cluster's httpbin answers (X-Forwarded-Client-Cert By= in the peer's trust domain); its URI= is curl's SPIFFE ID in this trust domain, its Hash= that of the certificate curl's proxy holds, which chains signature by signature to this stack's own rootCaCert, not the peer's`,
+        async run({ cluster, target, options }) {
+            if (target.trustModel !== "federated") throw new CheckSkipped("shared trust model: one trust domain and one root, nothing to cross");
+            const peerTrustDomain = target.peer.trustDomain;
+            if (peerTrustDomain === undefined) throw new CheckFailed([`peer stack "${target.peer.stack}" has no identity output: deploy it first`]);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.curl.selector, PROXY_CONTAINER);
+            const secrets = proxySecretsFromConfigDump(await run(cluster, pod, PROXY_CONTAINER, ["pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_secrets"]));
+            const n = options.requests;
+            const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${SAMPLE.httpbinHeadersUrl}; echo; echo ${REPLY_SEPARATOR}; done`;
+            const res = await cluster.exec(pod.namespace, pod.name, SAMPLE.curl.container, ["sh", "-c", script]);
+            const callerId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            failIf(
+                crossDomainProblems({
+                    replies: res.stdout.split(REPLY_SEPARATOR).map((r) => r.trim()).filter((r) => r !== ""),
+                    callerChain: secrets.chain,
+                    callerId,
+                    ownRoot: new X509Certificate(target.rootCaCert),
+                    peerRoot: target.peer.rootCaCert ? new X509Certificate(target.peer.rootCaCert) : undefined,
+                    peerTrustDomain,
+                    now: options.now(),
+                }),
+            );
+            return `${callerId} seen by the peer's httpbin in ${peerTrustDomain}, its certificate chained to this stack's own root`;
         },
     },
     {

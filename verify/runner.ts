@@ -1,6 +1,6 @@
 // Runs the checks one after the other, each bounded by the per-check timeout,
 // and turns the results into PASS/FAIL lines or a JSON report.
-import { Check, CheckContext } from "./checks";
+import { Check, CheckContext, CheckSkipped } from "./checks";
 import { withTimeout } from "./cluster";
 
 export type Status = "pass" | "fail" | "skip";
@@ -33,7 +33,10 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext, ski
                 const detail = await withTimeout(check.run(ctx), ctx.options.timeoutMs);
                 result = { id: check.id, title: check.title, status: "pass", detail, seconds: seconds() };
             } catch (err) {
-                result = { id: check.id, title: check.title, status: "fail", detail: err instanceof Error ? err.message : String(err), seconds: seconds() };
+                // A check that does not apply here (e.g. cross-domain in the shared model) says why.
+                const status = err instanceof CheckSkipped ? "skip" : "fail";
+                const message = err instanceof Error ? err.message : String(err);
+                result = { id: check.id, title: check.title, status, detail: status === "skip" ? `skipped: ${message}` : message, seconds: seconds() };
             }
         }
         results.push(result);

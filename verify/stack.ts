@@ -74,9 +74,12 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             ingressAddress: cfg.metallb.ingressAddress,
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
+            trustModel: cfg.mesh.trustModel,
             peer: {
                 stack: cfg.peer.stack,
                 clusterName: cfg.peer.clusterName,
+                trustDomain: output<ClusterIdentity>(peerOutputs, "identity")?.trustDomain,
+                rootCaCert: output<string>(peerOutputs, "rootCaCert"),
                 eastWestAddress: output<string>(peerOutputs, "eastWestAddress"),
             },
         },

@@ -3,11 +3,12 @@
 # modules and sysctls for bridged pod traffic, containerd with the systemd cgroup
 # driver, and kubelet/kubeadm/kubectl of one Kubernetes version, held there.
 # Idempotent: every step checks before it changes, so a second run changes nothing.
-# Usage: prepare.sh <minor, e.g. 1.32> <package version prefix, e.g. "1.32." or "1.32.4-">
+# Usage: prepare.sh <minor, e.g. 1.32> <package version prefix, e.g. "1.32." or "1.32.4-"> [local volume directory...]
 # (lib.sh is put in front of this file: write_file, installed)
 set -euo pipefail
 minor="$1"
 version_prefix="$2"
+shift 2
 
 # --- swap: the kubelet refuses to start with swap on (kubeadm install guide) ---
 if [[ -n "$(swapon --show --noheadings)" ]]; then
@@ -101,3 +102,14 @@ for package in kubelet kubeadm kubectl; do
     grep -qx "$package" <<<"$holds" || apt-mark hold "$package" >/dev/null
 done
 systemctl is-enabled -q kubelet || systemctl enable kubelet
+
+# --- directories of local PersistentVolumes (the SPIRE server's datastore and keys) ---
+# A local volume's path must exist before the pod that uses it starts; the kubelet then
+# gives its group to the pod's fsGroup. Root-only otherwise. Never removed here: the data
+# is meant to outlive pods, `kubeadm reset` and re-runs.
+for dir in "$@"; do
+    if [[ ! -d "$dir" ]]; then
+        install -d -m 0700 "$dir"
+        echo "created ${dir}"
+    fi
+done

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack, PlannedResource } from "../../offline/evaluate";
-import { deploymentOrder, isKubernetesObject, readStackConfig, STACKS } from "../../offline/lab";
+import { isKubernetesObject, planLab, readStackConfig, STACKS } from "../../offline/lab";
 import { PROJECT } from "../../stacks/config";
 import { main } from "../../stacks/main";
 
@@ -43,10 +43,11 @@ function shellSafe(name: string, value: unknown): string {
     return s;
 }
 
-/** `info`: what run.sh needs to know of the lab, as shell assignments. */
-function info(flags: Flags): void {
+/** `info`: what run.sh needs to know of the lab, as shell assignments; the order of `pulumi up` runs is the offline plan's. */
+async function info(flags: Flags): Promise<void> {
     const dir = one(flags, "config-dir");
-    const lines = [`order="${deploymentOrder(dir).map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${STACKS.join(" ")}"`];
+    const { runs } = await planLab(dir, main);
+    const lines = [`order="${runs.map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${STACKS.join(" ")}"`];
     const versions = new Set<string>();
     for (const stack of STACKS) {
         const raw = rawStack(dir, stack);
@@ -58,7 +59,8 @@ function info(flags: Flags): void {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
-    console.log(lines.join("\n"));
+    // A file, not stdout: the program may log while the plan evaluates it.
+    fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");
 }
 
 /** `byo`: the lab's stack files with the hosts replaced by kubeconfigs (set later as secrets) and charts from the mirror. */

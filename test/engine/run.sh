@@ -82,8 +82,10 @@ export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
 order='' stacks='' kubernetes_minor='' metallb_version=''
-lab=$(cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo")
-eval "$lab"
+(cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
+  { cat "$work/info.log"; exit 2; }
+# shellcheck source=/dev/null
+. "$work/lab.sh"
 s=$SECONDS
 kube=$("$here/build-kube.sh" "$kubernetes_minor" "$metallb_version")
 echo "clusters: Kubernetes $kubernetes_minor, MetalLB controller $metallb_version, from $kube ($((SECONDS - s)) s)"
