@@ -135,8 +135,12 @@ function clientsOf(flags: Flags): Map<string, k8s.KubeConfig> {
     return clients;
 }
 
-/** `node`: a simulated node that kwok keeps Ready, named and labelled like a kubeadm host. */
-async function node(flags: Flags): Promise<void> {
+/**
+ * `cluster`: what a brought cluster has before the program runs: a node (simulated:
+ * kwok keeps it Ready), named and labelled like a kubeadm host, and a default
+ * StorageClass with a volume for the SPIRE server's claim.
+ */
+async function cluster(flags: Flags): Promise<void> {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(one(flags, "kubeconfig"));
     const name = one(flags, "name");
@@ -150,6 +154,24 @@ async function node(flags: Flags): Promise<void> {
             labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
         },
         status: { allocatable: capacity, capacity },
+    });
+    await kc.makeApiClient(k8s.StorageV1Api).createStorageClass({
+        apiVersion: "storage.k8s.io/v1",
+        kind: "StorageClass",
+        metadata: { name: "simulated", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+        provisioner: "kubernetes.io/no-provisioner",
+        volumeBindingMode: "Immediate",
+    });
+    await kc.makeApiClient(k8s.CoreV1Api).createPersistentVolume({
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: "simulated-0" },
+        spec: {
+            storageClassName: "simulated",
+            capacity: { storage: "10Gi" },
+            accessModes: ["ReadWriteOnce"],
+            hostPath: { path: "/nonexistent/simulated-0" },
+        },
     });
 }
 
@@ -288,7 +310,7 @@ const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
     byo,
     "first-run-urns": firstRunUrns,
     "compare-urns": compareUrns,
-    node,
+    cluster,
     "check-lab": checkLab,
     "check-gone": checkGone,
 };

@@ -220,7 +220,7 @@ wait_cluster() { # stack
   for _ in $(seq 1 600); do
     if in_ns curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
       "https://${!address_var}:6443/api/v1/namespaces/default/serviceaccounts/default" >/dev/null 2>&1; then
-      tool node --kubeconfig "$dir/admin.kubeconfig" --name "$1"
+      tool cluster --kubeconfig "$dir/admin.kubeconfig" --name "$1"
       return 0
     fi
     sleep 0.2
