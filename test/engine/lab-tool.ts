@@ -59,6 +59,7 @@ async function info(flags: Flags): Promise<void> {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
+    lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, STACKS[0]).versions?.cilium)}`);
     // A file, not stdout: the program may log while the plan evaluates it.
     fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");
 }
@@ -155,6 +156,16 @@ async function cluster(flags: Flags): Promise<void> {
         },
         status: { allocatable: capacity, capacity },
     });
+    // The CRDs the Cilium operator registers when it starts (no operator runs on a simulated node).
+    const extensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    for (const dir of flags["crds"] ?? []) {
+        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+            for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8"))) {
+                const crd = doc.toJS() as k8s.V1CustomResourceDefinition | null;
+                if (crd?.kind === "CustomResourceDefinition") await extensions.createCustomResourceDefinition(crd);
+            }
+        }
+    }
     await kc.makeApiClient(k8s.StorageV1Api).createStorageClass({
         apiVersion: "storage.k8s.io/v1",
         kind: "StorageClass",

@@ -81,7 +81,7 @@ export PULUMI_CONFIG_PASSPHRASE=zta-engine-test   # throwaway state of a throwaw
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_CONFIRMATIONS=true
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
-order='' stacks='' kubernetes_minor='' metallb_version=''
+order='' stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
 (cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
   { cat "$work/info.log"; exit 2; }
 # shellcheck source=/dev/null
@@ -89,6 +89,9 @@ order='' stacks='' kubernetes_minor='' metallb_version=''
 s=$SECONDS
 kube=$("$here/build-kube.sh" "$kubernetes_minor" "$metallb_version")
 echo "clusters: Kubernetes $kubernetes_minor, MetalLB controller $metallb_version, from $kube ($((SECONDS - s)) s)"
+# The CRDs the Cilium operator registers at start-up, from its Go module at the lab's version.
+cilium_crds=$(GOFLAGS=-mod=mod go mod download -json "github.com/cilium/cilium@v$cilium_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')/pkg/k8s/apis/cilium.io/client/crds
+[ -d "$cilium_crds/v2" ] || { echo "test:engine: no Cilium CRDs at $cilium_crds" >&2; exit 2; }
 
 # A copy of the project per tier, so `pulumi stack init` writes into the copy's stack files, not the checkout's.
 project_copy() {
@@ -220,7 +223,7 @@ wait_cluster() { # stack
   for _ in $(seq 1 600); do
     if in_ns curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
       "https://${!address_var}:6443/api/v1/namespaces/default/serviceaccounts/default" >/dev/null 2>&1; then
-      tool cluster --kubeconfig "$dir/admin.kubeconfig" --name "$1"
+      tool cluster --kubeconfig "$dir/admin.kubeconfig" --name "$1" --crds "$cilium_crds/v2" --crds "$cilium_crds/v2alpha1"
       return 0
     fi
     sleep 0.2
