@@ -50,6 +50,8 @@ export interface Evaluation {
     readonly resources: PlannedResource[];
     readonly outputs: StackOutputs;
     readonly warnings: string[];
+    /** The plain text of every value that was secret anywhere in the program (see SecretCollector). */
+    readonly secretValues: string[];
 }
 
 type Callback = (err: Error | null, resp?: unknown) => void;
@@ -91,9 +93,43 @@ function providerUrn(ref: string): string | null {
     return ref ? ref.slice(0, ref.lastIndexOf("::")) : null;
 }
 
+/**
+ * The plain text of every value that was secret anywhere in the program, so
+ * the plan can refuse to write one that lost its secrecy on the way: on the mock
+ * runtime every secret's plain value is known. Collected: secret config values,
+ * secret resource inputs and outputs (additionalSecretOutputs included), secret
+ * stack and peer outputs. Only strings that were secret as a whole: a secret
+ * object or list may bundle public parts (a certificate chain beside its key,
+ * a cluster name beside a kubeconfig), which are not secrets; its secret
+ * strings are collected where they were made secret (a key where its
+ * PrivateKey outputs it, a password where its RandomPassword does).
+ */
+export class SecretCollector {
+    readonly values = new Set<string>();
+
+    /** A value known to be secret as a whole (secret config, a secret peer output). */
+    add(value: unknown): void {
+        if (typeof value === "string") this.values.add(value);
+    }
+
+    /** Collects the strings marked secret inside a serialized value. */
+    addMarked(value: unknown): void {
+        if (Array.isArray(value)) return value.forEach((v) => this.addMarked(v));
+        if (value === null || typeof value !== "object") return;
+        const obj = value as Record<string, unknown>;
+        const sig = obj[rpc.specialSigKey];
+        if (sig === rpc.specialSecretSig || (sig === rpc.specialOutputValueSig && obj.secret === true)) {
+            this.add(obj.value);
+            return this.addMarked(obj.value);
+        }
+        for (const v of Object.values(obj)) this.addMarked(v);
+    }
+}
+
 class RecordingMonitor extends MockMonitor {
     readonly planned: PlannedResource[] = [];
     stackOutputs: Record<string, unknown> = {};
+    readonly secrets = new SecretCollector();
 
     constructor(private readonly peerOutputs: StackOutputs | undefined) {
         super({
@@ -151,6 +187,7 @@ class RecordingMonitor extends MockMonitor {
             for (const key of req.getAdditionalsecretoutputsList()) {
                 if (key in state && !isSecretValue(state[key])) state[key] = { [rpc.specialSigKey]: rpc.specialSecretSig, value: state[key] };
             }
+            this.secrets.addMarked(state);
             await this.respond(req, state, raw, callback, false);
         } catch (err) {
             callback(err as Error);
@@ -162,6 +199,7 @@ class RecordingMonitor extends MockMonitor {
             const raw = req.getProperties?.()?.toJavaScript() ?? {};
             if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
             const peer = this.peerOutputs ?? {};
+            for (const o of Object.values(peer)) if (o.secret) this.secrets.add(o.value);
             const state = {
                 ...raw,
                 outputs: Object.fromEntries(Object.entries(peer).map(([k, o]) => [k, o.value])),
@@ -175,6 +213,7 @@ class RecordingMonitor extends MockMonitor {
 
     registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback): void {
         if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack") this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
+        this.secrets.addMarked(req.getOutputs()?.toJavaScript());
         super.registerResourceOutputs(req, callback);
     }
 }
@@ -211,6 +250,7 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     const monitor = new RecordingMonitor(opts.peerOutputs);
     pulumi.runtime.setMockOptions(monitor, opts.project, opts.stack, true);
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys);
+    for (const key of opts.secretKeys) monitor.secrets.add(opts.config[key]);
 
     const warnings: string[] = [];
     const originalWarn = console.warn;
@@ -235,5 +275,5 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     }
     if (failure !== undefined) throw failure;
     const outputs = Object.fromEntries(Object.entries(monitor.stackOutputs).map(([k, v]) => [k, toStackOutput(v)]));
-    return { stack: opts.stack, resources: monitor.planned, outputs, warnings };
+    return { stack: opts.stack, resources: monitor.planned, outputs, warnings, secretValues: [...monitor.secrets.values] };
 }

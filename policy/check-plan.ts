@@ -40,6 +40,7 @@ async function run(): Promise<number> {
                   outputs: {},
                   warnings: [],
                   standIns: [],
+                  secretValues: [],
               })),
           }
         : await planLab(configDir, main);

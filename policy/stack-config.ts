@@ -3,8 +3,8 @@
 // to a pack (its configureStack keeps only the stack tags).
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { PROJECT } from "../stacks/config";
+import { readStackFileConfig } from "../stacks/stackfile";
 /** The repo root, where Pulumi.<stack>.yaml lives: the pack runs from policy/. */
 const REPO = path.resolve(__dirname, "..");
 
@@ -18,8 +18,7 @@ export function stackOfUrn(urn: string): string | undefined {
 export function labRegistryFromStackFile(configDir: string, stack: string): string | undefined {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) return undefined;
-    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const registry = doc.config?.[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
+    const registry = readStackFileConfig(file)[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
     if (typeof registry?.host !== "string") return undefined;
     return registry.port === undefined ? registry.host : `${registry.host}:${String(registry.port)}`;
 }

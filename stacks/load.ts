@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, fullKey, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
+import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
 
 /** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
 export const PLAIN_KEYS = ["cluster", "host", "mesh", "metallb", "versions", "registry", "jwt", "peer", "pki", "addons", "samples", "cilium", "spire"] as const;
@@ -15,7 +15,7 @@ export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecre
         .map((k) => k.slice(PROJECT.length + 1))
         .filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
     if (unknown.length > 0) {
-        throw new ConfigError(unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`));
+        throw new ConfigError(inStackFile(stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`)));
     }
     const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, config.getObject<unknown>(k)]));
     const secrets: StackSecrets = {};

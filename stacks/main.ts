@@ -13,20 +13,18 @@ import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
-import { ConfigError, LabConfig } from "./config";
+import { ConfigError, inStackFile, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
-import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
+import { identityOf, intermediatesProblems, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<Record<string, unknown>> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
     const peer = await readPeer(cfg);
-    if (peer.identity) {
-        const problems = peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack);
-        if (problems.length > 0) throw new ConfigError(problems);
-    }
+    const problems = [...(peer.identity ? peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack) : []), ...intermediatesProblems(cfg, peer)];
+    if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
     return buildCluster(cfg, secrets, peer);
 }
 

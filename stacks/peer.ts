@@ -1,8 +1,8 @@
 // The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
 // what a stack exports for its peer, and the checks it runs on what the peer exported.
 import * as pulumi from "@pulumi/pulumi";
-import { fullKey, LabConfig, TrustModel } from "./config";
-import { overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { fullKey, LabConfig, labAddressesOf, PkiRole, TrustModel } from "./config";
+import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 
 /** The non-secret `identity` output: what the peer needs for its consistency checks. */
 export interface ClusterIdentity {
@@ -15,6 +15,10 @@ export interface ClusterIdentity {
     readonly metallbAddresses: string[];
     readonly podCidr: string;
     readonly serviceCidr: string;
+    /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
+    readonly pkiRole?: PkiRole;
+    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...); absent likewise. */
+    readonly labAddresses?: Record<string, string>;
 }
 
 /**
@@ -47,6 +51,8 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
         metallbAddresses: [...cfg.metallb.addresses],
         podCidr: cfg.cluster.podCidr,
         serviceCidr: cfg.cluster.serviceCidr,
+        pkiRole: cfg.pki.role,
+        labAddresses: labAddressesOf(cfg),
     };
 }
 
@@ -81,6 +87,23 @@ export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expect
             if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" here overlaps "${b.text}" in peer stack "${peerStack}": the pools share one L2 network and must be disjoint`);
         }
     }
+    // Exactly one root among the stacks that see each other: two would be two PKIs that do not
+    // trust each other (and both would drive the registry on comp1); none, a PKI nobody issues.
+    if (own.pkiRole === "root" && peer.pkiRole === "root") {
+        problems.push(`${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`);
+    }
+    if (own.pkiRole === "peer" && peer.pkiRole === "peer") {
+        problems.push(`${both("pki.role", "peer", "peer")}: then no stack issues the lab PKI and neither run can converge; set pki.role to "root" in one of them`);
+    }
+    for (const [key, address] of Object.entries(peer.labAddresses ?? {})) {
+        const pool = ownPools.find((p) => containsIp(p, address));
+        if (pool) {
+            problems.push(
+                `${fullKey("metallb.addresses")}: "${pool.text}" here contains ${key} = "${address}" of peer stack "${peerStack}": ` +
+                    "MetalLB could hand that machine's address to a Service and answer ARP for it; leave every lab machine's address out of the pool",
+            );
+        }
+    }
     for (const key of ["podCidr", "serviceCidr"] as const) {
         for (const peerKey of ["podCidr", "serviceCidr"] as const) {
             const a = parseCidr(own[key]);
@@ -98,6 +121,8 @@ export interface PeerView {
     readonly stack: string;
     readonly identity?: ClusterIdentity;
     readonly available: ReadonlySet<PeerOutputName>;
+    /** The clusters the root stack issued intermediates for (the keys of its `intermediates` output), when it exported them. */
+    readonly intermediateClusters?: string[];
     output<T>(name: PeerOutputName): pulumi.Output<T>;
 }
 
@@ -116,12 +141,14 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
     const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peer.stack }, opts);
     const available = new Set<PeerOutputName>();
     let identity: ClusterIdentity | undefined;
+    let intermediateClusters: string[] | undefined;
     for (const name of PEER_OUTPUTS) {
         const details = await ref.getOutputDetails(name);
         const value = details.value ?? details.secretValue;
         if (value === undefined || value === null) continue;
         available.add(name);
         if (name === "identity") identity = value as ClusterIdentity;
+        if (name === "intermediates" && typeof value === "object") intermediateClusters = Object.keys(value as object);
     }
     const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
     if (missing.length > 0) {
@@ -134,6 +161,20 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
         stack: cfg.peer.stack,
         identity,
         available,
+        intermediateClusters,
         output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
     };
+}
+
+/**
+ * A peer-role stack needs intermediates issued for its own cluster name; the
+ * root stack issues them for its `peer.clusterName`. Checked before anything is
+ * declared, so a wrong name is a message, not a failure inside an Output.
+ */
+export function intermediatesProblems(cfg: LabConfig, peer: Pick<PeerView, "intermediateClusters">): string[] {
+    if (cfg.pki.role !== "peer" || peer.intermediateClusters === undefined || peer.intermediateClusters.includes(cfg.cluster.name)) return [];
+    return [
+        `root stack "${cfg.peer.stack}" issued intermediates for ${peer.intermediateClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
+            `${fullKey("cluster.name")} = "${cfg.cluster.name}": set ${fullKey("peer.clusterName")} to "${cfg.cluster.name}" in Pulumi.${cfg.peer.stack.split("/").pop()}.yaml and run \`pulumi up\` there first`,
+    ];
 }
