@@ -12,6 +12,18 @@ import { SECRET, UNKNOWN } from "./evaluate";
 
 type Schema = Record<string, unknown>;
 
+/** A file given to the check that cannot be used (exit 1), named with the reason. */
+export class InputError extends Error {}
+
+/** Parses one file with `parse`; a file that does not parse is an InputError naming it, not a parser trace. */
+function parseFile<T>(file: string, parse: (text: string) => T): T {
+    try {
+        return parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new InputError(`${file} cannot be read as ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+    }
+}
+
 function filesUnder(dir: string, suffix: string): string[] {
     if (!fs.existsSync(dir)) return [];
     return fs
@@ -66,7 +78,7 @@ export class SchemaSet {
 
     constructor(dir: string) {
         for (const file of filesUnder(dir, ".yaml")) {
-            for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, "utf8"))) {
+            for (const doc of parseFile(file, (t) => YAML.parseAllDocuments(t))) {
                 const crd = doc.toJS() as { kind?: string; spec?: any };
                 if (crd?.kind !== "CustomResourceDefinition") continue;
                 for (const version of crd.spec.versions ?? []) {
@@ -81,7 +93,7 @@ export class SchemaSet {
         }
         for (const file of filesUnder(dir, "_openapi.json")) {
             const id = path.basename(file);
-            const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+            const doc = parseFile(file, JSON.parse);
             this.ajv.addSchema({ $id: id, components: { schemas: mapValues(doc.components.schemas, strict) } });
             for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, Schema>)) {
                 for (const gvk of (schema["x-kubernetes-group-version-kind"] as { group: string; version: string; kind: string }[]) ?? []) {
@@ -93,7 +105,7 @@ export class SchemaSet {
         for (const file of filesUnder(dir, "values.schema.json")) {
             const chart = path.basename(file) === "values.schema.json" ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "") : path.basename(file).split(".")[0];
             // Draft-07 without its meta-schema URL, which Ajv knows under another spelling.
-            const { $schema: _ignored, ...schema } = JSON.parse(fs.readFileSync(file, "utf8"));
+            const { $schema: _ignored, ...schema } = parseFile(file, JSON.parse);
             if (!this.values.has(chart)) this.values.set(chart, this.ajv.compile(asOverrideSchema(schema) as Schema));
         }
     }
@@ -122,24 +134,43 @@ export class SchemaSet {
     }
 }
 
-function main(): void {
-    const argv = process.argv.slice(2);
-    const flag = (name: string) => {
-        const i = argv.indexOf(name);
-        return i >= 0 ? argv[i + 1] : undefined;
-    };
-    const schemasDir = flag("--schemas");
-    const planDir = flag("--plan") ?? "plan";
-    if (!schemasDir || argv.includes("--help")) {
-        console.log("usage: npm run check:schemas -- --schemas DIR [--plan DIR]   (run `npm run plan` first)");
-        process.exit(schemasDir ? 0 : 2);
+const USAGE = `usage: npm run check:schemas -- --schemas DIR [--plan DIR]   (run \`npm run plan\` first)
+
+Checks every object of the plan in DIR (default: plan) against the CRDs and
+Kubernetes OpenAPI v3 specs under --schemas DIR, and Helm values against the
+charts' values.schema.json found there.
+
+Exit codes: 0 every object with a schema passed; 1 an object failed, or the
+input is wrong (a DIR that does not exist or holds no plan, a file that does not
+parse); 2 the check could not run (a bad flag, or an error of the program itself).`;
+
+class UsageError extends Error {}
+
+function main(argv: string[]): number {
+    const flags = new Map<string, string>();
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--help" || argv[i] === "-h") {
+            console.log(USAGE);
+            return 0;
+        }
+        if (argv[i] !== "--schemas" && argv[i] !== "--plan") throw new UsageError(`unknown argument ${argv[i]}`);
+        const value = argv[i + 1];
+        if (value === undefined || value.startsWith("--")) throw new UsageError(`${argv[i]} needs a value`);
+        flags.set(argv[i], value);
+        i++;
     }
+    const schemasDir = flags.get("--schemas");
+    const planDir = flags.get("--plan") ?? "plan";
+    if (!schemasDir) throw new UsageError("--schemas DIR is required");
+    if (!fs.existsSync(schemasDir)) throw new InputError(`--schemas ${schemasDir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);
+    const planFiles = filesUnder(planDir, ".yaml").sort();
+    if (planFiles.length === 0) throw new InputError(`--plan ${planDir} holds no plan (no <stack>/manifests or <stack>/helm files): run \`npm run plan -- --out ${planDir}\` first`);
     const schemas = new SchemaSet(schemasDir);
     let failures = 0;
     let checked = 0;
     const unchecked = new Set<string>();
-    for (const file of filesUnder(planDir, ".yaml").sort()) {
-        const doc = YAML.parse(fs.readFileSync(file, "utf8"));
+    for (const file of planFiles) {
+        const doc = parseFile(file, YAML.parse) ?? {};
         const rel = path.relative(planDir, file);
         const problems = rel.split(path.sep)[1] === "helm" ? schemas.checkValues(doc.chart, doc.values ?? {}) : schemas.checkObject(doc);
         if (problems === undefined) {
@@ -156,7 +187,24 @@ function main(): void {
     }
     if (unchecked.size > 0) console.log(`no schema under ${schemasDir} for: ${[...unchecked].sort().join(", ")}`);
     console.log(`${checked - failures} passed, ${failures} failed`);
-    process.exit(failures > 0 ? 1 : 0);
+    return failures > 0 ? 1 : 0;
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+    try {
+        process.exit(main(process.argv.slice(2)));
+    } catch (err) {
+        if (err instanceof InputError) {
+            console.error(`check:schemas failed: ${err.message}`);
+            process.exit(1);
+        }
+        if (err instanceof UsageError) {
+            console.error(`check:schemas failed: ${err.message}\n\n${USAGE}`);
+            process.exit(2);
+        }
+        // An error of the program itself: one line, no stack (ZTA_DEBUG=1 shows it, for a bug report).
+        console.error(`check:schemas could not run: ${err instanceof Error ? err.message : String(err)}`);
+        if (process.env.ZTA_DEBUG) console.error(err);
+        process.exit(2);
+    }
+}
