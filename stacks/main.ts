@@ -134,6 +134,7 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
         sshPrivateKey: secrets.sshPrivateKey,
         rootCaCert: pki.rootCaCert,
         rootCaKey: pki.rootCaKey,
+        allowRemove: cfg.registry.allowRemove,
     });
 }
 
