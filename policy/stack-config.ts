@@ -28,3 +28,23 @@ export function labRegistryOf(urn: string, configDir = REPO): string | undefined
     const stack = stackOfUrn(urn);
     return stack ? labRegistryFromStackFile(configDir, stack) : undefined;
 }
+
+/** The peer stack named by zta-testbed:peer.stack in configDir/Pulumi.<stack>.yaml and that stack file's pki.role, when both are there. */
+export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { readonly stack: string; readonly role: string } | undefined {
+    const own = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(own)) return undefined;
+    const peer = readStackFileConfig(own)[`${PROJECT}:peer`] as { stack?: unknown } | undefined;
+    if (typeof peer?.stack !== "string") return undefined;
+    // "org/project/comp3" names the stack file Pulumi.comp3.yaml.
+    const peerStack = peer.stack.split("/").pop() as string;
+    const file = path.join(configDir, `Pulumi.${peerStack}.yaml`);
+    if (peerStack === stack || !fs.existsSync(file)) return undefined;
+    const pki = readStackFileConfig(file)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
+    return typeof pki?.role === "string" ? { stack: peerStack, role: pki.role } : undefined;
+}
+
+/** The pki.role of the peer of the stack a resource belongs to, from the stack files beside policy/. */
+export function peerPkiRoleOf(urn: string, configDir = REPO): { readonly stack: string; readonly role: string } | undefined {
+    const stack = stackOfUrn(urn);
+    return stack ? peerPkiRoleFromStackFiles(configDir, stack) : undefined;
+}
