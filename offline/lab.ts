@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey } from "../stacks/config";
+import { PLAIN_KEYS } from "../stacks/load";
 import { identityOf, peerProblems } from "../stacks/peer";
 import { readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
@@ -94,6 +95,11 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
+        // As loadConfig does under the engine, here before anything is evaluated.
+        const unknown = Object.keys(file.raw).filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
+        problems.push(...inStackFile(file.stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`)));
+    }
+    for (const file of files) {
         const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);
         try {
             parsed.push(parseLabConfig(file.stack, file.raw, secretsSet));
@@ -114,15 +120,21 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     return problems;
 }
 
+/** Both stack files of the lab, read and checked (each alone and against each other) before anything is evaluated. */
+export function readLabConfig(configDir: string): StackConfigFile[] {
+    const files = STACKS.map((s) => readStackConfig(configDir, s));
+    const problems = labProblems(files);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return files;
+}
+
 /**
  * comp2 (the root stack by default) first with no peer, then comp3 with
  * comp2's outputs, then comp2 again with comp3's: the three runs of a first
  * deployment. Each stack's plan is its last evaluation.
  */
 export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
-    const files = STACKS.map((s) => readStackConfig(configDir, s));
-    const problems = labProblems(files);
-    if (problems.length > 0) throw new ConfigError(problems);
+    const files = readLabConfig(configDir);
     const [first, second] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
     const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
         evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(

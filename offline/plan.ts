@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
-import { assertNoSecrets, planLab, SecretLeakError, writePlan, renderTree, LabPlan, STACKS } from "./lab";
-import { checkOutDir, OutDirError, PLAN_MARKER, prepareOutDir } from "./outdir";
+import { EXIT, planExitCode, UsageError } from "./exit";
+import { assertNoSecrets, planLab, writePlan, renderTree, LabPlan, STACKS } from "./lab";
+import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
 
 interface Args {
     out: string;
@@ -52,7 +53,6 @@ function parseArgs(argv: string[]): Args {
     return args;
 }
 
-class UsageError extends Error {}
 
 async function run(): Promise<void> {
     const started = Date.now();
@@ -74,12 +74,9 @@ async function run(): Promise<void> {
     console.log(`\nplan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
 }
 
-/** Exit codes, as the usage text says. */
-const EXIT = { ok: 0, inputWrong: 1, cannotRun: 2 } as const;
-
 run().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof OutDirError || err instanceof SecretLeakError) {
-        console.error(`plan failed: ${err.message}`);
+    if (planExitCode(err) === EXIT.inputWrong) {
+        console.error(`plan failed: ${(err as Error).message}`);
         process.exit(EXIT.inputWrong);
     }
     if (err instanceof UsageError) {
