@@ -13,7 +13,7 @@ import * as random from "@pulumi/random";
 import { evaluateStack } from "../offline/evaluate";
 import { planExitCode } from "../offline/exit";
 import { assertNoSecrets, readLabConfig, StackPlan } from "../offline/lab";
-import { PLAN_MARKER } from "../offline/outdir";
+import { checkOutDir, OutDirError, PLAN_MARKER, prepareOutDir } from "../offline/outdir";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { intermediatesProblems } from "../stacks/peer";
 import { pulumiErrorMessage } from "../verify/stack";
@@ -68,6 +68,10 @@ function cli(script: string, args: string[], cwd = REPO): { status: number | nul
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+function sha256(text: string | Buffer): string {
+    return crypto.createHash("sha256").update(text).digest("hex");
+}
+
 /** sha256 of every file under dir, by relative path: "byte-identical" made checkable. */
 function snapshot(dir: string): Record<string, string> {
     const out: Record<string, string> = {};
@@ -75,7 +79,7 @@ function snapshot(dir: string): Record<string, string> {
         for (const e of fs.readdirSync(d, { withFileTypes: true })) {
             const p = path.join(d, e.name);
             if (e.isDirectory()) walk(p);
-            else out[path.relative(dir, p)] = crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+            else out[path.relative(dir, p)] = sha256(fs.readFileSync(p));
         }
     };
     walk(dir);
@@ -96,23 +100,21 @@ function notAPlan(): string {
 }
 
 describe("the real CLIs: one message, the documented exit code, no stack frame", () => {
-    const cases: [string, () => { script: string; args: string[]; cwd?: string }, number, RegExp][] = [
-        ["plan: pki.role root in both stacks", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/],
-        ["plan: a gateway address that is the host's own address", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/],
-        ["plan: an SSH user with shell syntax", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "an SSH user with shell syntax"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /Pulumi\.comp2\.yaml: zta-testbed:host\.sshUser = "ubuntu;reboot"/],
-        ["plan: a YAML syntax error", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /Pulumi\.comp2\.yaml, line \d+, column \d+: /],
-        ["plan: a duplicate key", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/],
-        ["plan: a wrong peer.clusterName", () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "a wrong peer.clusterName"), "--out", path.join(tmp("zta-out-"), "p")] }), 1, /peer\.clusterName = "cluster9" but peer stack "comp3" reports cluster "cluster2"/],
-        ["plan: --config-dir that does not exist", () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }), 1, /--config-dir \/nonexistent-zta does not exist/],
-        ["plan: an unknown flag", () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), 2, /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
-        ["policy:plan: --plan that holds no plan", () => ({ script: "policy/check-plan.ts", args: ["--plan", "/nonexistent-zta"] }), 1, /--plan \/nonexistent-zta: \/nonexistent-zta\/comp2\/resources\.json does not exist: write the plan first/],
-        ["policy:plan: an unknown flag", () => ({ script: "policy/check-plan.ts", args: ["--plans", "x"] }), 2, /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
-        ["check:schemas: --schemas that does not exist", () => ({ script: "offline/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }), 1, /check:schemas failed: --schemas \/nonexistent-zta does not exist/],
-        ["check:schemas: no --schemas", () => ({ script: "offline/check-schemas.ts", args: [] }), 2, /--schemas DIR is required[\s\S]*Exit codes: 0/],
-        ["verify: an unknown flag", () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), 2, /verify: Unknown option '--colour'/],
+    const cases: [string, number, () => { script: string; args: string[]; cwd?: string }, RegExp][] = [
+        ["plan: pki.role root in both stacks", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/],
+        ["plan: a gateway address that is the host's own address", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/],
+        ["plan: a YAML syntax error", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml, line \d+, column \d+: /],
+        ["plan: a duplicate key", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/],
+        ["plan: --config-dir that does not exist", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }), /--config-dir \/nonexistent-zta does not exist/],
+        ["plan: an unknown flag", 2, () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
+        ["policy:plan: --plan that holds no plan", 1, () => ({ script: "policy/check-plan.ts", args: ["--plan", "/nonexistent-zta"] }), /--plan \/nonexistent-zta: \/nonexistent-zta\/comp2\/resources\.json does not exist: write the plan first/],
+        ["policy:plan: an unknown flag", 2, () => ({ script: "policy/check-plan.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
+        ["check:schemas: --schemas that does not exist", 1, () => ({ script: "offline/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }), /check:schemas failed: --schemas \/nonexistent-zta does not exist/],
+        ["check:schemas: no --schemas", 2, () => ({ script: "offline/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],
+        ["verify: an unknown flag", 2, () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), /verify: Unknown option '--colour'/],
     ];
 
-    test.each(cases)("%s exits %i", (_label, setup, exit, message) => {
+    test.each(cases)("%s exits %i", (_label, exit, setup, message) => {
         const { script, args, cwd } = setup();
         const r = cli(script, args, cwd);
         expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: exit });
@@ -154,12 +156,33 @@ describe("re-planning into a plan directory replaces only what the plan wrote", 
             fs.writeFileSync(path.join(dir, stack, "stale.json"), "{}\n");
         }
         fs.writeFileSync(path.join(dir, "README.txt"), "mine\n");
-        const r = cli("offline/plan.ts", ["--quiet", "--out", dir]);
-        expect(r.status).toBe(0);
-        expect(fs.readFileSync(path.join(dir, "README.txt"), "utf8")).toBe("mine\n");
-        expect(fs.existsSync(path.join(dir, "comp2", "stale.json"))).toBe(false);
-        expect(fs.existsSync(path.join(dir, "comp2", "resources.json"))).toBe(true);
-        expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8")).wrote).toEqual(["comp2", "comp3"]);
+        prepareOutDir(dir, ["comp2", "comp3"]);
+        expect(snapshot(dir)).toEqual({ "README.txt": sha256("mine\n"), [PLAN_MARKER]: expect.any(String) });
+        expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8"))).toEqual({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] });
+    });
+
+    test("a marker that names a path outside the directory is refused, and nothing is removed", () => {
+        const outer = tmp("zta-marker-");
+        const dir = path.join(outer, "plan");
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(outer, "precious.txt"), "keep\n");
+        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."] }));
+        const before = snapshot(outer);
+        expect(() => prepareOutDir(dir, ["comp2", "comp3"])).toThrow(OutDirError);
+        expect(() => checkOutDir(dir, ["comp2"])).toThrow(/names \.\., which a plan never writes/);
+        expect(snapshot(outer)).toEqual(before);
+    });
+
+    test("a stack folder the earlier plan did not list is refused", () => {
+        const dir = tmp("zta-unlisted-");
+        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2"] }));
+        fs.mkdirSync(path.join(dir, "comp3"));
+        expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(/comp3 exists but the earlier plan did not write it/);
+    });
+
+    test("a new or empty directory is fine", () => {
+        expect(() => checkOutDir(path.join(tmp("zta-new-"), "plan"), ["comp2"])).not.toThrow();
+        expect(() => checkOutDir(tmp("zta-empty-"), ["comp2"])).not.toThrow();
     });
 });
 
