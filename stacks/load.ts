@@ -1,3 +1,4 @@
+import { KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
 
@@ -23,6 +24,24 @@ export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecre
         const value = config.getSecret(key);
         if (value !== undefined) secrets[key] = value;
     }
+    // A brought kubeconfig is checked here, before anything is declared, not inside an Output
+    // where a mistake would surface as an unhandled rejection. Its text is never in a message.
+    const kubeconfigProblem = secrets.kubeconfig ? brokenKubeconfig(config.get("kubeconfig") ?? "") : undefined;
+    if (kubeconfigProblem) throw new ConfigError(inStackFile(stack, [`${fullKey("kubeconfig")} (secret, not shown) ${kubeconfigProblem}`]));
     const cfg = parseLabConfig(stack, raw, new Set(Object.keys(secrets) as SecretKey[]));
     return { cfg, secrets };
+}
+
+/** What is wrong with a brought kubeconfig, or undefined: it must parse and name a server in its current context. */
+export function brokenKubeconfig(text: string): string | undefined {
+    const fix = "set it again with `pulumi config set --secret zta-testbed:kubeconfig < kubeconfig.yaml`";
+    if (text.trim() === "") return `is empty: ${fix}`;
+    const kc = new KubeConfig();
+    try {
+        kc.loadFromString(text);
+    } catch {
+        return `does not parse as a kubeconfig: ${fix}`;
+    }
+    if (!kc.getCurrentCluster()?.server) return `has no current-context with a cluster server: set current-context, or ${fix}`;
+    return undefined;
 }

@@ -12,14 +12,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { evaluateStack } from "../offline/evaluate";
 import { planExitCode } from "../offline/exit";
-import { assertNoSecrets, readLabConfig, StackPlan } from "../offline/lab";
+import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../offline/lab";
+import { brokenKubeconfig } from "../stacks/load";
+import { main } from "../stacks/main";
 import { checkOutDir, OutDirError, PLAN_MARKER, prepareOutDir } from "../offline/outdir";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { intermediatesProblems } from "../stacks/peer";
 import { pulumiErrorMessage } from "../verify/stack";
 import { KubeCluster } from "../verify/cluster";
 import { badLabDir, CONFIG_CASES, FILE_CASES, LAB_CASES } from "./bad-inputs";
-import { rawConfig, REPO } from "./helpers";
+import { byoLabDir, rawConfig, REPO } from "./helpers";
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^    at /m;
@@ -194,6 +196,25 @@ describe("checks the real engine runs against the peer's outputs", () => {
             'root stack "comp2" issued intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": set zta-testbed:peer.clusterName to "cluster2" in Pulumi.comp2.yaml and run `pulumi up` there first',
         ]);
         expect(intermediatesProblems(cfg, {})).toEqual([]);
+    });
+});
+
+describe("a brought kubeconfig is checked before anything is declared", () => {
+    test.each([
+        ["an empty one", "", /^is empty: set it again/],
+        ["one that is not YAML", "clusters: [", /^does not parse as a kubeconfig/],
+        ["one without a current context", "apiVersion: v1\nkind: Config\nclusters: []\n", /^has no current-context with a cluster server/],
+    ])("%s is named, never shown", (_label, text, message) => {
+        expect(brokenKubeconfig(text)).toMatch(message);
+    });
+
+    test("the program refuses it with the stack file and key, and the evaluation rejects cleanly", async () => {
+        const file = readStackConfig(byoLabDir(), "comp2");
+        const config = { ...file.config, "zta-testbed:kubeconfig": "clusters: [" };
+        await expect(evaluateStack({ project: "zta-testbed", stack: "comp2", config, secretKeys: file.secretKeys, program: main })).rejects.toThrow(
+            /Pulumi\.comp2\.yaml: zta-testbed:kubeconfig \(secret, not shown\) does not parse as a kubeconfig/,
+        );
+        expect(brokenKubeconfig(file.config["zta-testbed:kubeconfig"])).toBeUndefined();
     });
 });
 
