@@ -43,6 +43,20 @@ export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { r
     return typeof pki?.role === "string" ? { stack: peerStack, role: pki.role } : undefined;
 }
 
+/** zta-testbed:mesh.trustModel in configDir/Pulumi.<stack>.yaml ("shared" or "federated"), when the file sets it. */
+export function trustModelFromStackFile(configDir: string, stack: string): string | undefined {
+    const file = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return undefined;
+    const mesh = readStackFileConfig(file)[`${PROJECT}:mesh`] as { trustModel?: unknown } | undefined;
+    return typeof mesh?.trustModel === "string" ? mesh.trustModel : undefined;
+}
+
+/** The trust model of the stack a resource belongs to, from the stack files beside policy/. */
+export function trustModelOf(urn: string, configDir = REPO): string | undefined {
+    const stack = stackOfUrn(urn);
+    return stack ? trustModelFromStackFile(configDir, stack) : undefined;
+}
+
 /** The pki.role of the peer of the stack a resource belongs to, from the stack files beside policy/. */
 export function peerPkiRoleOf(urn: string, configDir = REPO): { readonly stack: string; readonly role: string } | undefined {
     const stack = stackOfUrn(urn);

@@ -5,7 +5,7 @@ import { SECRET } from "../offline/evaluate";
 import { DEFAULT_ALLOWED_REGISTRIES, helmValueImages, normalizeImage } from "../policy/policies/allowed-registries";
 import { gatewayPodLabels } from "../policy/policies/ingress-gateway-jwt";
 import { checkResources } from "../policy/plan";
-import { peerPkiRoleFromStackFiles } from "../policy/stack-config";
+import { peerPkiRoleFromStackFiles, trustModelFromStackFile } from "../policy/stack-config";
 import { labDirWith, REPO } from "./helpers";
 import { compliantStack, INGRESS_LABELS, LAB_REGISTRY, PACK_CONFIG, resource, urnOf, violationsOf, withEdit } from "./policy-fixtures";
 
@@ -189,6 +189,17 @@ describe("one root CA in the lab", () => {
         ]);
         const peerIsPeer = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "peer", peerStack: "comp3" } };
         expect((await checkResources(compliantStack(), undefined, peerIsPeer)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
+    });
+
+    test("in the federated trust model each stack owns its trust domain's root, whatever the peer's role", async () => {
+        const federated = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "root", peerStack: "comp3", trustModel: "federated" } };
+        expect((await checkResources(compliantStack(), undefined, federated)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
+        const second = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
+        const found = (await checkResources([...compliantStack(), second], undefined, federated)).filter((v) => v.policy === "single-root-ca");
+        expect(found.map((v) => v.urn)).toEqual([urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root")]);
+        const dir = labDirWith((_stack, raw) => (raw.mesh.trustModel = "federated"));
+        expect(trustModelFromStackFile(dir, "comp3")).toBe("federated");
+        expect(trustModelFromStackFile(REPO, "comp3")).toBe("shared");
     });
 
     test("without policy config the peer's role comes from the stack files: comp2 names comp3, whose pki.role is peer", () => {
