@@ -10,7 +10,7 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { evaluateStack } from "../offline/evaluate";
+import { EngineRuleError, evaluateStack } from "../offline/evaluate";
 import { planExitCode } from "../offline/exit";
 import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../offline/lab";
 import { brokenKubeconfig } from "../stacks/load";
@@ -199,6 +199,13 @@ describe("checks the real engine runs against the peer's outputs", () => {
         // The root signed only for itself: not yet for this cluster, which main.ts warns about.
         expect(intermediatesProblems(cfg, { signedClusters: ["cluster1"], identity: root })).toEqual([]);
         expect(intermediatesProblems(cfg, {})).toEqual([]);
+    });
+});
+
+describe("what the Pulumi engine would refuse is wrong input", () => {
+    test("an EngineRuleError exits 1, as a bad stack file does; an error of the program itself exits 2", () => {
+        expect(planExitCode(new EngineRuleError("the Pulumi engine refuses urn:pulumi:comp2::zta-testbed::x::y: Duplicate resource URN"))).toBe(1);
+        expect(planExitCode(new TypeError("x is undefined"))).toBe(2);
     });
 });
 
