@@ -23,6 +23,8 @@ export interface RegistryArgs {
     readonly image?: string;
     /** Certificate lifetime; default two years. */
     readonly validityHours?: number;
+    /** Whether `pulumi destroy` removes the registry container (`registry.allowRemove`); default false: it keeps running. */
+    readonly allowRemove?: boolean;
 }
 
 const RUN = hostScript("registry/run.sh");
@@ -33,7 +35,8 @@ const REMOVE = hostScript("registry/remove.sh");
  * a `registry:2` container with a server certificate issued by the lab root CA
  * for the host's IP, so every node that trusts the root (HostPrep's trust step)
  * pulls from it over verified TLS. Data lives on the host under
- * /var/lib/zta-registry/data and survives a destroy.
+ * /var/lib/zta-registry/data and survives a destroy; the container itself is
+ * removed on destroy only with `allowRemove` (other labs may pull from it).
  */
 export class Registry extends pulumi.ComponentResource {
     /** "host:port" to pull from and push to. */
@@ -65,20 +68,32 @@ export class Registry extends pulumi.ComponentResource {
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);
         const inputs = [args.image ?? "registry:2", args.address, String(args.port)];
-        new command.remote.Command(
+        const container = new command.remote.Command(
             `${name}-container`,
             {
                 connection: ssh.connection,
+                // No delete step here: run.sh recreates the container itself when its spec changes,
+                // and removal on destroy is the opt-in step below.
                 create: scriptCommand(RUN, inputs),
-                delete: scriptCommand(REMOVE),
                 // The key travels on standard input, never on a command line or in a file on the way.
                 stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\n`),
                 // A new certificate means a new key, so the certificate stands for both in the trigger.
                 triggers: [ssh.target, cert.certPem.apply((pem) => scriptHash(RUN.text, [...inputs, pem]))],
             },
-            // Replacing must remove the old container before running the new one, never after it.
             // The gate passes no data: dependsOn.
-            { parent: this, dependsOn: [gate], deleteBeforeReplace: true },
+            { parent: this, dependsOn: [gate] },
+        );
+        // Removing the container is only ever a delete step, of a command of its own without
+        // triggers (like HostPrep's kubeadm reset): declared whatever allowRemove says, so that
+        // switching the flag off is an update that drops the step, not a deletion that runs it.
+        new command.remote.Command(
+            `${name}-remove`,
+            {
+                connection: ssh.connection,
+                create: `echo "removal of the registry container on ${args.address} on destroy: ${args.allowRemove ? "allowed" : "not allowed"} (registry.allowRemove)"`,
+                delete: args.allowRemove ? scriptCommand(REMOVE) : undefined,
+            },
+            { parent: this, dependsOn: [container] },
         );
 
         this.endpoint = pulumi.output(`${args.address}:${args.port}`);

@@ -1,4 +1,4 @@
-// `npm run check:schemas -- --schemas DIR [--plan DIR]`: checks every Kubernetes
+// `npm run check:schemas -- [--schemas DIR] [--charts DIR] [--plan DIR]`: checks every Kubernetes
 // object of the offline plan against upstream schemas (CRDs and the Kubernetes
 // OpenAPI v3 specs found under DIR), and Helm values against the charts'
 // values.schema.json where DIR has one. Strict: a field the schema does not
@@ -12,6 +12,18 @@ import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, r
 import { SECRET, UNKNOWN } from "./evaluate";
 
 type Schema = Record<string, unknown>;
+
+/** A file given to the check that cannot be used (exit 1), named with the reason. */
+export class InputError extends Error {}
+
+/** Parses one file with `parse`; a file that does not parse is an InputError naming it, not a parser trace. */
+function parseFile<T>(file: string, parse: (text: string) => T): T {
+    try {
+        return parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new InputError(`${file} cannot be read as ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+    }
+}
 
 function filesUnder(dir: string, suffix: string): string[] {
     if (!fs.existsSync(dir)) return [];
@@ -86,11 +98,11 @@ export class SchemaSet {
         }
         if (!dir) return;
         for (const file of filesUnder(dir, ".yaml")) {
-            for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, "utf8"))) this.addCrd(doc.toJS(), file);
+            for (const doc of parseFile(file, (t) => YAML.parseAllDocuments(t))) this.addCrd(doc.toJS(), file);
         }
         for (const file of filesUnder(dir, "_openapi.json")) {
             const id = path.basename(file);
-            const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+            const doc = parseFile(file, JSON.parse);
             this.ajv.addSchema({ $id: id, components: { schemas: mapValues(doc.components.schemas, strict) } });
             for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, Schema>)) {
                 for (const gvk of (schema["x-kubernetes-group-version-kind"] as { group: string; version: string; kind: string }[]) ?? []) {
@@ -103,7 +115,7 @@ export class SchemaSet {
         }
         for (const file of filesUnder(dir, "values.schema.json")) {
             const chart = path.basename(file) === "values.schema.json" ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "") : path.basename(file).split(".")[0];
-            this.addValuesSchema(chart, JSON.parse(fs.readFileSync(file, "utf8")), file);
+            this.addValuesSchema(chart, parseFile(file, JSON.parse), file);
         }
     }
 
@@ -165,24 +177,47 @@ export class SchemaSet {
 
 const USAGE = `usage: npm run check:schemas -- [--schemas DIR] [--charts DIR] [--plan DIR]   (run \`npm run plan\` first)
 
+Checks every object of the plan against CRDs and Kubernetes OpenAPI v3 specs,
+and Helm values against the charts' values.schema.json, and lists the source
+of every schema it used. At least one of --schemas and --charts is needed.
+
   --charts DIR   a Helm repository folder (<chart>-<version>.tgz): CRDs and values schemas are taken
                  from each chart of the plan at its pinned version; a pinned chart missing there fails
   --schemas DIR  upstream schemas (CRDs, Kubernetes OpenAPI, values schemas) for what the charts do not cover
-  --plan DIR     the offline plan (default: plan)`;
+  --plan DIR     the offline plan (default: plan)
 
-function main(): void {
-    const argv = process.argv.slice(2);
-    const flag = (name: string) => {
-        const i = argv.indexOf(name);
-        return i >= 0 ? argv[i + 1] : undefined;
-    };
-    const schemasDir = flag("--schemas");
-    const chartsDir = flag("--charts");
-    const planDir = flag("--plan") ?? "plan";
-    if ((!schemasDir && !chartsDir) || argv.includes("--help")) {
-        console.log(USAGE);
-        process.exit(argv.includes("--help") ? 0 : 2);
+Exit codes: 0 every object with a schema passed; 1 an object failed, a pinned
+chart is missing, or the input is wrong (a DIR that does not exist or holds no
+plan, a file that does not parse); 2 the check could not run (a bad flag, or an
+error of the program itself).`;
+
+class UsageError extends Error {}
+
+const FLAGS = ["--schemas", "--charts", "--plan"];
+
+function main(argv: string[]): number {
+    const flags = new Map<string, string>();
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--help" || argv[i] === "-h") {
+            console.log(USAGE);
+            return 0;
+        }
+        if (!FLAGS.includes(argv[i])) throw new UsageError(`unknown argument ${argv[i]}`);
+        const value = argv[i + 1];
+        if (value === undefined || value.startsWith("--")) throw new UsageError(`${argv[i]} needs a value`);
+        flags.set(argv[i], value);
+        i++;
     }
+    const schemasDir = flags.get("--schemas");
+    const chartsDir = flags.get("--charts");
+    const planDir = flags.get("--plan") ?? "plan";
+    if (!schemasDir && !chartsDir) throw new UsageError("--schemas DIR is required (or --charts DIR)");
+    if (schemasDir && !fs.existsSync(schemasDir)) throw new InputError(`--schemas ${schemasDir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);
+    if (chartsDir && !fs.existsSync(chartsDir)) throw new InputError(`--charts ${chartsDir} does not exist: give a Helm repository folder holding <chart>-<version>.tgz archives`);
+    const planFiles = filesUnder(planDir, ".yaml").sort();
+    if (planFiles.length === 0) throw new InputError(`--plan ${planDir} holds no plan (no <stack>/manifests or <stack>/helm files): run \`npm run plan -- --out ${planDir}\` first`);
+    // Every plan file parses (or is named) before the charts are read from the releases among them.
+    const planDocs = planFiles.map((file) => ({ file, doc: parseFile(file, YAML.parse) ?? {} }));
     const charts: ChartSchemas[] = [];
     let failures = 0;
     if (chartsDir) {
@@ -195,15 +230,20 @@ function main(): void {
                 console.log(`FAIL ${archive}: the plan pins ${chart} ${version}, which ${chartsDir} does not have`);
                 continue;
             }
-            charts.push({ label: path.basename(archive), files: readChartArchive(archive) });
+            let files: Map<string, string>;
+            try {
+                files = readChartArchive(archive);
+            } catch (err) {
+                throw new InputError(`${archive} cannot be read as a chart archive (.tgz): ${(err as Error).message.split("\n")[0]}`);
+            }
+            charts.push({ label: path.basename(archive), files });
         }
     }
     const schemas = new SchemaSet(schemasDir, charts);
     let checked = 0;
     const unchecked = new Set<string>();
     const used = new Map<string, string>();
-    for (const file of filesUnder(planDir, ".yaml").sort()) {
-        const doc = YAML.parse(fs.readFileSync(file, "utf8"));
+    for (const { file, doc } of planDocs) {
         const rel = path.relative(planDir, file);
         const isRelease = rel.split(path.sep)[1] === "helm";
         const problems = isRelease ? schemas.checkValues(doc.chart, doc.values ?? {}) : schemas.checkObject(doc);
@@ -224,7 +264,24 @@ function main(): void {
     for (const [key, source] of [...used].sort()) console.log(`  ${key}: ${source}`);
     if (unchecked.size > 0) console.log(`no schema for: ${[...unchecked].sort().join(", ")}`);
     console.log(`${checked - failures} passed, ${failures} failed`);
-    process.exit(failures > 0 ? 1 : 0);
+    return failures > 0 ? 1 : 0;
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+    try {
+        process.exit(main(process.argv.slice(2)));
+    } catch (err) {
+        if (err instanceof InputError) {
+            console.error(`check:schemas failed: ${err.message}`);
+            process.exit(1);
+        }
+        if (err instanceof UsageError) {
+            console.error(`check:schemas failed: ${err.message}\n\n${USAGE}`);
+            process.exit(2);
+        }
+        // An error of the program itself: one line, no stack (ZTA_DEBUG=1 shows it, for a bug report).
+        console.error(`check:schemas could not run: ${err instanceof Error ? err.message : String(err)}`);
+        if (process.env.ZTA_DEBUG) console.error(err);
+        process.exit(2);
+    }
+}

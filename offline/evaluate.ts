@@ -94,6 +94,8 @@ export interface Evaluation {
     readonly resources: PlannedResource[];
     readonly outputs: StackOutputs;
     readonly warnings: string[];
+    /** The plain text of every value that was secret anywhere in the program (see SecretCollector). */
+    readonly secretValues: string[];
 }
 
 type Callback = (err: Error | null, resp?: unknown) => void;
@@ -184,6 +186,39 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
  */
 export class EngineRuleError extends Error {}
 
+/**
+ * The plain text of every value that was secret anywhere in the program, so
+ * the plan can refuse to write one that lost its secrecy on the way: on the mock
+ * runtime every secret's plain value is known. Collected: secret config values,
+ * secret resource inputs and outputs (additionalSecretOutputs included), secret
+ * stack and peer outputs. Only strings that were secret as a whole: a secret
+ * object or list may bundle public parts (a certificate chain beside its key,
+ * a cluster name beside a kubeconfig), which are not secrets; its secret
+ * strings are collected where they were made secret (a key where its
+ * PrivateKey outputs it, a password where its RandomPassword does).
+ */
+export class SecretCollector {
+    readonly values = new Set<string>();
+
+    /** A value known to be secret as a whole (secret config, a secret peer output). */
+    add(value: unknown): void {
+        if (typeof value === "string") this.values.add(value);
+    }
+
+    /** Collects the strings marked secret inside a serialized value. */
+    addMarked(value: unknown): void {
+        if (Array.isArray(value)) return value.forEach((v) => this.addMarked(v));
+        if (value === null || typeof value !== "object") return;
+        const obj = value as Record<string, unknown>;
+        const sig = obj[rpc.specialSigKey];
+        if (sig === rpc.specialSecretSig || (sig === rpc.specialOutputValueSig && obj.secret === true)) {
+            this.add(obj.value);
+            return this.addMarked(obj.value);
+        }
+        for (const v of Object.values(obj)) this.addMarked(v);
+    }
+}
+
 class RecordingMonitor extends MockMonitor {
     readonly planned: PlannedResource[] = [];
     stackOutputs: Record<string, unknown> = {};
@@ -191,6 +226,7 @@ class RecordingMonitor extends MockMonitor {
     readonly refusals: EngineRuleError[] = [];
     /** Every URN registered or read so far, with its type. */
     private readonly registered = new Map<string, string>();
+    readonly secrets = new SecretCollector();
 
     constructor(private readonly peerOutputs: StackOutputs | undefined) {
         super({
@@ -319,6 +355,7 @@ class RecordingMonitor extends MockMonitor {
             for (const key of options.additionalSecretOutputs) {
                 if (key in state && !isSecretValue(state[key])) state[key] = makeSecret(state[key]);
             }
+            this.secrets.addMarked(state);
             const record: PlannedResource = {
                 type: req.getType(),
                 name: req.getName(),
@@ -343,6 +380,7 @@ class RecordingMonitor extends MockMonitor {
             if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
             const { urn, provider } = this.admit(req, true, req.getDependenciesList());
             const peer = this.peerOutputs ?? {};
+            for (const o of Object.values(peer)) if (o.secret) this.secrets.add(o.value);
             const state = {
                 ...raw,
                 // The engine's StackReference (builtins.go readStackReference) keeps the peer's secrets secret
@@ -373,6 +411,7 @@ class RecordingMonitor extends MockMonitor {
 
     registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback): void {
         if (qualifiedTypeOf(req.getUrn()) === ROOT_STACK_TYPE) this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
+        this.secrets.addMarked(req.getOutputs()?.toJavaScript());
         super.registerResourceOutputs(req, callback);
     }
 }
@@ -413,6 +452,7 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     const monitor = new RecordingMonitor(opts.peerOutputs);
     pulumi.runtime.setMockOptions(monitor, opts.project, opts.stack, true);
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys);
+    for (const key of opts.secretKeys) monitor.secrets.add(opts.config[key]);
 
     const warnings: string[] = [];
     const originalWarn = console.warn;
@@ -443,5 +483,5 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     if (monitor.refusals.length > 0) throw monitor.refusals[0];
     if (failure !== undefined) throw failure;
     const outputs = Object.fromEntries(Object.entries(monitor.stackOutputs).map(([k, v]) => [k, toStackOutput(v)]));
-    return { stack: opts.stack, resources: monitor.planned, outputs, warnings };
+    return { stack: opts.stack, resources: monitor.planned, outputs, warnings, secretValues: [...monitor.secrets.values] };
 }

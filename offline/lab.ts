@@ -3,7 +3,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, PROJECT, requiredSecrets, SECRET_KEYS } from "../stacks/config";
+import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey } from "../stacks/config";
+import { PLAIN_KEYS } from "../stacks/load";
+import { identityOf, peerProblems } from "../stacks/peer";
+import { readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 
@@ -27,6 +30,8 @@ interface StackConfigFile {
     readonly standIns: string[];
     readonly role: unknown;
     readonly versions: unknown;
+    /** The plain values, keyed without namespace, as parseLabConfig takes them. */
+    readonly raw: Record<string, unknown>;
 }
 
 /**
@@ -51,7 +56,7 @@ export function standInFor(key: string): string {
 export function readStackConfig(configDir: string, stack: string): StackConfigFile {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: the plan needs both stack files`]);
-    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const doc = { config: readStackFileConfig(file) };
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     const raw: Record<string, unknown> = {};
@@ -80,7 +85,53 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
         }
     }
     const pki = raw.pki as { role?: unknown } | undefined;
-    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions };
+    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions, raw };
+}
+
+/**
+ * Every rule between the two stack files, checked before either stack is
+ * evaluated: what each stack checks against its peer's `identity` under the
+ * real engine (where the first stack deployed cannot see the second yet), both
+ * ways, plus that each names the other as its peer. Each problem names its file.
+ */
+export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw" | "secretKeys">[]): string[] {
+    const problems: string[] = [];
+    const parsed: LabConfig[] = [];
+    for (const file of files) {
+        // As loadConfig does under the engine, here before anything is evaluated.
+        const unknown = Object.keys(file.raw).filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
+        problems.push(...inStackFile(file.stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`)));
+    }
+    for (const file of files) {
+        const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);
+        try {
+            parsed.push(parseLabConfig(file.stack, file.raw, secretsSet));
+        } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            problems.push(...err.problems);
+        }
+    }
+    if (problems.length > 0 || parsed.length !== 2) return problems;
+    // Different pins are one mistake, named with both files (the versions check between peers would repeat it).
+    const differing = versionDifferences(files.map((f) => ({ stack: f.stack, versions: f.raw.versions })));
+    if (differing.length > 0) return differing;
+    for (const [own, peer] of [parsed, [...parsed].reverse()]) {
+        const named = own.peer.stack === peer.stack || own.peer.stack.endsWith(`/${peer.stack}`);
+        const mine = named ? peerProblems(identityOf(own), identityOf(peer), own.peer.clusterName, peer.stack) : [];
+        if (!named && own.peer.stack !== own.stack) {
+            mine.push(`${fullKey("peer.stack")} = "${own.peer.stack}" but the lab's other stack is "${peer.stack}": set it to "${peer.stack}"`);
+        }
+        problems.push(...inStackFile(own.stack, mine));
+    }
+    return problems;
+}
+
+/** Both stack files of the lab, read and checked (each alone and against each other) before anything is evaluated. */
+export function readLabConfig(configDir: string): StackConfigFile[] {
+    const files = STACKS.map((s) => readStackConfig(configDir, s));
+    const problems = labProblems(files);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return files;
 }
 
 /**
@@ -93,9 +144,7 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
  * model, where each stack signs for itself. Each stack's plan is its last evaluation.
  */
 export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
-    const files = STACKS.map((s) => readStackConfig(configDir, s));
-    const differing = versionDifferences(files);
-    if (differing.length > 0) throw new ConfigError(differing);
+    const files = readLabConfig(configDir);
     const [second, first] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
     const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
         evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
@@ -151,7 +200,60 @@ export function isHelmRelease(r: PlannedResource): boolean {
  */
 export const LEAK_MARKERS = [MOCK_PRIVATE_KEY, MOCK_TOKEN, Buffer.from(MOCK_TOKEN).toString("base64").slice(0, 12), "STAND-IN("];
 
+/**
+ * Secret values shorter than this are not searched for: a secret object also
+ * holds short plain words (remoteSecret's clusterName "cluster1", say), which
+ * occur all over the plan and would raise false alarms. Every generated secret
+ * of the program (32-character passwords, keys, tokens, kubeconfigs) is longer.
+ */
+export const MIN_SECRET_LENGTH = 12;
+
+/** Raised when a value that was secret would be written to the plan in plain text. */
+export class SecretLeakError extends Error {}
+
+/** Every string and key in a JSON-like value. */
+function stringsIn(value: unknown, into: string[] = []): string[] {
+    if (typeof value === "string") into.push(value);
+    else if (Array.isArray(value)) value.forEach((v) => stringsIn(v, into));
+    else if (value !== null && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) {
+            into.push(k);
+            stringsIn(v, into);
+        }
+    }
+    return into;
+}
+
+/**
+ * Refuses a plan that would write any value that was secret anywhere in the
+ * program (Evaluation.secretValues), as it is or base64-encoded (a Secret's
+ * `data`), in what the plan files are made of.
+ */
+export function assertNoSecrets(plan: StackPlan): void {
+    const secrets = plan.secretValues.filter((v) => v.length >= MIN_SECRET_LENGTH && v !== SECRET);
+    if (secrets.length === 0) return;
+    const needles = secrets.flatMap((v) => [v, Buffer.from(v).toString("base64")]);
+    const parts: [string, unknown][] = [
+        ["resources.json", plan.resources],
+        ["outputs.json", redactOutputs(plan.outputs)],
+        ["summary.json", [plan.warnings, plan.standIns]],
+    ];
+    for (const [file, value] of parts) {
+        for (const text of stringsIn(value)) {
+            const hit = needles.findIndex((n) => text.includes(n));
+            if (hit < 0) continue;
+            const where = plan.resources.find((r) => stringsIn(r.inputs).some((t) => t.includes(needles[hit])));
+            throw new SecretLeakError(
+                `offline plan: a value that is secret elsewhere in the program would be written in plain text to ${path.join(plan.stack, file)}` +
+                    `${where ? ` (inputs of ${where.type} ${where.name})` : ""} (a ${secrets[Math.floor(hit / 2)].length}-character value; not shown): ` +
+                    "keep it secret (pulumi.secret, or an Output derived from the secret) where it is passed on",
+            );
+        }
+    }
+}
+
 export function writePlan(outDir: string, plan: StackPlan): void {
+    assertNoSecrets(plan);
     const dir = path.join(outDir, plan.stack);
     fs.mkdirSync(path.join(dir, "manifests"), { recursive: true });
     fs.mkdirSync(path.join(dir, "helm"), { recursive: true });
@@ -170,7 +272,7 @@ export function writePlan(outDir: string, plan: StackPlan): void {
     for (const [rel, text] of files) {
         // The plan is meant to be shared: refuse to write anything that carries key material.
         if (LEAK_MARKERS.some((m) => text.includes(m)) || /BEGIN [A-Z ]*PRIVATE KEY/.test(text)) {
-            throw new Error(`offline plan: secret material would be written to ${path.join(dir, rel)}; a value that should be secret is not`);
+            throw new SecretLeakError(`offline plan: secret material would be written to ${path.join(dir, rel)}; a value that should be secret is not`);
         }
         fs.writeFileSync(path.join(dir, rel), text);
     }

@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
-import { EngineRuleError } from "./evaluate";
-import { planLab, writePlan, renderTree, LabPlan } from "./lab";
+import { EXIT, planExitCode, UsageError } from "./exit";
+import { assertNoSecrets, planLab, writePlan, renderTree, LabPlan, STACKS } from "./lab";
+import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
 
 interface Args {
     out: string;
@@ -22,12 +23,19 @@ touching no host, cluster, backend or network, and writes for each stack:
   DIR/<stack>/helm/*.yaml         chart, repository, version and values of each Helm release
   DIR/<stack>/summary.json        warnings and the stand-ins used for unset secrets
 
-  --out DIR         where to write (default: plan)
+  --out DIR         where to write (default: plan): a new or empty directory, or one an
+                    earlier plan wrote (it holds a ${PLAN_MARKER} marker listing what it wrote;
+                    only that is replaced). Any other directory is refused, untouched.
   --config-dir DIR  read Pulumi.comp2.yaml and Pulumi.comp3.yaml from DIR (default: the repo root)
   --quiet           do not print the resource trees
 
 It fails where the Pulumi engine would refuse the program: a resource bound to
-a provider of another package, two resources with one URN, a bad custom timeout.`;
+a provider of another package, two resources with one URN, a bad custom timeout.
+
+Exit codes: 0 the plan was written; 1 the input is wrong (a stack file, --out)
+or the engine would refuse the program, with one message per problem naming the
+file, key, value and fix; 2 the plan could not run (a bad flag, or an error of
+the program itself).`;
 
 function parseArgs(argv: string[]): Args {
     const args: Args = { out: "plan", configDir: path.resolve(__dirname, ".."), quiet: false };
@@ -49,13 +57,17 @@ function parseArgs(argv: string[]): Args {
     return args;
 }
 
-class UsageError extends Error {}
 
 async function run(): Promise<void> {
     const started = Date.now();
     const args = parseArgs(process.argv.slice(2));
+    // Before evaluating anything: a refused --out is reported at once and never touched.
+    checkOutDir(args.out, STACKS);
+    if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds Pulumi.comp2.yaml and Pulumi.comp3.yaml`]);
     const lab: LabPlan = await planLab(args.configDir, main);
-    fs.rmSync(args.out, { recursive: true, force: true });
+    // Refuse a leak before writing any file (writePlan checks again, file by file).
+    for (const stack of lab.stacks) assertNoSecrets(stack);
+    prepareOutDir(args.out, lab.stacks.map((s) => s.stack));
     for (const stack of lab.stacks) {
         writePlan(args.out, stack);
         if (!args.quiet) console.log(renderTree(stack));
@@ -67,11 +79,16 @@ async function run(): Promise<void> {
 }
 
 run().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof EngineRuleError) {
-        console.error(`plan failed: ${err.message}`);
-        if (err instanceof UsageError) console.error(USAGE);
-    } else {
-        console.error("plan failed:", err);
+    if (planExitCode(err) === EXIT.inputWrong) {
+        console.error(`plan failed: ${(err as Error).message}`);
+        process.exit(EXIT.inputWrong);
     }
-    process.exit(1);
+    if (err instanceof UsageError) {
+        console.error(`plan failed: ${err.message}\n\n${USAGE}`);
+        process.exit(EXIT.cannotRun);
+    }
+    // An error of the program itself: one line, no stack (ZTA_DEBUG=1 shows it, for a bug report).
+    console.error(`plan could not run: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.ZTA_DEBUG) console.error(err);
+    process.exit(EXIT.cannotRun);
 });

@@ -9,6 +9,7 @@ import { ingressGatewayJwt } from "./policies/ingress-gateway-jwt";
 import { meshWideMtlsStrict } from "./policies/mesh-wide-mtls";
 import { peerAuthenticationStrict } from "./policies/peer-authentication-strict";
 import { rootCaProtected } from "./policies/root-ca-protected";
+import { singleRootCa } from "./policies/single-root-ca";
 import { spiffeIdTemplate } from "./policies/spiffe-id-template";
 import { trustDomainAligned } from "./policies/trust-domain-aligned";
 
@@ -21,6 +22,7 @@ export const PREVIEW_POLICIES: Policies = [
     trustDomainAligned,
     spiffeIdTemplate,
     rootCaProtected,
+    singleRootCa,
     allowedRegistries,
     helmVersionPinned,
 ];

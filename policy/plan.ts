@@ -15,7 +15,7 @@ import type { PlannedResource } from "../offline/evaluate";
 import type { LabPlan } from "../offline/lab";
 import { PREVIEW_POLICIES } from "./catalog";
 import { secretInputs } from "./policies/secret-inputs";
-import { labRegistryFromStackFile } from "./stack-config";
+import { labRegistryFromStackFile, peerPkiRoleFromStackFiles, trustModelFromStackFile } from "./stack-config";
 
 /** Every policy of the pack, plus those only the plan can evaluate (secrecy: see secret-inputs.ts). */
 export const PLAN_POLICIES: Policies = [...PREVIEW_POLICIES, secretInputs];
@@ -120,13 +120,20 @@ export async function checkResources(planned: readonly PlannedResource[], polici
 /**
  * Violations in every stack of a lab plan. The lab registry each stack allows
  * is its zta-testbed:registry in configDir, as the pack reads it from the
- * stack file next to policy/.
+ * stack file next to policy/; likewise the peer's pki.role and the trust model for single-root-ca.
  */
 export async function checkLab(lab: LabPlan, configDir: string, policies: Policies = PLAN_POLICIES): Promise<Violation[]> {
     const all: Violation[] = [];
     for (const stack of lab.stacks) {
         const labRegistry = labRegistryFromStackFile(configDir, stack.stack);
-        all.push(...(await checkResources(stack.resources, policies, { "allowed-registries": labRegistry ? { labRegistry } : {} })));
+        const peer = peerPkiRoleFromStackFiles(configDir, stack.stack);
+        const trustModel = trustModelFromStackFile(configDir, stack.stack);
+        all.push(
+            ...(await checkResources(stack.resources, policies, {
+                "allowed-registries": labRegistry ? { labRegistry } : {},
+                "single-root-ca": { ...(peer ? { peerPkiRole: peer.role, peerStack: peer.stack } : {}), ...(trustModel ? { trustModel } : {}) },
+            })),
+        );
     }
     return all;
 }

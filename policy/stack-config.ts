@@ -3,8 +3,8 @@
 // to a pack (its configureStack keeps only the stack tags).
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { PROJECT } from "../stacks/config";
+import { readStackFileConfig } from "../stacks/stackfile";
 /** The repo root, where Pulumi.<stack>.yaml lives: the pack runs from policy/. */
 const REPO = path.resolve(__dirname, "..");
 
@@ -18,8 +18,7 @@ export function stackOfUrn(urn: string): string | undefined {
 export function labRegistryFromStackFile(configDir: string, stack: string): string | undefined {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) return undefined;
-    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const registry = doc.config?.[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
+    const registry = readStackFileConfig(file)[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
     if (typeof registry?.host !== "string") return undefined;
     return registry.port === undefined ? registry.host : `${registry.host}:${String(registry.port)}`;
 }
@@ -28,4 +27,38 @@ export function labRegistryFromStackFile(configDir: string, stack: string): stri
 export function labRegistryOf(urn: string, configDir = REPO): string | undefined {
     const stack = stackOfUrn(urn);
     return stack ? labRegistryFromStackFile(configDir, stack) : undefined;
+}
+
+/** The peer stack named by zta-testbed:peer.stack in configDir/Pulumi.<stack>.yaml and that stack file's pki.role, when both are there. */
+export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { readonly stack: string; readonly role: string } | undefined {
+    const own = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(own)) return undefined;
+    const peer = readStackFileConfig(own)[`${PROJECT}:peer`] as { stack?: unknown } | undefined;
+    if (typeof peer?.stack !== "string") return undefined;
+    // "org/project/comp3" names the stack file Pulumi.comp3.yaml.
+    const peerStack = peer.stack.split("/").pop() as string;
+    const file = path.join(configDir, `Pulumi.${peerStack}.yaml`);
+    if (peerStack === stack || !fs.existsSync(file)) return undefined;
+    const pki = readStackFileConfig(file)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
+    return typeof pki?.role === "string" ? { stack: peerStack, role: pki.role } : undefined;
+}
+
+/** zta-testbed:mesh.trustModel in configDir/Pulumi.<stack>.yaml ("shared" or "federated"), when the file sets it. */
+export function trustModelFromStackFile(configDir: string, stack: string): string | undefined {
+    const file = path.join(configDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return undefined;
+    const mesh = readStackFileConfig(file)[`${PROJECT}:mesh`] as { trustModel?: unknown } | undefined;
+    return typeof mesh?.trustModel === "string" ? mesh.trustModel : undefined;
+}
+
+/** The trust model of the stack a resource belongs to, from the stack files beside policy/. */
+export function trustModelOf(urn: string, configDir = REPO): string | undefined {
+    const stack = stackOfUrn(urn);
+    return stack ? trustModelFromStackFile(configDir, stack) : undefined;
+}
+
+/** The pki.role of the peer of the stack a resource belongs to, from the stack files beside policy/. */
+export function peerPkiRoleOf(urn: string, configDir = REPO): { readonly stack: string; readonly role: string } | undefined {
+    const stack = stackOfUrn(urn);
+    return stack ? peerPkiRoleFromStackFiles(configDir, stack) : undefined;
 }

@@ -66,6 +66,8 @@ export interface RegistrySettings {
     readonly host: string;
     readonly port: number;
     readonly sshUser: string;
+    /** Whether `pulumi destroy` may remove the registry container on the host (the images stay either way). */
+    readonly allowRemove: boolean;
 }
 
 export interface JwtSettings {
@@ -177,6 +179,16 @@ export class ConfigError extends Error {
         super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         this.name = "ConfigError";
     }
+}
+
+/** The stack file a stack's config lives in, as messages name it. */
+export function stackFileOf(stack: string): string {
+    return `Pulumi.${stack}.yaml`;
+}
+
+/** Prefixes each problem with the stack file it is about. */
+export function inStackFile(stack: string, problems: string[]): string[] {
+    return problems.map((p) => `${stackFileOf(stack)}: ${p}`);
 }
 
 export function fullKey(path: string): string {
@@ -307,6 +319,13 @@ const checkMirrorUrl = (s: string) => {
     }
 };
 
+// A Linux login name as Debian's adduser accepts it by default (NAME_REGEX) and
+// useradd's 32-character limit: it is also passed to ssh and into host scripts.
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+export function checkUserName(s: string): string | undefined {
+    return USER_NAME.test(s) ? undefined : 'expected a Linux user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters (e.g. "ubuntu")';
+}
+
 export function checkTrustDomain(s: string): string | undefined {
     return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".")
         ? undefined
@@ -361,7 +380,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         address: r.string(h, "host.address", checkIp),
         serviceAddress: r.optionalString(h, "host.serviceAddress", checkIp),
         networks: r.stringList(h, "host.networks", checkCidr, true),
-        sshUser: r.string(h, "host.sshUser"),
+        sshUser: r.string(h, "host.sshUser", checkUserName),
         sshPort: r.integer(h, "host.sshPort", 1, 65535, 22),
         allowReset: r.boolean(h, "host.allowReset", false),
     };
@@ -401,7 +420,8 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     const registry: RegistrySettings = {
         host: r.string(reg, "registry.host", checkIp),
         port: r.integer(reg, "registry.port", 1, 65535, 8443),
-        sshUser: r.optionalString(reg, "registry.sshUser") ?? host?.sshUser ?? "ubuntu",
+        sshUser: r.optionalString(reg, "registry.sshUser", checkUserName) ?? host?.sshUser ?? "ubuntu",
+        allowRemove: r.boolean(reg, "registry.allowRemove", false),
     };
 
     const j = r.object(raw, "jwt") ?? {};
@@ -460,8 +480,8 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
-    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet));
-    if (problems.length > 0) throw new ConfigError(problems);
+    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet), ...labAddressProblems(config));
+    if (problems.length > 0) throw new ConfigError(inStackFile(stack, problems));
     return config;
 }
 
@@ -584,6 +604,54 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     }
     if (cfg.mesh.trustModel === "federated" && cfg.metallb.federationAddress === undefined) {
         problems.push(`${fullKey("metallb.federationAddress")} is not set but ${fullKey("mesh.trustModel")} is "federated": the SPIRE bundle endpoint needs an address from the pool`);
+    }
+    return problems;
+}
+
+/** The addresses of the lab's machines this stack knows: its host's and the registry's. */
+export function labAddressesOf(cfg: LabConfig): Record<string, string> {
+    const addresses: Record<string, string> = { "registry.host": cfg.registry.host };
+    if (cfg.host) addresses["host.address"] = cfg.host.address;
+    if (cfg.host?.serviceAddress) addresses["host.serviceAddress"] = cfg.host.serviceAddress;
+    return addresses;
+}
+
+/**
+ * Rules between this stack's MetalLB addresses and the lab's machines, and about
+ * the peer reference: MetalLB in L2 mode answers ARP for every address it hands
+ * out, so an address of a host in a pool, or as a gateway address, would steal
+ * that host's traffic (the API server's, SSH's, the registry's).
+ */
+function labAddressProblems(cfg: LabConfig): string[] {
+    const problems: string[] = [];
+    const machines = Object.entries(labAddressesOf(cfg));
+    const gateways: [string, string | undefined][] = [
+        ["metallb.ingressAddress", cfg.metallb.ingressAddress],
+        ["metallb.eastWestAddress", cfg.metallb.eastWestAddress],
+        ["metallb.federationAddress", cfg.metallb.federationAddress],
+    ];
+    const reported = new Set<string>();
+    for (const [key, ip] of gateways) {
+        const machine = machines.find(([, address]) => address === ip);
+        if (!ip || !machine) continue;
+        reported.add(ip);
+        problems.push(
+            `${fullKey(key)} = "${ip}" is ${fullKey(machine[0])}: MetalLB would answer ARP for that machine's own address and take its traffic; ` +
+                `pick a free address of ${fullKey("metallb.addresses")} that no host, service interface or registry uses`,
+        );
+    }
+    for (const entry of cfg.metallb.addresses) {
+        const pool = parseAddressRange(entry) as Ipv4Range;
+        for (const [key, address] of machines) {
+            if (reported.has(address) || !containsIp(pool, address)) continue;
+            problems.push(
+                `${fullKey("metallb.addresses")}: "${entry}" contains ${fullKey(key)} = "${address}": MetalLB could hand that address to a Service and answer ARP for it; ` +
+                    "leave the hosts' and the registry's addresses out of the pool",
+            );
+        }
+    }
+    if (cfg.peer.stack === cfg.stack || cfg.peer.stack.endsWith(`/${cfg.stack}`)) {
+        problems.push(`${fullKey("peer.stack")} = "${cfg.peer.stack}" is this stack itself: name the other stack of the lab (comp2's peer is comp3, comp3's is comp2)`);
     }
     return problems;
 }

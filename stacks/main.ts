@@ -14,10 +14,10 @@ import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
-import { ConfigError, LabConfig, ownsRoot } from "./config";
+import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh, SPIRE_DATA_DIR } from "./layers";
-import { identityOf, PeerOutputName, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
+import { identityOf, intermediatesProblems, PeerOutputName, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -25,9 +25,9 @@ export async function main(): Promise<Record<string, unknown>> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
     if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
     const peer = await readPeer(cfg);
+    const problems = [...(peer.identity ? peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack) : []), ...intermediatesProblems(cfg, peer)];
+    if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
     if (peer.identity) {
-        const problems = peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack);
-        if (problems.length > 0) throw new ConfigError(problems);
         for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, cfg.peer.stack).warnings) pulumi.log.warn(warning);
     }
     return buildCluster(cfg, secrets, peer);
@@ -185,6 +185,7 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
         sshPrivateKey: secrets.sshPrivateKey,
         rootCaCert: pki.rootCaCert,
         rootCaKey: pki.rootCaKey,
+        allowRemove: cfg.registry.allowRemove,
     });
 }
 

@@ -1,8 +1,8 @@
 // The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
 // what a stack exports for its peer, and the checks it runs on what the peer exported.
 import * as pulumi from "@pulumi/pulumi";
-import { fullKey, LabConfig, PkiRole, TrustModel, Versions } from "./config";
-import { overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { fullKey, LabConfig, labAddressesOf, PkiRole, TrustModel, Versions } from "./config";
+import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { compareVersions } from "./support";
 
 /** The non-secret `identity` output: what the peer needs for its consistency checks. */
@@ -18,6 +18,10 @@ export interface ClusterIdentity {
     readonly serviceCidr: string;
     /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
     readonly versions?: Versions;
+    /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
+    readonly pkiRole?: PkiRole;
+    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...); absent likewise. */
+    readonly labAddresses?: Record<string, string>;
 }
 
 /**
@@ -60,6 +64,8 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
         podCidr: cfg.cluster.podCidr,
         serviceCidr: cfg.cluster.serviceCidr,
         versions: { ...cfg.versions },
+        pkiRole: cfg.pki.role,
+        labAddresses: labAddressesOf(cfg),
     };
 }
 
@@ -128,6 +134,23 @@ export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expect
             if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" here overlaps "${b.text}" in peer stack "${peerStack}": the pools share one L2 network and must be disjoint`);
         }
     }
+    // Exactly one root among the stacks that see each other: two would be two PKIs that do not
+    // trust each other (and both would drive the registry on comp1); none, a PKI nobody issues.
+    if (own.pkiRole === "root" && peer.pkiRole === "root") {
+        problems.push(`${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`);
+    }
+    if (own.pkiRole === "peer" && peer.pkiRole === "peer") {
+        problems.push(`${both("pki.role", "peer", "peer")}: then no stack issues the lab PKI and neither run can converge; set pki.role to "root" in one of them`);
+    }
+    for (const [key, address] of Object.entries(peer.labAddresses ?? {})) {
+        const pool = ownPools.find((p) => containsIp(p, address));
+        if (pool) {
+            problems.push(
+                `${fullKey("metallb.addresses")}: "${pool.text}" here contains ${key} = "${address}" of peer stack "${peerStack}": ` +
+                    "MetalLB could hand that machine's address to a Service and answer ARP for it; leave every lab machine's address out of the pool",
+            );
+        }
+    }
     for (const key of ["podCidr", "serviceCidr"] as const) {
         for (const peerKey of ["podCidr", "serviceCidr"] as const) {
             const a = parseCidr(own[key]);
@@ -145,6 +168,8 @@ export interface PeerView {
     readonly stack: string;
     readonly identity?: ClusterIdentity;
     readonly available: ReadonlySet<PeerOutputName>;
+    /** The clusters the root stack signed intermediates for (the keys of its `signedIntermediates` output), when it exported them. */
+    readonly signedClusters?: string[];
     output<T>(name: PeerOutputName): pulumi.Output<T>;
     /** The value of a non-secret output as the peer last exported it; undefined when absent or secret. */
     plain<T>(name: PeerOutputName): T | undefined;
@@ -196,6 +221,7 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
     const available = new Set<PeerOutputName>();
     const plain = new Map<PeerOutputName, unknown>();
     let identity: ClusterIdentity | undefined;
+    let signedClusters: string[] | undefined;
     for (const name of PEER_OUTPUTS) {
         const details = await ref.getOutputDetails(name);
         const value = details.value ?? details.secretValue;
@@ -203,6 +229,7 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
         available.add(name);
         if (details.value !== undefined) plain.set(name, details.value);
         if (name === "identity") identity = value as ClusterIdentity;
+        if (name === "signedIntermediates" && typeof value === "object") signedClusters = Object.keys(value as object);
     }
     const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
     if (missing.length > 0) {
@@ -215,7 +242,27 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
         stack: cfg.peer.stack,
         identity,
         available,
+        signedClusters,
         output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
         plain: <T>(name: PeerOutputName) => plain.get(name) as T | undefined,
     };
+}
+
+/**
+ * A peer-role stack of the shared model needs intermediates signed for its own
+ * cluster name; the root stack signs this cluster's requests under its
+ * `peer.clusterName`. When the root signed for a cluster other than itself and
+ * this one, it took this cluster's requests under a wrong name: refused before
+ * anything is declared, so it is a message and not a failure inside an Output.
+ * (When it signed only for itself, it has not signed for this cluster yet:
+ * main.ts warns and leaves the PKI out.)
+ */
+export function intermediatesProblems(cfg: LabConfig, peer: Pick<PeerView, "signedClusters" | "identity">): string[] {
+    if (cfg.pki.role !== "peer" || cfg.mesh.trustModel !== "shared" || peer.signedClusters === undefined || peer.signedClusters.includes(cfg.cluster.name)) return [];
+    const rootCluster = peer.identity?.clusterName;
+    if (!peer.signedClusters.some((c) => c !== rootCluster)) return [];
+    return [
+        `root stack "${cfg.peer.stack}" signed intermediates for ${peer.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
+            `${fullKey("cluster.name")} = "${cfg.cluster.name}": set ${fullKey("peer.clusterName")} to "${cfg.cluster.name}" in Pulumi.${cfg.peer.stack.split("/").pop()}.yaml and run \`pulumi up\` there first`,
+    ];
 }

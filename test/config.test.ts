@@ -5,6 +5,7 @@ import * as path from "path";
 import { ConfigError, parseLabConfig, requiredSecrets, SecretKey } from "../stacks/config";
 import { parseAddressRange, parseCidr } from "../stacks/net";
 import { identityOf, peerProblems } from "../stacks/peer";
+import { CONFIG_CASES } from "./bad-inputs";
 import { rawConfig } from "./helpers";
 
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
@@ -66,38 +67,7 @@ describe("the committed reference lab", () => {
 });
 
 describe("bad input is rejected with the key, the value and what is expected", () => {
-    test.each([
-        ["cluster id 0", (r: any) => (r.cluster.id = 0), /zta-testbed:cluster\.id = 0: expected an integer from 1 to 255/],
-        ["cluster id 256", (r: any) => (r.cluster.id = 256), /zta-testbed:cluster\.id = 256: expected an integer from 1 to 255/],
-        ["a pool that is not a range", (r: any) => (r.metallb.addresses = ["10.5.0.100..10.5.0.120"]), /zta-testbed:metallb\.addresses\[0\] = "10\.5\.0\.100\.\.10\.5\.0\.120": expected an IPv4 range/],
-        ["a backwards range", (r: any) => (r.metallb.addresses = ["10.5.0.120-10.5.0.100"]), /metallb\.addresses\[0\].*first <= last/],
-        ["a CIDR with host bits", (r: any) => (r.cluster.podCidr = "10.244.1.0/16"), /zta-testbed:cluster\.podCidr = "10\.244\.1\.0\/16": expected an IPv4 CIDR/],
-        ["a trust domain with a scheme", (r: any) => (r.mesh.trustDomain = "spiffe://zta.lab"), /zta-testbed:mesh\.trustDomain = "spiffe:\/\/zta\.lab": expected a SPIFFE trust domain/],
-        ["a trust domain with capitals", (r: any) => (r.mesh.trustDomain = "ZTA.lab"), /mesh\.trustDomain = "ZTA\.lab"/],
-        ["an unknown PKI role", (r: any) => (r.pki.role = "primary"), /zta-testbed:pki\.role = "primary": expected "root".*or "peer"/],
-        ["an unknown trust model", (r: any) => (r.mesh.trustModel = "mixed"), /mesh\.trustModel = "mixed"/],
-        ["a chart version range", (r: any) => (r.versions.istio = "^1.30"), /zta-testbed:versions\.istio = "\^1\.30": expected a pinned chart version/],
-        ["a Kubernetes version that is no version", (r: any) => (r.versions.kubernetes = "v1.36"), /zta-testbed:versions\.kubernetes = "v1\.36": expected a Kubernetes minor or patch version/],
-        ["a cluster name Cilium refuses", (r: any) => (r.cluster.name = "default"), /cluster\.name = "default": may not be "default"/],
-        ["a cluster name over 32 characters", (r: any) => (r.cluster.name = "c".repeat(33)), /at most 32 characters/],
-        ["a missing section", (r: any) => delete r.mesh, /zta-testbed:mesh is not set/],
-        ["a gateway address outside the pool", (r: any) => (r.metallb.eastWestAddress = "10.5.0.130"), /zta-testbed:metallb\.eastWestAddress = "10\.5\.0\.130" is outside zta-testbed:metallb\.addresses/],
-        ["two gateways on one address", (r: any) => (r.metallb.eastWestAddress = r.metallb.ingressAddress), /eastWestAddress = "10\.5\.0\.100" is already used by zta-testbed:metallb\.ingressAddress/],
-        ["overlapping pools", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.110/31"]), /"10\.5\.0\.100-10\.5\.0\.120" overlaps "10\.5\.0\.110\/31"/],
-        ["a pool outside the host's networks", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.6.0.1-10.6.0.9"]), /"10\.6\.0\.1-10\.6\.0\.9" is not inside any of zta-testbed:host\.networks/],
-        ["pod and service CIDRs overlapping", (r: any) => (r.cluster.serviceCidr = "10.244.128.0/17"), /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps zta-testbed:cluster\.serviceCidr/],
-        ["a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)", (r: any) => (r.cluster.podCidr = "10.244.0.0/25"), /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/],
-        ["kube-proxy replacement as a string", (r: any) => (r.cilium.kubeProxyReplacement = "strict"), /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/],
-        ["a pod CIDR over the hosts' network", (r: any) => (r.cluster.podCidr = "10.5.0.0/16"), /cluster\.podCidr = "10\.5\.0\.0\/16" overlaps zta-testbed:host\.networks entry "10\.5\.0\.0\/24"/],
-        ["a service CIDR over the registry host", (r: any) => ((r.host.networks = []), (r.cluster.serviceCidr = "10.5.0.0/24")), /cluster\.serviceCidr = "10\.5\.0\.0\/24" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
-        ["JWT audiences that are not a list", (r: any) => (r.jwt.audiences = "zta-ingress"), /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/],
-        ["a SPIRE switch that is not a boolean", (r: any) => (r.spire = { oidcDiscovery: "yes" }), /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/],
-        ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
-        ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
-        ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],
-        ["a misspelt version while samples are off", (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }), /samples\.helloworldVersion = "1": expected "v1" or "v2"/],
-        ["a registry switch that is not a boolean", (r: any) => (r.samples.imagesFromRegistry = "yes"), /zta-testbed:samples\.imagesFromRegistry = "yes": expected true or false/],
-    ])("%s", (_label, edit, message) => {
+    test.each(CONFIG_CASES)("%s", (_label, edit, message) => {
         const r = raw();
         edit(r);
         const problems = problemsOf("comp2", r);

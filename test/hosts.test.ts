@@ -182,10 +182,11 @@ describe("the private registry on comp1", () => {
         const plan = stackOf(lab, "comp2");
         const registry = findResource(plan, "zta:host:Registry", "comp2-registry");
         const commands = childrenOf(plan, registry).filter((r) => r.type === COMMAND);
-        expect(commands).toHaveLength(2);
+        expect(commands.map((c) => c.name).sort()).toEqual(["comp2-registry-connection", "comp2-registry-container", "comp2-registry-remove"]);
         for (const c of commands) {
             expect(c.inputs.connection).toBe("[secret]");
-            expect((c.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
+            // The removal guard has no triggers (see the allowRemove test); the others re-run when the target changes.
+            if (c.name !== "comp2-registry-remove") expect((c.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
         }
     });
 
@@ -199,7 +200,18 @@ describe("the private registry on comp1", () => {
         const container = findResource(plan, COMMAND, "comp2-registry-container");
         expect(container.inputs.stdin).toBe("[secret]");
         expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' '10\.5\.0\.2' '8443'$/);
-        expect(container.inputs.delete).toMatch(/'registry\/remove.sh'$/);
+        expect(container.inputs.delete).toBeUndefined();
+    });
+
+    test("destroy leaves the registry container running unless registry.allowRemove is true", async () => {
+        const guard = findResource(stackOf(lab, "comp2"), COMMAND, "comp2-registry-remove");
+        expect(guard.inputs.delete).toBeUndefined();
+        expect(guard.inputs.create).toMatch(/not allowed \(registry\.allowRemove\)/);
+        expect(guard.inputs.triggers).toBeUndefined();
+        const allowed = await planOf(labDirWith((_stack, raw) => (raw.registry.allowRemove = true)));
+        const removing = findResource(stackOf(allowed, "comp2"), COMMAND, "comp2-registry-remove");
+        expect(removing.inputs.delete).toMatch(/'registry\/remove.sh'$/);
+        expect(removing.dependsOn).toContain(findResource(stackOf(allowed, "comp2"), COMMAND, "comp2-registry-container").urn);
     });
 });
 

@@ -5,6 +5,8 @@ import { SECRET } from "../offline/evaluate";
 import { DEFAULT_ALLOWED_REGISTRIES, helmValueImages, normalizeImage } from "../policy/policies/allowed-registries";
 import { gatewayPodLabels } from "../policy/policies/ingress-gateway-jwt";
 import { checkResources } from "../policy/plan";
+import { peerPkiRoleFromStackFiles, trustModelFromStackFile } from "../policy/stack-config";
+import { labDirWith, REPO } from "./helpers";
 import { compliantStack, INGRESS_LABELS, LAB_REGISTRY, PACK_CONFIG, resource, urnOf, violationsOf, withEdit } from "./policy-fixtures";
 
 const messages = async (policy: string, stack = compliantStack()) => (await violationsOf(policy, stack)).map((v) => v.message);
@@ -161,6 +163,49 @@ describe("secrets and the root CA", () => {
         const found = await violationsOf("root-ca-protected", keyOpen);
         expect(found.map((v) => v.message)).toEqual(["root CA private key comp2-pki-root-key (of comp2-pki-root-cert) is not protected: set protect: true, replacing it invalidates every certificate under it"]);
         expect(found[0].urn).toBe(urnOf("tls:index/privateKey:PrivateKey", "comp2-pki-root-key"));
+    });
+});
+
+describe("one root CA in the lab", () => {
+    test("a second self-signed CA certificate in the stack is refused, naming both", async () => {
+        const second = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
+        const found = await violationsOf("single-root-ca", [...compliantStack(), second]);
+        expect(found.map((v) => v.message)).toEqual([
+            "second root CA comp2-other-root in this stack (the first is comp2-pki-root-cert): the lab has one root CA; issue further CAs as intermediates signed by it",
+        ]);
+        expect(found[0].urn).toBe(urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root"));
+    });
+
+    test("a self-signed certificate that is not a CA does not count", async () => {
+        const leaf = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-test-leaf", { isCaCertificate: false, privateKeyPem: SECRET });
+        expect(await violationsOf("single-root-ca", [...compliantStack(), leaf])).toEqual([]);
+    });
+
+    test("a root CA while the peer stack is the root stack too is refused, naming the peer's stack file", async () => {
+        const config = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "root", peerStack: "comp3" } };
+        const found = (await checkResources(compliantStack(), undefined, config)).filter((v) => v.policy === "single-root-ca");
+        expect(found.map((v) => v.message)).toEqual([
+            'root CA comp2-pki-root-cert is declared here, but peer stack "comp3" is the root stack too (pki.role: root in Pulumi.comp3.yaml): the lab has one root CA; set zta-testbed:pki.role to "peer" in one of the two stack files',
+        ]);
+        const peerIsPeer = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "peer", peerStack: "comp3" } };
+        expect((await checkResources(compliantStack(), undefined, peerIsPeer)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
+    });
+
+    test("in the federated trust model each stack owns its trust domain's root, whatever the peer's role", async () => {
+        const federated = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "root", peerStack: "comp3", trustModel: "federated" } };
+        expect((await checkResources(compliantStack(), undefined, federated)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
+        const second = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
+        const found = (await checkResources([...compliantStack(), second], undefined, federated)).filter((v) => v.policy === "single-root-ca");
+        expect(found.map((v) => v.urn)).toEqual([urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root")]);
+        const dir = labDirWith((_stack, raw) => (raw.mesh.trustModel = "federated"));
+        expect(trustModelFromStackFile(dir, "comp3")).toBe("federated");
+        expect(trustModelFromStackFile(REPO, "comp3")).toBe("shared");
+    });
+
+    test("without policy config the peer's role comes from the stack files: comp2 names comp3, whose pki.role is peer", () => {
+        expect(peerPkiRoleFromStackFiles(REPO, "comp2")).toEqual({ stack: "comp3", role: "peer" });
+        const bothRoot = labDirWith((_stack, raw) => (raw.pki.role = "root"));
+        expect(peerPkiRoleFromStackFiles(bothRoot, "comp2")).toEqual({ stack: "comp3", role: "root" });
     });
 });
 

@@ -212,7 +212,9 @@ if (require.main === module) {
     main(process.argv.slice(2), realDeps).then(
         (code) => process.exit(code),
         (err) => {
-            process.stderr.write(`verify: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+            // An error of verify itself: one line, no stack (ZTA_DEBUG=1 shows it, for a bug report).
+            process.stderr.write(`verify could not run: ${err instanceof Error ? err.message : String(err)}\n`);
+            if (process.env.ZTA_DEBUG) console.error(err);
             process.exit(EXIT.cannotVerify);
         },
     );

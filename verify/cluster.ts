@@ -109,8 +109,15 @@ export class KubeCluster implements Cluster {
         private readonly connectTimeoutMs: number,
     ) {
         const kc = new k8s.KubeConfig();
-        kc.loadFromString(kubeconfig);
-        this.endpoint = kc.getCurrentCluster()?.server ?? "(no cluster in the kubeconfig)";
+        if (kubeconfig.trim() === "") throw new Error("it is empty");
+        try {
+            kc.loadFromString(kubeconfig);
+        } catch (err) {
+            throw new Error(`it does not parse as a kubeconfig: ${(err as Error).message.split("\n")[0]}`);
+        }
+        const server = kc.getCurrentCluster()?.server;
+        if (!server) throw new Error("its current-context names no cluster with a server URL");
+        this.endpoint = server;
         this.core = kc.makeApiClient(k8s.CoreV1Api);
         this.version = kc.makeApiClient(k8s.VersionApi);
         // `request`'s timeout bounds both the connect and the wait for an answer.

@@ -15,7 +15,9 @@ export interface StackAccess {
 
 /** Config values as the CLI prints them (objects as JSON text) into the shape parseLabConfig takes. */
 async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig; secrets: Partial<Record<SecretKey, string>> }> {
-    const all = await stack.getAllConfig();
+    const all = await stack.getAllConfig().catch((err: Error) => {
+        throw new Error(pulumiErrorMessage(err, name));
+    });
     const value = (key: string): unknown => {
         const v = all[`${PROJECT}:${key}`]?.value;
         if (v === undefined) return undefined;
@@ -34,6 +36,22 @@ async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig
     return { cfg: parseLabConfig(name, raw, new Set(Object.keys(secrets) as SecretKey[])), secrets };
 }
 
+/**
+ * One line for an Automation API failure instead of its raw text (exit code,
+ * stdout and stderr of the Pulumi CLI run): what went wrong and what to do.
+ */
+export function pulumiErrorMessage(err: Error & { commandResult?: { stderr?: string; code?: number } }, stackName: string): string {
+    if (/spawn pulumi ENOENT/.test(err.message)) return "the Pulumi CLI is not on PATH; the Automation API runs it (https://www.pulumi.com/docs/install/)";
+    const stderr = err.commandResult?.stderr ?? "";
+    if (err.name === "StackNotFoundError" || /no stack named.*found/.test(stderr)) {
+        return `no stack named "${stackName}" in the Pulumi backend you are logged in to: \`pulumi stack ls\` lists its stacks (\`pulumi whoami -v\` shows the backend)`;
+    }
+    const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const line = lines.find((l) => l.startsWith("error:")) ?? lines[0];
+    if (line) return `the Pulumi CLI said: ${line}`;
+    return err.commandResult ? `the Pulumi CLI exited with code ${err.commandResult.code}` : err.message.split("\n")[0];
+}
+
 function output<T>(outputs: OutputMap, key: string): T | undefined {
     return outputs[key]?.value as T | undefined;
 }
@@ -41,13 +59,12 @@ function output<T>(outputs: OutputMap, key: string): T | undefined {
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peer's outputs. */
 export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
     const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
-        if (/spawn pulumi ENOENT/.test(err.message)) {
-            throw new Error("the Pulumi CLI is not on PATH; the Automation API runs it (https://www.pulumi.com/docs/install/)");
-        }
-        throw err;
+        throw new Error(pulumiErrorMessage(err, stackName));
     });
     const { cfg, secrets } = await labConfigOf(stack, stackName);
-    const outputs = await stack.outputs();
+    const outputs = await stack.outputs().catch((err: Error) => {
+        throw new Error(pulumiErrorMessage(err, stackName));
+    });
 
     const kubeconfig = output<string>(outputs, "kubeconfig") ?? secrets.kubeconfig;
     const rootCaCert = output<string>(outputs, "rootCaCert");

@@ -1,0 +1,313 @@
+// Issue 17: bad input is refused before anything is touched, with one message
+// and the documented exit code, never a stack trace; no command destroys what it
+// did not make. The table of bad inputs is test/bad-inputs.ts: every row runs
+// through the plan's up-front check in process, a subset through the real CLIs.
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { EngineRuleError, evaluateStack } from "../offline/evaluate";
+import { planExitCode } from "../offline/exit";
+import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../offline/lab";
+import { brokenKubeconfig } from "../stacks/load";
+import { main } from "../stacks/main";
+import { checkOutDir, OutDirError, PLAN_MARKER, prepareOutDir } from "../offline/outdir";
+import { ConfigError, parseLabConfig } from "../stacks/config";
+import { ClusterIdentity, intermediatesProblems } from "../stacks/peer";
+import { pulumiErrorMessage } from "../verify/stack";
+import { KubeCluster } from "../verify/cluster";
+import { badLabDir, CONFIG_CASES, FILE_CASES, LAB_CASES } from "./bad-inputs";
+import { byoLabDir, planOf, rawConfig, REPO, stackOf } from "./helpers";
+
+/** A stack frame as Node prints it. */
+const STACK_FRAME = /^    at /m;
+
+/** What the plan's up-front check makes of a lab directory: the error it throws. */
+function upFront(dir: string): Error {
+    try {
+        readLabConfig(dir);
+    } catch (err) {
+        return err as Error;
+    }
+    throw new Error(`the lab in ${dir} passed the up-front check`);
+}
+
+describe("every bad stack file is refused up front with exit 1 and one message naming the file", () => {
+    const rows: ["config" | "lab" | "file", string, RegExp][] = [
+        ...CONFIG_CASES.map(([label, , message]): ["config", string, RegExp] => ["config", label, message]),
+        ...LAB_CASES.map(([label, , message]): ["lab", string, RegExp] => ["lab", label, message]),
+        ...FILE_CASES.map(([label, , message]): ["file", string, RegExp] => ["file", label, message]),
+    ];
+
+    test("the table holds the committed config cases and the issue's", () => {
+        expect(rows.length).toBeGreaterThanOrEqual(30 + 20);
+    });
+
+    test.each(rows)("%s: %s", (kind, label, message) => {
+        const err = upFront(badLabDir(kind, label));
+        expect(err).toBeInstanceOf(ConfigError);
+        expect(planExitCode(err)).toBe(1);
+        expect(err.message).toMatch(message);
+        expect(err.message).not.toMatch(STACK_FRAME);
+        // The line that reports it names the stack file it is about.
+        const line = err.message.split("\n").find((l) => message.test(l)) ?? err.message;
+        expect(line).toMatch(/Pulumi\.comp[23]\.yaml/);
+    });
+});
+
+/** Runs a script of the repository with tsx, as `npm run <script>` does. */
+function cli(script: string, args: string[], cwd = REPO): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, script), ...args], {
+        cwd,
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, ZTA_DEBUG: "" },
+        timeout: 60_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function sha256(text: string | Buffer): string {
+    return crypto.createHash("sha256").update(text).digest("hex");
+}
+
+/** sha256 of every file under dir, by relative path: "byte-identical" made checkable. */
+function snapshot(dir: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (d: string) => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+            const p = path.join(d, e.name);
+            if (e.isDirectory()) walk(p);
+            else out[path.relative(dir, p)] = sha256(fs.readFileSync(p));
+        }
+    };
+    walk(dir);
+    return out;
+}
+
+function tmp(prefix: string): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A directory that is not a plan: a user's files, in a subfolder too. */
+function notAPlan(): string {
+    const dir = tmp("zta-notplan-");
+    fs.writeFileSync(path.join(dir, "notes.txt"), "my notes\n");
+    fs.mkdirSync(path.join(dir, "comp2"));
+    fs.writeFileSync(path.join(dir, "comp2", "thesis.tex"), "\\documentclass{article}\n");
+    return dir;
+}
+
+describe("the real CLIs: one message, the documented exit code, no stack frame", () => {
+    const cases: [string, number, () => { script: string; args: string[]; cwd?: string }, RegExp][] = [
+        ["plan: pki.role root in both stacks", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/],
+        ["plan: a gateway address that is the host's own address", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/],
+        ["plan: a YAML syntax error", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml, line \d+, column \d+: /],
+        ["plan: a duplicate key", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/],
+        ["plan: --config-dir that does not exist", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }), /--config-dir \/nonexistent-zta does not exist/],
+        ["plan: an unknown flag", 2, () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
+        ["policy:plan: --plan that holds no plan", 1, () => ({ script: "policy/check-plan.ts", args: ["--plan", "/nonexistent-zta"] }), /--plan \/nonexistent-zta: \/nonexistent-zta\/comp2\/resources\.json does not exist: write the plan first/],
+        ["policy:plan: an unknown flag", 2, () => ({ script: "policy/check-plan.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
+        ["check:schemas: --schemas that does not exist", 1, () => ({ script: "offline/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }), /check:schemas failed: --schemas \/nonexistent-zta does not exist/],
+        ["check:schemas: no --schemas", 2, () => ({ script: "offline/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],
+        ["verify: an unknown flag", 2, () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), /verify: Unknown option '--colour'/],
+    ];
+
+    test.each(cases)("%s exits %i", (_label, exit, setup, message) => {
+        const { script, args, cwd } = setup();
+        const r = cli(script, args, cwd);
+        expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: exit });
+        expect(r.stdout + r.stderr).toMatch(message);
+        expect(r.stdout).not.toMatch(STACK_FRAME);
+        expect(r.stderr).not.toMatch(STACK_FRAME);
+    });
+
+    test("plan --out <a non-empty directory that is not a plan> exits 1 and leaves it byte-identical", () => {
+        const dir = notAPlan();
+        const before = snapshot(dir);
+        const r = cli("offline/plan.ts", ["--quiet", "--out", dir]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`--out ${dir}: ${dir} is not empty and holds no \\.zta-plan marker`));
+        expect(r.stderr).not.toMatch(STACK_FRAME);
+        expect(snapshot(dir)).toEqual(before);
+        expect(Object.keys(before).sort()).toEqual(["comp2/thesis.tex", "notes.txt"]);
+    });
+
+    test("plan --out .. refuses the parent directory and leaves it byte-identical", () => {
+        const outer = notAPlan();
+        const inner = path.join(outer, "work");
+        fs.mkdirSync(inner);
+        const before = snapshot(outer);
+        const r = cli("offline/plan.ts", ["--quiet", "--out", ".."], inner);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/--out \.\.: .* is not empty and holds no \.zta-plan marker/);
+        expect(snapshot(outer)).toEqual(before);
+    });
+});
+
+describe("re-planning into a plan directory replaces only what the plan wrote", () => {
+    test("a marked directory: the listed stack folders are replaced, a user's file beside them stays", () => {
+        const dir = tmp("zta-replan-");
+        // As an earlier plan left it: its marker, its folders (with a file a newer plan no longer writes), and a user's note.
+        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }));
+        for (const stack of ["comp2", "comp3"]) {
+            fs.mkdirSync(path.join(dir, stack));
+            fs.writeFileSync(path.join(dir, stack, "stale.json"), "{}\n");
+        }
+        fs.writeFileSync(path.join(dir, "README.txt"), "mine\n");
+        prepareOutDir(dir, ["comp2", "comp3"]);
+        expect(snapshot(dir)).toEqual({ "README.txt": sha256("mine\n"), [PLAN_MARKER]: expect.any(String) });
+        expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8"))).toEqual({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] });
+    });
+
+    test("a marker that names a path outside the directory is refused, and nothing is removed", () => {
+        const outer = tmp("zta-marker-");
+        const dir = path.join(outer, "plan");
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(outer, "precious.txt"), "keep\n");
+        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."] }));
+        const before = snapshot(outer);
+        expect(() => prepareOutDir(dir, ["comp2", "comp3"])).toThrow(OutDirError);
+        expect(() => checkOutDir(dir, ["comp2"])).toThrow(/names \.\., which a plan never writes/);
+        expect(snapshot(outer)).toEqual(before);
+    });
+
+    test("a stack folder the earlier plan did not list is refused", () => {
+        const dir = tmp("zta-unlisted-");
+        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2"] }));
+        fs.mkdirSync(path.join(dir, "comp3"));
+        expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(/comp3 exists but the earlier plan did not write it/);
+    });
+
+    test("a new or empty directory is fine", () => {
+        expect(() => checkOutDir(path.join(tmp("zta-new-"), "plan"), ["comp2"])).not.toThrow();
+        expect(() => checkOutDir(tmp("zta-empty-"), ["comp2"])).not.toThrow();
+    });
+});
+
+describe("checks the real engine runs against the peer's outputs", () => {
+    test("a peer-role stack whose root stack signed its requests under another name is refused before anything is declared", () => {
+        const cfg = parseLabConfig("comp3", rawConfig("comp3"), new Set(["sshPrivateKey"]));
+        const root = { clusterName: "cluster1" } as ClusterIdentity;
+        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1", "cluster2"], identity: root })).toEqual([]);
+        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1", "cluster9"], identity: root })).toEqual([
+            'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": set zta-testbed:peer.clusterName to "cluster2" in Pulumi.comp2.yaml and run `pulumi up` there first',
+        ]);
+        // The root signed only for itself: not yet for this cluster, which main.ts warns about.
+        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1"], identity: root })).toEqual([]);
+        expect(intermediatesProblems(cfg, {})).toEqual([]);
+    });
+});
+
+describe("what the Pulumi engine would refuse is wrong input", () => {
+    test("an EngineRuleError exits 1, as a bad stack file does; an error of the program itself exits 2", () => {
+        expect(planExitCode(new EngineRuleError("the Pulumi engine refuses urn:pulumi:comp2::zta-testbed::x::y: Duplicate resource URN"))).toBe(1);
+        expect(planExitCode(new TypeError("x is undefined"))).toBe(2);
+    });
+});
+
+describe("a wrong peer.clusterName on the root stack, seen from the peer under the engine", () => {
+    test("the peer stack's run is refused with its stack file and the fix, and the evaluation rejects cleanly", async () => {
+        const lab = await planOf();
+        const root = stackOf(lab, "comp2").outputs;
+        // As the root stack would have exported it had it signed comp3's requests under peer.clusterName "cluster9".
+        const signed = root.signedIntermediates.value as Record<string, unknown>;
+        const misnamed = { ...root, signedIntermediates: { ...root.signedIntermediates, value: { cluster1: signed.cluster1, cluster9: signed.cluster2 } } };
+        const file = readStackConfig(REPO, "comp3");
+        await expect(evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, peerOutputs: misnamed, program: main })).rejects.toThrow(
+            /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": set zta-testbed:peer\.clusterName to "cluster2" in Pulumi\.comp2\.yaml/,
+        );
+    });
+});
+
+describe("a brought kubeconfig is checked before anything is declared", () => {
+    test.each([
+        ["an empty one", "", /^is empty: set it again/],
+        ["one that is not YAML", "clusters: [", /^does not parse as a kubeconfig/],
+        ["one without a current context", "apiVersion: v1\nkind: Config\nclusters: []\n", /^has no current-context with a cluster server/],
+    ])("%s is named, never shown", (_label, text, message) => {
+        expect(brokenKubeconfig(text)).toMatch(message);
+    });
+
+    test("the program refuses it with the stack file and key, and the evaluation rejects cleanly", async () => {
+        const file = readStackConfig(byoLabDir(), "comp2");
+        const config = { ...file.config, "zta-testbed:kubeconfig": "clusters: [" };
+        await expect(evaluateStack({ project: "zta-testbed", stack: "comp2", config, secretKeys: file.secretKeys, program: main })).rejects.toThrow(
+            /Pulumi\.comp2\.yaml: zta-testbed:kubeconfig \(secret, not shown\) does not parse as a kubeconfig/,
+        );
+        expect(brokenKubeconfig(file.config["zta-testbed:kubeconfig"])).toBeUndefined();
+    });
+});
+
+describe("verify answers in one line", () => {
+    test("an unknown stack: the Automation API's raw text becomes what to do", () => {
+        // The shape of @pulumi/pulumi/automation's StackNotFoundError: its message is the CLI's whole output.
+        const err = Object.assign(new Error("code: 255\n stdout: \n stderr: error: no stack named 'comp9' found\n err?: \n"), {
+            name: "StackNotFoundError",
+            commandResult: { code: 255, stderr: "error: no stack named 'comp9' found\n" },
+        });
+        expect(pulumiErrorMessage(err, "comp9")).toBe('no stack named "comp9" in the Pulumi backend you are logged in to: `pulumi stack ls` lists its stacks (`pulumi whoami -v` shows the backend)');
+        const other = Object.assign(new Error("code: 255\n stdout: \n stderr: warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n"), {
+            commandResult: { code: 255, stderr: "warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n" },
+        });
+        expect(pulumiErrorMessage(other, "comp2")).toBe("the Pulumi CLI said: error: PULUMI_ACCESS_TOKEN must be set");
+    });
+
+    test.each([
+        ["an empty kubeconfig", "", "it is empty"],
+        ["a kubeconfig with no cluster", "apiVersion: v1\nkind: Config\n", "its current-context names no cluster with a server URL"],
+    ])("%s is named, not a JavaScript error", (_label, kubeconfig, message) => {
+        expect(() => new KubeCluster(kubeconfig, 1000, 1000)).toThrow(message);
+    });
+});
+
+describe("the plan refuses any value that was secret anywhere in the program", () => {
+    const program = (leak: "resource" | "output" | "config" | "none") => async () => {
+        const password = new random.RandomPassword("admin", { length: 32, special: false });
+        const provider = new k8s.Provider("k8s", { kubeconfig: pulumi.secret("apiVersion: v1") });
+        const value = leak === "resource" ? pulumi.unsecret(password.result) : password.result;
+        // A ConfigMap's data is plain: the password must stay a secret Output for the plan to redact it.
+        new k8s.core.v1.ConfigMap("admin", { metadata: { name: "admin" }, data: { password: value } }, { provider });
+        if (leak === "output") return { adminPassword: pulumi.unsecret(password.result) };
+        if (leak === "config") return { token: pulumi.unsecret(new pulumi.Config("zta-testbed").requireSecret("apiToken")) };
+        return { adminPassword: password.result };
+    };
+    const evaluate = async (leak: "resource" | "output" | "config" | "none"): Promise<StackPlan> => ({
+        ...(await evaluateStack({
+            project: "zta-testbed",
+            stack: "comp2",
+            config: { "zta-testbed:apiToken": "a-token-that-is-secret-config" },
+            secretKeys: ["zta-testbed:apiToken"],
+            program: program(leak),
+        })),
+        standIns: [],
+    });
+
+    test("a program that keeps its secrets passes", async () => {
+        const plan = await evaluate("none");
+        expect(plan.secretValues).toContain("MOCK-PASSWORD(RandomPassword/admin)");
+        expect(plan.secretValues).toContain("a-token-that-is-secret-config");
+        expect(() => assertNoSecrets(plan)).not.toThrow();
+    });
+
+    test.each([
+        ["a generated password passed on as a plain resource input", "resource" as const, /comp2\/resources\.json \(inputs of kubernetes:core\/v1:ConfigMap admin\)/],
+        ["a generated password exported as a plain output", "output" as const, /comp2\/outputs\.json/],
+        ["a secret config value exported as a plain output", "config" as const, /comp2\/outputs\.json/],
+    ])("%s is refused, without printing it", async (_label, leak, where) => {
+        const plan = await evaluate(leak);
+        let err: Error | undefined;
+        try {
+            assertNoSecrets(plan);
+        } catch (e) {
+            err = e as Error;
+        }
+        expect(err?.message).toMatch(/a value that is secret elsewhere in the program would be written in plain text to /);
+        expect(err?.message).toMatch(where);
+        expect(err?.message).not.toMatch(/MOCK-PASSWORD|a-token-that-is-secret/);
+        expect(planExitCode(err)).toBe(1);
+    });
+});

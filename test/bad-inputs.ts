@@ -1,0 +1,97 @@
+// The table of bad inputs: every wrong value, stack file and flag a user can
+// give, with the exit code and a fragment of the one message that must answer
+// it. Config cases are pure (parseLabConfig and the plan's up-front lab check);
+// test/bad-input.test.ts runs the whole table, a subset through the real CLIs.
+import * as fs from "fs";
+import * as path from "path";
+import { labDirWith } from "./helpers";
+
+export type Edit = (r: any) => void;
+
+/**
+ * One stack file's mistakes, applied to comp2: [label, edit of its raw config,
+ * the problem parseLabConfig reports]. Every message is prefixed with the stack
+ * file, "Pulumi.comp2.yaml: " (asserted by the table test).
+ */
+export const CONFIG_CASES: [string, Edit, RegExp][] = [
+        ["cluster id 0", (r: any) => (r.cluster.id = 0), /zta-testbed:cluster\.id = 0: expected an integer from 1 to 255/],
+        ["cluster id 256", (r: any) => (r.cluster.id = 256), /zta-testbed:cluster\.id = 256: expected an integer from 1 to 255/],
+        ["a pool that is not a range", (r: any) => (r.metallb.addresses = ["10.5.0.100..10.5.0.120"]), /zta-testbed:metallb\.addresses\[0\] = "10\.5\.0\.100\.\.10\.5\.0\.120": expected an IPv4 range/],
+        ["a backwards range", (r: any) => (r.metallb.addresses = ["10.5.0.120-10.5.0.100"]), /metallb\.addresses\[0\].*first <= last/],
+        ["a CIDR with host bits", (r: any) => (r.cluster.podCidr = "10.244.1.0/16"), /zta-testbed:cluster\.podCidr = "10\.244\.1\.0\/16": expected an IPv4 CIDR/],
+        ["a trust domain with a scheme", (r: any) => (r.mesh.trustDomain = "spiffe://zta.lab"), /zta-testbed:mesh\.trustDomain = "spiffe:\/\/zta\.lab": expected a SPIFFE trust domain/],
+        ["a trust domain with capitals", (r: any) => (r.mesh.trustDomain = "ZTA.lab"), /mesh\.trustDomain = "ZTA\.lab"/],
+        ["an unknown PKI role", (r: any) => (r.pki.role = "primary"), /zta-testbed:pki\.role = "primary": expected "root".*or "peer"/],
+        ["an unknown trust model", (r: any) => (r.mesh.trustModel = "mixed"), /mesh\.trustModel = "mixed"/],
+        ["a chart version range", (r: any) => (r.versions.istio = "^1.30"), /zta-testbed:versions\.istio = "\^1\.30": expected a pinned chart version/],
+        ["an unsupported Kubernetes version", (r: any) => (r.versions.kubernetes = "1.19"), /zta-testbed:versions\.kubernetes = "1\.19" is outside the supported/],
+        ["a Kubernetes version that is no version", (r: any) => (r.versions.kubernetes = "v1.36"), /zta-testbed:versions\.kubernetes = "v1\.36": expected a Kubernetes minor or patch version/],
+        ["a cluster name Cilium refuses", (r: any) => (r.cluster.name = "default"), /cluster\.name = "default": may not be "default"/],
+        ["a cluster name over 32 characters", (r: any) => (r.cluster.name = "c".repeat(33)), /at most 32 characters/],
+        ["a missing section", (r: any) => delete r.mesh, /zta-testbed:mesh is not set/],
+        ["a gateway address outside the pool", (r: any) => (r.metallb.eastWestAddress = "10.5.0.130"), /zta-testbed:metallb\.eastWestAddress = "10\.5\.0\.130" is outside zta-testbed:metallb\.addresses/],
+        ["two gateways on one address", (r: any) => (r.metallb.eastWestAddress = r.metallb.ingressAddress), /eastWestAddress = "10\.5\.0\.100" is already used by zta-testbed:metallb\.ingressAddress/],
+        ["overlapping pools", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.110/31"]), /"10\.5\.0\.100-10\.5\.0\.120" overlaps "10\.5\.0\.110\/31"/],
+        ["a pool outside the host's networks", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.6.0.1-10.6.0.9"]), /"10\.6\.0\.1-10\.6\.0\.9" is not inside any of zta-testbed:host\.networks/],
+        ["pod and service CIDRs overlapping", (r: any) => (r.cluster.serviceCidr = "10.244.128.0/17"), /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps zta-testbed:cluster\.serviceCidr/],
+        ["a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)", (r: any) => (r.cluster.podCidr = "10.244.0.0/25"), /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/],
+        ["kube-proxy replacement as a string", (r: any) => (r.cilium.kubeProxyReplacement = "strict"), /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/],
+        ["a pod CIDR over the hosts' network", (r: any) => (r.cluster.podCidr = "10.5.0.0/16"), /cluster\.podCidr = "10\.5\.0\.0\/16" overlaps zta-testbed:host\.networks entry "10\.5\.0\.0\/24"/],
+        ["a service CIDR over the registry host", (r: any) => ((r.host.networks = []), (r.cluster.serviceCidr = "10.5.0.0/24")), /cluster\.serviceCidr = "10\.5\.0\.0\/24" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
+        ["JWT audiences that are not a list", (r: any) => (r.jwt.audiences = "zta-ingress"), /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/],
+        ["a SPIRE switch that is not a boolean", (r: any) => (r.spire = { oidcDiscovery: "yes" }), /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/],
+        ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
+        ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
+        ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],
+        ["a misspelt version while samples are off", (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }), /samples\.helloworldVersion = "1": expected "v1" or "v2"/],
+        ["a registry switch that is not a boolean", (r: any) => (r.samples.imagesFromRegistry = "yes"), /zta-testbed:samples\.imagesFromRegistry = "yes": expected true or false/],
+        // Issue 17: values that would break the real lab.
+        ["a gateway address that is the host's own address", (r: any) => ((r.metallb.addresses = ["10.5.0.3-10.5.0.3", "10.5.0.100-10.5.0.120"]), (r.metallb.federationAddress = "10.5.0.3")), /zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address: MetalLB would answer ARP for that machine's own address/],
+        ["an ingress address that is the registry's", (r: any) => ((r.metallb.addresses = ["10.5.0.2/32", "10.5.0.100-10.5.0.120"]), (r.metallb.ingressAddress = "10.5.0.2")), /zta-testbed:metallb\.ingressAddress = "10\.5\.0\.2" is zta-testbed:registry\.host/],
+        ["host.serviceAddress equal to the ingress address", (r: any) => (r.host.serviceAddress = "10.5.0.100"), /zta-testbed:metallb\.ingressAddress = "10\.5\.0\.100" is zta-testbed:host\.serviceAddress: .*pick a free address/],
+        ["a pool that contains the host's address", (r: any) => (r.metallb.addresses = ["10.5.0.3-10.5.0.120"]), /zta-testbed:metallb\.addresses: "10\.5\.0\.3-10\.5\.0\.120" contains zta-testbed:host\.address = "10\.5\.0\.3": .*leave the hosts' and the registry's addresses out of the pool/],
+        ["a pool that contains the registry's address", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.2/32"]), /"10\.5\.0\.2\/32" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
+        ["peer.stack naming the stack itself", (r: any) => (r.peer.stack = "comp2"), /zta-testbed:peer\.stack = "comp2" is this stack itself: name the other stack/],
+        ["peer.stack naming the stack itself with its organization", (r: any) => (r.peer.stack = "acme/zta-testbed/comp2"), /zta-testbed:peer\.stack = "acme\/zta-testbed\/comp2" is this stack itself/],
+        ["an SSH user with a space and capitals", (r: any) => (r.host.sshUser = "Lab Admin"), /zta-testbed:host\.sshUser = "Lab Admin": expected a Linux user name/],
+        ["an SSH user with shell syntax", (r: any) => (r.host.sshUser = "ubuntu;reboot"), /zta-testbed:host\.sshUser = "ubuntu;reboot": expected a Linux user name/],
+        ["a registry SSH user that is an ssh option", (r: any) => (r.registry.sshUser = "-oProxyCommand=x"), /zta-testbed:registry\.sshUser = "-oProxyCommand=x": expected a Linux user name/],
+        ["an SSH user over 32 characters", (r: any) => (r.host.sshUser = "u".repeat(33)), /host\.sshUser = "u{33}": expected a Linux user name.*at most 32 characters/],
+        ["registry.allowRemove that is not a boolean", (r: any) => (r.registry.allowRemove = "yes"), /zta-testbed:registry\.allowRemove = "yes": expected true or false/],
+];
+
+/** Mistakes between the two stack files: [label, edit of each stack's raw config, the problem]. */
+export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
+    ["pki.role root in both stacks", (_s, r) => (r.pki.role = "root"), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root" in peer stack "comp3": exactly one stack of the lab owns the root CA; set pki\.role to "peer" in one of them/],
+    ["pki.role peer in both stacks", (_s, r) => (r.pki.role = "peer"), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "peer" here and "peer" in peer stack "comp3": then no stack issues the lab PKI/],
+    ["a pool that contains the peer's host address", (s, r) => s === "comp2" && r.metallb.addresses.push("10.5.0.4/32"), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.4\/32" here contains host\.address = "10\.5\.0\.4" of peer stack "comp3"/],
+    ["a pool that contains the peer's service address", (s, r) => s === "comp3" && (r.metallb.addresses = ["10.5.0.121-10.5.0.139", "10.5.1.3/32"]), /Pulumi\.comp3\.yaml: .*"10\.5\.1\.3\/32" here contains host\.serviceAddress = "10\.5\.1\.3" of peer stack "comp2"/],
+    ["a wrong peer.clusterName", (s, r) => s === "comp2" && (r.peer.clusterName = "cluster9"), /Pulumi\.comp2\.yaml: zta-testbed:peer\.clusterName = "cluster9" but peer stack "comp3" reports cluster "cluster2"/],
+    ["peer.stack naming a stack that is not the lab's other one", (s, r) => s === "comp3" && (r.peer.stack = "comp9"), /Pulumi\.comp3\.yaml: zta-testbed:peer\.stack = "comp9" but the lab's other stack is "comp2": set it to "comp2"/],
+    ["equal cluster ids in the two files", (s, r) => s === "comp3" && (r.cluster.id = 1), /Pulumi\.comp3\.yaml: zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp2"/],
+    ["a misspelt key", (s, r) => s === "comp2" && (r.hots = r.host), /Pulumi\.comp2\.yaml: zta-testbed:hots is not a known setting/],
+];
+
+/** Broken stack files: [label, the file's text from the committed one, the problem]. */
+export const FILE_CASES: [string, (stack: string, text: string) => string, RegExp][] = [
+    ["a YAML syntax error", (s, t) => (s === "comp2" ? t.replace("    id: 1\n", "    id: [1\n") : t), /Pulumi\.comp2\.yaml, line \d+, column \d+: .*\(.+\): fix the YAML there/],
+    ["a duplicate key", (s, t) => (s === "comp3" ? t.replace("    id: 2\n", "    id: 2\n    id: 3\n") : t), /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique \(DUPLICATE_KEY\)/],
+    ["a stack file that is a list", (s, t) => (s === "comp2" ? "- config\n" : t), /Pulumi\.comp2\.yaml: expected a mapping with a `config:` mapping/],
+    ["an SSH key in plain text", (s, t) => (s === "comp2" ? t.replace("config:\n", "config:\n  zta-testbed:sshPrivateKey: not-a-key\n") : t), /zta-testbed:sshPrivateKey is in plain text in .*Pulumi\.comp2\.yaml: remove it and run `pulumi config set --secret zta-testbed:sshPrivateKey`/],
+];
+
+/** A lab directory for any case of the three tables above. */
+export function badLabDir(kind: "config" | "lab" | "file", label: string): string {
+    if (kind === "config") {
+        const edit = (CONFIG_CASES.find(([l]) => l === label) as [string, Edit, RegExp])[1];
+        return labDirWith((stack, raw) => stack === "comp2" && edit(raw));
+    }
+    if (kind === "lab") return labDirWith((LAB_CASES.find(([l]) => l === label) as [string, (s: string, r: any) => void, RegExp])[1]);
+    const text = (FILE_CASES.find(([l]) => l === label) as [string, (s: string, t: string) => string, RegExp])[1];
+    const dir = labDirWith(() => undefined);
+    for (const stack of ["comp2", "comp3"]) {
+        const file = path.join(dir, `Pulumi.${stack}.yaml`);
+        fs.writeFileSync(file, text(stack, fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stack}.yaml`), "utf8")));
+    }
+    return dir;
+}
