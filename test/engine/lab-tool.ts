@@ -186,6 +186,15 @@ async function cluster(flags: Flags): Promise<void> {
     });
 }
 
+/** `pod-name`: the name of the first pod that matches a label selector, or nothing. */
+async function podName(flags: Flags): Promise<void> {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(one(flags, "kubeconfig"));
+    const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod(one(flags, "namespace"), undefined, undefined, undefined, undefined, one(flags, "selector"));
+    const name = pods.body.items.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
+    if (name) console.log(name);
+}
+
 const results: string[] = [];
 function check(ok: boolean, what: string, detail = ""): void {
     results.push(`${ok ? "PASS" : "FAIL"}: ${what}${ok || !detail ? "" : `: ${detail}`}`);
@@ -322,6 +331,7 @@ const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
     "first-run-urns": firstRunUrns,
     "compare-urns": compareUrns,
     cluster,
+    "pod-name": podName,
     "check-lab": checkLab,
     "check-gone": checkGone,
 };

@@ -8,7 +8,7 @@
 #      the first-deployment order, `preview --expect-no-changes` (also after a
 #      refresh), checks through the API servers, `pulumi destroy`.
 # Everything that runs or dials a cluster runs inside a network namespace made
-# here (only lo, plus a dummy interface holding the lab's host addresses); every
+# here (only lo, which also holds the lab's host addresses); every
 # process is stopped by its PID and the namespace is deleted on exit, failure or
 # timeout. Needs root, Go and `pulumi` on PATH or ../shared/engine.
 set -euo pipefail
@@ -102,13 +102,12 @@ project_copy() {
 
 ip netns add "$ns"
 in_ns ip link set lo up
-# The lab's host addresses exist only here, so the API servers sit where the stack files say they do.
-in_ns ip link add zta0 type dummy
+# The lab's host addresses exist only here, on the namespace's own loopback device (this
+# kernel has no dummy interfaces), so the API servers sit where the stack files say they do.
 for stack in $stacks; do
   address_var=${stack}_address
-  in_ns ip addr add "${!address_var}/32" dev zta0
+  in_ns ip addr add "${!address_var}/32" dev lo
 done
-in_ns ip link set zta0 up
 
 pulumi_in() { # project dir, pulumi args...
   local dir=$1
@@ -196,6 +195,11 @@ EOF
     --service-account-issuer https://kubernetes.default.svc.cluster.local --authorization-mode Node,RBAC --allow-privileged \
     --disable-admission-plugins MutatingAdmissionWebhook,ValidatingAdmissionWebhook --profiling=false >"$dir/logs/kube-apiserver.log" 2>&1 &
   pids+=($!)
+}
+
+start_controllers() { # stack, index: once its API server is ready (they exit if RBAC is not bootstrapped yet)
+  local stack=$1 dir=$work/$1 base=$((20000 + $2 * 100)) cidr_var=${1}_service_cidr
+  local pki=$dir/pki cidr=${!cidr_var}
   in_ns nice "$kube/bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port $((base + 57)) --leader-elect=false --use-service-account-credentials \
@@ -210,19 +214,23 @@ EOF
   in_ns nice "$kube/bin/kwok" -c "$kube/kwok-stages.yaml" --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true \
     --node-lease-duration-seconds 40 --server-address "127.0.0.1:$((base + 47))" >"$dir/logs/kwok.log" 2>&1 &
   pids+=($!)
-  # MetalLB's own controller assigns LoadBalancer addresses from the stack's pool, as in the lab. It exits
-  # until the chart has installed its CRDs, so it is restarted; the loop and its child stop by PID at exit.
-  in_ns env KUBECONFIG="$dir/admin.kubeconfig" bash -c 'while :; do "$@"; sleep 2; done' metallb "$kube/bin/metallb-controller" \
-    --namespace metallb-system --webhook-mode disabled --disable-cert-rotation \
-    --port $((base + 20)) --health-probe-port $((base + 21)) --log-level warn >"$dir/logs/metallb-controller.log" 2>&1 &
+  # MetalLB's own controller assigns LoadBalancer addresses from the stack's pool, as in the lab.
+  in_ns "$here/metallb-controller.sh" "$kube/bin/metallb-controller" "$dir/admin.kubeconfig" $((base + 20)) $((base + 21)) \
+    "$repo/node_modules/.bin/tsx" "$here/lab-tool.ts" >"$dir/logs/metallb-controller.log" 2>&1 &
   pids+=($!)
 }
 
-wait_cluster() { # stack
+api_ready() { # stack, path
   local dir=$work/$1 address_var=${1}_address
+  in_ns curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" "https://${!address_var}:6443$2" >/dev/null 2>&1
+}
+
+wait_cluster() { # stack, index
+  local dir=$work/$1
+  for _ in $(seq 1 600); do api_ready "$1" /readyz && break; sleep 0.2; done
+  start_controllers "$1" "$2"
   for _ in $(seq 1 600); do
-    if in_ns curl -sf --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
-      "https://${!address_var}:6443/api/v1/namespaces/default/serviceaccounts/default" >/dev/null 2>&1; then
+    if api_ready "$1" /api/v1/namespaces/default/serviceaccounts/default; then
       tool cluster --kubeconfig "$dir/admin.kubeconfig" --name "$1" --crds "$cilium_crds/v2" --crds "$cilium_crds/v2alpha1"
       return 0
     fi
@@ -239,7 +247,11 @@ for stack in $stacks; do
   index=$((index + 1))
   start_cluster "$stack" "$index"
 done
-for stack in $stacks; do wait_cluster "$stack"; done
+index=0
+for stack in $stacks; do
+  index=$((index + 1))
+  wait_cluster "$stack" "$index"
+done
 echo "  two control planes with a kwok node each, ready in $((SECONDS - s)) s"
 
 t2=$work/byo
