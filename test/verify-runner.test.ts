@@ -110,8 +110,8 @@ function healthyCluster(): FakeCluster {
             const n = Number(/seq 1 (\d+)/.exec(cmd)?.[1]);
             return ok(Array.from({ length: n }, (_, i) => hello(i % 2 === 0 ? "v1" : "v2")).join(""));
         }
-        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
-            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/sleep";
+        if (p.name.startsWith("curl-") && container === "curl" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
+            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/curl";
             return ok(JSON.stringify({ headers: { Accept: ["*/*"], Host: ["httpbin.sample:8000"], "X-Forwarded-Client-Cert": [xfcc] } }));
         }
         return { stdout: "", stderr: `unexpected command: ${cmd}`, code: 127 };

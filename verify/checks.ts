@@ -81,11 +81,41 @@ export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAME
 
 // The samples as the samples layer declares them: `app` labels, containers named after the app, Service ports.
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
+
+/**
+ * A call `verify` makes inside the mesh: from a sample pod (by its `app` label;
+ * its container has the app's name and a curl binary) to a sample Service.
+ * The checks build their commands from these, and test/verify-calls.test.ts
+ * runs each one through the planned AuthorizationPolicies, so a check the
+ * policies forbid fails in `npm test`.
+ */
+export interface MeshCall {
+    /** The id of the check that makes the call. */
+    readonly check: string;
+    /** The calling pod's `app` label (and container name). */
+    readonly from: string;
+    readonly to: { readonly service: string; readonly port: number; readonly path: string };
+}
+
+export const MESH_CALLS = {
+    crossCluster: { check: "cross-cluster-traffic", from: sleep.name, to: { service: helloworld.name, port: helloworld.port, path: "/hello" } },
+    // curl, not sleep: the sample namespace is default-deny and httpbin admits only curl and the ingress gateway.
+    clientIdentity: { check: "mtls-client-identity", from: curl.name, to: { service: httpbin.name, port: httpbin.port, path: "/headers" } },
+} as const satisfies Record<string, MeshCall>;
+
+export function meshCallUrl(call: MeshCall): string {
+    return `http://${call.to.service}.${SAMPLE_NAMESPACE}:${call.to.port}${call.to.path}`;
+}
+
+/** The calling pod of a mesh call: its label selector and container. */
+function callerOf(call: MeshCall): { selector: string; container: string } {
+    return { selector: `app=${call.from}`, container: call.from };
+}
+
 export const SAMPLE = {
-    sleep: { selector: `app=${sleep.name}`, container: sleep.name },
     curl: { selector: `app=${curl.name}` },
-    helloworldUrl: `http://${helloworld.name}.${SAMPLE_NAMESPACE}:${helloworld.port}/hello`,
-    httpbinHeadersUrl: `http://${httpbin.name}.${SAMPLE_NAMESPACE}:${httpbin.port}/headers`,
+    helloworldUrl: meshCallUrl(MESH_CALLS.crossCluster),
+    httpbinHeadersUrl: meshCallUrl(MESH_CALLS.clientIdentity),
     /** helloworld-v1 runs in cluster1, helloworld-v2 in cluster2. */
     versions: ["v1", "v2"],
 } as const;
@@ -303,14 +333,15 @@ export const CHECKS: readonly Check[] = [
     },
     {
         id: "cross-cluster-traffic",
-        title: "calls from sleep reach helloworld v1 and v2",
-        proves: `repeated calls (--requests) from the ${SAMPLE_NAMESPACE} "sleep" pod to ${SAMPLE.helloworldUrl} are answered by both helloworld-v1 (cluster1) and helloworld-v2 (cluster2): cross-cluster, cross-network traffic works`,
+        title: `calls from ${MESH_CALLS.crossCluster.from} reach helloworld v1 and v2`,
+        proves: `repeated calls (--requests) from the ${SAMPLE_NAMESPACE} "${MESH_CALLS.crossCluster.from}" pod to ${SAMPLE.helloworldUrl} are answered by both helloworld-v1 (cluster1) and helloworld-v2 (cluster2): cross-cluster, cross-network traffic works`,
         async run({ cluster, options }) {
-            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
+            const caller = callerOf(MESH_CALLS.crossCluster);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
             const n = options.requests;
             const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${SAMPLE.helloworldUrl}; echo; done`;
             // The loop's exit status is the last curl's; the tally decides, so read stdout whatever it is.
-            const res = await cluster.exec(pod.namespace, pod.name, SAMPLE.sleep.container, ["sh", "-c", script]);
+            const res = await cluster.exec(pod.namespace, pod.name, caller.container, ["sh", "-c", script]);
             const tally = tallyHelloworld(res.stdout + "\n" + res.stderr);
             failIf(trafficProblems(tally, n));
             return Object.entries(tally.versions).map(([v, count]) => `${v}: ${count}`).join(", ") + ` of ${n} calls`;
@@ -319,10 +350,11 @@ export const CHECKS: readonly Check[] = [
     {
         id: "mtls-client-identity",
         title: "httpbin sees the caller's SPIFFE ID",
-        proves: `a call from "sleep" to ${SAMPLE.httpbinHeadersUrl} arrives with an X-Forwarded-Client-Cert whose URI is sleep's SPIFFE ID: the hop was mutual TLS with workload identities`,
+        proves: `a call from "${MESH_CALLS.clientIdentity.from}" (SPIRE-managed) to ${SAMPLE.httpbinHeadersUrl} arrives with an X-Forwarded-Client-Cert whose URI is the caller's SPIFFE ID: the hop was mutual TLS with workload identities`,
         async run({ cluster, target, options }) {
-            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
-            const body = await run(cluster, pod, SAMPLE.sleep.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
+            const caller = callerOf(MESH_CALLS.clientIdentity);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
+            const body = await run(cluster, pod, caller.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
             const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(xfccProblems(body, expectedId));
             return `X-Forwarded-Client-Cert URI=${expectedId}`;

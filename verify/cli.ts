@@ -11,7 +11,7 @@ import type { StackAccess } from "./stack";
 
 export const EXIT = { ok: 0, failed: 1, cannotVerify: 2 } as const;
 
-const DEFAULTS = { timeout: 30, connectTimeout: 10, requests: 20, ingressPath: "/headers" };
+export const DEFAULTS = { timeout: 30, connectTimeout: 10, requests: 20, ingressPath: "/headers" };
 
 export function helpText(): string {
     const checks = CHECKS.map((c) => `  ${c.id}\n      ${c.proves}`).join("\n");
