@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIFFE_CSI_DRIVER, SPIRE_MANAGED_LABEL } from "../stacks/layers";
 import { helmRelease } from "./chart";
 import { gatewayRelease, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
@@ -68,6 +69,8 @@ export interface IstioPrimaryArgs {
     readonly rootCaCert: pulumi.Input<string>;
     /** The ingress gateway's fixed MetalLB address. */
     readonly ingressAddress: string;
+    /** The ingress gateway's TLS: an optional DNS name for its certificate, and what port 80 does. */
+    readonly ingressTls: { readonly hostName?: string; readonly plainHttp: "off" | "redirect" };
     /** CNI and MetalLB: pods wait for the CNI, the gateway's LoadBalancer for MetalLB. Absent in stacks without that layer. */
     readonly clusterNetwork?: ClusterNetwork;
     /** SPIRE: the ingress gateway mounts its CSI socket, so it waits for it. */
@@ -93,6 +96,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly ingressGateway: k8s.helm.v3.Release;
     /** The ingress gateway pods' selector labels. */
     public readonly ingressSelector: Record<string, string>;
+    /** The ingress gateway's TLS credential Secret (kubernetes.io/tls) in istio-system, for a Gateway's `credentialName`. */
+    public readonly ingressCredential: k8s.core.v1.Secret;
 
     constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:IstioPrimary", name, {}, opts);
@@ -150,10 +155,18 @@ export class IstioPrimary extends pulumi.ComponentResource {
             { parent: this, provider, dependsOn: [cacerts, this.base, ...cni] },
         );
 
+        this.ingressCredential = ingressCredential(`${name}-ingress-tls`, this.namespace, args, { parent: this, provider });
+
         this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         this.ingressGateway = gatewayRelease(
             `${name}-ingress`,
-            { name: INGRESS_GATEWAY, version: args.version, namespace: this.namespace, address: args.ingressAddress },
+            {
+                name: INGRESS_GATEWAY,
+                version: args.version,
+                namespace: this.namespace,
+                address: args.ingressAddress,
+                values: { service: { ports: ingressServicePorts(args.ingressTls.plainHttp) } },
+            },
             // No data flows: the gateway's proxy is injected by istiod's webhook, its
             // LoadBalancer address comes from MetalLB, and its identity from SPIRE's CSI socket.
             { parent: this, provider, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
@@ -166,6 +179,78 @@ export class IstioPrimary extends pulumi.ComponentResource {
             istiod: this.istiod,
             ingressGateway: this.ingressGateway,
             ingressSelector: this.ingressSelector,
+            ingressCredential: this.ingressCredential,
         });
     }
+}
+
+/** The ingress gateway's credential Secret: Gateways name it in `tls.credentialName` (same namespace as the gateway's pods). */
+export const INGRESS_CREDENTIAL = "ingress-tls";
+
+/**
+ * The ingress gateway Service's ports. The chart's default (values.yaml 1.30.3:
+ * status-port 15021, http2 80, https 443, each targetPort = port) is replaced so
+ * that port 80 is not even open unless it redirects.
+ */
+export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: string; port: number; protocol: string; targetPort: number }[] {
+    const port = (name: string, n: number) => ({ name, port: n, protocol: "TCP", targetPort: n });
+    return [port("status-port", 15021), ...(plainHttp === "redirect" ? [port("http2", 80)] : []), port("https", 443)];
+}
+
+/**
+ * The ingress gateway's serving certificate and its credential Secret.
+ *
+ * Who signs it: this cluster's Istio intermediate, which chains to the lab
+ * root. The key is made here, in the stack that serves with it, and never
+ * leaves it; the root stack's root key is not needed, so both stacks issue
+ * their own ingress certificate, and a PKI where the intermediates come from
+ * CSRs signed by the root stack (the intermediate's key staying in this stack,
+ * as istiod's `cacerts` needs it anyway) keeps this unchanged. The Istio
+ * intermediate has path length 0, so it may sign this leaf.
+ *
+ * SANs: the ingress address (what `verify` and clients dial) and, if set,
+ * `ingress.hostName`. `tls.crt` is the leaf followed by the intermediate, so a
+ * client that trusts only the lab root can build the chain. The certificate
+ * is public (visible in the plan); the key only ever travels as a secret.
+ */
+function ingressCredential(name: string, namespace: pulumi.Input<string>, args: IstioPrimaryArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+    const { provider, ...parentOnly } = opts;
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parentOnly);
+    const hostName = args.ingressTls.hostName;
+    const csr = new tls.CertRequest(
+        `${name}-csr`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: hostName ?? args.ingressAddress, organization: "zta-testbed" },
+            ipAddresses: [args.ingressAddress],
+            dnsNames: hostName ? [hostName] : [],
+        },
+        parentOnly,
+    );
+    const intermediate = pulumi.unsecret(args.istioCa.apply((ca) => ca["ca-cert.pem"]));
+    const cert = new tls.LocallySignedCert(
+        `${name}-cert`,
+        {
+            certRequestPem: csr.certRequestPem,
+            caPrivateKeyPem: pulumi.secret(args.istioCa.apply((ca) => ca["ca-key.pem"])),
+            caCertPem: intermediate,
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            validityPeriodHours: 365 * 24,
+            // Re-issued by the `pulumi up` that runs in its last 30 days.
+            earlyRenewalHours: 30 * 24,
+        },
+        parentOnly,
+    );
+    return new k8s.core.v1.Secret(
+        `${name}-credential`,
+        {
+            metadata: { name: INGRESS_CREDENTIAL, namespace },
+            type: "kubernetes.io/tls",
+            stringData: {
+                "tls.crt": pulumi.all([cert.certPem, intermediate]).apply(([leaf, ca]) => `${leaf.trimEnd()}\n${ca.trimEnd()}\n`),
+                "tls.key": pulumi.secret(key.privateKeyPem),
+            },
+        },
+        { ...opts, additionalSecretOutputs: ["data"] },
+    );
 }

@@ -114,6 +114,14 @@ export interface CiliumSettings {
     readonly kubeProxyReplacement: boolean;
 }
 
+/** How the ingress gateway serves the samples: HTTPS on 443 always; port 80 off or redirecting to it. */
+export interface IngressSettings {
+    /** A DNS name for the ingress address, added to its certificate's SANs (the address always is). */
+    readonly hostName?: string;
+    /** "off" (default): no plain-HTTP listener at all; "redirect": port 80 answers 301 to https. */
+    readonly plainHttp: "off" | "redirect";
+}
+
 /** The validated configuration of one stack (one cluster). */
 export interface LabConfig {
     readonly stack: string;
@@ -131,6 +139,7 @@ export interface LabConfig {
     readonly samples: SampleSettings;
     readonly cilium: CiliumSettings;
     readonly spire: SpireSettings;
+    readonly ingress: IngressSettings;
 }
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
@@ -388,6 +397,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
         },
         spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
+        ingress: ingressSettings(r, r.object(raw, "ingress", true) ?? {}),
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
@@ -410,6 +420,17 @@ function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
         helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
         imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
     };
+}
+
+// RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
+const checkHostName = (s: string) =>
+    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
+
+function ingressSettings(r: Reader, i: Record<string, unknown>): IngressSettings {
+    const plainHttp = (r.optionalString(i, "ingress.plainHttp", (v) =>
+        v === "off" || v === "redirect" ? undefined : 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)',
+    ) ?? "off") as IngressSettings["plainHttp"];
+    return { hostName: r.optionalString(i, "ingress.hostName", checkHostName), plainHttp };
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostPrep } from "../components/hostprep";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
-import { IstioPrimary } from "../components/istio";
+import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
 import { Registry } from "../components/registry";
@@ -253,6 +253,7 @@ export function istioMesh(
         istioCa: trust.intermediates.apply((i) => i.istio),
         rootCaCert: trust.rootCaCert,
         ingressAddress: cfg.metallb.ingressAddress,
+        ingressTls: cfg.ingress,
         clusterNetwork: network,
         identity,
     });
@@ -286,5 +287,9 @@ export function istioMesh(
             remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
         });
     }
-    return { control: [primary.base, primary.istiod], ingressSelector: primary.ingressSelector };
+    return {
+        control: [primary.base, primary.istiod],
+        ingressSelector: primary.ingressSelector,
+        ingressTls: { credentialName: INGRESS_CREDENTIAL, credential: primary.ingressCredential, plainHttp: cfg.ingress.plainHttp },
+    };
 }

@@ -119,8 +119,10 @@ function healthyCluster(): FakeCluster {
 }
 
 /** An ingress that enforces JWT: 200 for TOKEN, 403 without a token, 401 for any other token. */
-const enforcingIngress: HttpGet = async (url, headers) => {
-    if (url !== "http://10.5.0.100/headers") return 404;
+const enforcingIngress: HttpGet = async (url, headers, _timeout, ca) => {
+    if (url !== "https://10.5.0.100/headers") return 404;
+    // The gateway's certificate is validated against the stack's root and nothing else.
+    if (ca !== target.rootCaCert) throw new Error("self-signed certificate in certificate chain");
     const auth = headers.Authorization;
     if (auth === undefined) return 403;
     return auth === `Bearer ${TOKEN}` ? 200 : 401;
@@ -161,7 +163,7 @@ describe("verify on a healthy testbed", () => {
         await main(["--stack", "comp2", "--token-file", "token.jwt", "--requests", "6"], deps);
         expect(out()).toMatch(/PASS  cross-cluster-traffic  .*v1: 3, v2: 3 of 6 calls/);
         expect(out()).toMatch(/PASS  workload-certificate  .*spiffe:\/\/zta\.lab\/ns\/sample\/sa\/curl, 2 certificate\(s\) to the lab root/);
-        expect(out()).toMatch(/PASS  ingress-jwt  .*http:\/\/10\.5\.0\.100\/headers: valid 200, missing 403, bad 401/);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*https:\/\/10\.5\.0\.100\/headers: valid 200, missing 403, bad 401/);
     });
 
     test("--json prints one machine-readable report", async () => {

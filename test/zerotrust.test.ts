@@ -45,7 +45,11 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
         program: async () => {
             const provider = new k8s.Provider(`${stack}-k8s`, { kubeconfig: pulumi.secret(standInFor(`${PROJECT}:kubeconfig`)) });
             const control = new k8s.core.v1.Namespace(STAND_IN_CONTROL, { metadata: { name: ISTIO_NAMESPACE } }, { provider });
-            const mesh: ServiceMesh = { control: [control], ingressSelector: gatewayChartLabels(INGRESS_GATEWAY) };
+            const mesh: ServiceMesh = {
+                control: [control],
+                ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
+                ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
+            };
             const exports: Record<string, unknown> = {};
             declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, exports);
             return exports;

@@ -363,7 +363,7 @@ export const CHECKS: readonly Check[] = [
     {
         id: "ingress-jwt",
         title: "the ingress gateway enforces JWT",
-        proves: `GET http://<metallb.ingressAddress>/<--ingress-path> from this machine answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
+        proves: `GET https://<metallb.ingressAddress>/<--ingress-path> from this machine, trusting only the lab root (the gateway's certificate must chain to rootCaCert and name the address or --ingress-host), answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
         async run({ http, target, options }) {
             if (options.token === undefined) throw new CheckFailed(["no token given: pass --token or --token-file (or --skip ingress-jwt)"]);
             const url = ingressUrl(target.ingressAddress, options.ingressPath);
@@ -377,7 +377,7 @@ export const CHECKS: readonly Check[] = [
             const seen: string[] = [];
             const problems: string[] = [];
             for (const [tokenCase, headers] of cases) {
-                const status = await http(url, headers, perCall).catch((err: Error) => {
+                const status = await http(url, headers, perCall, target.rootCaCert).catch((err: Error) => {
                     throw new CheckFailed([`GET ${url} (${tokenCase} token): ${err.message}`]);
                 });
                 seen.push(`${tokenCase} ${status}`);

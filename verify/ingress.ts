@@ -1,19 +1,47 @@
-// JWT at the ingress gateway: three requests and the table of what each must answer.
-import * as http from "http";
+// JWT at the ingress gateway: three requests over HTTPS and the table of what each must answer.
+import * as https from "https";
 
-/** One HTTP GET from this machine; resolves with the status code. */
-export type HttpGet = (url: string, headers: Record<string, string>, timeoutMs: number) => Promise<number>;
+/**
+ * One HTTPS GET from this machine, trusting only `ca` (PEM); resolves with
+ * the status code, rejects when the server's certificate does not validate.
+ */
+export type HttpGet = (url: string, headers: Record<string, string>, timeoutMs: number, ca: string) => Promise<number>;
 
-/** The real HttpGet: node:http (which, unlike fetch, lets a Host header through), bounded by `timeoutMs`. */
-export const httpStatus: HttpGet = (url, headers, timeoutMs) =>
+/**
+ * The real HttpGet: node:https (which, unlike fetch, lets a Host header
+ * through), bounded by `timeoutMs`. The server certificate must chain to `ca`
+ * alone (not the system roots) and name the host: the Host header when one is
+ * given (also sent as SNI), else the address in the URL (an IP SAN).
+ */
+export const httpStatus: HttpGet = (url, headers, timeoutMs, ca) =>
     new Promise((resolve, reject) => {
-        const req = http.get(url, { headers, timeout: timeoutMs }, (res) => {
+        const options: https.RequestOptions = { headers, timeout: timeoutMs, ca, rejectUnauthorized: true };
+        if (headers.Host) options.servername = headers.Host;
+        const req = https.get(url, options, (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
         });
         req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
-        req.on("error", reject);
+        req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(tlsProblem(err))));
     });
+
+/** Node's TLS verification error codes (lib/_tls_wrap.js, OpenSSL's X509_V_ERR_* names) that mean "not the lab's certificate". */
+const CERT_ERRORS: Record<string, string> = {
+    SELF_SIGNED_CERT_IN_CHAIN: "its chain ends in a root other than the lab root",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "it does not chain to the lab root",
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its issuer is not the lab root or an intermediate the gateway sends",
+    UNABLE_TO_GET_ISSUER_CERT: "its issuer is not the lab root or an intermediate the gateway sends",
+    CERT_HAS_EXPIRED: "it has expired",
+    CERT_NOT_YET_VALID: "it is not valid yet",
+    ERR_TLS_CERT_ALTNAME_INVALID: "its SANs do not name the address (or --ingress-host) dialled",
+};
+
+/** A request error as a reason: certificate problems say what is wrong with the gateway's certificate. */
+export function tlsProblem(err: NodeJS.ErrnoException): string {
+    const why = err.code ? CERT_ERRORS[err.code] : undefined;
+    return why ? `the gateway's certificate does not validate against the lab root (rootCaCert): ${why} (${err.code}: ${err.message})` : err.message;
+}
 
 export type TokenCase = "valid" | "missing" | "bad";
 
@@ -46,7 +74,7 @@ export function corruptSignature(token: string): string {
     return `${parts[0]}.${parts[1]}.${swapped}${sig.slice(1)}`;
 }
 
-/** The ingress URL for a path (`/headers` or `headers`). */
+/** The ingress URL for a path (`/headers` or `headers`): HTTPS on 443, where the gateway terminates TLS. */
 export function ingressUrl(address: string, path: string): string {
-    return `http://${address}/${path.replace(/^\/+/, "")}`;
+    return `https://${address}/${path.replace(/^\/+/, "")}`;
 }
