@@ -122,6 +122,12 @@ export interface IngressSettings {
     readonly plainHttp: "off" | "redirect";
 }
 
+/** Micro-segmentation (stacks/segmentation.ts): what lab workloads may reach outside the cluster. */
+export interface NetworkPolicySettings {
+    /** CIDRs every pod of a segmented namespace may reach, any port; empty: nothing outside but what the lab itself needs. */
+    readonly egressCidrs: string[];
+}
+
 /** The validated configuration of one stack (one cluster). */
 export interface LabConfig {
     readonly stack: string;
@@ -140,6 +146,7 @@ export interface LabConfig {
     readonly cilium: CiliumSettings;
     readonly spire: SpireSettings;
     readonly ingress: IngressSettings;
+    readonly networkPolicy: NetworkPolicySettings;
 }
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
@@ -398,6 +405,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         },
         spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
         ingress: ingressSettings(r, r.object(raw, "ingress", true) ?? {}),
+        networkPolicy: networkPolicySettings(r, r.object(raw, "networkPolicy", true) ?? {}),
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
@@ -431,6 +439,10 @@ function ingressSettings(r: Reader, i: Record<string, unknown>): IngressSettings
         v === "off" || v === "redirect" ? undefined : 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)',
     ) ?? "off") as IngressSettings["plainHttp"];
     return { hostName: r.optionalString(i, "ingress.hostName", checkHostName), plainHttp };
+}
+
+function networkPolicySettings(r: Reader, n: Record<string, unknown>): NetworkPolicySettings {
+    return { egressCidrs: n.egressCidrs === undefined ? [] : r.stringList(n, "networkPolicy.egressCidrs", checkCidr, true) };
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {

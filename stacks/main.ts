@@ -17,6 +17,7 @@ import { ConfigError, LabConfig } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh } from "./layers";
 import { identityOf, peerProblems, PeerView, readPeer, SpireFederation } from "./peer";
+import { declareSegmentation } from "./segmentation";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -50,7 +51,8 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
     const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
-    if (mesh) declareZeroTrust(cfg, access, network, identity, mesh, exports);
+    const zeroTrust = mesh ? declareZeroTrust(cfg, access, network, identity, mesh, exports) : undefined;
+    declareSegmentation(cfg, access, { network, identity, mesh, samples: zeroTrust?.samples }, peer);
 
     return exports;
 }

@@ -106,6 +106,12 @@ function healthyCluster(): FakeCluster {
         if (p.name.startsWith("curl-") && container === "istio-proxy" && cmd === "pilot-agent request GET config_dump?resource=dynamic_active_secrets") {
             return ok(fixture("envoy-secrets-spire.json"));
         }
+        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "curl" && command.includes("\\n%{http_code}")) {
+            const url = command[command.length - 1];
+            if (url === "http://helloworld.sample:5000/hello") return ok(`${hello("v1")}\n200`);
+            // The network policy drops the SYN: curl gives up with no HTTP status.
+            if (url === "http://istiod.istio-system:15014/version") return { stdout: "\n000", stderr: "", code: 28 };
+        }
         if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "sh") {
             const n = Number(/seq 1 (\d+)/.exec(cmd)?.[1]);
             return ok(Array.from({ length: n }, (_, i) => hello(i % 2 === 0 ? "v1" : "v2")).join(""));
@@ -155,7 +161,7 @@ describe("verify on a healthy testbed", () => {
         expect(lines(out())).toEqual(CHECKS.map((c) => expect.stringMatching(new RegExp(`^PASS  ${c.id}  `))));
         expect(out()).toContain('verify: stack "comp2": all checks passed');
         expect(code).toBe(EXIT.ok);
-        expect(progress()).toContain("[1/9] pods-ready: every pod Ready ...");
+        expect(progress()).toContain("[1/10] pods-ready: every pod Ready ...");
     });
 
     test("PASS lines say what was seen: both versions, the SVID, the JWT statuses", async () => {
@@ -212,6 +218,26 @@ describe("verify names what is broken and exits non-zero", () => {
         const failed = (JSON.parse(out()) as Report).results.filter((r) => r.status === "fail");
         expect(failed.map((r) => r.id)).toEqual(["workload-certificate"]);
         expect(failed[0].detail).toMatch(/not signed by the lab root .*; the proxy's trusted roots \(1\) do not include the lab root/);
+    });
+
+    test("no network policy enforced (istiod answers sleep): network-segmentation FAILs; a sidecar's upstream-connect 503 counts as dropped", async () => {
+        const open = healthyCluster();
+        const handler = open.onExec;
+        open.onExec = (p, container, command) =>
+            command[command.length - 1] === "http://istiod.istio-system:15014/version" ? ok('{"version":"1.30.3"}\n200') : handler(p, container, command);
+        const { deps, out } = depsFor(open);
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--only", "network-segmentation"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  network-segmentation  .*denied flow http:\/\/istiod\.istio-system:15014\/version: HTTP 200, expected no connection/);
+
+        const viaSidecar = healthyCluster();
+        const inner = viaSidecar.onExec;
+        viaSidecar.onExec = (p, container, command) =>
+            command[command.length - 1] === "http://istiod.istio-system:15014/version"
+                ? ok("upstream connect error or disconnect/reset before headers. reset reason: connection timeout\n503")
+                : inner(p, container, command);
+        const second = depsFor(viaSidecar);
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--only", "network-segmentation"], second.deps)).toBe(EXIT.ok);
+        expect(second.out()).toMatch(/PASS  network-segmentation  .*istiod\.istio-system:15014\/version: 503 upstream connect error/);
     });
 
     test("an ingress that lets a bad token through: ingress-jwt FAILs", async () => {
