@@ -24,6 +24,10 @@ export interface HostSettings {
     readonly address: string;
     /** Service address (eno4), when the host has one. */
     readonly serviceAddress?: string;
+    /** The management NIC's name: "eno3" (the lab guide) by default when the host has a service address, else unset (one NIC). */
+    readonly managementInterface?: string;
+    /** The service NIC's name: "eno4" by default when the host has a service address. */
+    readonly serviceInterface?: string;
     /** Networks the host sits on; MetalLB ranges must fall inside one of them. */
     readonly networks: string[];
     readonly sshUser: string;
@@ -45,6 +49,8 @@ export interface MetallbSettings {
     readonly eastWestAddress: string;
     /** SPIRE federation bundle endpoint address (federated trust model only). */
     readonly federationAddress?: string;
+    /** NICs the L2Advertisement answers ARP on; empty: every NIC. Default: the management NIC of a two-NIC host. */
+    readonly interfaces: string[];
 }
 
 export interface Versions {
@@ -112,6 +118,8 @@ export interface CiliumSettings {
      * without the kube-proxy addon (`kubeadm init --skip-phases=addon/kube-proxy`).
      */
     readonly kubeProxyReplacement: boolean;
+    /** NICs that run Cilium's eBPF datapath (NodePort, masquerading); empty: Cilium detects them. Default: both NICs of a two-NIC host. */
+    readonly devices: string[];
 }
 
 /** How the ingress gateway serves the samples: HTTPS on 443 always; port 80 off or redirecting to it. */
@@ -321,6 +329,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         sshUser: r.string(h, "host.sshUser"),
         sshPort: r.integer(h, "host.sshPort", 1, 65535, 22),
         allowReset: r.boolean(h, "host.allowReset", false),
+        ...hostInterfaces(r, h),
     };
 
     const m = r.object(raw, "mesh") ?? {};
@@ -339,6 +348,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         ingressAddress: r.string(lb, "metallb.ingressAddress", checkIp),
         eastWestAddress: r.string(lb, "metallb.eastWestAddress", checkIp),
         federationAddress: r.optionalString(lb, "metallb.federationAddress", checkIp),
+        interfaces: lb.interfaces === undefined ? (host?.managementInterface ? [host.managementInterface] : []) : r.stringList(lb, "metallb.interfaces", checkInterface, true),
     };
 
     const v = r.object(raw, "versions") ?? {};
@@ -402,6 +412,10 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         cilium: {
             bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
+            devices:
+                ci.devices === undefined
+                    ? [host?.managementInterface, host?.serviceInterface].filter((d): d is string => d !== undefined)
+                    : r.stringList(ci, "cilium.devices", checkInterface, true),
         },
         spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
         ingress: ingressSettings(r, r.object(raw, "ingress", true) ?? {}),
@@ -428,6 +442,29 @@ function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
         helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
         imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
     };
+}
+
+/** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
+export const LAB_GUIDE_NICS = { management: "eno3", service: "eno4" } as const;
+
+// A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
+// characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
+export function checkInterface(s: string): string | undefined {
+    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".."
+        ? undefined
+        : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
+}
+
+/**
+ * The host's NIC names. A host with a service address has the lab guide's two
+ * NICs unless told otherwise; a host without one has one NIC, which nothing
+ * needs to name (MetalLB answers on it, Cilium detects it).
+ */
+function hostInterfaces(r: Reader, h: Record<string, unknown>): { managementInterface?: string; serviceInterface?: string } {
+    const twoNics = h.serviceAddress !== undefined;
+    const named = (key: "managementInterface" | "serviceInterface", fallback: string) =>
+        h[key] === undefined ? (twoNics ? fallback : undefined) : r.string(h, `host.${key}`, checkInterface);
+    return { managementInterface: named("managementInterface", LAB_GUIDE_NICS.management), serviceInterface: named("serviceInterface", LAB_GUIDE_NICS.service) };
 }
 
 // RFC 1123 host name: dot-separated DNS labels, at most 253 characters.

@@ -195,6 +195,7 @@ function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
         kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
         bgpControlPlane: cfg.cilium.bgpControlPlane,
         apiServer,
+        devices: cfg.cilium.devices,
     });
     const metallb = new MetalLBPool(`${cfg.stack}-metallb`, {
         provider,
@@ -203,6 +204,7 @@ function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
         poolName: METALLB_POOL,
         addresses: cfg.metallb.addresses,
         cni: cilium.release,
+        interfaces: cfg.metallb.interfaces,
     });
     return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement] };
 }
