@@ -65,8 +65,14 @@ export interface IstioPrimaryArgs {
     readonly trustDomainAliases: string[];
     /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret. */
     readonly istioCa: pulumi.Output<IstioCaFiles>;
-    /** The lab root CA (PEM): istiod trusts it when fetching the OIDC issuer's JWKS. */
-    readonly rootCaCert: pulumi.Input<string>;
+    /**
+     * The CA (PEM) istiod trusts, besides the system roots, when it fetches the
+     * OIDC issuer's JWKS: the lab root for the lab issuer, or an external
+     * issuer's own CA (`jwt.caCert`).
+     */
+    readonly jwksCaCert: pulumi.Input<string>;
+    /** The lab issuer, when this stack runs it: istiod starts after it serves its keys (see components/meshpolicies.ts, "JWKS pitfalls"). */
+    readonly issuer?: pulumi.Resource;
     /** The ingress gateway's fixed MetalLB address. */
     readonly ingressAddress: string;
     /** The ingress gateway's TLS: an optional DNS name for its certificate, and what port 80 does. */
@@ -145,14 +151,13 @@ export class IstioPrimary extends pulumi.ComponentResource {
                     meshConfig,
                     sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE } },
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
-                    // silently ignored): istiod fetches the JWKS of the lab's OIDC issuer, whose
-                    // certificate chains to the lab root (istio#46350).
-                    jwksResolverExtraRootCA: args.rootCaCert,
+                    // silently ignored): istiod fetches the issuer's JWKS trusting this CA (istio#46350).
+                    jwksResolverExtraRootCA: args.jwksCaCert,
                 },
             },
             // No data flows from these: istiod must find cacerts when it starts (or it
             // generates a self-signed root), and needs the CRDs of `base`.
-            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni] },
+            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni, ...(args.issuer ? [args.issuer] : [])] },
         );
 
         this.ingressCredential = ingressCredential(`${name}-ingress-tls`, this.namespace, args, { parent: this, provider });

@@ -1,5 +1,6 @@
 // Stack configuration: read once, validated by pure functions into a typed
 // object, then passed down. Components never read pulumi.Config themselves.
+import { X509Certificate } from "crypto";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -73,11 +74,33 @@ export interface RegistrySettings {
 }
 
 export interface JwtSettings {
+    /** Default: the lab issuer's realm URL (`https://<registry.host>:<issuer.port>/realms/<issuer.realm>`). */
     readonly issuer: string;
+    /** Default: the lab issuer's realm keys, `<issuer>/protocol/openid-connect/certs`. */
     readonly jwksUri: string;
-    /** Accepted `aud` values; empty: any token of the issuer (every client of the realm) is accepted. */
+    /** Accepted `aud` values; default with the lab issuer: its client (`issuer.clientId`); empty: any token of the issuer. */
     readonly audiences: string[];
+    /**
+     * The CA (PEM) that signed an external issuer's certificate: istiod trusts
+     * exactly it for the JWKS fetch. Unset for the lab issuer (the lab root signs its certificate).
+     */
+    readonly caCert?: string;
+    /** True when `issuer` is the lab's own issuer (Keycloak on comp1, run by the root stack). */
+    readonly labIssuer: boolean;
 }
+
+/** The lab's own OIDC issuer: Keycloak on comp1 (`registry.host`), run by the root stack. */
+export interface IssuerSettings {
+    readonly port: number;
+    readonly realm: string;
+    /** The confidential client the realm import creates (client-credentials grant), and the audience its tokens carry. */
+    readonly clientId: string;
+    /** Keycloak's container image, pinned. */
+    readonly image: string;
+}
+
+/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
+export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
 
 export interface PeerSettings {
     /** StackReference name: "comp3", or "org/zta-testbed/comp3". */
@@ -147,6 +170,7 @@ export interface LabConfig {
     readonly versions: Versions;
     readonly registry: RegistrySettings;
     readonly jwt: JwtSettings;
+    readonly issuer: IssuerSettings;
     readonly peer: PeerSettings;
     readonly pki: { readonly role: PkiRole };
     readonly addons: AddonSettings;
@@ -201,6 +225,11 @@ class Reader {
 
     problem(path: string, value: unknown, expected: string): void {
         this.problems.push(`${fullKey(path)} = ${JSON.stringify(value)}: ${expected}`);
+    }
+
+    /** A key that must be set because of another one. */
+    missing(path: string, why: string): void {
+        this.problems.push(`${fullKey(path)} is not set: ${why}`);
     }
 
     object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
@@ -371,12 +400,14 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         sshUser: r.optionalString(reg, "registry.sshUser") ?? host?.sshUser ?? "ubuntu",
     };
 
-    const j = r.object(raw, "jwt") ?? {};
-    const jwt: JwtSettings = {
-        issuer: r.string(j, "jwt.issuer", checkUrl),
-        jwksUri: r.string(j, "jwt.jwksUri", checkUrl),
-        audiences: j.audiences === undefined ? [] : r.stringList(j, "jwt.audiences", () => undefined),
+    const is = r.object(raw, "issuer", true) ?? {};
+    const issuer: IssuerSettings = {
+        port: r.integer(is, "issuer.port", 1, 65535, 9443),
+        realm: r.optionalString(is, "issuer.realm", checkLabel) ?? "zta",
+        clientId: r.optionalString(is, "issuer.clientId", checkLabel) ?? "zta-testbed",
+        image: r.optionalString(is, "issuer.image") ?? KEYCLOAK_IMAGE,
     };
+    const jwt = jwtSettings(r, r.object(raw, "jwt", true) ?? {}, labIssuerUrl(registry.host, issuer), issuer);
 
     const p = r.object(raw, "peer") ?? {};
     const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };
@@ -405,6 +436,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         versions,
         registry,
         jwt,
+        issuer,
         peer,
         pki: { role },
         addons,
@@ -477,6 +509,49 @@ function ingressSettings(r: Reader, i: Record<string, unknown>): IngressSettings
     ) ?? "off") as IngressSettings["plainHttp"];
     return { hostName: r.optionalString(i, "ingress.hostName", checkHostName), plainHttp };
 }
+
+/** The lab issuer's realm URL: what tokens carry as `iss`. */
+export function labIssuerUrl(host: string, issuer: IssuerSettings): string {
+    return `https://${host}:${issuer.port}/realms/${issuer.realm}`;
+}
+
+/**
+ * JWT validation at the ingress. Without `jwt.issuer`, or with the lab
+ * issuer's own URL, the lab issuer: its keys at the realm's certs endpoint,
+ * its client as the audience, its certificate from the lab root. Any other
+ * issuer is external and must come with its CA certificate (`jwt.caCert`).
+ */
+function jwtSettings(r: Reader, j: Record<string, unknown>, labUrl: string, issuer: IssuerSettings): JwtSettings {
+    const url = r.optionalString(j, "jwt.issuer", checkUrl) ?? labUrl;
+    const labIssuer = url === labUrl;
+    const jwksUri = r.optionalString(j, "jwt.jwksUri", checkUrl) ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : undefined);
+    if (jwksUri === undefined) r.missing("jwt.jwksUri", `give the https:// URL of ${url}'s signing keys (an external issuer's JWKS URI is not derived)`);
+    const caCert = r.optionalString(j, "jwt.caCert", checkPemCertificate);
+    if (!labIssuer && j.caCert === undefined && j.issuer !== undefined) {
+        r.missing(
+            "jwt.caCert",
+            `give the PEM certificate of the CA that signed ${url}'s certificate: jwt.issuer names an external issuer, and istiod trusts exactly that CA when it fetches the JWKS ` +
+                `(set it with \`pulumi config set --path ${fullKey("jwt.caCert")} -- "$(cat issuer-ca.pem)"\`, or remove jwt.issuer to use the lab's issuer)`,
+        );
+    }
+    if (labIssuer && caCert !== undefined) r.problem("jwt.caCert", "(PEM)", "the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer");
+    return {
+        issuer: url,
+        jwksUri: jwksUri ?? "",
+        audiences: j.audiences === undefined ? (labIssuer ? [issuer.clientId] : []) : r.stringList(j, "jwt.audiences", () => undefined),
+        caCert,
+        labIssuer,
+    };
+}
+
+const checkPemCertificate = (s: string) => {
+    try {
+        new X509Certificate(s);
+        return undefined;
+    } catch {
+        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
+    }
+};
 
 function networkPolicySettings(r: Reader, n: Record<string, unknown>): NetworkPolicySettings {
     return { egressCidrs: n.egressCidrs === undefined ? [] : r.stringList(n, "networkPolicy.egressCidrs", checkCidr, true) };

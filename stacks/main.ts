@@ -9,6 +9,7 @@ import { EastWestGateway } from "../components/eastwest";
 import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterIntermediates, ClusterTrust, Pki } from "../components/pki";
+import { LabIssuer } from "../components/issuer";
 import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
@@ -42,6 +43,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     const trust = pki ? pki.trustFor(cfg.cluster.name) : peerTrust(cfg, peer);
     if (trust) exports.rootCaCert = trust.rootCaCert;
     if (pki) privateRegistry(cfg, secrets, pki);
+    const issuer = pki ? labIssuer(cfg, secrets, pki, exports) : undefined;
 
     const access = clusterAccess(cfg, secrets, trust);
     if (!access) return exports;
@@ -50,7 +52,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
 
     const identity = meshIdentity(cfg, access, network, trust, peer);
     if (identity?.federation) exports.federation = identity.federation;
-    const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports);
+    const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports, issuer);
     const zeroTrust = mesh ? declareZeroTrust(cfg, access, network, identity, mesh, exports) : undefined;
     declareSegmentation(cfg, access, { network, identity, mesh, samples: zeroTrust?.samples }, peer);
 
@@ -139,6 +141,32 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
         rootCaCert: pki.rootCaCert,
         rootCaKey: pki.rootCaKey,
     });
+}
+
+/**
+ * The lab's OIDC issuer (Keycloak) on comp1, declared like the registry by the
+ * root stack (its root key signs the issuer's certificate) when it builds
+ * hosts and `jwt.issuer` is the lab's own. Exports what `verify` needs to get a
+ * token by itself: `issuer` (URL, token endpoint, client id), and the client
+ * secret and admin password as secrets.
+ */
+function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki, exports: Record<string, unknown>): LabIssuer | undefined {
+    if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
+    const issuer = new LabIssuer(`${cfg.stack}-issuer`, {
+        address: cfg.registry.host,
+        port: cfg.issuer.port,
+        realm: cfg.issuer.realm,
+        clientId: cfg.issuer.clientId,
+        image: cfg.issuer.image,
+        sshUser: cfg.registry.sshUser,
+        sshPrivateKey: secrets.sshPrivateKey,
+        rootCaCert: pki.rootCaCert,
+        rootCaKey: pki.rootCaKey,
+    });
+    exports.issuer = { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId };
+    exports.issuerClientSecret = issuer.clientSecret;
+    exports.issuerAdminPassword = issuer.adminPassword;
+    return issuer;
 }
 
 /** The cluster's admin kubeconfig (secret), exported as the stack output `kubeconfig` for kubectl and verify. */
@@ -233,6 +261,7 @@ export function istioMesh(
     identity: MeshIdentity | undefined,
     peer: PeerView,
     exports: Record<string, unknown>,
+    issuer?: LabIssuer,
 ): ServiceMesh | undefined {
     if (!trust) {
         pulumi.log.warn("Istio is left out: it needs this cluster's intermediate CA from the lab PKI, which is not there yet");
@@ -255,7 +284,9 @@ export function istioMesh(
         trustDomain: cfg.mesh.trustDomain,
         trustDomainAliases,
         istioCa: trust.intermediates.apply((i) => i.istio),
-        rootCaCert: trust.rootCaCert,
+        // The lab issuer's certificate comes from the lab root; an external issuer's from the CA the config names.
+        jwksCaCert: cfg.jwt.caCert ?? trust.rootCaCert,
+        issuer,
         ingressAddress: cfg.metallb.ingressAddress,
         ingressTls: cfg.ingress,
         clusterNetwork: network,

@@ -342,7 +342,7 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     trustDomain: "cluster2.zta.lab",
                     trustDomainAliases: ["cluster1.zta.lab"],
                     istioCa: trust.intermediates.apply((i) => i.istio),
-                    rootCaCert: trust.rootCaCert,
+                    jwksCaCert: trust.rootCaCert,
                     ingressAddress: "10.5.0.121",
                     ingressTls: { plainHttp: "off" },
                     identity,

@@ -74,9 +74,12 @@ describe("the root stack (comp2) owns the root CA", () => {
 });
 
 describe("the peer stack (comp3) takes its trust from the root stack", () => {
-    test("declares no key or certificate of its own", () => {
+    test("declares no CA of its own: its only key and certificate are the ingress gateway's serving leaf", () => {
         const comp3 = stackOf(lab, "comp3");
-        expect(comp3.resources.filter((r) => r.type.startsWith("tls:"))).toEqual([]);
+        // The ingress leaf is made where it serves and signed by the cluster's Istio intermediate (test/ingress-tls.test.ts).
+        const own = comp3.resources.filter((r) => r.type.startsWith("tls:"));
+        expect(own.map((r) => r.name).sort()).toEqual(["comp3-istio-ingress-tls-cert", "comp3-istio-ingress-tls-csr", "comp3-istio-ingress-tls-key"]);
+        expect(own.filter((r) => r.inputs.isCaCertificate === true)).toEqual([]);
         expect(comp3.resources.filter((r) => r.type === "zta:pki:Pki")).toEqual([]);
     });
 
