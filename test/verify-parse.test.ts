@@ -9,7 +9,7 @@ import {
     trafficProblems,
     xfccProblems,
 } from "../verify/checks";
-import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome, tlsProblem } from "../verify/ingress";
+import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome, tlsProblem, tokenFromResponse } from "../verify/ingress";
 import { parseClusterz, parseNetworkz, parseXfcc, spireEntryIds, tallyHelloworld, xfccFromHttpbin, xfccUris } from "../verify/parse";
 
 const SLEEP_ID = "spiffe://zta.lab/ns/sample/sa/sleep";
@@ -226,6 +226,15 @@ describe("JWT at the ingress: the outcome table", () => {
     test("a token that is not a signed JWT is refused up front", () => {
         expect(() => corruptSignature("not-a-jwt")).toThrow(/not a signed JWT/);
         expect(() => corruptSignature("a.b.")).toThrow(/not a signed JWT/);
+    });
+
+    test("a token endpoint's answer: the access token, or the OAuth error it names", () => {
+        expect(tokenFromResponse(200, JSON.stringify({ access_token: "eyJ.a.b", token_type: "Bearer", expires_in: 300 }))).toBe("eyJ.a.b");
+        expect(() => tokenFromResponse(401, JSON.stringify({ error: "unauthorized_client", error_description: "Invalid client secret" }))).toThrow(
+            "the token endpoint answered HTTP 401 (unauthorized_client: Invalid client secret)",
+        );
+        expect(() => tokenFromResponse(200, "{}")).toThrow("the token endpoint answered HTTP 200 (no access_token)");
+        expect(() => tokenFromResponse(502, "<html>bad gateway</html>")).toThrow(/HTTP 502 with no JSON/);
     });
 
     test("the ingress URL is HTTPS and takes the path with or without its slash", () => {

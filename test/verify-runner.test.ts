@@ -6,7 +6,7 @@ import * as path from "path";
 import { EXIT, helpText, main, VerifyDeps } from "../verify/cli";
 import { CHECKS, VerifyTarget } from "../verify/checks";
 import { Cluster, ExecResult, KubeCluster, PodInfo, ServiceInfo } from "../verify/cluster";
-import { HttpGet } from "../verify/ingress";
+import { HttpGet, IssuerClient, TokenFetch } from "../verify/ingress";
 import { Report } from "../verify/runner";
 
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
@@ -134,16 +134,28 @@ const enforcingIngress: HttpGet = async (url, headers, _timeout, ca) => {
     return auth === `Bearer ${TOKEN}` ? 200 : 401;
 };
 
-function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress) {
+const LAB_CLIENT: IssuerClient = { tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token", clientId: "zta-testbed", clientSecret: "client-secret-of-the-fake" };
+
+/** The lab issuer: TOKEN for the lab client over TLS trusting the lab root, nothing for anyone else. */
+const labIssuer: TokenFetch = async (client, ca) => {
+    if (ca !== target.rootCaCert) throw new Error("self-signed certificate in certificate chain");
+    if (client.tokenUrl !== LAB_CLIENT.tokenUrl || client.clientId !== LAB_CLIENT.clientId || client.clientSecret !== LAB_CLIENT.clientSecret) {
+        throw new Error("the token endpoint answered HTTP 401 (unauthorized_client)");
+    }
+    return TOKEN;
+};
+
+function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target) {
     const out: string[] = [];
     const progress: string[] = [];
     const deps: VerifyDeps = {
         readStack: async (stack) => {
             if (stack !== "comp2") throw new Error(`no stack named '${stack}' found`);
-            return { target, kubeconfig: "unused by the fake" };
+            return { target: stackTarget, kubeconfig: "unused by the fake" };
         },
         makeCluster: () => cluster,
         http,
+        fetchToken: labIssuer,
         readFile: (file) => (file === "token.jwt" ? `${TOKEN}\n` : (() => { throw new Error(`ENOENT: ${file}`); })()),
         out: (t) => void out.push(t),
         progress: (t) => void progress.push(t),
@@ -245,6 +257,15 @@ describe("verify names what is broken and exits non-zero", () => {
         const { deps, out } = depsFor(healthyCluster(), lax);
         expect(await main(["--stack", "comp2", "--token", TOKEN], deps)).toBe(EXIT.failed);
         expect(out()).toMatch(/FAIL  ingress-jwt  .*bad token: HTTP 200, expected 401/);
+    });
+
+    test("no token and a lab issuer in the outputs: verify gets one by the client-credentials grant and ingress-jwt PASSes", async () => {
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: LAB_CLIENT });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], deps)).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*valid 200, missing 403, bad 401/);
+        const refused = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: { ...LAB_CLIENT, clientSecret: "wrong" } });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], refused.deps)).toBe(EXIT.failed);
+        expect(refused.out()).toMatch(/FAIL  ingress-jwt  .*: no token from https:\/\/10\.5\.0\.2:9443\/realms\/zta\/protocol\/openid-connect\/token for client "zta-testbed": the token endpoint answered HTTP 401/);
     });
 
     test("no token: ingress-jwt FAILs and says how to give one; --skip leaves it out with exit 0", async () => {

@@ -15,7 +15,7 @@ import {
 } from "../stacks/layers";
 import { chainProblems, proxySecretsFromConfigDump, spiffeIdOf, trustsRoot, uriSans } from "./certs";
 import { Cluster, PodInfo, ServiceInfo } from "./cluster";
-import { corruptSignature, HttpGet, ingressUrl, jwtOutcome, TokenCase } from "./ingress";
+import { corruptSignature, HttpGet, ingressUrl, IssuerClient, jwtOutcome, TokenCase, TokenFetch } from "./ingress";
 import { NetworkGateway, parseClusterz, parseNetworkz, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
 
 /** What verify knows of the deployed stack (read from its outputs and config). */
@@ -27,6 +27,8 @@ export interface VerifyTarget {
     readonly eastWestAddress: string;
     /** The lab root CA certificate (PEM): every workload certificate must chain to it. */
     readonly rootCaCert: string;
+    /** The lab issuer's client (this stack's or its peer's outputs), when the lab runs its own issuer. */
+    readonly issuer?: IssuerClient;
     readonly peer: {
         readonly stack: string;
         readonly clusterName: string;
@@ -51,6 +53,7 @@ export interface VerifyOptions {
 export interface CheckContext {
     readonly cluster: Cluster;
     readonly http: HttpGet;
+    readonly fetchToken: TokenFetch;
     readonly target: VerifyTarget;
     readonly options: VerifyOptions;
 }
@@ -222,6 +225,16 @@ export function segmentationProblems(allowed: { body: string; status: string }, 
     const blocked = denied.status === "000" || (denied.status === "503" && /upstream connect error/.test(denied.body));
     if (!blocked) problems.push(`denied flow ${urls.denied}: HTTP ${denied.status}, expected no connection (the network policy does not drop it)`);
     return problems;
+}
+
+/** A token from the lab issuer by the client-credentials grant, when no --token is given. */
+async function tokenFromIssuer(fetchToken: TokenFetch, target: VerifyTarget, options: VerifyOptions): Promise<string> {
+    if (target.issuer === undefined) {
+        throw new CheckFailed(["no token given and no lab issuer in the stack outputs (an external jwt.issuer): pass --token or --token-file (or --skip ingress-jwt)"]);
+    }
+    return fetchToken(target.issuer, target.rootCaCert, options.timeoutMs).catch((err: Error) => {
+        throw new CheckFailed([`no token from ${target.issuer?.tokenUrl} for client "${target.issuer?.clientId}": ${err.message}`]);
+    });
 }
 
 // ---- helpers that talk to the cluster ----
@@ -413,14 +426,14 @@ export const CHECKS: readonly Check[] = [
         id: "ingress-jwt",
         title: "the ingress gateway enforces JWT",
         proves: `GET https://<metallb.ingressAddress>/<--ingress-path> from this machine, trusting only the lab root (the gateway's certificate must chain to rootCaCert and name the address or --ingress-host), answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
-        async run({ http, target, options }) {
-            if (options.token === undefined) throw new CheckFailed(["no token given: pass --token or --token-file (or --skip ingress-jwt)"]);
+        async run({ http, fetchToken, target, options }) {
+            const token = options.token ?? (await tokenFromIssuer(fetchToken, target, options));
             const url = ingressUrl(target.ingressAddress, options.ingressPath);
             const base: Record<string, string> = options.ingressHost ? { Host: options.ingressHost } : {};
             const cases: [TokenCase, Record<string, string>][] = [
-                ["valid", { ...base, Authorization: `Bearer ${options.token}` }],
+                ["valid", { ...base, Authorization: `Bearer ${token}` }],
                 ["missing", base],
-                ["bad", { ...base, Authorization: `Bearer ${corruptSignature(options.token)}` }],
+                ["bad", { ...base, Authorization: `Bearer ${corruptSignature(token)}` }],
             ];
             const perCall = Math.max(1000, Math.floor(options.timeoutMs / cases.length));
             const seen: string[] = [];

@@ -25,6 +25,54 @@ export const httpStatus: HttpGet = (url, headers, timeoutMs, ca) =>
         req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(tlsProblem(err))));
     });
 
+/** The lab issuer's client, as the root stack exports it: what verify needs to get a token by itself. */
+export interface IssuerClient {
+    readonly tokenUrl: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+}
+
+/** Gets an access token from `client.tokenUrl` (client-credentials grant), trusting only `ca`. */
+export type TokenFetch = (client: IssuerClient, ca: string, timeoutMs: number) => Promise<string>;
+
+/** The access token of a token endpoint's answer (RFC 6749 §5.1), or why there is none (§5.2). */
+export function tokenFromResponse(status: number, body: string): string {
+    let parsed: { access_token?: unknown; error?: unknown; error_description?: unknown } = {};
+    try {
+        parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+        throw new Error(`the token endpoint answered HTTP ${status} with no JSON: ${body.slice(0, 120)}`);
+    }
+    if (status === 200 && typeof parsed.access_token === "string" && parsed.access_token !== "") return parsed.access_token;
+    const why = typeof parsed.error === "string" ? `${parsed.error}${typeof parsed.error_description === "string" ? `: ${parsed.error_description}` : ""}` : "no access_token";
+    throw new Error(`the token endpoint answered HTTP ${status} (${why})`);
+}
+
+/** The real TokenFetch: POST grant_type=client_credentials with the client's id and secret (RFC 6749 §4.4, client_secret_post). */
+export const clientCredentialsToken: TokenFetch = (client, ca, timeoutMs) =>
+    new Promise((resolve, reject) => {
+        const form = new URLSearchParams({ grant_type: "client_credentials", client_id: client.clientId, client_secret: client.clientSecret }).toString();
+        const req = https.request(
+            client.tokenUrl,
+            { method: "POST", ca, rejectUnauthorized: true, timeout: timeoutMs, headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(form) } },
+            (res) => {
+                let body = "";
+                res.setEncoding("utf8");
+                res.on("data", (chunk: string) => (body += chunk));
+                res.on("end", () => {
+                    try {
+                        resolve(tokenFromResponse(res.statusCode ?? 0, body));
+                    } catch (err) {
+                        reject(err);
+                    }
+                });
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
+        req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(tlsProblem(err).replace("the gateway's", "the issuer's"))));
+        req.end(form);
+    });
+
 /** Node's TLS verification error codes (lib/_tls_wrap.js, OpenSSL's X509_V_ERR_* names) that mean "not the lab's certificate". */
 const CERT_ERRORS: Record<string, string> = {
     SELF_SIGNED_CERT_IN_CHAIN: "its chain ends in a root other than the lab root",
