@@ -3,6 +3,7 @@
 // layers run (DESIGN.md, "Layers"); components/segmentation.ts declares them.
 import { KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
+import { DASHBOARD_HOST } from "../components/addons";
 import { gatewaySelectorLabels } from "../components/gateway-labels";
 import { RemoteSecretValue } from "../components/remotesecret";
 import { EgressRule, EndpointSelector, IngressRule, NAMESPACE_LABEL, PortRule, SegmentedNamespace, Segmentation, WorkloadFlows } from "../components/segmentation";
@@ -60,8 +61,10 @@ const inNamespace = (namespace: string, labels: Record<string, string> = {}): En
 
 function dns(names: string[] = []): EgressRule {
     const ports: PortRule = { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] };
-    // A DNS rule makes Cilium proxy the lookups, which `toFQDNs` needs to learn the addresses of the names.
-    return { toEndpoints: [{ matchLabels: LABELS.kubeDns }], toPorts: [names.length > 0 ? { ...ports, rules: { dns: names.map((matchName) => ({ matchName })) } } : ports] };
+    // A DNS rule makes Cilium proxy the lookups, which `toFQDNs` needs to learn the addresses of
+    // the names. It lets every lookup through ("*": the pod still resolves in-cluster names);
+    // what it may connect to outside stays limited to the toFQDNs names.
+    return { toEndpoints: [{ matchLabels: LABELS.kubeDns }], toPorts: [names.length > 0 ? { ...ports, rules: { dns: [{ matchPattern: "*" }] } } : ports] };
 }
 const API_SERVER: EgressRule = { toEntities: ["kube-apiserver"] };
 
@@ -204,12 +207,14 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
             });
         }
         if (grafana) {
+            // With Prometheus, Grafana's init container downloads Istio's dashboards from grafana.com (components/addons.ts).
+            const dashboards = prometheus ? outside(DASHBOARD_HOST, 443) : undefined;
             flows.push({
                 name: "allow-grafana",
-                description: "Grafana: reads Prometheus; Kiali links to it",
+                description: prometheus ? "Grafana: reads Prometheus, downloads Istio's dashboards from grafana.com; Kiali links to it" : "Grafana; Kiali links to it",
                 selector: LABELS.grafana,
                 ingress: kiali ? [{ fromEndpoints: [{ matchLabels: LABELS.kiali }], toPorts: tcp(GRAFANA) }] : [],
-                egress: [dns(), ...(prometheus ? [{ toEndpoints: [{ matchLabels: LABELS.prometheus }], toPorts: tcp(PROMETHEUS) }] : [])],
+                egress: [dns(dashboards?.names ?? []), ...(prometheus ? [{ toEndpoints: [{ matchLabels: LABELS.prometheus }], toPorts: tcp(PROMETHEUS) }] : []), ...(dashboards ? [dashboards.rule] : [])],
             });
         }
         if (kiali) {
