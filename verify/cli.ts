@@ -31,7 +31,7 @@ Options:
   --timeout <seconds>      bound of each check and of each API request (default ${DEFAULTS.timeout})
   --connect-timeout <s>    bound of the first contact with the API server (default ${DEFAULTS.connectTimeout})
   --requests <n>           helloworld calls in cross-cluster-traffic (default ${DEFAULTS.requests})
-  --token <jwt>            a valid token for ingress-jwt
+  --token <jwt>            a valid token for ingress-jwt (default: one from the lab issuer)
   --token-file <path>      the same, read from a file
   --ingress-path <path>    path requested at the ingress (default ${DEFAULTS.ingressPath})
   --ingress-host <host>    Host header for the ingress requests (default: the address)
