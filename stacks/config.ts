@@ -527,7 +527,8 @@ function jwtSettings(r: Reader, j: Record<string, unknown>, labUrl: string, issu
     const jwksUri = r.optionalString(j, "jwt.jwksUri", checkUrl) ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : undefined);
     if (jwksUri === undefined) r.missing("jwt.jwksUri", `give the https:// URL of ${url}'s signing keys (an external issuer's JWKS URI is not derived)`);
     const caCert = r.optionalString(j, "jwt.caCert", checkPemCertificate);
-    if (!labIssuer && j.caCert === undefined && j.issuer !== undefined) {
+    // An issuer URL that is itself refused (not https) gets that one complaint, not a second about its CA.
+    if (!labIssuer && j.caCert === undefined && typeof j.issuer === "string" && checkUrl(j.issuer) === undefined) {
         r.missing(
             "jwt.caCert",
             `give the PEM certificate of the CA that signed ${url}'s certificate: jwt.issuer names an external issuer, and istiod trusts exactly that CA when it fetches the JWKS ` +
