@@ -78,28 +78,22 @@ function hostPort(url: string): { host: string; port: number } {
     return { host: u.hostname, port: Number(u.port || (u.protocol === "https:" ? 443 : 80)) };
 }
 
-/** The peer's API server (from its remote secret) as a CIDR: its IPv4 /32, or any address when it is a DNS name. */
-function peerApiServerCidr(peer: PeerView): pulumi.Output<string> | undefined {
+/**
+ * istiod's egress to the peer's API server, from the server URL in the peer's
+ * remote secret: its IPv4 /32 (any address when it is a DNS name, which
+ * toCIDR cannot hold; the port still confines istiod to the API server port).
+ */
+function peerApiServer(peer: PeerView): EgressRule | undefined {
     if (!peer.available.has("remoteSecret")) return undefined;
-    return pulumi.unsecret(
+    const server = pulumi.unsecret(
         peer.output<RemoteSecretValue>("remoteSecret").apply((v) => {
             const kc = new KubeConfig();
             kc.loadFromString(v.kubeconfig);
-            const host = new URL(kc.getCurrentCluster()?.server ?? "https://0.0.0.0").hostname;
-            // A name cannot go into toCIDR; the port rule still confines istiod to the API server port.
-            return isIpv4(host) ? `${host}/32` : "0.0.0.0/0";
+            const { host, port } = hostPort(kc.getCurrentCluster()?.server ?? "https://0.0.0.0:6443");
+            return { cidr: isIpv4(host) ? `${host}/32` : "0.0.0.0/0", port: String(port) };
         }),
     );
-}
-
-function peerApiServerPort(peer: PeerView): pulumi.Output<string> {
-    return pulumi.unsecret(
-        peer.output<RemoteSecretValue>("remoteSecret").apply((v) => {
-            const kc = new KubeConfig();
-            kc.loadFromString(v.kubeconfig);
-            return String(hostPort(kc.getCurrentCluster()?.server ?? "https://0.0.0.0:6443").port);
-        }),
-    );
+    return { toCIDR: [server.cidr], toPorts: [{ ports: [{ port: server.port, protocol: "TCP" }] }] };
 }
 
 export interface SegmentationLayers {
@@ -166,7 +160,7 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
         const sampleTargets: EgressRule[] = cfg.samples.enabled ? [{ toEndpoints: [inNamespace(SAMPLE_NAMESPACE)], toPorts: tcp(SAMPLE_APPS.helloworld.port, 8080) }] : [];
         const jwks = hostPort(cfg.jwt.jwksUri);
         const issuer = outside(jwks.host, jwks.port);
-        const peerApi = peerApiServerCidr(peer);
+        const peerApi = peerApiServer(peer);
         const fromLab: IngressRule["fromEntities"] = ["world", "remote-node"];
         const flows: WorkloadFlows[] = [
             {
@@ -182,7 +176,7 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                     dns(issuer.names),
                     API_SERVER,
                     issuer.rule,
-                    ...(peerApi ? [{ toCIDR: [peerApi], toPorts: [{ ports: [{ port: peerApiServerPort(peer), protocol: "TCP" as const }] }] }] : []),
+                    ...(peerApi ? [peerApi] : []),
                 ],
             },
             meshed("allow-ingress-gateway", "ingress gateway: HTTPS from the lab network to the samples", LABELS.ingress, [
