@@ -151,8 +151,10 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
         const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
         const [ingress, eastWest] = gatewayReleases(stack).map(values);
         for (const [v, address] of [[ingress, lb.ingressAddress], [eastWest, lb.eastWestAddress]] as const) {
-            expect(v.service).toEqual({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
+            expect(v.service).toMatchObject({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
         }
+        // The ingress's ports are its own (test/ingress-tls.test.ts); the east-west gateway keeps the chart's.
+        expect(Object.keys(eastWest.service).sort()).toEqual(["annotations", "externalTrafficPolicy", "type"]);
         expect(stackOf(lab, stack).outputs.eastWestAddress).toEqual({ value: lb.eastWestAddress, secret: false });
     });
 
@@ -347,8 +349,10 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     meshId: "mesh1",
                     trustDomain: "cluster2.zta.lab",
                     trustDomainAliases: ["cluster1.zta.lab"],
-                    ca: { istioCa: trust.intermediates.apply((i) => i.istio), rootCaCert: trust.rootCaCert },
+                    ca: { istioCa: trust.intermediates.apply((i) => i.istio) },
+                    jwksCaCert: trust.rootCaCert,
                     ingressAddress: "10.5.0.121",
+                    ingressTls: { plainHttp: "off" },
                     identity,
                 });
                 new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod as k8s.helm.v3.Release, identity });
