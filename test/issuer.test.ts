@@ -89,6 +89,27 @@ describe("by default the root stack runs the issuer on comp1", () => {
     });
 });
 
+describe("the federated model: each stack has its own root, the issuer's is the root stack's", () => {
+    let federated: LabPlan;
+    beforeAll(async () => {
+        federated = await planOf(
+            labDirWith((stack, raw) => {
+                raw.mesh.trustModel = "federated";
+                raw.mesh.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
+            }),
+        );
+    });
+
+    test("comp3's istiod trusts comp2's root for the JWKS fetch, not its own", () => {
+        const issuerCa = findResource(stackOf(federated, "comp2"), SIGNED, "comp2-issuer-cert").inputs.caCertPem;
+        expect(issuerCa).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+        const comp3 = stackOf(federated, "comp3");
+        expect(comp3.outputs.rootCaCert.value).toBe("MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)");
+        expect(istiodValues(comp3).jwksResolverExtraRootCA).toBe(issuerCa);
+        expect(istiodValues(stackOf(federated, "comp2")).jwksResolverExtraRootCA).toBe(issuerCa);
+    });
+});
+
 describe("an external issuer", () => {
     test.each(["comp2", "comp3"])("%s: istiod trusts exactly the configured CA for the JWKS fetch, and no issuer runs on comp1", (stack) => {
         const plan = stackOf(external, stack);

@@ -295,6 +295,8 @@ describe("the first deployment converges in three runs", () => {
         expect(runs[0].outputs.signingRequests.secret).toBe(false);
         expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).toContain("comp3-istio-base");
         expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).not.toContain("comp3-istio-istiod");
+        // The ingress certificate is signed with the cluster's Istio intermediate: left out with it.
+        expect(runs[0].resources.filter((r) => r.name.startsWith("comp3-istio-ingress-tls-"))).toEqual([]);
         expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp2" has not exported .*run `pulumi up` on "comp2", then here again/);
     });
 
@@ -307,6 +309,9 @@ describe("the first deployment converges in three runs", () => {
     test("run 3, comp3: installs cluster1's remote secret and istiod, and asks for no further run", () => {
         expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster1"]);
         expect(resourcesOfType(runs[2], RELEASE).map((r) => r.name)).toContain("comp3-istio-istiod");
+        expect(findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert").inputs.caCertPem).toBe(
+            "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
+        );
         expect(runs[2].warnings.join("\n")).not.toMatch(/run `pulumi up`/);
     });
 
