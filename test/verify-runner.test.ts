@@ -303,6 +303,23 @@ describe("verify names what is broken and exits non-zero", () => {
         expect(refused.out()).toMatch(/FAIL  ingress-jwt  .*: no token from https:\/\/10\.5\.0\.2:9443\/realms\/zta\/protocol\/openid-connect\/token for client "zta-testbed": the token endpoint answered HTTP 401/);
     });
 
+    test("federated, the issuer in the root stack: its token endpoint is trusted with that stack's root (issuerCaCert), the gateway with this stack's own", async () => {
+        const rootStackRoot = fixture("other-root.pem");
+        // The issuer's certificate chains to the root stack's root only.
+        const rootStackIssuer: TokenFetch = async (_client, ca) => {
+            if (ca !== rootStackRoot) throw new Error("self-signed certificate in certificate chain");
+            return TOKEN;
+        };
+        const federatedIssuer = { ...federatedTarget, issuer: LAB_CLIENT, issuerCaCert: rootStackRoot };
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, federatedIssuer);
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], { ...deps, fetchToken: rootStackIssuer })).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*valid 200, missing 403, bad 401/);
+        // Trusting this stack's own root for the issuer instead fails.
+        const own = depsFor(healthyCluster(), enforcingIngress, { ...federatedIssuer, issuerCaCert: undefined });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], { ...own.deps, fetchToken: rootStackIssuer })).toBe(EXIT.failed);
+        expect(own.out()).toMatch(/FAIL  ingress-jwt  .*no token from .*self-signed certificate in certificate chain/);
+    });
+
     test("no token: ingress-jwt FAILs and says how to give one; --skip leaves it out with exit 0", async () => {
         const first = depsFor(healthyCluster());
         expect(await main(["--stack", "comp2"], first.deps)).toBe(EXIT.failed);
