@@ -18,6 +18,8 @@ export interface AddonsArgs {
     readonly prometheus: boolean;
     readonly kiali: boolean;
     readonly grafana: boolean;
+    /** grafana.com revision of Istio's dashboards; default "latest" (see istioDashboardValues). */
+    readonly dashboardRevision?: string;
     /** Pinned chart versions (cfg.versions). */
     readonly versions: { readonly prometheus: string; readonly kiali: string; readonly grafana: string };
 }
@@ -28,6 +30,40 @@ export const KIALI_CHART = "https://kiali.org/helm-charts";
 export const GRAFANA_CHART = "https://grafana-community.github.io/helm-charts";
 
 const PROMETHEUS_PORT = 9090;
+
+/**
+ * Istio's dashboards as Istio publishes them on grafana.com (grafana.com/orgs/istio):
+ * mesh, service, workload, control plane, performance.
+ */
+export const ISTIO_DASHBOARDS = {
+    "istio-mesh": 7639,
+    "istio-service": 7636,
+    "istio-workload": 7630,
+    "istio-control-plane": 7645,
+    "istio-performance": 11829,
+} as const;
+/** Where Grafana's file provider reads the downloaded dashboards (the chart writes `dashboards.<provider>` to /var/lib/grafana/dashboards/<provider>). */
+export const DASHBOARD_HOST = "grafana.com";
+
+/**
+ * Grafana chart values that download Istio's dashboards at start (the chart's
+ * `dashboards.<provider>.<name>.gnetId`: an init container fetches
+ * https://grafana.com/api/dashboards/<id>/revisions/<revision>/download) into a
+ * file provider's folder "Istio", their datasource set to our Prometheus.
+ * `revision` "latest": Istio publishes one revision per release on each id and
+ * this program cannot look up which one is 1.30's offline; the lab has internet.
+ */
+export function istioDashboardValues(revision: string): Record<string, unknown> {
+    return {
+        dashboardProviders: {
+            "dashboardproviders.yaml": {
+                apiVersion: 1,
+                providers: [{ name: "istio", orgId: 1, folder: "Istio", type: "file", disableDeletion: true, editable: false, options: { path: "/var/lib/grafana/dashboards/istio" } }],
+            },
+        },
+        dashboards: { istio: Object.fromEntries(Object.entries(ISTIO_DASHBOARDS).map(([name, gnetId]) => [name, { gnetId, revision, datasource: "Prometheus" }])) },
+    };
+}
 const GRAFANA_ADMIN_USER = "admin";
 
 /**
@@ -116,6 +152,7 @@ export class Addons extends pulumi.ComponentResource {
                         // Without it the chart generates a password per render (or looks one up, which a Pulumi
                         // preview cannot): a Secret Pulumi owns keeps it stable and readable as a stack output.
                         admin: { existingSecret: grafanaSecret.metadata.name },
+                        ...(this.prometheusUrl && istioDashboardValues(args.dashboardRevision ?? "latest")),
                         ...(this.prometheusUrl && {
                             datasources: {
                                 "datasources.yaml": {

@@ -29,6 +29,12 @@ export interface CiliumReleaseArgs {
      * routes the `kubernetes` Service's ClusterIP until Cilium itself runs.
      */
     readonly apiServer: pulumi.Input<ApiEndpoint>;
+    /**
+     * NICs that run the eBPF datapath (NodePort, masquerading): Helm `devices`.
+     * Pinned on a two-NIC host rather than left to detection, which picks NICs
+     * with a non-local route and can change with the routes. Empty: detected.
+     */
+    readonly devices?: string[];
 }
 
 /**
@@ -90,6 +96,7 @@ export class CiliumRelease extends pulumi.ComponentResource {
                     // status.loadBalancer on Services it does not own (cilium#39805, cilium#37965).
                     enableLBIPAM: false,
                     bgpControlPlane: { enabled: args.bgpControlPlane },
+                    ...(args.devices && args.devices.length > 0 ? { devices: args.devices } : {}),
                 },
             },
             { parent: this, provider: args.provider },

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIFFE_CSI_DRIVER, SPIRE_MANAGED_LABEL } from "../stacks/layers";
 import { helmRelease } from "./chart";
 import { gatewayRelease, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
@@ -67,8 +68,19 @@ export interface IstioPrimaryArgs {
      * and `base` are declared, enough for the remote-secret exchange.
      */
     readonly ca?: IstioCaArgs;
+    /**
+     * The CA (PEM) istiod trusts, besides the system roots, when it fetches the
+     * OIDC issuer's JWKS: the lab root for the lab issuer, or an external
+     * issuer's own CA (`jwt.caCert`). Absent: the lab root is not known to this
+     * stack yet (the root stack not deployed), and istiod trusts the system roots only.
+     */
+    readonly jwksCaCert?: pulumi.Input<string>;
+    /** The lab issuer, when this stack runs it: istiod starts after it serves its keys (see components/meshpolicies.ts, "JWKS pitfalls"). */
+    readonly issuer?: pulumi.Resource;
     /** The ingress gateway's fixed MetalLB address. */
     readonly ingressAddress: string;
+    /** The ingress gateway's TLS: an optional DNS name for its certificate, and what port 80 does. */
+    readonly ingressTls: { readonly hostName?: string; readonly plainHttp: "off" | "redirect" };
     /** CNI and MetalLB: pods wait for the CNI, the gateway's LoadBalancer for MetalLB. Absent in stacks without that layer. */
     readonly clusterNetwork?: ClusterNetwork;
     /** SPIRE: the ingress gateway mounts its CSI socket, so it waits for it. */
@@ -77,10 +89,8 @@ export interface IstioPrimaryArgs {
 
 /** What istiod's CA is made of. */
 export interface IstioCaArgs {
-    /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret. */
+    /** This cluster's Istio intermediate CA (secret): the `cacerts` Secret, and the signer of the ingress gateway's certificate. */
     readonly istioCa: pulumi.Output<IstioCaFiles>;
-    /** The root CA (PEM): istiod trusts it when fetching the OIDC issuer's JWKS. */
-    readonly rootCaCert: pulumi.Input<string>;
 }
 
 /**
@@ -102,6 +112,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly ingressGateway?: k8s.helm.v3.Release;
     /** The ingress gateway pods' selector labels. */
     public readonly ingressSelector: Record<string, string>;
+    /** The ingress gateway's TLS credential Secret (kubernetes.io/tls) in istio-system, for a Gateway's `credentialName` (absent without `ca`, which signs it). */
+    public readonly ingressCredential?: k8s.core.v1.Secret;
 
     constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:IstioPrimary", name, {}, opts);
@@ -156,19 +168,26 @@ export class IstioPrimary extends pulumi.ComponentResource {
                     meshConfig,
                     sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE } },
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
-                    // silently ignored): istiod fetches the JWKS of the lab's OIDC issuer, whose
-                    // certificate chains to the lab root (istio#46350).
-                    jwksResolverExtraRootCA: ca.rootCaCert,
+                    // silently ignored): istiod fetches the issuer's JWKS trusting this CA (istio#46350).
+                    ...(args.jwksCaCert !== undefined ? { jwksResolverExtraRootCA: args.jwksCaCert } : {}),
                 },
             },
             // No data flows from these: istiod must find cacerts when it starts (or it
             // generates a self-signed root), and needs the CRDs of `base`.
-            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni] },
+            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni, ...(args.issuer ? [args.issuer] : [])] },
         );
+
+        this.ingressCredential = ingressCredential(`${name}-ingress-tls`, this.namespace, ca, args, { parent: this, provider });
 
         this.ingressGateway = gatewayRelease(
             `${name}-ingress`,
-            { name: INGRESS_GATEWAY, version: args.version, namespace: this.namespace, address: args.ingressAddress },
+            {
+                name: INGRESS_GATEWAY,
+                version: args.version,
+                namespace: this.namespace,
+                address: args.ingressAddress,
+                values: { service: { ports: ingressServicePorts(args.ingressTls.plainHttp) } },
+            },
             // No data flows: the gateway's proxy is injected by istiod's webhook, its
             // LoadBalancer address comes from MetalLB, and its identity from SPIRE's CSI socket.
             { parent: this, provider, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
@@ -181,6 +200,78 @@ export class IstioPrimary extends pulumi.ComponentResource {
             istiod: this.istiod,
             ingressGateway: this.ingressGateway,
             ingressSelector: this.ingressSelector,
+            ingressCredential: this.ingressCredential,
         });
     }
+}
+
+/** The ingress gateway's credential Secret: Gateways name it in `tls.credentialName` (same namespace as the gateway's pods). */
+export const INGRESS_CREDENTIAL = "ingress-tls";
+
+/**
+ * The ingress gateway Service's ports. The chart's default (values.yaml 1.30.3:
+ * status-port 15021, http2 80, https 443, each targetPort = port) is replaced so
+ * that port 80 is not even open unless it redirects.
+ */
+export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: string; port: number; protocol: string; targetPort: number }[] {
+    const port = (name: string, n: number) => ({ name, port: n, protocol: "TCP", targetPort: n });
+    return [port("status-port", 15021), ...(plainHttp === "redirect" ? [port("http2", 80)] : []), port("https", 443)];
+}
+
+/**
+ * The ingress gateway's serving certificate and its credential Secret.
+ *
+ * Who signs it: this cluster's Istio intermediate, which chains to the
+ * cluster's root. Its key is made in this stack's ClusterCa and its
+ * certificate is the one the root signed for that key's request
+ * (components/pki.ts), so the leaf exists only once the cluster has its CA,
+ * like `cacerts`. The leaf's own key is made here too and never leaves this
+ * stack; the root key is not needed, so both stacks issue their own ingress
+ * certificate. The Istio intermediate has path length 0, so it may sign this leaf.
+ *
+ * SANs: the ingress address (what `verify` and clients dial) and, if set,
+ * `ingress.hostName`. `tls.crt` is the leaf followed by the intermediate, so a
+ * client that trusts only the lab root can build the chain. The certificate
+ * is public (visible in the plan); the key only ever travels as a secret.
+ */
+function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: IstioCaArgs, args: IstioPrimaryArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+    const { provider, ...parentOnly } = opts;
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parentOnly);
+    const hostName = args.ingressTls.hostName;
+    const csr = new tls.CertRequest(
+        `${name}-csr`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: hostName ?? args.ingressAddress, organization: "zta-testbed" },
+            ipAddresses: [args.ingressAddress],
+            dnsNames: hostName ? [hostName] : [],
+        },
+        parentOnly,
+    );
+    const intermediate = pulumi.unsecret(ca.istioCa.apply((files) => files["ca-cert.pem"]));
+    const cert = new tls.LocallySignedCert(
+        `${name}-cert`,
+        {
+            certRequestPem: csr.certRequestPem,
+            caPrivateKeyPem: pulumi.secret(ca.istioCa.apply((files) => files["ca-key.pem"])),
+            caCertPem: intermediate,
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            validityPeriodHours: 365 * 24,
+            // Re-issued by the `pulumi up` that runs in its last 30 days.
+            earlyRenewalHours: 30 * 24,
+        },
+        parentOnly,
+    );
+    return new k8s.core.v1.Secret(
+        `${name}-credential`,
+        {
+            metadata: { name: INGRESS_CREDENTIAL, namespace },
+            type: "kubernetes.io/tls",
+            stringData: {
+                "tls.crt": pulumi.all([cert.certPem, intermediate]).apply(([leaf, ca]) => `${leaf.trimEnd()}\n${ca.trimEnd()}\n`),
+                "tls.key": pulumi.secret(key.privateKeyPem),
+            },
+        },
+        { ...opts, additionalSecretOutputs: ["data"] },
+    );
 }

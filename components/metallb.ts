@@ -61,6 +61,12 @@ export interface MetalLBPoolArgs {
     readonly addresses: string[];
     /** The CNI release: MetalLB's controller and speaker are pods and need it running. */
     readonly cni: pulumi.Resource;
+    /**
+     * NICs to answer ARP on for the pool's addresses (validated Linux names). On a
+     * host with two NICs, MetalLB otherwise answers on both, and a neighbour on the
+     * other network learns a MAC address its traffic cannot reach. Empty: every NIC.
+     */
+    readonly interfaces?: string[];
 }
 
 /**
@@ -134,7 +140,10 @@ export class MetalLBPool extends pulumi.ComponentResource {
                 kind: "L2Advertisement",
                 metadata: { name: args.poolName, namespace: namespace.metadata.name },
                 // Bound to this pool by name: an advertisement without pools would announce every pool.
-                spec: this.poolName.apply((pool): L2AdvertisementSpec => ({ ipAddressPools: [pool] })),
+                spec: this.poolName.apply((pool): L2AdvertisementSpec => ({
+                    ipAddressPools: [pool],
+                    ...(args.interfaces && args.interfaces.length > 0 ? { interfaces: args.interfaces } : {}),
+                })),
             },
             afterRelease,
         );

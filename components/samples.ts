@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
-import { SAMPLE_APPS } from "../stacks/layers";
+import { IngressTls, SAMPLE_APPS } from "../stacks/layers";
 import { DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
 
 /** The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin). */
@@ -36,7 +36,13 @@ export function sampleImages(registry?: string): SampleImages {
 // Istio networking.istio.io/v1 specs (Istio 1.24 crd-all.gen.yaml), only the fields set here.
 export interface GatewaySpec {
     readonly selector: Record<string, string>;
-    readonly servers: { readonly port: { readonly number: number; readonly name: string; readonly protocol: string }; readonly hosts: string[] }[];
+    readonly servers: GatewayServer[];
+}
+
+export interface GatewayServer {
+    readonly port: { readonly number: number; readonly name: string; readonly protocol: string };
+    readonly hosts: string[];
+    readonly tls?: { readonly mode?: "SIMPLE"; readonly credentialName?: string; readonly httpsRedirect?: boolean };
 }
 
 export interface VirtualServiceSpec {
@@ -61,11 +67,25 @@ export interface SamplesArgs {
     readonly ingressSelector: Record<string, string>;
     /** The ingress gateway's service account: the only caller of httpbin from outside the namespace. */
     readonly ingressServiceAccount: ServiceAccountRef;
+    /** The ingress gateway's TLS credential (ServiceMesh.ingressTls): httpbin is served over HTTPS with it. */
+    readonly ingressTls: IngressTls;
 }
 
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
 const HTTPBIN_TARGET_PORT = 8080;
 const GATEWAY_NAME = "httpbin-gateway";
+/**
+ * The ingress Gateway's servers: HTTPS on 443, TLS terminated at the gateway
+ * (SIMPLE) with the credential chaining to the lab root, so bearer tokens
+ * never cross the lab network in clear. Port 80 has no server unless
+ * `ingress.plainHttp` is "redirect", and then it only answers 301 to https.
+ */
+export function ingressServers(ingressTls: IngressTls): GatewayServer[] {
+    const https: GatewayServer = { port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["*"], tls: { mode: "SIMPLE", credentialName: ingressTls.credentialName } };
+    if (ingressTls.plainHttp === "off") return [https];
+    return [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], tls: { httpsRedirect: true } }, https];
+}
+
 /** Pod annotation that adds Istio's `spire` injection template to the default sidecar. */
 export const SPIRE_TEMPLATES_ANNOTATION = { "inject.istio.io/templates": "sidecar,spire" };
 
@@ -156,16 +176,16 @@ export class Samples extends pulumi.ComponentResource {
         app(httpbin.name, { image: args.images.httpbin, port: HTTPBIN_TARGET_PORT, spire: true });
         app(curl.name, { image: args.images.curl, command: sleepForever, spire: true });
 
-        // httpbin on the ingress gateway, port 80, any host: the path to show JWT enforcement end to end.
+        // httpbin on the ingress gateway, any host: the path to show JWT enforcement end to end.
         new TypedCustomResource<GatewaySpec>(
             `${name}-httpbin-gateway`,
             {
                 apiVersion: "networking.istio.io/v1",
                 kind: "Gateway",
                 metadata: { name: GATEWAY_NAME, namespace: ns },
-                spec: { selector: args.ingressSelector, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
+                spec: { selector: args.ingressSelector, servers: ingressServers(args.ingressTls) },
             },
-            child,
+            { ...child, dependsOn: [args.ingressTls.credential] },
         );
         new TypedCustomResource<VirtualServiceSpec>(
             `${name}-httpbin-ingress`,

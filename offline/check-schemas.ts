@@ -33,13 +33,19 @@ function filesUnder(dir: string, suffix: string): string[] {
 }
 
 /** Objects that list their properties reject others, unless the schema says unknown fields are kept. */
-export function strict(schema: unknown): unknown {
-    if (Array.isArray(schema)) return schema.map(strict);
+export function strict(schema: unknown, branch = false): unknown {
+    if (Array.isArray(schema)) return schema.map((v) => strict(v, branch));
     if (schema === null || typeof schema !== "object") return schema;
-    const s = Object.fromEntries(Object.entries(schema as Schema).map(([k, v]) => [k, k === "properties" ? mapValues(v as Schema, strict) : strict(v)]));
-    if (s.properties && s.additionalProperties === undefined && !s["x-kubernetes-preserve-unknown-fields"]) s.additionalProperties = false;
+    const s = Object.fromEntries(
+        Object.entries(schema as Schema).map(([k, v]) => [k, k === "properties" ? mapValues(v as Schema, (p) => strict(p)) : strict(v, COMBINATORS.includes(k))]),
+    );
+    // A oneOf/anyOf/allOf/not branch only validates the object its parent declares (Kubernetes
+    // structural schemas: branches name properties only to require them), so it gets no additionalProperties.
+    if (!branch && s.properties && s.additionalProperties === undefined && !s["x-kubernetes-preserve-unknown-fields"]) s.additionalProperties = false;
     return s;
 }
+
+const COMBINATORS = ["oneOf", "anyOf", "allOf", "not"];
 
 /**
  * Reads a values schema the way it applies to the values we pass: Helm checks it

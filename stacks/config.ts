@@ -26,6 +26,10 @@ export interface HostSettings {
     readonly address: string;
     /** Service address (eno4), when the host has one. */
     readonly serviceAddress?: string;
+    /** The management NIC's name: "eno3" (the lab guide) by default when the host has a service address, else unset (one NIC). */
+    readonly managementInterface?: string;
+    /** The service NIC's name: "eno4" by default when the host has a service address. */
+    readonly serviceInterface?: string;
     /** Networks the host sits on; MetalLB ranges must fall inside one of them. */
     readonly networks: string[];
     readonly sshUser: string;
@@ -47,6 +51,8 @@ export interface MetallbSettings {
     readonly eastWestAddress: string;
     /** SPIRE federation bundle endpoint address (federated trust model only). */
     readonly federationAddress?: string;
+    /** NICs the L2Advertisement answers ARP on; empty: every NIC. Default: the management NIC of a two-NIC host. */
+    readonly interfaces: string[];
 }
 
 export interface Versions {
@@ -71,11 +77,33 @@ export interface RegistrySettings {
 }
 
 export interface JwtSettings {
+    /** Default: the lab issuer's realm URL (`https://<registry.host>:<issuer.port>/realms/<issuer.realm>`). */
     readonly issuer: string;
+    /** Default: the lab issuer's realm keys, `<issuer>/protocol/openid-connect/certs`. */
     readonly jwksUri: string;
-    /** Accepted `aud` values; empty: any token of the issuer (every client of the realm) is accepted. */
+    /** Accepted `aud` values; default with the lab issuer: its client (`issuer.clientId`); empty: any token of the issuer. */
     readonly audiences: string[];
+    /**
+     * The CA (PEM) that signed an external issuer's certificate: istiod trusts
+     * exactly it for the JWKS fetch. Unset for the lab issuer (the lab root signs its certificate).
+     */
+    readonly caCert?: string;
+    /** True when `issuer` is the lab's own issuer (Keycloak on comp1, run by the root stack). */
+    readonly labIssuer: boolean;
 }
+
+/** The lab's own OIDC issuer: Keycloak on comp1 (`registry.host`), run by the root stack. */
+export interface IssuerSettings {
+    readonly port: number;
+    readonly realm: string;
+    /** The confidential client the realm import creates (client-credentials grant), and the audience its tokens carry. */
+    readonly clientId: string;
+    /** Keycloak's container image, pinned. */
+    readonly image: string;
+}
+
+/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
+export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
 
 export interface PeerSettings {
     /** StackReference name: "comp3", or "org/zta-testbed/comp3". */
@@ -124,6 +152,22 @@ export interface CiliumSettings {
      * without the kube-proxy addon (`kubeadm init --skip-phases=addon/kube-proxy`).
      */
     readonly kubeProxyReplacement: boolean;
+    /** NICs that run Cilium's eBPF datapath (NodePort, masquerading); empty: Cilium detects them. Default: both NICs of a two-NIC host. */
+    readonly devices: string[];
+}
+
+/** How the ingress gateway serves the samples: HTTPS on 443 always; port 80 off or redirecting to it. */
+export interface IngressSettings {
+    /** A DNS name for the ingress address, added to its certificate's SANs (the address always is). */
+    readonly hostName?: string;
+    /** "off" (default): no plain-HTTP listener at all; "redirect": port 80 answers 301 to https. */
+    readonly plainHttp: "off" | "redirect";
+}
+
+/** Micro-segmentation (stacks/segmentation.ts): what lab workloads may reach outside the cluster. */
+export interface NetworkPolicySettings {
+    /** CIDRs every pod of a segmented namespace may reach, any port; empty: nothing outside but what the lab itself needs. */
+    readonly egressCidrs: string[];
 }
 
 /**
@@ -157,6 +201,7 @@ export interface LabConfig {
     readonly versions: Versions;
     readonly registry: RegistrySettings;
     readonly jwt: JwtSettings;
+    readonly issuer: IssuerSettings;
     readonly peer: PeerSettings;
     readonly pki: PkiSettings;
     readonly addons: AddonSettings;
@@ -164,6 +209,8 @@ export interface LabConfig {
     readonly cilium: CiliumSettings;
     readonly spire: SpireSettings;
     readonly charts: ChartSettings;
+    readonly ingress: IngressSettings;
+    readonly networkPolicy: NetworkPolicySettings;
 }
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
@@ -228,6 +275,11 @@ class Reader {
         // A PEM is long: its start is enough to recognise it.
         const shown = typeof value === "string" && value.length > 60 ? `${value.slice(0, 40)}...` : value;
         this.problems.push(`${fullKey(path)} = ${JSON.stringify(shown)}: ${expected}`);
+    }
+
+    /** A key that must be set because of another one. */
+    missing(path: string, why: string): void {
+        this.problems.push(`${fullKey(path)} is not set: ${why}`);
     }
 
     object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
@@ -383,6 +435,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         sshUser: r.string(h, "host.sshUser", checkUserName),
         sshPort: r.integer(h, "host.sshPort", 1, 65535, 22),
         allowReset: r.boolean(h, "host.allowReset", false),
+        ...hostInterfaces(r, h),
     };
 
     const m = r.object(raw, "mesh") ?? {};
@@ -401,6 +454,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         ingressAddress: r.string(lb, "metallb.ingressAddress", checkIp),
         eastWestAddress: r.string(lb, "metallb.eastWestAddress", checkIp),
         federationAddress: r.optionalString(lb, "metallb.federationAddress", checkIp),
+        interfaces: lb.interfaces === undefined ? (host?.managementInterface ? [host.managementInterface] : []) : r.stringList(lb, "metallb.interfaces", checkInterface, true),
     };
 
     const v = r.object(raw, "versions") ?? {};
@@ -424,12 +478,14 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         allowRemove: r.boolean(reg, "registry.allowRemove", false),
     };
 
-    const j = r.object(raw, "jwt") ?? {};
-    const jwt: JwtSettings = {
-        issuer: r.string(j, "jwt.issuer", checkUrl),
-        jwksUri: r.string(j, "jwt.jwksUri", checkUrl),
-        audiences: j.audiences === undefined ? [] : r.stringList(j, "jwt.audiences", () => undefined),
+    const is = r.object(raw, "issuer", true) ?? {};
+    const issuer: IssuerSettings = {
+        port: r.integer(is, "issuer.port", 1, 65535, 9443),
+        realm: r.optionalString(is, "issuer.realm", checkLabel) ?? "zta",
+        clientId: r.optionalString(is, "issuer.clientId", checkLabel) ?? "zta-testbed",
+        image: r.optionalString(is, "issuer.image") ?? KEYCLOAK_IMAGE,
     };
+    const jwt = jwtSettings(r, r.object(raw, "jwt", true) ?? {}, labIssuerUrl(registry.host, issuer), issuer);
 
     const p = r.object(raw, "peer") ?? {};
     const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };
@@ -467,6 +523,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         versions,
         registry,
         jwt,
+        issuer,
         peer,
         pki,
         addons,
@@ -474,9 +531,15 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         cilium: {
             bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
             kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
+            devices:
+                ci.devices === undefined
+                    ? [host?.managementInterface, host?.serviceInterface].filter((d): d is string => d !== undefined)
+                    : r.stringList(ci, "cilium.devices", checkInterface, true),
         },
         spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
         charts: { mirror: r.optionalString(ch, "charts.mirror", checkMirrorUrl) },
+        ingress: ingressSettings(r, r.object(raw, "ingress", true) ?? {}),
+        networkPolicy: networkPolicySettings(r, r.object(raw, "networkPolicy", true) ?? {}),
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
@@ -499,6 +562,88 @@ function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
         helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
         imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
     };
+}
+
+/** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
+export const LAB_GUIDE_NICS = { management: "eno3", service: "eno4" } as const;
+
+// A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
+// characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
+export function checkInterface(s: string): string | undefined {
+    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".."
+        ? undefined
+        : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
+}
+
+/**
+ * The host's NIC names. A host with a service address has the lab guide's two
+ * NICs unless told otherwise; a host without one has one NIC, which nothing
+ * needs to name (MetalLB answers on it, Cilium detects it).
+ */
+function hostInterfaces(r: Reader, h: Record<string, unknown>): { managementInterface?: string; serviceInterface?: string } {
+    const twoNics = h.serviceAddress !== undefined;
+    const named = (key: "managementInterface" | "serviceInterface", fallback: string) =>
+        h[key] === undefined ? (twoNics ? fallback : undefined) : r.string(h, `host.${key}`, checkInterface);
+    return { managementInterface: named("managementInterface", LAB_GUIDE_NICS.management), serviceInterface: named("serviceInterface", LAB_GUIDE_NICS.service) };
+}
+
+// RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
+const checkHostName = (s: string) =>
+    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
+
+function ingressSettings(r: Reader, i: Record<string, unknown>): IngressSettings {
+    const plainHttp = (r.optionalString(i, "ingress.plainHttp", (v) =>
+        v === "off" || v === "redirect" ? undefined : 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)',
+    ) ?? "off") as IngressSettings["plainHttp"];
+    return { hostName: r.optionalString(i, "ingress.hostName", checkHostName), plainHttp };
+}
+
+/** The lab issuer's realm URL: what tokens carry as `iss`. */
+export function labIssuerUrl(host: string, issuer: IssuerSettings): string {
+    return `https://${host}:${issuer.port}/realms/${issuer.realm}`;
+}
+
+/**
+ * JWT validation at the ingress. Without `jwt.issuer`, or with the lab
+ * issuer's own URL, the lab issuer: its keys at the realm's certs endpoint,
+ * its client as the audience, its certificate from the lab root. Any other
+ * issuer is external and must come with its CA certificate (`jwt.caCert`).
+ */
+function jwtSettings(r: Reader, j: Record<string, unknown>, labUrl: string, issuer: IssuerSettings): JwtSettings {
+    const url = r.optionalString(j, "jwt.issuer", checkUrl) ?? labUrl;
+    const labIssuer = url === labUrl;
+    const jwksUri = r.optionalString(j, "jwt.jwksUri", checkUrl) ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : undefined);
+    if (jwksUri === undefined) r.missing("jwt.jwksUri", `give the https:// URL of ${url}'s signing keys (an external issuer's JWKS URI is not derived)`);
+    const caCert = r.optionalString(j, "jwt.caCert", checkPemCertificate);
+    // An issuer URL that is itself refused (not https) gets that one complaint, not a second about its CA.
+    if (!labIssuer && j.caCert === undefined && typeof j.issuer === "string" && checkUrl(j.issuer) === undefined) {
+        r.missing(
+            "jwt.caCert",
+            `give the PEM certificate of the CA that signed ${url}'s certificate: jwt.issuer names an external issuer, and istiod trusts exactly that CA when it fetches the JWKS ` +
+                `(set it with \`pulumi config set --path ${fullKey("jwt.caCert")} -- "$(cat issuer-ca.pem)"\`, or remove jwt.issuer to use the lab's issuer)`,
+        );
+    }
+    if (labIssuer && caCert !== undefined) r.problem("jwt.caCert", "(PEM)", "the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer");
+    return {
+        issuer: url,
+        jwksUri: jwksUri ?? "",
+        audiences: j.audiences === undefined ? (labIssuer ? [issuer.clientId] : []) : r.stringList(j, "jwt.audiences", () => undefined),
+        caCert,
+        labIssuer,
+    };
+}
+
+const checkPemCertificate = (s: string) => {
+    try {
+        new X509Certificate(s);
+        return undefined;
+    } catch {
+        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
+    }
+};
+
+function networkPolicySettings(r: Reader, n: Record<string, unknown>): NetworkPolicySettings {
+    return { egressCidrs: n.egressCidrs === undefined ? [] : r.stringList(n, "networkPolicy.egressCidrs", checkCidr, true) };
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {

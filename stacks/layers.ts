@@ -33,6 +33,16 @@ export interface ServiceMesh {
     readonly control: pulumi.Resource[];
     /** The ingress gateway's pod labels: what RequestAuthentication/AuthorizationPolicy select. */
     readonly ingressSelector: Record<string, string>;
+    /** The ingress gateway's TLS: Gateways serve HTTPS with `credentialName`; port 80 is off or redirects. */
+    readonly ingressTls: IngressTls;
+}
+
+export interface IngressTls {
+    /** The kubernetes.io/tls Secret in the gateway's namespace, chaining to the lab root. */
+    readonly credentialName: string;
+    /** The Secret itself: Gateways that name it wait for it. */
+    readonly credential: pulumi.Resource;
+    readonly plainHttp: "off" | "redirect";
 }
 
 // Names the layers agree on. The gateway chart derives a gateway's labels and its

@@ -7,9 +7,10 @@ import { HostPrep } from "../components/hostprep";
 import { fromChartMirror } from "../components/chart";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
-import { IstioPrimary } from "../components/istio";
+import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterCa, ClusterTrust, Pki, SignedIntermediates, SigningSubject, SigningRequests } from "../components/pki";
+import { LabIssuer } from "../components/issuer";
 import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
@@ -18,6 +19,7 @@ import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh, SPIRE_DATA_DIR } from "./layers";
 import { identityOf, intermediatesProblems, PeerOutputName, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
+import { declareSegmentation } from "./segmentation";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -49,7 +51,9 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     const trust = pki ? ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m[cfg.cluster.name])) : peerTrust(cfg, ca, peer, used);
     if (trust) exports.rootCaCert = trust.rootCaCert;
     const registryCa = registryTrust(cfg, pki, peer, used);
-    if (pki && cfg.pki.role === "root") privateRegistry(cfg, secrets, pki);
+    const labServers = pki && cfg.pki.role === "root";
+    if (labServers) privateRegistry(cfg, secrets, pki);
+    const issuer = labServers ? labIssuer(cfg, secrets, pki, exports) : undefined;
 
     const access = clusterAccess(cfg, secrets, registryCa);
     if (access) {
@@ -57,8 +61,10 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
         const network = clusterNetwork(cfg, access);
         const identity = meshIdentity(cfg, access, network, trust, peer, used);
         if (identity?.federation) exports.federation = identity.federation;
-        const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports, used);
-        if (mesh) declareZeroTrust(cfg, access, network, identity, mesh, exports);
+        const jwks = { jwksCaCert: jwksCaCert(cfg, registryCa), issuer };
+        const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports, used, jwks);
+        const zeroTrust = mesh ? declareZeroTrust(cfg, access, network, identity, mesh, exports) : undefined;
+        declareSegmentation(cfg, access, { network, identity, mesh, samples: zeroTrust?.samples }, peer);
     }
 
     exports.usedFromPeer = [...used].sort();
@@ -126,6 +132,30 @@ function registryTrust(cfg: LabConfig, pki: Pki | undefined, peer: PeerView, use
     return peer.output<string>("rootCaCert");
 }
 
+/** What istiod trusts for the OIDC issuer's JWKS, and the lab issuer it waits for when this stack runs it. */
+export interface JwksTrust {
+    readonly jwksCaCert?: pulumi.Input<string>;
+    readonly issuer?: LabIssuer;
+}
+
+/**
+ * The CA istiod trusts when it fetches the JWKS: an external issuer's own CA
+ * (`jwt.caCert`), else the root the lab issuer's certificate chains to. That
+ * is the root stack's root, as for the registry (in the federated model not
+ * this stack's own trust-domain root); unknown, with a warning, until the root
+ * stack is deployed.
+ */
+function jwksCaCert(cfg: LabConfig, labRoot: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
+    if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
+    if (!labRoot) {
+        pulumi.log.warn(
+            `the lab issuer's root (root stack "${cfg.peer.stack}") is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
+                "until the next `pulumi up` here after the root stack",
+        );
+    }
+    return labRoot;
+}
+
 /**
  * SPIRE and the ClusterSPIFFEIDs: every mesh identity, chained to the cluster's
  * SPIRE intermediate. In the federated trust model also the bundle endpoint for
@@ -189,6 +219,32 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
     });
 }
 
+/**
+ * The lab's OIDC issuer (Keycloak) on comp1, declared like the registry by the
+ * root stack (its root key signs the issuer's certificate) when it builds
+ * hosts and `jwt.issuer` is the lab's own. Exports what `verify` needs to get a
+ * token by itself: `issuer` (URL, token endpoint, client id), and the client
+ * secret and admin password as secrets.
+ */
+function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki, exports: Record<string, unknown>): LabIssuer | undefined {
+    if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
+    const issuer = new LabIssuer(`${cfg.stack}-issuer`, {
+        address: cfg.registry.host,
+        port: cfg.issuer.port,
+        realm: cfg.issuer.realm,
+        clientId: cfg.issuer.clientId,
+        image: cfg.issuer.image,
+        sshUser: cfg.registry.sshUser,
+        sshPrivateKey: secrets.sshPrivateKey,
+        rootCaCert: pki.rootCaCert,
+        rootCaKey: pki.rootCaKey,
+    });
+    exports.issuer = { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId };
+    exports.issuerClientSecret = issuer.clientSecret;
+    exports.issuerAdminPassword = issuer.adminPassword;
+    return issuer;
+}
+
 /** The cluster's admin kubeconfig (secret), exported as the stack output `kubeconfig` for kubectl and verify. */
 interface AdminKubeconfig {
     readonly kubeconfig: pulumi.Output<string>;
@@ -244,6 +300,7 @@ function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
         kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
         bgpControlPlane: cfg.cilium.bgpControlPlane,
         apiServer,
+        devices: cfg.cilium.devices,
     });
     const metallb = new MetalLBPool(`${cfg.stack}-metallb`, {
         provider,
@@ -252,6 +309,7 @@ function clusterNetwork(cfg: LabConfig, access: ClusterAccess): ClusterNetwork {
         poolName: METALLB_POOL,
         addresses: cfg.metallb.addresses,
         cni: cilium.release,
+        interfaces: cfg.metallb.interfaces,
     });
     return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement] };
 }
@@ -283,6 +341,7 @@ export function istioMesh(
     peer: PeerView,
     exports: Record<string, unknown>,
     used: Set<PeerOutputName> = new Set(),
+    jwks: JwksTrust = {},
 ): ServiceMesh | undefined {
     if (!trust) {
         pulumi.log.warn("istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)");
@@ -302,8 +361,11 @@ export function istioMesh(
         meshId: cfg.mesh.id,
         trustDomain: cfg.mesh.trustDomain,
         trustDomainAliases,
-        ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio), rootCaCert: trust.rootCaCert } : undefined,
+        ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio) } : undefined,
+        jwksCaCert: jwks.jwksCaCert,
+        issuer: jwks.issuer,
         ingressAddress: cfg.metallb.ingressAddress,
+        ingressTls: cfg.ingress,
         clusterNetwork: network,
         identity,
     });
@@ -340,6 +402,10 @@ export function istioMesh(
             remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
         });
     }
-    if (!primary.istiod) return undefined;
-    return { control: [primary.base, primary.istiod], ingressSelector: primary.ingressSelector };
+    if (!primary.istiod || !primary.ingressCredential) return undefined;
+    return {
+        control: [primary.base, primary.istiod],
+        ingressSelector: primary.ingressSelector,
+        ingressTls: { credentialName: INGRESS_CREDENTIAL, credential: primary.ingressCredential, plainHttp: cfg.ingress.plainHttp },
+    };
 }

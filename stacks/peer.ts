@@ -16,6 +16,12 @@ export interface ClusterIdentity {
     readonly metallbAddresses: string[];
     readonly podCidr: string;
     readonly serviceCidr: string;
+    /**
+     * The east-west gateway's MetalLB address (`metallb.eastWestAddress`): the peer's
+     * network policies let its pods out to it from its first run on, before this
+     * cluster's gateway exists. Absent from peers deployed before it was exported.
+     */
+    readonly eastWestAddress?: string;
     /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
     readonly versions?: Versions;
     /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
@@ -63,6 +69,7 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
         metallbAddresses: [...cfg.metallb.addresses],
         podCidr: cfg.cluster.podCidr,
         serviceCidr: cfg.cluster.serviceCidr,
+        eastWestAddress: cfg.metallb.eastWestAddress,
         versions: { ...cfg.versions },
         pkiRole: cfg.pki.role,
         labAddresses: labAddressesOf(cfg),

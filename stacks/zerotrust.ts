@@ -41,6 +41,7 @@ export function declareZeroTrust(
               ingressSelector: mesh.ingressSelector,
               // The gateway chart names the gateway's service account after the release.
               ingressServiceAccount: { namespace: ISTIO_NAMESPACE, serviceAccount: INGRESS_GATEWAY },
+              ingressTls: mesh.ingressTls,
           })
         : undefined;
 

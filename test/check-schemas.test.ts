@@ -31,6 +31,8 @@ const crd = {
                                 type: "object",
                                 required: ["addresses"],
                                 properties: { addresses: { type: "array", items: { type: "string" } }, autoAssign: { type: "boolean" } },
+                                // As Cilium's CRDs do (spec: oneOf endpointSelector/nodeSelector): branches only require what the parent declares.
+                                anyOf: [{ properties: { addresses: {} }, required: ["addresses"] }, { properties: { autoAssign: {} }, required: ["autoAssign"] }],
                             },
                             extra: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
                         },

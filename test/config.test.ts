@@ -78,7 +78,7 @@ describe("bad input is rejected with the key, the value and what is expected", (
         const r = raw();
         expect(parseLabConfig("comp2", r, SSH).cilium.kubeProxyReplacement).toBe(true);
         delete r.cilium;
-        expect(parseLabConfig("comp2", r, SSH).cilium).toEqual({ bgpControlPlane: false, kubeProxyReplacement: true });
+        expect(parseLabConfig("comp2", r, SSH).cilium).toMatchObject({ bgpControlPlane: false, kubeProxyReplacement: true });
         expect(parseLabConfig("comp2", { ...raw(), cilium: { kubeProxyReplacement: false } }, SSH).cilium.kubeProxyReplacement).toBe(false);
     });
 

@@ -151,8 +151,10 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
         const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
         const [ingress, eastWest] = gatewayReleases(stack).map(values);
         for (const [v, address] of [[ingress, lb.ingressAddress], [eastWest, lb.eastWestAddress]] as const) {
-            expect(v.service).toEqual({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
+            expect(v.service).toMatchObject({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
         }
+        // The ingress's ports are its own (test/ingress-tls.test.ts); the east-west gateway keeps the chart's.
+        expect(Object.keys(eastWest.service).sort()).toEqual(["annotations", "externalTrafficPolicy", "type"]);
         expect(stackOf(lab, stack).outputs.eastWestAddress).toEqual({ value: lb.eastWestAddress, secret: false });
     });
 
@@ -293,6 +295,8 @@ describe("the first deployment converges in three runs", () => {
         expect(runs[0].outputs.signingRequests.secret).toBe(false);
         expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).toContain("comp3-istio-base");
         expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).not.toContain("comp3-istio-istiod");
+        // The ingress certificate is signed with the cluster's Istio intermediate: left out with it.
+        expect(runs[0].resources.filter((r) => r.name.startsWith("comp3-istio-ingress-tls-"))).toEqual([]);
         expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp2" has not exported .*run `pulumi up` on "comp2", then here again/);
     });
 
@@ -305,6 +309,9 @@ describe("the first deployment converges in three runs", () => {
     test("run 3, comp3: installs cluster1's remote secret and istiod, and asks for no further run", () => {
         expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster1"]);
         expect(resourcesOfType(runs[2], RELEASE).map((r) => r.name)).toContain("comp3-istio-istiod");
+        expect(findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert").inputs.caCertPem).toBe(
+            "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
+        );
         expect(runs[2].warnings.join("\n")).not.toMatch(/run `pulumi up`/);
     });
 
@@ -347,8 +354,10 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     meshId: "mesh1",
                     trustDomain: "cluster2.zta.lab",
                     trustDomainAliases: ["cluster1.zta.lab"],
-                    ca: { istioCa: trust.intermediates.apply((i) => i.istio), rootCaCert: trust.rootCaCert },
+                    ca: { istioCa: trust.intermediates.apply((i) => i.istio) },
+                    jwksCaCert: trust.rootCaCert,
                     ingressAddress: "10.5.0.121",
+                    ingressTls: { plainHttp: "off" },
                     identity,
                 });
                 new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod as k8s.helm.v3.Release, identity });

@@ -33,8 +33,8 @@ beforeAll(async () => {
     federated = await planOf(federatedDir());
 });
 
-/** The lab registry's own server key and certificate (components/registry.ts): not a CA. */
-const notRegistry = (r: PlannedResource) => !r.name.includes("-registry-");
+/** The lab's server keys and certificates (the registry's and the issuer's on comp1, the ingress gateway's): not CAs. */
+const notServerLeaf = (r: PlannedResource) => !["-registry-", "-issuer-", "-ingress-tls-"].some((leaf) => r.name.includes(leaf));
 
 /** The component a resource was declared in (its parent's URN ends in its type and name). */
 const parentOf = (plan: { resources: PlannedResource[] }, r: PlannedResource) => plan.resources.find((p) => p.urn === r.parent);
@@ -52,13 +52,13 @@ describe.each([
     test.each(STACKS)("%s: makes its own cluster's two intermediate keys, and no key for another cluster", (stack) => {
         const plan = stackOf(lab(), stack);
         const own = CLUSTER[stack];
-        const keys = resourcesOfType(plan, KEY).filter(notRegistry);
+        const keys = resourcesOfType(plan, KEY).filter(notServerLeaf);
         const intermediateKeys = keys.filter((k) => parentOf(plan, k)?.type === "zta:pki:ClusterCa");
         expect(intermediateKeys.map((k) => k.name).sort()).toEqual([`${stack}-ca-istio-key`, `${stack}-ca-spire-key`]);
         // Any other key is a root's, under the stack's own Pki.
         for (const k of keys.filter((x) => !intermediateKeys.includes(x))) expect([k.name, parentOf(plan, k)?.type]).toEqual([`${stack}-pki-root-key`, "zta:pki:Pki"]);
         // The requests made from these keys name this cluster and no other.
-        const subjects = resourcesOfType(plan, CSR).filter(notRegistry).map((c) => (c.inputs.subject as { commonName: string }).commonName);
+        const subjects = resourcesOfType(plan, CSR).filter(notServerLeaf).map((c) => (c.inputs.subject as { commonName: string }).commonName);
         expect(subjects.sort()).toEqual([`Istio intermediate CA ${own}`, `SPIRE upstream CA ${own}`]);
     });
 });
@@ -113,8 +113,8 @@ describe("the shared model: the root stack signs every cluster's own requests", 
             spire: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
         });
         expect(c3.rootCaCert).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)" });
-        // comp3 signs nothing and owns no root.
-        expect(resourcesOfType(stackOf(shared, "comp3"), SIGNED)).toEqual([]);
+        // comp3 signs no CA and owns no root (its ingress leaf is signed by its own Istio intermediate, test/ingress-tls.test.ts).
+        expect(resourcesOfType(stackOf(shared, "comp3"), SIGNED).filter(notServerLeaf)).toEqual([]);
         expect(resourcesOfType(stackOf(shared, "comp3"), "zta:pki:Pki")).toEqual([]);
         expect(c3.signedIntermediates).toBeUndefined();
     });
@@ -139,7 +139,7 @@ describe("the federated model: a root per trust domain, nothing signed across", 
 
     test.each(STACKS)("%s: its SPIRE and Istio intermediates are signed by its own root, for its own cluster only", (stack) => {
         const plan = stackOf(federated, stack);
-        const signed = resourcesOfType(plan, SIGNED).filter(notRegistry);
+        const signed = resourcesOfType(plan, SIGNED).filter(notServerLeaf);
         expect(signed.map((c) => c.name).sort()).toEqual([`${stack}-pki-${CLUSTER[stack]}-istio-cert`, `${stack}-pki-${CLUSTER[stack]}-spire-cert`]);
         for (const cert of signed) {
             expect(cert.inputs.caCertPem).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
@@ -173,14 +173,17 @@ describe("bring your own root", () => {
     test("no root is generated; the intermediates are signed with the brought certificate and key", () => {
         const comp2 = stackOf(brought, "comp2");
         expect(resourcesOfType(comp2, SELF_SIGNED)).toEqual([]);
-        expect(resourcesOfType(comp2, KEY).filter(notRegistry).map((k) => k.name).sort()).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
-        // The registry's certificate too: the brought root signs everything the generated one did.
-        const certs = resourcesOfType(comp2, SIGNED);
-        expect(certs).toHaveLength(5);
+        expect(resourcesOfType(comp2, KEY).filter(notServerLeaf).map((k) => k.name).sort()).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
+        // The registry's and the issuer's certificates too: the brought root signs everything the generated one did.
+        // The ingress leaf is the one certificate it does not sign: the cluster's Istio intermediate does.
+        const certs = resourcesOfType(comp2, SIGNED).filter((c) => !c.name.includes("-ingress-tls-"));
+        expect(certs.map((c) => c.name)).toEqual(expect.arrayContaining(["comp2-registry-cert", "comp2-issuer-cert"]));
+        expect(certs).toHaveLength(6);
         for (const cert of certs) {
             expect(cert.inputs.caCertPem).toBe(fixtureRoot);
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         }
+        expect(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)");
         expect(comp2.outputs.rootCaCert.value).toBe(fixtureRoot);
         expect(stackOf(brought, "comp3").outputs.rootCaCert.value).toBe(fixtureRoot);
     });

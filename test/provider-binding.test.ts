@@ -31,13 +31,14 @@ const federated = (stack: string, raw: Record<string, any>) => {
     raw.mesh.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
 };
 
-const LABS: [string, () => string | undefined][] = [
-    ["shared trust, cluster from the host", () => undefined],
-    ["federated trust, cluster from the host", () => labDirWith(federated)],
-    ["shared trust, cluster from a kubeconfig", () => byoLabDir()],
+/** Each lab, and whether its root stack builds hosts (and so runs the lab issuer on comp1, with its generated credentials). */
+const LABS: [string, () => string | undefined, boolean][] = [
+    ["shared trust, cluster from the host", () => undefined, true],
+    ["federated trust, cluster from the host", () => labDirWith(federated), true],
+    ["shared trust, cluster from a kubeconfig", () => byoLabDir(), false],
 ];
 
-describe.each(LABS)("%s", (_label, dir) => {
+describe.each(LABS)("%s", (_label, dir, hosts) => {
     let lab: LabPlan;
     beforeAll(async () => {
         lab = await planOf(dir());
@@ -50,9 +51,10 @@ describe.each(LABS)("%s", (_label, dir) => {
         // Not vacuous: the plan binds resources to explicit providers (the cluster's Kubernetes provider).
         const bound = plan.resources.filter((r) => r.provider !== null);
         expect(bound.length).toBeGreaterThan(20);
-        // The add-ons' generated credentials exist and go to the random package's default provider.
+        // The add-ons' generated credentials (and the lab issuer's, in the root stack) exist and go to the random package's default provider.
         const passwords = plan.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
-        expect(passwords.map((p) => p.name).sort()).toEqual([`${stack}-addons-grafana-admin`, `${stack}-addons-kiali-signing-key`]);
+        const issuer = hosts && stack === "comp2" ? [`${stack}-issuer-admin-password`, `${stack}-issuer-client-secret`] : [];
+        expect(passwords.map((p) => p.name).sort()).toEqual([`${stack}-addons-grafana-admin`, `${stack}-addons-kiali-signing-key`, ...issuer].sort());
     });
 });
 

@@ -9,7 +9,7 @@ import {
     trafficProblems,
     xfccProblems,
 } from "../verify/checks";
-import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome } from "../verify/ingress";
+import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome, tlsProblem, tokenFromResponse } from "../verify/ingress";
 import { parseClusterz, parseNetworkz, parseXfcc, spireEntryIds, tallyHelloworld, xfccFromHttpbin, xfccUris } from "../verify/parse";
 
 const SLEEP_ID = "spiffe://zta.lab/ns/sample/sa/sleep";
@@ -228,8 +228,26 @@ describe("JWT at the ingress: the outcome table", () => {
         expect(() => corruptSignature("a.b.")).toThrow(/not a signed JWT/);
     });
 
-    test("the ingress URL takes the path with or without its slash", () => {
-        expect(ingressUrl("10.5.0.100", "/headers")).toBe("http://10.5.0.100/headers");
-        expect(ingressUrl("10.5.0.100", "headers")).toBe("http://10.5.0.100/headers");
+    test("a token endpoint's answer: the access token, or the OAuth error it names", () => {
+        expect(tokenFromResponse(200, JSON.stringify({ access_token: "eyJ.a.b", token_type: "Bearer", expires_in: 300 }))).toBe("eyJ.a.b");
+        expect(() => tokenFromResponse(401, JSON.stringify({ error: "unauthorized_client", error_description: "Invalid client secret" }))).toThrow(
+            "the token endpoint answered HTTP 401 (unauthorized_client: Invalid client secret)",
+        );
+        expect(() => tokenFromResponse(200, "{}")).toThrow("the token endpoint answered HTTP 200 (no access_token)");
+        expect(() => tokenFromResponse(502, "<html>bad gateway</html>")).toThrow(/HTTP 502 with no JSON/);
+    });
+
+    test("the ingress URL is HTTPS and takes the path with or without its slash", () => {
+        expect(ingressUrl("10.5.0.100", "/headers")).toBe("https://10.5.0.100/headers");
+        expect(ingressUrl("10.5.0.100", "headers")).toBe("https://10.5.0.100/headers");
+    });
+
+    test("a gateway certificate that does not validate against the lab root is named as such; other errors pass through", () => {
+        const err = (code: string, message: string) => Object.assign(new Error(message), { code });
+        expect(tlsProblem(err("SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain"))).toMatch(
+            /^the gateway's certificate does not validate against the lab root \(rootCaCert\): its chain ends in a root other than the lab root/,
+        );
+        expect(tlsProblem(err("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"))).toMatch(/SANs do not name the address/);
+        expect(tlsProblem(err("ECONNREFUSED", "connect ECONNREFUSED 10.5.0.100:443"))).toBe("connect ECONNREFUSED 10.5.0.100:443");
     });
 });

@@ -7,7 +7,7 @@ import * as path from "path";
 import { EXIT, helpText, main, VerifyDeps } from "../verify/cli";
 import { CHECKS, VerifyTarget } from "../verify/checks";
 import { Cluster, ExecResult, KubeCluster, PodInfo, ServiceInfo } from "../verify/cluster";
-import { HttpGet } from "../verify/ingress";
+import { HttpGet, IssuerClient, TokenFetch } from "../verify/ingress";
 import { Report } from "../verify/runner";
 
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
@@ -118,12 +118,18 @@ function healthyCluster(): FakeCluster {
         if (p.name.startsWith("curl-") && container === "istio-proxy" && cmd === "pilot-agent request GET config_dump?resource=dynamic_active_secrets") {
             return ok(fixture("envoy-secrets-spire.json"));
         }
+        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "curl" && command.includes("\\n%{http_code}")) {
+            const url = command[command.length - 1];
+            if (url === "http://helloworld.sample:5000/hello") return ok(`${hello("v1")}\n200`);
+            // The network policy drops the SYN: curl gives up with no HTTP status.
+            if (url === "http://istiod.istio-system:15014/version") return { stdout: "\n000", stderr: "", code: 28 };
+        }
         if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "sh") {
             const n = Number(/seq 1 (\d+)/.exec(cmd)?.[1]);
             return ok(Array.from({ length: n }, (_, i) => hello(i % 2 === 0 ? "v1" : "v2")).join(""));
         }
-        if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
-            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/sleep";
+        if (p.name.startsWith("curl-") && container === "curl" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
+            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/curl";
             return ok(JSON.stringify({ headers: { Accept: ["*/*"], Host: ["httpbin.sample:8000"], "X-Forwarded-Client-Cert": [xfcc] } }));
         }
         if (p.name.startsWith("curl-") && container === "curl" && command[0] === "sh" && cmd.includes("http://httpbin.sample:8000/headers")) {
@@ -137,11 +143,24 @@ function healthyCluster(): FakeCluster {
 }
 
 /** An ingress that enforces JWT: 200 for TOKEN, 403 without a token, 401 for any other token. */
-const enforcingIngress: HttpGet = async (url, headers) => {
-    if (url !== "http://10.5.0.100/headers") return 404;
+const enforcingIngress: HttpGet = async (url, headers, _timeout, ca) => {
+    if (url !== "https://10.5.0.100/headers") return 404;
+    // The gateway's certificate is validated against the stack's root and nothing else.
+    if (ca !== target.rootCaCert) throw new Error("self-signed certificate in certificate chain");
     const auth = headers.Authorization;
     if (auth === undefined) return 403;
     return auth === `Bearer ${TOKEN}` ? 200 : 401;
+};
+
+const LAB_CLIENT: IssuerClient = { tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token", clientId: "zta-testbed", clientSecret: "client-secret-of-the-fake" };
+
+/** The lab issuer: TOKEN for the lab client over TLS trusting the lab root, nothing for anyone else. */
+const labIssuer: TokenFetch = async (client, ca) => {
+    if (ca !== target.rootCaCert) throw new Error("self-signed certificate in certificate chain");
+    if (client.tokenUrl !== LAB_CLIENT.tokenUrl || client.clientId !== LAB_CLIENT.clientId || client.clientSecret !== LAB_CLIENT.clientSecret) {
+        throw new Error("the token endpoint answered HTTP 401 (unauthorized_client)");
+    }
+    return TOKEN;
 };
 
 function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target) {
@@ -154,6 +173,7 @@ function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget
         },
         makeCluster: () => cluster,
         http,
+        fetchToken: labIssuer,
         readFile: (file) => (file === "token.jwt" ? `${TOKEN}\n` : (() => { throw new Error(`ENOENT: ${file}`); })()),
         out: (t) => void out.push(t),
         progress: (t) => void progress.push(t),
@@ -173,7 +193,7 @@ describe("verify on a healthy testbed", () => {
         expect(out()).toMatch(/SKIP  cross-domain-identity  .*skipped: shared trust model/);
         expect(out()).toContain('verify: stack "comp2": all checks passed');
         expect(code).toBe(EXIT.ok);
-        expect(progress()).toContain("[1/10] pods-ready: every pod Ready ...");
+        expect(progress()).toContain("[1/11] pods-ready: every pod Ready ...");
     });
 
     test("federated: curl's own-domain identity reaches the peer's httpbin, chained to this stack's root; every check passes", async () => {
@@ -196,7 +216,7 @@ describe("verify on a healthy testbed", () => {
         await main(["--stack", "comp2", "--token-file", "token.jwt", "--requests", "6"], deps);
         expect(out()).toMatch(/PASS  cross-cluster-traffic  .*v1: 3, v2: 3 of 6 calls/);
         expect(out()).toMatch(/PASS  workload-certificate  .*spiffe:\/\/zta\.lab\/ns\/sample\/sa\/curl, 2 certificate\(s\) to the lab root/);
-        expect(out()).toMatch(/PASS  ingress-jwt  .*http:\/\/10\.5\.0\.100\/headers: valid 200, missing 403, bad 401/);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*https:\/\/10\.5\.0\.100\/headers: valid 200, missing 403, bad 401/);
     });
 
     test("--json prints one machine-readable report", async () => {
@@ -247,11 +267,57 @@ describe("verify names what is broken and exits non-zero", () => {
         expect(failed[0].detail).toMatch(/not signed by the lab root .*; the proxy's trusted roots \(1\) do not include the lab root/);
     });
 
+    test("no network policy enforced (istiod answers sleep): network-segmentation FAILs; a sidecar's upstream-connect 503 counts as dropped", async () => {
+        const open = healthyCluster();
+        const handler = open.onExec;
+        open.onExec = (p, container, command) =>
+            command[command.length - 1] === "http://istiod.istio-system:15014/version" ? ok('{"version":"1.30.3"}\n200') : handler(p, container, command);
+        const { deps, out } = depsFor(open);
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--only", "network-segmentation"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  network-segmentation  .*denied flow http:\/\/istiod\.istio-system:15014\/version: HTTP 200, expected no connection/);
+
+        const viaSidecar = healthyCluster();
+        const inner = viaSidecar.onExec;
+        viaSidecar.onExec = (p, container, command) =>
+            command[command.length - 1] === "http://istiod.istio-system:15014/version"
+                ? ok("upstream connect error or disconnect/reset before headers. reset reason: connection timeout\n503")
+                : inner(p, container, command);
+        const second = depsFor(viaSidecar);
+        expect(await main(["--stack", "comp2", "--token", TOKEN, "--only", "network-segmentation"], second.deps)).toBe(EXIT.ok);
+        expect(second.out()).toMatch(/PASS  network-segmentation  .*istiod\.istio-system:15014\/version: 503 upstream connect error/);
+    });
+
     test("an ingress that lets a bad token through: ingress-jwt FAILs", async () => {
         const lax: HttpGet = async (_url, headers) => (headers.Authorization ? 200 : 403);
         const { deps, out } = depsFor(healthyCluster(), lax);
         expect(await main(["--stack", "comp2", "--token", TOKEN], deps)).toBe(EXIT.failed);
         expect(out()).toMatch(/FAIL  ingress-jwt  .*bad token: HTTP 200, expected 401/);
+    });
+
+    test("no token and a lab issuer in the outputs: verify gets one by the client-credentials grant and ingress-jwt PASSes", async () => {
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: LAB_CLIENT });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], deps)).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*valid 200, missing 403, bad 401/);
+        const refused = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: { ...LAB_CLIENT, clientSecret: "wrong" } });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], refused.deps)).toBe(EXIT.failed);
+        expect(refused.out()).toMatch(/FAIL  ingress-jwt  .*: no token from https:\/\/10\.5\.0\.2:9443\/realms\/zta\/protocol\/openid-connect\/token for client "zta-testbed": the token endpoint answered HTTP 401/);
+    });
+
+    test("federated, the issuer in the root stack: its token endpoint is trusted with that stack's root (issuerCaCert), the gateway with this stack's own", async () => {
+        const rootStackRoot = fixture("other-root.pem");
+        // The issuer's certificate chains to the root stack's root only.
+        const rootStackIssuer: TokenFetch = async (_client, ca) => {
+            if (ca !== rootStackRoot) throw new Error("self-signed certificate in certificate chain");
+            return TOKEN;
+        };
+        const federatedIssuer = { ...federatedTarget, issuer: LAB_CLIENT, issuerCaCert: rootStackRoot };
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, federatedIssuer);
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], { ...deps, fetchToken: rootStackIssuer })).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*valid 200, missing 403, bad 401/);
+        // Trusting this stack's own root for the issuer instead fails.
+        const own = depsFor(healthyCluster(), enforcingIngress, { ...federatedIssuer, issuerCaCert: undefined });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], { ...own.deps, fetchToken: rootStackIssuer })).toBe(EXIT.failed);
+        expect(own.out()).toMatch(/FAIL  ingress-jwt  .*no token from .*self-signed certificate in certificate chain/);
     });
 
     test("no token: ingress-jwt FAILs and says how to give one; --skip leaves it out with exit 0", async () => {

@@ -7,6 +7,8 @@
 // re-point these tests at the full plan, make `planFor` return
 // `stackOf(await planOf(labDirWith(edit)), stack)`: the assertions only use
 // findResource/resourcesOfType on the recorded inputs.
+import * as fs from "fs";
+import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageFrom, sampleImages, UPSTREAM_IMAGES } from "../components/samples";
@@ -45,7 +47,11 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
         program: async () => {
             const provider = new k8s.Provider(`${stack}-k8s`, { kubeconfig: pulumi.secret(standInFor(`${PROJECT}:kubeconfig`)) });
             const control = new k8s.core.v1.Namespace(STAND_IN_CONTROL, { metadata: { name: ISTIO_NAMESPACE } }, { provider });
-            const mesh: ServiceMesh = { control: [control], ingressSelector: gatewayChartLabels(INGRESS_GATEWAY) };
+            const mesh: ServiceMesh = {
+                control: [control],
+                ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
+                ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
+            };
             const exports: Record<string, unknown> = {};
             declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, exports);
             return exports;
@@ -86,15 +92,20 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
         expect(spec(ap).selector).toEqual({ matchLabels: labels });
     });
 
-    test("the JWT rule's issuer and JWKS URI are the configured ones", async () => {
+    test("the JWT rule's issuer and JWKS URI are the configured ones; the lab issuer's client is the audience by default", async () => {
         const plan = await planFor("comp2", (raw) => {
-            raw.jwt = { issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" };
+            raw.jwt = {
+                issuer: "https://idp.example:8443/realms/other",
+                jwksUri: "https://idp.example:8443/realms/other/certs",
+                caCert: fs.readFileSync(path.join(__dirname, "fixtures/verify/other-root.pem"), "utf8"),
+            };
         });
+        // An external issuer: any audience unless jwt.audiences says.
         expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
             { issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" },
         ]);
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
-        expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri }]);
+        expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-testbed"] }]);
     });
 
     test("jwt.audiences, when set, restricts the ingress to tokens issued for those audiences", async () => {

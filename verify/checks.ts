@@ -15,7 +15,7 @@ import {
 } from "../stacks/layers";
 import { chainProblems, proxySecretsFromConfigDump, spiffeIdOf, trustsRoot, uriSans } from "./certs";
 import { Cluster, PodInfo, ServiceInfo } from "./cluster";
-import { corruptSignature, HttpGet, ingressUrl, jwtOutcome, TokenCase } from "./ingress";
+import { corruptSignature, HttpGet, ingressUrl, IssuerClient, jwtOutcome, TokenCase, TokenFetch } from "./ingress";
 import { NetworkGateway, parseClusterz, parseNetworkz, parseXfcc, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
 
 /** What verify knows of the deployed stack (read from its outputs and config). */
@@ -29,6 +29,13 @@ export interface VerifyTarget {
     readonly rootCaCert: string;
     /** `mesh.trustModel`: in "federated" each cluster has its own trust domain and root. */
     readonly trustModel: "shared" | "federated";
+    /** The lab issuer's client (this stack's or its peer's outputs), when the lab runs its own issuer. */
+    readonly issuer?: IssuerClient;
+    /**
+     * The root the lab issuer's certificate chains to: the `rootCaCert` of the stack
+     * that runs it (in the federated model not this stack's own root). Absent: rootCaCert.
+     */
+    readonly issuerCaCert?: string;
     readonly peer: {
         readonly stack: string;
         readonly clusterName: string;
@@ -57,6 +64,7 @@ export interface VerifyOptions {
 export interface CheckContext {
     readonly cluster: Cluster;
     readonly http: HttpGet;
+    readonly fetchToken: TokenFetch;
     readonly target: VerifyTarget;
     readonly options: VerifyOptions;
 }
@@ -95,11 +103,55 @@ export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAME
 
 // The samples as the samples layer declares them: `app` labels, containers named after the app, Service ports.
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
+
+/**
+ * A call `verify` makes inside the mesh: from a sample pod (by its `app` label;
+ * its container has the app's name and a curl binary) to a sample Service.
+ * The checks build their commands from these, and test/verify-calls.test.ts
+ * runs each one through the planned AuthorizationPolicies, so a check the
+ * policies forbid fails in `npm test`.
+ */
+export interface MeshCall {
+    /** The id of the check that makes the call. */
+    readonly check: string;
+    /** The calling pod's `app` label (and container name). */
+    readonly from: string;
+    readonly to: { readonly service: string; readonly port: number; readonly path: string };
+}
+
+export const MESH_CALLS = {
+    crossCluster: { check: "cross-cluster-traffic", from: sleep.name, to: { service: helloworld.name, port: helloworld.port, path: "/hello" } },
+    // curl, not sleep: the sample namespace is default-deny and httpbin admits only curl and the ingress gateway.
+    clientIdentity: { check: "mtls-client-identity", from: curl.name, to: { service: httpbin.name, port: httpbin.port, path: "/headers" } },
+    // Federated model only: the same call, answered by the peer cluster's httpbin.
+    crossDomain: { check: "cross-domain-identity", from: curl.name, to: { service: httpbin.name, port: httpbin.port, path: "/headers" } },
+} as const satisfies Record<string, MeshCall>;
+
+/**
+ * A flow the network policies must drop: a sample pod to istiod's monitoring
+ * port, which only Prometheus and Kiali may reach. istiod has no sidecar, so
+ * no AuthorizationPolicy covers it: only the CiliumNetworkPolicies can stop
+ * this call. The allowed flow beside it is MESH_CALLS.crossCluster's.
+ */
+export const DENIED_FLOW = {
+    check: "network-segmentation",
+    from: sleep.name,
+    to: { namespace: ISTIO_NAMESPACE, service: "istiod", port: 15014, path: "/version" },
+} as const;
+
+export function meshCallUrl(call: MeshCall): string {
+    return `http://${call.to.service}.${SAMPLE_NAMESPACE}:${call.to.port}${call.to.path}`;
+}
+
+/** The calling pod of a mesh call: its label selector and container. */
+function callerOf(call: { readonly from: string }): { selector: string; container: string } {
+    return { selector: `app=${call.from}`, container: call.from };
+}
+
 export const SAMPLE = {
-    sleep: { selector: `app=${sleep.name}`, container: sleep.name },
-    curl: { selector: `app=${curl.name}`, container: curl.name },
-    helloworldUrl: `http://${helloworld.name}.${SAMPLE_NAMESPACE}:${helloworld.port}/hello`,
-    httpbinHeadersUrl: `http://${httpbin.name}.${SAMPLE_NAMESPACE}:${httpbin.port}/headers`,
+    curl: { selector: `app=${curl.name}` },
+    helloworldUrl: meshCallUrl(MESH_CALLS.crossCluster),
+    httpbinHeadersUrl: meshCallUrl(MESH_CALLS.clientIdentity),
     /** helloworld-v1 runs in cluster1, helloworld-v2 in cluster2. */
     versions: ["v1", "v2"],
 } as const;
@@ -232,6 +284,36 @@ export function crossDomainProblems(e: CrossDomainEvidence): string[] {
     }
     problems.push(...chainProblems(e.callerChain, e.ownRoot, e.callerId, e.now));
     return problems;
+}
+
+/** curl's output with `-w '\n%{http_code}'`: the body, then the status ("000": no HTTP answer). */
+export function splitStatus(output: string): { body: string; status: string } {
+    const trimmed = output.replace(/\s+$/, "");
+    const cut = trimmed.lastIndexOf("\n");
+    return { body: cut < 0 ? "" : trimmed.slice(0, cut), status: (cut < 0 ? trimmed : trimmed.slice(cut + 1)).trim() };
+}
+
+/**
+ * The allowed flow must answer 200; the denied one must get no answer from its
+ * target: no connection at all ("000"), or the sidecar's own 503 saying it
+ * could not connect upstream (Envoy: "upstream connect error").
+ */
+export function segmentationProblems(allowed: { body: string; status: string }, denied: { body: string; status: string }, urls: { allowed: string; denied: string }): string[] {
+    const problems: string[] = [];
+    if (allowed.status !== "200") problems.push(`allowed flow ${urls.allowed}: HTTP ${allowed.status}, expected 200 (${allowed.body.slice(0, 120)})`);
+    const blocked = denied.status === "000" || (denied.status === "503" && /upstream connect error/.test(denied.body));
+    if (!blocked) problems.push(`denied flow ${urls.denied}: HTTP ${denied.status}, expected no connection (the network policy does not drop it)`);
+    return problems;
+}
+
+/** A token from the lab issuer by the client-credentials grant, when no --token is given. */
+async function tokenFromIssuer(fetchToken: TokenFetch, target: VerifyTarget, options: VerifyOptions): Promise<string> {
+    if (target.issuer === undefined) {
+        throw new CheckFailed(["no token given and no lab issuer in the stack outputs (an external jwt.issuer): pass --token or --token-file (or --skip ingress-jwt)"]);
+    }
+    return fetchToken(target.issuer, target.issuerCaCert ?? target.rootCaCert, options.timeoutMs).catch((err: Error) => {
+        throw new CheckFailed([`no token from ${target.issuer?.tokenUrl} for client "${target.issuer?.clientId}": ${err.message}`]);
+    });
 }
 
 // ---- helpers that talk to the cluster ----
@@ -375,14 +457,15 @@ export const CHECKS: readonly Check[] = [
     },
     {
         id: "cross-cluster-traffic",
-        title: "calls from sleep reach helloworld v1 and v2",
-        proves: `repeated calls (--requests) from the ${SAMPLE_NAMESPACE} "sleep" pod to ${SAMPLE.helloworldUrl} are answered by both helloworld-v1 (cluster1) and helloworld-v2 (cluster2): cross-cluster, cross-network traffic works`,
+        title: `calls from ${MESH_CALLS.crossCluster.from} reach helloworld v1 and v2`,
+        proves: `repeated calls (--requests) from the ${SAMPLE_NAMESPACE} "${MESH_CALLS.crossCluster.from}" pod to ${SAMPLE.helloworldUrl} are answered by both helloworld-v1 (cluster1) and helloworld-v2 (cluster2): cross-cluster, cross-network traffic works`,
         async run({ cluster, options }) {
-            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
+            const caller = callerOf(MESH_CALLS.crossCluster);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
             const n = options.requests;
             const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${SAMPLE.helloworldUrl}; echo; done`;
             // The loop's exit status is the last curl's; the tally decides, so read stdout whatever it is.
-            const res = await cluster.exec(pod.namespace, pod.name, SAMPLE.sleep.container, ["sh", "-c", script]);
+            const res = await cluster.exec(pod.namespace, pod.name, caller.container, ["sh", "-c", script]);
             const tally = tallyHelloworld(res.stdout + "\n" + res.stderr);
             failIf(trafficProblems(tally, n));
             return Object.entries(tally.versions).map(([v, count]) => `${v}: ${count}`).join(", ") + ` of ${n} calls`;
@@ -391,10 +474,11 @@ export const CHECKS: readonly Check[] = [
     {
         id: "mtls-client-identity",
         title: "httpbin sees the caller's SPIFFE ID",
-        proves: `a call from "sleep" to ${SAMPLE.httpbinHeadersUrl} arrives with an X-Forwarded-Client-Cert whose URI is sleep's SPIFFE ID: the hop was mutual TLS with workload identities`,
+        proves: `a call from "${MESH_CALLS.clientIdentity.from}" (SPIRE-managed) to ${SAMPLE.httpbinHeadersUrl} arrives with an X-Forwarded-Client-Cert whose URI is the caller's SPIFFE ID: the hop was mutual TLS with workload identities`,
         async run({ cluster, target, options }) {
-            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.sleep.selector, SAMPLE.sleep.container);
-            const body = await run(cluster, pod, SAMPLE.sleep.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
+            const caller = callerOf(MESH_CALLS.clientIdentity);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
+            const body = await run(cluster, pod, caller.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
             const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(xfccProblems(body, expectedId));
             return `X-Forwarded-Client-Cert URI=${expectedId}`;
@@ -403,16 +487,17 @@ export const CHECKS: readonly Check[] = [
     {
         id: "cross-domain-identity",
         title: "a caller keeps its own trust domain's identity in the peer's",
-        proves: `federated trust model only (else SKIP): calls (--requests at most) from the ${SAMPLE_NAMESPACE} "curl" pod to ${SAMPLE.httpbinHeadersUrl} until the peer cluster's httpbin answers (X-Forwarded-Client-Cert By= in the peer's trust domain); its URI= is curl's SPIFFE ID in this trust domain, its Hash= that of the certificate curl's proxy holds, which chains signature by signature to this stack's own rootCaCert, not the peer's`,
+        proves: `federated trust model only (else SKIP): calls (--requests at most) from the ${SAMPLE_NAMESPACE} "${MESH_CALLS.crossDomain.from}" pod to ${meshCallUrl(MESH_CALLS.crossDomain)} until the peer cluster's httpbin answers (X-Forwarded-Client-Cert By= in the peer's trust domain); its URI= is the caller's SPIFFE ID in this trust domain, its Hash= that of the certificate the caller's proxy holds, which chains signature by signature to this stack's own rootCaCert, not the peer's`,
         async run({ cluster, target, options }) {
             if (target.trustModel !== "federated") throw new CheckSkipped("shared trust model: one trust domain and one root, nothing to cross");
             const peerTrustDomain = target.peer.trustDomain;
             if (peerTrustDomain === undefined) throw new CheckFailed([`peer stack "${target.peer.stack}" has no identity output: deploy it first`]);
-            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.curl.selector, PROXY_CONTAINER);
+            const caller = callerOf(MESH_CALLS.crossDomain);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, PROXY_CONTAINER);
             const secrets = proxySecretsFromConfigDump(await run(cluster, pod, PROXY_CONTAINER, ["pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_secrets"]));
             const n = options.requests;
-            const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${SAMPLE.httpbinHeadersUrl}; echo; echo ${REPLY_SEPARATOR}; done`;
-            const res = await cluster.exec(pod.namespace, pod.name, SAMPLE.curl.container, ["sh", "-c", script]);
+            const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${meshCallUrl(MESH_CALLS.crossDomain)}; echo; echo ${REPLY_SEPARATOR}; done`;
+            const res = await cluster.exec(pod.namespace, pod.name, caller.container, ["sh", "-c", script]);
             const callerId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(
                 crossDomainProblems({
@@ -429,23 +514,40 @@ export const CHECKS: readonly Check[] = [
         },
     },
     {
+        id: DENIED_FLOW.check,
+        title: "the network policies drop what they do not allow",
+        proves: `from the ${SAMPLE_NAMESPACE} "${DENIED_FLOW.from}" pod, ${SAMPLE.helloworldUrl} answers 200 (an allowed flow) while http://${DENIED_FLOW.to.service}.${DENIED_FLOW.to.namespace}:${DENIED_FLOW.to.port}${DENIED_FLOW.to.path} (istiod's monitoring port, which only Prometheus and Kiali may reach; no AuthorizationPolicy covers it) gets no connection: the default-deny CiliumNetworkPolicies are enforced`,
+        async run({ cluster, options }) {
+            const caller = callerOf(DENIED_FLOW);
+            const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
+            const urls = { allowed: SAMPLE.helloworldUrl, denied: `http://${DENIED_FLOW.to.service}.${DENIED_FLOW.to.namespace}:${DENIED_FLOW.to.port}${DENIED_FLOW.to.path}` };
+            const seconds = String(curlSeconds(options, 2));
+            // curl exits non-zero on no connection; the status line decides, so read stdout whatever the exit code.
+            const call = async (url: string) => splitStatus((await cluster.exec(pod.namespace, pod.name, caller.container, ["curl", "-s", "--max-time", seconds, "-w", "\\n%{http_code}", url])).stdout);
+            const allowed = await call(urls.allowed);
+            const denied = await call(urls.denied);
+            failIf(segmentationProblems(allowed, denied, urls));
+            return `${urls.allowed}: 200; ${urls.denied}: ${denied.status === "000" ? "no connection" : "503 upstream connect error"}`;
+        },
+    },
+    {
         id: "ingress-jwt",
         title: "the ingress gateway enforces JWT",
-        proves: `GET http://<metallb.ingressAddress>/<--ingress-path> from this machine answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
-        async run({ http, target, options }) {
-            if (options.token === undefined) throw new CheckFailed(["no token given: pass --token or --token-file (or --skip ingress-jwt)"]);
+        proves: `GET https://<metallb.ingressAddress>/<--ingress-path> from this machine, trusting only the lab root (the gateway's certificate must chain to rootCaCert and name the address or --ingress-host), answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
+        async run({ http, fetchToken, target, options }) {
+            const token = options.token ?? (await tokenFromIssuer(fetchToken, target, options));
             const url = ingressUrl(target.ingressAddress, options.ingressPath);
             const base: Record<string, string> = options.ingressHost ? { Host: options.ingressHost } : {};
             const cases: [TokenCase, Record<string, string>][] = [
-                ["valid", { ...base, Authorization: `Bearer ${options.token}` }],
+                ["valid", { ...base, Authorization: `Bearer ${token}` }],
                 ["missing", base],
-                ["bad", { ...base, Authorization: `Bearer ${corruptSignature(options.token)}` }],
+                ["bad", { ...base, Authorization: `Bearer ${corruptSignature(token)}` }],
             ];
             const perCall = Math.max(1000, Math.floor(options.timeoutMs / cases.length));
             const seen: string[] = [];
             const problems: string[] = [];
             for (const [tokenCase, headers] of cases) {
-                const status = await http(url, headers, perCall).catch((err: Error) => {
+                const status = await http(url, headers, perCall, target.rootCaCert).catch((err: Error) => {
                     throw new CheckFailed([`GET ${url} (${tokenCase} token): ${err.message}`]);
                 });
                 seen.push(`${tokenCase} ${status}`);

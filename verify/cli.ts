@@ -5,13 +5,13 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { CHECKS, VerifyOptions } from "./checks";
 import { Cluster, KubeCluster } from "./cluster";
-import { HttpGet, httpStatus } from "./ingress";
+import { clientCredentialsToken, HttpGet, httpStatus, TokenFetch } from "./ingress";
 import { CheckResult, formatResult, Report, reportOf, runChecks } from "./runner";
 import type { StackAccess } from "./stack";
 
 export const EXIT = { ok: 0, failed: 1, cannotVerify: 2 } as const;
 
-const DEFAULTS = { timeout: 30, connectTimeout: 10, requests: 20, ingressPath: "/headers" };
+export const DEFAULTS = { timeout: 30, connectTimeout: 10, requests: 20, ingressPath: "/headers" };
 
 export function helpText(): string {
     const checks = CHECKS.map((c) => `  ${c.id}\n      ${c.proves}`).join("\n");
@@ -31,7 +31,7 @@ Options:
   --timeout <seconds>      bound of each check and of each API request (default ${DEFAULTS.timeout})
   --connect-timeout <s>    bound of the first contact with the API server (default ${DEFAULTS.connectTimeout})
   --requests <n>           helloworld calls in cross-cluster-traffic (default ${DEFAULTS.requests})
-  --token <jwt>            a valid token for ingress-jwt
+  --token <jwt>            a valid token for ingress-jwt (default: one from the lab issuer)
   --token-file <path>      the same, read from a file
   --ingress-path <path>    path requested at the ingress (default ${DEFAULTS.ingressPath})
   --ingress-host <host>    Host header for the ingress requests (default: the address)
@@ -50,6 +50,7 @@ export interface VerifyDeps {
     readStack(stack: string): Promise<StackAccess>;
     makeCluster(kubeconfig: string, timeoutMs: number, connectTimeoutMs: number): Cluster;
     readonly http: HttpGet;
+    readonly fetchToken: TokenFetch;
     readFile(file: string): string;
     out(text: string): void;
     progress(text: string): void;
@@ -181,7 +182,7 @@ export async function main(argv: string[], deps: VerifyDeps): Promise<number> {
         return cannotVerify(cluster.endpoint, `cannot reach the Kubernetes API of stack "${stack}" at ${cluster.endpoint}: ${(err as Error).message}`);
     }
 
-    const results: CheckResult[] = await runChecks(CHECKS, { cluster, http: deps.http, target: access.target, options }, parsed.skip, {
+    const results: CheckResult[] = await runChecks(CHECKS, { cluster, http: deps.http, fetchToken: deps.fetchToken, target: access.target, options }, parsed.skip, {
         started: (check, i, total) => deps.progress(`[${i + 1}/${total}] ${check.id}: ${check.title} ...\n`),
         finished: (r) => {
             if (!json) deps.out(formatResult(r) + "\n");
@@ -202,6 +203,7 @@ export const realDeps: VerifyDeps = {
     readStack: async (stack) => (await import("./stack")).readStack(stack, path.resolve(__dirname, "..")),
     makeCluster: (kubeconfig, timeoutMs, connectTimeoutMs) => new KubeCluster(kubeconfig, timeoutMs, connectTimeoutMs),
     http: httpStatus,
+    fetchToken: clientCredentialsToken,
     readFile: (file) => readFileSync(file, "utf8"),
     out: (text) => void process.stdout.write(text),
     progress: (text) => void process.stderr.write(text),

@@ -6,6 +6,7 @@ import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey }
 import { PLAIN_KEYS } from "../stacks/load";
 import { ClusterIdentity } from "../stacks/peer";
 import { VerifyTarget } from "./checks";
+import { IssuerClient } from "./ingress";
 
 export interface StackAccess {
     readonly target: VerifyTarget;
@@ -56,6 +57,13 @@ function output<T>(outputs: OutputMap, key: string): T | undefined {
     return outputs[key]?.value as T | undefined;
 }
 
+/** The lab issuer's client from the root stack's outputs (`issuer`, `issuerClientSecret`), if it runs one. */
+function issuerClient(outputs: OutputMap): IssuerClient | undefined {
+    const issuer = output<{ tokenUrl: string; clientId: string }>(outputs, "issuer");
+    const clientSecret = output<string>(outputs, "issuerClientSecret");
+    return issuer && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, clientSecret } : undefined;
+}
+
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peer's outputs. */
 export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
     const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
@@ -92,6 +100,10 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
+            // The issuer runs in the root stack: its certificate chains to that stack's root.
+            ...(issuerClient(outputs)
+                ? { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }
+                : { issuer: issuerClient(peerOutputs), issuerCaCert: output<string>(peerOutputs, "rootCaCert") }),
             peer: {
                 stack: cfg.peer.stack,
                 clusterName: cfg.peer.clusterName,

@@ -20,15 +20,37 @@ if [[ ! -f "$KUBECONFIG" ]]; then
     # No CNI is installed here: Cilium comes next. Without kube-proxy when Cilium replaces it
     # (Cilium's kube-proxy-free guide: kubeadm init --skip-phases=addon/kube-proxy).
     # The version is the installed kubeadm's own, so the control plane matches the held packages.
+    #
+    # The kubelet's --node-ip is the management address: on a host with two NICs the kubelet
+    # would otherwise take the address of the default route's NIC, and the node's InternalIP
+    # (what Cilium, MetalLB and the peer see) could be the service address. kubeadm passes
+    # kubelet flags only from its config file, in the API version it prints itself
+    # (v1beta3 up to Kubernetes 1.30: a map; v1beta4 from 1.31: a list of name/value).
+    api="$(kubeadm config print init-defaults | awk '$1 == "apiVersion:" && $2 ~ /^kubeadm/ { print $2; exit }')"
+    if [[ "$api" == kubeadm.k8s.io/v1beta3 ]]; then
+        node_ip="    node-ip: \"${address}\""
+    else
+        node_ip=$'    - name: node-ip\n      value: "'"${address}"'"'
+    fi
     skip=()
     [[ "$kube_proxy" == with-kube-proxy ]] || skip=(--skip-phases=addon/kube-proxy)
-    kubeadm init \
-        --apiserver-advertise-address="$address" \
-        --pod-network-cidr="$pod_cidr" \
-        --service-cidr="$service_cidr" \
-        --kubernetes-version="$(kubeadm version -o short)" \
-        --skip-token-print \
-        "${skip[@]}"
+    write_file /etc/zta-testbed/kubeadm-init.yaml 0600 <<YAML || true
+apiVersion: ${api}
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: "${address}"
+nodeRegistration:
+  kubeletExtraArgs:
+${node_ip}
+---
+apiVersion: ${api}
+kind: ClusterConfiguration
+kubernetesVersion: "$(kubeadm version -o short)"
+networking:
+  podSubnet: "${pod_cidr}"
+  serviceSubnet: "${service_cidr}"
+YAML
+    kubeadm init --config /etc/zta-testbed/kubeadm-init.yaml --skip-token-print "${skip[@]}"
 fi
 
 for _ in $(seq 60); do
@@ -42,6 +64,8 @@ problems=()
 has_flag "$manifests/kube-apiserver.yaml" advertise-address "$address" || problems+=("API server address is not ${address}")
 has_flag "$manifests/kube-controller-manager.yaml" cluster-cidr "$pod_cidr" || problems+=("pod CIDR is not ${pod_cidr}")
 has_flag "$manifests/kube-apiserver.yaml" service-cluster-ip-range "$service_cidr" || problems+=("service CIDR is not ${service_cidr}")
+node_address="$(kubectl get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}')"
+[[ "$node_address" == "$address" ]] || problems+=("the node's address (kubelet --node-ip) is ${node_address}, not ${address}")
 running=with-kube-proxy
 kubectl -n kube-system get daemonset kube-proxy >/dev/null 2>&1 || running=without-kube-proxy
 [[ "$running" == "$kube_proxy" ]] || problems+=("it runs ${running}, the configuration says ${kube_proxy}")

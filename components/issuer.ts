@@ -1,0 +1,160 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { hostScript, scriptCommand, scriptHash } from "./scripts";
+import { connectionGate, sshHost } from "./ssh";
+
+export interface LabIssuerArgs {
+    /** comp1's address: where Keycloak listens, the certificate's IP SAN, the issuer URL's host. */
+    readonly address: string;
+    /** The HTTPS port (the issuer URL's port). */
+    readonly port: number;
+    readonly realm: string;
+    /** The confidential client the realm import creates; its tokens carry it as audience. */
+    readonly clientId: string;
+    /** Keycloak's container image, pinned. */
+    readonly image: string;
+    readonly sshUser: string;
+    readonly sshPort?: number;
+    /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
+    readonly sshPrivateKey: pulumi.Input<string>;
+    /** The lab root CA certificate (PEM), issuer of Keycloak's certificate. */
+    readonly rootCaCert: pulumi.Input<string>;
+    /** The lab root CA key (PEM, secret): only the root stack has it. */
+    readonly rootCaKey: pulumi.Input<string>;
+}
+
+const RUN = hostScript("issuer/run.sh");
+const REMOVE = hostScript("issuer/remove.sh");
+
+/** The realm Keycloak imports on start: one realm and the testbed's confidential client. */
+export interface RealmImport {
+    readonly realm: string;
+    readonly enabled: true;
+    readonly sslRequired: "all";
+    readonly clients: {
+        readonly clientId: string;
+        readonly enabled: true;
+        readonly protocol: "openid-connect";
+        readonly publicClient: false;
+        readonly clientAuthenticatorType: "client-secret";
+        readonly secret: string;
+        readonly serviceAccountsEnabled: true;
+        readonly standardFlowEnabled: false;
+        readonly directAccessGrantsEnabled: false;
+        readonly protocolMappers: { name: string; protocol: "openid-connect"; protocolMapper: string; config: Record<string, string> }[];
+    }[];
+}
+
+/**
+ * The realm as Keycloak's import format (representations RealmRepresentation
+ * and ClientRepresentation): a confidential client with only the
+ * client-credentials grant (service account), and an audience mapper so its
+ * access tokens carry `aud: <clientId>`, which the ingress enforces.
+ */
+export function realmImport(realm: string, clientId: string, secret: string): RealmImport {
+    return {
+        realm,
+        enabled: true,
+        sslRequired: "all",
+        clients: [
+            {
+                clientId,
+                enabled: true,
+                protocol: "openid-connect",
+                publicClient: false,
+                clientAuthenticatorType: "client-secret",
+                secret,
+                serviceAccountsEnabled: true,
+                standardFlowEnabled: false,
+                directAccessGrantsEnabled: false,
+                protocolMappers: [
+                    {
+                        name: `${clientId}-audience`,
+                        protocol: "openid-connect",
+                        protocolMapper: "oidc-audience-mapper",
+                        config: { "included.client.audience": clientId, "access.token.claim": "true", "id.token.claim": "false" },
+                    },
+                ],
+            },
+        ],
+    };
+}
+
+/**
+ * The lab's own OIDC issuer on comp1 (declared by the root stack, which holds
+ * the root key that signs its certificate), run the way the registry runs: a
+ * Keycloak container over SSH, HTTPS only with a certificate from the lab root
+ * for comp1's address, a generated admin password, and the realm and client
+ * imported on every start (`--import-realm`) from a file this component
+ * writes. Keycloak keeps no state between containers: its realm is all in the
+ * import, so a re-created container is the same issuer (new signing keys, which
+ * istiod refetches).
+ */
+export class LabIssuer extends pulumi.ComponentResource {
+    /** The realm URL, what tokens carry as `iss`. */
+    public readonly url: string;
+    /** The token endpoint (client-credentials grant). */
+    public readonly tokenUrl: string;
+    public readonly clientId: string;
+    /** The client's secret (secret). */
+    public readonly clientSecret: pulumi.Output<string>;
+    /** Keycloak's bootstrap admin password (secret), user "admin". */
+    public readonly adminPassword: pulumi.Output<string>;
+    /** Keycloak's server certificate (PEM), signed by the lab root. */
+    public readonly certPem: pulumi.Output<string>;
+
+    constructor(name: string, args: LabIssuerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:host:LabIssuer", name, {}, opts);
+        const child = { parent: this };
+
+        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
+        const csr = new tls.CertRequest(
+            `${name}-csr`,
+            { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] },
+            child,
+        );
+        const cert = new tls.LocallySignedCert(
+            `${name}-cert`,
+            {
+                certRequestPem: csr.certRequestPem,
+                caCertPem: args.rootCaCert,
+                caPrivateKeyPem: pulumi.secret(args.rootCaKey),
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+                validityPeriodHours: 2 * 365 * 24,
+            },
+            child,
+        );
+        const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, child);
+        const clientSecret = new random.RandomPassword(`${name}-client-secret`, { length: 40, special: false }, child);
+        this.adminPassword = pulumi.secret(adminPassword.result);
+        this.clientSecret = pulumi.secret(clientSecret.result);
+
+        const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
+        const gate = connectionGate(name, ssh, this);
+        const inputs = [args.image, args.address, String(args.port), args.realm];
+        // Everything secret travels on standard input: certificate, root, key, realm (with the client secret), admin password.
+        const stdin = pulumi
+            .all([cert.certPem, pulumi.output(args.rootCaCert), key.privateKeyPem, this.clientSecret, this.adminPassword])
+            .apply(([leaf, root, pem, secret, admin]) => `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realmImport(args.realm, args.clientId, secret))}\nadmin: ${admin}\n`);
+        new command.remote.Command(
+            `${name}-container`,
+            {
+                connection: ssh.connection,
+                create: scriptCommand(RUN, inputs),
+                delete: scriptCommand(REMOVE),
+                stdin: pulumi.secret(stdin),
+                // A new certificate, client secret or admin password re-runs the script, which recreates the container.
+                triggers: [ssh.target, pulumi.secret(stdin.apply((text) => scriptHash(RUN.text, [...inputs, text])))],
+            },
+            { parent: this, dependsOn: [gate], deleteBeforeReplace: true },
+        );
+
+        this.url = `https://${args.address}:${args.port}/realms/${args.realm}`;
+        this.tokenUrl = `${this.url}/protocol/openid-connect/token`;
+        this.clientId = args.clientId;
+        this.certPem = cert.certPem;
+        this.registerOutputs({ url: this.url, tokenUrl: this.tokenUrl, clientId: this.clientId, clientSecret: this.clientSecret, adminPassword: this.adminPassword, certPem: this.certPem });
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The lab's OIDC issuer on comp1: one Keycloak container (Docker from Ubuntu's
+# packages), HTTPS only with a certificate from the lab root CA, the realm and
+# its client imported from a file on every start, no state kept between
+# containers. Idempotent: the container is recreated only when its image,
+# address, port, realm, certificate, key, client or admin password changed.
+# Usage: run.sh <image> <listen address> <port> <realm>
+#        (standard input: the server certificate, the lab root certificate, the
+#        private key (PEM), then a line "realm: <realm import JSON>" and a line
+#        "admin: <bootstrap admin password>")
+# (lib.sh is put in front of this file: write_file, installed)
+set -euo pipefail
+image="$1"
+address="$2"
+port="$3"
+realm="$4"
+base=/var/lib/zta-issuer
+name=zta-issuer
+# The Keycloak image runs as uid 1000 (its Dockerfile's USER): the files it reads belong to it.
+keycloak_uid=1000
+
+if ! installed docker.io; then
+    apt-get update -qq
+    apt-get install -y -qq docker.io
+fi
+systemctl is-enabled -q docker || systemctl enable --now docker
+
+input="$(cat)"
+certificates="$(awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' <<<"$input")"
+leaf="$(awk '/-----BEGIN CERTIFICATE-----/ { n++ } n == 1' <<<"$certificates")"
+root="$(awk '/-----BEGIN CERTIFICATE-----/ { n++ } n == 2' <<<"$certificates")"
+key="$(awk '/-----BEGIN [A-Z ]*KEY-----/,/-----END [A-Z ]*KEY-----/' <<<"$input")"
+realm_json="$(sed -n 's/^realm: //p' <<<"$input")"
+admin_password="$(sed -n 's/^admin: //p' <<<"$input")"
+if [[ -z "$leaf" || -z "$root" || -z "$key" || -z "$realm_json" || -z "$admin_password" ]]; then
+    echo "standard input must hold the certificate, the root certificate, the private key, a realm: line and an admin: line" >&2
+    exit 1
+fi
+
+install -d -m 0700 -o "$keycloak_uid" -g 0 "$base" "$base/certs" "$base/import"
+write_file "$base/certs/tls.crt" 0644 <<<"$leaf" || true
+write_file "$base/certs/tls.key" 0600 <<<"$key" || true
+write_file "$base/certs/root.crt" 0644 <<<"$root" || true
+write_file "$base/import/${realm}-realm.json" 0600 <<<"$realm_json" || true
+# Docker reads the env file itself; the password is never on a command line.
+write_file "$base/admin.env" 0600 <<<"KC_BOOTSTRAP_ADMIN_USERNAME=admin
+KC_BOOTSTRAP_ADMIN_PASSWORD=${admin_password}" || true
+chown "$keycloak_uid:0" "$base/certs/tls.crt" "$base/certs/tls.key" "$base/import/${realm}-realm.json"
+
+# Everything the container is made from, as one label: a change means recreate.
+spec="$(printf '%s\n' "$image" "$address" "$port" "$realm" "$input" | sha256sum | cut -d' ' -f1)"
+current="$(docker inspect -f '{{ index .Config.Labels "zta-testbed.spec" }}' "$name" 2>/dev/null || true)"
+if [[ "$current" != "$spec" ]]; then
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    # Keycloak's server options (keycloak.org, "All configuration"): HTTPS only, on 8443 in
+    # the container; the hostname is the issuer URL's origin, so `iss` is https://<address>:<port>/realms/<realm>.
+    docker run -d --name "$name" --restart always \
+        --label "zta-testbed.spec=${spec}" \
+        -p "${address}:${port}:8443" \
+        -v "$base/certs:/opt/keycloak/conf/zta:ro" \
+        -v "$base/import:/opt/keycloak/data/import:ro" \
+        --env-file "$base/admin.env" \
+        "$image" start \
+        --import-realm \
+        --http-enabled=false \
+        --https-port=8443 \
+        --https-certificate-file=/opt/keycloak/conf/zta/tls.crt \
+        --https-certificate-key-file=/opt/keycloak/conf/zta/tls.key \
+        --hostname="https://${address}:${port}"
+    echo "Keycloak ${image} starting on https://${address}:${port}"
+elif [[ "$(docker inspect -f '{{ .State.Running }}' "$name")" != true ]]; then
+    docker start "$name"
+fi
+
+# istiod fetches the keys once it starts: wait until the realm serves them, verified against the lab root.
+discovery="https://${address}:${port}/realms/${realm}/.well-known/openid-configuration"
+for _ in $(seq 60); do
+    curl -sf --cacert "$base/certs/root.crt" "$discovery" >/dev/null && break
+    sleep 5
+done
+if ! curl -sf --cacert "$base/certs/root.crt" "$discovery" >/dev/null; then
+    echo "Keycloak did not serve ${discovery} within 5 minutes; see \`docker logs ${name}\`" >&2
+    exit 1
+fi
+echo "issuer https://${address}:${port}/realms/${realm} is up"
