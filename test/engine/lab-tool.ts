@@ -59,6 +59,9 @@ async function info(flags: Flags): Promise<void> {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
+    // Torn down last (README, "Tearing down"): the stack that owns the lab root.
+    const root = STACKS.filter((stack) => rawStack(dir, stack).pki?.role === "root");
+    lines.push(`root_stacks="${root.join(" ")}"`);
     lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, STACKS[0]).versions?.cilium)}`);
     // A file, not stdout: the program may log while the plan evaluates it.
     fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");

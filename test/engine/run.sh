@@ -81,7 +81,7 @@ export PULUMI_CONFIG_PASSPHRASE=zta-engine-test   # throwaway state of a throwaw
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_CONFIRMATIONS=true
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
-order='' stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
+order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
 (cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
   { cat "$work/info.log"; exit 2; }
 # shellcheck source=/dev/null
@@ -198,7 +198,7 @@ EOF
 }
 
 start_controllers() { # stack, index: once its API server is ready (they exit if RBAC is not bootstrapped yet)
-  local stack=$1 dir=$work/$1 base=$((20000 + $2 * 100)) cidr_var=${1}_service_cidr
+  local dir=$work/$1 base=$((20000 + $2 * 100)) cidr_var=${1}_service_cidr
   local pki=$dir/pki cidr=${!cidr_var}
   in_ns nice "$kube/bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -303,10 +303,10 @@ if $converged; then
   result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
 fi
 
-# Peers first, the root stack last (its root CA is protected: README, "Tearing down").
+# Peers first, the root stack last, its protected root CA unprotected first (README, "Tearing down").
 destroyed=true
-for stack in $(echo "$order" | tr ' ' '\n' | awk '!seen[$0]++' | tac); do
-  pulumi_in "$t2" state unprotect --all --yes --stack "$stack" >/dev/null 2>&1 || true
+for stack in $(for s in $stacks; do case " $root_stacks " in *" $s "*) ;; *) echo "$s" ;; esac; done) $root_stacks; do
+  case " $root_stacks " in *" $stack "*) pulumi_in "$t2" state unprotect --all --yes --stack "$stack" >/dev/null ;; esac
   if timed "destroy $stack" "$work/destroy-$stack.log" pulumi_in "$t2" destroy --stack "$stack" --yes --skip-preview --suppress-progress; then
     pass "$stack: pulumi destroy"
   else
