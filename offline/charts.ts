@@ -68,12 +68,12 @@ export function readChartArchive(file: string): Map<string, string> {
  * action in their metadata (labels, annotations, a webhook's namespace) but
  * never in `spec.versions[].schema`, which is all the schema check uses: whole-line
  * actions are dropped and inline ones replaced by a placeholder string so that
- * the YAML parses. A file with no `kind: CustomResourceDefinition` is skipped.
+ * the YAML parses. A file that declares no CRD kind is skipped.
  */
 export function chartCrdDocuments(files: Map<string, string>): { file: string; crd: Record<string, any> }[] {
     const found: { file: string; crd: Record<string, any> }[] = [];
     for (const [file, text] of files) {
-        if (!/\.ya?ml$/.test(file) || !/^kind: CustomResourceDefinition\s*$/m.test(text)) continue;
+        if (!/\.ya?ml$/.test(file) || !/^kind:\s+CustomResourceDefinition\s*$/m.test(text)) continue;
         const plain = text
             .split("\n")
             .filter((line) => !/^\s*\{\{.*\}\}\s*$/.test(line))

@@ -27,7 +27,7 @@ export interface KubernetesSupport {
     /** "1.30" */
     readonly minor: string;
     readonly kubernetes: Range;
-    /** The newest release of this minor the program is tested with (a chart in ../shared/charts). */
+    /** The newest release of this minor the program is tested with (its chart is in the test tier's chart mirror). */
     readonly release: string;
     readonly source: string;
 }
