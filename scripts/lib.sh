@@ -28,3 +28,19 @@ write_file() {
 installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
+
+# Runs the container $1 (`docker run -d --name $1 --restart always` with the
+# remaining arguments) unless it already carries the spec label $2, a hash of
+# everything it is made from: a different spec recreates it, an unchanged one is
+# only started if it stopped. Returns 0 when it (re)created the container.
+run_container() {
+    local name="$1" spec="$2" current
+    shift 2
+    current="$(docker inspect -f '{{ index .Config.Labels "zta-testbed.spec" }}' "$name" 2>/dev/null || true)"
+    if [[ "$current" == "$spec" ]]; then
+        if [[ "$(docker inspect -f '{{ .State.Running }}' "$name")" != true ]]; then docker start "$name" || exit 1; fi
+        return 1
+    fi
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    docker run -d --name "$name" --restart always --label "zta-testbed.spec=${spec}" "$@" || exit 1
+}

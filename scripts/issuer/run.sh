@@ -49,27 +49,21 @@ chown "$keycloak_uid:0" "$base/certs/tls.crt" "$base/certs/tls.key" "$base/impor
 
 # Everything the container is made from, as one label: a change means recreate.
 spec="$(printf '%s\n' "$image" "$address" "$port" "$realm" "$input" | sha256sum | cut -d' ' -f1)"
-current="$(docker inspect -f '{{ index .Config.Labels "zta-testbed.spec" }}' "$name" 2>/dev/null || true)"
-if [[ "$current" != "$spec" ]]; then
-    docker rm -f "$name" >/dev/null 2>&1 || true
-    # Keycloak's server options (keycloak.org, "All configuration"): HTTPS only, on 8443 in
-    # the container; the hostname is the issuer URL's origin, so `iss` is https://<address>:<port>/realms/<realm>.
-    docker run -d --name "$name" --restart always \
-        --label "zta-testbed.spec=${spec}" \
-        -p "${address}:${port}:8443" \
-        -v "$base/certs:/opt/keycloak/conf/zta:ro" \
-        -v "$base/import:/opt/keycloak/data/import:ro" \
-        --env-file "$base/admin.env" \
-        "$image" start \
-        --import-realm \
-        --http-enabled=false \
-        --https-port=8443 \
-        --https-certificate-file=/opt/keycloak/conf/zta/tls.crt \
-        --https-certificate-key-file=/opt/keycloak/conf/zta/tls.key \
-        --hostname="https://${address}:${port}"
+# Keycloak's server options (keycloak.org, "All configuration"): HTTPS only, on 8443 in
+# the container; the hostname is the issuer URL's origin, so `iss` is https://<address>:<port>/realms/<realm>.
+if run_container "$name" "$spec" \
+    -p "${address}:${port}:8443" \
+    -v "$base/certs:/opt/keycloak/conf/zta:ro" \
+    -v "$base/import:/opt/keycloak/data/import:ro" \
+    --env-file "$base/admin.env" \
+    "$image" start \
+    --import-realm \
+    --http-enabled=false \
+    --https-port=8443 \
+    --https-certificate-file=/opt/keycloak/conf/zta/tls.crt \
+    --https-certificate-key-file=/opt/keycloak/conf/zta/tls.key \
+    --hostname="https://${address}:${port}"; then
     echo "Keycloak ${image} starting on https://${address}:${port}"
-elif [[ "$(docker inspect -f '{{ .State.Running }}' "$name")" != true ]]; then
-    docker start "$name"
 fi
 
 # istiod fetches the keys once it starts: wait until the realm serves them, verified against the lab root.

@@ -33,20 +33,14 @@ write_file "$base/certs/tls.key" 0600 <<<"$key" || true
 
 # Everything the container is made from, as one label: a change means recreate.
 spec="$(printf '%s\n' "$image" "$address" "$port" "$certificate" "$key" | sha256sum | cut -d' ' -f1)"
-current="$(docker inspect -f '{{ index .Config.Labels "zta-testbed.spec" }}' "$name" 2>/dev/null || true)"
-if [[ "$current" != "$spec" ]]; then
-    docker rm -f "$name" >/dev/null 2>&1 || true
-    # Registry settings as environment variables (distribution's configuration docs).
-    docker run -d --name "$name" --restart always \
-        --label "zta-testbed.spec=${spec}" \
-        -p "${address}:${port}:5000" \
-        -v "$base/certs:/certs:ro" \
-        -v "$base/data:/var/lib/registry" \
-        -e REGISTRY_HTTP_ADDR=0.0.0.0:5000 \
-        -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/tls.crt \
-        -e REGISTRY_HTTP_TLS_KEY=/certs/tls.key \
-        "$image"
+# Registry settings as environment variables (distribution's configuration docs).
+if run_container "$name" "$spec" \
+    -p "${address}:${port}:5000" \
+    -v "$base/certs:/certs:ro" \
+    -v "$base/data:/var/lib/registry" \
+    -e REGISTRY_HTTP_ADDR=0.0.0.0:5000 \
+    -e REGISTRY_HTTP_TLS_CERTIFICATE=/certs/tls.crt \
+    -e REGISTRY_HTTP_TLS_KEY=/certs/tls.key \
+    "$image"; then
     echo "registry ${image} listening on https://${address}:${port}"
-elif [[ "$(docker inspect -f '{{ .State.Running }}' "$name")" != true ]]; then
-    docker start "$name"
 fi
