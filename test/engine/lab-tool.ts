@@ -96,7 +96,8 @@ async function firstRunUrns(flags: Flags): Promise<void> {
         const evaluation = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, program: main });
         result[stack] = evaluation.resources.map((r) => r.urn).sort();
     }
-    console.log(JSON.stringify(result, null, 2));
+    // A file, not stdout: the program may log while it is evaluated.
+    fs.writeFileSync(one(flags, "out"), JSON.stringify(result, null, 2) + "\n");
 }
 
 /** `compare-urns`: the offline plan's URNs of one stack against the real engine's preview (--preview) or state (--state). */

@@ -120,7 +120,8 @@ echo "== 1. pulumi preview of both stacks in host mode, with the policy pack"
 t1=$work/host
 project_copy "$t1"
 mkdir -p "$t1/.state"
-tool first-run-urns --config-dir "$repo" >"$work/first-run-urns.json"
+tool first-run-urns --config-dir "$repo" --out "$work/first-run-urns.json" >"$work/first-run-urns.log" 2>&1 ||
+  { cat "$work/first-run-urns.log"; exit 2; }
 for stack in $stacks; do
   pulumi_in "$t1" stack init "$stack" --secrets-provider passphrase >/dev/null
   # Never used: nothing is created in a preview, and no host address is reachable from here.
