@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { hostScript, scriptCommand, scriptHash } from "./scripts";
-import { connectionGate, sshHost } from "./ssh";
+import { Comp1ServiceArgs, connectionGate, sshHost } from "./ssh";
 
-export interface LabIssuerArgs {
+export interface LabIssuerArgs extends Comp1ServiceArgs {
     /** comp1's address: where Keycloak listens, the certificate's IP SAN, the issuer URL's host. */
     readonly address: string;
     /** The HTTPS port (the issuer URL's port). */
@@ -15,14 +15,6 @@ export interface LabIssuerArgs {
     readonly clientId: string;
     /** Keycloak's container image, pinned. */
     readonly image: string;
-    readonly sshUser: string;
-    readonly sshPort?: number;
-    /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
-    readonly sshPrivateKey: pulumi.Input<string>;
-    /** The lab root CA certificate (PEM), issuer of Keycloak's certificate. */
-    readonly rootCaCert: pulumi.Input<string>;
-    /** The lab root CA key (PEM, secret): only the root stack has it. */
-    readonly rootCaKey: pulumi.Input<string>;
 }
 
 const RUN = hostScript("issuer/run.sh");

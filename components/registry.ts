@@ -2,23 +2,13 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { hostScript, scriptCommand, scriptHash } from "./scripts";
-import { connectionGate, sshHost } from "./ssh";
+import { Comp1ServiceArgs, connectionGate, sshHost } from "./ssh";
 
-export interface RegistryArgs {
+export interface RegistryArgs extends Comp1ServiceArgs {
     /** The registry host's address (comp1): where it listens and the certificate's IP SAN. */
     readonly address: string;
     /** The TLS port nodes pull from. */
     readonly port: number;
-    /** SSH login on the registry host (passwordless sudo). */
-    readonly sshUser: string;
-    /** SSH port of the registry host; default 22. */
-    readonly sshPort?: number;
-    /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
-    readonly sshPrivateKey: pulumi.Input<string>;
-    /** The lab root CA certificate (PEM), issuer of the registry's certificate. */
-    readonly rootCaCert: pulumi.Input<string>;
-    /** The lab root CA key (PEM, secret): the Pki component's `rootCaKey`. */
-    readonly rootCaKey: pulumi.Input<string>;
     /** Container image of the registry; default "registry:2" (CNCF distribution). */
     readonly image?: string;
     /** Certificate lifetime; default two years. */

@@ -28,3 +28,17 @@ export function connectionGate(name: string, host: SshHost, parent: pulumi.Resou
         { parent },
     );
 }
+
+/** What a service on comp1 needs from the root stack: SSH access to the host and the lab root CA that signs its certificate. */
+export interface Comp1ServiceArgs {
+    /** SSH login on comp1 (passwordless sudo). */
+    readonly sshUser: string;
+    /** SSH port of comp1; default 22. */
+    readonly sshPort?: number;
+    /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
+    readonly sshPrivateKey: pulumi.Input<string>;
+    /** The lab root CA certificate (PEM), issuer of the service's certificate. */
+    readonly rootCaCert: pulumi.Input<string>;
+    /** The lab root CA key (PEM, secret): only the stack that owns the root has it. */
+    readonly rootCaKey: pulumi.Input<string>;
+}

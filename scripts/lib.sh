@@ -29,6 +29,15 @@ installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
+# Installs Debian's Docker engine and starts it at boot, unless that is done already.
+ensure_docker() {
+    if ! installed docker.io; then
+        apt-get update -qq
+        apt-get install -y -qq docker.io
+    fi
+    systemctl is-enabled -q docker || systemctl enable --now docker
+}
+
 # Runs the container $1 (`docker run -d --name $1 --restart always` with the
 # remaining arguments) unless it already carries the spec label $2, a hash of
 # everything it is made from: a different spec recreates it, an unchanged one is

@@ -19,11 +19,7 @@ name=zta-issuer
 # The Keycloak image runs as uid 1000 (its Dockerfile's USER): the files it reads belong to it.
 keycloak_uid=1000
 
-if ! installed docker.io; then
-    apt-get update -qq
-    apt-get install -y -qq docker.io
-fi
-systemctl is-enabled -q docker || systemctl enable --now docker
+ensure_docker
 
 input="$(cat)"
 certificates="$(awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' <<<"$input")"

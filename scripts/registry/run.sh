@@ -13,11 +13,7 @@ port="$3"
 base=/var/lib/zta-registry
 name=zta-registry
 
-if ! installed docker.io; then
-    apt-get update -qq
-    apt-get install -y -qq docker.io
-fi
-systemctl is-enabled -q docker || systemctl enable --now docker
+ensure_docker
 
 bundle="$(cat)"
 certificate="$(awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' <<<"$bundle")"
