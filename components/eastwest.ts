@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterNetwork, EAST_WEST_GATEWAY, MeshIdentity } from "../stacks/layers";
+import { ClusterNetwork, CROSS_NETWORK_PORT, EAST_WEST_GATEWAY, MeshIdentity } from "../model/lab";
 import { TypedCustomResource } from "./crd";
 import { gatewayRelease } from "./gateway";
 import { gatewaySelectorLabels } from "./gateway-labels";
@@ -30,9 +30,6 @@ export interface GatewaySpec {
     readonly selector: Record<string, string>;
     readonly servers: GatewayServer[];
 }
-
-/** The port istiod announces for cross-network traffic when the Service has no `networking.istio.io/gatewayPort` label. */
-export const CROSS_NETWORK_PORT = 15443;
 
 /**
  * istio's samples/multicluster/expose-services.yaml (1.30.3): on 15443 the

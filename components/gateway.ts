@@ -2,7 +2,7 @@
 // a release (its labels are mirrored in gateway-labels.ts), the SPIFFE CSI
 // socket, and the fixed MetalLB address.
 import * as pulumi from "@pulumi/pulumi";
-import { METALLB_POOL, SPIFFE_CSI_DRIVER } from "../stacks/layers";
+import { METALLB_POOL, SPIFFE_CSI_DRIVER } from "../model/lab";
 import { ChartRef, helmRelease } from "./chart";
 import { loadBalancerAnnotations } from "./metallb";
 

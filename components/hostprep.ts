@@ -1,12 +1,21 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { HostSettings } from "../stacks/config";
 import { HostScript, hostScript, scriptCommand, scriptHash } from "./scripts";
 import { connectionGate, sshHost } from "./ssh";
 
+/** The server HostPrep builds, and how it reaches it. */
+export interface PreparedHost {
+    /** Management address: SSH, the API server, what the peer dials. */
+    readonly address: string;
+    readonly sshUser: string;
+    readonly sshPort: number;
+    /** Whether `pulumi destroy` may run `kubeadm reset` on the host. */
+    readonly allowReset: boolean;
+}
+
 export interface HostPrepArgs {
     /** The server: management address, SSH user and port, whether destroy may reset it. */
-    readonly host: HostSettings;
+    readonly host: PreparedHost;
     /** Private key of host.sshUser (the `zta-testbed:sshPrivateKey` secret). */
     readonly sshPrivateKey: pulumi.Input<string>;
     /** Kubernetes version: "1.36" (the newest patch of that minor) or "1.36.3". */

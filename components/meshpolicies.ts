@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { workloadPrincipal } from "../model/lab";
 import { TypedCustomResource } from "./crd";
 
 // Spec interfaces from the Istio CRDs (security.istio.io/v1, Istio 1.24
@@ -109,7 +110,7 @@ export function issuerPrincipals(issuer: string): string {
 
 /** The mTLS principal of a service account's pods (SPIFFE ID without `spiffe://`). */
 export function principalOf(trustDomain: string, sa: ServiceAccountRef): string {
-    return `${trustDomain}/ns/${sa.namespace}/sa/${sa.serviceAccount}`;
+    return workloadPrincipal(trustDomain, sa.namespace, sa.serviceAccount);
 }
 
 /**

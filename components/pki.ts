@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { SignedIntermediates, SigningRequests } from "../model/lab";
 
 /** Istio's plugged-in CA files, keyed as the `cacerts` Secret expects them. */
 export interface IstioCaFiles {
@@ -22,20 +23,8 @@ export interface ClusterIntermediates {
     readonly spire: SpireUpstreamFiles;
 }
 
-/** One cluster's certificate signing requests (PEM), one per intermediate. Public: the `signingRequests` output. */
-export interface SigningRequests {
-    readonly istio: string;
-    readonly spire: string;
-}
-
 /** One cluster's intermediate private keys (PEM, secret): only ever inside the stack that generated them. */
 export interface IntermediateKeys {
-    readonly istio: string;
-    readonly spire: string;
-}
-
-/** The certificates a root signed for one cluster's requests (PEM). Public: the `signedIntermediates` output holds them by cluster. */
-export interface SignedIntermediates {
     readonly istio: string;
     readonly spire: string;
 }

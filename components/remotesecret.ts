@@ -3,6 +3,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { remoteSecretName, RemoteSecretValue } from "../model/lab";
 
 /** The service account the `base` chart creates for remote istiods (templates/reader-serviceaccount.yaml). */
 export const READER_SERVICE_ACCOUNT = "istio-reader-service-account";
@@ -11,18 +12,6 @@ export const READER_TOKEN_SECRET = `${READER_SERVICE_ACCOUNT}-istio-remote-secre
 /** istiod's secret controller watches Secrets with this label in its namespace (pkg/kube/multicluster/secretcontroller.go). */
 export const MULTICLUSTER_LABEL = "istio/multiCluster";
 export const CLUSTER_ANNOTATION = "networking.istio.io/cluster";
-
-/** The `remoteSecret` stack output (secret): what the peer needs to reach this cluster's API server as the Istio reader. */
-export interface RemoteSecretValue {
-    /** The cluster's mesh name: the key of the peer's Secret, istiod's cluster id for it. */
-    readonly clusterName: string;
-    /** A kubeconfig with the API server, its CA and the reader's token. */
-    readonly kubeconfig: string;
-}
-
-export function remoteSecretName(clusterName: string): string {
-    return `istio-remote-secret-${clusterName}`;
-}
 
 /**
  * Why an API server URL cannot go into a remote secret, or undefined: the

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
-import { IngressTls, SAMPLE_APPS } from "../stacks/layers";
+import { IngressTls, SAMPLE_APPS } from "../model/lab";
 import { DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
 
 /** The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin). */

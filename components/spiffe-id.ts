@@ -2,12 +2,13 @@
 // template against it. Pure: the SPIRE layer validates its own templates with it
 // and the policy pack (which must not load the Kubernetes SDK) checks every
 // ClusterSPIFFEID of a stack with it.
+import { workloadSpiffeId } from "../model/lab";
 
 /**
- * The SPIFFE ID Istio requires of every workload, `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`
- * (istio.io, ops/integrations/spire: "All registrations must follow the Istio SPIFFE ID pattern").
+ * Istio's workload SPIFFE ID (`workloadSpiffeId`) as a ClusterSPIFFEID template: in
+ * place of the values, the fields spire-controller-manager fills in for each pod.
  */
-export const ISTIO_SPIFFE_ID_TEMPLATE = "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}";
+export const ISTIO_SPIFFE_ID_TEMPLATE = workloadSpiffeId("{{ .TrustDomain }}", "{{ .PodMeta.Namespace }}", "{{ .PodSpec.ServiceAccountName }}");
 
 // A sample pod to render templates for: values no template could hard-code by accident.
 const SAMPLE: Record<string, string> = {
@@ -23,7 +24,7 @@ const SAMPLE: Record<string, string> = {
  */
 export function spiffeIdTemplateProblems(template: string): string[] {
     const rendered = template.replace(/\{\{-?\s*(\S+?)\s*-?\}\}/g, (whole, field: string) => SAMPLE[field] ?? whole);
-    const expected = `spiffe://${SAMPLE[".TrustDomain"]}/ns/${SAMPLE[".PodMeta.Namespace"]}/sa/${SAMPLE[".PodSpec.ServiceAccountName"]}`;
+    const expected = workloadSpiffeId(SAMPLE[".TrustDomain"], SAMPLE[".PodMeta.Namespace"], SAMPLE[".PodSpec.ServiceAccountName"]);
     if (rendered === expected) return [];
     return [
         `spiffeIDTemplate ${JSON.stringify(template)} renders as ${JSON.stringify(rendered)} for a pod in namespace "sample-namespace" ` +

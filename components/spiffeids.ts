@@ -6,7 +6,7 @@ import { TypedCustomResource } from "./crd";
 import { gatewaySelectorLabels } from "./gateway-labels";
 import { ISTIO_SPIFFE_ID_TEMPLATE, validateSpiffeIdTemplate } from "./spiffe-id";
 import { SpireServer } from "./spire";
-import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SPIRE_MANAGED_LABEL } from "../model/lab";
 
 /** A Kubernetes label selector as the CRD embeds it (atomic map). */
 export interface LabelSelector {

@@ -8,8 +8,7 @@ import { ChartRef, helmRelease } from "./chart";
 import { TypedCustomResource } from "./crd";
 import { loadBalancerAnnotations } from "./metallb";
 import { SpireUpstreamFiles } from "./pki";
-import { METALLB_POOL, SPIFFE_CSI_DRIVER, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../stacks/layers";
-import { SpireFederation } from "../stacks/peer";
+import { FEDERATION_PORT, METALLB_POOL, SPIFFE_CSI_DRIVER, spiffeId, SpireFederation, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../model/lab";
 
 export const SPIRE_CHART_REPO = "https://spiffe.github.io/helm-charts-hardened";
 /** The `spire` release's name: the server's pod labels (`app.kubernetes.io/instance`) carry it. */
@@ -21,8 +20,6 @@ export const SPIRE_RELEASE = "spire";
  * the release is named.
  */
 export const SPIRE_CLASS_NAME = "zta-testbed";
-/** The SPIRE bundle endpoint's port (chart default `federation.bundleEndpoint.port`, stated so the Service and URL use one number). */
-export const FEDERATION_PORT = 8443;
 /** The StorageClass name of the server's local PersistentVolume: its claim asks for this class, so nothing else binds it. */
 export const SPIRE_DATA_CLASS = "zta-spire-server-local";
 /** Size of the server's volume; the chart's `persistence.size` default, stated so the claim and the PersistentVolume agree. */
@@ -371,7 +368,7 @@ function podSecurity(level: "restricted" | "privileged"): Record<string, string>
 
 /** The SPIRE server's own SPIFFE ID, which its bundle endpoint presents (`https_spiffe`). */
 export function serverSpiffeId(trustDomain: string): string {
-    return `spiffe://${trustDomain}/spire/server`;
+    return spiffeId(trustDomain, "/spire/server");
 }
 
 /** A ClusterFederatedTrustDomain spec for a peer's exported federation. */

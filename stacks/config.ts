@@ -1,14 +1,12 @@
 // Stack configuration: read once, validated by pure functions into a typed
 // object, then passed down. Components never read pulumi.Config themselves.
 import { X509Certificate } from "crypto";
+import { PkiRole, TrustModel, Versions } from "../model/lab";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { supportProblems } from "./support";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "zta-testbed";
-
-export type PkiRole = "root" | "peer";
-export type TrustModel = "shared" | "federated";
 
 export interface ClusterSettings {
     /** Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`. */
@@ -53,18 +51,6 @@ export interface MetallbSettings {
     readonly federationAddress?: string;
     /** NICs the L2Advertisement answers ARP on; empty: every NIC. Default: the management NIC of a two-NIC host. */
     readonly interfaces: string[];
-}
-
-export interface Versions {
-    readonly kubernetes: string;
-    readonly cilium: string;
-    readonly metallb: string;
-    readonly istio: string;
-    readonly spireCrds: string;
-    readonly spire: string;
-    readonly prometheus: string;
-    readonly kiali: string;
-    readonly grafana: string;
 }
 
 export interface RegistrySettings {

@@ -9,16 +9,29 @@ import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
 import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
-import { ClusterCa, ClusterTrust, Pki, SignedIntermediates, SigningSubject, SigningRequests } from "../components/pki";
+import { ClusterCa, ClusterTrust, Pki, SigningSubject } from "../components/pki";
 import { LabIssuer } from "../components/issuer";
 import { Registry } from "../components/registry";
-import { RemoteSecret, RemoteSecretSource, RemoteSecretValue } from "../components/remotesecret";
+import { RemoteSecret, RemoteSecretSource } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
+import {
+    ClusterAccess,
+    ClusterNetwork,
+    MeshIdentity,
+    METALLB_NAMESPACE,
+    METALLB_POOL,
+    PeerOutputName,
+    RemoteSecretValue,
+    ServiceMesh,
+    SignedIntermediates,
+    SigningRequests,
+    SpireFederation,
+    SPIRE_DATA_DIR,
+} from "../model/lab";
 import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
-import { ClusterAccess, ClusterNetwork, MeshIdentity, METALLB_NAMESPACE, METALLB_POOL, ServiceMesh, SPIRE_DATA_DIR } from "./layers";
-import { identityOf, intermediatesProblems, PeerOutputName, peerProblems, peerVersionCheck, PeerView, readPeer, SpireFederation, unusedByPeer } from "./peer";
+import { identityOf, intermediatesProblems, peerProblems, peerVersionCheck, PeerView, readPeer, unusedByPeer } from "./peer";
 import { declareSegmentation } from "./segmentation";
 import { declareZeroTrust } from "./zerotrust";
 

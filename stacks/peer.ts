@@ -1,62 +1,11 @@
-// The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"):
-// what a stack exports for its peer, and the checks it runs on what the peer exported.
+// The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"; its
+// types are in model/lab.ts): what a stack exports for its peer, and the checks it
+// runs on what the peer exported.
 import * as pulumi from "@pulumi/pulumi";
-import { fullKey, LabConfig, labAddressesOf, PkiRole, TrustModel, Versions } from "./config";
+import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, Versions } from "../model/lab";
+import { fullKey, LabConfig, labAddressesOf } from "./config";
 import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { compareVersions } from "./support";
-
-/** The non-secret `identity` output: what the peer needs for its consistency checks. */
-export interface ClusterIdentity {
-    readonly clusterName: string;
-    readonly clusterId: number;
-    readonly network: string;
-    readonly meshId: string;
-    readonly trustDomain: string;
-    readonly trustModel: TrustModel;
-    readonly metallbAddresses: string[];
-    readonly podCidr: string;
-    readonly serviceCidr: string;
-    /**
-     * The east-west gateway's MetalLB address (`metallb.eastWestAddress`): the peer's
-     * network policies let its pods out to it from its first run on, before this
-     * cluster's gateway exists. Absent from peers deployed before it was exported.
-     */
-    readonly eastWestAddress?: string;
-    /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
-    readonly versions?: Versions;
-    /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
-    readonly pkiRole?: PkiRole;
-    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...); absent likewise. */
-    readonly labAddresses?: Record<string, string>;
-}
-
-/**
- * The `federation` output (federated trust model only): what the peer's SPIRE
- * server needs for a ClusterFederatedTrustDomain pointing at this cluster.
- */
-export interface SpireFederation {
-    /** This cluster's SPIFFE trust domain. */
-    readonly trustDomain: string;
-    /** The SPIRE bundle endpoint on its MetalLB address, e.g. "https://10.5.0.102:8443". */
-    readonly bundleEndpointURL: string;
-    /** The SPIRE server's own ID, which the bundle endpoint presents (`https_spiffe` profile). */
-    readonly endpointSPIFFEID: string;
-    /** This trust domain's bundle in SPIFFE bundle format, to bootstrap the first fetch; absent when it could not be built. */
-    readonly trustDomainBundle?: string;
-}
-
-/** Names of the stack outputs of the protocol. */
-export const PEER_OUTPUTS = [
-    "identity",
-    "rootCaCert",
-    "signingRequests",
-    "signedIntermediates",
-    "remoteSecret",
-    "eastWestAddress",
-    "federation",
-    "usedFromPeer",
-] as const;
-export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {
     return {

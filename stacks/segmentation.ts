@@ -5,34 +5,34 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
 import { DASHBOARD_HOST } from "../components/addons";
 import { gatewaySelectorLabels } from "../components/gateway-labels";
-import { RemoteSecretValue } from "../components/remotesecret";
 import { EgressRule, EndpointSelector, IngressRule, NAMESPACE_LABEL, PortRule, SegmentedNamespace, Segmentation, WorkloadFlows } from "../components/segmentation";
-import { FEDERATION_PORT } from "../components/spire";
-import { LabConfig } from "./config";
 import {
     ClusterAccess,
     ClusterNetwork,
+    CROSS_NETWORK_PORT,
     EAST_WEST_GATEWAY,
+    FEDERATION_PORT,
     INGRESS_GATEWAY,
     ISTIO_NAMESPACE,
     MeshIdentity,
     METALLB_NAMESPACE,
+    RemoteSecretValue,
     SAMPLE_APPS,
     SAMPLE_NAMESPACE,
     ServiceMesh,
+    SpireFederation,
     SPIRE_SERVER_NAMESPACE,
     SPIRE_SYSTEM_NAMESPACE,
-} from "./layers";
+} from "../model/lab";
+import { LabConfig } from "./config";
 import { isIpv4 } from "./net";
-import { PeerView, SpireFederation } from "./peer";
+import { PeerView } from "./peer";
 
 // Ports, from the upstream charts and images at their pinned versions.
 /** istiod: xDS and CA over TLS (the proxies), the injection/validation webhook, monitoring. */
 const ISTIOD = { xds: 15012, webhook: 15017, monitoring: 15014 } as const;
 /** Every Istio proxy: merged Prometheus metrics (pilot-agent) and Envoy's own. */
 const PROXY_METRICS = [15020, 15090];
-/** The network gateways' AUTO_PASSTHROUGH port (cross-network mTLS). */
-const CROSS_NETWORK = 15443;
 const PROMETHEUS = 9090;
 const GRAFANA = 3000;
 /** SPIRE server: the agents' gRPC API; the controller manager's webhook (spire chart 0.30.0, as in 0.24.5). */
@@ -117,7 +117,7 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
     // From the peer's identity, which it exports on its first run: in the peer-first bootstrap the root
     // stack's last run comes before the peer's gateway exists, and its pods must still be let out to it.
     const peerEastWestAddress = peer.identity?.eastWestAddress;
-    const peerEastWest: EgressRule[] = peerEastWestAddress ? [{ toCIDR: [`${peerEastWestAddress}/32`], toPorts: tcp(CROSS_NETWORK) }] : [];
+    const peerEastWest: EgressRule[] = peerEastWestAddress ? [{ toCIDR: [`${peerEastWestAddress}/32`], toPorts: tcp(CROSS_NETWORK_PORT) }] : [];
     const extraEgress: EgressRule[] = cfg.networkPolicy.egressCidrs.length > 0 ? [{ toCIDR: [...cfg.networkPolicy.egressCidrs] }] : [];
     const scrapes: IngressRule[] = prometheus ? [{ fromEndpoints: [inNamespace(ISTIO_NAMESPACE, LABELS.prometheus)], toPorts: tcp(...PROXY_METRICS) }] : [];
     const toIstiod: EgressRule = { toEndpoints: [inNamespace(ISTIO_NAMESPACE, LABELS.istiod)], toPorts: tcp(ISTIOD.xds) };
@@ -184,7 +184,7 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                 { fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) },
             ], [...sampleTargets, ...peerEastWest]),
             meshed("allow-eastwest-gateway", "east-west gateway: mTLS from the peer's network, passed through to the samples", LABELS.eastWest, [
-                { fromEntities: fromLab, toPorts: tcp(CROSS_NETWORK) },
+                { fromEntities: fromLab, toPorts: tcp(CROSS_NETWORK_PORT) },
             ], sampleTargets),
         ];
         if (prometheus) {

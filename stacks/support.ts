@@ -2,7 +2,7 @@
 // and why. Config validation refuses anything outside it (stacks/config.ts),
 // and the README's version table is generated from it (`npm run docs:versions`).
 // Each rule names its upstream source; change a rule only together with it.
-import type { Versions } from "./config";
+import type { Versions } from "../model/lab";
 
 export type Component = keyof Versions;
 

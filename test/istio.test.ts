@@ -16,7 +16,7 @@ import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../
 import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../offline/evaluate";
 import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
-import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, METALLB_POOL, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, METALLB_POOL, SPIRE_MANAGED_LABEL } from "../model/lab";
 import { findResource, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 // The reference lab as committed.

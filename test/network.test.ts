@@ -5,7 +5,7 @@ import { apiEndpointOf } from "../components/cilium";
 import { loadBalancerAnnotations } from "../components/metallb";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { METALLB_NAMESPACE, METALLB_POOL } from "../stacks/layers";
+import { METALLB_NAMESPACE, METALLB_POOL } from "../model/lab";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 // The reference lab: both stacks on bare hosts (bring-your-own is covered below).

@@ -1,7 +1,8 @@
 // The support matrix (stacks/support.ts): per rule, a version just outside is
 // refused with the rule's reason and the nearest supported version, and one just
 // inside is accepted. Upstream facts are stated here as literals.
-import { ConfigError, parseLabConfig, SecretKey, Versions } from "../stacks/config";
+import { Versions } from "../model/lab";
+import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import * as fs from "fs";
 import * as path from "path";
 import { withVersionTable } from "../offline/readme-versions";

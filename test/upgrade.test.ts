@@ -1,7 +1,8 @@
 // Moving a lab to new versions: one set of versions in both stacks, and an
 // upgrade that updates resources in place (same URNs) instead of replacing them.
 import { ConfigError } from "../stacks/config";
-import { ClusterIdentity, peerProblems, peerVersionCheck } from "../stacks/peer";
+import { ClusterIdentity } from "../model/lab";
+import { peerProblems, peerVersionCheck } from "../stacks/peer";
 import { LabPlan } from "../offline/lab";
 import { labDirWith, planOf, rawConfig, stackOf } from "./helpers";
 

@@ -7,7 +7,7 @@ import { gatewayRenderedLabels, GatewayLabelValues } from "../components/gateway
 import { authorize, Decision, PolicyObject, Request, Workload } from "../offline/authz";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { INGRESS_GATEWAY, ISTIO_NAMESPACE } from "../stacks/layers";
+import { INGRESS_GATEWAY, ISTIO_NAMESPACE } from "../model/lab";
 import { MESH_CALLS, MeshCall } from "../verify/checks";
 import { DEFAULTS } from "../verify/cli";
 import { ingressUrl } from "../verify/ingress";

@@ -16,7 +16,7 @@ import { issuerPrincipals } from "../components/meshpolicies";
 import { evaluateStack, PlannedResource, SECRET } from "../offline/evaluate";
 import { StackPlan, standInFor } from "../offline/lab";
 import { parseLabConfig, PROJECT } from "../stacks/config";
-import { INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "../stacks/layers";
+import { INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "../model/lab";
 import { declareZeroTrust } from "../stacks/zerotrust";
 import { findResource, rawConfig, resourcesOfType } from "./helpers";
 

@@ -16,11 +16,6 @@ export function uriSans(cert: X509Certificate): string[] {
         .map((entry) => entry.slice("URI:".length));
 }
 
-/** The SPIFFE ID Istio gives a workload: `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`. */
-export function spiffeIdOf(trustDomain: string, namespace: string, serviceAccount: string): string {
-    return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
-
 /** The certificates an Envoy proxy holds, from its admin `config_dump` (secrets section). */
 export interface ProxySecrets {
     /** The workload certificate chain (SDS secret `default`), leaf first. */

@@ -3,17 +3,21 @@
 // exported pure function the tests call on samples.
 import { createHash, X509Certificate } from "crypto";
 import {
+    CROSS_NETWORK_PORT,
     EAST_WEST_GATEWAY,
     INGRESS_GATEWAY,
     ISTIO_NAMESPACE,
     METALLB_NAMESPACE,
+    remoteSecretName,
     SAMPLE_APPS,
     SAMPLE_NAMESPACE,
+    spiffeId,
     SPIRE_MANAGED_LABEL,
     SPIRE_SERVER_NAMESPACE,
     SPIRE_SYSTEM_NAMESPACE,
-} from "../stacks/layers";
-import { chainProblems, proxySecretsFromConfigDump, spiffeIdOf, trustsRoot, uriSans } from "./certs";
+    workloadSpiffeId,
+} from "../model/lab";
+import { chainProblems, proxySecretsFromConfigDump, trustsRoot, uriSans } from "./certs";
 import { Cluster, PodInfo, ServiceInfo } from "./cluster";
 import { corruptSignature, HttpGet, ingressUrl, IssuerClient, jwtOutcome, TokenCase, TokenFetch } from "./ingress";
 import { NetworkGateway, parseClusterz, parseNetworkz, parseXfcc, RemoteCluster, spireEntryIds, tallyHelloworld, VersionTally, xfccFromHttpbin, xfccUris } from "./parse";
@@ -161,12 +165,6 @@ const ISTIOD = { selector: "app=istiod", container: "discovery" };
 const REPLY_SEPARATOR = "----zta-verify-reply----";
 const SPIRE_SERVER_CONTAINER = "spire-server";
 const PROXY_CONTAINER = "istio-proxy";
-/** The port istiod's network gateways listen on for cross-network mTLS (AUTO_PASSTHROUGH). */
-const CROSS_NETWORK_PORT = 15443;
-
-export function remoteSecretName(peerCluster: string): string {
-    return `istio-remote-secret-${peerCluster}`;
-}
 
 // ---- decisions ----
 
@@ -257,7 +255,7 @@ export function crossDomainProblems(e: CrossDomainEvidence): string[] {
     if (e.peerRoot && e.peerRoot.fingerprint256 === e.ownRoot.fingerprint256) {
         problems.push(`this stack and the peer export the same root "${e.ownRoot.subject.replace(/\n/g, ", ")}": the federated model needs a root per trust domain`);
     }
-    const peerPrefix = `spiffe://${e.peerTrustDomain}/`;
+    const peerPrefix = spiffeId(e.peerTrustDomain, "/");
     const elements = e.replies.flatMap((body) => {
         try {
             const header = xfccFromHttpbin(body);
@@ -380,7 +378,7 @@ export const CHECKS: readonly Check[] = [
     {
         id: "istiod-remote-cluster",
         title: "istiod reads the peer cluster",
-        proves: `the peer's remote secret (${ISTIO_NAMESPACE}/istio-remote-secret-<peer cluster>) is installed and istiod has synced the peer's API (/debug/clusterz says "synced"): endpoint discovery across clusters works`,
+        proves: `the peer's remote secret (${ISTIO_NAMESPACE}/${remoteSecretName("<peer cluster>")}) is installed and istiod has synced the peer's API (/debug/clusterz says "synced"): endpoint discovery across clusters works`,
         async run({ cluster, target }) {
             const secret = remoteSecretName(target.peer.clusterName);
             if (!(await cluster.hasSecret(ISTIO_NAMESPACE, secret))) {
@@ -413,7 +411,7 @@ export const CHECKS: readonly Check[] = [
     {
         id: "spire-entries",
         title: "SPIRE registers the gateways and the sample workloads",
-        proves: `the SPIRE server has a registration entry (by SPIFFE ID, spiffe://<trust domain>/ns/<ns>/sa/<sa>) for the pods of both gateways and for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true`,
+        proves: `the SPIRE server has a registration entry (by SPIFFE ID, ${workloadSpiffeId("<trust domain>", "<ns>", "<sa>")}) for the pods of both gateways and for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true`,
         async run({ cluster, target }) {
             const pods: PodInfo[] = [];
             for (const name of [INGRESS_GATEWAY, EAST_WEST_GATEWAY]) {
@@ -427,7 +425,7 @@ export const CHECKS: readonly Check[] = [
             const managed = await cluster.listPods(SAMPLE_NAMESPACE, `${SPIRE_MANAGED_LABEL}=true`);
             if (managed.length === 0) throw new CheckFailed([`no pod in ${SAMPLE_NAMESPACE} is labelled ${SPIRE_MANAGED_LABEL}=true`]);
             pods.push(...managed);
-            const expected = pods.map((p) => spiffeIdOf(target.trustDomain, p.namespace, p.serviceAccount));
+            const expected = pods.map((p) => workloadSpiffeId(target.trustDomain, p.namespace, p.serviceAccount));
 
             const server = await readyPod(cluster, SPIRE_SERVER_NAMESPACE, "", SPIRE_SERVER_CONTAINER);
             const out = await run(cluster, server, SPIRE_SERVER_CONTAINER, ["/opt/spire/bin/spire-server", "entry", "show", "-output", "json"]);
@@ -439,7 +437,7 @@ export const CHECKS: readonly Check[] = [
     {
         id: "workload-certificate",
         title: "a SPIRE-managed workload's certificate chains to the lab root",
-        proves: `the sidecar of the ${SAMPLE_NAMESPACE} "curl" pod (${SPIRE_MANAGED_LABEL}=true) holds a certificate whose URI SAN is its spiffe://<trust domain>/ns/<ns>/sa/<sa>, valid now, each signature verified up to the stack's rootCaCert, and the proxy trusts that root`,
+        proves: `the sidecar of the ${SAMPLE_NAMESPACE} "curl" pod (${SPIRE_MANAGED_LABEL}=true) holds a certificate whose URI SAN is its ${workloadSpiffeId("<trust domain>", "<ns>", "<sa>")}, valid now, each signature verified up to the stack's rootCaCert, and the proxy trusts that root`,
         async run({ cluster, target, options }) {
             const pod = await readyPod(cluster, SAMPLE_NAMESPACE, SAMPLE.curl.selector, PROXY_CONTAINER);
             if (pod.labels[SPIRE_MANAGED_LABEL] !== "true") throw new CheckFailed([`${pod.namespace}/${pod.name} is not labelled ${SPIRE_MANAGED_LABEL}=true`]);
@@ -447,7 +445,7 @@ export const CHECKS: readonly Check[] = [
             const dump = await run(cluster, pod, PROXY_CONTAINER, ["pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_secrets"]);
             const secrets = proxySecretsFromConfigDump(dump);
             const root = new X509Certificate(target.rootCaCert);
-            const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            const expectedId = workloadSpiffeId(target.trustDomain, pod.namespace, pod.serviceAccount);
             const problems = chainProblems(secrets.chain, root, expectedId, options.now());
             if (!trustsRoot(secrets.roots, root)) problems.push(`the proxy's trusted roots (${secrets.roots.length}) do not include the lab root "${root.subject}"`);
             failIf(problems);
@@ -479,7 +477,7 @@ export const CHECKS: readonly Check[] = [
             const caller = callerOf(MESH_CALLS.clientIdentity);
             const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
             const body = await run(cluster, pod, caller.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
-            const expectedId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            const expectedId = workloadSpiffeId(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(xfccProblems(body, expectedId));
             return `X-Forwarded-Client-Cert URI=${expectedId}`;
         },
@@ -498,7 +496,7 @@ export const CHECKS: readonly Check[] = [
             const n = options.requests;
             const script = `for i in $(seq 1 ${n}); do curl -sS --max-time ${curlSeconds(options, n)} ${meshCallUrl(MESH_CALLS.crossDomain)}; echo; echo ${REPLY_SEPARATOR}; done`;
             const res = await cluster.exec(pod.namespace, pod.name, caller.container, ["sh", "-c", script]);
-            const callerId = spiffeIdOf(target.trustDomain, pod.namespace, pod.serviceAccount);
+            const callerId = workloadSpiffeId(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(
                 crossDomainProblems({
                     replies: res.stdout.split(REPLY_SEPARATOR).map((r) => r.trim()).filter((r) => r !== ""),

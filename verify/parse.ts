@@ -1,5 +1,6 @@
 // Parsers for what the mesh answers: XFCC headers, helloworld replies, istiod's
 // debug endpoints and SPIRE's entry list. Pure functions, tested on samples.
+import { spiffeId } from "../model/lab";
 
 /** One element of an X-Forwarded-Client-Cert header: its keys (By, Hash, Subject, URI, DNS...) with every value. */
 export type XfccElement = Record<string, string[]>;
@@ -109,5 +110,5 @@ export function parseNetworkz(json: string): NetworkGateway[] {
 /** The SPIFFE IDs of SPIRE's registration entries (`spire-server entry show -output json`). */
 export function spireEntryIds(json: string): string[] {
     const parsed = JSON.parse(json) as { entries?: { spiffe_id?: { trust_domain?: string; path?: string } }[] };
-    return (parsed.entries ?? []).map((e) => `spiffe://${e.spiffe_id?.trust_domain ?? ""}${e.spiffe_id?.path ?? ""}`);
+    return (parsed.entries ?? []).map((e) => spiffeId(e.spiffe_id?.trust_domain ?? "", e.spiffe_id?.path ?? ""));
 }

@@ -2,9 +2,9 @@
 // Automation API (which runs the Pulumi CLI). The only module that touches
 // Pulumi: everything else is tested without it.
 import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { ClusterIdentity } from "../model/lab";
 import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config";
 import { PLAIN_KEYS } from "../stacks/load";
-import { ClusterIdentity } from "../stacks/peer";
 import { VerifyTarget } from "./checks";
 import { IssuerClient } from "./ingress";
 

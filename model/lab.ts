@@ -1,0 +1,218 @@
+// The bottom layer: the names, ports, label keys and identity formats every layer
+// of a cluster agrees on, what each layer hands to the layers above it, and the
+// types of the cross-stack protocol. It imports nothing of this repository
+// (test/layering.test.ts checks), and only types from Pulumi, so that components,
+// stacks, the offline plan and verify can all build on it without loading an SDK.
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+
+// ---- names the layers agree on ----
+// The gateway chart derives a gateway's labels and its service account from the
+// release name (`istio: <name without "istio-">`, `app: <name>`), so the Istio and
+// SPIRE layers both start from these.
+
+export const ISTIO_NAMESPACE = "istio-system";
+export const METALLB_NAMESPACE = "metallb-system";
+/** The cluster's one MetalLB IPAddressPool; gateways name it with `loadBalancerAnnotations` (components/metallb.ts). */
+export const METALLB_POOL = "lab-pool";
+export const SPIRE_SERVER_NAMESPACE = "spire-server";
+export const SPIRE_SYSTEM_NAMESPACE = "spire-system";
+/** On a host HostPrep builds: the SPIRE server's data directory, a local PersistentVolume on the control-plane node. */
+export const SPIRE_DATA_DIR = "/var/lib/zta-testbed/spire-server";
+export const SAMPLE_NAMESPACE = "sample";
+export const INGRESS_GATEWAY = "istio-ingressgateway";
+export const EAST_WEST_GATEWAY = "istio-eastwestgateway";
+/** Pods with this label set to "true" get their identity from SPIRE (Istio's `spire` injection template). */
+export const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
+/** The SPIFFE CSI driver's name: pods (and gateways) mount the SPIRE agent's Workload API socket through it. */
+export const SPIFFE_CSI_DRIVER = "csi.spiffe.io";
+
+/**
+ * The sample workloads (Istio's samples/helloworld, sleep, httpbin, curl): the
+ * names of their Services, Deployments and `app` labels, and the Service ports,
+ * which the samples layer declares and `verify` calls.
+ */
+export const SAMPLE_APPS = {
+    helloworld: { name: "helloworld", port: 5000 },
+    httpbin: { name: "httpbin", port: 8000 },
+    sleep: { name: "sleep" },
+    curl: { name: "curl" },
+} as const;
+
+// ---- ports between clusters ----
+
+/**
+ * The port of the network gateways' AUTO_PASSTHROUGH server, where the peer's
+ * sidecars reach this network with end-to-end mTLS: what istiod announces for
+ * cross-network traffic when the Service has no `networking.istio.io/gatewayPort`
+ * label (istio's samples/multicluster/expose-services.yaml).
+ */
+export const CROSS_NETWORK_PORT = 15443;
+/** The SPIRE bundle endpoint's port (chart default `federation.bundleEndpoint.port`, stated so the Service, the URL and the network policies use one number). */
+export const FEDERATION_PORT = 8443;
+
+// ---- identities ----
+
+/** A SPIFFE ID: `spiffe://<trust domain><path>`, the path empty or starting with "/". */
+export function spiffeId(trustDomain: string, path: string): string {
+    return `spiffe://${trustDomain}${path}`;
+}
+
+/** The path Istio requires of a workload's SPIFFE ID: `/ns/<namespace>/sa/<service account>`. */
+function workloadPath(namespace: string, serviceAccount: string): string {
+    return `/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/**
+ * The SPIFFE ID Istio gives (and requires of) a workload,
+ * `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`
+ * (istio.io, ops/integrations/spire: "All registrations must follow the Istio SPIFFE ID pattern").
+ */
+export function workloadSpiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+    return spiffeId(trustDomain, workloadPath(namespace, serviceAccount));
+}
+
+/** A workload's mTLS principal in Istio's AuthorizationPolicy: its SPIFFE ID without `spiffe://`. */
+export function workloadPrincipal(trustDomain: string, namespace: string, serviceAccount: string): string {
+    return `${trustDomain}${workloadPath(namespace, serviceAccount)}`;
+}
+
+/** The Secret (in istio-system) that holds a peer cluster's reader kubeconfig, as `istioctl create-remote-secret` names it. */
+export function remoteSecretName(clusterName: string): string {
+    return `istio-remote-secret-${clusterName}`;
+}
+
+// ---- what each layer of a cluster hands to the layers above it (DESIGN.md, "Layers") ----
+
+/** How to reach the cluster: from HostPrep (bare host) or from a kubeconfig the user brings. */
+export interface ClusterAccess {
+    /** The cluster's Kubernetes provider; every Kubernetes resource of the stack uses it. */
+    readonly provider: k8s.Provider;
+    /** API server URL the peer's istiod can reach (the host's management address), never 127.0.0.1. */
+    readonly apiServer: pulumi.Output<string>;
+}
+
+/** The cluster network: what pods and LoadBalancer Services wait for. */
+export interface ClusterNetwork {
+    /** The CNI release: everything that schedules pods depends on it. */
+    readonly cni: pulumi.Resource;
+    /** MetalLB's chart, pool and advertisement: LoadBalancer Services with fixed addresses depend on them. */
+    readonly loadBalancer: pulumi.Resource[];
+}
+
+/** SPIRE, the source of every mesh identity. */
+export interface MeshIdentity {
+    /** SPIRE server, agent, CSI driver and the ClusterSPIFFEIDs: in place before any gateway mounts the CSI socket. */
+    readonly ready: pulumi.Resource[];
+    /** This cluster's SPIRE bundle endpoint (federated trust model only): exported as the `federation` output. */
+    readonly federation?: pulumi.Output<SpireFederation>;
+}
+
+/** Istio's control plane, what policies and workloads are declared against. */
+export interface ServiceMesh {
+    /** istiod and Istio's CRDs (base chart): Istio custom resources depend on them. */
+    readonly control: pulumi.Resource[];
+    /** The ingress gateway's pod labels: what RequestAuthentication/AuthorizationPolicy select. */
+    readonly ingressSelector: Record<string, string>;
+    /** The ingress gateway's TLS: Gateways serve HTTPS with `credentialName`; port 80 is off or redirects. */
+    readonly ingressTls: IngressTls;
+}
+
+export interface IngressTls {
+    /** The kubernetes.io/tls Secret in the gateway's namespace, chaining to the lab root. */
+    readonly credentialName: string;
+    /** The Secret itself: Gateways that name it wait for it. */
+    readonly credential: pulumi.Resource;
+    readonly plainHttp: "off" | "redirect";
+}
+
+// ---- the cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol") ----
+
+export type PkiRole = "root" | "peer";
+export type TrustModel = "shared" | "federated";
+
+/** Every pinned version (`versions.*` in a stack file). */
+export interface Versions {
+    readonly kubernetes: string;
+    readonly cilium: string;
+    readonly metallb: string;
+    readonly istio: string;
+    readonly spireCrds: string;
+    readonly spire: string;
+    readonly prometheus: string;
+    readonly kiali: string;
+    readonly grafana: string;
+}
+
+/** The non-secret `identity` output: what the peer needs for its consistency checks. */
+export interface ClusterIdentity {
+    readonly clusterName: string;
+    readonly clusterId: number;
+    readonly network: string;
+    readonly meshId: string;
+    readonly trustDomain: string;
+    readonly trustModel: TrustModel;
+    readonly metallbAddresses: string[];
+    readonly podCidr: string;
+    readonly serviceCidr: string;
+    /**
+     * The east-west gateway's MetalLB address (`metallb.eastWestAddress`): the peer's
+     * network policies let its pods out to it from its first run on, before this
+     * cluster's gateway exists. Absent from peers deployed before it was exported.
+     */
+    readonly eastWestAddress?: string;
+    /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
+    readonly versions?: Versions;
+    /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
+    readonly pkiRole?: PkiRole;
+    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...); absent likewise. */
+    readonly labAddresses?: Record<string, string>;
+}
+
+/**
+ * The `federation` output (federated trust model only): what the peer's SPIRE
+ * server needs for a ClusterFederatedTrustDomain pointing at this cluster.
+ */
+export interface SpireFederation {
+    /** This cluster's SPIFFE trust domain. */
+    readonly trustDomain: string;
+    /** The SPIRE bundle endpoint on its MetalLB address, e.g. "https://10.5.0.102:8443". */
+    readonly bundleEndpointURL: string;
+    /** The SPIRE server's own ID, which the bundle endpoint presents (`https_spiffe` profile). */
+    readonly endpointSPIFFEID: string;
+    /** This trust domain's bundle in SPIFFE bundle format, to bootstrap the first fetch; absent when it could not be built. */
+    readonly trustDomainBundle?: string;
+}
+
+/** The `remoteSecret` output (secret): what the peer needs to reach this cluster's API server as the Istio reader. */
+export interface RemoteSecretValue {
+    /** The cluster's mesh name: the key of the peer's Secret, istiod's cluster id for it. */
+    readonly clusterName: string;
+    /** A kubeconfig with the API server, its CA and the reader's token. */
+    readonly kubeconfig: string;
+}
+
+/** One cluster's certificate signing requests (PEM), one per intermediate. Public: the `signingRequests` output. */
+export interface SigningRequests {
+    readonly istio: string;
+    readonly spire: string;
+}
+
+/** The certificates a root signed for one cluster's requests (PEM). Public: the `signedIntermediates` output holds them by cluster. */
+export interface SignedIntermediates {
+    readonly istio: string;
+    readonly spire: string;
+}
+
+/** Names of the stack outputs of the protocol. */
+export const PEER_OUTPUTS = [
+    "identity",
+    "rootCaCert",
+    "signingRequests",
+    "signedIntermediates",
+    "remoteSecret",
+    "eastWestAddress",
+    "federation",
+    "usedFromPeer",
+] as const;
+export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
