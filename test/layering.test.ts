@@ -97,6 +97,18 @@ describe("layers point one way", () => {
         expect(shown(bad)).toEqual([]);
     });
 
+    test("model/ takes only types from Pulumi, so verify and the policy pack load no Pulumi SDK through it", () => {
+        const valueImports = model.flatMap((file) =>
+            ts
+                .createSourceFile(file, fs.readFileSync(path.join(ROOT, file), "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)
+                .statements.filter(ts.isImportDeclaration)
+                .filter((d) => ts.isStringLiteral(d.moduleSpecifier) && d.moduleSpecifier.text.startsWith("@pulumi/") && !d.importClause?.isTypeOnly)
+                .map((d) => `${file} imports "${(d.moduleSpecifier as ts.StringLiteral).text}" as values`),
+        );
+        expect(model.length).toBeGreaterThan(0);
+        expect(valueImports).toEqual([]);
+    });
+
     test("no file under components/ imports from stacks/ (components build on model/ and on each other only)", () => {
         const ours = components.flatMap(importsOf).filter((i) => i.target !== undefined);
         expect(ours.length).toBeGreaterThan(0);
