@@ -1,4 +1,4 @@
-// What each layer of a cluster hands to the layers above it (DESIGN.md, "Layers").
+// What each layer of a cluster hands to the layers above it (docs/design.md, "Layers").
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SpireFederation } from "./peer";
