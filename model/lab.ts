@@ -82,7 +82,7 @@ export function remoteSecretName(clusterName: string): string {
     return `istio-remote-secret-${clusterName}`;
 }
 
-// ---- what each layer of a cluster hands to the layers above it (DESIGN.md, "Layers") ----
+// ---- what each layer of a cluster hands to the layers above it (docs/design.md, "Layers") ----
 
 /** How to reach the cluster: from HostPrep (bare host) or from a kubeconfig the user brings. */
 export interface ClusterAccess {
@@ -126,7 +126,7 @@ export interface IngressTls {
     readonly plainHttp: "off" | "redirect";
 }
 
-// ---- the cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol") ----
+// ---- the cross-stack protocol (docs/design.md, "The cross-stack protocol") ----
 
 export type PkiRole = "root" | "peer";
 export type TrustModel = "shared" | "federated";

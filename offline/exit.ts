@@ -1,4 +1,4 @@
-// The offline plan's exit codes (its --help and the README list them).
+// The offline plan's exit codes (its --help and docs/offline-plan.md list them).
 import { ConfigError } from "../stacks/config";
 import { EngineRuleError } from "./evaluate";
 import { SecretLeakError } from "./lab";

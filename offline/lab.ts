@@ -100,7 +100,7 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     for (const file of files) {
         // As loadConfig does under the engine, here before anything is evaluated.
         const unknown = Object.keys(file.raw).filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
-        problems.push(...inStackFile(file.stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`)));
+        problems.push(...inStackFile(file.stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the table in docs/config.md`)));
     }
     for (const file of files) {
         const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);

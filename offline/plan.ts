@@ -1,4 +1,4 @@
-// `npm run plan`: the offline plan of both stacks. See README, "The offline plan".
+// `npm run plan`: the offline plan of both stacks. See docs/offline-plan.md.
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";

@@ -1,5 +1,5 @@
 // `npm run policy:plan`: the policy pack applied to the offline plan of both
-// stacks. Exits 1 when a mandatory policy is violated. See README, "Policy as code".
+// stacks. Exits 1 when a mandatory policy is violated. See docs/policy.md.
 import * as fs from "fs";
 import * as path from "path";
 import type { PlannedResource } from "../offline/evaluate";

@@ -271,7 +271,7 @@ class Reader {
     object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
         const value = raw[key];
         if (value === undefined) {
-            if (!optional) this.problems.push(`${fullKey(key)} is not set: add it to Pulumi.<stack>.yaml (see README, "Configuration")`);
+            if (!optional) this.problems.push(`${fullKey(key)} is not set: add it to Pulumi.<stack>.yaml (see docs/config.md, "Every key")`);
             return undefined;
         }
         if (typeof value !== "object" || value === null || Array.isArray(value)) {

@@ -16,7 +16,7 @@ export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecre
         .map((k) => k.slice(PROJECT.length + 1))
         .filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
     if (unknown.length > 0) {
-        throw new ConfigError(inStackFile(stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the README's configuration table`)));
+        throw new ConfigError(inStackFile(stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the table in docs/config.md`)));
     }
     const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, config.getObject<unknown>(k)]));
     const secrets: StackSecrets = {};

@@ -1,5 +1,5 @@
 // One stack = one cluster. Reads config, checks it against the peer, declares
-// the layers of DESIGN.md in order and exports the cross-stack protocol.
+// the layers of docs/design.md in order and exports the cross-stack protocol.
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -49,7 +49,7 @@ export async function main(): Promise<Record<string, unknown>> {
 }
 
 /**
- * Declares one cluster, layer by layer (DESIGN.md, "Layers"). A layer whose
+ * Declares one cluster, layer by layer (docs/design.md, "Layers"). A layer whose
  * inputs are not there yet (the peer not deployed) is left out with a warning.
  */
 export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerView): Record<string, unknown> {
@@ -337,7 +337,7 @@ function serverOf(kubeconfig: string): string {
 }
 
 /**
- * Istio multi-primary on different networks (DESIGN.md: IstioPrimary,
+ * Istio multi-primary on different networks (docs/istio.md: IstioPrimary,
  * EastWestGateway, RemoteSecret). Exports `remoteSecret` and `eastWestAddress`
  * for the peer and installs the peer's `remoteSecret` once the peer exports it.
  * The remote-secret exchange needs only istio-system and the `base` chart (its

@@ -1,6 +1,6 @@
-// The cross-stack protocol (DESIGN.md, "Stacks and the cross-cluster protocol"; its
-// types are in model/lab.ts): what a stack exports for its peer, and the checks it
-// runs on what the peer exported.
+// The cross-stack protocol (docs/design.md, "The cross-stack protocol"; its types are
+// in model/lab.ts): what a stack exports for its peers, and the checks it runs on what
+// they exported.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, Versions } from "../model/lab";
 import { fullKey, LabConfig, labAddressesOf } from "./config";
@@ -27,7 +27,7 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
 
 /**
  * The lab runs one set of versions. While an upgrade is under way one stack is
- * necessarily ahead of the other (README, "Upgrading": the root stack first), so
+ * necessarily ahead of the other (docs/upgrade.md, "In place": the root stack first), so
  * a stack ahead of its peer gets a warning naming the run to do next, and a stack
  * behind its peer, or ahead in one version and behind in another, is refused:
  * its stack file was not updated. A peer deployed before identities carried
@@ -43,7 +43,7 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
         if (compareVersions(value, theirs) < 0) {
             problems.push(
                 `${fullKey(`versions.${key}`)} is "${value}" here but peer stack "${peerStack}" runs "${theirs}": both clusters run the same versions; ` +
-                    `set versions.${key}: "${theirs}" in this stack's file too (README, "Upgrading")`,
+                    `set versions.${key}: "${theirs}" in this stack's file too (docs/upgrade.md, "In place")`,
             );
         } else {
             ahead.push(`versions.${key} "${theirs}" -> "${value}"`);
@@ -54,7 +54,7 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
     }
     const warnings =
         problems.length === 0 && ahead.length > 0
-            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, with the same versions in its stack file (README, "Upgrading")`]
+            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, with the same versions in its stack file (docs/upgrade.md, "In place")`]
             : [];
     return { problems, warnings };
 }

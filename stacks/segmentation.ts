@@ -1,6 +1,6 @@
 // Micro-segmentation of one cluster: which namespaces are under default deny
 // and exactly which flows each workload there has. The flows follow what the
-// layers run (DESIGN.md, "Layers"); components/segmentation.ts declares them.
+// layers run (docs/design.md, "Layers"); components/segmentation.ts declares them.
 import { KubeConfig } from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
 import { DASHBOARD_HOST } from "../components/addons";

@@ -1,6 +1,6 @@
 // The support matrix: which versions of each component the program supports,
 // and why. Config validation refuses anything outside it (stacks/config.ts),
-// and the README's version table is generated from it (`npm run docs:versions`).
+// and the version table of docs/versions.md is generated from it (`npm run docs:versions`).
 // Each rule names its upstream source; change a rule only together with it.
 import type { Versions } from "../model/lab";
 
@@ -221,7 +221,7 @@ export function supportProblems(versions: Versions): string[] {
     return problems;
 }
 
-/** The README's version table: one row per rule. */
+/** The version table of docs/versions.md: one row per rule. */
 export function supportTable(): string {
     const rows: string[] = ["| component (`versions.*`) | supported | why | source |", "|---|---|---|---|"];
     for (const rule of RANGE_RULES) {

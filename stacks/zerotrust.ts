@@ -1,4 +1,4 @@
-// The layers above the mesh (DESIGN.md, "Layers"): MeshPolicies, the optional
+// The layers above the mesh (docs/design.md, "Layers"): MeshPolicies, the optional
 // observability add-ons and the sample workloads.
 import { Addons } from "../components/addons";
 import { MeshPolicies } from "../components/meshpolicies";

@@ -30,7 +30,7 @@ describe("the committed reference lab", () => {
         expect(cfg.stack).toBe(stack);
     });
 
-    test("carries the DESIGN.md defaults: hosts, ids, networks, pools", () => {
+    test("carries the reference lab of docs/design.md: hosts, ids, networks, pools", () => {
         const c2 = parseLabConfig("comp2", raw("comp2"), SSH);
         const c3 = parseLabConfig("comp3", raw("comp3"), SSH);
         expect([c2.cluster.name, c2.cluster.id, c2.cluster.network, c2.host?.address]).toEqual(["cluster1", 1, "network1", "10.5.0.3"]);

@@ -269,7 +269,7 @@ describe("remote secrets across stacks", () => {
 });
 
 describe("the first deployment converges in three runs", () => {
-    // The runs of README "Deploying": comp3 alone, comp2 with comp3, comp3 with comp2; then each again.
+    // The runs of the first deployment (docs/design.md, "The run order"): comp3 alone, comp2 with comp3, comp3 with comp2; then each again.
     const run = (stack: string, peerOutputs?: StackOutputs): Promise<Evaluation> => {
         const file = readStackConfig(labDir, stack);
         return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program: main });

@@ -34,7 +34,7 @@ function waitsFor(plan: StackPlan, r: PlannedResource): Set<string> {
     return seen;
 }
 
-describe("every layer of DESIGN.md is in both stacks", () => {
+describe("every layer of docs/design.md is in both stacks", () => {
     const once = [
         "zta:host:HostPrep",
         "zta:network:CiliumRelease",

@@ -159,7 +159,7 @@ describe("MetalLB", () => {
             delete raw.host;
             if (stack === "comp3") raw.metallb = { ...raw.metallb, addresses: ["10.5.0.110-10.5.0.139"], ingressAddress: "10.5.0.130", eastWestAddress: "10.5.0.131", federationAddress: "10.5.0.132" };
         });
-        // comp3 runs first (README, "Deploying"), so comp2 is the one that finds the overlap.
+        // comp3 runs first (docs/design.md, "The run order"), so comp2 is the one that finds the overlap.
         await expect(planOf(dir)).rejects.toThrow(/"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.110-10\.5\.0\.139" in peer stack "comp3"/);
     });
 

@@ -69,10 +69,10 @@ describe("plan/<stack>/resources.json", () => {
     });
 });
 
-describe("README, Tearing down", () => {
+describe("docs/deploy.md, Tearing down", () => {
     test("unprotects exactly the plan's protected resources, at the URNs the engine gives them", () => {
-        const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
-        const section = readme.slice(readme.indexOf("## Tearing down"), readme.indexOf("## Configuration"));
+        const page = fs.readFileSync(path.join(REPO, "docs", "deploy.md"), "utf8");
+        const section = page.slice(page.indexOf("## Tearing down"), page.indexOf("### What stays"));
         const unprotected = [...section.matchAll(/'(urn:pulumi:[^']+)'/g)].map((m) => m[1]);
         const protectedUrns = stackOf(lab, "comp2").resources.filter((r) => r.protect).map((r) => r.urn);
         expect(unprotected.sort()).toEqual(protectedUrns.sort());
@@ -109,7 +109,7 @@ describe("the peer stack", () => {
         const dir = labDirWith((stack, raw) => {
             if (stack === "comp3") raw.mesh.id = "mesh2";
         });
-        // comp3 runs first (README, "Deploying"), so comp2 is the one that finds the disagreement.
+        // comp3 runs first (docs/design.md, "The run order"), so comp2 is the one that finds the disagreement.
         await expect(planOf(dir)).rejects.toThrow(/zta-testbed:mesh\.id is "mesh1" here and "mesh2" in peer stack "comp3"/);
     });
 });

@@ -30,7 +30,7 @@ function workloadNamespaces(plan: StackPlan): string[] {
         ...resourcesOfType(plan, DEPLOYMENT).map((r) => meta(r).namespace as string),
         ...resourcesOfType(plan, RELEASE).map((r) => r.inputs.namespace as string),
     ];
-    // kube-system: kubeadm's CoreDNS and Cilium itself (host network); the README says why it is not segmented.
+    // kube-system: kubeadm's CoreDNS and Cilium itself (host network); docs/zero-trust.md says why it is not segmented.
     return [...new Set(names)].filter((n) => n !== "kube-system").sort();
 }
 

@@ -5,13 +5,13 @@ import { Versions } from "../model/lab";
 import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import * as fs from "fs";
 import * as path from "path";
-import { withVersionTable } from "../offline/readme-versions";
+import { withVersionTable } from "../offline/docs-versions";
 import { supportProblems } from "../stacks/support";
 import { labDirWith, planOf, rawConfig, REPO } from "./helpers";
 
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
 
-/** The reference lab's pins, as the README states them. */
+/** The reference lab's pins, as docs/versions.md states them. */
 const PINS: Versions = {
     kubernetes: "1.36",
     cilium: "1.20.0",
@@ -116,7 +116,7 @@ describe("each rule of the matrix", () => {
 });
 
 describe("refused at preview, before any resource", () => {
-    test("versions.istio 1.24.0, which the README explains breaks the SPIRE gateways, fails config validation", () => {
+    test("versions.istio 1.24.0, which docs/istio.md explains breaks the SPIRE gateways, fails config validation", () => {
         const raw = JSON.parse(JSON.stringify(rawConfig("comp2")));
         raw.versions.istio = "1.24.0";
         let error: unknown;
@@ -135,15 +135,15 @@ describe("refused at preview, before any resource", () => {
     });
 });
 
-describe("the README's version table", () => {
-    const readme = () => fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+describe("the version table of docs/versions.md", () => {
+    const page = () => fs.readFileSync(path.join(REPO, "docs", "versions.md"), "utf8");
 
     test("is the one the matrix gives (`npm run docs:versions` writes it)", () => {
-        expect(withVersionTable(readme())).toBe(readme());
+        expect(withVersionTable(page())).toBe(page());
     });
 
     test("states the rules the tests above check", () => {
-        expect(readme()).toContain("| `istio` | 1.27.0 to 1.30.x (pinned: 1.30.3) |");
-        expect(readme()).toContain("| `cilium` 1.20.x needs `kubernetes` | 1.33 to 1.36 |");
+        expect(page()).toContain("| `istio` | 1.27.0 to 1.30.x (pinned: 1.30.3) |");
+        expect(page()).toContain("| `cilium` 1.20.x needs `kubernetes` | 1.33 to 1.36 |");
     });
 });

@@ -51,7 +51,7 @@ describe("one set of versions in both stacks", () => {
         const own = identity("comp3", { ...NEW, cilium: "1.19.6" });
         const problems = peerProblems(own, identity("comp2", NEW), "cluster1", "comp2");
         expect(problems).toEqual([
-            'zta-testbed:versions.cilium is "1.19.6" here but peer stack "comp2" runs "1.20.0": both clusters run the same versions; set versions.cilium: "1.20.0" in this stack\'s file too (README, "Upgrading")',
+            'zta-testbed:versions.cilium is "1.19.6" here but peer stack "comp2" runs "1.20.0": both clusters run the same versions; set versions.cilium: "1.20.0" in this stack\'s file too (docs/upgrade.md, "In place")',
         ]);
     });
 
@@ -122,7 +122,7 @@ describe("an upgrade from the old pins is an update, not a replace", () => {
                 `${stack}-spire-crds: version`,
                 // prepare.sh runs again with the new minor's apt repository and package prefix (a
                 // Command re-runs on new triggers; the script itself refuses to move a running
-                // cluster's minor: that is `kubeadm upgrade`, README "Upgrading").
+                // cluster's minor: that is `kubeadm upgrade`, docs/upgrade.md, "In place").
                 `${stack}-hostprep-prepare: create,triggers`,
             ].sort(),
         );

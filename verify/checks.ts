@@ -1,5 +1,5 @@
 // The checks `npm run verify` runs, in order. Each states what it proves (the
-// --help text and the README come from here), and its decision logic is an
+// --help text and docs/verify.md come from here), and its decision logic is an
 // exported pure function the tests call on samples.
 import { createHash, X509Certificate } from "crypto";
 import {
@@ -76,7 +76,7 @@ export interface CheckContext {
 export interface Check {
     readonly id: string;
     readonly title: string;
-    /** What a PASS proves, for --help and the README. */
+    /** What a PASS proves, for --help and docs/verify.md. */
     readonly proves: string;
     /** Resolves with a one-line detail on success; throws with the reason on failure. */
     run(ctx: CheckContext): Promise<string>;

@@ -1,5 +1,5 @@
 // `npm run verify -- --stack <comp2|comp3>`: proves the deployed testbed is
-// zero-trust, cross-cluster, with SPIRE identities. See the README, "Verify".
+// zero-trust, cross-cluster, with SPIRE identities. See docs/verify.md.
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";

@@ -17,7 +17,7 @@ export interface SingleRootCaConfig {
  * stack. A second root in one trust domain is a second PKI: certificates under
  * it do not verify against the first, so cross-cluster mTLS, SPIRE bundles and
  * registry pulls break. In the federated model every stack owns the root of its
- * own trust domain (README, "The lab PKI"), so the peer's role does not count.
+ * own trust domain (docs/pki.md, "Shared and federated"), so the peer's role does not count.
  */
 export function secondRootProblems(resources: PolicyResource[], peer?: { readonly stack: string; readonly role: string }, trustModel?: string): Finding[] {
     const roots = resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true);

@@ -59,7 +59,7 @@ async function info(flags: Flags): Promise<void> {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
-    // Torn down last (README, "Tearing down"): the stack that owns the lab root.
+    // Torn down last (docs/deploy.md, "Tearing down"): the stack that owns the lab root.
     const root = STACKS.filter((stack) => rawStack(dir, stack).pki?.role === "root");
     lines.push(`root_stacks="${root.join(" ")}"`);
     lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, STACKS[0]).versions?.cilium)}`);

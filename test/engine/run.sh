@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm run test:engine: the program under the real Pulumi engine (README, "Test
-# against the real engine").
+# npm run test:engine: the program under the real Pulumi engine (docs/testing.md,
+# "The real engine").
 #   1. `pulumi preview` of both stacks in host mode, with the policy pack: the
 #      URNs the engine previews equal the offline plan's.
 #   2. A simulated lab: two real control planes with kwok nodes, the program in
@@ -304,7 +304,7 @@ if $converged; then
   result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
 fi
 
-# Peers first, the root stack last, its protected root CA unprotected first (README, "Tearing down").
+# Peers first, the root stack last, its protected root CA unprotected first (docs/deploy.md, "Tearing down").
 destroyed=true
 for stack in $(for s in $stacks; do case " $root_stacks " in *" $s "*) ;; *) echo "$s" ;; esac; done) $root_stacks; do
   case " $root_stacks " in *" $stack "*) pulumi_in "$t2" state unprotect --all --yes --stack "$stack" >/dev/null ;; esac
