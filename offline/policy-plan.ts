@@ -4,7 +4,7 @@
 // and stack policies the whole stack, as the engine's analyze / analyzeStack do;
 // each policy gets its pack config as the engine reconciles and validates a
 // `--policy-pack-config` file.
-import Ajv from "ajv";
+import Ajv, { ValidateFunction } from "ajv";
 import type {
     EnforcementLevel,
     Policies,
@@ -71,11 +71,17 @@ function entryOf(file: ConfigFile, name: string, source: string): { level?: Enfo
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = new WeakMap<Policy, ValidateFunction>();
 
 /** One message per schema error, in the words of the key it is about. */
 function schemaProblems(policy: Policy, properties: Record<string, unknown>): string[] {
     if (!policy.configSchema) return [];
-    const validate = ajv.compile({ type: "object", properties: policy.configSchema.properties, required: policy.configSchema.required ?? [] });
+    // The object schema the engine builds from a configSchema (convertSchema), compiled once per policy.
+    let validate = validators.get(policy);
+    if (!validate) {
+        validate = ajv.compile({ type: "object", properties: policy.configSchema.properties, required: policy.configSchema.required ?? [] });
+        validators.set(policy, validate);
+    }
     if (validate(properties)) return [];
     return (validate.errors ?? []).map((e) => {
         const where = e.instancePath.slice(1).replace(/\//g, ".");
