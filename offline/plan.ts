@@ -77,7 +77,7 @@ async function run(): Promise<void> {
         for (const w of stack.warnings) console.log(`  warning: ${w}`);
         for (const s of stack.standIns) console.log(`  stand-in: ${s} is not set; the plan used a labelled placeholder`);
     }
-    writePolicyConfigs(args.out, args.configDir);
+    writePolicyConfigs(args.out, args.configDir, lab.stacks.map((s) => s.stack));
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`\nplan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
 }

@@ -33,9 +33,12 @@ export function labPolicyConfigs(configDir: string): Map<string, StackPolicyConf
     return new Map(lab.map((cfg) => [cfg.stack, stackPolicyConfig(cfg, lab)]));
 }
 
-/** Writes outDir/<stack>/policy-config.json for every stack of the lab in configDir; returns the files written. */
-export function writePolicyConfigs(outDir: string, configDir: string): string[] {
-    return [...labPolicyConfigs(configDir)].map(([stack, config]) => {
+/**
+ * Writes outDir/<stack>/policy-config.json for each of `stacks` (the stacks the plan
+ * wrote, so nothing lands outside the folders its marker lists), from the lab in configDir.
+ */
+export function writePolicyConfigs(outDir: string, configDir: string, stacks: readonly string[]): string[] {
+    return [...labPolicyConfigs(configDir)].filter(([stack]) => stacks.includes(stack)).map(([stack, config]) => {
         const file = path.join(outDir, stack, POLICY_CONFIG_FILE);
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");

@@ -59,7 +59,7 @@ describe("the offline plan of the lab with bring-your-own clusters", () => {
 describe("the pack config the offline plan writes (plan/<stack>/policy-config.json)", () => {
     test("holds each stack's lab registry, the trust model and every other stack with its pki.role", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-policy-config-"));
-        expect(writePolicyConfigs(out, REPO).map((f) => path.relative(out, f))).toEqual(["comp2/policy-config.json", "comp3/policy-config.json"]);
+        expect(writePolicyConfigs(out, REPO, ["comp2", "comp3"]).map((f) => path.relative(out, f))).toEqual(["comp2/policy-config.json", "comp3/policy-config.json"]);
         expect(JSON.parse(fs.readFileSync(path.join(out, "comp2", "policy-config.json"), "utf8"))).toEqual({
             "allowed-registries": { labRegistry: "10.5.0.2:8443" },
             "single-root-ca": { trustModel: "shared", peers: [{ stack: "comp3", pkiRole: "peer" }] },
@@ -68,6 +68,10 @@ describe("the pack config the offline plan writes (plan/<stack>/policy-config.js
             "allowed-registries": { labRegistry: "10.5.0.2:8443" },
             "single-root-ca": { trustModel: "shared", peers: [{ stack: "comp2", pkiRole: "root" }] },
         });
+        // Only for the stacks the plan wrote: a plan of some stacks leaves no folder for the others.
+        const some = fs.mkdtempSync(path.join(os.tmpdir(), "zta-policy-config-"));
+        expect(writePolicyConfigs(some, REPO, ["comp3"]).map((f) => path.relative(some, f))).toEqual(["comp3/policy-config.json"]);
+        expect(fs.readdirSync(some)).toEqual(["comp3"]);
     });
 
     test("lists every peer of a lab of three stacks, and the registry as each stack's config sets it", () => {
