@@ -6,6 +6,7 @@ import { main } from "../stacks/main";
 import { EXIT, planExitCode, UsageError } from "./exit";
 import { assertNoSecrets, planLab, writePlan, renderTree, LabPlan, STACKS } from "./lab";
 import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
+import { writePolicyConfigs } from "./policy-config";
 
 interface Args {
     out: string;
@@ -22,6 +23,8 @@ touching no host, cluster, backend or network, and writes for each stack:
   DIR/<stack>/manifests/*.yaml    one file per Kubernetes object
   DIR/<stack>/helm/*.yaml         chart, repository, version and values of each Helm release
   DIR/<stack>/summary.json        warnings and the stand-ins used for unset secrets
+  DIR/<stack>/policy-config.json  the policy pack's config for the stack: pulumi preview
+                                  --policy-pack policy --policy-pack-config DIR/<stack>/policy-config.json
 
   --out DIR         where to write (default: plan): a new or empty directory, or one an
                     earlier plan wrote (it holds a ${PLAN_MARKER} marker listing what it wrote;
@@ -74,6 +77,7 @@ async function run(): Promise<void> {
         for (const w of stack.warnings) console.log(`  warning: ${w}`);
         for (const s of stack.standIns) console.log(`  stand-in: ${s} is not set; the plan used a labelled placeholder`);
     }
+    writePolicyConfigs(args.out, args.configDir, lab.stacks.map((s) => s.stack));
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`\nplan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
 }

@@ -1,4 +1,5 @@
-// The CrossGuard pack: `pulumi preview --stack comp2 --policy-pack policy`.
+// The CrossGuard pack: `pulumi preview --stack comp2 --policy-pack policy
+// --policy-pack-config plan/comp2/policy-config.json` (config.ts says what the config holds).
 // Constructing a PolicyPack starts serving it to the engine, so only this
 // file does; tests and the plan adapter import the policies from catalog.ts.
 import { PolicyPack } from "@pulumi/policy";

@@ -129,6 +129,8 @@ describe("npm run plan", () => {
         for (const stack of ["comp2", "comp3"]) {
             expect(fs.existsSync(path.join(dir, stack, "resources.json"))).toBe(true);
             expect(YAML.parse(fs.readFileSync(path.join(dir, stack, "summary.json"), "utf8")).stack).toBe(stack);
+            // The policy pack's config for `pulumi preview --policy-pack-config` (test/policy-plan.test.ts checks its content).
+            expect(JSON.parse(fs.readFileSync(path.join(dir, stack, "policy-config.json"), "utf8"))["allowed-registries"]).toEqual({ labRegistry: "10.5.0.2:8443" });
         }
         expect(result.stdout).toMatch(/stand-in: zta-testbed:sshPrivateKey is not set/);
     });

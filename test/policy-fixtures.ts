@@ -1,7 +1,7 @@
 // A compliant stack for the policy tests, in the shapes the components
 // declare: each test mutates one resource and expects one message.
 import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/evaluate";
-import { checkResources, PackConfig, Violation } from "../policy/plan";
+import { checkResources, ConfigFile, Violation } from "../offline/policy-plan";
 
 const STACK = "urn:pulumi:comp2::zta-testbed::";
 
@@ -65,9 +65,13 @@ export function withEdit(name: string, edit: (inputs: Record<string, any>, r: { 
     return copy;
 }
 
-export const PACK_CONFIG: PackConfig = { "allowed-registries": { labRegistry: LAB_REGISTRY } };
+/** The pack config of the fixture stack, as `npm run plan` writes it for comp2 of a two-cluster lab. */
+export const PACK_CONFIG = {
+    "allowed-registries": { labRegistry: LAB_REGISTRY },
+    "single-root-ca": { trustModel: "shared", peers: [{ stack: "comp3", pkiRole: "peer" }] },
+};
 
-/** The violations one policy reports on a stack. */
-export async function violationsOf(policy: string, resources: PlannedResource[]): Promise<Violation[]> {
-    return (await checkResources(resources, undefined, PACK_CONFIG)).filter((v) => v.policy === policy);
+/** The violations one policy reports on a stack, with `config` as the pack config. */
+export async function violationsOf(policy: string, resources: PlannedResource[], config: ConfigFile = PACK_CONFIG): Promise<Violation[]> {
+    return (await checkResources(resources, config)).filter((v) => v.policy === policy);
 }

@@ -1,18 +1,18 @@
 // Each policy of policy/ on a compliant stack, then on one violating mutation
 // with the message an operator would read. They run through the plan adapter,
-// i.e. the same validate functions the CrossGuard pack serves.
+// i.e. the same validate functions the CrossGuard pack serves, with the pack
+// config reconciled and validated as the engine does it.
 import { SECRET } from "../offline/evaluate";
+import { checkResources, PolicyConfigError, reconcileConfig } from "../offline/policy-plan";
+import { PREVIEW_POLICIES } from "../policy/catalog";
 import { DEFAULT_ALLOWED_REGISTRIES, helmValueImages, normalizeImage } from "../policy/policies/allowed-registries";
 import { gatewayPodLabels } from "../policy/policies/ingress-gateway-jwt";
-import { checkResources } from "../policy/plan";
-import { peerPkiRoleFromStackFiles, trustModelFromStackFile } from "../policy/stack-config";
-import { labDirWith, REPO } from "./helpers";
 import { compliantStack, INGRESS_LABELS, LAB_REGISTRY, PACK_CONFIG, resource, urnOf, violationsOf, withEdit } from "./policy-fixtures";
 
 const messages = async (policy: string, stack = compliantStack()) => (await violationsOf(policy, stack)).map((v) => v.message);
 
 test("the compliant fixture stack passes every policy, so each violation below comes from its one mutation", async () => {
-    expect(await checkResources(compliantStack(), undefined, PACK_CONFIG)).toEqual([]);
+    expect(await checkResources(compliantStack(), PACK_CONFIG)).toEqual([]);
 });
 
 describe("mTLS", () => {
@@ -167,9 +167,11 @@ describe("secrets and the root CA", () => {
 });
 
 describe("one root CA in the lab", () => {
+    const secondRoot = () => resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
+    const withPeers = (trustModel: string, peers: { stack: string; pkiRole: string }[]) => ({ ...PACK_CONFIG, "single-root-ca": { trustModel, peers } });
+
     test("a second self-signed CA certificate in the stack is refused, naming both", async () => {
-        const second = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
-        const found = await violationsOf("single-root-ca", [...compliantStack(), second]);
+        const found = await violationsOf("single-root-ca", [...compliantStack(), secondRoot()]);
         expect(found.map((v) => v.message)).toEqual([
             "second root CA comp2-other-root in this stack (the first is comp2-pki-root-cert): the lab has one root CA; issue further CAs as intermediates signed by it",
         ]);
@@ -181,31 +183,82 @@ describe("one root CA in the lab", () => {
         expect(await violationsOf("single-root-ca", [...compliantStack(), leaf])).toEqual([]);
     });
 
-    test("a root CA while the peer stack is the root stack too is refused, naming the peer's stack file", async () => {
-        const config = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "root", peerStack: "comp3" } };
-        const found = (await checkResources(compliantStack(), undefined, config)).filter((v) => v.policy === "single-root-ca");
+    test("a root CA while a peer stack is a root stack too is refused, naming that peer's stack file", async () => {
+        const found = await violationsOf("single-root-ca", compliantStack(), withPeers("shared", [{ stack: "comp3", pkiRole: "root" }]));
         expect(found.map((v) => v.message)).toEqual([
-            'root CA comp2-pki-root-cert is declared here, but peer stack "comp3" is the root stack too (pki.role: root in Pulumi.comp3.yaml): the lab has one root CA; set zta-testbed:pki.role to "peer" in one of the two stack files',
+            'root CA comp2-pki-root-cert is declared here, but peer stack "comp3" is a root stack too (pki.role: root in Pulumi.comp3.yaml): in the shared trust model the lab has one root CA; set zta-testbed:pki.role to "peer" in every stack file but one',
         ]);
-        const peerIsPeer = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "peer", peerStack: "comp3" } };
-        expect((await checkResources(compliantStack(), undefined, peerIsPeer)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
+        expect(found[0].urn).toBe(urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-pki-root-cert"));
     });
 
-    test("in the federated trust model each stack owns its trust domain's root, whatever the peer's role", async () => {
-        const federated = { ...PACK_CONFIG, "single-root-ca": { peerPkiRole: "root", peerStack: "comp3", trustModel: "federated" } };
-        expect((await checkResources(compliantStack(), undefined, federated)).filter((v) => v.policy === "single-root-ca")).toEqual([]);
-        const second = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true });
-        const found = (await checkResources([...compliantStack(), second], undefined, federated)).filter((v) => v.policy === "single-root-ca");
+    test("with several peers every one counts: each root peer is named, peer-role ones are not", async () => {
+        const three = withPeers("shared", [
+            { stack: "comp3", pkiRole: "peer" },
+            { stack: "comp4", pkiRole: "root" },
+        ]);
+        expect((await violationsOf("single-root-ca", compliantStack(), three)).map((v) => v.message)).toEqual([expect.stringContaining('peer stack "comp4" is a root stack too (pki.role: root in Pulumi.comp4.yaml)')]);
+        const four = withPeers("shared", [
+            { stack: "comp3", pkiRole: "root" },
+            { stack: "comp4", pkiRole: "peer" },
+            { stack: "comp5", pkiRole: "root" },
+        ]);
+        expect((await violationsOf("single-root-ca", compliantStack(), four)).map((v) => v.message)).toEqual([
+            expect.stringContaining('peer stack "comp3" is a root stack too'),
+            expect.stringContaining('peer stack "comp5" is a root stack too'),
+        ]);
+        expect(await violationsOf("single-root-ca", compliantStack(), withPeers("shared", [{ stack: "comp3", pkiRole: "peer" }, { stack: "comp4", pkiRole: "peer" }]))).toEqual([]);
+    });
+
+    test("a stack without a root CA is not concerned by its peers' roles", async () => {
+        const noRoot = compliantStack().filter((r) => r.type !== "tls:index/selfSignedCert:SelfSignedCert");
+        expect(await violationsOf("single-root-ca", noRoot, withPeers("shared", [{ stack: "comp3", pkiRole: "root" }]))).toEqual([]);
+    });
+
+    test("in the federated trust model each stack owns its trust domain's root, whatever its peers' roles; two in one stack still do not pass", async () => {
+        const federated = withPeers("federated", [{ stack: "comp3", pkiRole: "root" }, { stack: "comp4", pkiRole: "root" }]);
+        expect(await violationsOf("single-root-ca", compliantStack(), federated)).toEqual([]);
+        const found = await violationsOf("single-root-ca", [...compliantStack(), secondRoot()], federated);
         expect(found.map((v) => v.urn)).toEqual([urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root")]);
-        const dir = labDirWith((_stack, raw) => (raw.mesh.trustModel = "federated"));
-        expect(trustModelFromStackFile(dir, "comp3")).toBe("federated");
-        expect(trustModelFromStackFile(REPO, "comp3")).toBe("shared");
+    });
+});
+
+describe("the pack config, reconciled and checked as the engine does", () => {
+    test("without a config the pack does not run: the lab registry, the trust model and the peers are required", async () => {
+        await expect(checkResources(compliantStack(), {})).rejects.toThrow(
+            new PolicyConfigError(
+                "policy config is not what the pack needs: allowed-registries: labRegistry is required; single-root-ca: peers is required; single-root-ca: trustModel is required",
+            ),
+        );
     });
 
-    test("without policy config the peer's role comes from the stack files: comp2 names comp3, whose pki.role is peer", () => {
-        expect(peerPkiRoleFromStackFiles(REPO, "comp2")).toEqual({ stack: "comp3", role: "peer" });
-        const bothRoot = labDirWith((_stack, raw) => (raw.pki.role = "root"));
-        expect(peerPkiRoleFromStackFiles(bothRoot, "comp2")).toEqual({ stack: "comp3", role: "root" });
+    test("a trust model or a pki.role outside the schema's values is refused, naming the key and the allowed values", () => {
+        const bad = { ...PACK_CONFIG, "single-root-ca": { trustModel: "sharde", peers: [{ stack: "comp3", pkiRole: "leaf" }] } };
+        expect(() => reconcileConfig(PREVIEW_POLICIES, bad, "plan/comp2/policy-config.json")).toThrow(
+            'plan/comp2/policy-config.json is not what the pack needs: single-root-ca: peers.0.pkiRole must be equal to one of the allowed values ("root", "peer"); single-root-ca: trustModel must be equal to one of the allowed values ("shared", "federated")',
+        );
+        const typo = { ...PACK_CONFIG, "single-root-ca": { trustModel: "shared", peers: [{ stack: "comp3", pkiRol: "peer" }] } };
+        expect(() => reconcileConfig(PREVIEW_POLICIES, typo)).toThrow(/: single-root-ca: peers\.0\.pkiRol is not a known key; single-root-ca: peers\.0\.pkiRole is required$/);
+    });
+
+    test("the schema's defaults fill what the file leaves out, and what it sets wins", () => {
+        const reconciled = reconcileConfig(PREVIEW_POLICIES, PACK_CONFIG);
+        expect(reconciled.get("allowed-registries")).toEqual({ enforcementLevel: "mandatory", properties: { labRegistry: LAB_REGISTRY, allowedRegistries: DEFAULT_ALLOWED_REGISTRIES } });
+        expect(reconcileConfig(PREVIEW_POLICIES, { ...PACK_CONFIG, "allowed-registries": { labRegistry: "10.9.9.9:5000", allowedRegistries: [] } }).get("allowed-registries")?.properties).toEqual({
+            labRegistry: "10.9.9.9:5000",
+            allowedRegistries: [],
+        });
+    });
+
+    test("an enforcement level in the file overrides the policy's, per policy or for all", async () => {
+        const permissive = withEdit("istio-system-default", (i) => (i.spec.mtls.mode = "PERMISSIVE"));
+        const advisory = await checkResources(permissive, { ...PACK_CONFIG, "peer-authentication-strict": "advisory" });
+        expect(advisory.map((v) => [v.policy, v.enforcementLevel])).toEqual([
+            ["mesh-wide-mtls-strict", "mandatory"],
+            ["peer-authentication-strict", "advisory"],
+        ]);
+        const off = await checkResources(permissive, { ...PACK_CONFIG, all: "disabled", "mesh-wide-mtls-strict": { enforcementLevel: "mandatory" } });
+        expect(off.map((v) => v.policy)).toEqual(["mesh-wide-mtls-strict"]);
+        expect(() => reconcileConfig(PREVIEW_POLICIES, { ...PACK_CONFIG, all: "strict" })).toThrow('policy config: "all": "strict" is not an enforcement level');
     });
 });
 
@@ -237,7 +290,7 @@ describe("images and charts", () => {
     });
 
     test("policy config replaces the allow-list", async () => {
-        const found = await checkResources(compliantStack(), undefined, { "allowed-registries": { labRegistry: LAB_REGISTRY, allowedRegistries: ["quay.io/cilium"] } });
+        const found = await checkResources(compliantStack(), { ...PACK_CONFIG, "allowed-registries": { labRegistry: LAB_REGISTRY, allowedRegistries: ["quay.io/cilium"] } });
         expect(found.filter((v) => v.policy === "allowed-registries").map((v) => v.message)).toEqual([
             expect.stringContaining("Release istiod uses images from docker.io/istio"),
             expect.stringContaining("Release spire uses images from ghcr.io, "),
@@ -246,11 +299,9 @@ describe("images and charts", () => {
         ]);
     });
 
-    test("the lab registry defaults to zta-testbed:registry of the stack file", async () => {
-        const found = await checkResources(compliantStack(), undefined, {});
-        expect(found.filter((v) => v.policy === "allowed-registries")).toEqual([]);
-        const other = await checkResources(compliantStack(), undefined, { "allowed-registries": { labRegistry: "10.9.9.9:5000" } });
-        expect(other.map((v) => v.message)).toEqual([expect.stringContaining("uses images from 10.5.0.2:8443/samples/httpbin")]);
+    test("the lab registry is the pack config's labRegistry: another registry's images are refused", async () => {
+        const other = await checkResources(compliantStack(), { ...PACK_CONFIG, "allowed-registries": { labRegistry: "10.9.9.9:5000" } });
+        expect(other.map((v) => v.message)).toEqual([expect.stringContaining("Deployment comp2-httpbin uses images from 10.5.0.2:8443/samples/httpbin, which is neither")]);
     });
 
     test("a Helm release without a version, or with a range, is refused", async () => {

@@ -1,6 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { asArray, asRecord, at, Props, TYPES } from "../resources";
-import { labRegistryOf } from "../stack-config";
 
 /**
  * Upstream image repositories the testbed's charts and samples pull from;
@@ -24,11 +23,12 @@ export const DEFAULT_ALLOWED_REGISTRIES = [
     "docker.io/mccutchen", // the httpbin sample (go-httpbin)
 ];
 
+/** Pack config of `allowed-registries` (the offline plan writes labRegistry; allowedRegistries defaults to the list above). */
 export interface AllowedRegistriesConfig {
+    /** host:port of the lab registry (zta-testbed:registry of the stack), always allowed. */
+    readonly labRegistry: string;
     /** Repository prefixes (registry host, optionally with a path) images may come from, besides the lab registry. */
-    readonly allowedRegistries: string[];
-    /** host:port of the lab registry; when unset, zta-testbed:registry of the stack file. */
-    readonly labRegistry?: string;
+    readonly allowedRegistries?: readonly string[];
 }
 
 /** Where an image reference points: registry and repository, no tag or digest, docker.io made explicit. */
@@ -95,7 +95,7 @@ export function helmValueImages(values: unknown): string[] {
 }
 
 /** Problems of one resource: every image it names must be under the lab registry or an allowed prefix. */
-export function imageProblems(type: string, props: Props, name: string, allowed: string[]): string[] {
+export function imageProblems(type: string, props: Props, name: string, allowed: readonly string[]): string[] {
     const isRelease = type === TYPES.helmRelease || type === TYPES.helmChartV4;
     const images = isRelease ? helmValueImages(props.values) : workloadImages(type, props);
     const repos = isRelease ? images : images.map(normalizeImage);
@@ -111,14 +111,15 @@ export const allowedRegistries: ResourceValidationPolicy = {
     severity: "high",
     configSchema: {
         properties: {
-            allowedRegistries: { type: "array", items: { type: "string" }, default: DEFAULT_ALLOWED_REGISTRIES },
-            labRegistry: { type: "string", description: "host:port of the lab registry; default: zta-testbed:registry of the stack file" },
+            labRegistry: { type: "string", minLength: 1, description: "host:port of the lab registry (zta-testbed:registry of the stack): npm run plan writes it to plan/<stack>/policy-config.json" },
+            allowedRegistries: { type: "array", items: { type: "string", minLength: 1 }, default: DEFAULT_ALLOWED_REGISTRIES, description: "upstream repository prefixes allowed besides the lab registry" },
         },
+        // Without it every image from the lab registry would be refused: the engine refuses to run the pack instead.
+        required: ["labRegistry"],
     },
     validateResource: (args, reportViolation) => {
-        const cfg = args.getConfig<Partial<AllowedRegistriesConfig>>();
-        const lab = cfg.labRegistry ?? labRegistryOf(args.urn);
-        const allowed = [...(lab ? [lab] : []), ...(cfg.allowedRegistries ?? DEFAULT_ALLOWED_REGISTRIES)];
+        const cfg = args.getConfig<AllowedRegistriesConfig>();
+        const allowed = [cfg.labRegistry, ...(cfg.allowedRegistries ?? DEFAULT_ALLOWED_REGISTRIES)];
         for (const p of imageProblems(args.type, args.props, args.name, allowed)) reportViolation(p);
     },
 };

@@ -1,19 +1,18 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { gatewaySelectorLabels } from "../../components/gateway-labels";
 import { asArray, asRecord, at, Finding, objectName, Props, releasesOf, rootNamespaceOf, selects, TYPES } from "../resources";
 
 /**
  * The pod labels the Istio `gateway` chart gives a release
- * (manifests/charts/gateway/templates/_helpers.tpl): `app` is the gateway's
- * name (values.name, else the release name), `istio` the name without its
- * `istio-` prefix, both overridable by values.labels, which also adds the rest.
+ * (manifests/charts/gateway/templates/_helpers.tpl, `gateway.selectorLabels`):
+ * `app` is the gateway's name (values.name, else the release name), `istio`
+ * the name without its `istio-` prefix, both overridable by values.labels,
+ * which also adds the rest.
  */
 export function gatewayPodLabels(release: Props): Record<string, string> {
     const values = asRecord(release.values);
     const name = String(values.name ?? release.name ?? "istio-ingressgateway");
     const extra = Object.fromEntries(Object.entries(asRecord(values.labels)).filter((e): e is [string, string] => typeof e[1] === "string"));
-    const selector = gatewaySelectorLabels(name);
-    return { ...extra, app: extra.app ?? selector.app, istio: extra.istio ?? selector.istio };
+    return { ...extra, app: extra.app ?? name, istio: extra.istio ?? name.replace(/^istio-/, "") };
 }
 
 /** A gateway release that is not a network (east-west) gateway is an entry point from outside the mesh. */

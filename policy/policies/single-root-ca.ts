@@ -1,36 +1,41 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { Finding, TYPES } from "../resources";
-import { peerPkiRoleOf, trustModelOf } from "../stack-config";
 
+/** Another stack of the lab and its zta-testbed:pki.role. */
+export interface PeerRole {
+    readonly stack: string;
+    readonly pkiRole: "root" | "peer";
+}
+
+/** Pack config of `single-root-ca`, written per stack by the offline plan. */
 export interface SingleRootCaConfig {
-    /** pki.role of the peer stack; when unset, read from the peer's stack file (zta-testbed:peer.stack of this stack's file). */
-    readonly peerPkiRole?: string;
-    /** The peer stack's name, for the message. */
-    readonly peerStack?: string;
-    /** mesh.trustModel of this stack; when unset, read from its stack file. */
-    readonly trustModel?: string;
+    /** zta-testbed:mesh.trustModel of the lab. */
+    readonly trustModel: "shared" | "federated";
+    /** Every other stack of the lab (its peers, however many), each with its pki.role. */
+    readonly peers: readonly PeerRole[];
 }
 
 /**
  * Problems with the lab's root CAs: a stack declares at most one self-signed
- * CA certificate, and in the shared trust model none when its peer is the root
- * stack. A second root in one trust domain is a second PKI: certificates under
- * it do not verify against the first, so cross-cluster mTLS, SPIRE bundles and
- * registry pulls break. In the federated model every stack owns the root of its
- * own trust domain (docs/pki.md, "Shared and federated"), so the peer's role does not count.
+ * CA certificate, and in the shared trust model none when any of its peers is
+ * a root stack. A second root in one trust domain is a second PKI: certificates
+ * under it do not verify against the first, so cross-cluster mTLS, SPIRE bundles
+ * and registry pulls break. In the federated model every stack owns the root of
+ * its own trust domain (docs/pki.md, "Shared and federated"), so the peers' roles do not count.
  */
-export function secondRootProblems(resources: PolicyResource[], peer?: { readonly stack: string; readonly role: string }, trustModel?: string): Finding[] {
+export function secondRootProblems(resources: PolicyResource[], cfg: SingleRootCaConfig): Finding[] {
     const roots = resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true);
     const problems: Finding[] = roots.slice(1).map((cert) => ({
         urn: cert.urn,
         message: `second root CA ${cert.name} in this stack (the first is ${roots[0].name}): the lab has one root CA; issue further CAs as intermediates signed by it`,
     }));
-    if (roots.length > 0 && peer?.role === "root" && trustModel !== "federated") {
+    if (roots.length === 0 || cfg.trustModel === "federated") return problems;
+    for (const peer of cfg.peers.filter((p) => p.pkiRole === "root")) {
         problems.push({
             urn: roots[0].urn,
             message:
-                `root CA ${roots[0].name} is declared here, but peer stack "${peer.stack}" is the root stack too (pki.role: root in Pulumi.${peer.stack}.yaml): ` +
-                `the lab has one root CA; set zta-testbed:pki.role to "peer" in one of the two stack files`,
+                `root CA ${roots[0].name} is declared here, but peer stack "${peer.stack}" is a root stack too (pki.role: root in Pulumi.${peer.stack}.yaml): ` +
+                `in the shared trust model the lab has one root CA; set zta-testbed:pki.role to "peer" in every stack file but one`,
         });
     }
     return problems;
@@ -38,23 +43,28 @@ export function secondRootProblems(resources: PolicyResource[], peer?: { readonl
 
 export const singleRootCa: StackValidationPolicy = {
     name: "single-root-ca",
-    description:
-        "One root CA per trust domain: at most one self-signed CA certificate per stack, and in the shared trust model only in the root stack.",
+    description: "One root CA per trust domain: at most one self-signed CA certificate per stack, and in the shared trust model none while a peer stack is the root stack.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: {
         properties: {
-            peerPkiRole: { type: "string", description: "pki.role of the peer stack; default: read from its stack file" },
-            peerStack: { type: "string", description: "the peer stack's name, for messages" },
-            trustModel: { type: "string", description: "mesh.trustModel of this stack; default: read from its stack file" },
+            trustModel: { type: "string", enum: ["shared", "federated"], description: "zta-testbed:mesh.trustModel of the lab" },
+            peers: {
+                type: "array",
+                description: "every other stack of the lab with its zta-testbed:pki.role (npm run plan writes them to plan/<stack>/policy-config.json)",
+                items: {
+                    type: "object",
+                    properties: { stack: { type: "string", minLength: 1 }, pkiRole: { type: "string", enum: ["root", "peer"] } },
+                    required: ["stack", "pkiRole"],
+                    additionalProperties: false,
+                },
+            },
         },
+        // Without them a second root in the lab would pass unseen: the engine refuses to run the pack instead.
+        required: ["trustModel", "peers"],
     },
     validateStack: (args, reportViolation) => {
-        const roots = args.resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true);
-        if (roots.length === 0) args.notApplicable("the stack declares no root CA");
-        const cfg = args.getConfig<SingleRootCaConfig>();
-        const peer = cfg.peerPkiRole !== undefined ? { stack: cfg.peerStack ?? "peer", role: cfg.peerPkiRole } : peerPkiRoleOf(roots[0].urn);
-        const trustModel = cfg.trustModel ?? trustModelOf(roots[0].urn);
-        for (const f of secondRootProblems(args.resources, peer, trustModel)) reportViolation(f.message, f.urn);
+        if (!args.resources.some((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true)) args.notApplicable("the stack declares no root CA");
+        for (const f of secondRootProblems(args.resources, args.getConfig<SingleRootCaConfig>())) reportViolation(f.message, f.urn);
     },
 };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # npm run test:engine: the program under the real Pulumi engine (docs/testing.md,
 # "The real engine").
-#   1. `pulumi preview` of both stacks in host mode, with the policy pack: the
-#      URNs the engine previews equal the offline plan's.
+#   1. `pulumi preview` of both stacks in host mode, with the policy pack and the
+#      pack config the offline plan writes: the URNs the engine previews equal the
+#      offline plan's; without the config the pack refuses to run.
 #   2. A simulated lab: two real control planes with kwok nodes, the program in
 #      bring-your-own-kubeconfig mode, charts from a local mirror. `pulumi up` in
 #      the first-deployment order, `preview --expect-no-changes` (also after a
@@ -122,14 +123,26 @@ project_copy "$t1"
 mkdir -p "$t1/.state"
 tool first-run-urns --config-dir "$repo" --out "$work/first-run-urns.json" >"$work/first-run-urns.log" 2>&1 ||
   { cat "$work/first-run-urns.log"; exit 2; }
+# The pack's config per stack, as a user gets it: `npm run plan` writes <stack>/policy-config.json.
+(cd "$repo" && node_modules/.bin/tsx offline/plan.ts --config-dir "$repo" --out "$work/host-plan" --quiet >"$work/host-plan.log" 2>&1) ||
+  { cat "$work/host-plan.log"; exit 2; }
 for stack in $stacks; do
   pulumi_in "$t1" stack init "$stack" --secrets-provider passphrase >/dev/null
   # Never used: nothing is created in a preview, and no host address is reachable from here.
   echo "test-only stand-in, not a key" | pulumi_in "$t1" config set --secret --stack "$stack" zta-testbed:sshPrivateKey >/dev/null
 done
+# Without its config the pack refuses to run, before the program does, naming what it lacks.
+first_stack=${stacks%% *}
+if pulumi_in "$t1" preview --stack "$first_stack" --policy-pack "$t1/policy" --suppress-progress >"$work/preview-no-config.log" 2>&1; then
+  fail "$first_stack: pulumi preview with the policy pack but no --policy-pack-config ran; the pack should have refused"
+elif grep -q 'labRegistry is required' "$work/preview-no-config.log"; then
+  pass "$first_stack: without --policy-pack-config the engine refuses the pack, naming its required config"
+else
+  fail "$first_stack: pulumi preview without --policy-pack-config failed, but not for the pack's config: $(grep -m1 -i error "$work/preview-no-config.log")"
+fi
 for stack in $stacks; do
   if timed "preview $stack (host mode)" "$work/preview-host-$stack.log" \
-    pulumi_in "$t1" preview --stack "$stack" --policy-pack "$t1/policy" --json --suppress-progress; then
+    pulumi_in "$t1" preview --stack "$stack" --policy-pack "$t1/policy" --policy-pack-config "$work/host-plan/$stack/policy-config.json" --json --suppress-progress; then
     pass "$stack: pulumi preview in host mode with the policy pack"
     # --json writes the preview to stdout; the engine's own messages go to stderr, both in the log.
     sed -n '/^{/,/^}/p' "$work/preview-host-$stack.log" >"$work/preview-host-$stack.json"
@@ -271,7 +284,7 @@ run=0
 for stack in $order; do
   run=$((run + 1))
   if timed "up $stack (run $run of the first deployment)" "$work/up-$run-$stack.log" \
-    pulumi_in "$t2" up --stack "$stack" --yes --skip-preview --policy-pack "$t2/policy" --suppress-progress; then
+    pulumi_in "$t2" up --stack "$stack" --yes --skip-preview --policy-pack "$t2/policy" --policy-pack-config "$work/plan/$stack/policy-config.json" --suppress-progress; then
     pass "$stack: pulumi up, run $run of the first deployment"
   else
     fail "$stack: pulumi up, run $run of the first deployment"
@@ -285,7 +298,7 @@ if $converged; then
   for stack in $stacks; do
     for refresh in "" --refresh; do
       if timed "preview $stack --expect-no-changes $refresh" "$work/converged-$stack$refresh.log" \
-        pulumi_in "$t2" preview --stack "$stack" --expect-no-changes $refresh --policy-pack "$t2/policy" --diff --suppress-progress; then
+        pulumi_in "$t2" preview --stack "$stack" --expect-no-changes $refresh --policy-pack "$t2/policy" --policy-pack-config "$work/plan/$stack/policy-config.json" --diff --suppress-progress; then
         pass "$stack: converged: pulumi preview --expect-no-changes $refresh"
       else
         fail "$stack: converged: pulumi preview --expect-no-changes $refresh"

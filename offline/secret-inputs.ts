@@ -1,6 +1,8 @@
+// The one policy only the offline plan can evaluate, so it is not in the pack
+// (policy/) but beside the plan that records secrecy.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { SECRET } from "../../offline/evaluate";
-import { asRecord, at, Props, TYPES } from "../resources";
+import { asRecord, at, Props, TYPES } from "../policy/resources";
+import { SECRET } from "./evaluate";
 
 /**
  * Inputs that carry key material, by resource type. Each must reach the
@@ -24,7 +26,7 @@ function isSecretAt(props: Props, path: string): boolean {
  * Problems of one resource in the offline plan, where a secret value is
  * recorded as "[secret]". Only the plan can tell: under CrossGuard a policy
  * receives secret values already unwrapped, with no mark of their secrecy
- * (pulumi/pulumi-policy#241), so this policy is not in the pack index.ts serves.
+ * (pulumi/pulumi-policy#241), so this policy is not in the pack policy/ serves.
  */
 export function plainSecretProblems(type: string, props: Props, name: string): string[] {
     const problems: string[] = [];
