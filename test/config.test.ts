@@ -61,8 +61,8 @@ describe("the committed reference lab", () => {
     test("the two stacks pass each other's consistency checks", () => {
         const c2 = parseLabConfig("comp2", raw("comp2"), SSH);
         const c3 = parseLabConfig("comp3", raw("comp3"), SSH);
-        expect(peerProblems(identityOf(c2), identityOf(c3), c2.peer.clusterName, "comp3")).toEqual([]);
-        expect(peerProblems(identityOf(c3), identityOf(c2), c3.peer.clusterName, "comp2")).toEqual([]);
+        expect(peerProblems(identityOf(c2), identityOf(c3), c2.peers[0].clusterName, "comp3")).toEqual([]);
+        expect(peerProblems(identityOf(c3), identityOf(c2), c3.peers[0].clusterName, "comp2")).toEqual([]);
     });
 });
 
