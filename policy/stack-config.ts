@@ -4,9 +4,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { PROJECT } from "../stacks/config";
-import { readStackFileConfig } from "../stacks/stackfile";
+import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 /** The repo root, where Pulumi.<stack>.yaml lives: the pack runs from policy/. */
 const REPO = path.resolve(__dirname, "..");
+
+/** The stack's config as Pulumi merges it: Pulumi.yaml's project config (when there) with the stack file's over it. */
+function configOf(configDir: string, stack: string): Record<string, unknown> {
+    const project = path.join(configDir, "Pulumi.yaml");
+    return mergedConfig(fs.existsSync(project) ? readProjectConfig(project) : {}, readStackFileConfig(path.join(configDir, `Pulumi.${stack}.yaml`)));
+}
 
 /** The stack name of a URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
 export function stackOfUrn(urn: string): string | undefined {
@@ -18,7 +24,7 @@ export function stackOfUrn(urn: string): string | undefined {
 export function labRegistryFromStackFile(configDir: string, stack: string): string | undefined {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) return undefined;
-    const registry = readStackFileConfig(file)[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
+    const registry = configOf(configDir, stack)[`${PROJECT}:registry`] as { host?: unknown; port?: unknown } | undefined;
     if (typeof registry?.host !== "string") return undefined;
     return registry.port === undefined ? registry.host : `${registry.host}:${String(registry.port)}`;
 }
@@ -33,13 +39,15 @@ export function labRegistryOf(urn: string, configDir = REPO): string | undefined
 export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { readonly stack: string; readonly role: string } | undefined {
     const own = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(own)) return undefined;
-    const peer = readStackFileConfig(own)[`${PROJECT}:peer`] as { stack?: unknown } | undefined;
+    const config = configOf(configDir, stack);
+    // The roster's first entry, or the former one-peer form.
+    const peer = ((config[`${PROJECT}:peers`] as unknown[] | undefined)?.[0] ?? config[`${PROJECT}:peer`]) as { stack?: unknown } | undefined;
     if (typeof peer?.stack !== "string") return undefined;
     // "org/project/comp3" names the stack file Pulumi.comp3.yaml.
     const peerStack = peer.stack.split("/").pop() as string;
     const file = path.join(configDir, `Pulumi.${peerStack}.yaml`);
     if (peerStack === stack || !fs.existsSync(file)) return undefined;
-    const pki = readStackFileConfig(file)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
+    const pki = configOf(configDir, peerStack)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
     return typeof pki?.role === "string" ? { stack: peerStack, role: pki.role } : undefined;
 }
 
@@ -47,7 +55,7 @@ export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { r
 export function trustModelFromStackFile(configDir: string, stack: string): string | undefined {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) return undefined;
-    const mesh = readStackFileConfig(file)[`${PROJECT}:mesh`] as { trustModel?: unknown } | undefined;
+    const mesh = configOf(configDir, stack)[`${PROJECT}:mesh`] as { trustModel?: unknown } | undefined;
     return typeof mesh?.trustModel === "string" ? mesh.trustModel : undefined;
 }
 
