@@ -136,9 +136,11 @@ function key<T extends z.ZodType>(schema: T, type: string, description: string, 
     return described;
 }
 
-/** The type and derived default the tables show for a key of SECTIONS. */
+/** The type, derived default and description the tables show for a key of SECTIONS (every key is declared with key()). */
 export function keyDocOf(schema: z.ZodType): KeyDoc & { readonly description: string } {
-    return { type: "?", ...KEY_DOCS.get(schema), description: schema.description ?? "" };
+    const doc = KEY_DOCS.get(schema);
+    if (!doc || !schema.description) throw new Error("a config key declared without key(): give it a type and a description");
+    return { ...doc, description: schema.description };
 }
 
 const NON_EMPTY = "expected a non-empty string";
@@ -381,6 +383,13 @@ export const LAB_WIDE_KEYS = (Object.keys(SECTIONS) as SectionName[]).filter((k)
 /** The secret config keys, read with `requireSecret`/`getSecret` and never validated by value. */
 export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig", "rootCaKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** What the tables say of each secret key (set with `pulumi config set --secret`, never validated by value). */
+export const SECRET_KEY_DOCS: Readonly<Record<SecretKey, string>> = {
+    sshPrivateKey: "SSH key for the hosts; required when `host` is set",
+    kubeconfig: "a cluster you bring, instead of `host`",
+    rootCaKey: "the key of `pki.rootCaCert`; required with it",
+};
 
 /** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
 export const PLAIN_KEYS = Object.keys(SECTIONS) as SectionName[];

@@ -58,6 +58,9 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         ["an SSH user with shell syntax", (r: any) => (r.host.sshUser = "ubuntu;reboot"), /zta-testbed:host\.sshUser = "ubuntu;reboot": expected a Linux user name/],
         ["a registry SSH user that is an ssh option", (r: any) => (r.registry.sshUser = "-oProxyCommand=x"), /zta-testbed:registry\.sshUser = "-oProxyCommand=x": expected a Linux user name/],
         ["an SSH user over 32 characters", (r: any) => (r.host.sshUser = "u".repeat(33)), /host\.sshUser = "u{33}": expected a Linux user name.*at most 32 characters/],
+        // Issue 16: a typo is refused with the nearest valid key, in a stack file's section and in Pulumi.yaml's.
+        ["a misspelt key inside a section (host.allowRest)", (r: any) => (r.host.allowRest = true), /Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
+        ["a misspelt lab-wide key (jwt.audiance)", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /(^|\s)Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
         ["registry.allowRemove that is not a boolean", (r: any) => (r.registry.allowRemove = "yes"), /zta-testbed:registry\.allowRemove = "yes": expected true or false/],
 ];
 
