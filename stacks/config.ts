@@ -452,7 +452,8 @@ export type HostSettings = NonNullable<Parsed["host"]>;
 export type MeshSettings = Parsed["mesh"];
 export type Versions = Parsed["versions"];
 export type IssuerSettings = Parsed["issuer"];
-export type PeerRef = z.output<typeof peerSchema>;
+/** One entry of the roster: a peer stack and the cluster name it must report. */
+export type PeerRef = Readonly<z.output<typeof peerSchema>>;
 /** @deprecated the roster: PeerRef. */
 export type PeerSettings = PeerRef;
 export type AddonSettings = Parsed["addons"];
@@ -494,7 +495,7 @@ function resolve(stack: string, p: Parsed) {
         },
         issuer: p.issuer,
         /** Every other stack of the lab (the old one-entry `peer` is read as a roster of one). */
-        peers: p.peers ?? (p.peer ? [p.peer] : []),
+        peers: (p.peers ?? (p.peer ? [p.peer] : [])) as readonly PeerRef[],
         pki: p.pki,
         addons: p.addons,
         samples: p.samples,
@@ -507,7 +508,7 @@ function resolve(stack: string, p: Parsed) {
 }
 
 /** The validated configuration of one stack (one cluster). */
-export type LabConfig = ReturnType<typeof resolve>;
+export type LabConfig = Readonly<ReturnType<typeof resolve>>;
 export type MetallbSettings = LabConfig["metallb"];
 export type RegistrySettings = LabConfig["registry"];
 export type JwtSettings = LabConfig["jwt"];
