@@ -93,6 +93,7 @@ function main(): void {
         console.log(wanted === text ? `${file}'s config table is up to date` : `${file}'s config table written from stacks/config.ts`);
     }
     if (stale > 0) process.exit(1);
+    if (process.argv.includes("--check")) console.log("README.md's and docs/config.md's config tables match stacks/config.ts");
 }
 
 if (require.main === module) main();
