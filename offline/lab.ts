@@ -3,10 +3,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey } from "../stacks/config";
-import { PLAIN_KEYS } from "../stacks/load";
+import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey } from "../stacks/config";
 import { identityOf, peerProblems } from "../stacks/peer";
-import { readStackFileConfig } from "../stacks/stackfile";
+import { mergedConfig, projectFileIn, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 
@@ -52,11 +51,18 @@ export function standInFor(key: string): string {
     });
 }
 
-/** Reads Pulumi.<stack>.yaml into the flat config map the engine would pass the program. */
+/**
+ * Reads Pulumi.<stack>.yaml into the flat config map the engine would pass the
+ * program: Pulumi.yaml's project config with the stack file's keys over it, as
+ * Pulumi merges them. A lab-wide key in the stack file is refused (it could drift).
+ */
 export function readStackConfig(configDir: string, stack: string): StackConfigFile {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: the plan needs both stack files`]);
-    const doc = { config: readStackFileConfig(file) };
+    const own = readStackFileConfig(file);
+    const drift = labWideKeyProblems(stack, Object.keys(own));
+    if (drift.length > 0) throw new ConfigError(drift);
+    const doc = { config: mergedConfig(readProjectConfig(projectFileIn(configDir)), own) };
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     const raw: Record<string, unknown> = {};
@@ -98,17 +104,13 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
-        // As loadConfig does under the engine, here before anything is evaluated.
-        const unknown = Object.keys(file.raw).filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
-        problems.push(...inStackFile(file.stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the table in docs/config.md`)));
-    }
-    for (const file of files) {
         const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);
         try {
             parsed.push(parseLabConfig(file.stack, file.raw, secretsSet));
         } catch (err) {
             if (!(err instanceof ConfigError)) throw err;
-            problems.push(...err.problems);
+            // A problem of a lab-wide key (Pulumi.yaml) is the same for every stack: reported once.
+            problems.push(...err.problems.filter((p) => !problems.includes(p)));
         }
     }
     if (problems.length > 0 || parsed.length !== 2) return problems;
@@ -116,10 +118,10 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     const differing = versionDifferences(files.map((f) => ({ stack: f.stack, versions: f.raw.versions })));
     if (differing.length > 0) return differing;
     for (const [own, peer] of [parsed, [...parsed].reverse()]) {
-        const named = own.peer.stack === peer.stack || own.peer.stack.endsWith(`/${peer.stack}`);
-        const mine = named ? peerProblems(identityOf(own), identityOf(peer), own.peer.clusterName, peer.stack) : [];
-        if (!named && own.peer.stack !== own.stack) {
-            mine.push(`${fullKey("peer.stack")} = "${own.peer.stack}" but the lab's other stack is "${peer.stack}": set it to "${peer.stack}"`);
+        const named = own.peers[0].stack === peer.stack || own.peers[0].stack.endsWith(`/${peer.stack}`);
+        const mine = named ? peerProblems(identityOf(own), identityOf(peer), own.peers[0].clusterName, peer.stack) : [];
+        if (!named && own.peers[0].stack !== own.stack) {
+            mine.push(`${fullKey("peer.stack")} = "${own.peers[0].stack}" but the lab's other stack is "${peer.stack}": set it to "${peer.stack}"`);
         }
         problems.push(...inStackFile(own.stack, mine));
     }

@@ -1,244 +1,30 @@
-// Stack configuration: read once, validated by pure functions into a typed
-// object, then passed down. Components never read pulumi.Config themselves.
+// Stack configuration: one declarative schema (zod) from which the types, the
+// validation and the configuration tables of README.md and docs/config.md all
+// come. Config is read once, validated into a typed object, then passed down;
+// components never read pulumi.Config themselves. Rules between fields (pools
+// inside networks, addresses of machines, secrets) are plain functions over the
+// typed result, run once every field has parsed.
 import { X509Certificate } from "crypto";
-import { PkiRole, TrustModel, Versions } from "../model/lab";
+import { closest, distance } from "fastest-levenshtein";
+import { z } from "zod";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { supportProblems } from "./support";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "zta-testbed";
 
-export interface ClusterSettings {
-    /** Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`. */
-    readonly name: string;
-    /** Cilium cluster id, 1..255, unique across the mesh. */
-    readonly id: number;
-    /** Istio network name (`topology.istio.io/network`). */
-    readonly network: string;
-    readonly podCidr: string;
-    readonly serviceCidr: string;
-}
+/** Where a key is set: once for the lab in Pulumi.yaml's `config:` block, or per cluster in Pulumi.<stack>.yaml. */
+export type Scope = "project" | "stack";
 
-export interface HostSettings {
-    /** Management address (eno3): SSH, the API server, what the peer dials. */
-    readonly address: string;
-    /** Service address (eno4), when the host has one. */
-    readonly serviceAddress?: string;
-    /** The management NIC's name: "eno3" (the lab guide) by default when the host has a service address, else unset (one NIC). */
-    readonly managementInterface?: string;
-    /** The service NIC's name: "eno4" by default when the host has a service address. */
-    readonly serviceInterface?: string;
-    /** Networks the host sits on; MetalLB ranges must fall inside one of them. */
-    readonly networks: string[];
-    readonly sshUser: string;
-    readonly sshPort: number;
-    /** Whether `pulumi destroy` may run `kubeadm reset` on the host. */
-    readonly allowReset: boolean;
-}
+/** The project file, whose `config:` block holds the lab-wide keys (Pulumi project-level config). */
+export const PROJECT_FILE = "Pulumi.yaml";
 
-export interface MeshSettings {
-    readonly id: string;
-    readonly trustDomain: string;
-    readonly trustModel: TrustModel;
-}
+/** The documentation page with the full per-key table (generated from this schema). */
+export const CONFIG_DOC = "docs/config.md";
 
-export interface MetallbSettings {
-    /** IPAddressPool entries: "first-last" ranges or CIDRs. */
-    readonly addresses: string[];
-    readonly ingressAddress: string;
-    readonly eastWestAddress: string;
-    /** SPIRE federation bundle endpoint address (federated trust model only). */
-    readonly federationAddress?: string;
-    /** NICs the L2Advertisement answers ARP on; empty: every NIC. Default: the management NIC of a two-NIC host. */
-    readonly interfaces: string[];
-}
+// ---------------------------------------------------------------- value checks
 
-export interface RegistrySettings {
-    /** comp1's address: the registry runs here (root stack only) and images are pulled from here. */
-    readonly host: string;
-    readonly port: number;
-    readonly sshUser: string;
-    /** Whether `pulumi destroy` may remove the registry container on the host (the images stay either way). */
-    readonly allowRemove: boolean;
-}
-
-export interface JwtSettings {
-    /** Default: the lab issuer's realm URL (`https://<registry.host>:<issuer.port>/realms/<issuer.realm>`). */
-    readonly issuer: string;
-    /** Default: the lab issuer's realm keys, `<issuer>/protocol/openid-connect/certs`. */
-    readonly jwksUri: string;
-    /** Accepted `aud` values; default with the lab issuer: its client (`issuer.clientId`); empty: any token of the issuer. */
-    readonly audiences: string[];
-    /**
-     * The CA (PEM) that signed an external issuer's certificate: istiod trusts
-     * exactly it for the JWKS fetch. Unset for the lab issuer (the lab root signs its certificate).
-     */
-    readonly caCert?: string;
-    /** True when `issuer` is the lab's own issuer (Keycloak on comp1, run by the root stack). */
-    readonly labIssuer: boolean;
-}
-
-/** The lab's own OIDC issuer: Keycloak on comp1 (`registry.host`), run by the root stack. */
-export interface IssuerSettings {
-    readonly port: number;
-    readonly realm: string;
-    /** The confidential client the realm import creates (client-credentials grant), and the audience its tokens carry. */
-    readonly clientId: string;
-    /** Keycloak's container image, pinned. */
-    readonly image: string;
-}
-
-/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
-export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
-
-export interface PeerSettings {
-    /** StackReference name: "comp3", or "org/zta-testbed/comp3". */
-    readonly stack: string;
-    /** The cluster name the peer stack is expected to report. */
-    readonly clusterName: string;
-}
-
-export interface AddonSettings {
-    readonly prometheus: boolean;
-    readonly kiali: boolean;
-    readonly grafana: boolean;
-}
-
-/** Which helloworld version a cluster runs: the lab guide runs v1 in cluster1 and v2 in cluster2. */
-export type HelloworldVersion = "v1" | "v2";
-
-/** The sample workloads; their settings exist only when they are enabled. */
-export type SampleSettings =
-    | { readonly enabled: false }
-    | {
-          readonly enabled: true;
-          /** The helloworld Deployment this cluster runs behind the shared `helloworld` Service. */
-          readonly helloworldVersion: HelloworldVersion;
-          /** Pull the sample images from the lab registry (`registry.host:registry.port`) instead of upstream. */
-          readonly imagesFromRegistry: boolean;
-      };
-
-export interface SpireSettings {
-    /** Run SPIRE's OIDC discovery provider, so services outside the mesh can verify JWT-SVIDs. */
-    readonly oidcDiscovery: boolean;
-}
-
-export interface ChartSettings {
-    /**
-     * One Helm repository that serves every chart at its pinned version (an
-     * air-gapped lab's mirror, e.g. on comp1); absent: each chart's upstream repository.
-     */
-    readonly mirror?: string;
-}
-
-export interface CiliumSettings {
-    readonly bgpControlPlane: boolean;
-    /**
-     * Cilium replaces kube-proxy (eBPF service load-balancing). Needs a cluster
-     * without the kube-proxy addon (`kubeadm init --skip-phases=addon/kube-proxy`).
-     */
-    readonly kubeProxyReplacement: boolean;
-    /** NICs that run Cilium's eBPF datapath (NodePort, masquerading); empty: Cilium detects them. Default: both NICs of a two-NIC host. */
-    readonly devices: string[];
-}
-
-/** How the ingress gateway serves the samples: HTTPS on 443 always; port 80 off or redirecting to it. */
-export interface IngressSettings {
-    /** A DNS name for the ingress address, added to its certificate's SANs (the address always is). */
-    readonly hostName?: string;
-    /** "off" (default): no plain-HTTP listener at all; "redirect": port 80 answers 301 to https. */
-    readonly plainHttp: "off" | "redirect";
-}
-
-/** Micro-segmentation (stacks/segmentation.ts): what lab workloads may reach outside the cluster. */
-export interface NetworkPolicySettings {
-    /** CIDRs every pod of a segmented namespace may reach, any port; empty: nothing outside but what the lab itself needs. */
-    readonly egressCidrs: string[];
-}
-
-/**
- * The lab PKI. In the `shared` trust model the stack with role "root" owns the one
- * root and signs every cluster's intermediates; in the `federated` model every
- * stack owns the root of its own trust domain and signs only its own, and `role`
- * only says which stack runs the lab registry (whose certificate its root signs).
- */
-export interface PkiSettings {
-    readonly role: PkiRole;
-    /** A root CA certificate (PEM) the lab brings; its key is the secret `rootCaKey`. Absent: the root is generated. */
-    readonly rootCaCert?: string;
-    /** Lifetime of the Istio and SPIRE intermediates, in hours. */
-    readonly intermediateValidityHours: number;
-    /** How many hours before an intermediate's end the next `pulumi up` re-issues it. */
-    readonly intermediateEarlyRenewalHours: number;
-}
-
-/** Defaults: intermediates live a year and are re-issued by any `up` in their last 30 days. */
-export const DEFAULT_INTERMEDIATE_VALIDITY_HOURS = 365 * 24;
-export const DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS = 30 * 24;
-
-/** The validated configuration of one stack (one cluster). */
-export interface LabConfig {
-    readonly stack: string;
-    readonly cluster: ClusterSettings;
-    /** Set when Pulumi builds the cluster on a bare host; absent for bring-your-own. */
-    readonly host?: HostSettings;
-    readonly mesh: MeshSettings;
-    readonly metallb: MetallbSettings;
-    readonly versions: Versions;
-    readonly registry: RegistrySettings;
-    readonly jwt: JwtSettings;
-    readonly issuer: IssuerSettings;
-    readonly peer: PeerSettings;
-    readonly pki: PkiSettings;
-    readonly addons: AddonSettings;
-    readonly samples: SampleSettings;
-    readonly cilium: CiliumSettings;
-    readonly spire: SpireSettings;
-    readonly charts: ChartSettings;
-    readonly ingress: IngressSettings;
-    readonly networkPolicy: NetworkPolicySettings;
-}
-
-/** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
-export type RawConfig = Readonly<Record<string, unknown>>;
-
-/** The secret config keys, read with `requireSecret`/`getSecret` and never validated by value. */
-export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig", "rootCaKey"] as const;
-export type SecretKey = (typeof SECRET_KEYS)[number];
-
-/** Raised for bad configuration; the message lists every problem, one per line. */
-export class ConfigError extends Error {
-    constructor(readonly problems: string[]) {
-        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-        this.name = "ConfigError";
-    }
-}
-
-/** The stack file a stack's config lives in, as messages name it. */
-export function stackFileOf(stack: string): string {
-    return `Pulumi.${stack}.yaml`;
-}
-
-/** Prefixes each problem with the stack file it is about. */
-export function inStackFile(stack: string, problems: string[]): string[] {
-    return problems.map((p) => `${stackFileOf(stack)}: ${p}`);
-}
-
-export function fullKey(path: string): string {
-    return `${PROJECT}:${path}`;
-}
-
-/** Secrets this configuration needs, given the raw (unvalidated) values. */
-export function requiredSecrets(raw: RawConfig): SecretKey[] {
-    const access: SecretKey = raw.host === undefined ? "kubeconfig" : "sshPrivateKey";
-    const pki = raw.pki as Record<string, unknown> | undefined;
-    return pki?.rootCaCert === undefined ? [access] : [access, "rootCaKey"];
-}
-
-/** Whether this stack owns a root CA: the root stack of the shared model, every stack of the federated one. */
-export function ownsRoot(cfg: Pick<LabConfig, "pki" | "mesh">): boolean {
-    return cfg.pki.role === "root" || cfg.mesh.trustModel === "federated";
-}
+type Check = (s: string) => string | undefined;
 
 // SPIFFE trust domain: lowercase letters, digits, '.', '-', '_' (SPIFFE-ID spec §2.1).
 const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
@@ -250,110 +36,27 @@ const KUBERNETES_VERSION = /^1\.\d+(\.\d+)?$/;
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;
 
-/**
- * Reads fields of an untyped config object, collecting problems instead of
- * stopping at the first one so that the user sees every mistake at once.
- */
-class Reader {
-    constructor(private readonly problems: string[]) {}
-
-    problem(path: string, value: unknown, expected: string): void {
-        // A PEM is long: its start is enough to recognise it.
-        const shown = typeof value === "string" && value.length > 60 ? `${value.slice(0, 40)}...` : value;
-        this.problems.push(`${fullKey(path)} = ${JSON.stringify(shown)}: ${expected}`);
-    }
-
-    /** A key that must be set because of another one. */
-    missing(path: string, why: string): void {
-        this.problems.push(`${fullKey(path)} is not set: ${why}`);
-    }
-
-    object(raw: RawConfig, key: string, optional = false): Record<string, unknown> | undefined {
-        const value = raw[key];
-        if (value === undefined) {
-            if (!optional) this.problems.push(`${fullKey(key)} is not set: add it to Pulumi.<stack>.yaml (see docs/config.md, "Every key")`);
-            return undefined;
-        }
-        if (typeof value !== "object" || value === null || Array.isArray(value)) {
-            this.problem(key, value, "expected an object");
-            return undefined;
-        }
-        return value as Record<string, unknown>;
-    }
-
-    string(obj: Record<string, unknown>, path: string, check?: (s: string) => string | undefined): string {
-        const value = obj[lastSegment(path)];
-        if (typeof value !== "string" || value === "") {
-            this.problem(path, value, "expected a non-empty string");
-            return "";
-        }
-        const complaint = check?.(value);
-        if (complaint) this.problem(path, value, complaint);
-        return value;
-    }
-
-    optionalString(obj: Record<string, unknown>, path: string, check?: (s: string) => string | undefined): string | undefined {
-        return obj[lastSegment(path)] === undefined ? undefined : this.string(obj, path, check);
-    }
-
-    integer(obj: Record<string, unknown>, path: string, min: number, max: number, fallback?: number): number {
-        const value = obj[lastSegment(path)] ?? fallback;
-        if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-            this.problem(path, value, `expected an integer from ${min} to ${max}`);
-            return min;
-        }
-        return value;
-    }
-
-    boolean(obj: Record<string, unknown>, path: string, fallback: boolean): boolean {
-        const value = obj[lastSegment(path)] ?? fallback;
-        if (typeof value !== "boolean") {
-            this.problem(path, value, "expected true or false");
-            return fallback;
-        }
-        return value;
-    }
-
-    stringList(obj: Record<string, unknown>, path: string, check: (s: string) => string | undefined, allowEmpty = false): string[] {
-        const value = obj[lastSegment(path)];
-        if (!Array.isArray(value) || (!allowEmpty && value.length === 0) || value.some((v) => typeof v !== "string")) {
-            this.problem(path, value, allowEmpty ? "expected a list of strings" : "expected a non-empty list of strings");
-            return [];
-        }
-        value.forEach((v: string, i) => {
-            const complaint = check(v);
-            if (complaint) this.problem(`${path}[${i}]`, v, complaint);
-        });
-        return value as string[];
-    }
-}
-
-function lastSegment(path: string): string {
-    return path.split(".").pop() as string;
-}
-
-const checkIp = (s: string) => (isIpv4(s) ? undefined : "expected an IPv4 address (the lab is IPv4-only)");
-const checkCidr = (s: string) => (parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)");
-const checkRange = (s: string) =>
-    parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28';
-const checkLabel = (s: string) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
-const checkChartVersion = (s: string) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
-const checkUrl = (s: string) => {
+const checkIp: Check = (s) => (isIpv4(s) ? undefined : "expected an IPv4 address (the lab is IPv4-only)");
+const checkCidr: Check = (s) => (parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)");
+const checkRange: Check = (s) => (parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28');
+const checkLabel: Check = (s) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
+const checkChartVersion: Check = (s) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
+const checkUrl: Check = (s) => {
     try {
-        const u = new URL(s);
-        return u.protocol === "https:" ? undefined : "expected an https:// URL";
+        return new URL(s).protocol === "https:" ? undefined : "expected an https:// URL";
     } catch {
         return "expected an https:// URL";
     }
 };
 
 // Helm fetches index.yaml and the packages over plain HTTP too; a mirror on comp1 or on loopback may have no certificate.
-const checkMirrorUrl = (s: string) => {
+const checkMirrorUrl: Check = (s) => {
+    const expected = "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
     try {
         const u = new URL(s);
-        return u.protocol === "https:" || u.protocol === "http:" ? undefined : "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+        return u.protocol === "https:" || u.protocol === "http:" ? undefined : expected;
     } catch {
-        return "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+        return expected;
     }
 };
 
@@ -388,6 +91,15 @@ export function checkRootCaCert(pem: string): string | undefined {
     return undefined;
 }
 
+const checkPemCertificate: Check = (s) => {
+    try {
+        new X509Certificate(s);
+        return undefined;
+    } catch {
+        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
+    }
+};
+
 function checkClusterName(s: string): string | undefined {
     // Cilium: cluster.name is at most 32 characters and may not be "default" with a non-zero cluster id.
     if (checkLabel(s)) return checkLabel(s);
@@ -395,163 +107,6 @@ function checkClusterName(s: string): string | undefined {
     if (s === "default") return 'may not be "default" (Cilium reserves it for cluster id 0)';
     return undefined;
 }
-
-/**
- * Validates raw stack configuration. `secretsSet` says which secret keys have a
- * value; secret values themselves never pass through here.
- */
-export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>): LabConfig {
-    const problems: string[] = [];
-    const r = new Reader(problems);
-
-    const c = r.object(raw, "cluster") ?? {};
-    const cluster: ClusterSettings = {
-        name: r.string(c, "cluster.name", checkClusterName),
-        id: r.integer(c, "cluster.id", 1, 255),
-        network: r.string(c, "cluster.network", checkLabel),
-        podCidr: r.string(c, "cluster.podCidr", checkCidr),
-        serviceCidr: r.string(c, "cluster.serviceCidr", checkCidr),
-    };
-
-    const h = r.object(raw, "host", true);
-    const host: HostSettings | undefined = h && {
-        address: r.string(h, "host.address", checkIp),
-        serviceAddress: r.optionalString(h, "host.serviceAddress", checkIp),
-        networks: r.stringList(h, "host.networks", checkCidr, true),
-        sshUser: r.string(h, "host.sshUser", checkUserName),
-        sshPort: r.integer(h, "host.sshPort", 1, 65535, 22),
-        allowReset: r.boolean(h, "host.allowReset", false),
-        ...hostInterfaces(r, h),
-    };
-
-    const m = r.object(raw, "mesh") ?? {};
-    const trustModel = r.string(m, "mesh.trustModel", (s) =>
-        s === "shared" || s === "federated" ? undefined : 'expected "shared" (one trust domain) or "federated" (one per cluster)',
-    ) as TrustModel;
-    const mesh: MeshSettings = {
-        id: r.string(m, "mesh.id", checkLabel),
-        trustDomain: r.string(m, "mesh.trustDomain", checkTrustDomain),
-        trustModel,
-    };
-
-    const lb = r.object(raw, "metallb") ?? {};
-    const metallb: MetallbSettings = {
-        addresses: r.stringList(lb, "metallb.addresses", checkRange),
-        ingressAddress: r.string(lb, "metallb.ingressAddress", checkIp),
-        eastWestAddress: r.string(lb, "metallb.eastWestAddress", checkIp),
-        federationAddress: r.optionalString(lb, "metallb.federationAddress", checkIp),
-        interfaces: lb.interfaces === undefined ? (host?.managementInterface ? [host.managementInterface] : []) : r.stringList(lb, "metallb.interfaces", checkInterface, true),
-    };
-
-    const v = r.object(raw, "versions") ?? {};
-    const versions: Versions = {
-        kubernetes: r.string(v, "versions.kubernetes", checkKubernetesVersion),
-        cilium: r.string(v, "versions.cilium", checkChartVersion),
-        metallb: r.string(v, "versions.metallb", checkChartVersion),
-        istio: r.string(v, "versions.istio", checkChartVersion),
-        spireCrds: r.string(v, "versions.spireCrds", checkChartVersion),
-        spire: r.string(v, "versions.spire", checkChartVersion),
-        prometheus: r.string(v, "versions.prometheus", checkChartVersion),
-        kiali: r.string(v, "versions.kiali", checkChartVersion),
-        grafana: r.string(v, "versions.grafana", checkChartVersion),
-    };
-
-    const reg = r.object(raw, "registry") ?? {};
-    const registry: RegistrySettings = {
-        host: r.string(reg, "registry.host", checkIp),
-        port: r.integer(reg, "registry.port", 1, 65535, 8443),
-        sshUser: r.optionalString(reg, "registry.sshUser", checkUserName) ?? host?.sshUser ?? "ubuntu",
-        allowRemove: r.boolean(reg, "registry.allowRemove", false),
-    };
-
-    const is = r.object(raw, "issuer", true) ?? {};
-    const issuer: IssuerSettings = {
-        port: r.integer(is, "issuer.port", 1, 65535, 9443),
-        realm: r.optionalString(is, "issuer.realm", checkLabel) ?? "zta",
-        clientId: r.optionalString(is, "issuer.clientId", checkLabel) ?? "zta-testbed",
-        image: r.optionalString(is, "issuer.image") ?? KEYCLOAK_IMAGE,
-    };
-    const jwt = jwtSettings(r, r.object(raw, "jwt", true) ?? {}, labIssuerUrl(registry.host, issuer), issuer);
-
-    const p = r.object(raw, "peer") ?? {};
-    const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };
-
-    const k = r.object(raw, "pki") ?? {};
-    const role = r.string(k, "pki.role", (s) =>
-        s === "root" || s === "peer" ? undefined : 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)',
-    ) as PkiRole;
-
-    const intermediateValidityHours = r.integer(k, "pki.intermediateValidityHours", 24, 10 * 365 * 24, DEFAULT_INTERMEDIATE_VALIDITY_HOURS);
-    const pki: PkiSettings = {
-        role,
-        rootCaCert: r.optionalString(k, "pki.rootCaCert", checkRootCaCert),
-        intermediateValidityHours,
-        intermediateEarlyRenewalHours: r.integer(k, "pki.intermediateEarlyRenewalHours", 0, intermediateValidityHours - 1, DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
-    };
-
-    const a = r.object(raw, "addons", true) ?? {};
-    const addons: AddonSettings = {
-        prometheus: r.boolean(a, "addons.prometheus", false),
-        kiali: r.boolean(a, "addons.kiali", false),
-        grafana: r.boolean(a, "addons.grafana", false),
-    };
-    const s = r.object(raw, "samples", true) ?? {};
-    const ci = r.object(raw, "cilium", true) ?? {};
-    const sp = r.object(raw, "spire", true) ?? {};
-    const ch = r.object(raw, "charts", true) ?? {};
-
-    const config: LabConfig = {
-        stack,
-        cluster,
-        host,
-        mesh,
-        metallb,
-        versions,
-        registry,
-        jwt,
-        issuer,
-        peer,
-        pki,
-        addons,
-        samples: sampleSettings(r, s),
-        cilium: {
-            bgpControlPlane: r.boolean(ci, "cilium.bgpControlPlane", false),
-            kubeProxyReplacement: r.boolean(ci, "cilium.kubeProxyReplacement", true),
-            devices:
-                ci.devices === undefined
-                    ? [host?.managementInterface, host?.serviceInterface].filter((d): d is string => d !== undefined)
-                    : r.stringList(ci, "cilium.devices", checkInterface, true),
-        },
-        spire: { oidcDiscovery: r.boolean(sp, "spire.oidcDiscovery", false) },
-        charts: { mirror: r.optionalString(ch, "charts.mirror", checkMirrorUrl) },
-        ingress: ingressSettings(r, r.object(raw, "ingress", true) ?? {}),
-        networkPolicy: networkPolicySettings(r, r.object(raw, "networkPolicy", true) ?? {}),
-    };
-
-    // Checks across fields run only on values that parsed, so one mistake is reported once.
-    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet), ...labAddressProblems(config));
-    if (problems.length > 0) throw new ConfigError(inStackFile(stack, problems));
-    return config;
-}
-
-function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
-    const enabled = r.boolean(s, "samples.enabled", false);
-    const checkVersion = (v: string) => (v === "v1" || v === "v2" ? undefined : 'expected "v1" or "v2" (the lab guide runs v1 in cluster1, v2 in cluster2)');
-    if (!enabled) {
-        // Not used, but a typo should not wait until the samples are switched on.
-        r.optionalString(s, "samples.helloworldVersion", checkVersion);
-        r.boolean(s, "samples.imagesFromRegistry", false);
-        return { enabled };
-    }
-    return {
-        enabled,
-        helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
-        imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
-    };
-}
-
-/** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
-export const LAB_GUIDE_NICS = { management: "eno3", service: "eno4" } as const;
 
 // A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
 // characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
@@ -561,75 +116,591 @@ export function checkInterface(s: string): string | undefined {
         : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
 }
 
-/**
- * The host's NIC names. A host with a service address has the lab guide's two
- * NICs unless told otherwise; a host without one has one NIC, which nothing
- * needs to name (MetalLB answers on it, Cilium detects it).
- */
-function hostInterfaces(r: Reader, h: Record<string, unknown>): { managementInterface?: string; serviceInterface?: string } {
-    const twoNics = h.serviceAddress !== undefined;
-    const named = (key: "managementInterface" | "serviceInterface", fallback: string) =>
-        h[key] === undefined ? (twoNics ? fallback : undefined) : r.string(h, `host.${key}`, checkInterface);
-    return { managementInterface: named("managementInterface", LAB_GUIDE_NICS.management), serviceInterface: named("serviceInterface", LAB_GUIDE_NICS.service) };
-}
-
 // RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
-const checkHostName = (s: string) =>
+const checkHostName: Check = (s) =>
     s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
 
-function ingressSettings(r: Reader, i: Record<string, unknown>): IngressSettings {
-    const plainHttp = (r.optionalString(i, "ingress.plainHttp", (v) =>
-        v === "off" || v === "redirect" ? undefined : 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)',
-    ) ?? "off") as IngressSettings["plainHttp"];
-    return { hostName: r.optionalString(i, "ingress.hostName", checkHostName), plainHttp };
+// ---------------------------------------------------------------- schema builders
+
+/** What the generated tables say of a key beyond its description: its type, and a default that is derived rather than fixed. */
+interface KeyDoc {
+    readonly type: string;
+    readonly derivedDefault?: string;
+}
+const KEY_DOCS = z.registry<KeyDoc>();
+
+/** A documented key: its description (`.describe()`), type and derived default go into the generated tables. */
+function key<T extends z.ZodType>(schema: T, type: string, description: string, derivedDefault?: string): T {
+    const described = schema.describe(description);
+    KEY_DOCS.add(described, { type, derivedDefault });
+    return described;
 }
 
+/** The type, derived default and description the tables show for a key of SECTIONS (every key is declared with key()). */
+export function keyDocOf(schema: z.ZodType): KeyDoc & { readonly description: string } {
+    const doc = KEY_DOCS.get(schema);
+    if (!doc || !schema.description) throw new Error("a config key declared without key(): give it a type and a description");
+    return { ...doc, description: schema.description };
+}
+
+const NON_EMPTY = "expected a non-empty string";
+
+function text(check?: Check) {
+    return z
+        .string({ error: NON_EMPTY })
+        .min(1, { error: NON_EMPTY, abort: true })
+        .superRefine((s, ctx) => {
+            const complaint = check?.(s);
+            if (complaint) ctx.addIssue({ code: "custom", message: complaint });
+        });
+}
+
+function integer(min: number, max: number) {
+    const expected = `expected an integer from ${min} to ${max}`;
+    return z.number({ error: expected }).refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: expected });
+}
+
+const bool = () => z.boolean({ error: "expected true or false" });
+
+/** A list of strings, each checked; a wrong list is one problem at the list's key, a wrong entry one at `key[i]`. */
+function list(check: Check, allowEmpty: boolean) {
+    const expected = allowEmpty ? "expected a list of strings" : "expected a non-empty list of strings";
+    return z
+        .array(z.unknown(), { error: expected })
+        .superRefine((items, ctx) => {
+            if ((!allowEmpty && items.length === 0) || items.some((v) => typeof v !== "string")) {
+                ctx.addIssue({ code: "custom", message: expected });
+                return;
+            }
+            items.forEach((v, i) => {
+                const complaint = check(v as string);
+                if (complaint) ctx.addIssue({ code: "custom", message: complaint, path: [i] });
+            });
+        })
+        .transform((items) => items as string[]);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, expected: string) {
+    return z.enum(values, { error: expected });
+}
+
+/** A section: one top-level config key holding an object; unknown keys inside it are refused with the nearest valid one. */
+function section<S extends z.ZodRawShape>(shape: S) {
+    return z.strictObject(shape, { error: "expected an object" });
+}
+
+// ---------------------------------------------------------------- the sections
+
+/** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
+export const LAB_GUIDE_NICS = { management: "eno3", service: "eno4" } as const;
+
+/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
+export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
+
+/** Defaults: intermediates live a year and are re-issued by any `up` in their last 30 days. */
+export const DEFAULT_INTERMEDIATE_VALIDITY_HOURS = 365 * 24;
+export const DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS = 30 * 24;
+
+const clusterFields = {
+    name: key(text(checkClusterName), "DNS label, at most 32 characters", "Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`; distinct per cluster"),
+    id: key(integer(1, 255), "integer 1-255", "Cilium cluster id, unique across the mesh"),
+    network: key(text(checkLabel), "DNS label", "Istio network name (`topology.istio.io/network`); distinct per cluster"),
+    podCidr: key(text(checkCidr), "IPv4 CIDR, /24 or larger", "kubeadm pod range; disjoint from the service range, the pools, the hosts' networks and every peer's"),
+    serviceCidr: key(text(checkCidr), "IPv4 CIDR", "kubeadm service range; disjoint from the pod range, the pools and the hosts' networks"),
+    trustDomain: key(
+        text(checkTrustDomain).optional(),
+        "SPIFFE trust domain",
+        "this cluster's own trust domain in the `federated` trust model (one per cluster, distinct); not set in the `shared` model",
+        "`mesh.trustDomain`",
+    ),
+};
+
+const hostFields = {
+    address: key(text(checkIp), "IPv4 address", "management address (eno3): SSH, the API server, what the peers dial"),
+    serviceAddress: key(text(checkIp).optional(), "IPv4 address", "service address (eno4), when the host has one"),
+    managementInterface: key(text(checkInterface).optional(), "Linux interface name", "the management NIC", '"eno3" with a `serviceAddress`, else unset (one NIC)'),
+    serviceInterface: key(text(checkInterface).optional(), "Linux interface name", "the service NIC", '"eno4" with a `serviceAddress`, else unset'),
+    networks: key(list(checkCidr, true), "list of IPv4 CIDRs", "networks the host sits on; the MetalLB ranges must lie inside one of them"),
+    sshUser: key(text(checkUserName), "Linux user name", "SSH login on the host"),
+    sshPort: key(integer(1, 65535).default(22), "integer 1-65535", "SSH port on the host"),
+    allowReset: key(bool().default(false), "boolean", "whether `pulumi destroy` may run `kubeadm reset` on the host"),
+};
+
+const meshFields = {
+    id: key(text(checkLabel), "DNS label", "Istio mesh id: one mesh for the whole lab"),
+    trustDomain: key(text(checkTrustDomain), "SPIFFE trust domain", "the lab's trust domain (`shared` model); in the `federated` model each cluster sets its own `cluster.trustDomain`"),
+    trustModel: key(
+        oneOf(["shared", "federated"], 'expected "shared" (one trust domain) or "federated" (one per cluster)'),
+        '"shared" or "federated"',
+        "`shared`: one trust domain and one lab root; `federated`: a trust domain and root per cluster, with SPIRE federation",
+    ),
+};
+
+const metallbFields = {
+    addresses: key(list(checkRange, false), "list of IPv4 ranges or CIDRs", "IPAddressPool entries (`first-last` or CIDR), disjoint from every peer's"),
+    ingressAddress: key(text(checkIp), "IPv4 address", "the ingress gateway's fixed address, from the pool"),
+    eastWestAddress: key(text(checkIp), "IPv4 address", "the east-west gateway's fixed address, from the pool: what the peers' proxies dial"),
+    federationAddress: key(text(checkIp).optional(), "IPv4 address", "the SPIRE bundle endpoint's address, from the pool (required in the `federated` model)"),
+    interfaces: key(list(checkInterface, true).optional(), "list of Linux interface names", "NICs the L2Advertisement answers ARP on; [] = every NIC", "[`host.managementInterface`] or []"),
+};
+
+const versionFields = {
+    kubernetes: key(text(checkKubernetesVersion), 'Kubernetes minor or patch ("1.36")', "kubeadm/kubelet packages; inside the supported range (docs/versions.md)"),
+    cilium: key(text(checkChartVersion), "pinned chart version", "Cilium chart"),
+    metallb: key(text(checkChartVersion), "pinned chart version", "MetalLB chart"),
+    istio: key(text(checkChartVersion), "pinned chart version", "Istio charts (base, istiod, gateways)"),
+    spireCrds: key(text(checkChartVersion), "pinned chart version", "spire-crds chart"),
+    spire: key(text(checkChartVersion), "pinned chart version", "SPIRE chart"),
+    prometheus: key(text(checkChartVersion), "pinned chart version", "Prometheus chart"),
+    kiali: key(text(checkChartVersion), "pinned chart version", "Kiali chart"),
+    grafana: key(text(checkChartVersion), "pinned chart version", "Grafana chart"),
+};
+
+const registryFields = {
+    host: key(text(checkIp), "IPv4 address", "comp1's address: the registry (and the lab issuer) run there, images are pulled from there"),
+    port: key(integer(1, 65535).default(8443), "integer 1-65535", "the registry's port"),
+    sshUser: key(text(checkUserName).optional(), "Linux user name", "SSH login on comp1 (root stack only)", "`host.sshUser`, else ubuntu"),
+    allowRemove: key(bool().default(false), "boolean", "whether destroying the root stack may remove the registry container (the images stay either way)"),
+};
+
+const issuerFields = {
+    port: key(integer(1, 65535).default(9443), "integer 1-65535", "the lab issuer's (Keycloak on comp1, run by the root stack) HTTPS port"),
+    realm: key(text(checkLabel).default("zta"), "DNS label", "the lab issuer's realm"),
+    clientId: key(text(checkLabel).default("zta-testbed"), "DNS label", "the confidential client the realm import creates, and the audience its tokens carry"),
+    image: key(text().default(KEYCLOAK_IMAGE), "image reference", "Keycloak's container image, pinned"),
+};
+
+const jwtFields = {
+    issuer: key(text(checkUrl).optional(), "https:// URL", "the issuer whose tokens the ingress accepts; any other than the lab issuer is external", "the lab issuer: `https://<registry.host>:<issuer.port>/realms/<issuer.realm>`"),
+    jwksUri: key(text(checkUrl).optional(), "https:// URL", "the issuer's signing keys (required for an external issuer)", "the lab issuer's `<issuer>/protocol/openid-connect/certs`"),
+    audiences: key(list(() => undefined, false).optional(), "list of strings", "accepted `aud` values; with an external issuer, unset accepts a token of any of its clients", "[`issuer.clientId`] with the lab issuer"),
+    caCert: key(text(checkPemCertificate).optional(), "PEM certificate", "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)"),
+};
+
+const peerFields = {
+    stack: key(text(), "stack name", 'StackReference name of the peer: "comp3", or "org/zta-testbed/comp3"'),
+    clusterName: key(text(checkClusterName), "DNS label", "the `cluster.name` that peer stack must report"),
+};
+
+const pkiFields = {
+    role: key(
+        oneOf(["root", "peer"], 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)'),
+        '"root" or "peer"',
+        "`root`: this stack owns the lab root CA and runs the registry; `peer`: its intermediates are signed by the root stack. In the `federated` model every stack owns a root and the role only says which one runs the registry",
+    ),
+    rootCaCert: key(text(checkRootCaCert).optional(), "PEM CA certificate", "a root the lab brings, its key in the secret `rootCaKey`; unset: a root is generated. Only on a stack that owns a root"),
+    intermediateValidityHours: key(integer(24, 10 * 365 * 24).default(DEFAULT_INTERMEDIATE_VALIDITY_HOURS), "integer 24-87600", "lifetime of the Istio and SPIRE intermediates, in hours"),
+    intermediateEarlyRenewalHours: key(
+        integer(0, 10 * 365 * 24 - 1).default(DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
+        "integer, below the validity",
+        "how many hours before an intermediate's end the next `pulumi up` re-issues it",
+    ),
+};
+
+const addonFields = {
+    prometheus: key(bool().default(false), "boolean", "Prometheus"),
+    kiali: key(bool().default(false), "boolean", "Kiali"),
+    grafana: key(bool().default(false), "boolean", "Grafana"),
+};
+
+/** Which helloworld version a cluster runs: the lab guide runs v1 in cluster1 and v2 in cluster2. */
+const helloworldVersion = oneOf(["v1", "v2"], 'expected "v1" or "v2" (the lab guide runs v1 in cluster1, v2 in cluster2)');
+export type HelloworldVersion = z.output<typeof helloworldVersion>;
+
+const sampleFields = {
+    enabled: key(bool().default(false), "boolean", "the sample workloads and the default-deny `sample` namespace"),
+    helloworldVersion: key(helloworldVersion.optional(), '"v1" or "v2"', "the helloworld Deployment this cluster runs behind the shared `helloworld` Service; required when samples are on"),
+    imagesFromRegistry: key(bool().default(false), "boolean", "pull the sample images from `registry.host:registry.port` (mirror them first) instead of upstream"),
+};
+
+const ciliumFields = {
+    bgpControlPlane: key(bool().default(false), "boolean", "Cilium's BGP control plane"),
+    kubeProxyReplacement: key(bool().default(true), "boolean", "Cilium replaces kube-proxy; the cluster must then run without it (`kubeadm init --skip-phases=addon/kube-proxy`)"),
+    devices: key(list(checkInterface, true).optional(), "list of Linux interface names", "NICs running Cilium's eBPF datapath (Helm `devices`); [] = Cilium detects them", "[management, service NIC] or []"),
+};
+
+const spireFields = {
+    oidcDiscovery: key(bool().default(false), "boolean", "SPIRE's OIDC discovery provider, for services outside the mesh that verify JWT-SVIDs"),
+};
+
+const chartFields = {
+    mirror: key(text(checkMirrorUrl).optional(), "http(s):// URL", "one Helm repository (the folder with index.yaml) serving every pinned chart, for a lab without internet; unset: each chart's upstream repository"),
+};
+
+const ingressFields = {
+    hostName: key(text(checkHostName).optional(), "DNS name", "a DNS name for `metallb.ingressAddress`, added to the ingress certificate's SANs (the address always is)"),
+    plainHttp: key(
+        oneOf(["off", "redirect"], 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)').default("off"),
+        '"off" or "redirect"',
+        "`off`: HTTPS on 443 only; `redirect`: port 80 answers with a redirect to https",
+    ),
+};
+
+const networkPolicyFields = {
+    egressCidrs: key(list(checkCidr, true).default([]), "list of IPv4 CIDRs", "CIDRs every pod of a segmented namespace may reach (any port); otherwise nothing outside the cluster but the lab's own endpoints"),
+};
+
+/** One top-level config key: where it is set, whether it must be, what it holds. */
+export interface SectionDoc {
+    readonly scope: Scope;
+    readonly required: boolean;
+    readonly description: string;
+    /** A list of objects (`peers`) rather than one object. */
+    readonly list?: boolean;
+    readonly fields: Readonly<Record<string, z.ZodType>>;
+}
+
+/**
+ * Every top-level key, in the order the tables list them. `project` keys are
+ * lab-wide: set once in Pulumi.yaml's `config:` block, refused in a stack file.
+ */
+export const SECTIONS = {
+    cluster: { scope: "stack", required: true, description: "this cluster's name, id, network and ranges", fields: clusterFields },
+    host: { scope: "stack", required: false, description: "the bare host Pulumi builds the cluster on; unset: bring your own cluster (secret `kubeconfig`)", fields: hostFields },
+    metallb: { scope: "stack", required: true, description: "this cluster's MetalLB pool and gateway addresses", fields: metallbFields },
+    peers: { scope: "stack", required: false, list: true, description: "the roster: every other stack of the lab (one entry per peer)", fields: peerFields },
+    peer: { scope: "stack", required: false, description: "the former one-peer form, read as a one-entry `peers`", fields: peerFields },
+    pki: { scope: "stack", required: true, description: "this stack's part in the lab PKI", fields: pkiFields },
+    addons: { scope: "stack", required: false, description: "observability add-ons", fields: addonFields },
+    samples: { scope: "stack", required: false, description: "the sample workloads", fields: sampleFields },
+    cilium: { scope: "stack", required: false, description: "Cilium switches and NICs", fields: ciliumFields },
+    spire: { scope: "stack", required: false, description: "SPIRE switches", fields: spireFields },
+    ingress: { scope: "stack", required: false, description: "how the ingress gateway serves", fields: ingressFields },
+    networkPolicy: { scope: "stack", required: false, description: "micro-segmentation: what lab workloads may reach outside the cluster", fields: networkPolicyFields },
+    versions: { scope: "project", required: true, description: "Kubernetes and every chart, pinned: one set for the lab", fields: versionFields },
+    mesh: { scope: "project", required: true, description: "the one mesh: id, trust domain, trust model", fields: meshFields },
+    registry: { scope: "project", required: true, description: "the lab registry on comp1", fields: registryFields },
+    issuer: { scope: "project", required: false, description: "the lab's own OIDC issuer (Keycloak on comp1)", fields: issuerFields },
+    jwt: { scope: "project", required: false, description: "JWT validation at every ingress", fields: jwtFields },
+    charts: { scope: "project", required: false, description: "where Helm charts come from", fields: chartFields },
+} as const satisfies Record<string, SectionDoc>;
+
+export type SectionName = keyof typeof SECTIONS;
+
+/** The lab-wide keys: equal in every stack by construction, set once in Pulumi.yaml. */
+export const LAB_WIDE_KEYS = (Object.keys(SECTIONS) as SectionName[]).filter((k) => SECTIONS[k].scope === "project");
+
+/** The secret config keys, read with `requireSecret`/`getSecret` and never validated by value. */
+export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig", "rootCaKey"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** What the tables say of each secret key (set with `pulumi config set --secret`, never validated by value). */
+export const SECRET_KEY_DOCS: Readonly<Record<SecretKey, string>> = {
+    sshPrivateKey: "SSH key for the hosts; required when `host` is set",
+    kubeconfig: "a cluster you bring, instead of `host`",
+    rootCaKey: "the key of `pki.rootCaCert`; required with it",
+};
+
+/** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
+export const PLAIN_KEYS = Object.keys(SECTIONS) as SectionName[];
+
+const hostSchema = section(hostFields).transform((h) => {
+    // A host with a service address has the lab guide's two NICs unless told otherwise; one
+    // without has one NIC, which nothing needs to name (MetalLB answers on it, Cilium detects it).
+    const host: typeof h = { ...h };
+    if (h.serviceAddress !== undefined) {
+        host.managementInterface ??= LAB_GUIDE_NICS.management;
+        host.serviceInterface ??= LAB_GUIDE_NICS.service;
+    }
+    return host;
+});
+
+const peerSchema = section(peerFields);
+
+const samplesSchema = section(sampleFields)
+    .superRefine((s, ctx) => {
+        if (s.enabled && s.helloworldVersion === undefined) ctx.addIssue({ code: "custom", message: NON_EMPTY, path: ["helloworldVersion"] });
+    })
+    .transform((s) =>
+        // The settings exist only when the samples are on (a typo is refused either way).
+        s.enabled
+            ? { enabled: true as const, helloworldVersion: s.helloworldVersion as HelloworldVersion, imagesFromRegistry: s.imagesFromRegistry }
+            : { enabled: false as const },
+    );
+
+/** The whole stack configuration as Pulumi hands it to the program (project config merged under the stack's). */
+export const CONFIG_SCHEMA = z.strictObject(
+    {
+        cluster: section(clusterFields),
+        host: hostSchema.optional(),
+        metallb: section(metallbFields),
+        peers: z.array(peerSchema, { error: "expected a list of {stack, clusterName} entries, one per peer stack" }).optional(),
+        peer: peerSchema.optional(),
+        pki: section(pkiFields),
+        addons: section(addonFields).prefault({}),
+        samples: samplesSchema.prefault({}),
+        cilium: section(ciliumFields).prefault({}),
+        spire: section(spireFields).prefault({}),
+        ingress: section(ingressFields).prefault({}),
+        networkPolicy: section(networkPolicyFields).prefault({}),
+        versions: section(versionFields),
+        mesh: section(meshFields),
+        registry: section(registryFields),
+        issuer: section(issuerFields).prefault({}),
+        jwt: section(jwtFields).prefault({}),
+        charts: section(chartFields).prefault({}),
+    } satisfies Record<SectionName, z.ZodType>,
+    { error: "expected a mapping of zta-testbed:<key> entries" },
+);
+
+type Parsed = z.output<typeof CONFIG_SCHEMA>;
+
+export type PkiRole = Parsed["pki"]["role"];
+export type TrustModel = Parsed["mesh"]["trustModel"];
+export type ClusterSettings = Omit<Parsed["cluster"], "trustDomain">;
+export type HostSettings = NonNullable<Parsed["host"]>;
+export type MeshSettings = Parsed["mesh"];
+export type Versions = Parsed["versions"];
+export type IssuerSettings = Parsed["issuer"];
+/** One entry of the roster: a peer stack and the cluster name it must report. */
+export type PeerRef = Readonly<z.output<typeof peerSchema>>;
+/** @deprecated the roster: PeerRef. */
+export type PeerSettings = PeerRef;
+export type AddonSettings = Parsed["addons"];
+export type SampleSettings = Parsed["samples"];
+export type SpireSettings = Parsed["spire"];
+export type ChartSettings = Parsed["charts"];
+export type IngressSettings = Parsed["ingress"];
+export type NetworkPolicySettings = Parsed["networkPolicy"];
+export type PkiSettings = Parsed["pki"];
+
 /** The lab issuer's realm URL: what tokens carry as `iss`. */
-export function labIssuerUrl(host: string, issuer: IssuerSettings): string {
+export function labIssuerUrl(host: string, issuer: Pick<IssuerSettings, "port" | "realm">): string {
     return `https://${host}:${issuer.port}/realms/${issuer.realm}`;
 }
 
-/**
- * JWT validation at the ingress. Without `jwt.issuer`, or with the lab
- * issuer's own URL, the lab issuer: its keys at the realm's certs endpoint,
- * its client as the audience, its certificate from the lab root. Any other
- * issuer is external and must come with its CA certificate (`jwt.caCert`).
- */
-function jwtSettings(r: Reader, j: Record<string, unknown>, labUrl: string, issuer: IssuerSettings): JwtSettings {
-    const url = r.optionalString(j, "jwt.issuer", checkUrl) ?? labUrl;
-    const labIssuer = url === labUrl;
-    const jwksUri = r.optionalString(j, "jwt.jwksUri", checkUrl) ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : undefined);
-    if (jwksUri === undefined) r.missing("jwt.jwksUri", `give the https:// URL of ${url}'s signing keys (an external issuer's JWKS URI is not derived)`);
-    const caCert = r.optionalString(j, "jwt.caCert", checkPemCertificate);
-    // An issuer URL that is itself refused (not https) gets that one complaint, not a second about its CA.
-    if (!labIssuer && j.caCert === undefined && typeof j.issuer === "string" && checkUrl(j.issuer) === undefined) {
-        r.missing(
-            "jwt.caCert",
-            `give the PEM certificate of the CA that signed ${url}'s certificate: jwt.issuer names an external issuer, and istiod trusts exactly that CA when it fetches the JWKS ` +
-                `(set it with \`pulumi config set --path ${fullKey("jwt.caCert")} -- "$(cat issuer-ca.pem)"\`, or remove jwt.issuer to use the lab's issuer)`,
-        );
-    }
-    if (labIssuer && caCert !== undefined) r.problem("jwt.caCert", "(PEM)", "the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer");
+/** The validated configuration of one stack, with every default that depends on another key filled in. */
+function resolve(stack: string, p: Parsed) {
+    const { trustDomain: ownTrustDomain, ...cluster } = p.cluster;
+    const labUrl = labIssuerUrl(p.registry.host, p.issuer);
+    const issuerUrl = p.jwt.issuer ?? labUrl;
+    const labIssuer = issuerUrl === labUrl;
     return {
-        issuer: url,
-        jwksUri: jwksUri ?? "",
-        audiences: j.audiences === undefined ? (labIssuer ? [issuer.clientId] : []) : r.stringList(j, "jwt.audiences", () => undefined),
-        caCert,
-        labIssuer,
+        stack,
+        cluster,
+        /** Set when Pulumi builds the cluster on a bare host; absent for bring-your-own. */
+        host: p.host,
+        mesh: { ...p.mesh, trustDomain: ownTrustDomain ?? p.mesh.trustDomain },
+        metallb: { ...p.metallb, interfaces: p.metallb.interfaces ?? (p.host?.managementInterface ? [p.host.managementInterface] : []) },
+        versions: p.versions,
+        registry: { ...p.registry, sshUser: p.registry.sshUser ?? p.host?.sshUser ?? "ubuntu" },
+        jwt: {
+            issuer: issuerUrl,
+            // Empty only for an external issuer without one, which is refused (jwtProblems).
+            jwksUri: p.jwt.jwksUri ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : ""),
+            audiences: p.jwt.audiences ?? (labIssuer ? [p.issuer.clientId] : []),
+            caCert: p.jwt.caCert,
+            /** True when `issuer` is the lab's own issuer (Keycloak on comp1, run by the root stack). */
+            labIssuer,
+        },
+        issuer: p.issuer,
+        /** Every other stack of the lab (the old one-entry `peer` is read as a roster of one). */
+        peers: (p.peers ?? (p.peer ? [p.peer] : [])) as readonly PeerRef[],
+        pki: p.pki,
+        addons: p.addons,
+        samples: p.samples,
+        cilium: { ...p.cilium, devices: p.cilium.devices ?? [p.host?.managementInterface, p.host?.serviceInterface].filter((d): d is string => d !== undefined) },
+        spire: p.spire,
+        charts: p.charts,
+        ingress: p.ingress,
+        networkPolicy: p.networkPolicy,
     };
 }
 
-const checkPemCertificate = (s: string) => {
-    try {
-        new X509Certificate(s);
-        return undefined;
-    } catch {
-        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
-    }
-};
+/** The validated configuration of one stack (one cluster). */
+export type LabConfig = Readonly<ReturnType<typeof resolve>>;
+export type MetallbSettings = LabConfig["metallb"];
+export type RegistrySettings = LabConfig["registry"];
+export type JwtSettings = LabConfig["jwt"];
+export type CiliumSettings = LabConfig["cilium"];
 
-function networkPolicySettings(r: Reader, n: Record<string, unknown>): NetworkPolicySettings {
-    return { egressCidrs: n.egressCidrs === undefined ? [] : r.stringList(n, "networkPolicy.egressCidrs", checkCidr, true) };
+/** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+// ---------------------------------------------------------------- messages
+
+/** Raised for bad configuration; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** The stack file a stack's config lives in, as messages name it. */
+export function stackFileOf(stack: string): string {
+    return `Pulumi.${stack}.yaml`;
+}
+
+/** Prefixes each problem with the stack file it is about. */
+export function inStackFile(stack: string, problems: string[]): string[] {
+    return problems.map((p) => `${stackFileOf(stack)}: ${p}`);
+}
+
+export function fullKey(path: string): string {
+    return `${PROJECT}:${path}`;
+}
+
+/** The file a top-level key is set in: Pulumi.yaml for a lab-wide key, else the stack's file. */
+export function fileOfKey(stack: string, top: string): string {
+    return (LAB_WIDE_KEYS as readonly string[]).includes(top) ? PROJECT_FILE : stackFileOf(stack);
+}
+
+/** The problem of a lab-wide key set in a stack file: the lab would drift. */
+export function labWideInStackFile(stack: string, top: string): string {
+    return (
+        `${stackFileOf(stack)}: ${fullKey(top)} is lab-wide, equal in every stack: set it once in ${PROJECT_FILE}'s config block ` +
+        `(\`${fullKey(top)}:\` with its object under \`value:\`) and remove it from ${stackFileOf(stack)}`
+    );
+}
+
+/** The lab-wide keys a stack file sets (keys as written there, namespaced), each a problem naming the file. */
+export function labWideKeyProblems(stack: string, stackFileKeys: readonly string[]): string[] {
+    return stackFileKeys
+        .filter((k) => k.startsWith(`${PROJECT}:`) && (LAB_WIDE_KEYS as readonly string[]).includes(k.slice(PROJECT.length + 1)))
+        .map((k) => labWideInStackFile(stack, k.slice(PROJECT.length + 1)));
+}
+
+/** `cluster.id`, `metallb.addresses[0]`, `peers[1].stack`: a config path as messages write it. */
+function keyPath(path: readonly PropertyKey[]): string {
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i > 0 ? "." : ""}${String(p)}`)).join("");
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+    return path.reduce<unknown>((v, p) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined), raw);
+}
+
+function shown(value: unknown): string {
+    // A PEM is long: its start is enough to recognise it.
+    const v = typeof value === "string" && value.length > 60 ? `${value.slice(0, 40)}...` : value;
+    return String(JSON.stringify(v));
+}
+
+/** The valid keys at a path of the schema: the top-level keys, a section's, or a roster entry's. */
+function validKeysAt(path: readonly PropertyKey[]): string[] {
+    const top = path.find((p) => typeof p === "string") as SectionName | undefined;
+    if (top === undefined) return Object.keys(SECTIONS);
+    return Object.keys(SECTIONS[top]?.fields ?? {});
+}
+
+/** The nearest valid key by edit distance (Levenshtein), for "did you mean". */
+export function nearestKey(typo: string, valid: readonly string[]): string {
+    // Case-insensitive first: "allowreset" is "allowReset" mistyped, not a different word.
+    const lower = valid.find((v) => v.toLowerCase() === typo.toLowerCase());
+    return lower ?? closest(typo, [...valid]);
+}
+
+/** One unknown key, named with the nearest valid one and where the valid ones are listed. */
+export function unknownKeyProblem(path: readonly PropertyKey[], typo: string): string {
+    const valid = validKeysAt(path);
+    const where = keyPath(path);
+    const nearest = nearestKey(typo, valid);
+    const full = fullKey(where === "" ? typo : `${where}.${typo}`);
+    const suggestion = fullKey(where === "" ? nearest : `${where}.${nearest}`);
+    const far = distance(typo.toLowerCase(), nearest.toLowerCase()) > Math.max(3, Math.floor(nearest.length / 2));
+    return (
+        `${full} is not a known setting: ${far ? `the nearest valid key is ${suggestion}` : `did you mean ${suggestion}?`} ` +
+        `(${where === "" ? "the keys" : `the keys of ${fullKey(where.replace(/\[\d+\]$/, ""))}`}: ${valid.join(", ")}; see ${CONFIG_DOC})`
+    );
+}
+
+/** The problems of a failed schema parse, each naming its full key, the bad value and what is expected, with its file. */
+function schemaProblems(stack: string, raw: RawConfig, issues: readonly z.core.$ZodIssue[]): { file: string; text: string }[] {
+    const out: { file: string; text: string }[] = [];
+    for (const issue of issues) {
+        const top = String(issue.path[0] ?? "");
+        if (issue.code === "unrecognized_keys") {
+            for (const k of issue.keys) out.push({ file: issue.path.length === 0 ? stackFileOf(stack) : fileOfKey(stack, top), text: unknownKeyProblem(issue.path, k) });
+            continue;
+        }
+        const file = fileOfKey(stack, top);
+        const value = valueAt(raw, issue.path);
+        if (issue.path.length === 1 && value === undefined) {
+            out.push({ file, text: `${fullKey(top)} is not set: add it to ${file === PROJECT_FILE ? `${PROJECT_FILE}'s config block` : stackFileOf(stack)} (see ${CONFIG_DOC})` });
+            continue;
+        }
+        out.push({ file, text: `${fullKey(keyPath(issue.path))} = ${shown(value)}: ${issue.message}` });
+    }
+    return out;
+}
+
+/** Secrets this configuration needs, given the raw (unvalidated) values. */
+export function requiredSecrets(raw: RawConfig): SecretKey[] {
+    const access: SecretKey = raw.host === undefined ? "kubeconfig" : "sshPrivateKey";
+    const pki = raw.pki as Record<string, unknown> | undefined;
+    return pki?.rootCaCert === undefined ? [access] : [access, "rootCaKey"];
+}
+
+/** Whether this stack owns a root CA: the root stack of the shared model, every stack of the federated one. */
+export function ownsRoot(cfg: Pick<LabConfig, "pki" | "mesh">): boolean {
+    return cfg.pki.role === "root" || cfg.mesh.trustModel === "federated";
+}
+
+// ---------------------------------------------------------------- parsing
+
+/**
+ * Validates raw configuration (the stack's keys over the project's, as Pulumi
+ * merges them). `secretsSet` says which secret keys have a value; secret values
+ * themselves never pass through here. Every problem is reported at once, each
+ * prefixed with the file its key is set in.
+ */
+export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>): LabConfig {
+    const parsed = CONFIG_SCHEMA.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(schemaProblems(stack, raw, parsed.error.issues).map((p) => `${p.file}: ${p.text}`));
+    const config = resolve(stack, parsed.data);
+    const own = dependentProblems(raw, parsed.data, config);
+    // Checks across fields run only on values that parsed, so one mistake is reported once.
+    const problems = own.length > 0 ? own : [...crossFieldProblems(config, secretsSet), ...labAddressProblems(config)].map((text) => ({ file: stackFileOf(stack), text }));
+    if (problems.length > 0) throw new ConfigError(problems.map((p) => `${p.file}: ${p.text}`));
+    return config;
+}
+
+/** Rules between keys of one section or two, whose defaults depend on each other: the roster, the JWT issuer, the renewal window. */
+function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig): { file: string; text: string }[] {
+    const stackFile = stackFileOf(cfg.stack);
+    const out: { file: string; text: string }[] = [];
+    const inStack = (text: string) => out.push({ file: stackFile, text });
+    const inProject = (text: string) => out.push({ file: PROJECT_FILE, text });
+
+    if (p.peer && p.peers) inStack(`${fullKey("peer")} and ${fullKey("peers")} are both set: keep the roster ${fullKey("peers")} (add this peer to it) and remove ${fullKey("peer")}`);
+    if (!p.peer && !p.peers) inStack(`${fullKey("peers")} is not set: name every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see ${CONFIG_DOC})`);
+    if (p.peers && p.peers.length === 0) inStack(`${fullKey("peers")} = []: expected at least one peer stack (the lab has two clusters or more)`);
+    const seen = new Map<string, number>();
+    cfg.peers.forEach((peer, i) => {
+        const name = peer.stack.split("/").pop() as string;
+        const first = seen.get(name);
+        if (first !== undefined) inStack(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is already ${fullKey(`peers[${first}]`)}: name each peer stack once`);
+        seen.set(name, i);
+    });
+
+    if (p.cluster.trustDomain !== undefined && p.mesh.trustModel === "shared" && p.cluster.trustDomain !== p.mesh.trustDomain) {
+        inStack(
+            `${fullKey("cluster.trustDomain")} = "${p.cluster.trustDomain}" but ${fullKey("mesh.trustModel")} is "shared": the shared model has one trust domain, ` +
+                `${fullKey("mesh.trustDomain")} = "${p.mesh.trustDomain}"; remove cluster.trustDomain (or make the lab "federated")`,
+        );
+    }
+
+    if (p.pki.intermediateEarlyRenewalHours > p.pki.intermediateValidityHours - 1) {
+        inStack(`${fullKey("pki.intermediateEarlyRenewalHours")} = ${p.pki.intermediateEarlyRenewalHours}: expected an integer from 0 to ${p.pki.intermediateValidityHours - 1}`);
+    }
+
+    // JWT validation at the ingress. Without jwt.issuer, or with the lab issuer's own URL, the lab
+    // issuer: its keys, its client as the audience, its certificate from the lab root. Any other
+    // issuer is external and must come with its keys' URL and its CA certificate.
+    const jwt = raw.jwt as Record<string, unknown> | undefined;
+    if (!cfg.jwt.labIssuer && p.jwt.jwksUri === undefined) {
+        inProject(`${fullKey("jwt.jwksUri")} is not set: give the https:// URL of ${cfg.jwt.issuer}'s signing keys (an external issuer's JWKS URI is not derived)`);
+    }
+    if (!cfg.jwt.labIssuer && jwt?.caCert === undefined) {
+        inProject(
+            `${fullKey("jwt.caCert")} is not set: give the PEM certificate of the CA that signed ${cfg.jwt.issuer}'s certificate: jwt.issuer names an external issuer, and istiod trusts exactly that CA when it fetches the JWKS ` +
+                `(add \`caCert: |\` with the PEM under ${fullKey("jwt")}'s \`value:\` in ${PROJECT_FILE}, or remove jwt.issuer to use the lab's issuer)`,
+        );
+    }
+    if (cfg.jwt.labIssuer && cfg.jwt.caCert !== undefined) {
+        inProject(`${fullKey("jwt.caCert")} = "(PEM)": the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer`);
+    }
+    return out;
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {
@@ -653,7 +724,7 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     if (cfg.pki.rootCaCert !== undefined && !ownsRoot(cfg)) {
         problems.push(
             `${fullKey("pki.rootCaCert")} is set but this stack owns no root (${fullKey("pki.role")} is "peer" in the shared trust model): ` +
-                `set it on the root stack "${cfg.peer.stack}" instead, and remove it here`,
+                `set it on the root stack${cfg.peers.length === 1 ? ` "${cfg.peers[0].stack}"` : ""} instead, and remove it here`,
         );
     }
     if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
@@ -665,9 +736,11 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
         problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);
     }
-    if (cfg.cluster.name === cfg.peer.clusterName) {
-        problems.push(`${fullKey("peer.clusterName")} = "${cfg.peer.clusterName}" equals ${fullKey("cluster.name")}: the two clusters need distinct names`);
-    }
+    cfg.peers.forEach((peer, i) => {
+        if (peer.clusterName === cfg.cluster.name) {
+            problems.push(`${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" equals ${fullKey("cluster.name")}: every cluster of the lab needs its own name`);
+        }
+    });
 
     const pod = parseCidr(cfg.cluster.podCidr) as Ipv4Range;
     const svc = parseCidr(cfg.cluster.serviceCidr) as Ipv4Range;
@@ -781,8 +854,10 @@ function labAddressProblems(cfg: LabConfig): string[] {
             );
         }
     }
-    if (cfg.peer.stack === cfg.stack || cfg.peer.stack.endsWith(`/${cfg.stack}`)) {
-        problems.push(`${fullKey("peer.stack")} = "${cfg.peer.stack}" is this stack itself: name the other stack of the lab (comp2's peer is comp3, comp3's is comp2)`);
-    }
+    cfg.peers.forEach((peer, i) => {
+        if (peer.stack === cfg.stack || peer.stack.endsWith(`/${cfg.stack}`)) {
+            problems.push(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`);
+        }
+    });
     return problems;
 }

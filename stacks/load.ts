@@ -1,24 +1,47 @@
 import { KubeConfig } from "@kubernetes/client-node";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
+import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey, stackFileOf } from "./config";
+import { readStackFileConfig } from "./stackfile";
 
-/** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
-export const PLAIN_KEYS = ["cluster", "host", "mesh", "metallb", "versions", "registry", "jwt", "peer", "pki", "addons", "samples", "cilium", "spire", "charts", "ingress", "networkPolicy", "issuer"] as const;
+export { PLAIN_KEYS } from "./config";
 
 /** Secret config values, kept as secret Outputs from the moment they are read. */
 export type StackSecrets = Partial<Record<SecretKey, pulumi.Output<string>>>;
 
-/** Reads and validates this stack's configuration; throws ConfigError before any resource is declared. */
+/** A config value as Pulumi hands it over: objects and lists as JSON text, anything else as it was written. */
+function parsed(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+/**
+ * Reads and validates this stack's configuration (Pulumi has merged Pulumi.yaml's
+ * project config under the stack file's); throws ConfigError before any resource
+ * is declared. Every key of the namespace goes to the schema, which refuses the
+ * unknown ones with the nearest valid key.
+ */
 export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecrets } {
     const config = new pulumi.Config(PROJECT);
-    const unknown = Object.keys(pulumi.runtime.allConfig())
-        .filter((k) => k.startsWith(`${PROJECT}:`))
-        .map((k) => k.slice(PROJECT.length + 1))
-        .filter((k) => !(PLAIN_KEYS as readonly string[]).includes(k) && !(SECRET_KEYS as readonly string[]).includes(k));
-    if (unknown.length > 0) {
-        throw new ConfigError(inStackFile(stack, unknown.map((k) => `${fullKey(k)} is not a known setting: check the spelling against the table in docs/config.md`)));
+    // Pulumi merges the two files, so only the stack file itself tells where a lab-wide key was set.
+    // Under the engine the program runs at the project root; in the offline plan (no root) the
+    // plan has checked the stack files itself before anything is evaluated.
+    const root = pulumi.runtime.getRootDirectory();
+    const stackFile = root ? path.join(root, stackFileOf(stack)) : undefined;
+    if (stackFile && fs.existsSync(stackFile)) {
+        const drift = labWideKeyProblems(stack, Object.keys(readStackFileConfig(stackFile)));
+        if (drift.length > 0) throw new ConfigError(drift);
     }
-    const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, config.getObject<unknown>(k)]));
+    const raw: RawConfig = Object.fromEntries(
+        Object.entries(pulumi.runtime.allConfig())
+            .filter(([k]) => k.startsWith(`${PROJECT}:`))
+            .map(([k, v]) => [k.slice(PROJECT.length + 1), parsed(v)] as const)
+            .filter(([k]) => !(SECRET_KEYS as readonly string[]).includes(k)),
+    );
     const secrets: StackSecrets = {};
     for (const key of SECRET_KEYS) {
         const value = config.getSecret(key);

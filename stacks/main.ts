@@ -40,10 +40,10 @@ export async function main(): Promise<Record<string, unknown>> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
     if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
     const peer = await readPeer(cfg);
-    const problems = [...(peer.identity ? peerProblems(identityOf(cfg), peer.identity, cfg.peer.clusterName, cfg.peer.stack) : []), ...intermediatesProblems(cfg, peer)];
+    const problems = [...(peer.identity ? peerProblems(identityOf(cfg), peer.identity, cfg.peers[0].clusterName, cfg.peers[0].stack) : []), ...intermediatesProblems(cfg, peer)];
     if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
     if (peer.identity) {
-        for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, cfg.peer.stack).warnings) pulumi.log.warn(warning);
+        for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, cfg.peers[0].stack).warnings) pulumi.log.warn(warning);
     }
     return buildCluster(cfg, secrets, peer);
 }
@@ -84,7 +84,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
     const unused = unusedByPeer(cfg, peer, Object.keys(exports));
     if (unused.length > 0) {
         pulumi.log.warn(
-            `peer stack "${cfg.peer.stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${cfg.peer.stack}" next`,
+            `peer stack "${cfg.peers[0].stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${cfg.peers[0].stack}" next`,
         );
     }
     return exports;
@@ -99,7 +99,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerVi
 function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peer: PeerView, used: Set<PeerOutputName>, exports: Record<string, unknown>): Pki {
     const sign: SigningSubject[] = [{ cluster: cfg.cluster.name, requests: ca.signingRequests }];
     if (cfg.mesh.trustModel === "shared" && peer.available.has("signingRequests")) {
-        sign.push({ cluster: cfg.peer.clusterName, requests: peer.output<SigningRequests>("signingRequests") });
+        sign.push({ cluster: cfg.peers[0].clusterName, requests: peer.output<SigningRequests>("signingRequests") });
         used.add("signingRequests");
     }
     const brought = cfg.pki.rootCaCert;
@@ -123,8 +123,8 @@ function peerTrust(cfg: LabConfig, ca: ClusterCa, peer: PeerView, used: Set<Peer
     const signed = peer.plain<Record<string, SignedIntermediates>>("signedIntermediates");
     if (!peer.available.has("rootCaCert") || signed?.[name] === undefined) {
         pulumi.log.warn(
-            `pki.role is "peer" and root stack "${cfg.peer.stack}" has not signed this cluster's intermediates (${name}) yet: ` +
-                `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on "${cfg.peer.stack}", then here again`,
+            `pki.role is "peer" and root stack "${cfg.peers[0].stack}" has not signed this cluster's intermediates (${name}) yet: ` +
+                `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on "${cfg.peers[0].stack}", then here again`,
         );
         return undefined;
     }
@@ -162,7 +162,7 @@ function jwksCaCert(cfg: LabConfig, labRoot: pulumi.Output<string> | undefined):
     if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
     if (!labRoot) {
         pulumi.log.warn(
-            `the lab issuer's root (root stack "${cfg.peer.stack}") is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
+            `the lab issuer's root (root stack "${cfg.peers[0].stack}") is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
                 "until the next `pulumi up` here after the root stack",
         );
     }
@@ -204,7 +204,7 @@ function meshIdentity(
                   address: cfg.metallb.federationAddress as string,
                   loadBalancer: network?.loadBalancer ?? [],
                   rootCaCert: trust.rootCaCert,
-                  peerName: cfg.peer.clusterName,
+                  peerName: cfg.peers[0].clusterName,
                   // Absent until the peer is deployed (readPeer warns): the ClusterFederatedTrustDomain waits for it.
                   peer: peer.available.has("federation") ? peer.output<SpireFederation>("federation") : undefined,
               }
@@ -408,10 +408,10 @@ export function istioMesh(
     // Before the peer exports it, readPeer has warned; nothing is installed.
     if (peer.available.has("remoteSecret")) {
         used.add("remoteSecret");
-        new RemoteSecret(`${cfg.stack}-remote-${cfg.peer.clusterName}`, {
+        new RemoteSecret(`${cfg.stack}-remote-${cfg.peers[0].clusterName}`, {
             provider,
             namespace: primary.namespace,
-            peerClusterName: cfg.peer.clusterName,
+            peerClusterName: cfg.peers[0].clusterName,
             remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
         });
     }

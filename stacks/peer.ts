@@ -173,7 +173,7 @@ export function unusedByPeer(cfg: LabConfig, peer: PeerView, exported: readonly 
  * means the peer has not been deployed (that far) yet: a warning, never an error.
  */
 export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
-    const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peer.stack }, opts);
+    const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peers[0].stack }, opts);
     const available = new Set<PeerOutputName>();
     const plain = new Map<PeerOutputName, unknown>();
     let identity: ClusterIdentity | undefined;
@@ -190,12 +190,12 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
     const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
     if (missing.length > 0) {
         pulumi.log.warn(
-            `peer stack "${cfg.peer.stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
-                `the parts that need them are left out; run \`pulumi up\` on "${cfg.peer.stack}", then here again`,
+            `peer stack "${cfg.peers[0].stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
+                `the parts that need them are left out; run \`pulumi up\` on "${cfg.peers[0].stack}", then here again`,
         );
     }
     return {
-        stack: cfg.peer.stack,
+        stack: cfg.peers[0].stack,
         identity,
         available,
         signedClusters,
@@ -218,7 +218,7 @@ export function intermediatesProblems(cfg: LabConfig, peer: Pick<PeerView, "sign
     const rootCluster = peer.identity?.clusterName;
     if (!peer.signedClusters.some((c) => c !== rootCluster)) return [];
     return [
-        `root stack "${cfg.peer.stack}" signed intermediates for ${peer.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
-            `${fullKey("cluster.name")} = "${cfg.cluster.name}": set ${fullKey("peer.clusterName")} to "${cfg.cluster.name}" in Pulumi.${cfg.peer.stack.split("/").pop()}.yaml and run \`pulumi up\` there first`,
+        `root stack "${cfg.peers[0].stack}" signed intermediates for ${peer.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
+            `${fullKey("cluster.name")} = "${cfg.cluster.name}": set ${fullKey("peer.clusterName")} to "${cfg.cluster.name}" in Pulumi.${cfg.peers[0].stack.split("/").pop()}.yaml and run \`pulumi up\` there first`,
     ];
 }

@@ -4,6 +4,7 @@
 // test/bad-input.test.ts runs the whole table, a subset through the real CLIs.
 import * as fs from "fs";
 import * as path from "path";
+import { LAB_WIDE_KEYS } from "../stacks/config";
 import { labDirWith } from "./helpers";
 
 export type Edit = (r: any) => void;
@@ -40,7 +41,7 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         ["a service CIDR over the registry host", (r: any) => ((r.host.networks = []), (r.cluster.serviceCidr = "10.5.0.0/24")), /cluster\.serviceCidr = "10\.5\.0\.0\/24" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
         ["JWT audiences that are not a list", (r: any) => (r.jwt.audiences = "zta-ingress"), /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/],
         ["a SPIRE switch that is not a boolean", (r: any) => (r.spire = { oidcDiscovery: "yes" }), /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/],
-        ["peer with our own name", (r: any) => (r.peer.clusterName = "cluster1"), /peer\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
+        ["peer with our own name", (r: any) => (r.peers[0].clusterName = "cluster1"), /zta-testbed:peers\[0\]\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
         ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
         ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],
         ["a misspelt version while samples are off", (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }), /samples\.helloworldVersion = "1": expected "v1" or "v2"/],
@@ -51,12 +52,15 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         ["host.serviceAddress equal to the ingress address", (r: any) => (r.host.serviceAddress = "10.5.0.100"), /zta-testbed:metallb\.ingressAddress = "10\.5\.0\.100" is zta-testbed:host\.serviceAddress: .*pick a free address/],
         ["a pool that contains the host's address", (r: any) => (r.metallb.addresses = ["10.5.0.3-10.5.0.120"]), /zta-testbed:metallb\.addresses: "10\.5\.0\.3-10\.5\.0\.120" contains zta-testbed:host\.address = "10\.5\.0\.3": .*leave the hosts' and the registry's addresses out of the pool/],
         ["a pool that contains the registry's address", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.2/32"]), /"10\.5\.0\.2\/32" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
-        ["peer.stack naming the stack itself", (r: any) => (r.peer.stack = "comp2"), /zta-testbed:peer\.stack = "comp2" is this stack itself: name the other stack/],
-        ["peer.stack naming the stack itself with its organization", (r: any) => (r.peer.stack = "acme/zta-testbed/comp2"), /zta-testbed:peer\.stack = "acme\/zta-testbed\/comp2" is this stack itself/],
+        ["peer.stack naming the stack itself", (r: any) => (r.peers[0].stack = "comp2"), /zta-testbed:peers\[0\]\.stack = "comp2" is this stack itself: name the other stacks/],
+        ["peer.stack naming the stack itself with its organization", (r: any) => (r.peers[0].stack = "acme/zta-testbed/comp2"), /zta-testbed:peers\[0\]\.stack = "acme\/zta-testbed\/comp2" is this stack itself/],
         ["an SSH user with a space and capitals", (r: any) => (r.host.sshUser = "Lab Admin"), /zta-testbed:host\.sshUser = "Lab Admin": expected a Linux user name/],
         ["an SSH user with shell syntax", (r: any) => (r.host.sshUser = "ubuntu;reboot"), /zta-testbed:host\.sshUser = "ubuntu;reboot": expected a Linux user name/],
         ["a registry SSH user that is an ssh option", (r: any) => (r.registry.sshUser = "-oProxyCommand=x"), /zta-testbed:registry\.sshUser = "-oProxyCommand=x": expected a Linux user name/],
         ["an SSH user over 32 characters", (r: any) => (r.host.sshUser = "u".repeat(33)), /host\.sshUser = "u{33}": expected a Linux user name.*at most 32 characters/],
+        // Issue 16: a typo is refused with the nearest valid key, in a stack file's section and in Pulumi.yaml's.
+        ["a misspelt key inside a section (host.allowRest)", (r: any) => (r.host.allowRest = true), /Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
+        ["a misspelt lab-wide key (jwt.audiance)", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /(^|\s)Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
         ["registry.allowRemove that is not a boolean", (r: any) => (r.registry.allowRemove = "yes"), /zta-testbed:registry\.allowRemove = "yes": expected true or false/],
 ];
 
@@ -66,8 +70,8 @@ export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
     ["pki.role peer in both stacks", (_s, r) => (r.pki.role = "peer"), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "peer" here and "peer" in peer stack "comp3": then no stack issues the lab PKI/],
     ["a pool that contains the peer's host address", (s, r) => s === "comp2" && r.metallb.addresses.push("10.5.0.4/32"), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.4\/32" here contains host\.address = "10\.5\.0\.4" of peer stack "comp3"/],
     ["a pool that contains the peer's service address", (s, r) => s === "comp3" && (r.metallb.addresses = ["10.5.0.121-10.5.0.139", "10.5.1.3/32"]), /Pulumi\.comp3\.yaml: .*"10\.5\.1\.3\/32" here contains host\.serviceAddress = "10\.5\.1\.3" of peer stack "comp2"/],
-    ["a wrong peer.clusterName", (s, r) => s === "comp2" && (r.peer.clusterName = "cluster9"), /Pulumi\.comp2\.yaml: zta-testbed:peer\.clusterName = "cluster9" but peer stack "comp3" reports cluster "cluster2"/],
-    ["peer.stack naming a stack that is not the lab's other one", (s, r) => s === "comp3" && (r.peer.stack = "comp9"), /Pulumi\.comp3\.yaml: zta-testbed:peer\.stack = "comp9" but the lab's other stack is "comp2": set it to "comp2"/],
+    ["a wrong peer.clusterName", (s, r) => s === "comp2" && (r.peers[0].clusterName = "cluster9"), /Pulumi\.comp2\.yaml: zta-testbed:peer\.clusterName = "cluster9" but peer stack "comp3" reports cluster "cluster2"/],
+    ["peer.stack naming a stack that is not the lab's other one", (s, r) => s === "comp3" && (r.peers[0].stack = "comp9"), /Pulumi\.comp3\.yaml: zta-testbed:peer\.stack = "comp9" but the lab's other stack is "comp2": set it to "comp2"/],
     ["equal cluster ids in the two files", (s, r) => s === "comp3" && (r.cluster.id = 1), /Pulumi\.comp3\.yaml: zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp2"/],
     ["a misspelt key", (s, r) => s === "comp2" && (r.hots = r.host), /Pulumi\.comp2\.yaml: zta-testbed:hots is not a known setting/],
 ];
@@ -84,7 +88,16 @@ export const FILE_CASES: [string, (stack: string, text: string) => string, RegEx
 export function badLabDir(kind: "config" | "lab" | "file", label: string): string {
     if (kind === "config") {
         const edit = (CONFIG_CASES.find(([l]) => l === label) as [string, Edit, RegExp])[1];
-        return labDirWith((stack, raw) => stack === "comp2" && edit(raw));
+        // A lab-wide key the edit changes is changed for the lab (in Pulumi.yaml), not for comp2 alone.
+        let labWide: Record<string, unknown> = {};
+        return labDirWith((stack, raw) => {
+            if (stack === "comp2") {
+                edit(raw);
+                labWide = Object.fromEntries(LAB_WIDE_KEYS.map((k) => [k, raw[k]]));
+            } else {
+                for (const k of LAB_WIDE_KEYS) raw[k] = JSON.parse(JSON.stringify(labWide[k] ?? null)) ?? undefined;
+            }
+        });
     }
     if (kind === "lab") return labDirWith((LAB_CASES.find(([l]) => l === label) as [string, (s: string, r: any) => void, RegExp])[1]);
     const text = (FILE_CASES.find(([l]) => l === label) as [string, (s: string, t: string) => string, RegExp])[1];

@@ -1,12 +1,18 @@
 // Config validation as pure functions, no mocks: does a wrong value fail
 // before anything is declared, naming the key, the value and the fix?
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { evaluateStack } from "../offline/evaluate";
+import { readStackConfig } from "../offline/lab";
+import { shortTable, TARGETS, withTable } from "../offline/config-docs";
 import { ConfigError, parseLabConfig, requiredSecrets, SecretKey } from "../stacks/config";
+import { main } from "../stacks/main";
+import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { parseAddressRange, parseCidr } from "../stacks/net";
 import { identityOf, peerProblems } from "../stacks/peer";
 import { CONFIG_CASES } from "./bad-inputs";
-import { rawConfig } from "./helpers";
+import { labDirWith, rawConfig, REPO } from "./helpers";
 
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
 
@@ -61,8 +67,8 @@ describe("the committed reference lab", () => {
     test("the two stacks pass each other's consistency checks", () => {
         const c2 = parseLabConfig("comp2", raw("comp2"), SSH);
         const c3 = parseLabConfig("comp3", raw("comp3"), SSH);
-        expect(peerProblems(identityOf(c2), identityOf(c3), c2.peer.clusterName, "comp3")).toEqual([]);
-        expect(peerProblems(identityOf(c3), identityOf(c2), c3.peer.clusterName, "comp2")).toEqual([]);
+        expect(peerProblems(identityOf(c2), identityOf(c3), c2.peers[0].clusterName, "comp3")).toEqual([]);
+        expect(peerProblems(identityOf(c3), identityOf(c2), c3.peers[0].clusterName, "comp2")).toEqual([]);
     });
 });
 
@@ -198,5 +204,138 @@ describe("the lab PKI settings", () => {
         r.mesh.trustModel = "federated";
         r.mesh.trustDomain = "cluster2.zta.lab";
         expect(problemsOf("comp3", r, WITH_ROOT_KEY)).toEqual([]);
+    });
+});
+
+describe("a misspelt key is refused naming it and the nearest valid key", () => {
+    test.each([
+        ["jwt.audiance", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert; see docs\/config\.md\)$/m],
+        ["jwt.audience", (r: any) => (r.jwt.audience = "zta-ingress"), /zta-testbed:jwt\.audience is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
+        ["host.allowRest", (r: any) => (r.host.allowRest = true), /^Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/m],
+        ["host.allowreset (case)", (r: any) => (r.host.allowreset = true), /zta-testbed:host\.allowreset is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
+        ["a top-level version", (r: any) => (r.version = r.versions), /^Pulumi\.comp2\.yaml: zta-testbed:version is not a known setting: did you mean zta-testbed:versions\? \(the keys: cluster, host/m],
+        ["a roster entry's clustername", (r: any) => (r.peers[0].clustername = "cluster2"), /zta-testbed:peers\[0\]\.clustername is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\? \(the keys of zta-testbed:peers: stack, clusterName/],
+        ["a word far from every key", (r: any) => (r.cilium.hubbleRelayEnabled = true), /zta-testbed:cilium\.hubbleRelayEnabled is not a known setting: the nearest valid key is zta-testbed:cilium\./],
+    ])("%s", (_label, edit, message) => {
+        const r = raw();
+        edit(r);
+        expect(problemsOf("comp2", r).join("\n")).toMatch(message);
+    });
+
+    test("a typo is refused under the engine too (loadConfig), before anything is declared", async () => {
+        const file = readStackConfig(REPO, "comp2");
+        const jwt = { ...(JSON.parse(file.config["zta-testbed:jwt"]) as object), audiance: ["zta-ingress"] };
+        await expect(evaluateStack({ project: "zta-testbed", stack: "comp2", config: { ...file.config, "zta-testbed:jwt": JSON.stringify(jwt) }, secretKeys: file.secretKeys, program: main })).rejects.toThrow(
+            /Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/,
+        );
+    });
+});
+
+describe("the roster of peers", () => {
+    test("the committed stacks name each other in peers", () => {
+        expect(parseLabConfig("comp2", raw("comp2"), SSH).peers).toEqual([{ stack: "comp3", clusterName: "cluster2" }]);
+        expect(parseLabConfig("comp3", raw("comp3"), SSH).peers).toEqual([{ stack: "comp2", clusterName: "cluster1" }]);
+    });
+
+    test("the former peer: is read as a one-entry roster", () => {
+        const r = raw();
+        r.peer = { stack: "comp3", clusterName: "cluster2" };
+        delete r.peers;
+        expect(parseLabConfig("comp2", r, SSH).peers).toEqual([{ stack: "comp3", clusterName: "cluster2" }]);
+    });
+
+    test("several peers, each checked", () => {
+        const r = raw();
+        r.peers.push({ stack: "comp4", clusterName: "cluster3" });
+        expect(parseLabConfig("comp2", r, SSH).peers.map((p) => p.stack)).toEqual(["comp3", "comp4"]);
+        r.peers.push({ stack: "acme/zta-testbed/comp4", clusterName: "cluster4" });
+        expect(problemsOf("comp2", r).join("\n")).toMatch(/zta-testbed:peers\[2\]\.stack = "acme\/zta-testbed\/comp4" is already zta-testbed:peers\[1\]: name each peer stack once/);
+    });
+
+    test.each([
+        ["peer and peers both", (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/],
+        ["no roster at all", (r: any) => delete r.peers, /Pulumi\.comp2\.yaml: zta-testbed:peers is not set: name every other stack of the lab/],
+        ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
+        ["a roster that is one object", (r: any) => (r.peers = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peers = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries/],
+        ["an entry without its cluster name", (r: any) => delete r.peers[0].clusterName, /zta-testbed:peers\[0\]\.clusterName = undefined: expected a non-empty string/],
+    ])("%s is refused", (_label, edit, message) => {
+        const r = raw();
+        edit(r);
+        expect(problemsOf("comp2", r).join("\n")).toMatch(message);
+    });
+});
+
+describe("lab-wide config lives once in Pulumi.yaml", () => {
+    const LAB_WIDE = ["versions", "mesh", "registry", "issuer", "jwt", "charts"];
+
+    test("Pulumi.yaml holds the lab-wide keys and no stack file sets one", () => {
+        expect(Object.keys(readProjectConfig(path.join(REPO, "Pulumi.yaml")))).toEqual(["zta-testbed:versions", "zta-testbed:mesh", "zta-testbed:registry", "zta-testbed:jwt"]);
+        for (const stack of ["comp2", "comp3"]) {
+            const keys = Object.keys(readStackFileConfig(path.join(REPO, `Pulumi.${stack}.yaml`))).map((k) => k.replace("zta-testbed:", ""));
+            expect(keys.filter((k) => LAB_WIDE.includes(k))).toEqual([]);
+        }
+    });
+
+    test.each(LAB_WIDE)("%s set in a stack file is refused, naming the file, the key and Pulumi.yaml", (key) => {
+        const dir = labDirWith((stack, r) => {
+            if (stack === "comp3") r[key] = { ...(r[key] ?? {}), drifted: true };
+        });
+        expect(() => readStackConfig(dir, "comp3")).toThrow(
+            new RegExp(`Pulumi\\.comp3\\.yaml: zta-testbed:${key} is lab-wide, equal in every stack: set it once in Pulumi\\.yaml's config block`),
+        );
+        expect(() => readStackConfig(dir, "comp2")).not.toThrow();
+    });
+
+    test("the stack file's key replaces the project's whole value, as Pulumi merges them", () => {
+        const merged = mergedConfig({ "zta-testbed:addons": { prometheus: true, kiali: true }, "zta-testbed:mesh": { id: "mesh1" } }, { "zta-testbed:addons": { grafana: true } });
+        expect(merged).toEqual({ "zta-testbed:addons": { grafana: true }, "zta-testbed:mesh": { id: "mesh1" } });
+    });
+
+    test("Pulumi.yaml entries: value:, plain scalars and un-namespaced keys as Pulumi reads them; an object without value: is refused", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-project-"));
+        const file = path.join(dir, "Pulumi.yaml");
+        fs.writeFileSync(file, "name: zta-testbed\nruntime: nodejs\nconfig:\n  mesh:\n    value: {id: mesh1}\n  aws:region: eu-west-1\n");
+        expect(readProjectConfig(file)).toEqual({ "zta-testbed:mesh": { id: "mesh1" }, "aws:region": "eu-west-1" });
+        fs.writeFileSync(file, "name: zta-testbed\nruntime: nodejs\nconfig:\n  zta-testbed:mesh:\n    id: mesh1\n");
+        expect(() => readProjectConfig(file)).toThrow(/Pulumi\.yaml: zta-testbed:mesh holds an object without `value:`/);
+    });
+
+    test("a lab directory without Pulumi.yaml is refused, naming it", () => {
+        const dir = labDirWith(() => undefined);
+        fs.rmSync(path.join(dir, "Pulumi.yaml"));
+        expect(() => readStackConfig(dir, "comp2")).toThrow(/Pulumi\.yaml does not exist: the project file holds the lab-wide config/);
+    });
+
+    test("a federated cluster names its own trust domain in cluster.trustDomain; the shared model refuses one that differs", () => {
+        const r = raw("comp3");
+        r.cluster.trustDomain = "cluster2.zta.lab";
+        expect(problemsOf("comp3", r).join("\n")).toMatch(/zta-testbed:cluster\.trustDomain = "cluster2\.zta\.lab" but zta-testbed:mesh\.trustModel is "shared"/);
+        r.mesh.trustModel = "federated";
+        expect(parseLabConfig("comp3", r, SSH).mesh).toEqual({ id: "mesh1", trustDomain: "cluster2.zta.lab", trustModel: "federated" });
+    });
+});
+
+describe("the configuration tables are the schema's (`npm run docs:config` writes them)", () => {
+    test.each(TARGETS.map((t) => [t.file, t] as const))("%s", (file, target) => {
+        const text = fs.readFileSync(path.join(REPO, file), "utf8");
+        expect(text).toBe(withTable(text, target.table(), file));
+    });
+
+    test("they list the keys with their scope, type and default", () => {
+        const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+        expect(readme).toContain("| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert` |");
+        expect(readme).toContain("| `peers[]` | stack | `stack`, `clusterName` |");
+        const doc = fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8");
+        expect(doc).toContain("| `host.allowReset` | boolean | `false` | stack |");
+        expect(doc).toContain("| `versions.istio` | pinned chart version | required | project |");
+        expect(doc).toContain("| `issuer.realm` | DNS label | `\"zta\"` | project |");
+    });
+
+    test("a table that differs from the schema is caught", () => {
+        const text = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+        const edited = text.replace("| `jwt` | project |", "| `jwt` | stack |");
+        expect(edited).not.toBe(text);
+        expect(withTable(edited, shortTable(), "README.md")).not.toBe(edited);
+        expect(() => withTable("no markers", shortTable(), "README.md")).toThrow(/README\.md has no config-table markers/);
     });
 });

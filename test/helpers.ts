@@ -3,28 +3,52 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PROJECT, RawConfig } from "../stacks/config";
+import { LAB_WIDE_KEYS, PROJECT, RawConfig } from "../stacks/config";
+import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, planLab, StackPlan } from "../offline/lab";
 
 export const REPO = path.resolve(__dirname, "..");
 
-/** The raw (unvalidated) config of a committed stack file, keyed without namespace. */
+/** The raw (unvalidated) config of a committed stack, keyed without namespace: Pulumi.yaml's project config with the stack file's over it. */
 export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {
-    const doc = YAML.parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-    return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+    const merged = mergedConfig(readProjectConfig(path.join(dir, "Pulumi.yaml")), readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`)));
+    return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
 }
 
-/** A copy of both committed stack files in a temp dir, with `edit` applied to the raw config of each. */
+/**
+ * A copy of the committed lab in a temp dir, with `edit` applied to the raw
+ * (merged) config of each stack. A lab-wide key the edits leave equal in every
+ * stack goes to Pulumi.yaml's config block; one they make differ stays the
+ * committed value there and is set in the stack files that differ, which the
+ * lab then refuses as drift.
+ */
 export function labDirWith(edit: (stack: string, raw: Record<string, any>) => void): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-lab-"));
-    for (const stack of ["comp2", "comp3"]) {
+    const stacks = ["comp2", "comp3"];
+    const raws = stacks.map((stack) => {
         const raw = JSON.parse(JSON.stringify(rawConfig(stack))) as Record<string, any>;
         edit(stack, raw);
-        const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
-        fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
+        return raw;
+    });
+    const committed = rawConfig(stacks[0]);
+    const project: Record<string, unknown> = {};
+    for (const key of LAB_WIDE_KEYS) {
+        const values = raws.map((r) => JSON.stringify(r[key]));
+        const agreed = values.every((v) => v === values[0]);
+        const value = agreed ? raws[0][key] : committed[key];
+        if (value !== undefined) project[`${PROJECT}:${key}`] = { value };
+        raws.forEach((r) => {
+            if (agreed || JSON.stringify(r[key]) === JSON.stringify(committed[key])) delete r[key];
+        });
     }
+    const projectFile = YAML.parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ ...projectFile, config: project }));
+    stacks.forEach((stack, i) => {
+        const config = Object.fromEntries(Object.entries(raws[i]).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+        fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
+    });
     return dir;
 }
 

@@ -95,7 +95,7 @@ describe("the federated model: each stack has its own root, the issuer's is the 
         federated = await planOf(
             labDirWith((stack, raw) => {
                 raw.mesh.trustModel = "federated";
-                raw.mesh.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
+                raw.cluster.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
             }),
         );
     });

@@ -22,7 +22,7 @@ const KEY_MATERIAL = /MOCK-PRIVATE-KEY|PRIVATE KEY/;
 const federatedDir = () =>
     labDirWith((stack, raw) => {
         raw.mesh.trustModel = "federated";
-        raw.mesh.trustDomain = `${CLUSTER[stack as keyof typeof CLUSTER]}.zta.lab`;
+        raw.cluster.trustDomain = `${CLUSTER[stack as keyof typeof CLUSTER]}.zta.lab`;
     });
 
 let shared: LabPlan;

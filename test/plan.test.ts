@@ -107,10 +107,18 @@ describe("the peer stack", () => {
 
     test("a peer that disagrees fails the plan with both values", async () => {
         const dir = labDirWith((stack, raw) => {
+            if (stack === "comp3") raw.cluster.network = "network1";
+        });
+        await expect(planOf(dir)).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbed:cluster\.network is "network1" here and "network1" in peer stack "comp3"/);
+    });
+
+    test("a lab-wide key set in one stack file is refused, naming the file, the key and Pulumi.yaml", async () => {
+        const dir = labDirWith((stack, raw) => {
             if (stack === "comp3") raw.mesh.id = "mesh2";
         });
-        // comp3 runs first (docs/design.md, "The run order"), so comp2 is the one that finds the disagreement.
-        await expect(planOf(dir)).rejects.toThrow(/zta-testbed:mesh\.id is "mesh1" here and "mesh2" in peer stack "comp3"/);
+        await expect(planOf(dir)).rejects.toThrow(
+            /Pulumi\.comp3\.yaml: zta-testbed:mesh is lab-wide, equal in every stack: set it once in Pulumi\.yaml's config block .* and remove it from Pulumi\.comp3\.yaml/,
+        );
     });
 });
 

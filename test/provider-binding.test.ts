@@ -28,7 +28,7 @@ function foreignBindings(plan: { resources: PlannedResource[] }): string[] {
 
 const federated = (stack: string, raw: Record<string, any>) => {
     raw.mesh.trustModel = "federated";
-    raw.mesh.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
+    raw.cluster.trustDomain = `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
 };
 
 /** Each lab, and whether its root stack builds hosts (and so runs the lab issuer on comp1, with its generated credentials). */

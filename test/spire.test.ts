@@ -49,7 +49,7 @@ swriHsW69+UIB58XGwsk0YeB93esgAMl5hM5Ws2hN1gBIWex1FhCqESZ2e64mR4=
 function federatedLabDir(sameTrustDomain = false): string {
     return labDirWith((stack, raw) => {
         raw.mesh.trustModel = "federated";
-        raw.mesh.trustDomain = sameTrustDomain ? "zta.lab" : `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
+        raw.cluster.trustDomain = sameTrustDomain ? "zta.lab" : `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
     });
 }
 

@@ -70,7 +70,7 @@ describe("one set of versions in both stacks", () => {
         expect(peerVersionCheck(identity("comp3", NEW), identity("comp2", undefined), "comp2")).toEqual({ problems: [], warnings: [] });
     });
 
-    test("the offline plan refuses stack files that pin different versions, naming both files", async () => {
+    test("the offline plan refuses a stack file that pins its own versions (they are lab-wide, in Pulumi.yaml)", async () => {
         const dir = labDirWith((stack, raw) => {
             if (stack === "comp3") raw.versions.spire = "0.24.5";
             if (stack === "comp3") raw.versions.spireCrds = "0.5.0";
@@ -78,8 +78,7 @@ describe("one set of versions in both stacks", () => {
         const error = await planOf(dir).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ConfigError);
         expect((error as ConfigError).problems).toEqual([
-            'zta-testbed:versions.spireCrds is "0.6.0" in Pulumi.comp2.yaml and "0.5.0" in Pulumi.comp3.yaml: the lab runs one set of versions; set the same in both stack files',
-            'zta-testbed:versions.spire is "0.30.0" in Pulumi.comp2.yaml and "0.24.5" in Pulumi.comp3.yaml: the lab runs one set of versions; set the same in both stack files',
+            "Pulumi.comp3.yaml: zta-testbed:versions is lab-wide, equal in every stack: set it once in Pulumi.yaml's config block (`zta-testbed:versions:` with its object under `value:`) and remove it from Pulumi.comp3.yaml",
         ]);
     });
 });

@@ -85,7 +85,7 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
     // A peer that is not deployed (yet) only leaves its east-west address unknown; the check that needs it says so.
     let peerOutputs: OutputMap = {};
     try {
-        peerOutputs = await (await LocalWorkspace.selectStack({ stackName: cfg.peer.stack, workDir })).outputs();
+        peerOutputs = await (await LocalWorkspace.selectStack({ stackName: cfg.peers[0].stack, workDir })).outputs();
     } catch {
         peerOutputs = {};
     }
@@ -105,8 +105,8 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
                 ? { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }
                 : { issuer: issuerClient(peerOutputs), issuerCaCert: output<string>(peerOutputs, "rootCaCert") }),
             peer: {
-                stack: cfg.peer.stack,
-                clusterName: cfg.peer.clusterName,
+                stack: cfg.peers[0].stack,
+                clusterName: cfg.peers[0].clusterName,
                 trustDomain: output<ClusterIdentity>(peerOutputs, "identity")?.trustDomain,
                 rootCaCert: output<string>(peerOutputs, "rootCaCert"),
                 eastWestAddress: output<string>(peerOutputs, "eastWestAddress"),

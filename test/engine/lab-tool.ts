@@ -12,6 +12,7 @@ import { evaluateStack, PlannedResource } from "../../offline/evaluate";
 import { isKubernetesObject, planLab, readStackConfig, STACKS } from "../../offline/lab";
 import { PROJECT } from "../../stacks/config";
 import { main } from "../../stacks/main";
+import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
 
 type Flags = Record<string, string[]>;
 
@@ -31,9 +32,10 @@ function one(flags: Flags, name: string): string {
     return v;
 }
 
+/** A stack's config as Pulumi hands it to the program: Pulumi.yaml's project config with the stack file's over it. */
 function rawStack(configDir: string, stack: string): Record<string, any> {
-    const doc = YAML.parse(fs.readFileSync(path.join(configDir, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-    return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+    const merged = mergedConfig(readProjectConfig(path.join(configDir, "Pulumi.yaml")), readStackFileConfig(path.join(configDir, `Pulumi.${stack}.yaml`)));
+    return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
 }
 
 // Values that end up in shell variables: nothing but what an address, a version or a name holds.
@@ -67,18 +69,23 @@ async function info(flags: Flags): Promise<void> {
     fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");
 }
 
-/** `byo`: the lab's stack files with the hosts replaced by kubeconfigs (set later as secrets) and charts from the mirror. */
+/**
+ * `byo`: the lab's stack files with the hosts replaced by kubeconfigs (set later as secrets), and
+ * its Pulumi.yaml with charts from the mirror (charts is lab-wide: a stack file may not set it).
+ */
 function byo(flags: Flags): void {
     const dir = one(flags, "config-dir");
     const out = one(flags, "out");
     const mirror = one(flags, "mirror");
     fs.mkdirSync(out, { recursive: true });
+    const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
+    const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[`${PROJECT}:charts`] as Record<string, unknown> | undefined;
+    project.config = { ...(project.config ?? {}), [`${PROJECT}:charts`]: { value: { ...(charts ?? {}), mirror } } };
+    fs.writeFileSync(path.join(out, "Pulumi.yaml"), YAML.stringify(project));
     for (const stack of STACKS) {
-        const raw = rawStack(dir, stack);
-        delete raw.host;
-        raw.charts = { ...(raw.charts ?? {}), mirror };
-        const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
-        fs.writeFileSync(path.join(out, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
+        const raw = readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`));
+        delete raw[`${PROJECT}:host`];
+        fs.writeFileSync(path.join(out, `Pulumi.${stack}.yaml`), YAML.stringify({ config: raw }));
     }
 }
 
