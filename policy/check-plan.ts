@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { PlannedResource } from "../offline/evaluate";
-import { LabPlan, planLab, STACKS } from "../offline/lab";
+import { LabPlan, planLab, stacksIn } from "../offline/lab";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
 import { checkLab } from "./plan";
@@ -56,7 +56,7 @@ async function run(): Promise<number> {
     }
     const lab: LabPlan = planDir
         ? {
-              stacks: STACKS.map((stack) => ({
+              stacks: stacksIn(configDir).map((stack) => ({
                   stack,
                   resources: readPlannedResources(planDir as string, stack),
                   outputs: {},
@@ -66,6 +66,7 @@ async function run(): Promise<number> {
               })),
               // A plan read from disk does not record the order its runs were made in.
               runs: [],
+              evaluations: [],
           }
         : await planLab(configDir, main);
     const violations = await checkLab(lab, configDir);

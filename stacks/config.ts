@@ -105,7 +105,8 @@ export interface IssuerSettings {
 /** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
 export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
 
-export interface PeerSettings {
+/** One entry of the roster (`peers`): another stack of the lab and the cluster it runs. */
+export interface PeerRef {
     /** StackReference name: "comp3", or "org/zta-testbed/comp3". */
     readonly stack: string;
     /** The cluster name the peer stack is expected to report. */
@@ -202,7 +203,8 @@ export interface LabConfig {
     readonly registry: RegistrySettings;
     readonly jwt: JwtSettings;
     readonly issuer: IssuerSettings;
-    readonly peer: PeerSettings;
+    /** Every other stack of the lab (`peers`; the older single `peer` is a one-entry roster). */
+    readonly peers: readonly PeerRef[];
     readonly pki: PkiSettings;
     readonly addons: AddonSettings;
     readonly samples: SampleSettings;
@@ -487,12 +489,11 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     };
     const jwt = jwtSettings(r, r.object(raw, "jwt", true) ?? {}, labIssuerUrl(registry.host, issuer), issuer);
 
-    const p = r.object(raw, "peer") ?? {};
-    const peer: PeerSettings = { stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) };
+    const peers = rosterSettings(r, raw, problems);
 
     const k = r.object(raw, "pki") ?? {};
     const role = r.string(k, "pki.role", (s) =>
-        s === "root" || s === "peer" ? undefined : 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)',
+        s === "root" || s === "peer" ? undefined : 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the root stack)',
     ) as PkiRole;
 
     const intermediateValidityHours = r.integer(k, "pki.intermediateValidityHours", 24, 10 * 365 * 24, DEFAULT_INTERMEDIATE_VALIDITY_HOURS);
@@ -524,7 +525,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
         registry,
         jwt,
         issuer,
-        peer,
+        peers,
         pki,
         addons,
         samples: sampleSettings(r, s),
@@ -543,7 +544,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
     };
 
     // Checks across fields run only on values that parsed, so one mistake is reported once.
-    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet), ...labAddressProblems(config));
+    if (problems.length === 0) problems.push(...crossFieldProblems(config, secretsSet), ...labAddressProblems(config), ...rosterProblems(config, raw));
     if (problems.length > 0) throw new ConfigError(inStackFile(stack, problems));
     return config;
 }
@@ -562,6 +563,47 @@ function sampleSettings(r: Reader, s: Record<string, unknown>): SampleSettings {
         helloworldVersion: r.string(s, "samples.helloworldVersion", checkVersion) as HelloworldVersion,
         imagesFromRegistry: r.boolean(s, "samples.imagesFromRegistry", false),
     };
+}
+
+/** The stack file key of roster entry `i`: `peers[i]`, or `peer` when the file uses the one-peer shorthand. */
+export function peerKey(raw: RawConfig, i: number): string {
+    return raw.peers === undefined && raw.peer !== undefined ? "peer" : `peers[${i}]`;
+}
+
+/**
+ * The roster: `peers`, a list of {stack, clusterName}, one entry per other
+ * stack of the lab. The older `peer: {stack, clusterName}` is read as a
+ * one-entry roster; setting both is refused.
+ */
+function rosterSettings(r: Reader, raw: RawConfig, problems: string[]): PeerRef[] {
+    if (raw.peer !== undefined && raw.peers !== undefined) {
+        problems.push(`${fullKey("peer")} and ${fullKey("peers")} are both set: keep only ${fullKey("peers")} (a list of {stack, clusterName}, one per other stack) and remove ${fullKey("peer")}`);
+        return [];
+    }
+    if (raw.peers === undefined) {
+        const p = r.object(raw, "peer", true);
+        if (p === undefined) {
+            problems.push(`${fullKey("peers")} is not set: list every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see README, "Configuration")`);
+            return [];
+        }
+        return [{ stack: r.string(p, "peer.stack"), clusterName: r.string(p, "peer.clusterName", checkClusterName) }];
+    }
+    const list = raw.peers;
+    if (!Array.isArray(list) || list.length === 0) {
+        r.problem("peers", list, "expected a non-empty list of {stack, clusterName}, one entry per other stack of the lab");
+        return [];
+    }
+    return list.map((entry, i) => {
+        if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+            r.problem(`peers[${i}]`, entry, "expected {stack, clusterName}");
+            return { stack: "", clusterName: "" };
+        }
+        const e = entry as Record<string, unknown>;
+        for (const key of Object.keys(e).filter((k) => k !== "stack" && k !== "clusterName")) {
+            problems.push(`${fullKey(`peers[${i}].${key}`)} is not a known setting: an entry has only stack and clusterName`);
+        }
+        return { stack: r.string(e, `peers[${i}].stack`), clusterName: r.string(e, `peers[${i}].clusterName`, checkClusterName) };
+    });
 }
 
 /** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
@@ -667,7 +709,7 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     if (cfg.pki.rootCaCert !== undefined && !ownsRoot(cfg)) {
         problems.push(
             `${fullKey("pki.rootCaCert")} is set but this stack owns no root (${fullKey("pki.role")} is "peer" in the shared trust model): ` +
-                `set it on the root stack "${cfg.peer.stack}" instead, and remove it here`,
+                `set it on the root stack ${cfg.peers.length === 1 ? `"${cfg.peers[0].stack}"` : `(the one of ${cfg.peers.map((p) => `"${p.stack}"`).join(", ")} with pki.role "root")`} instead, and remove it here`,
         );
     }
     if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
@@ -678,9 +720,6 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     }
     if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
         problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);
-    }
-    if (cfg.cluster.name === cfg.peer.clusterName) {
-        problems.push(`${fullKey("peer.clusterName")} = "${cfg.peer.clusterName}" equals ${fullKey("cluster.name")}: the two clusters need distinct names`);
     }
 
     const pod = parseCidr(cfg.cluster.podCidr) as Ipv4Range;
@@ -762,10 +801,10 @@ export function labAddressesOf(cfg: LabConfig): Record<string, string> {
 }
 
 /**
- * Rules between this stack's MetalLB addresses and the lab's machines, and about
- * the peer reference: MetalLB in L2 mode answers ARP for every address it hands
- * out, so an address of a host in a pool, or as a gateway address, would steal
- * that host's traffic (the API server's, SSH's, the registry's).
+ * Rules between this stack's MetalLB addresses and the lab's machines: MetalLB
+ * in L2 mode answers ARP for every address it hands out, so an address of a host
+ * in a pool, or as a gateway address, would steal that host's traffic (the API
+ * server's, SSH's, the registry's).
  */
 function labAddressProblems(cfg: LabConfig): string[] {
     const problems: string[] = [];
@@ -795,8 +834,35 @@ function labAddressProblems(cfg: LabConfig): string[] {
             );
         }
     }
-    if (cfg.peer.stack === cfg.stack || cfg.peer.stack.endsWith(`/${cfg.stack}`)) {
-        problems.push(`${fullKey("peer.stack")} = "${cfg.peer.stack}" is this stack itself: name the other stack of the lab (comp2's peer is comp3, comp3's is comp2)`);
-    }
+    return problems;
+}
+
+/** The stack name a StackReference name ends in: "comp3" for "comp3" and for "org/zta-testbed/comp3". */
+export function stackNameOf(reference: string): string {
+    return reference.split("/").pop() as string;
+}
+
+/** Rules of the roster alone: no entry names this stack or its cluster, and no stack or cluster is named twice. */
+function rosterProblems(cfg: LabConfig, raw: RawConfig): string[] {
+    const problems: string[] = [];
+    const stacks = new Map<string, number>();
+    const clusters = new Map<string, number>();
+    cfg.peers.forEach((p, i) => {
+        const key = peerKey(raw, i);
+        if (stackNameOf(p.stack) === cfg.stack) {
+            problems.push(`${fullKey(`${key}.stack`)} = "${p.stack}" is this stack itself: list only the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`);
+        }
+        if (p.clusterName === cfg.cluster.name) {
+            problems.push(`${fullKey(`${key}.clusterName`)} = "${p.clusterName}" equals ${fullKey("cluster.name")}: every cluster of the lab needs its own name`);
+        }
+        const twice = stacks.get(stackNameOf(p.stack));
+        if (twice !== undefined) problems.push(`${fullKey(`${key}.stack`)} = "${p.stack}" is already ${fullKey(`peers[${twice}].stack`)}: list each stack once`);
+        const sameCluster = clusters.get(p.clusterName);
+        if (sameCluster !== undefined) {
+            problems.push(`${fullKey(`${key}.clusterName`)} = "${p.clusterName}" is already ${fullKey(`peers[${sameCluster}].clusterName`)}: every cluster of the lab needs its own name`);
+        }
+        stacks.set(stackNameOf(p.stack), i);
+        clusters.set(p.clusterName, i);
+    });
     return problems;
 }

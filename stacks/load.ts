@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "./config";
 
 /** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
-export const PLAIN_KEYS = ["cluster", "host", "mesh", "metallb", "versions", "registry", "jwt", "peer", "pki", "addons", "samples", "cilium", "spire", "charts", "ingress", "networkPolicy", "issuer"] as const;
+export const PLAIN_KEYS = ["cluster", "host", "mesh", "metallb", "versions", "registry", "jwt", "peer", "peers", "pki", "addons", "samples", "cilium", "spire", "charts", "ingress", "networkPolicy", "issuer"] as const;
 
 /** Secret config values, kept as secret Outputs from the moment they are read. */
 export type StackSecrets = Partial<Record<SecretKey, pulumi.Output<string>>>;

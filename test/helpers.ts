@@ -6,7 +6,7 @@ import * as YAML from "yaml";
 import { PROJECT, RawConfig } from "../stacks/config";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, planLab, StackPlan } from "../offline/lab";
+import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/lab";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -16,11 +16,11 @@ export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {
     return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
 }
 
-/** A copy of both committed stack files in a temp dir, with `edit` applied to the raw config of each. */
-export function labDirWith(edit: (stack: string, raw: Record<string, any>) => void): string {
+/** A copy of the lab's stack files (the committed ones, or those of `from`) in a temp dir, with `edit` applied to the raw config of each. */
+export function labDirWith(edit: (stack: string, raw: Record<string, any>) => void, from = REPO): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-lab-"));
-    for (const stack of ["comp2", "comp3"]) {
-        const raw = JSON.parse(JSON.stringify(rawConfig(stack))) as Record<string, any>;
+    for (const stack of stacksIn(from)) {
+        const raw = JSON.parse(JSON.stringify(rawConfig(stack, from))) as Record<string, any>;
         edit(stack, raw);
         const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
         fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
@@ -33,8 +33,8 @@ export function byoLabDir(): string {
     return labDirWith((_stack, raw) => delete raw.host);
 }
 
-export function planOf(dir = REPO): Promise<LabPlan> {
-    return planLab(dir, main);
+export function planOf(dir = REPO, options?: PlanOptions): Promise<LabPlan> {
+    return planLab(dir, main, options);
 }
 
 export function stackOf(lab: LabPlan, stack: string): StackPlan {

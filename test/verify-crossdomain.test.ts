@@ -18,8 +18,7 @@ const good: CrossDomainEvidence = {
     callerChain: [leaf, fixture("cluster-intermediate.pem")],
     callerId: CURL,
     ownRoot: fixture("lab-root.pem"),
-    peerRoot: fixture("other-root.pem"),
-    peerTrustDomain: "cluster2.zta.lab",
+    peers: [{ root: fixture("other-root.pem"), trustDomain: "cluster2.zta.lab" }],
     now: new Date("2030-01-01T00:00:00Z"),
 };
 
@@ -50,7 +49,7 @@ describe("a caller's identity crosses into the peer's trust domain", () => {
     });
 
     test("one root for both trust domains is refused", () => {
-        const problems = crossDomainProblems({ ...good, peerRoot: fixture("lab-root.pem") });
+        const problems = crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: fixture("lab-root.pem") }] });
         expect(problems).toEqual([expect.stringMatching(/^this stack and the peer export the same root "O=zta-testbed fixture, CN=Fixture Lab Root CA": the federated model needs a root per trust domain$/)]);
     });
 });

@@ -21,14 +21,14 @@ const target: VerifyTarget = {
     eastWestAddress: "10.5.0.101",
     rootCaCert: fixture("lab-root.pem"),
     trustModel: "shared",
-    peer: { stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122", trustDomain: "zta.lab", rootCaCert: fixture("lab-root.pem") },
+    peers: [{ stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122", trustDomain: "zta.lab", rootCaCert: fixture("lab-root.pem") }],
 };
 
 /** The same stack in the federated model: the peer has its own trust domain and its own root. */
 const federatedTarget: VerifyTarget = {
     ...target,
     trustModel: "federated",
-    peer: { ...target.peer, trustDomain: "cluster2.zta.lab", rootCaCert: fixture("other-root.pem") },
+    peers: [{ ...target.peers[0], trustDomain: "cluster2.zta.lab", rootCaCert: fixture("other-root.pem") }],
 };
 
 /** SHA-256 of the curl SVID's DER, as Envoy puts it in XFCC `Hash=`. */
@@ -205,7 +205,7 @@ describe("verify on a healthy testbed", () => {
     });
 
     test("federated, but the peer exports the same root: cross-domain-identity FAILs", async () => {
-        const shared = { ...federatedTarget, peer: { ...federatedTarget.peer, rootCaCert: fixture("lab-root.pem") } };
+        const shared = { ...federatedTarget, peers: [{ ...federatedTarget.peers[0], rootCaCert: fixture("lab-root.pem") }] };
         const { deps, out } = depsFor(healthyCluster(), enforcingIngress, shared);
         expect(await main(["--stack", "comp2", "--only", "cross-domain-identity"], deps)).toBe(EXIT.failed);
         expect(out()).toMatch(/FAIL  cross-domain-identity  .*export the same root .*needs a root per trust domain/);
