@@ -29,18 +29,26 @@ export function labRegistryOf(urn: string, configDir = REPO): string | undefined
     return stack ? labRegistryFromStackFile(configDir, stack) : undefined;
 }
 
-/** The peer stack named by zta-testbed:peer.stack in configDir/Pulumi.<stack>.yaml and that stack file's pki.role, when both are there. */
+/**
+ * A peer stack of the roster (zta-testbed:peers, or the older single zta-testbed:peer)
+ * in configDir/Pulumi.<stack>.yaml and that stack file's pki.role: the peer with
+ * pki.role "root" when there is one, else the first whose file is there.
+ */
 export function peerPkiRoleFromStackFiles(configDir: string, stack: string): { readonly stack: string; readonly role: string } | undefined {
     const own = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(own)) return undefined;
-    const peer = readStackFileConfig(own)[`${PROJECT}:peer`] as { stack?: unknown } | undefined;
-    if (typeof peer?.stack !== "string") return undefined;
-    // "org/project/comp3" names the stack file Pulumi.comp3.yaml.
-    const peerStack = peer.stack.split("/").pop() as string;
-    const file = path.join(configDir, `Pulumi.${peerStack}.yaml`);
-    if (peerStack === stack || !fs.existsSync(file)) return undefined;
-    const pki = readStackFileConfig(file)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
-    return typeof pki?.role === "string" ? { stack: peerStack, role: pki.role } : undefined;
+    const config = readStackFileConfig(own);
+    const roster = (config[`${PROJECT}:peers`] ?? (config[`${PROJECT}:peer`] !== undefined ? [config[`${PROJECT}:peer`]] : [])) as { stack?: unknown }[];
+    const peers = (Array.isArray(roster) ? roster : []).flatMap((entry) => {
+        if (typeof entry?.stack !== "string") return [];
+        // "org/project/comp3" names the stack file Pulumi.comp3.yaml.
+        const peerStack = entry.stack.split("/").pop() as string;
+        const file = path.join(configDir, `Pulumi.${peerStack}.yaml`);
+        if (peerStack === stack || !fs.existsSync(file)) return [];
+        const pki = readStackFileConfig(file)[`${PROJECT}:pki`] as { role?: unknown } | undefined;
+        return typeof pki?.role === "string" ? [{ stack: peerStack, role: pki.role }] : [];
+    });
+    return peers.find((p) => p.role === "root") ?? peers[0];
 }
 
 /** zta-testbed:mesh.trustModel in configDir/Pulumi.<stack>.yaml ("shared" or "federated"), when the file sets it. */
