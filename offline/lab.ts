@@ -4,9 +4,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
 import { ConfigError, fullKey, inStackFile, LabConfig, parseLabConfig, peerKey, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
 import { PLAIN_KEYS } from "../stacks/load";
-import { identityOf, peerProblems } from "../stacks/peer";
+import { ClusterIdentity, identityOf, peerProblems } from "../stacks/peer";
 import { readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
@@ -394,6 +395,18 @@ export function writePlan(outDir: string, plan: StackPlan): void {
         }
         fs.writeFileSync(path.join(dir, rel), text);
     }
+}
+
+/** One line on a stack's cluster: its name, id and network, and the clusters whose remote secrets it installs. */
+export function clusterSummary(plan: StackPlan): string {
+    const identity = plan.outputs.identity?.value as ClusterIdentity | undefined;
+    const remotes = plan.resources
+        .filter((r) => r.type === "kubernetes:core/v1:Secret")
+        .map((r) => r.inputs.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> })
+        .filter((m) => m.labels?.[MULTICLUSTER_LABEL] === "true")
+        .map((m) => m.annotations?.[CLUSTER_ANNOTATION]);
+    const cluster = identity ? `${identity.clusterName} (cluster id ${identity.clusterId}, ${identity.network})` : "no identity output";
+    return `${plan.stack}: ${cluster}; remote secrets for ${remotes.length > 0 ? remotes.join(", ") : "no peer cluster"}`;
 }
 
 /** A readable tree of the stack's resources by parent. */

@@ -4,7 +4,7 @@ import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
 import { EXIT, planExitCode, UsageError } from "./exit";
-import { assertNoSecrets, planLab, writePlan, renderTree, LabPlan, stacksIn } from "./lab";
+import { assertNoSecrets, clusterSummary, planLab, writePlan, renderTree, LabPlan, stacksIn } from "./lab";
 import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
 
 interface Args {
@@ -87,6 +87,7 @@ async function run(): Promise<void> {
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const checks = lab.evaluations.length - lab.runs.length;
+    console.log(`\n${lab.stacks.map(clusterSummary).join("\n")}`);
     console.log(
         `\nfirst deployment: ${lab.runs.length} runs of \`pulumi up\`, in this order: ${lab.runs.join(", ")}\n` +
             `converged: ${checks} more ${checks === 1 ? "run" : "runs"} (${lab.evaluations.filter((e) => !e.changed).map((e) => e.stack).join(", ")}) changed nothing`,

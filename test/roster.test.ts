@@ -50,6 +50,16 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
         expect(stdout).toMatch(/\(comp2: \d+ resources, comp3: \d+ resources, comp4: \d+ resources\)/);
     });
 
+    test("prints each cluster with its id, network and the remote secrets it installs", () => {
+        expect(stdout).toContain(
+            [
+                "comp2: cluster1 (cluster id 1, network1); remote secrets for cluster2, cluster3",
+                "comp3: cluster2 (cluster id 2, network2); remote secrets for cluster1, cluster3",
+                "comp4: cluster3 (cluster id 3, network3); remote secrets for cluster1, cluster2",
+            ].join("\n"),
+        );
+    });
+
     test("prints the first deployment's runs, their count, and the runs that found nothing to change", () => {
         expect(stdout).toMatch(/first deployment: 5 runs of `pulumi up`, in this order: comp3, comp4, comp2, comp3, comp4\n/);
         expect(stdout).toMatch(/converged: 2 more runs \(comp2, comp3\) changed nothing/);
