@@ -65,6 +65,13 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
         expect(stdout).toMatch(/converged: 2 more runs \(comp2, comp3\) changed nothing/);
     });
 
+    test("the example's README lists the printed sequence as its `pulumi up` commands, and their count", () => {
+        const readme = fs.readFileSync(path.join(THREE, "README.md"), "utf8");
+        const printed = /in this order: (.*)\n/.exec(stdout)?.[1].split(", ");
+        expect([...readme.matchAll(/^pulumi up --stack (\S+)$/gm)].map((m) => m[1])).toEqual(printed);
+        expect(readme).toContain(`converges in these ${printed?.length} runs`);
+    });
+
     test.each(STACKS)("%s has a remote secret for each of the two other clusters, as istioctl labels it", (stack) => {
         const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
         const secrets = resourcesOfType({ resources: resources(stack) }, "kubernetes:core/v1:Secret")
