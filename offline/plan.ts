@@ -57,7 +57,13 @@ function parseArgs(argv: string[]): Args {
         };
         if (flag === "--out") args.out = value();
         else if (flag === "--config-dir") args.configDir = value();
-        else if (flag === "--stacks") args.stacks = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+        else if (flag === "--stacks") {
+            const stacks = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+            if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
+            const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
+            if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
+            args.stacks = stacks;
+        }
         else if (flag === "--quiet") args.quiet = true;
         else if (flag === "--help" || flag === "-h") {
             console.log(USAGE);
