@@ -61,7 +61,7 @@ export interface IstioPrimaryArgs {
     readonly meshId: string;
     /** `meshConfig.trustDomain`: the SPIRE trust domain. */
     readonly trustDomain: string;
-    /** `meshConfig.trustDomainAliases`: the peer's trust domain in the federated model, else empty. */
+    /** `meshConfig.trustDomainAliases`: every peer's trust domain in the federated model, else empty. */
     readonly trustDomainAliases: string[];
     /**
      * This cluster's CA. Absent (its intermediates not signed yet): only istio-system

@@ -1,5 +1,5 @@
-// Replaces `istioctl create-remote-secret` across two stacks: each stack exports a
-// reader kubeconfig of its own cluster; the peer installs it for its istiod.
+// Replaces `istioctl create-remote-secret` across the stacks: each stack exports a
+// reader kubeconfig of its own cluster; every peer installs it for its istiod.
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -109,7 +109,7 @@ export interface RemoteSecretArgs {
     readonly provider: k8s.Provider;
     /** istio-system, where istiod looks for remote secrets. */
     readonly namespace: pulumi.Input<string>;
-    /** The peer's cluster name as this stack expects it (zta-testbed:peer.clusterName). */
+    /** The peer's cluster name as this stack expects it (its zta-testbed:peers entry's clusterName). */
     readonly peerClusterName: string;
     /** The peer's `remoteSecret` output (secret). */
     readonly remoteSecret: pulumi.Output<RemoteSecretValue>;
@@ -128,7 +128,7 @@ export class RemoteSecret extends pulumi.ComponentResource {
         const kubeconfig = pulumi.secret(
             args.remoteSecret.apply((rs) => {
                 // istiod takes the data key as the cluster id; it must be the name the peer uses for itself.
-                if (rs.clusterName !== peer) throw new Error(`the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (zta-testbed:peer.clusterName)`);
+                if (rs.clusterName !== peer) throw new Error(`the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (the clusterName of its zta-testbed:peers entry)`);
                 return rs.kubeconfig;
             }),
         );

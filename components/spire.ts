@@ -57,12 +57,18 @@ export interface SpireFederationArgs {
     readonly address: string;
     /** MetalLB's pool and advertisement: the LoadBalancer Service gets its address from them. */
     readonly loadBalancer: pulumi.Resource[];
-    /** This trust domain's own root CA (PEM): its bundle, which the peer bootstraps from. */
+    /** This trust domain's own root CA (PEM): its bundle, which the peers bootstrap from. */
     readonly rootCaCert: pulumi.Input<string>;
+    /** The peers to federate with: those that exported their `federation` (the others are not deployed yet). */
+    readonly peers: readonly FederatedPeer[];
+}
+
+/** A peer cluster this SPIRE server federates with. */
+export interface FederatedPeer {
     /** The peer cluster's name (a DNS label): names its ClusterFederatedTrustDomain. */
-    readonly peerName: string;
-    /** The peer's `federation` output; absent until the peer is deployed. */
-    readonly peer?: pulumi.Input<SpireFederation>;
+    readonly name: string;
+    /** The peer's `federation` output. */
+    readonly federation: pulumi.Input<SpireFederation>;
 }
 
 export interface SpireServerArgs {
@@ -93,7 +99,7 @@ export interface SpireServerArgs {
 /**
  * SPIRE for one cluster: namespaces, the upstream-authority Secret, the
  * `spire-crds` and `spire` charts, and in the federated trust model the bundle
- * endpoint's LoadBalancer Service and the peer's ClusterFederatedTrustDomain.
+ * endpoint's LoadBalancer Service and a ClusterFederatedTrustDomain per peer.
  *
  * Charts are `helm.v3.Release`s (components/chart.ts): the spire chart's
  * install/upgrade hooks (which set the webhook failure policy) then run as
@@ -108,11 +114,11 @@ export class SpireServer extends pulumi.ComponentResource {
     public readonly crds: k8s.helm.v3.Release;
     /** The server, agent and CSI driver chart. */
     public readonly release: k8s.helm.v3.Release;
-    /** What ClusterSPIFFEIDs and gateways wait for: CRDs, the release, and the peer's federation when declared. */
+    /** What ClusterSPIFFEIDs and gateways wait for: CRDs, the release, and the peers' federations when declared. */
     public readonly ready: pulumi.Resource[];
-    /** Trust domains SVIDs must federate with (the peer's, once declared). */
+    /** Trust domains SVIDs must federate with (every federated peer's). */
     public readonly federatesWith: pulumi.Output<string[]>;
-    /** This cluster's bundle endpoint, for the peer (federated trust model only). */
+    /** This cluster's bundle endpoint, for the peers (federated trust model only). */
     public readonly federation?: pulumi.Output<SpireFederation>;
 
     constructor(name: string, args: SpireServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -211,24 +217,24 @@ export class SpireServer extends pulumi.ComponentResource {
                 }),
             );
 
-            if (fed.peer) {
-                const peer = pulumi.output(fed.peer);
-                const peerDomain = new TypedCustomResource<ClusterFederatedTrustDomainSpec>(
-                    `${name}-federation-${fed.peerName}`,
-                    {
-                        apiVersion: "spire.spiffe.io/v1alpha1",
-                        kind: "ClusterFederatedTrustDomain",
-                        metadata: { name: fed.peerName },
-                        spec: peer.apply((p) => federatedTrustDomainSpec(p, SPIRE_CLASS_NAME)),
-                    },
-                    // Reconciled by the controller manager of the release; its CRD comes from spire-crds.
-                    { parent: this, provider, dependsOn: [this.crds, this.release] },
-                );
-                this.ready = [...this.ready, peerDomain];
-                this.federatesWith = peer.apply((p) => [p.trustDomain]);
-            }
+            // One ClusterFederatedTrustDomain per peer, named after its cluster.
+            const peerDomains = fed.peers.map(
+                (peer) =>
+                    new TypedCustomResource<ClusterFederatedTrustDomainSpec>(
+                        `${name}-federation-${peer.name}`,
+                        {
+                            apiVersion: "spire.spiffe.io/v1alpha1",
+                            kind: "ClusterFederatedTrustDomain",
+                            metadata: { name: peer.name },
+                            spec: pulumi.output(peer.federation).apply((p) => federatedTrustDomainSpec(p, SPIRE_CLASS_NAME)),
+                        },
+                        // Reconciled by the controller manager of the release; its CRD comes from spire-crds.
+                        { parent: this, provider, dependsOn: [this.crds, this.release] },
+                    ),
+            );
+            this.ready = [...this.ready, ...peerDomains];
         }
-        this.federatesWith ??= pulumi.output([]);
+        this.federatesWith = pulumi.all((fed?.peers ?? []).map((p) => pulumi.output(p.federation).apply((f) => f.trustDomain)));
 
         this.registerOutputs({ className: this.className, upstreamCa: this.upstreamCa, crds: this.crds, release: this.release, federatesWith: this.federatesWith, federation: this.federation });
     }

@@ -216,3 +216,40 @@ export const PEER_OUTPUTS = [
     "usedFromPeer",
 ] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
+
+/**
+ * Everything a stack exports, in one place: the outputs of the cross-stack
+ * protocol (PEER_OUTPUTS, which its peers read) and what the user, kubectl and
+ * `verify` read. An output is absent until what makes it is declared.
+ */
+export interface StackOutputs {
+    readonly identity: ClusterIdentity;
+    /** This cluster's intermediate signing requests (shared trust model): the root stack signs them. */
+    readonly signingRequests?: pulumi.Output<SigningRequests>;
+    /** The root stack's signed intermediates by cluster name (shared trust model). */
+    readonly signedIntermediates?: pulumi.Output<Record<string, SignedIntermediates>>;
+    /** The root this cluster's intermediates chain to (the lab root; in the federated model its trust domain's). */
+    readonly rootCaCert?: pulumi.Output<string>;
+    /** The Istio reader's kubeconfig of this cluster (secret): every peer installs it as a remote secret. */
+    readonly remoteSecret?: pulumi.Output<RemoteSecretValue>;
+    /** The east-west gateway's address, once the gateway is declared. */
+    readonly eastWestAddress?: string;
+    /** This cluster's SPIRE bundle endpoint (federated trust model). */
+    readonly federation?: pulumi.Output<SpireFederation>;
+    /** The peer outputs this run declared resources from, by the peer's cluster name. */
+    readonly usedFromPeer: UsedFromPeers;
+    /** The cluster's admin kubeconfig (secret), for kubectl and verify. */
+    readonly kubeconfig?: pulumi.Output<string>;
+    /** The lab issuer (root stack on comp1): what verify needs to get a token. */
+    readonly issuer?: { readonly url: string; readonly tokenUrl: string; readonly clientId: string };
+    readonly issuerClientSecret?: pulumi.Output<string>;
+    readonly issuerAdminPassword?: pulumi.Output<string>;
+    readonly grafanaAdminPassword?: pulumi.Output<string>;
+}
+
+/**
+ * The `usedFromPeer` output: for each peer (by cluster name) the names of its
+ * outputs this stack declared resources from. Stacks deployed before the roster
+ * exported a plain list, which stood for their one peer.
+ */
+export type UsedFromPeers = Readonly<Record<string, PeerOutputName[]>>;

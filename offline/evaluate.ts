@@ -83,10 +83,13 @@ export interface EvaluateOptions {
     /** Full config map ("project:key" -> string, objects as JSON), as the engine passes it. */
     readonly config: Record<string, string>;
     readonly secretKeys: string[];
-    /** The peer stack's outputs; undefined when it has not been deployed. */
-    readonly peerOutputs?: StackOutputs;
+    /**
+     * The outputs of the other stacks a StackReference may read, by stack name
+     * ("comp3" also answers "org/zta-testbed/comp3"); a stack not in it has not been deployed.
+     */
+    readonly deployed?: Readonly<Record<string, StackOutputs>>;
     /** The program, e.g. `main` from stacks/main.ts. */
-    readonly program: () => Promise<Record<string, unknown>>;
+    readonly program: () => Promise<object>;
 }
 
 export interface Evaluation {
@@ -228,7 +231,7 @@ class RecordingMonitor extends MockMonitor {
     private readonly registered = new Map<string, string>();
     readonly secrets = new SecretCollector();
 
-    constructor(private readonly peerOutputs: StackOutputs | undefined) {
+    constructor(private readonly deployed: Readonly<Record<string, StackOutputs>>) {
         super({
             newResource: () => {
                 throw new Error("unreachable: RecordingMonitor registers resources itself");
@@ -379,7 +382,8 @@ class RecordingMonitor extends MockMonitor {
             const raw = (req.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>;
             if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
             const { urn, provider } = this.admit(req, true, req.getDependenciesList());
-            const peer = this.peerOutputs ?? {};
+            // The engine reads the referenced stack's last deployment; one never deployed has no outputs.
+            const peer = this.deployed[String(raw.name ?? "").split("/").pop() as string] ?? {};
             for (const o of Object.values(peer)) if (o.secret) this.secrets.add(o.value);
             const state = {
                 ...raw,
@@ -449,7 +453,7 @@ function toStackOutput(serialized: unknown): StackOutput {
  * pulumi.log writes to the console).
  */
 export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> {
-    const monitor = new RecordingMonitor(opts.peerOutputs);
+    const monitor = new RecordingMonitor(opts.deployed ?? {});
     pulumi.runtime.setMockOptions(monitor, opts.project, opts.stack, true);
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys);
     for (const key of opts.secretKeys) monitor.secrets.add(opts.config[key]);

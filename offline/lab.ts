@@ -1,25 +1,59 @@
-// Plans both stacks of the lab in the order a real first deployment runs
-// them, chaining each stack's outputs into its peer's StackReference.
+// Plans every stack of the lab in the order a real first deployment runs
+// them, chaining each stack's outputs into its peers' StackReferences, until
+// no run changes anything.
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey } from "../stacks/config";
+import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
+import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
+import { ClusterIdentity } from "../model/lab";
 import { identityOf, peerProblems } from "../stacks/peer";
 import { mergedConfig, projectFileIn, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
-
-export const STACKS = ["comp2", "comp3"] as const;
 
 export interface StackPlan extends Evaluation {
     /** Secret keys that were not set and got a labelled stand-in. */
     readonly standIns: string[];
 }
 
+/** One evaluation of a stack during the plan: a `pulumi up` of the first deployment, or a check that one more would change nothing. */
+export interface LabRun {
+    readonly stack: string;
+    /** Whether this run changed the stack's resources or outputs from its previous run (its first run always does). */
+    readonly changed: boolean;
+}
+
 export interface LabPlan {
+    /** Each stack's plan (its last evaluation, with every peer's final outputs), in the lab's order. */
     readonly stacks: StackPlan[];
-    /** The stacks in the order they were run: the first deployment's `pulumi up` sequence. */
+    /**
+     * The first deployment's `pulumi up` sequence: the runs that changed something,
+     * in order (comp3, comp2, comp3 for the two-cluster lab). Its length is the run count.
+     */
     readonly runs: string[];
+    /** Every evaluation the plan made, in order: the runs, and the last ones that found nothing to change (the fixpoint). */
+    readonly evaluations: LabRun[];
+}
+
+/** Options of planLab. */
+export interface PlanOptions {
+    /** The stacks of the lab, from the config dir; default: every Pulumi.<stack>.yaml there. */
+    readonly stacks?: readonly string[];
+    /** The bound: at most this many passes of the deployment order; default: the number of stacks + 2. */
+    readonly maxRounds?: number;
+}
+
+/** The project file, which shares the `Pulumi.*.yaml` pattern with the stack files. */
+const PROJECT_FILE = "Pulumi.yaml";
+
+/** The stacks whose files are in `configDir`: every Pulumi.<stack>.yaml, sorted by name. */
+export function stacksIn(configDir: string): string[] {
+    return fs
+        .readdirSync(configDir)
+        .filter((f) => f !== PROJECT_FILE && /^Pulumi\..+\.yaml$/.test(f))
+        .map((f) => f.slice("Pulumi.".length, -".yaml".length))
+        .sort();
 }
 
 interface StackConfigFile {
@@ -58,7 +92,7 @@ export function standInFor(key: string): string {
  */
 export function readStackConfig(configDir: string, stack: string): StackConfigFile {
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: the plan needs both stack files`]);
+    if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${configDir} (--stacks), or write that file`]);
     const own = readStackFileConfig(file);
     const drift = labWideKeyProblems(stack, Object.keys(own));
     if (drift.length > 0) throw new ConfigError(drift);
@@ -95,12 +129,15 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
 }
 
 /**
- * Every rule between the two stack files, checked before either stack is
- * evaluated: what each stack checks against its peer's `identity` under the
- * real engine (where the first stack deployed cannot see the second yet), both
- * ways, plus that each names the other as its peer. Each problem names its file.
+ * Every rule between the stack files of the lab, checked before any stack is
+ * evaluated: what each stack checks against each peer's `identity` under the
+ * real engine (where a stack deployed first cannot see the others yet), from
+ * every side, plus that every roster lists exactly the lab's other stacks and
+ * that one stack owns the root. Each problem names its file. `elsewhere`: stacks
+ * whose files are in the config dir but left out of the plan (--stacks), which a
+ * roster may name (they are then not deployed).
  */
-export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw" | "secretKeys">[]): string[] {
+export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw" | "secretKeys">[], elsewhere: readonly string[] = []): string[] {
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
@@ -113,67 +150,129 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
             problems.push(...err.problems.filter((p) => !problems.includes(p)));
         }
     }
-    if (problems.length > 0 || parsed.length !== 2) return problems;
-    // Different pins are one mistake, named with both files (the versions check between peers would repeat it).
-    const differing = versionDifferences(files.map((f) => ({ stack: f.stack, versions: f.raw.versions })));
-    if (differing.length > 0) return differing;
-    for (const [own, peer] of [parsed, [...parsed].reverse()]) {
-        const named = own.peers[0].stack === peer.stack || own.peers[0].stack.endsWith(`/${peer.stack}`);
-        const mine = named ? peerProblems(identityOf(own), identityOf(peer), own.peers[0].clusterName, peer.stack) : [];
-        if (!named && own.peers[0].stack !== own.stack) {
-            mine.push(`${fullKey("peer.stack")} = "${own.peers[0].stack}" but the lab's other stack is "${peer.stack}": set it to "${peer.stack}"`);
+    if (problems.length > 0 || parsed.length !== files.length) return problems;
+    const lab = parsed.map((c) => c.stack);
+    for (const own of parsed) {
+        const mine: string[] = [];
+        own.peers.forEach((entry, i) => {
+            const peer = parsed.find((c) => c.stack === stackNameOf(entry.stack));
+            if (peer) mine.push(...peerProblems(identityOf(own), identityOf(peer), entry.clusterName, peer.stack));
+            else if (!elsewhere.includes(stackNameOf(entry.stack))) {
+                const others = lab.filter((s) => s !== own.stack);
+                mine.push(
+                    `${fullKey(`${peerKey(files.find((f) => f.stack === own.stack)?.raw ?? {}, i)}.stack`)} = "${entry.stack}" is not a stack of the lab ` +
+                        `(its other stacks: ${others.map((s) => `"${s}"`).join(", ")}): name one of them, or add Pulumi.${stackNameOf(entry.stack)}.yaml`,
+                );
+            }
+        });
+        for (const other of parsed.filter((c) => c !== own && !own.peers.some((p) => stackNameOf(p.stack) === c.stack))) {
+            mine.push(
+                `${fullKey("peers")} has no entry for stack "${other.stack}" of the lab: add {stack: ${other.stack}, clusterName: ${other.cluster.name}} ` +
+                    "(every cluster of the mesh installs a remote secret for every other)",
+            );
         }
         problems.push(...inStackFile(own.stack, mine));
+    }
+    if (!parsed.some((c) => c.pki.role === "root")) {
+        problems.push(
+            `${fullKey("pki.role")} is "peer" in every stack file (${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` +
+                'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
+        );
     }
     return problems;
 }
 
-/** Both stack files of the lab, read and checked (each alone and against each other) before anything is evaluated. */
-export function readLabConfig(configDir: string): StackConfigFile[] {
-    const files = STACKS.map((s) => readStackConfig(configDir, s));
-    const problems = labProblems(files);
+/** The lab's stack files, read and checked (each alone and against each other) before anything is evaluated. */
+export function readLabConfig(configDir: string, stacks: readonly string[] = stacksIn(configDir)): StackConfigFile[] {
+    if (stacks.length === 0) throw new ConfigError([`${configDir} holds no stack file (Pulumi.<stack>.yaml): give the directory of the lab's stack files`]);
+    const files = stacks.map((s) => readStackConfig(configDir, s));
+    const elsewhere = stacksIn(configDir).filter((s) => !stacks.includes(s));
+    const problems = labProblems(files, elsewhere);
     if (problems.length > 0) throw new ConfigError(problems);
     return files;
 }
 
 /**
- * The three runs of a first deployment (README, "Deploying to the lab"): the
- * peer-role stack (comp3 by default) first with no peer, which exports its
- * signing requests and remote secret; then the root stack, which signs both
- * clusters' requests and installs the peer's remote secret; then the peer again,
- * which assembles its CAs from its own keys and the signed certificates and
- * installs the root stack's remote secret. The same order serves the federated
- * model, where each stack signs for itself. Each stack's plan is its last evaluation.
+ * The order of a first deployment (README, "Deploying to the lab"; docs/design.md, "The run order"): the
+ * peer-role stacks first, in the lab's order, each exporting its signing
+ * requests and remote secret; the root stack last, which then signs every
+ * cluster's requests and installs every remote secret. The same order serves
+ * the federated model, where each stack signs for itself.
  */
-export async function planLab(configDir: string, program: () => Promise<Record<string, unknown>>): Promise<LabPlan> {
-    const files = readLabConfig(configDir);
-    const [second, first] = files[1].role === "root" && files[0].role !== "root" ? [files[1], files[0]] : files;
-    const run = (file: StackConfigFile, peerOutputs?: StackOutputs) =>
-        evaluateStack({ project: PROJECT, stack: file.stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program }).then(
-            (e): StackPlan => ({ ...e, standIns: file.standIns }),
-        );
-    const firstAlone = await run(first);
-    const secondPlan = await run(second, firstAlone.outputs);
-    const firstPlan = await run(first, secondPlan.outputs);
-    const byName = new Map([firstPlan, secondPlan].map((p) => [p.stack, p]));
-    return { stacks: STACKS.map((s) => byName.get(s) as StackPlan), runs: [first.stack, second.stack, first.stack] };
+export function deploymentOrder(files: readonly Pick<StackConfigFile, "stack" | "role">[]): string[] {
+    return [...files.filter((f) => f.role !== "root"), ...files.filter((f) => f.role === "root")].map((f) => f.stack);
+}
+
+/** Raised when the runs do not reach a fixpoint within the bound. */
+export class NotConvergedError extends Error {}
+
+/** JSON with object keys sorted: equal values give equal text whatever order their keys were set in. */
+function stableJson(value: unknown): string {
+    return JSON.stringify(value, (_k, v: unknown) =>
+        v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
 }
 
 /**
- * The lab runs one set of versions: both stack files must pin the same. (A real
- * `pulumi up` sees only its own file and its peer's last outputs, and lets the
- * root stack run one step ahead during an upgrade; see stacks/peer.ts.)
+ * Plans the lab: runs the deployment order over and over, each run with the
+ * last outputs of the stacks deployed so far, until a fixpoint: a stack runs
+ * again only when the outputs of a stack of its roster changed since its last
+ * run, and the plan ends when none has to. A run that changes neither the
+ * stack's resources nor its outputs is the check that the lab converged (what
+ * `pulumi preview --expect-no-changes` would show), not a run of the deployment.
+ * Bounded: a stack still due after `maxRounds` passes is an error naming the
+ * stacks whose outputs still changed. Each stack's plan is its last evaluation.
  */
-export function versionDifferences(files: readonly Pick<StackConfigFile, "stack" | "versions">[]): string[] {
-    const [a, b] = files.map((f) => ({ stack: f.stack, versions: (f.versions ?? {}) as Record<string, unknown> }));
-    const keys = [...new Set([...Object.keys(a.versions), ...Object.keys(b.versions)])];
-    return keys
-        .filter((k) => JSON.stringify(a.versions[k]) !== JSON.stringify(b.versions[k]))
-        .map(
-            (k) =>
-                `${PROJECT}:versions.${k} is ${JSON.stringify(a.versions[k])} in Pulumi.${a.stack}.yaml and ${JSON.stringify(b.versions[k])} in Pulumi.${b.stack}.yaml: ` +
-                "the lab runs one set of versions; set the same in both stack files",
-        );
+export async function planLab(configDir: string, program: () => Promise<object>, options: PlanOptions = {}): Promise<LabPlan> {
+    const files = readLabConfig(configDir, options.stacks);
+    const order = deploymentOrder(files);
+    const maxRounds = options.maxRounds ?? files.length + 2;
+    const byStack = new Map(files.map((f) => [f.stack, f]));
+    const rosterOf = new Map(files.map((f) => [f.stack, parseRoster(f)]));
+    const last = new Map<string, StackPlan>();
+    /** What each stack's last run read of its roster's outputs. */
+    const readAtLastRun = new Map<string, string>();
+    const runs: string[] = [];
+    const evaluations: LabRun[] = [];
+    const deployed = () => Object.fromEntries([...last].map(([stack, plan]) => [stack, plan.outputs]));
+    const rosterOutputs = (stack: string) => stableJson((rosterOf.get(stack) ?? []).map((s) => last.get(s)?.outputs ?? null));
+    let changedOutputs = new Map<string, string[]>();
+    for (let round = 1; ; round++) {
+        const due = order.filter((s) => !last.has(s) || readAtLastRun.get(s) !== rosterOutputs(s));
+        if (due.length === 0) break;
+        if (round > maxRounds) {
+            const still = [...changedOutputs].map(([stack, keys]) => `"${stack}" (${keys.join(", ")})`);
+            throw new NotConvergedError(
+                `the offline plan did not converge in ${maxRounds} passes of the deployment order ${order.join(", ")}: ` +
+                    `the outputs of ${still.join(", ")} still changed in the last pass, so ${due.map((s) => `"${s}"`).join(", ")} would have to run again; ` +
+                    "a stack's outputs must depend only on its stack file and its peers' outputs",
+            );
+        }
+        changedOutputs = new Map();
+        for (const stack of order) {
+            const seen = rosterOutputs(stack);
+            if (last.has(stack) && readAtLastRun.get(stack) === seen) continue;
+            const file = byStack.get(stack) as StackConfigFile;
+            const e = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, deployed: deployed(), program });
+            const plan: StackPlan = { ...e, standIns: file.standIns };
+            const before = last.get(stack);
+            const outputsChanged = Object.keys({ ...before?.outputs, ...plan.outputs }).filter((k) => stableJson(before?.outputs[k]) !== stableJson(plan.outputs[k]));
+            const changed = !before || outputsChanged.length > 0 || stableJson(before.resources) !== stableJson(plan.resources);
+            if (outputsChanged.length > 0) changedOutputs.set(stack, outputsChanged.sort());
+            evaluations.push({ stack, changed });
+            if (changed) runs.push(stack);
+            last.set(stack, plan);
+            readAtLastRun.set(stack, seen);
+        }
+    }
+    return { stacks: files.map((f) => last.get(f.stack) as StackPlan), runs, evaluations };
+}
+
+/** The stacks of the lab a stack's roster names (by stack name). */
+function parseRoster(file: Pick<StackConfigFile, "raw">): string[] {
+    const raw = file.raw;
+    const entries = (raw.peers ?? (raw.peer !== undefined ? [raw.peer] : [])) as { stack?: unknown }[];
+    return entries.map((e) => stackNameOf(String(e.stack)));
 }
 
 function redactOutputs(outputs: StackOutputs): Record<string, unknown> {
@@ -278,6 +377,18 @@ export function writePlan(outDir: string, plan: StackPlan): void {
         }
         fs.writeFileSync(path.join(dir, rel), text);
     }
+}
+
+/** One line on a stack's cluster: its name, id and network, and the clusters whose remote secrets it installs. */
+export function clusterSummary(plan: StackPlan): string {
+    const identity = plan.outputs.identity?.value as ClusterIdentity | undefined;
+    const remotes = plan.resources
+        .filter((r) => r.type === "kubernetes:core/v1:Secret")
+        .map((r) => r.inputs.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> })
+        .filter((m) => m.labels?.[MULTICLUSTER_LABEL] === "true")
+        .map((m) => m.annotations?.[CLUSTER_ANNOTATION]);
+    const cluster = identity ? `${identity.clusterName} (cluster id ${identity.clusterId}, ${identity.network})` : "no identity output";
+    return `${plan.stack}: ${cluster}; remote secrets for ${remotes.length > 0 ? remotes.join(", ") : "no peer cluster"}`;
 }
 
 /** A readable tree of the stack's resources by parent. */

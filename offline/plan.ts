@@ -1,23 +1,29 @@
-// `npm run plan`: the offline plan of both stacks. See docs/offline-plan.md.
+// `npm run plan`: the offline plan of every stack of the lab. See docs/offline-plan.md.
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { main } from "../stacks/main";
 import { EXIT, planExitCode, UsageError } from "./exit";
-import { assertNoSecrets, planLab, writePlan, renderTree, LabPlan, STACKS } from "./lab";
+import { assertNoSecrets, clusterSummary, planLab, writePlan, renderTree, LabPlan, stacksIn } from "./lab";
 import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
 import { writePolicyConfigs } from "./policy-config";
 
 interface Args {
     out: string;
     configDir: string;
+    /** --stacks: the stacks of the lab; default every Pulumi.<stack>.yaml in configDir. */
+    stacks?: string[];
     quiet: boolean;
 }
 
-const USAGE = `usage: npm run plan -- [--out DIR] [--config-dir DIR] [--quiet]
+const USAGE = `usage: npm run plan -- [--out DIR] [--config-dir DIR] [--stacks A,B,...] [--quiet]
 
-Evaluates the program for both stacks (comp2, comp3) on Pulumi's mock runtime,
-touching no host, cluster, backend or network, and writes for each stack:
+Evaluates the program for every stack of the lab (each Pulumi.<stack>.yaml of the
+config dir: comp2 and comp3 in this repository) on Pulumi's mock runtime, touching
+no host, cluster, backend or network. It runs the stacks in the order of a first
+deployment (the peer-role stacks, then the root stack), each with its peers' last
+outputs, until no run changes anything, and prints that \`pulumi up\` sequence
+and how many runs it took. For each stack it writes:
   DIR/<stack>/resources.json      every resource: type, name, urn, parent, dependsOn, provider, options, inputs
   DIR/<stack>/outputs.json        the stack outputs the peer reads (secrets as "[secret]")
   DIR/<stack>/manifests/*.yaml    one file per Kubernetes object
@@ -29,7 +35,10 @@ touching no host, cluster, backend or network, and writes for each stack:
   --out DIR         where to write (default: plan): a new or empty directory, or one an
                     earlier plan wrote (it holds a ${PLAN_MARKER} marker listing what it wrote;
                     only that is replaced). Any other directory is refused, untouched.
-  --config-dir DIR  read Pulumi.comp2.yaml and Pulumi.comp3.yaml from DIR (default: the repo root)
+  --config-dir DIR  read the stack files (every Pulumi.<stack>.yaml) from DIR (default: the repo root),
+                    e.g. examples/three-clusters
+  --stacks A,B,...  plan only these stacks of DIR (a roster entry naming another
+                    stack of DIR is then a stack not deployed)
   --quiet           do not print the resource trees
 
 It fails where the Pulumi engine would refuse the program: a resource bound to
@@ -51,6 +60,13 @@ function parseArgs(argv: string[]): Args {
         };
         if (flag === "--out") args.out = value();
         else if (flag === "--config-dir") args.configDir = value();
+        else if (flag === "--stacks") {
+            const stacks = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+            if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
+            const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
+            if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
+            args.stacks = stacks;
+        }
         else if (flag === "--quiet") args.quiet = true;
         else if (flag === "--help" || flag === "-h") {
             console.log(USAGE);
@@ -64,10 +80,11 @@ function parseArgs(argv: string[]): Args {
 async function run(): Promise<void> {
     const started = Date.now();
     const args = parseArgs(process.argv.slice(2));
+    if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
+    const stacks = args.stacks ?? stacksIn(args.configDir);
     // Before evaluating anything: a refused --out is reported at once and never touched.
-    checkOutDir(args.out, STACKS);
-    if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds Pulumi.comp2.yaml and Pulumi.comp3.yaml`]);
-    const lab: LabPlan = await planLab(args.configDir, main);
+    checkOutDir(args.out, stacks);
+    const lab: LabPlan = await planLab(args.configDir, main, { stacks });
     // Refuse a leak before writing any file (writePlan checks again, file by file).
     for (const stack of lab.stacks) assertNoSecrets(stack);
     prepareOutDir(args.out, lab.stacks.map((s) => s.stack));
@@ -79,7 +96,13 @@ async function run(): Promise<void> {
     }
     writePolicyConfigs(args.out, args.configDir, lab.stacks.map((s) => s.stack));
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`\nplan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
+    const checks = lab.evaluations.length - lab.runs.length;
+    console.log(`\n${lab.stacks.map(clusterSummary).join("\n")}`);
+    console.log(
+        `\nfirst deployment: ${lab.runs.length} runs of \`pulumi up\`, in this order: ${lab.runs.join(", ")}\n` +
+            `converged: ${checks} more ${checks === 1 ? "run" : "runs"} (${lab.evaluations.filter((e) => !e.changed).map((e) => e.stack).join(", ")}) changed nothing`,
+    );
+    console.log(`plan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
 }
 
 run().catch((err: unknown) => {

@@ -561,6 +561,16 @@ export function labWideKeyProblems(stack: string, stackFileKeys: readonly string
         .map((k) => labWideInStackFile(stack, k.slice(PROJECT.length + 1)));
 }
 
+/** The stack file key of roster entry `i`: `peers[i]`, or `peer` when the file uses the one-peer form. */
+export function peerKey(raw: { readonly peer?: unknown; readonly peers?: unknown }, i: number): string {
+    return raw.peers === undefined && raw.peer !== undefined ? "peer" : `peers[${i}]`;
+}
+
+/** The stack name a StackReference name ends in: "comp3" for "comp3" and for "org/zta-testbed/comp3". */
+export function stackNameOf(reference: string): string {
+    return reference.split("/").pop() as string;
+}
+
 /** `cluster.id`, `metallb.addresses[0]`, `peers[1].stack`: a config path as messages write it. */
 function keyPath(path: readonly PropertyKey[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i > 0 ? "." : ""}${String(p)}`)).join("");
@@ -666,11 +676,17 @@ function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig): { file: s
     if (!p.peer && !p.peers) inStack(`${fullKey("peers")} is not set: name every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see ${CONFIG_DOC})`);
     if (p.peers && p.peers.length === 0) inStack(`${fullKey("peers")} = []: expected at least one peer stack (the lab has two clusters or more)`);
     const seen = new Map<string, number>();
+    const clusters = new Map<string, number>();
     cfg.peers.forEach((peer, i) => {
-        const name = peer.stack.split("/").pop() as string;
+        const name = stackNameOf(peer.stack);
         const first = seen.get(name);
         if (first !== undefined) inStack(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is already ${fullKey(`peers[${first}]`)}: name each peer stack once`);
         seen.set(name, i);
+        const sameCluster = clusters.get(peer.clusterName);
+        if (sameCluster !== undefined) {
+            inStack(`${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" is already ${fullKey(`peers[${sameCluster}].clusterName`)}: every cluster of the lab needs its own name`);
+        }
+        clusters.set(peer.clusterName, i);
     });
 
     if (p.cluster.trustDomain !== undefined && p.mesh.trustModel === "shared" && p.cluster.trustDomain !== p.mesh.trustDomain) {

@@ -1,4 +1,4 @@
-// One stack = one cluster. Reads config, checks it against the peer, declares
+// One stack = one cluster. Reads config, checks it against its peers, declares
 // the layers of docs/design.md in order and exports the cross-stack protocol.
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
@@ -15,92 +15,125 @@ import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
+import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
+import { loadConfig, StackSecrets } from "./load";
 import {
     ClusterAccess,
     ClusterNetwork,
     MeshIdentity,
     METALLB_NAMESPACE,
     METALLB_POOL,
-    PeerOutputName,
     RemoteSecretValue,
     ServiceMesh,
     SignedIntermediates,
     SigningRequests,
     SpireFederation,
     SPIRE_DATA_DIR,
+    StackOutputs,
 } from "../model/lab";
-import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
-import { loadConfig, StackSecrets } from "./load";
-import { identityOf, intermediatesProblems, peerProblems, peerVersionCheck, PeerView, readPeer, unusedByPeer } from "./peer";
+import {
+    identityOf,
+    intermediatesProblems,
+    labViewProblems,
+    PeerUse,
+    peerVersionCheck,
+    PeerView,
+    readPeers,
+    rootPeerOf,
+    rootStackLabel,
+    unusedByPeer,
+} from "./peer";
 import { declareSegmentation } from "./segmentation";
 import { declareZeroTrust } from "./zerotrust";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
-export async function main(): Promise<Record<string, unknown>> {
+export async function main(): Promise<StackOutputs> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
     if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
-    const peer = await readPeer(cfg);
-    const problems = [...(peer.identity ? peerProblems(identityOf(cfg), peer.identity, cfg.peers[0].clusterName, cfg.peers[0].stack) : []), ...intermediatesProblems(cfg, peer)];
+    const peers = await readPeers(cfg);
+    const problems = [...labViewProblems(cfg, peers), ...intermediatesProblems(cfg, rootPeerOf(cfg, peers))];
     if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
-    if (peer.identity) {
-        for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, cfg.peers[0].stack).warnings) pulumi.log.warn(warning);
+    for (const peer of peers) {
+        if (peer.identity) for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, peer.stack).warnings) pulumi.log.warn(warning);
     }
-    return buildCluster(cfg, secrets, peer);
+    return buildCluster(cfg, secrets, peers);
 }
 
 /**
- * Declares one cluster, layer by layer (docs/design.md, "Layers"). A layer whose
- * inputs are not there yet (the peer not deployed) is left out with a warning.
+ * Declares one cluster, layer by layer (docs/design.md, "Layers"), and returns its
+ * stack outputs. A layer whose inputs are not there yet (a peer not deployed)
+ * is left out with a warning.
  */
-export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peer: PeerView): Record<string, unknown> {
-    const exports: Record<string, unknown> = { identity: identityOf(cfg) };
+export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: readonly PeerView[]): StackOutputs {
     // The peer outputs this run declares resources from, exported as `usedFromPeer`.
-    const used = new Set<PeerOutputName>(peer.identity ? ["identity"] : []);
+    const used = new PeerUse(peers);
 
     // This cluster's intermediate keys: made here, never exported; only their signing requests are.
     const ca = new ClusterCa(`${cfg.stack}-ca`, { clusterName: cfg.cluster.name });
-    if (cfg.mesh.trustModel === "shared") exports.signingRequests = ca.signingRequests;
-    const pki = ownsRoot(cfg) ? clusterPki(cfg, secrets, ca, peer, used, exports) : undefined;
-    const trust = pki ? ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m[cfg.cluster.name])) : peerTrust(cfg, ca, peer, used);
-    if (trust) exports.rootCaCert = trust.rootCaCert;
-    const registryCa = registryTrust(cfg, pki, peer, used);
+    const pki = ownsRoot(cfg) ? clusterPki(cfg, secrets, ca, peers, used) : undefined;
+    const trust = pki ? ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m[cfg.cluster.name])) : peerTrust(cfg, ca, peers, used);
+    const registryCa = registryTrust(cfg, pki, peers, used);
     const labServers = pki && cfg.pki.role === "root";
     if (labServers) privateRegistry(cfg, secrets, pki);
-    const issuer = labServers ? labIssuer(cfg, secrets, pki, exports) : undefined;
+    const issuer = labServers ? labIssuer(cfg, secrets, pki) : undefined;
 
     const access = clusterAccess(cfg, secrets, registryCa);
+    let cluster: Partial<StackOutputs> = {};
     if (access) {
-        exports.kubeconfig = access.kubeconfig;
         const network = clusterNetwork(cfg, access);
-        const identity = meshIdentity(cfg, access, network, trust, peer, used);
-        if (identity?.federation) exports.federation = identity.federation;
-        const jwks = { jwksCaCert: jwksCaCert(cfg, registryCa), issuer };
-        const mesh = istioMesh(cfg, access, network, trust, identity, peer, exports, used, jwks);
-        const zeroTrust = mesh ? declareZeroTrust(cfg, access, network, identity, mesh, exports) : undefined;
-        declareSegmentation(cfg, access, { network, identity, mesh, samples: zeroTrust?.samples }, peer);
+        const identity = meshIdentity(cfg, access, network, trust, peers, used);
+        const jwks = { jwksCaCert: jwksCaCert(cfg, peers, registryCa), issuer };
+        const mesh = istioMesh(cfg, access, network, trust, identity, peers, used, jwks);
+        const zeroTrust = mesh.serviceMesh ? declareZeroTrust(cfg, access, network, identity, mesh.serviceMesh) : undefined;
+        declareSegmentation(cfg, access, { network, identity, mesh: mesh.serviceMesh, samples: zeroTrust?.samples }, peers);
+        cluster = {
+            kubeconfig: access.kubeconfig,
+            federation: identity?.federation,
+            remoteSecret: mesh.remoteSecret,
+            eastWestAddress: mesh.eastWestAddress,
+            grafanaAdminPassword: zeroTrust?.addons?.grafanaAdminPassword,
+        };
     }
 
-    exports.usedFromPeer = [...used].sort();
-    const unused = unusedByPeer(cfg, peer, Object.keys(exports));
-    if (unused.length > 0) {
-        pulumi.log.warn(
-            `peer stack "${cfg.peers[0].stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${cfg.peers[0].stack}" next`,
-        );
+    const outputs: StackOutputs = withoutUnset({
+        identity: identityOf(cfg),
+        signingRequests: cfg.mesh.trustModel === "shared" ? ca.signingRequests : undefined,
+        signedIntermediates: pki && cfg.mesh.trustModel === "shared" ? pki.signedIntermediates : undefined,
+        rootCaCert: trust?.rootCaCert,
+        ...cluster,
+        ...(issuer
+            ? {
+                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId },
+                  issuerClientSecret: issuer.clientSecret,
+                  issuerAdminPassword: issuer.adminPassword,
+              }
+            : {}),
+        usedFromPeer: used.output(),
+    });
+    for (const peer of peers) {
+        const unused = unusedByPeer(cfg, peer, peers.length, Object.keys(outputs));
+        if (unused.length > 0) pulumi.log.warn(`peer stack "${peer.stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${peer.stack}" next`);
     }
-    return exports;
+    return outputs;
+}
+
+/** The outputs that are set: an absent output is left out of the stack, not exported as undefined. */
+function withoutUnset(outputs: StackOutputs): StackOutputs {
+    return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as unknown as StackOutputs;
 }
 
 /**
  * The root this stack owns and what it signs: in the shared model the root stack
- * signs this cluster's requests and the peer's (once the peer exported them); in
- * the federated model every stack signs only its own. A loop over the clusters
- * it knows; the signing requests are all it gets from them.
+ * signs this cluster's requests and every peer's (once that peer exported them),
+ * each under the peer's cluster name; in the federated model every stack signs
+ * only its own. The signing requests are all it gets from the other clusters.
  */
-function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peer: PeerView, used: Set<PeerOutputName>, exports: Record<string, unknown>): Pki {
+function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peers: readonly PeerView[], used: PeerUse): Pki {
     const sign: SigningSubject[] = [{ cluster: cfg.cluster.name, requests: ca.signingRequests }];
-    if (cfg.mesh.trustModel === "shared" && peer.available.has("signingRequests")) {
-        sign.push({ cluster: cfg.peers[0].clusterName, requests: peer.output<SigningRequests>("signingRequests") });
-        used.add("signingRequests");
+    for (const peer of cfg.mesh.trustModel === "shared" ? peers : []) {
+        if (!peer.available.has("signingRequests")) continue;
+        sign.push({ cluster: peer.clusterName, requests: peer.output<SigningRequests>("signingRequests") });
+        used.mark(peer, "signingRequests");
     }
     const brought = cfg.pki.rootCaCert;
     const pki = new Pki(`${cfg.stack}-pki`, {
@@ -109,28 +142,30 @@ function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peer: 
         // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config.ts).
         root: brought !== undefined ? { certPem: brought, keyPem: secrets.rootCaKey as pulumi.Output<string> } : undefined,
     });
-    if (cfg.mesh.trustModel === "shared") exports.signedIntermediates = pki.signedIntermediates;
     return pki;
 }
 
 /**
  * A peer-role stack of the shared model: this cluster's own keys with the
  * certificates the root stack signed for them (`signedIntermediates`) and the
- * root (`rootCaCert`); absent, with a warning, until the root stack has signed.
+ * root (`rootCaCert`), from whichever peer is the root stack; absent, with a
+ * warning, until the root stack has signed.
  */
-function peerTrust(cfg: LabConfig, ca: ClusterCa, peer: PeerView, used: Set<PeerOutputName>): ClusterTrust | undefined {
+function peerTrust(cfg: LabConfig, ca: ClusterCa, peers: readonly PeerView[], used: PeerUse): ClusterTrust | undefined {
     const name = cfg.cluster.name;
-    const signed = peer.plain<Record<string, SignedIntermediates>>("signedIntermediates");
-    if (!peer.available.has("rootCaCert") || signed?.[name] === undefined) {
+    const root = rootPeerOf(cfg, peers);
+    const signed = root?.plain<Record<string, SignedIntermediates>>("signedIntermediates");
+    if (!root || !root.available.has("rootCaCert") || signed?.[name] === undefined) {
+        const which = rootStackLabel(cfg, peers);
         pulumi.log.warn(
-            `pki.role is "peer" and root stack "${cfg.peers[0].stack}" has not signed this cluster's intermediates (${name}) yet: ` +
-                `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on "${cfg.peers[0].stack}", then here again`,
+            `pki.role is "peer" and ${which} has not signed this cluster's intermediates (${name}) yet: ` +
+                `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on the ${which.replace(/^the /, "")}, then here again`,
         );
         return undefined;
     }
-    used.add("rootCaCert");
-    used.add("signedIntermediates");
-    return ca.trust(peer.output<string>("rootCaCert"), peer.output<Record<string, SignedIntermediates>>("signedIntermediates").apply((m) => m[name]));
+    used.mark(root, "rootCaCert");
+    used.mark(root, "signedIntermediates");
+    return ca.trust(root.output<string>("rootCaCert"), root.output<Record<string, SignedIntermediates>>("signedIntermediates").apply((m) => m[name]));
 }
 
 /**
@@ -138,11 +173,12 @@ function peerTrust(cfg: LabConfig, ca: ClusterCa, peer: PeerView, used: Set<Peer
  * the root stack's own, or the one it exports. In the federated model that is
  * the root stack's trust-domain root; the nodes trust it for the registry only.
  */
-function registryTrust(cfg: LabConfig, pki: Pki | undefined, peer: PeerView, used: Set<PeerOutputName>): pulumi.Output<string> | undefined {
+function registryTrust(cfg: LabConfig, pki: Pki | undefined, peers: readonly PeerView[], used: PeerUse): pulumi.Output<string> | undefined {
     if (cfg.pki.role === "root") return pki?.rootCaCert;
-    if (!peer.available.has("rootCaCert")) return undefined;
-    used.add("rootCaCert");
-    return peer.output<string>("rootCaCert");
+    const root = rootPeerOf(cfg, peers);
+    if (!root?.available.has("rootCaCert")) return undefined;
+    used.mark(root, "rootCaCert");
+    return root.output<string>("rootCaCert");
 }
 
 /** What istiod trusts for the OIDC issuer's JWKS, and the lab issuer it waits for when this stack runs it. */
@@ -158,11 +194,11 @@ export interface JwksTrust {
  * this stack's own trust-domain root); unknown, with a warning, until the root
  * stack is deployed.
  */
-function jwksCaCert(cfg: LabConfig, labRoot: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
+function jwksCaCert(cfg: LabConfig, peers: readonly PeerView[], labRoot: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
     if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
     if (!labRoot) {
         pulumi.log.warn(
-            `the lab issuer's root (root stack "${cfg.peers[0].stack}") is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
+            `the lab issuer's root (${rootStackLabel(cfg, peers)}) is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
                 "until the next `pulumi up` here after the root stack",
         );
     }
@@ -172,22 +208,24 @@ function jwksCaCert(cfg: LabConfig, labRoot: pulumi.Output<string> | undefined):
 /**
  * SPIRE and the ClusterSPIFFEIDs: every mesh identity, chained to the cluster's
  * SPIRE intermediate. In the federated trust model also the bundle endpoint for
- * the peer, and a ClusterFederatedTrustDomain for the peer once it exported its own.
+ * the peers, and a ClusterFederatedTrustDomain for each peer once it exported its own.
  */
 function meshIdentity(
     cfg: LabConfig,
     access: ClusterAccess,
     network: ClusterNetwork | undefined,
     trust: ClusterTrust | undefined,
-    peer: PeerView,
-    used: Set<PeerOutputName>,
+    peers: readonly PeerView[],
+    used: PeerUse,
 ): MeshIdentity | undefined {
     if (!trust) {
         pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
         return undefined;
     }
     const federated = cfg.mesh.trustModel === "federated";
-    if (federated && peer.available.has("federation")) used.add("federation");
+    // Absent until a peer is deployed (readPeers warns): its ClusterFederatedTrustDomain waits for it.
+    const federatedPeers = federated ? peers.filter((p) => p.available.has("federation")) : [];
+    for (const peer of federatedPeers) used.mark(peer, "federation");
     const server = new SpireServer(`${cfg.stack}-spire`, {
         provider: access.provider,
         trustDomain: cfg.mesh.trustDomain,
@@ -204,9 +242,7 @@ function meshIdentity(
                   address: cfg.metallb.federationAddress as string,
                   loadBalancer: network?.loadBalancer ?? [],
                   rootCaCert: trust.rootCaCert,
-                  peerName: cfg.peers[0].clusterName,
-                  // Absent until the peer is deployed (readPeer warns): the ClusterFederatedTrustDomain waits for it.
-                  peer: peer.available.has("federation") ? peer.output<SpireFederation>("federation") : undefined,
+                  peers: federatedPeers.map((p) => ({ name: p.clusterName, federation: p.output<SpireFederation>("federation") })),
               }
             : undefined,
     });
@@ -239,7 +275,7 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
  * token by itself: `issuer` (URL, token endpoint, client id), and the client
  * secret and admin password as secrets.
  */
-function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki, exports: Record<string, unknown>): LabIssuer | undefined {
+function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki): LabIssuer | undefined {
     if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
     const issuer = new LabIssuer(`${cfg.stack}-issuer`, {
         address: cfg.registry.host,
@@ -252,9 +288,6 @@ function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki, exports: Rec
         rootCaCert: pki.rootCaCert,
         rootCaKey: pki.rootCaKey,
     });
-    exports.issuer = { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId };
-    exports.issuerClientSecret = issuer.clientSecret;
-    exports.issuerAdminPassword = issuer.adminPassword;
     return issuer;
 }
 
@@ -336,10 +369,21 @@ function serverOf(kubeconfig: string): string {
     return server;
 }
 
+/** What the Istio layer declared: the mesh the layers above need, and its outputs for the peers. */
+export interface IstioMesh {
+    /** Absent while this cluster's intermediates are not signed (istiod left out). */
+    readonly serviceMesh?: ServiceMesh;
+    /** The `remoteSecret` output: this cluster's reader kubeconfig, for every peer. */
+    readonly remoteSecret: pulumi.Output<RemoteSecretValue>;
+    /** The `eastWestAddress` output, once the east-west gateway is declared. */
+    readonly eastWestAddress?: string;
+}
+
 /**
  * Istio multi-primary on different networks (docs/istio.md: IstioPrimary,
- * EastWestGateway, RemoteSecret). Exports `remoteSecret` and `eastWestAddress`
- * for the peer and installs the peer's `remoteSecret` once the peer exports it.
+ * EastWestGateway, RemoteSecret). Returns the `remoteSecret` and
+ * `eastWestAddress` outputs for the peers and installs each peer's
+ * `remoteSecret` once that peer exports it.
  * The remote-secret exchange needs only istio-system and the `base` chart (its
  * reader account), not the PKI: without this cluster's intermediates (peer role,
  * root stack not signed yet) those are declared and istiod and the gateways are
@@ -351,11 +395,10 @@ export function istioMesh(
     network: ClusterNetwork | undefined,
     trust: ClusterTrust | undefined,
     identity: MeshIdentity | undefined,
-    peer: PeerView,
-    exports: Record<string, unknown>,
-    used: Set<PeerOutputName> = new Set(),
+    peers: readonly PeerView[],
+    used: PeerUse = new PeerUse(peers),
     jwks: JwksTrust = {},
-): ServiceMesh | undefined {
+): IstioMesh {
     if (!trust) {
         pulumi.log.warn("istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)");
     } else if (!identity) {
@@ -364,8 +407,8 @@ export function istioMesh(
         );
     }
     const provider = access.provider;
-    // Federated model: workloads of the peer's trust domain are accepted as this mesh's (istio#57399).
-    const trustDomainAliases = cfg.mesh.trustModel === "federated" && peer.identity ? [peer.identity.trustDomain] : [];
+    // Federated model: workloads of every peer's trust domain are accepted as this mesh's (istio#57399).
+    const trustDomainAliases = cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
     const primary = new IstioPrimary(`${cfg.stack}-istio`, {
         provider,
         version: cfg.versions.istio,
@@ -393,7 +436,6 @@ export function istioMesh(
             clusterNetwork: network,
             identity,
         });
-        exports.eastWestAddress = cfg.metallb.eastWestAddress;
     }
 
     const source = new RemoteSecretSource(`${cfg.stack}-istio-reader`, {
@@ -403,22 +445,25 @@ export function istioMesh(
         apiServer: access.apiServer,
         readerAccount: primary.base,
     });
-    exports.remoteSecret = source.remoteSecret;
 
-    // Before the peer exports it, readPeer has warned; nothing is installed.
-    if (peer.available.has("remoteSecret")) {
-        used.add("remoteSecret");
-        new RemoteSecret(`${cfg.stack}-remote-${cfg.peers[0].clusterName}`, {
+    // One remote secret per peer, each named after its cluster (istiod discovers every one).
+    // Before a peer exports its own, readPeers has warned; nothing is installed for it.
+    for (const peer of peers.filter((p) => p.available.has("remoteSecret"))) {
+        used.mark(peer, "remoteSecret");
+        new RemoteSecret(`${cfg.stack}-remote-${peer.clusterName}`, {
             provider,
             namespace: primary.namespace,
-            peerClusterName: cfg.peers[0].clusterName,
+            peerClusterName: peer.clusterName,
             remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
         });
     }
-    if (!primary.istiod || !primary.ingressCredential) return undefined;
-    return {
-        control: [primary.base, primary.istiod],
-        ingressSelector: primary.ingressSelector,
-        ingressTls: { credentialName: INGRESS_CREDENTIAL, credential: primary.ingressCredential, plainHttp: cfg.ingress.plainHttp },
-    };
+    const serviceMesh: ServiceMesh | undefined =
+        primary.istiod && primary.ingressCredential
+            ? {
+                  control: [primary.base, primary.istiod],
+                  ingressSelector: primary.ingressSelector,
+                  ingressTls: { credentialName: INGRESS_CREDENTIAL, credential: primary.ingressCredential, plainHttp: cfg.ingress.plainHttp },
+              }
+            : undefined;
+    return { serviceMesh, remoteSecret: source.remoteSecret, eastWestAddress: primary.istiod ? cfg.metallb.eastWestAddress : undefined };
 }

@@ -2,10 +2,11 @@
 // in model/lab.ts): what a stack exports for its peers, and the checks it runs on what
 // they exported.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, Versions } from "../model/lab";
-import { fullKey, LabConfig, labAddressesOf } from "./config";
+import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, UsedFromPeers, Versions } from "../model/lab";
+import { fullKey, LabConfig, labAddressesOf, PeerRef, stackNameOf } from "./config";
 import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { compareVersions } from "./support";
+
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {
     return {
@@ -26,11 +27,12 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
 }
 
 /**
- * The lab runs one set of versions. While an upgrade is under way one stack is
- * necessarily ahead of the other (docs/upgrade.md, "In place": the root stack first), so
- * a stack ahead of its peer gets a warning naming the run to do next, and a stack
- * behind its peer, or ahead in one version and behind in another, is refused:
- * its stack file was not updated. A peer deployed before identities carried
+ * The lab runs one set of versions (`versions`, set once in Pulumi.yaml). While an
+ * upgrade is under way one stack is necessarily ahead of the others (docs/upgrade.md,
+ * "In place": the root stack first), so a stack ahead of a peer gets a warning naming
+ * the run to do next, and a stack behind a peer, or ahead in one version and behind
+ * in another, is refused: it runs from a checkout whose Pulumi.yaml is older than the
+ * one the peer was deployed from. A peer deployed before identities carried
  * versions is not compared (its next `pulumi up` exports them).
  */
 export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
@@ -43,85 +45,150 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
         if (compareVersions(value, theirs) < 0) {
             problems.push(
                 `${fullKey(`versions.${key}`)} is "${value}" here but peer stack "${peerStack}" runs "${theirs}": both clusters run the same versions; ` +
-                    `set versions.${key}: "${theirs}" in this stack's file too (docs/upgrade.md, "In place")`,
+                    `set versions.${key}: "${theirs}" in Pulumi.yaml (or pull the checkout the peer was deployed from; docs/upgrade.md, "In place")`,
             );
         } else {
             ahead.push(`versions.${key} "${theirs}" -> "${value}"`);
         }
     }
     if (problems.length > 0 && ahead.length > 0) {
-        problems.push(`this stack is also ahead of peer stack "${peerStack}" in ${ahead.join(", ")}: set the same versions in both stack files`);
+        problems.push(`this stack is also ahead of peer stack "${peerStack}" in ${ahead.join(", ")}: deploy every stack from one Pulumi.yaml`);
     }
     const warnings =
         problems.length === 0 && ahead.length > 0
-            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, with the same versions in its stack file (docs/upgrade.md, "In place")`]
+            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, from this checkout (docs/upgrade.md, "In place")`]
             : [];
     return { problems, warnings };
 }
 
+/** One side of a pairwise check: an identity and how messages name where it comes from. */
+interface Side {
+    readonly identity: ClusterIdentity;
+    /** "here", or `in peer stack "comp3"`. */
+    readonly where: string;
+    /** "this stack", or `peer stack "comp3"`. */
+    readonly owner: string;
+}
+
+function ownSide(identity: ClusterIdentity): Side {
+    return { identity, where: "here", owner: "this stack" };
+}
+
+function peerSide(identity: ClusterIdentity, stack: string): Side {
+    return { identity, where: `in peer stack "${stack}"`, owner: `peer stack "${stack}"` };
+}
+
 /**
- * Problems between this cluster and its peer: they must share the mesh (and, in
- * the shared model, the trust domain) and differ in everything that names or
- * addresses a cluster. Each message carries both values.
+ * Problems between this cluster and one peer: the pairwise rules, the versions,
+ * and that the peer is the cluster the roster names.
  */
 export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expectedPeerName: string, peerStack: string): string[] {
     const problems: string[] = [...peerVersionCheck(own, peer, peerStack).problems];
-    const both = (key: string, a: unknown, b: unknown) => `${fullKey(key)} is ${JSON.stringify(a)} here and ${JSON.stringify(b)} in peer stack "${peerStack}"`;
-
     if (peer.clusterName !== expectedPeerName) {
-        problems.push(`${fullKey("peer.clusterName")} = "${expectedPeerName}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": fix the name or the peer stack`);
+        problems.push(
+            `${fullKey("peers")} names cluster "${expectedPeerName}" for stack "${peerStack}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": ` +
+                "fix the clusterName of that entry, or the peer stack",
+        );
     }
-    if (own.meshId !== peer.meshId) problems.push(`${both("mesh.id", own.meshId, peer.meshId)}: both clusters must be in one mesh`);
-    if (own.trustModel !== peer.trustModel) problems.push(`${both("mesh.trustModel", own.trustModel, peer.trustModel)}: choose one trust model for both`);
-    if (own.trustModel === "shared" && own.trustDomain !== peer.trustDomain) {
-        problems.push(`${both("mesh.trustDomain", own.trustDomain, peer.trustDomain)}: the shared trust model needs one trust domain (or set mesh.trustModel to "federated")`);
-    }
-    if (own.trustModel === "federated" && own.trustDomain === peer.trustDomain) {
-        problems.push(`${both("mesh.trustDomain", own.trustDomain, peer.trustDomain)}: the federated trust model needs a trust domain per cluster`);
-    }
-    if (own.clusterName === peer.clusterName) problems.push(`${both("cluster.name", own.clusterName, peer.clusterName)}: cluster names must differ`);
-    if (own.clusterId === peer.clusterId) problems.push(`${both("cluster.id", own.clusterId, peer.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`);
-    if (own.network === peer.network) problems.push(`${both("cluster.network", own.network, peer.network)}: the clusters are on different networks; name them differently`);
+    return [...problems, ...pairProblems(ownSide(own), peerSide(peer, peerStack)), ...poolAddressProblems(ownSide(own), peerSide(peer, peerStack))];
+}
 
-    const ownPools = own.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
-    const peerPools = peer.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
-    for (const a of ownPools) {
-        for (const b of peerPools) {
-            if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" here overlaps "${b.text}" in peer stack "${peerStack}": the pools share one L2 network and must be disjoint`);
+/**
+ * Problems between two clusters of the lab: they must share the mesh (and, in
+ * the shared model, the trust domain) and differ in everything that names or
+ * addresses a cluster; at most one of them owns the lab root. Each message
+ * carries both values and where each comes from.
+ */
+function pairProblems(a: Side, b: Side): string[] {
+    const problems: string[] = [];
+    const [x, y] = [a.identity, b.identity];
+    const both = (key: string, va: unknown, vb: unknown) => `${fullKey(key)} is ${JSON.stringify(va)} ${a.where} and ${JSON.stringify(vb)} ${b.where}`;
+
+    if (x.meshId !== y.meshId) problems.push(`${both("mesh.id", x.meshId, y.meshId)}: every cluster of the lab must be in one mesh`);
+    if (x.trustModel !== y.trustModel) problems.push(`${both("mesh.trustModel", x.trustModel, y.trustModel)}: choose one trust model for every cluster`);
+    if (x.trustModel === "shared" && x.trustDomain !== y.trustDomain) {
+        problems.push(`${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the shared trust model needs one trust domain (or set mesh.trustModel to "federated")`);
+    }
+    if (x.trustModel === "federated" && x.trustDomain === y.trustDomain) {
+        problems.push(`${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the federated trust model needs a trust domain per cluster`);
+    }
+    if (x.clusterName === y.clusterName) problems.push(`${both("cluster.name", x.clusterName, y.clusterName)}: cluster names must differ`);
+    if (x.clusterId === y.clusterId) problems.push(`${both("cluster.id", x.clusterId, y.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`);
+    if (x.network === y.network) problems.push(`${both("cluster.network", x.network, y.network)}: the clusters are on different networks; name them differently`);
+
+    for (const pa of poolsOf(x)) {
+        for (const pb of poolsOf(y)) {
+            if (overlaps(pa, pb)) problems.push(`${fullKey("metallb.addresses")}: "${pa.text}" ${a.where} overlaps "${pb.text}" ${b.where}: the pools share one L2 network and must be disjoint`);
         }
     }
-    // Exactly one root among the stacks that see each other: two would be two PKIs that do not
-    // trust each other (and both would drive the registry on comp1); none, a PKI nobody issues.
-    if (own.pkiRole === "root" && peer.pkiRole === "root") {
+    // One root among the stacks that see each other: two would be two PKIs that do not
+    // trust each other (and both would drive the registry on comp1).
+    if (x.pkiRole === "root" && y.pkiRole === "root") {
         problems.push(`${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`);
     }
-    if (own.pkiRole === "peer" && peer.pkiRole === "peer") {
-        problems.push(`${both("pki.role", "peer", "peer")}: then no stack issues the lab PKI and neither run can converge; set pki.role to "root" in one of them`);
-    }
-    for (const [key, address] of Object.entries(peer.labAddresses ?? {})) {
-        const pool = ownPools.find((p) => containsIp(p, address));
-        if (pool) {
-            problems.push(
-                `${fullKey("metallb.addresses")}: "${pool.text}" here contains ${key} = "${address}" of peer stack "${peerStack}": ` +
-                    "MetalLB could hand that machine's address to a Service and answer ARP for it; leave every lab machine's address out of the pool",
-            );
-        }
-    }
     for (const key of ["podCidr", "serviceCidr"] as const) {
-        for (const peerKey of ["podCidr", "serviceCidr"] as const) {
-            const a = parseCidr(own[key]);
-            const b = parseCidr(peer[peerKey]);
-            if (a && b && overlaps(a, b)) {
-                problems.push(`${fullKey(`cluster.${key}`)} = "${own[key]}" overlaps the peer's cluster.${peerKey} = "${peer[peerKey]}" (stack "${peerStack}"): give each cluster its own ranges`);
+        for (const otherKey of ["podCidr", "serviceCidr"] as const) {
+            const ra = parseCidr(x[key]);
+            const rb = parseCidr(y[otherKey]);
+            if (ra && rb && overlaps(ra, rb)) {
+                problems.push(`${fullKey(`cluster.${key}`)} = "${x[key]}" ${a.where} overlaps cluster.${otherKey} = "${y[otherKey]}" ${b.where}: give each cluster its own ranges`);
             }
         }
     }
     return problems;
 }
 
-/** What this stack can see of its peer: which outputs exist, and each as an Output that keeps its secrecy. */
+function poolsOf(identity: ClusterIdentity): Ipv4Range[] {
+    return identity.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
+}
+
+/** `a`'s MetalLB pools must not hold any lab machine address `b` uses. */
+function poolAddressProblems(a: Side, b: Side): string[] {
+    const problems: string[] = [];
+    for (const [key, address] of Object.entries(b.identity.labAddresses ?? {})) {
+        const pool = poolsOf(a.identity).find((p) => containsIp(p, address));
+        if (pool) {
+            problems.push(
+                `${fullKey("metallb.addresses")}: "${pool.text}" ${a.where} contains ${key} = "${address}" of ${b.owner}: ` +
+                    "MetalLB could hand that machine's address to a Service and answer ARP for it; leave every lab machine's address out of the pool",
+            );
+        }
+    }
+    return problems;
+}
+
+/**
+ * Everything this stack can check of the lab it sees: itself against each peer
+ * that exported its identity, and those peers against each other (a mistake
+ * between two other stacks stops this run too: the mesh would join them). A
+ * peer-role stack that sees every peer of its roster and no root among them is
+ * refused: no stack would issue the lab PKI.
+ */
+export function labViewProblems(cfg: LabConfig, peers: readonly PeerView[]): string[] {
+    const own = identityOf(cfg);
+    const seen = peers.filter((p): p is PeerView & { identity: ClusterIdentity } => p.identity !== undefined);
+    const problems = seen.flatMap((p) => peerProblems(own, p.identity, p.clusterName, p.stack));
+    seen.forEach((a, i) =>
+        seen.slice(i + 1).forEach((b) => {
+            const [sa, sb] = [peerSide(a.identity, a.stack), peerSide(b.identity, b.stack)];
+            problems.push(...pairProblems(sa, sb), ...poolAddressProblems(sa, sb), ...poolAddressProblems(sb, sa));
+        }),
+    );
+    if (cfg.pki.role === "peer" && seen.length === peers.length && seen.every((p) => p.identity.pkiRole === "peer")) {
+        problems.push(
+            `${fullKey("pki.role")} is "peer" here and in every peer stack (${peers.map((p) => `"${p.stack}"`).join(", ")}): ` +
+                'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
+        );
+    }
+    return problems;
+}
+
+/** What this stack can see of one peer: which outputs exist, and each as an Output that keeps its secrecy. */
 export interface PeerView {
+    /** The roster entry's stack, as the StackReference names it. */
     readonly stack: string;
+    /** The roster entry's cluster name: what this stack calls the peer's cluster. */
+    readonly clusterName: string;
     readonly identity?: ClusterIdentity;
     readonly available: ReadonlySet<PeerOutputName>;
     /** The clusters the root stack signed intermediates for (the keys of its `signedIntermediates` output), when it exported them. */
@@ -132,48 +199,86 @@ export interface PeerView {
 }
 
 /**
- * The peer outputs a stack with this role and trust model declares resources
- * from: the identity for the checks and the remote secret always; in the shared
- * model the root signs the peer's signing requests and the peer takes the root and
- * its signed certificates; in the federated model each takes the other's SPIRE
- * federation. A peer-role stack also takes the root stack's `rootCaCert` to trust
- * the lab registry.
+ * The outputs a stack with role `role` declares resources from, of a peer with
+ * role `peerRole`: every peer's identity (the checks) and remote secret; in the
+ * shared model the root stack signs every peer's signing requests, and a
+ * peer-role stack takes the root and its signed certificates from the root
+ * stack; in the federated model each takes every other's SPIRE federation. A
+ * peer-role stack also takes the root stack's `rootCaCert` to trust the lab registry.
  */
-export function consumedOutputs(role: PkiRole, trustModel: TrustModel): PeerOutputName[] {
+export function consumedOutputs(role: PkiRole, peerRole: PkiRole, trustModel: TrustModel): PeerOutputName[] {
     const used: PeerOutputName[] = ["identity", "remoteSecret"];
-    if (role === "peer") used.push("rootCaCert");
-    if (trustModel === "shared") used.push(role === "root" ? "signingRequests" : "signedIntermediates");
-    else used.push("federation");
+    const fromRoot = role === "peer" && peerRole === "root";
+    if (fromRoot) used.push("rootCaCert");
+    if (trustModel === "federated") used.push("federation");
+    else if (role === "root") used.push("signingRequests");
+    else if (fromRoot) used.push("signedIntermediates");
     return used.sort();
 }
 
-/** The outputs this stack waits for from its peer. */
-export function expectedPeerOutputs(cfg: LabConfig): PeerOutputName[] {
-    return consumedOutputs(cfg.pki.role, cfg.mesh.trustModel);
+/**
+ * The role of a peer: from its identity; a peer deployed before identities
+ * carried it, or not deployed yet, is taken to be the other role than this
+ * stack's when it is the only peer (the two-cluster lab), else "peer".
+ */
+function roleOf(cfg: LabConfig, peer: Pick<PeerView, "identity">, peerCount: number): PkiRole {
+    if (peer.identity?.pkiRole) return peer.identity.pkiRole;
+    return cfg.pki.role === "peer" && peerCount === 1 ? "root" : "peer";
 }
 
-/** The peer's role: the other one (both own a root in the federated model, but only one runs the registry). */
-function otherRole(role: PkiRole): PkiRole {
-    return role === "root" ? "peer" : "root";
+/** The peer of the roster that owns the lab root (pki.role "root"), once its identity says so. */
+export function rootPeerOf(cfg: LabConfig, peers: readonly PeerView[]): PeerView | undefined {
+    if (cfg.pki.role === "root") return undefined;
+    return peers.find((p) => p.identity !== undefined && roleOf(cfg, p, peers.length) === "root");
 }
 
 /**
- * Outputs of this stack that the peer uses but did not use in its last run
- * (its `usedFromPeer` output), given what this run exports: the peer must run
+ * How messages name the root stack: `root stack "comp2"` once a peer's identity
+ * says it is the root, or when the roster has one peer (which then must be);
+ * else the roster's stacks it is one of.
+ */
+export function rootStackLabel(cfg: LabConfig, peers: readonly PeerView[]): string {
+    const root = rootPeerOf(cfg, peers) ?? (peers.length === 1 ? peers[0] : undefined);
+    return root ? `root stack "${root.stack}"` : `the root stack (one of ${peers.map((p) => `"${p.stack}"`).join(", ")})`;
+}
+
+/**
+ * The names of this stack's outputs that `peer` uses but did not use in its last
+ * run (its `usedFromPeer` output), given what this run exports: the peer must run
  * next to pick them up. Nothing when the peer is not deployed (it is told so then).
  */
-export function unusedByPeer(cfg: LabConfig, peer: PeerView, exported: readonly string[]): PeerOutputName[] {
-    const used = peer.plain<string[]>("usedFromPeer");
+export function unusedByPeer(cfg: LabConfig, peer: PeerView, peerCount: number, exported: readonly string[]): PeerOutputName[] {
+    const used = peer.plain<UsedFromPeers | string[]>("usedFromPeer");
     if (!peer.identity || used === undefined) return [];
-    return consumedOutputs(otherRole(cfg.pki.role), cfg.mesh.trustModel).filter((n) => exported.includes(n) && !used.includes(n));
+    // A list: a stack deployed before the roster, whose one peer is this stack.
+    const fromHere = Array.isArray(used) ? used : (used[cfg.cluster.name] ?? []);
+    return consumedOutputs(roleOf(cfg, peer, peerCount), cfg.pki.role, cfg.mesh.trustModel).filter((n) => exported.includes(n) && !fromHere.includes(n));
+}
+
+/** The peer outputs this run declares resources from, by peer: the `usedFromPeer` output. */
+export class PeerUse {
+    private readonly used = new Map<string, Set<PeerOutputName>>();
+
+    constructor(peers: readonly PeerView[]) {
+        for (const p of peers) this.used.set(p.clusterName, new Set(p.identity ? ["identity"] : []));
+    }
+
+    mark(peer: PeerView, name: PeerOutputName): void {
+        this.used.get(peer.clusterName)?.add(name);
+    }
+
+    output(): UsedFromPeers {
+        return Object.fromEntries([...this.used].map(([cluster, names]) => [cluster, [...names].sort()]));
+    }
 }
 
 /**
- * Reads the peer stack's outputs through a StackReference. A missing output
- * means the peer has not been deployed (that far) yet: a warning, never an error.
+ * Reads one peer stack's outputs through a StackReference. A missing output
+ * means the peer has not been deployed (that far) yet: a warning naming the
+ * stack to run, never an error.
  */
-export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
-    const ref = new pulumi.StackReference(`${cfg.stack}-peer`, { name: cfg.peers[0].stack }, opts);
+async function readPeer(cfg: LabConfig, entry: PeerRef, peerCount: number, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
+    const ref = new pulumi.StackReference(`${cfg.stack}-peer-${entry.clusterName}`, { name: entry.stack }, opts);
     const available = new Set<PeerOutputName>();
     const plain = new Map<PeerOutputName, unknown>();
     let identity: ClusterIdentity | undefined;
@@ -187,38 +292,51 @@ export async function readPeer(cfg: LabConfig, opts?: pulumi.CustomResourceOptio
         if (name === "identity") identity = value as ClusterIdentity;
         if (name === "signedIntermediates" && typeof value === "object") signedClusters = Object.keys(value as object);
     }
-    const missing = expectedPeerOutputs(cfg).filter((n) => !available.has(n));
-    if (missing.length > 0) {
-        pulumi.log.warn(
-            `peer stack "${cfg.peers[0].stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
-                `the parts that need them are left out; run \`pulumi up\` on "${cfg.peers[0].stack}", then here again`,
-        );
-    }
-    return {
-        stack: cfg.peers[0].stack,
+    const view: PeerView = {
+        stack: entry.stack,
+        clusterName: entry.clusterName,
         identity,
         available,
         signedClusters,
         output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
         plain: <T>(name: PeerOutputName) => plain.get(name) as T | undefined,
     };
+    const missing = consumedOutputs(cfg.pki.role, roleOf(cfg, view, peerCount), cfg.mesh.trustModel).filter((n) => !available.has(n));
+    if (missing.length > 0) {
+        pulumi.log.warn(
+            `peer stack "${entry.stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
+                `the parts that need them are left out; run \`pulumi up\` on "${entry.stack}", then here again`,
+        );
+    }
+    return view;
+}
+
+/** Reads every peer of the roster, one StackReference each. */
+export async function readPeers(cfg: LabConfig, opts?: pulumi.CustomResourceOptions): Promise<PeerView[]> {
+    const peers: PeerView[] = [];
+    for (const entry of cfg.peers) peers.push(await readPeer(cfg, entry, cfg.peers.length, opts));
+    return peers;
 }
 
 /**
  * A peer-role stack of the shared model needs intermediates signed for its own
- * cluster name; the root stack signs this cluster's requests under its
- * `peer.clusterName`. When the root signed for a cluster other than itself and
- * this one, it took this cluster's requests under a wrong name: refused before
- * anything is declared, so it is a message and not a failure inside an Output.
- * (When it signed only for itself, it has not signed for this cluster yet:
- * main.ts warns and leaves the PKI out.)
+ * cluster name; the root stack signs this cluster's requests under the
+ * clusterName of its roster entry for this stack. When the root signed for a
+ * cluster other than itself and this one but not for this one, it took this
+ * cluster's requests under a wrong name: refused before anything is declared, so
+ * it is a message and not a failure inside an Output. (When it signed only for
+ * itself, or not for every peer yet, main.ts warns and leaves the PKI out.)
  */
-export function intermediatesProblems(cfg: LabConfig, peer: Pick<PeerView, "signedClusters" | "identity">): string[] {
-    if (cfg.pki.role !== "peer" || cfg.mesh.trustModel !== "shared" || peer.signedClusters === undefined || peer.signedClusters.includes(cfg.cluster.name)) return [];
-    const rootCluster = peer.identity?.clusterName;
-    if (!peer.signedClusters.some((c) => c !== rootCluster)) return [];
+export function intermediatesProblems(cfg: LabConfig, root: Pick<PeerView, "stack" | "signedClusters" | "identity"> | undefined): string[] {
+    if (!root || cfg.pki.role !== "peer" || cfg.mesh.trustModel !== "shared" || root.signedClusters === undefined || root.signedClusters.includes(cfg.cluster.name)) return [];
+    const rootCluster = root.identity?.clusterName;
+    const others = root.signedClusters.filter((c) => c !== rootCluster);
+    // A cluster of this stack's roster is a peer the root signed for by its right name.
+    const unknown = others.filter((c) => !cfg.peers.some((p) => p.clusterName === c));
+    if (unknown.length === 0) return [];
     return [
-        `root stack "${cfg.peers[0].stack}" signed intermediates for ${peer.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
-            `${fullKey("cluster.name")} = "${cfg.cluster.name}": set ${fullKey("peer.clusterName")} to "${cfg.cluster.name}" in Pulumi.${cfg.peers[0].stack.split("/").pop()}.yaml and run \`pulumi up\` there first`,
+        `root stack "${root.stack}" signed intermediates for ${root.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
+            `${fullKey("cluster.name")} = "${cfg.cluster.name}": in Pulumi.${stackNameOf(root.stack)}.yaml set the clusterName of the ${fullKey("peers")} entry for this stack to "${cfg.cluster.name}" ` +
+            "and run `pulumi up` there first",
     ];
 }

@@ -79,7 +79,7 @@ function hostPort(url: string): { host: string; port: number } {
 }
 
 /**
- * istiod's egress to the peer's API server, from the server URL in the peer's
+ * istiod's egress to a peer's API server, from the server URL in the peer's
  * remote secret: its IPv4 /32 (any address when it is a DNS name, which
  * toCIDR cannot hold; the port still confines istiod to the API server port).
  */
@@ -110,14 +110,14 @@ export interface SegmentationLayers {
  * kubeadm's CoreDNS and Cilium itself (host network), which this program does
  * not run as workloads of its own.
  */
-export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, peer: PeerView): SegmentedNamespace[] {
+export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, peers: readonly PeerView[]): SegmentedNamespace[] {
     const namespaces: SegmentedNamespace[] = [];
     const { prometheus, grafana, kiali } = cfg.addons;
     const meshOn = layers.mesh !== undefined;
-    // From the peer's identity, which it exports on its first run: in the peer-first bootstrap the root
-    // stack's last run comes before the peer's gateway exists, and its pods must still be let out to it.
-    const peerEastWestAddress = peer.identity?.eastWestAddress;
-    const peerEastWest: EgressRule[] = peerEastWestAddress ? [{ toCIDR: [`${peerEastWestAddress}/32`], toPorts: tcp(CROSS_NETWORK_PORT) }] : [];
+    // From each peer's identity, which it exports on its first run: in the peer-first bootstrap the root
+    // stack's last run comes before the peers' gateways exist, and its pods must still be let out to them.
+    const peerEastWestAddresses = peers.flatMap((p) => (p.identity?.eastWestAddress ? [`${p.identity.eastWestAddress}/32`] : []));
+    const peerEastWest: EgressRule[] = peerEastWestAddresses.length > 0 ? [{ toCIDR: peerEastWestAddresses, toPorts: tcp(CROSS_NETWORK_PORT) }] : [];
     const extraEgress: EgressRule[] = cfg.networkPolicy.egressCidrs.length > 0 ? [{ toCIDR: [...cfg.networkPolicy.egressCidrs] }] : [];
     const scrapes: IngressRule[] = prometheus ? [{ fromEndpoints: [inNamespace(ISTIO_NAMESPACE, LABELS.prometheus)], toPorts: tcp(...PROXY_METRICS) }] : [];
     const toIstiod: EgressRule = { toEndpoints: [inNamespace(ISTIO_NAMESPACE, LABELS.istiod)], toPorts: tcp(ISTIOD.xds) };
@@ -144,11 +144,11 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                 meshed(`allow-${httpbin.name}`, "httpbin: called by curl, the ingress gateway, and across networks", { app: httpbin.name }, [
                     { fromEndpoints: [{ matchLabels: { app: curl.name } }, inNamespace(ISTIO_NAMESPACE, LABELS.ingress), eastWest], toPorts: tcp(HTTPBIN_PORT) },
                 ], []),
-                meshed(`allow-${sleep.name}`, "sleep: calls helloworld here and in the peer cluster (through its east-west gateway)", { app: sleep.name }, [], [
+                meshed(`allow-${sleep.name}`, "sleep: calls helloworld here and in the peer clusters (through their east-west gateways)", { app: sleep.name }, [], [
                     { toEndpoints: [{ matchLabels: { app: helloworld.name } }], toPorts: tcp(helloworld.port) },
                     ...peerEastWest,
                 ]),
-                meshed(`allow-${curl.name}`, "curl: calls httpbin here and in the peer cluster", { app: curl.name }, [], [
+                meshed(`allow-${curl.name}`, "curl: calls httpbin here and in the peer clusters", { app: curl.name }, [], [
                     { toEndpoints: [{ matchLabels: { app: httpbin.name } }], toPorts: tcp(HTTPBIN_PORT) },
                     ...peerEastWest,
                 ]),
@@ -161,12 +161,12 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
         const sampleTargets: EgressRule[] = cfg.samples.enabled ? [{ toEndpoints: [inNamespace(SAMPLE_NAMESPACE)], toPorts: tcp(SAMPLE_APPS.helloworld.port, 8080) }] : [];
         const jwks = hostPort(cfg.jwt.jwksUri);
         const issuer = outside(jwks.host, jwks.port);
-        const peerApi = peerApiServer(peer);
+        const peerApis = peers.map(peerApiServer).filter((r): r is EgressRule => r !== undefined);
         const fromLab: IngressRule["fromEntities"] = ["world", "remote-node"];
         const flows: WorkloadFlows[] = [
             {
                 name: "allow-istiod",
-                description: "istiod: xDS/CA for the proxies, webhooks from the API server, monitoring; reads both API servers and the issuer's JWKS",
+                description: "istiod: xDS/CA for the proxies, webhooks from the API server, monitoring; reads every cluster's API server and the issuer's JWKS",
                 selector: LABELS.istiod,
                 ingress: [
                     { fromEndpoints: [inNamespace(SAMPLE_NAMESPACE), { matchLabels: LABELS.ingress }, { matchLabels: LABELS.eastWest }], toPorts: tcp(ISTIOD.xds) },
@@ -177,13 +177,13 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                     dns(issuer.names),
                     API_SERVER,
                     issuer.rule,
-                    ...(peerApi ? [peerApi] : []),
+                    ...peerApis,
                 ],
             },
             meshed("allow-ingress-gateway", "ingress gateway: HTTPS from the lab network to the samples", LABELS.ingress, [
                 { fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) },
             ], [...sampleTargets, ...peerEastWest]),
-            meshed("allow-eastwest-gateway", "east-west gateway: mTLS from the peer's network, passed through to the samples", LABELS.eastWest, [
+            meshed("allow-eastwest-gateway", "east-west gateway: mTLS from the peers' networks, passed through to the samples", LABELS.eastWest, [
                 { fromEntities: fromLab, toPorts: tcp(CROSS_NETWORK_PORT) },
             ], sampleTargets),
         ];
@@ -232,9 +232,10 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
 
     if (layers.identity) {
         const federated = cfg.mesh.trustModel === "federated";
+        const peerBundles = federated ? peers.filter((p) => p.available.has("federation")) : [];
         const peerBundle: EgressRule[] =
-            federated && peer.available.has("federation")
-                ? [{ toCIDR: [peer.output<SpireFederation>("federation").apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`)], toPorts: tcp(FEDERATION_PORT) }]
+            peerBundles.length > 0
+                ? [{ toCIDR: peerBundles.map((p) => p.output<SpireFederation>("federation").apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`)), toPorts: tcp(FEDERATION_PORT) }]
                 : [];
         // Helm hook Jobs of the spire chart patch webhooks through the API server.
         const controlPlane: WorkloadFlows = { name: "allow-api-server", description: "every pod: DNS and the API server (the chart's hook Jobs, the controllers)", selector: {}, ingress: [], egress: [dns(), API_SERVER] };
@@ -274,10 +275,10 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
 }
 
 /** Declares the segmentation of one cluster once its layers are declared. */
-export function declareSegmentation(cfg: LabConfig, access: ClusterAccess, layers: SegmentationLayers, peer: PeerView): Segmentation {
+export function declareSegmentation(cfg: LabConfig, access: ClusterAccess, layers: SegmentationLayers, peers: readonly PeerView[]): Segmentation {
     return new Segmentation(`${cfg.stack}-segmentation`, {
         provider: access.provider,
         dependsOn: [layers.network.cni, ...layers.network.loadBalancer, ...(layers.mesh?.control ?? []), ...(layers.identity?.ready ?? []), ...(layers.samples ? [layers.samples] : [])],
-        namespaces: segmentedNamespaces(cfg, layers, peer),
+        namespaces: segmentedNamespaces(cfg, layers, peers),
     });
 }

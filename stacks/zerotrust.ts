@@ -15,8 +15,8 @@ export interface ZeroTrust {
 
 /**
  * Declares the zero-trust policies, the add-ons and the samples of one cluster
- * on top of its mesh, and adds `grafanaAdminPassword` (secret) to `exports`
- * when Grafana is on.
+ * on top of its mesh (Grafana's generated admin password, the
+ * `grafanaAdminPassword` output, is the add-ons').
  */
 export function declareZeroTrust(
     cfg: LabConfig,
@@ -24,7 +24,6 @@ export function declareZeroTrust(
     network: ClusterNetwork | undefined,
     identity: MeshIdentity | undefined,
     mesh: ServiceMesh,
-    exports: Record<string, unknown>,
 ): ZeroTrust {
     const provider = access.provider;
 
@@ -70,7 +69,6 @@ export function declareZeroTrust(
             grafana,
             versions: cfg.versions,
         });
-        if (addons.grafanaAdminPassword) exports.grafanaAdminPassword = addons.grafanaAdminPassword;
     }
 
     return { policies, addons, samples };

@@ -192,14 +192,15 @@ describe("re-planning into a plan directory replaces only what the plan wrote", 
 describe("checks the real engine runs against the peer's outputs", () => {
     test("a peer-role stack whose root stack signed its requests under another name is refused before anything is declared", () => {
         const cfg = parseLabConfig("comp3", rawConfig("comp3"), new Set(["sshPrivateKey"]));
-        const root = { clusterName: "cluster1" } as ClusterIdentity;
-        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1", "cluster2"], identity: root })).toEqual([]);
-        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1", "cluster9"], identity: root })).toEqual([
-            'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": set zta-testbed:peer.clusterName to "cluster2" in Pulumi.comp2.yaml and run `pulumi up` there first',
+        const root = { stack: "comp2", identity: { clusterName: "cluster1" } as ClusterIdentity };
+        expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1", "cluster2"] })).toEqual([]);
+        expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1", "cluster9"] })).toEqual([
+            'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": in Pulumi.comp2.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2" and run `pulumi up` there first',
         ]);
         // The root signed only for itself: not yet for this cluster, which main.ts warns about.
-        expect(intermediatesProblems(cfg, { signedClusters: ["cluster1"], identity: root })).toEqual([]);
-        expect(intermediatesProblems(cfg, {})).toEqual([]);
+        expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1"] })).toEqual([]);
+        expect(intermediatesProblems(cfg, { stack: "comp2" })).toEqual([]);
+        expect(intermediatesProblems(cfg, undefined)).toEqual([]);
     });
 });
 
@@ -210,16 +211,16 @@ describe("what the Pulumi engine would refuse is wrong input", () => {
     });
 });
 
-describe("a wrong peer.clusterName on the root stack, seen from the peer under the engine", () => {
+describe("a wrong clusterName in the root stack's roster, seen from the peer under the engine", () => {
     test("the peer stack's run is refused with its stack file and the fix, and the evaluation rejects cleanly", async () => {
         const lab = await planOf();
         const root = stackOf(lab, "comp2").outputs;
-        // As the root stack would have exported it had it signed comp3's requests under peer.clusterName "cluster9".
+        // As the root stack would have exported it had it signed comp3's requests under the roster's clusterName "cluster9".
         const signed = root.signedIntermediates.value as Record<string, unknown>;
         const misnamed = { ...root, signedIntermediates: { ...root.signedIntermediates, value: { cluster1: signed.cluster1, cluster9: signed.cluster2 } } };
         const file = readStackConfig(REPO, "comp3");
-        await expect(evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, peerOutputs: misnamed, program: main })).rejects.toThrow(
-            /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": set zta-testbed:peer\.clusterName to "cluster2" in Pulumi\.comp2\.yaml/,
+        await expect(evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, deployed: { comp2: misnamed }, program: main })).rejects.toThrow(
+            /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": in Pulumi\.comp2\.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2"/,
         );
     });
 });

@@ -67,11 +67,11 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
 /** Mistakes between the two stack files: [label, edit of each stack's raw config, the problem]. */
 export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
     ["pki.role root in both stacks", (_s, r) => (r.pki.role = "root"), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root" in peer stack "comp3": exactly one stack of the lab owns the root CA; set pki\.role to "peer" in one of them/],
-    ["pki.role peer in both stacks", (_s, r) => (r.pki.role = "peer"), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "peer" here and "peer" in peer stack "comp3": then no stack issues the lab PKI/],
+    ["pki.role peer in both stacks", (_s, r) => (r.pki.role = "peer"), /zta-testbed:pki\.role is "peer" in every stack file \(Pulumi\.comp2\.yaml, Pulumi\.comp3\.yaml\): then no stack issues the lab PKI/],
     ["a pool that contains the peer's host address", (s, r) => s === "comp2" && r.metallb.addresses.push("10.5.0.4/32"), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.4\/32" here contains host\.address = "10\.5\.0\.4" of peer stack "comp3"/],
     ["a pool that contains the peer's service address", (s, r) => s === "comp3" && (r.metallb.addresses = ["10.5.0.121-10.5.0.139", "10.5.1.3/32"]), /Pulumi\.comp3\.yaml: .*"10\.5\.1\.3\/32" here contains host\.serviceAddress = "10\.5\.1\.3" of peer stack "comp2"/],
-    ["a wrong peer.clusterName", (s, r) => s === "comp2" && (r.peers[0].clusterName = "cluster9"), /Pulumi\.comp2\.yaml: zta-testbed:peer\.clusterName = "cluster9" but peer stack "comp3" reports cluster "cluster2"/],
-    ["peer.stack naming a stack that is not the lab's other one", (s, r) => s === "comp3" && (r.peers[0].stack = "comp9"), /Pulumi\.comp3\.yaml: zta-testbed:peer\.stack = "comp9" but the lab's other stack is "comp2": set it to "comp2"/],
+    ["a wrong peer.clusterName", (s, r) => s === "comp2" && (r.peers[0].clusterName = "cluster9"), /Pulumi\.comp2\.yaml: zta-testbed:peers names cluster "cluster9" for stack "comp3" but peer stack "comp3" reports cluster "cluster2"/],
+    ["peer.stack naming a stack that is not the lab's other one", (s, r) => s === "comp3" && (r.peers[0].stack = "comp9"), /Pulumi\.comp3\.yaml: zta-testbed:peers\[0\]\.stack = "comp9" is not a stack of the lab \(its other stacks: "comp2"\): name one of them/],
     ["equal cluster ids in the two files", (s, r) => s === "comp3" && (r.cluster.id = 1), /Pulumi\.comp3\.yaml: zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp2"/],
     ["a misspelt key", (s, r) => s === "comp2" && (r.hots = r.host), /Pulumi\.comp2\.yaml: zta-testbed:hots is not a known setting/],
 ];

@@ -138,7 +138,7 @@ describe("checks across the StackReference", () => {
         ["equal networks", { network: "network1" }, /cluster\.network is "network1" here and "network1"/],
         ["another mesh", { meshId: "mesh2" }, /mesh\.id is "mesh1" here and "mesh2"/],
         ["another trust domain in the shared model", { trustDomain: "other.lab" }, /mesh\.trustDomain is "zta\.lab" here and "other\.lab".*one trust domain/],
-        ["overlapping pod CIDRs", { podCidr: "10.244.0.0/16" }, /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps the peer's cluster\.podCidr/],
+        ["overlapping pod CIDRs", { podCidr: "10.244.0.0/16" }, /cluster\.podCidr = "10\.244\.0\.0\/16" here overlaps cluster\.podCidr = "10\.244\.0\.0\/16" in peer stack "comp3"/],
         ["an unexpected peer name", { clusterName: "cluster9" }, /peer stack "comp3" reports cluster "cluster9"/],
         ["equal cluster names", { clusterName: "cluster1" }, /cluster\.name is "cluster1" here and "cluster1" in peer stack "comp3": cluster names must differ/],
         ["another trust model", { trustModel: "federated" as const }, /mesh\.trustModel is "shared" here and "federated"/],

@@ -7,7 +7,7 @@ import { LAB_WIDE_KEYS, PROJECT, RawConfig } from "../stacks/config";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, planLab, StackPlan } from "../offline/lab";
+import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/lab";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -18,21 +18,21 @@ export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {
 }
 
 /**
- * A copy of the committed lab in a temp dir, with `edit` applied to the raw
- * (merged) config of each stack. A lab-wide key the edits leave equal in every
+ * A copy of the lab (the committed one, or the one in `from`) in a temp dir, with
+ * `edit` applied to the raw (merged) config of each stack. A lab-wide key the edits leave equal in every
  * stack goes to Pulumi.yaml's config block; one they make differ stays the
  * committed value there and is set in the stack files that differ, which the
  * lab then refuses as drift.
  */
-export function labDirWith(edit: (stack: string, raw: Record<string, any>) => void): string {
+export function labDirWith(edit: (stack: string, raw: Record<string, any>) => void, from = REPO): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-lab-"));
-    const stacks = ["comp2", "comp3"];
+    const stacks = stacksIn(from);
     const raws = stacks.map((stack) => {
-        const raw = JSON.parse(JSON.stringify(rawConfig(stack))) as Record<string, any>;
+        const raw = JSON.parse(JSON.stringify(rawConfig(stack, from))) as Record<string, any>;
         edit(stack, raw);
         return raw;
     });
-    const committed = rawConfig(stacks[0]);
+    const committed = rawConfig(stacks[0], from);
     const project: Record<string, unknown> = {};
     for (const key of LAB_WIDE_KEYS) {
         const values = raws.map((r) => JSON.stringify(r[key]));
@@ -43,7 +43,7 @@ export function labDirWith(edit: (stack: string, raw: Record<string, any>) => vo
             if (agreed || JSON.stringify(r[key]) === JSON.stringify(committed[key])) delete r[key];
         });
     }
-    const projectFile = YAML.parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    const projectFile = YAML.parse(fs.readFileSync(path.join(from, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ ...projectFile, config: project }));
     stacks.forEach((stack, i) => {
         const config = Object.fromEntries(Object.entries(raws[i]).map(([k, v]) => [`${PROJECT}:${k}`, v]));
@@ -57,8 +57,8 @@ export function byoLabDir(): string {
     return labDirWith((_stack, raw) => delete raw.host);
 }
 
-export function planOf(dir = REPO): Promise<LabPlan> {
-    return planLab(dir, main);
+export function planOf(dir = REPO, options?: PlanOptions): Promise<LabPlan> {
+    return planLab(dir, main, options);
 }
 
 export function stackOf(lab: LabPlan, stack: string): StackPlan {

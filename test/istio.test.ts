@@ -270,9 +270,9 @@ describe("remote secrets across stacks", () => {
 
 describe("the first deployment converges in three runs", () => {
     // The runs of the first deployment (docs/design.md, "The run order"): comp3 alone, comp2 with comp3, comp3 with comp2; then each again.
-    const run = (stack: string, peerOutputs?: StackOutputs): Promise<Evaluation> => {
+    const run = (stack: string, deployed?: Record<string, StackOutputs>): Promise<Evaluation> => {
         const file = readStackConfig(labDir, stack);
-        return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, peerOutputs, program: main });
+        return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, deployed, program: main });
     };
     const remoteSecrets = (e: Evaluation) =>
         resourcesOfType(e, SECRET)
@@ -282,10 +282,10 @@ describe("the first deployment converges in three runs", () => {
     let runs: Evaluation[];
     beforeAll(async () => {
         const first = await run("comp3");
-        const second = await run("comp2", first.outputs);
-        const third = await run("comp3", second.outputs);
-        const fourth = await run("comp2", third.outputs);
-        const fifth = await run("comp3", fourth.outputs);
+        const second = await run("comp2", { comp3: first.outputs });
+        const third = await run("comp3", { comp2: second.outputs });
+        const fourth = await run("comp2", { comp3: third.outputs });
+        const fifth = await run("comp3", { comp2: fourth.outputs });
         runs = [first, second, third, fourth, fifth];
     });
 

@@ -10,7 +10,7 @@ import { EngineRuleError, evaluateStack, Evaluation, PlannedResource, StackOutpu
 const STACK = "urn:pulumi:test::rules::";
 
 function evaluate(program: () => Record<string, unknown> | void, peerOutputs?: StackOutputs): Promise<Evaluation> {
-    return evaluateStack({ project: "rules", stack: "test", config: {}, secretKeys: [], peerOutputs, program: async () => program() ?? {} });
+    return evaluateStack({ project: "rules", stack: "test", config: {}, secretKeys: [], deployed: peerOutputs && { other: peerOutputs }, program: async () => program() ?? {} });
 }
 
 function one(e: Evaluation, name: string): PlannedResource {

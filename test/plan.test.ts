@@ -129,12 +129,13 @@ describe("npm run plan", () => {
             encoding: "utf8",
         });
 
-    test("writes both stacks' files and exits 0", () => {
+    test("writes both stacks' files, prints the first deployment's runs, and exits 0", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-cli-"));
         const result = run("--out", dir, "--quiet");
         expect(result.stderr).toBe("");
         expect(result.status).toBe(0);
-        for (const stack of ["comp2", "comp3"]) {
+        expect(result.stdout).toMatch(/first deployment: 3 runs of `pulumi up`, in this order: comp3, comp2, comp3\nconverged: 1 more run \(comp2\) changed nothing\n/);
+        for (const stack of lab.stacks.map((s) => s.stack)) {
             expect(fs.existsSync(path.join(dir, stack, "resources.json"))).toBe(true);
             expect(YAML.parse(fs.readFileSync(path.join(dir, stack, "summary.json"), "utf8")).stack).toBe(stack);
             // The policy pack's config for `pulumi preview --policy-pack-config` (test/policy-plan.test.ts checks its content).

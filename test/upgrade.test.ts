@@ -51,7 +51,7 @@ describe("one set of versions in both stacks", () => {
         const own = identity("comp3", { ...NEW, cilium: "1.19.6" });
         const problems = peerProblems(own, identity("comp2", NEW), "cluster1", "comp2");
         expect(problems).toEqual([
-            'zta-testbed:versions.cilium is "1.19.6" here but peer stack "comp2" runs "1.20.0": both clusters run the same versions; set versions.cilium: "1.20.0" in this stack\'s file too (docs/upgrade.md, "In place")',
+            'zta-testbed:versions.cilium is "1.19.6" here but peer stack "comp2" runs "1.20.0": both clusters run the same versions; set versions.cilium: "1.20.0" in Pulumi.yaml (or pull the checkout the peer was deployed from; docs/upgrade.md, "In place")',
         ]);
     });
 

@@ -18,8 +18,7 @@ const good: CrossDomainEvidence = {
     callerChain: [leaf, fixture("cluster-intermediate.pem")],
     callerId: CURL,
     ownRoot: fixture("lab-root.pem"),
-    peerRoot: fixture("other-root.pem"),
-    peerTrustDomain: "cluster2.zta.lab",
+    peers: [{ root: fixture("other-root.pem"), trustDomain: "cluster2.zta.lab" }],
     now: new Date("2030-01-01T00:00:00Z"),
 };
 
@@ -49,8 +48,20 @@ describe("a caller's identity crosses into the peer's trust domain", () => {
         expect(problems).toEqual([expect.stringMatching(/not signed by the lab root or by a CA in its chain/)]);
     });
 
+    test("with two peers, a reply from either trust domain will do, and every domain that answered is checked", () => {
+        const third = { root: fixture("other-root.pem"), trustDomain: "cluster3.zta.lab" };
+        const thirdHttpbin = "spiffe://cluster3.zta.lab/ns/sample/sa/httpbin";
+        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply(thirdHttpbin, CURL)] })).toEqual([]);
+        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply(PEER_HTTPBIN, CURL), reply(thirdHttpbin, "spiffe://cluster3.zta.lab/ns/sample/sa/curl")] })).toEqual([
+            `the peer's httpbin (${thirdHttpbin}) saw URI [spiffe://cluster3.zta.lab/ns/sample/sa/curl], expected the caller's ${CURL}`,
+        ]);
+        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply("spiffe://zta.lab/ns/sample/sa/httpbin", CURL)] })).toEqual([
+            "none of 1 calls was answered in the peers' trust domains cluster2.zta.lab, cluster3.zta.lab (By= seen: spiffe://zta.lab/ns/sample/sa/httpbin)",
+        ]);
+    });
+
     test("one root for both trust domains is refused", () => {
-        const problems = crossDomainProblems({ ...good, peerRoot: fixture("lab-root.pem") });
+        const problems = crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: fixture("lab-root.pem") }] });
         expect(problems).toEqual([expect.stringMatching(/^this stack and the peer export the same root "O=zta-testbed fixture, CN=Fixture Lab Root CA": the federated model needs a root per trust domain$/)]);
     });
 });

@@ -21,14 +21,14 @@ const target: VerifyTarget = {
     eastWestAddress: "10.5.0.101",
     rootCaCert: fixture("lab-root.pem"),
     trustModel: "shared",
-    peer: { stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122", trustDomain: "zta.lab", rootCaCert: fixture("lab-root.pem") },
+    peers: [{ stack: "comp3", clusterName: "cluster2", eastWestAddress: "10.5.0.122", trustDomain: "zta.lab", rootCaCert: fixture("lab-root.pem") }],
 };
 
 /** The same stack in the federated model: the peer has its own trust domain and its own root. */
 const federatedTarget: VerifyTarget = {
     ...target,
     trustModel: "federated",
-    peer: { ...target.peer, trustDomain: "cluster2.zta.lab", rootCaCert: fixture("other-root.pem") },
+    peers: [{ ...target.peers[0], trustDomain: "cluster2.zta.lab", rootCaCert: fixture("other-root.pem") }],
 };
 
 /** SHA-256 of the curl SVID's DER, as Envoy puts it in XFCC `Hash=`. */
@@ -205,7 +205,7 @@ describe("verify on a healthy testbed", () => {
     });
 
     test("federated, but the peer exports the same root: cross-domain-identity FAILs", async () => {
-        const shared = { ...federatedTarget, peer: { ...federatedTarget.peer, rootCaCert: fixture("lab-root.pem") } };
+        const shared = { ...federatedTarget, peers: [{ ...federatedTarget.peers[0], rootCaCert: fixture("lab-root.pem") }] };
         const { deps, out } = depsFor(healthyCluster(), enforcingIngress, shared);
         expect(await main(["--stack", "comp2", "--only", "cross-domain-identity"], deps)).toBe(EXIT.failed);
         expect(out()).toMatch(/FAIL  cross-domain-identity  .*export the same root .*needs a root per trust domain/);
@@ -240,6 +240,33 @@ describe("verify names what is broken and exits non-zero", () => {
         expect(code).toBe(EXIT.failed);
         expect(lines(out()).filter((l) => l.startsWith("FAIL"))).toEqual([expect.stringMatching(/^FAIL  cross-cluster-traffic  .*no reply from helloworld v2/)]);
         expect(out()).toContain('verify: stack "comp2": FAILED cross-cluster-traffic');
+    });
+
+    test("a third cluster: istiod must read every peer and know every peer's east-west gateway", async () => {
+        const threeClusters: VerifyTarget = { ...target, peers: [...target.peers, { stack: "comp4", clusterName: "cluster3", eastWestAddress: "10.5.0.141", trustDomain: "zta.lab" }] };
+        const cluster = healthyCluster();
+        const { deps, out } = depsFor(cluster, enforcingIngress, threeClusters);
+        expect(await main(["--stack", "comp2", "--token", TOKEN], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  istiod-remote-cluster  .*istio-remote-secret-cluster3 not found: run `pulumi up` on stack "comp2" after "comp4" is deployed/);
+        expect(out()).toMatch(/FAIL  istiod-network-gateways  .*istiod knows no gateway 10\.5\.0\.141:15443 for cluster "cluster3"/);
+
+        // The same cluster once comp2 installed cluster3's remote secret and istiod synced it.
+        const healthy = cluster.onExec;
+        cluster.secrets = [...cluster.secrets, "istio-system/istio-remote-secret-cluster3"];
+        cluster.onExec = (p, container, command) => {
+            const cmd = command.join(" ");
+            if (cmd === "pilot-discovery request GET /debug/clusterz") {
+                return ok(JSON.stringify(["cluster1", "cluster2", "cluster3"].map((id) => ({ id, secretName: id === "cluster1" ? "" : `istio-system/istio-remote-secret-${id}`, syncStatus: "synced" }))));
+            }
+            if (cmd === "pilot-discovery request GET /debug/networkz") {
+                return ok(JSON.stringify([["1", "10.5.0.101"], ["2", "10.5.0.122"], ["3", "10.5.0.141"]].map(([n, addr]) => ({ Network: `network${n}`, Cluster: `cluster${n}`, Addr: addr, Port: 15443, HBONEPort: 0 }))));
+            }
+            return healthy(p, container, command);
+        };
+        const again = depsFor(cluster, enforcingIngress, threeClusters);
+        await main(["--stack", "comp2", "--token", TOKEN], again.deps);
+        expect(again.out()).toMatch(/PASS  istiod-remote-cluster  .*synced "cluster2" from istio-remote-secret-cluster2, .*synced "cluster3" from istio-remote-secret-cluster3/);
+        expect(again.out()).toMatch(/PASS  istiod-network-gateways  .*cluster1 10\.5\.0\.101:15443, cluster2 10\.5\.0\.122:15443, cluster3 10\.5\.0\.141:15443/);
     });
 
     test("the remote secret missing: istiod-remote-cluster FAILs and says which stack to re-run", async () => {

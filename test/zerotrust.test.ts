@@ -52,9 +52,8 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
                 ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
                 ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
             };
-            const exports: Record<string, unknown> = {};
-            declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, exports);
-            return exports;
+            const zeroTrust = declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh);
+            return zeroTrust.addons?.grafanaAdminPassword ? { grafanaAdminPassword: zeroTrust.addons.grafanaAdminPassword } : {};
         },
     });
     return { ...evaluation, standIns: [] };

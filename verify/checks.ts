@@ -40,16 +40,20 @@ export interface VerifyTarget {
      * that runs it (in the federated model not this stack's own root). Absent: rootCaCert.
      */
     readonly issuerCaCert?: string;
-    readonly peer: {
-        readonly stack: string;
-        readonly clusterName: string;
-        /** The peer's trust domain (its `identity` output); undefined when not deployed. */
-        readonly trustDomain?: string;
-        /** The peer's root (its `rootCaCert` output); undefined when not deployed. */
-        readonly rootCaCert?: string;
-        /** Undefined when the peer stack has not exported it (not deployed yet). */
-        readonly eastWestAddress?: string;
-    };
+    /** Every peer of the roster (`peers`), with what its outputs say. */
+    readonly peers: readonly PeerTarget[];
+}
+
+/** A peer stack as verify sees it: its roster entry and its outputs. */
+export interface PeerTarget {
+    readonly stack: string;
+    readonly clusterName: string;
+    /** The peer's trust domain (its `identity` output); undefined when not deployed. */
+    readonly trustDomain?: string;
+    /** The peer's root (its `rootCaCert` output); undefined when not deployed. */
+    readonly rootCaCert?: string;
+    /** Undefined when the peer stack has not exported it (not deployed yet). */
+    readonly eastWestAddress?: string;
 }
 
 export interface VerifyOptions {
@@ -236,26 +240,25 @@ export interface CrossDomainEvidence {
     readonly callerChain: X509Certificate[];
     /** The caller's SPIFFE ID in its own trust domain. */
     readonly callerId: string;
-    /** This stack's root and, when known, the peer's. */
+    /** This stack's root. */
     readonly ownRoot: X509Certificate;
-    readonly peerRoot?: X509Certificate;
-    readonly peerTrustDomain: string;
+    /** Each peer's trust domain and, when known, its root. */
+    readonly peers: readonly { readonly trustDomain: string; readonly root?: X509Certificate }[];
     readonly now: Date;
 }
 
 /**
- * Problems with a cross-domain call: one reply must come from a server in the
- * peer's trust domain (XFCC `By=`), carry the caller's own-domain ID (`URI=`) and
- * the hash of the certificate the caller's proxy holds (`Hash=`, SHA-256 of its
- * DER), and that certificate must chain to this stack's own root, which must not
- * be the peer's.
+ * Problems with a cross-domain call: at least one reply must come from a server
+ * in a peer's trust domain (XFCC `By=`), and each peer domain that answered must
+ * have seen the caller's own-domain ID (`URI=`) and the hash of the certificate
+ * the caller's proxy holds (`Hash=`, SHA-256 of its DER); that certificate must
+ * chain to this stack's own root, which must be no peer's.
  */
 export function crossDomainProblems(e: CrossDomainEvidence): string[] {
     const problems: string[] = [];
-    if (e.peerRoot && e.peerRoot.fingerprint256 === e.ownRoot.fingerprint256) {
+    if (e.peers.some((p) => p.root && p.root.fingerprint256 === e.ownRoot.fingerprint256)) {
         problems.push(`this stack and the peer export the same root "${e.ownRoot.subject.replace(/\n/g, ", ")}": the federated model needs a root per trust domain`);
     }
-    const peerPrefix = spiffeId(e.peerTrustDomain, "/");
     const elements = e.replies.flatMap((body) => {
         try {
             const header = xfccFromHttpbin(body);
@@ -264,20 +267,24 @@ export function crossDomainProblems(e: CrossDomainEvidence): string[] {
             return [];
         }
     });
-    const fromPeer = elements.find((el) => (el.By ?? []).some((by) => by.startsWith(peerPrefix)));
-    if (fromPeer === undefined) {
+    // The first reply from each peer trust domain that answered (the calls are spread over the clusters).
+    const fromPeers = e.peers.flatMap((p) => elements.filter((el) => (el.By ?? []).some((by) => by.startsWith(spiffeId(p.trustDomain, "/")))).slice(0, 1));
+    if (fromPeers.length === 0) {
         const seen = [...new Set(elements.flatMap((el) => el.By ?? []))].join(", ") || "no X-Forwarded-Client-Cert";
-        problems.push(`none of ${e.replies.length} calls was answered in the peer's trust domain ${e.peerTrustDomain} (By= seen: ${seen})`);
+        const domains = e.peers.map((p) => p.trustDomain).join(", ");
+        problems.push(`none of ${e.replies.length} calls was answered in the ${e.peers.length === 1 ? "peer's trust domain" : "peers' trust domains"} ${domains} (By= seen: ${seen})`);
         return problems;
     }
-    const uris = fromPeer.URI ?? [];
-    if (!uris.includes(e.callerId)) problems.push(`the peer's httpbin (${fromPeer.By?.[0]}) saw URI [${uris.join(", ")}], expected the caller's ${e.callerId}`);
-    const leaf = e.callerChain[0];
-    if (leaf !== undefined) {
-        const hash = createHash("sha256").update(leaf.raw).digest("hex");
-        const seenHash = (fromPeer.Hash ?? [])[0];
-        if (seenHash !== undefined && seenHash.toLowerCase() !== hash) {
-            problems.push(`the peer saw a client certificate with hash ${seenHash}, not the one the caller's proxy holds (${hash})`);
+    for (const fromPeer of fromPeers) {
+        const uris = fromPeer.URI ?? [];
+        if (!uris.includes(e.callerId)) problems.push(`the peer's httpbin (${fromPeer.By?.[0]}) saw URI [${uris.join(", ")}], expected the caller's ${e.callerId}`);
+        const leaf = e.callerChain[0];
+        if (leaf !== undefined) {
+            const hash = createHash("sha256").update(leaf.raw).digest("hex");
+            const seenHash = (fromPeer.Hash ?? [])[0];
+            if (seenHash !== undefined && seenHash.toLowerCase() !== hash) {
+                problems.push(`the peer saw a client certificate with hash ${seenHash}, not the one the caller's proxy holds (${hash})`);
+            }
         }
     }
     problems.push(...chainProblems(e.callerChain, e.ownRoot, e.callerId, e.now));
@@ -377,32 +384,34 @@ export const CHECKS: readonly Check[] = [
     },
     {
         id: "istiod-remote-cluster",
-        title: "istiod reads the peer cluster",
-        proves: `the peer's remote secret (${ISTIO_NAMESPACE}/${remoteSecretName("<peer cluster>")}) is installed and istiod has synced the peer's API (/debug/clusterz says "synced"): endpoint discovery across clusters works`,
+        title: "istiod reads every peer cluster",
+        proves: `each peer's remote secret (${ISTIO_NAMESPACE}/${remoteSecretName("<peer cluster>")}) is installed and istiod has synced each peer's API (/debug/clusterz says "synced"): endpoint discovery across clusters works`,
         async run({ cluster, target }) {
-            const secret = remoteSecretName(target.peer.clusterName);
-            if (!(await cluster.hasSecret(ISTIO_NAMESPACE, secret))) {
-                throw new CheckFailed([`Secret ${ISTIO_NAMESPACE}/${secret} not found: run \`pulumi up\` on stack "${target.stack}" after "${target.peer.stack}" is deployed`]);
+            const missing: string[] = [];
+            for (const peer of target.peers) {
+                const secret = remoteSecretName(peer.clusterName);
+                if (!(await cluster.hasSecret(ISTIO_NAMESPACE, secret))) {
+                    missing.push(`Secret ${ISTIO_NAMESPACE}/${secret} not found: run \`pulumi up\` on stack "${target.stack}" after "${peer.stack}" is deployed`);
+                }
             }
+            failIf(missing);
             const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
             const clusters = parseClusterz(await istiodDebug(cluster, istiod, "/debug/clusterz"));
-            failIf(remoteClusterProblems(clusters, target.peer.clusterName));
-            return `${istiod.name} synced "${target.peer.clusterName}" from ${secret}`;
+            failIf(target.peers.flatMap((peer) => remoteClusterProblems(clusters, peer.clusterName)));
+            return target.peers.map((peer) => `${istiod.name} synced "${peer.clusterName}" from ${remoteSecretName(peer.clusterName)}`).join(", ");
         },
     },
     {
         id: "istiod-network-gateways",
-        title: "istiod knows both east-west gateways",
-        proves: `istiod lists this cluster's and the peer's east-west gateway addresses on port ${CROSS_NETWORK_PORT} (/debug/networkz): traffic to the other network goes through them`,
+        title: "istiod knows every east-west gateway",
+        proves: `istiod lists this cluster's and every peer's east-west gateway addresses on port ${CROSS_NETWORK_PORT} (/debug/networkz): traffic to the other networks goes through them`,
         async run({ cluster, target }) {
-            if (target.peer.eastWestAddress === undefined) {
-                throw new CheckFailed([`peer stack "${target.peer.stack}" has not exported eastWestAddress: deploy it first`]);
-            }
+            failIf(target.peers.filter((p) => p.eastWestAddress === undefined).map((p) => `peer stack "${p.stack}" has not exported eastWestAddress: deploy it first`));
             const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
             const gateways = parseNetworkz(await istiodDebug(cluster, istiod, "/debug/networkz"));
             const expected = [
                 { cluster: target.clusterName, address: target.eastWestAddress },
-                { cluster: target.peer.clusterName, address: target.peer.eastWestAddress },
+                ...target.peers.map((p) => ({ cluster: p.clusterName, address: p.eastWestAddress as string })),
             ];
             failIf(networkGatewayProblems(gateways, expected));
             return expected.map((e) => `${e.cluster} ${e.address}:${CROSS_NETWORK_PORT}`).join(", ");
@@ -488,8 +497,8 @@ export const CHECKS: readonly Check[] = [
         proves: `federated trust model only (else SKIP): calls (--requests at most) from the ${SAMPLE_NAMESPACE} "${MESH_CALLS.crossDomain.from}" pod to ${meshCallUrl(MESH_CALLS.crossDomain)} until the peer cluster's httpbin answers (X-Forwarded-Client-Cert By= in the peer's trust domain); its URI= is the caller's SPIFFE ID in this trust domain, its Hash= that of the certificate the caller's proxy holds, which chains signature by signature to this stack's own rootCaCert, not the peer's`,
         async run({ cluster, target, options }) {
             if (target.trustModel !== "federated") throw new CheckSkipped("shared trust model: one trust domain and one root, nothing to cross");
-            const peerTrustDomain = target.peer.trustDomain;
-            if (peerTrustDomain === undefined) throw new CheckFailed([`peer stack "${target.peer.stack}" has no identity output: deploy it first`]);
+            failIf(target.peers.filter((p) => p.trustDomain === undefined).map((p) => `peer stack "${p.stack}" has no identity output: deploy it first`));
+            const peerTrustDomains = target.peers.map((p) => p.trustDomain as string);
             const caller = callerOf(MESH_CALLS.crossDomain);
             const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, PROXY_CONTAINER);
             const secrets = proxySecretsFromConfigDump(await run(cluster, pod, PROXY_CONTAINER, ["pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_secrets"]));
@@ -503,12 +512,11 @@ export const CHECKS: readonly Check[] = [
                     callerChain: secrets.chain,
                     callerId,
                     ownRoot: new X509Certificate(target.rootCaCert),
-                    peerRoot: target.peer.rootCaCert ? new X509Certificate(target.peer.rootCaCert) : undefined,
-                    peerTrustDomain,
+                    peers: target.peers.map((p) => ({ trustDomain: p.trustDomain as string, root: p.rootCaCert ? new X509Certificate(p.rootCaCert) : undefined })),
                     now: options.now(),
                 }),
             );
-            return `${callerId} seen by the peer's httpbin in ${peerTrustDomain}, its certificate chained to this stack's own root`;
+            return `${callerId} seen by the peer's httpbin in ${peerTrustDomains.join(" or ")}, its certificate chained to this stack's own root`;
         },
     },
     {

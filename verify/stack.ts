@@ -64,7 +64,7 @@ function issuerClient(outputs: OutputMap): IssuerClient | undefined {
     return issuer && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, clientSecret } : undefined;
 }
 
-/** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peer's outputs. */
+/** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peers' outputs. */
 export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
     const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
         throw new Error(pulumiErrorMessage(err, stackName));
@@ -82,13 +82,19 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
         throw new Error(`stack "${stackName}" has no output ${missing.join(", ")}: run \`pulumi up --stack ${stackName}\` first`);
     }
 
-    // A peer that is not deployed (yet) only leaves its east-west address unknown; the check that needs it says so.
-    let peerOutputs: OutputMap = {};
-    try {
-        peerOutputs = await (await LocalWorkspace.selectStack({ stackName: cfg.peers[0].stack, workDir })).outputs();
-    } catch {
-        peerOutputs = {};
+    // A peer that is not deployed (yet) only leaves its outputs unknown; the checks that need them say so.
+    const peers: { stack: string; clusterName: string; outputs: OutputMap }[] = [];
+    for (const { stack: peerStack, clusterName } of cfg.peers) {
+        let peerOutputs: OutputMap = {};
+        try {
+            peerOutputs = await (await LocalWorkspace.selectStack({ stackName: peerStack, workDir })).outputs();
+        } catch {
+            peerOutputs = {};
+        }
+        peers.push({ stack: peerStack, clusterName, outputs: peerOutputs });
     }
+    // The issuer runs in the root stack: this one, or the peer that exports it.
+    const issuerStack = issuerClient(outputs) ? undefined : peers.find((p) => issuerClient(p.outputs));
 
     return {
         kubeconfig,
@@ -100,17 +106,17 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
-            // The issuer runs in the root stack: its certificate chains to that stack's root.
-            ...(issuerClient(outputs)
-                ? { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }
-                : { issuer: issuerClient(peerOutputs), issuerCaCert: output<string>(peerOutputs, "rootCaCert") }),
-            peer: {
-                stack: cfg.peers[0].stack,
-                clusterName: cfg.peers[0].clusterName,
-                trustDomain: output<ClusterIdentity>(peerOutputs, "identity")?.trustDomain,
-                rootCaCert: output<string>(peerOutputs, "rootCaCert"),
-                eastWestAddress: output<string>(peerOutputs, "eastWestAddress"),
-            },
+            // The issuer's certificate chains to the root of the stack that runs it.
+            ...(issuerStack
+                ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") }
+                : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
+            peers: peers.map((p) => ({
+                stack: p.stack,
+                clusterName: p.clusterName,
+                trustDomain: output<ClusterIdentity>(p.outputs, "identity")?.trustDomain,
+                rootCaCert: output<string>(p.outputs, "rootCaCert"),
+                eastWestAddress: output<string>(p.outputs, "eastWestAddress"),
+            })),
         },
     };
 }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack, PlannedResource } from "../../offline/evaluate";
-import { isKubernetesObject, planLab, readStackConfig, STACKS } from "../../offline/lab";
+import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../offline/lab";
 import { PROJECT } from "../../stacks/config";
 import { main } from "../../stacks/main";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
@@ -48,10 +48,11 @@ function shellSafe(name: string, value: unknown): string {
 /** `info`: what run.sh needs to know of the lab, as shell assignments; the order of `pulumi up` runs is the offline plan's. */
 async function info(flags: Flags): Promise<void> {
     const dir = one(flags, "config-dir");
-    const { runs } = await planLab(dir, main);
-    const lines = [`order="${runs.map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${STACKS.join(" ")}"`];
+    const { runs, stacks: plans } = await planLab(dir, main);
+    const stacks = plans.map((p) => p.stack);
+    const lines = [`order="${runs.map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${stacks.map((s) => shellSafe("stack", s)).join(" ")}"`];
     const versions = new Set<string>();
-    for (const stack of STACKS) {
+    for (const stack of stacks) {
         const raw = rawStack(dir, stack);
         versions.add(JSON.stringify([raw.versions?.kubernetes, raw.versions?.metallb]));
         lines.push(`${stack}_address=${shellSafe("host.address", raw.host?.address)}`);
@@ -62,9 +63,9 @@ async function info(flags: Flags): Promise<void> {
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
     // Torn down last (docs/deploy.md, "Tearing down"): the stack that owns the lab root.
-    const root = STACKS.filter((stack) => rawStack(dir, stack).pki?.role === "root");
+    const root = stacks.filter((stack) => rawStack(dir, stack).pki?.role === "root");
     lines.push(`root_stacks="${root.join(" ")}"`);
-    lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, STACKS[0]).versions?.cilium)}`);
+    lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, stacks[0]).versions?.cilium)}`);
     // A file, not stdout: the program may log while the plan evaluates it.
     fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");
 }
@@ -82,7 +83,7 @@ function byo(flags: Flags): void {
     const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[`${PROJECT}:charts`] as Record<string, unknown> | undefined;
     project.config = { ...(project.config ?? {}), [`${PROJECT}:charts`]: { value: { ...(charts ?? {}), mirror } } };
     fs.writeFileSync(path.join(out, "Pulumi.yaml"), YAML.stringify(project));
-    for (const stack of STACKS) {
+    for (const stack of stacksIn(dir)) {
         const raw = readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`));
         delete raw[`${PROJECT}:host`];
         fs.writeFileSync(path.join(out, `Pulumi.${stack}.yaml`), YAML.stringify({ config: raw }));
@@ -98,7 +99,7 @@ function engineOnly(urn: string): boolean {
 async function firstRunUrns(flags: Flags): Promise<void> {
     const dir = one(flags, "config-dir");
     const result: Record<string, string[]> = {};
-    for (const stack of STACKS) {
+    for (const stack of stacksIn(dir)) {
         const file = readStackConfig(dir, stack);
         const evaluation = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, program: main });
         result[stack] = evaluation.resources.map((r) => r.urn).sort();

@@ -1,0 +1,321 @@
+// A lab of any number of clusters: every stack names all its peers (`peers`),
+// installs a remote secret and federates with each, the root stack signs for
+// every cluster, the checks run pairwise over everything a stack sees, and the
+// offline plan runs the deployment order until nothing changes.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { evaluateStack, PlannedResource } from "../offline/evaluate";
+import { LabPlan, NotConvergedError, planLab, readLabConfig, readStackConfig } from "../offline/lab";
+import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
+import { main } from "../stacks/main";
+import { ClusterIdentity } from "../model/lab";
+import { labViewProblems, PeerView } from "../stacks/peer";
+import { labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+
+const THREE = path.join(REPO, "examples", "three-clusters");
+const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
+const CLUSTERS = { comp2: "cluster1", comp3: "cluster2", comp4: "cluster3" } as const;
+const STACKS = Object.keys(CLUSTERS) as (keyof typeof CLUSTERS)[];
+
+function configProblems(run: () => unknown): string[] {
+    try {
+        run();
+    } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+    }
+    return [];
+}
+
+describe("npm run plan -- --config-dir examples/three-clusters", () => {
+    let out: string;
+    let stdout: string;
+    const resources = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
+    const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
+    beforeAll(() => {
+        out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-three-")), "plan");
+        const result = spawnSync(
+            process.execPath,
+            [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"],
+            { cwd: REPO, encoding: "utf8", timeout: 120_000 },
+        );
+        expect([result.status, result.stderr]).toEqual([0, ""]);
+        stdout = result.stdout;
+    });
+
+    test("plans the three stacks of the directory", () => {
+        expect(fs.readdirSync(out).filter((f) => !f.startsWith(".")).sort()).toEqual(["comp2", "comp3", "comp4"]);
+        expect(stdout).toMatch(/\(comp2: \d+ resources, comp3: \d+ resources, comp4: \d+ resources\)/);
+    });
+
+    test("prints each cluster with its id, network and the remote secrets it installs", () => {
+        expect(stdout).toContain(
+            [
+                "comp2: cluster1 (cluster id 1, network1); remote secrets for cluster2, cluster3",
+                "comp3: cluster2 (cluster id 2, network2); remote secrets for cluster1, cluster3",
+                "comp4: cluster3 (cluster id 3, network3); remote secrets for cluster1, cluster2",
+            ].join("\n"),
+        );
+    });
+
+    test("prints the first deployment's runs, their count, and the runs that found nothing to change", () => {
+        expect(stdout).toMatch(/first deployment: 5 runs of `pulumi up`, in this order: comp3, comp4, comp2, comp3, comp4\n/);
+        expect(stdout).toMatch(/converged: 2 more runs \(comp2, comp3\) changed nothing/);
+    });
+
+    test("the example's README lists the printed sequence as its `pulumi up` commands, and their count", () => {
+        const readme = fs.readFileSync(path.join(THREE, "README.md"), "utf8");
+        const printed = /in this order: (.*)\n/.exec(stdout)?.[1].split(", ");
+        expect([...readme.matchAll(/^pulumi up --stack (\S+)$/gm)].map((m) => m[1])).toEqual(printed);
+        expect(readme).toContain(`converges in these ${printed?.length} runs`);
+    });
+
+    test.each(STACKS)("%s has a remote secret for each of the two other clusters, as istioctl labels it", (stack) => {
+        const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
+        const secrets = resourcesOfType({ resources: resources(stack) }, "kubernetes:core/v1:Secret")
+            .map((r) => r.inputs.metadata as { name: string; labels?: Record<string, string>; annotations?: Record<string, string> })
+            .filter((m) => m.name.startsWith("istio-remote-secret-"));
+        expect(secrets.map((m) => [m.name, m.labels?.["istio/multiCluster"], m.annotations?.["networking.istio.io/cluster"]])).toEqual(
+            others.map((c) => [`istio-remote-secret-${c}`, "true", c]),
+        );
+    });
+
+    test("the clusters have distinct ids, names and networks", () => {
+        const identities = STACKS.map((s) => outputs(s).identity as ClusterIdentity);
+        expect(identities.map((i) => [i.clusterName, i.clusterId, i.network])).toEqual([
+            ["cluster1", 1, "network1"],
+            ["cluster2", 2, "network2"],
+            ["cluster3", 3, "network3"],
+        ]);
+    });
+
+    test("the root stack signed the intermediates of all three clusters, and each peer-role stack used its own", () => {
+        expect(Object.keys(outputs("comp2").signedIntermediates).sort()).toEqual(["cluster1", "cluster2", "cluster3"]);
+        for (const stack of ["comp3", "comp4"] as const) {
+            const cert = resources(stack).find((r) => r.name === `${stack}-istio-ingress-tls-cert`);
+            expect(cert?.inputs.caCertPem).toBe(`MOCK-CERT(LocallySignedCert/comp2-pki-${CLUSTERS[stack]}-istio-cert)`);
+            expect(outputs(stack).usedFromPeer.cluster1).toEqual(["identity", "remoteSecret", "rootCaCert", "signedIntermediates"]);
+        }
+        expect(outputs("comp2").usedFromPeer).toEqual({
+            cluster2: ["identity", "remoteSecret", "signingRequests"],
+            cluster3: ["identity", "remoteSecret", "signingRequests"],
+        });
+    });
+
+    test("network policies let the samples out to both other east-west gateways, and istiod to both other API servers", () => {
+        const policy = (name: string) => resources("comp2").find((r) => r.type.endsWith("CiliumNetworkPolicy") && (r.inputs.metadata as { name: string }).name === name);
+        const egress = (name: string) => (policy(name)?.inputs.spec as { egress: { toCIDR?: string[]; toPorts?: { ports: { port: string }[] }[] }[] }).egress;
+        expect(egress("allow-sleep").filter((e) => e.toPorts?.[0].ports[0].port === "15443").flatMap((e) => e.toCIDR)).toEqual(["10.5.0.122/32", "10.5.0.141/32"]);
+        expect(egress("allow-istiod").filter((e) => e.toPorts?.[0].ports[0].port === "6443").flatMap((e) => e.toCIDR)).toEqual(["10.5.0.4/32", "10.5.0.5/32"]);
+    });
+
+    test("the converged plan asks for no further run", () => {
+        for (const stack of STACKS) {
+            const warnings = (JSON.parse(fs.readFileSync(path.join(out, stack, "summary.json"), "utf8")) as { warnings: string[] }).warnings;
+            expect([stack, warnings.filter((w) => /run `pulumi up`/.test(w))]).toEqual([stack, []]);
+        }
+    });
+});
+
+describe("three clusters in the federated trust model", () => {
+    let lab: LabPlan;
+    beforeAll(async () => {
+        const dir = labDirWith((stack, raw) => {
+            raw.mesh.trustModel = "federated";
+            raw.cluster.trustDomain = `${CLUSTERS[stack as keyof typeof CLUSTERS]}.zta.lab`;
+        }, THREE);
+        lab = await planOf(dir);
+    });
+
+    test.each(STACKS)("%s: a ClusterFederatedTrustDomain for each other cluster, and its SVIDs federate with both", (stack) => {
+        const plan = stackOf(lab, stack);
+        const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
+        const domains = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain");
+        expect(domains.map((d) => [(d.inputs.metadata as { name: string }).name, (d.inputs.spec as { trustDomain: string }).trustDomain])).toEqual(
+            others.map((c) => [c, `${c}.zta.lab`]),
+        );
+        for (const id of resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID")) {
+            expect((id.inputs.spec as { federatesWith: string[] }).federatesWith).toEqual(others.map((c) => `${c}.zta.lab`));
+        }
+    });
+
+    test.each(STACKS)("%s: istiod accepts both other trust domains as aliases", (stack) => {
+        const istiod = stackOf(lab, stack).resources.find((r) => r.name === `${stack}-istio-istiod`);
+        const others = STACKS.filter((s) => s !== stack).map((s) => `${CLUSTERS[s]}.zta.lab`);
+        expect((istiod?.inputs.values as { meshConfig: { trustDomainAliases: string[] } }).meshConfig.trustDomainAliases).toEqual(others);
+    });
+});
+
+describe("the checks run pairwise over every stack a stack can see", () => {
+    test("comp4 reusing comp2's cluster id is refused up front, naming both stacks, and comp3 is not blamed", () => {
+        const dir = labDirWith((stack, raw) => {
+            if (stack === "comp4") raw.cluster.id = 1;
+        }, THREE);
+        const problems = configProblems(() => readLabConfig(dir));
+        expect(problems).toEqual([
+            'Pulumi.comp2.yaml: zta-testbed:cluster.id is 1 here and 1 in peer stack "comp4": cluster ids must differ (Cilium and Istio key state by it)',
+            'Pulumi.comp4.yaml: zta-testbed:cluster.id is 1 here and 1 in peer stack "comp2": cluster ids must differ (Cilium and Istio key state by it)',
+        ]);
+    });
+
+    test("a pool of comp4 overlapping comp3's is refused in both files", () => {
+        const dir = labDirWith((stack, raw) => {
+            if (stack === "comp4") raw.metallb = { ...raw.metallb, addresses: ["10.5.0.135-10.5.0.159"] };
+        }, THREE);
+        const problems = configProblems(() => readLabConfig(dir)).join("\n");
+        expect(problems).toMatch(/Pulumi\.comp3\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.121-10\.5\.0\.139" here overlaps "10\.5\.0\.135-10\.5\.0\.159" in peer stack "comp4"/);
+        expect(problems).toMatch(/Pulumi\.comp4\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.135-10\.5\.0\.159" here overlaps "10\.5\.0\.121-10\.5\.0\.139" in peer stack "comp3"/);
+    });
+
+    const own = () => parseLabConfig("comp2", rawConfig("comp2", THREE), SSH);
+    const identity = (stack: "comp3" | "comp4", change: Partial<ClusterIdentity> = {}): ClusterIdentity => ({
+        clusterName: CLUSTERS[stack],
+        clusterId: stack === "comp3" ? 2 : 3,
+        network: stack === "comp3" ? "network2" : "network3",
+        meshId: "mesh1",
+        trustDomain: "zta.lab",
+        trustModel: "shared",
+        metallbAddresses: [stack === "comp3" ? "10.5.0.121-10.5.0.139" : "10.5.0.140-10.5.0.159"],
+        podCidr: stack === "comp3" ? "10.245.0.0/16" : "10.246.0.0/16",
+        serviceCidr: stack === "comp3" ? "10.97.0.0/16" : "10.98.0.0/16",
+        pkiRole: "peer",
+        ...change,
+    });
+    const view = (stack: "comp3" | "comp4", id?: ClusterIdentity): PeerView => ({
+        stack,
+        clusterName: CLUSTERS[stack],
+        identity: id,
+        available: new Set(id ? ["identity" as const] : []),
+        output: () => {
+            throw new Error("not read by the checks");
+        },
+        plain: () => undefined,
+    });
+
+    test("under the engine, the root stack refuses two peers that share a network, naming both peer stacks", () => {
+        expect(labViewProblems(own(), [view("comp3", identity("comp3")), view("comp4", identity("comp4"))])).toEqual([]);
+        expect(labViewProblems(own(), [view("comp3", identity("comp3")), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+            'zta-testbed:cluster.network is "network2" in peer stack "comp3" and "network2" in peer stack "comp4": the clusters are on different networks; name them differently',
+        ]);
+    });
+
+    test("a peer-role stack that sees every peer and no root among them is refused; one not deployed yet may still be the root", () => {
+        const comp3 = parseLabConfig("comp3", rawConfig("comp3", THREE), SSH);
+        const peerComp2 = { ...view("comp4"), stack: "comp2", clusterName: "cluster1" };
+        const comp2Identity = { ...identity("comp4"), clusterName: "cluster1", clusterId: 1, network: "network1", metallbAddresses: ["10.5.0.100-10.5.0.120"], podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/16" };
+        expect(labViewProblems(comp3, [peerComp2, view("comp4", identity("comp4"))])).toEqual([]);
+        expect(labViewProblems(comp3, [{ ...peerComp2, identity: comp2Identity }, view("comp4", identity("comp4"))])).toEqual([
+            'zta-testbed:pki.role is "peer" here and in every peer stack ("comp2", "comp4"): then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
+        ]);
+    });
+
+    test("the program itself refuses it: comp2 evaluated with comp3's and a clashing comp4's outputs stops naming both", async () => {
+        const file = readStackConfig(THREE, "comp2");
+        const peerIdentity = (id: ClusterIdentity) => ({ identity: { value: id, secret: false } });
+        await expect(
+            evaluateStack({
+                project: "zta-testbed",
+                stack: "comp2",
+                config: file.config,
+                secretKeys: file.secretKeys,
+                deployed: { comp3: peerIdentity(identity("comp3")), comp4: peerIdentity(identity("comp4", { clusterId: 2 })) },
+                program: main,
+            }),
+        ).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbed:cluster\.id is 2 in peer stack "comp3" and 2 in peer stack "comp4"/);
+    });
+});
+
+describe("the roster", () => {
+    test("every roster lists every other stack of the lab", () => {
+        const dir = labDirWith((stack, raw) => {
+            if (stack === "comp3") raw.peers = raw.peers.filter((p: { stack: string }) => p.stack !== "comp4");
+        }, THREE);
+        expect(configProblems(() => readLabConfig(dir))).toEqual([
+            'Pulumi.comp3.yaml: zta-testbed:peers has no entry for stack "comp4" of the lab: add {stack: comp4, clusterName: cluster3} (every cluster of the mesh installs a remote secret for every other)',
+        ]);
+    });
+
+    test.each([
+        ["a stack listed twice", (r: any) => r.peers.push({ ...r.peers[0] }), /zta-testbed:peers\[2\]\.stack = "comp3" is already zta-testbed:peers\[0\]: name each peer stack once/],
+        ["a cluster name listed twice", (r: any) => (r.peers[1].clusterName = "cluster2"), /zta-testbed:peers\[1\]\.clusterName = "cluster2" is already zta-testbed:peers\[0\]\.clusterName/],
+        ["an entry with an unknown key", (r: any) => (r.peers[0].cluster = "cluster2"), /zta-testbed:peers\[0\]\.cluster is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\?/],
+        ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
+        ["no roster at all", (r: any) => delete r.peers, /zta-testbed:peers is not set: name every other stack of the lab/],
+        ["both peer and peers", (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/],
+    ])("%s is refused naming the key", (_label, edit, message) => {
+        const raw = JSON.parse(JSON.stringify(rawConfig("comp2", THREE)));
+        edit(raw);
+        expect(configProblems(() => parseLabConfig("comp2", raw, SSH)).join("\n")).toMatch(message);
+    });
+
+    test("the single `peer:` of older stack files is a one-entry roster", async () => {
+        const dir = labDirWith((_stack, raw) => {
+            raw.peer = raw.peers[0];
+            delete raw.peers;
+        });
+        expect(fs.readFileSync(path.join(dir, "Pulumi.comp3.yaml"), "utf8")).toMatch(/zta-testbed:peer:\n {4}stack: comp2\n {4}clusterName: cluster1\n/);
+        const files = readLabConfig(dir);
+        expect(files.map((f) => parseLabConfig(f.stack, f.raw, SSH).peers)).toEqual([[{ stack: "comp3", clusterName: "cluster2" }], [{ stack: "comp2", clusterName: "cluster1" }]]);
+        // Under the engine: comp3 reads comp2 through one StackReference named after its cluster.
+        const file = readStackConfig(dir, "comp3");
+        const alone = await evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, program: main });
+        expect(alone.resources.filter((r) => r.type === "pulumi:pulumi:StackReference").map((r) => [r.name, r.inputs.name])).toEqual([["comp3-peer-cluster1", "comp2"]]);
+    });
+});
+
+describe("the fixpoint of the deployment order", () => {
+    // Programs much smaller than the lab's, so that the runs themselves are what is tested.
+    const counting = (make: (run: number) => object) => {
+        let calls = 0;
+        return { program: async () => make(++calls), calls: () => calls };
+    };
+
+    test("a run that changes nothing is not a run of the deployment, and ends the plan", async () => {
+        const p = counting(() => ({ stack: pulumi.getStack() }));
+        const lab = await planLab(REPO, p.program);
+        expect(lab.runs).toEqual(["comp3", "comp2"]);
+        // comp3 ran again because comp2 had been deployed since, and found nothing to change.
+        expect(lab.evaluations).toEqual([
+            { stack: "comp3", changed: true },
+            { stack: "comp2", changed: true },
+            { stack: "comp3", changed: false },
+        ]);
+        expect(p.calls()).toBe(3);
+    });
+
+    test("outputs that change on every run are refused after the bound, naming the stacks and outputs that still change", async () => {
+        const p = counting((run) => ({ stack: pulumi.getStack(), run }));
+        const failure = planLab(REPO, p.program, { maxRounds: 3 });
+        await expect(failure).rejects.toThrow(NotConvergedError);
+        await expect(failure).rejects.toThrow(
+            'the offline plan did not converge in 3 passes of the deployment order comp3, comp2: the outputs of "comp3" (run), "comp2" (run) still changed in the last pass, so "comp3" would have to run again',
+        );
+        // Bounded: three passes of two stacks, not one more.
+        expect(p.calls()).toBe(6);
+    });
+
+    test("--stacks plans only the stacks given; a roster entry naming another stack of the directory is a stack not deployed", async () => {
+        const p = counting(() => ({ stack: pulumi.getStack() }));
+        const lab = await planLab(THREE, p.program, { stacks: ["comp2", "comp4"] });
+        expect(lab.stacks.map((s) => s.stack)).toEqual(["comp2", "comp4"]);
+        expect(lab.runs).toEqual(["comp4", "comp2"]);
+        expect(configProblems(() => readLabConfig(THREE, ["comp2", "comp9"]))).toEqual([
+            `${path.join(THREE, "Pulumi.comp9.yaml")} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${THREE} (--stacks), or write that file`,
+        ]);
+    });
+
+    test("npm run plan -- --stacks takes a comma-separated list and refuses a stack without a file before evaluating anything", () => {
+        const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-stacks-")), "plan");
+        const result = spawnSync(
+            process.execPath,
+            [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out],
+            { cwd: REPO, encoding: "utf8", timeout: 60_000 },
+        );
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/Pulumi\.comp9\.yaml does not exist/);
+        expect(fs.existsSync(out)).toBe(false);
+    });
+});
