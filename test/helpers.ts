@@ -1,4 +1,5 @@
 // Shared helpers for the tests: the committed lab config and the offline plan of it.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,6 +8,7 @@ import { PROJECT, RawConfig } from "../stacks/config";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, planLab, StackPlan } from "../offline/lab";
+import { PLAN_CACHE_ENV } from "./global-setup";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -33,8 +35,79 @@ export function byoLabDir(): string {
     return labDirWith((_stack, raw) => delete raw.host);
 }
 
-export function planOf(dir = REPO): Promise<LabPlan> {
-    return planLab(dir, main);
+/**
+ * The offline plan of the lab whose stack files are in `dir` (the committed lab by default).
+ * Planning is most of the tests' time, and many files plan the same lab: within one jest run,
+ * each lab (by the contents of its stack files) is planned once, by whichever worker asks first,
+ * and read back as JSON by every other (each file gets its own copy, free to change). Plans that
+ * fail are not shared. `shared: false` plans afresh and shares nothing: for a test that plans
+ * with a module mocked (the plan depends on more than the stack files then).
+ */
+export async function planOf(dir = REPO, { shared = true }: { shared?: boolean } = {}): Promise<LabPlan> {
+    const cache = process.env[PLAN_CACHE_ENV];
+    if (!shared || !cache) return planQuickly(dir);
+    const file = path.join(cache, `${labKey(dir)}.json`);
+    const lock = `${file}.lock`;
+    for (;;) {
+        if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as LabPlan;
+        try {
+            fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+        } catch {
+            // Another worker is planning this lab: wait for its plan (or for it to give up or die).
+            if (lockHolderDied(lock)) fs.rmSync(lock, { force: true });
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            continue;
+        }
+        try {
+            const lab = await planQuickly(dir);
+            fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(lab));
+            fs.renameSync(`${file}.${process.pid}`, file);
+            return lab;
+        } finally {
+            fs.rmSync(lock, { force: true });
+        }
+    }
+}
+
+function lockHolderDied(lock: string): boolean {
+    let pid: number;
+    try {
+        pid = Number(fs.readFileSync(lock, "utf8"));
+    } catch {
+        return false; // released meanwhile
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return false; // just taken, its pid not written yet
+    try {
+        process.kill(pid, 0);
+        return false;
+    } catch {
+        return true;
+    }
+}
+
+/** The stack files (and project file) of a lab dir, by name and content. */
+function labKey(dir: string): string {
+    const hash = crypto.createHash("sha256");
+    for (const name of fs.readdirSync(dir).filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n)).sort()) {
+        hash.update(`${name}\0${fs.readFileSync(path.join(dir, name), "utf8")}\0`);
+    }
+    return hash.digest("hex").slice(0, 32);
+}
+
+/**
+ * The Pulumi SDK takes `new Error().stack` of every promise it makes (for its leak report);
+ * under jest each stack is formatted through source maps, which made planning three times
+ * slower. Stacks are off while planning: what the plan throws keeps its message (which is what
+ * the tests check), not the frames.
+ */
+async function planQuickly(dir: string): Promise<LabPlan> {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+        return await planLab(dir, main);
+    } finally {
+        Error.stackTraceLimit = limit;
+    }
 }
 
 export function stackOf(lab: LabPlan, stack: string): StackPlan {
