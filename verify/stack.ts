@@ -83,7 +83,7 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
     }
 
     // A peer that is not deployed (yet) only leaves its east-west address unknown; the check that needs it says so.
-    let peerOutputs: OutputMap = {};
+    let peerOutputs: OutputMap;
     try {
         peerOutputs = await (await LocalWorkspace.selectStack({ stackName: cfg.peer.stack, workDir })).outputs();
     } catch {
