@@ -4,13 +4,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PROJECT, RawConfig } from "../stacks/config";
+import { RawConfig } from "../stacks/config";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, planLab, StackPlan } from "../offline/lab";
 import { PLAN_CACHE_ENV } from "./global-setup";
 
 export const REPO = path.resolve(__dirname, "..");
+/** The project name (Pulumi.yaml), which namespaces every config key in a stack file. */
+const PROJECT = "zta-testbed";
 
 /** The raw (unvalidated) config of a committed stack file, keyed without namespace. */
 export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {

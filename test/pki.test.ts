@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { assembleIntermediates } from "../components/pki";
-import { LabPlan, STACKS } from "../offline/lab";
+import { LabPlan } from "../offline/lab";
 import { PlannedResource } from "../offline/evaluate";
 import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
@@ -15,6 +15,7 @@ const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
 const SIGNED = "tls:index/locallySignedCert:LocallySignedCert";
 const CSR = "tls:index/certRequest:CertRequest";
 const CLUSTER = { comp2: "cluster1", comp3: "cluster2" } as const;
+const STACKS = ["comp2", "comp3"] as const;
 // What the mock runtime returns for a key (offline/mocks.ts), and what a real PEM key starts with.
 const KEY_MATERIAL = /MOCK-PRIVATE-KEY|PRIVATE KEY/;
 
