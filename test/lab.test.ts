@@ -105,7 +105,9 @@ describe("SPIRE-managed samples", () => {
         const plan = stackOf(lab, stack);
         const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
         expect(ids.length).toBeGreaterThan(0);
-        for (const deployment of resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"))) {
+        const samples = resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"));
+        expect(samples.length).toBeGreaterThan(0);
+        for (const deployment of samples) {
             const waits = waitsFor(plan, deployment);
             for (const id of ids) expect([deployment.name, waits.has(id.urn)]).toEqual([deployment.name, true]);
         }

@@ -258,6 +258,7 @@ describe("the federated trust model", () => {
         expect(other.outputs.federation.value).toMatchObject({ trustDomain: peerDomain, bundleEndpointURL: `https://${peerAddress}:8443` });
         // The controller manager reconciles it, and SVIDs federate only once it exists.
         expect(domains[0].dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
+        expect(resourcesOfType(p, SPIFFE_ID).length).toBeGreaterThan(0);
         for (const id of resourcesOfType(p, SPIFFE_ID)) {
             expect(id.dependsOn).toContain(domains[0].urn);
             expect((id.inputs.spec as any).federatesWith).toEqual([peerDomain]);
