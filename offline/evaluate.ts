@@ -36,6 +36,13 @@ export interface RecordedOptions {
     readonly replaceWith: string[];
     readonly importId: string | null;
     readonly hideDiffs: string[];
+    /** A value whose every change replaces the resource (redacted as inputs are); null when none is set. */
+    readonly replacementTrigger: unknown;
+    /** The provider plugin version and download URL the resource asks for; null for the default. */
+    readonly version: string | null;
+    readonly pluginDownloadURL: string | null;
+    /** A provider's environment variables renamed (`envVarMappings`): variable -> the name the provider reads. */
+    readonly envVarMappings: Record<string, string>;
     /** A component's providers for its children: package -> provider URN. */
     readonly providers: Record<string, string>;
 }
@@ -54,6 +61,10 @@ export const DEFAULT_OPTIONS: RecordedOptions = {
     replaceWith: [],
     importId: null,
     hideDiffs: [],
+    replacementTrigger: null,
+    version: null,
+    pluginDownloadURL: null,
+    envVarMappings: {},
     providers: {},
 };
 
@@ -156,6 +167,11 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
     req.getProvidersMap().forEach((ref, pkg) => {
         providers[pkg] = providerUrn(ref) as string;
     });
+    const envVarMappings: Record<string, string> = {};
+    req.getEnvvarmappingsMap().forEach((to, from) => {
+        envVarMappings[from] = to;
+    });
+    const trigger = req.getReplacementTrigger();
     return {
         protect: req.getProtect() ?? false,
         additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
@@ -170,6 +186,10 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
         replaceWith: req.getReplaceWithList(),
         importId: req.getImportid() || null,
         hideDiffs: req.getHidediffsList(),
+        replacementTrigger: trigger ? redact(trigger.toJavaScript()) : null,
+        version: req.getVersion() || null,
+        pluginDownloadURL: req.getPlugindownloadurl() || null,
+        envVarMappings,
         providers,
     };
 }

@@ -78,6 +78,12 @@ describe("order on a fresh cluster", () => {
     // Charts that schedule no pods: CRDs, webhooks configuration, service accounts.
     const NO_PODS = ["istio-base", "spire-crds"];
 
+    test.each(STACKS)("%s: every Helm release is done only once its resources are ready (skipAwait false), so what waits for it finds it running", (stack) => {
+        const releases = resourcesOfType(stackOf(lab, stack), "kubernetes:helm.sh/v3:Release");
+        expect(releases.length).toBeGreaterThan(5);
+        for (const r of releases) expect([r.name, r.inputs.skipAwait]).toEqual([r.name, false]);
+    });
+
     test.each(STACKS)("%s: everything that schedules pods waits for the CNI", (stack) => {
         const plan = stackOf(lab, stack);
         const cni = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-cilium-release`);
