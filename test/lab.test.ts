@@ -6,7 +6,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan, writePlan } from "../offline/lab";
-import { findResource, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 let lab: LabPlan;
 let out: string;
@@ -158,5 +158,19 @@ describe("the first deployment's run sequence (README, 'Deploying to the lab')",
         const stated = /converges in these (\d+) runs/.exec(section);
         expect(stated).not.toBeNull();
         expect(Number(stated?.[1])).toBe(lab.runs.length);
+    });
+});
+
+describe("the plan the test files share (test/helpers.ts planOf)", () => {
+    test("is the plan: what a fresh planning of the committed lab gives, and it survives JSON unchanged", async () => {
+        const fresh = await planOf(undefined, { shared: false });
+        expect(await planOf()).toStrictEqual(fresh);
+        expect(JSON.parse(JSON.stringify(fresh))).toStrictEqual(fresh);
+    });
+
+    test("is one per lab: another stack file is another plan", async () => {
+        const other = await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cluster.podCidr = "10.248.0.0/16")));
+        expect(JSON.stringify(other)).not.toBe(JSON.stringify(lab));
+        expect(JSON.stringify(other)).toContain("10.248.0.0/16");
     });
 });
