@@ -46,8 +46,9 @@ export function byoLabDir(): string {
  * with a module mocked (the plan depends on more than the stack files then).
  */
 export async function planOf(dir = REPO, { shared = true }: { shared?: boolean } = {}): Promise<LabPlan> {
+    const plan = () => planLab(dir, main);
     const cache = process.env[PLAN_CACHE_ENV];
-    if (!shared || !cache) return planQuickly(dir);
+    if (!shared || !cache) return plan();
     const file = path.join(cache, `${labKey(dir)}.json`);
     const lock = `${file}.lock`;
     for (;;) {
@@ -61,7 +62,7 @@ export async function planOf(dir = REPO, { shared = true }: { shared?: boolean }
             continue;
         }
         try {
-            const lab = await planQuickly(dir);
+            const lab = await plan();
             fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(lab));
             fs.renameSync(`${file}.${process.pid}`, file);
             return lab;
@@ -94,22 +95,6 @@ function labKey(dir: string): string {
         hash.update(`${name}\0${fs.readFileSync(path.join(dir, name), "utf8")}\0`);
     }
     return hash.digest("hex").slice(0, 32);
-}
-
-/**
- * The Pulumi SDK takes `new Error().stack` of every promise it makes (for its leak report);
- * under jest each stack is formatted through source maps, which made planning three times
- * slower. Stacks are off while planning: what the plan throws keeps its message (which is what
- * the tests check), not the frames.
- */
-async function planQuickly(dir: string): Promise<LabPlan> {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-        return await planLab(dir, main);
-    } finally {
-        Error.stackTraceLimit = limit;
-    }
 }
 
 export function stackOf(lab: LabPlan, stack: string): StackPlan {
