@@ -36,6 +36,13 @@ export interface RecordedOptions {
     readonly replaceWith: string[];
     readonly importId: string | null;
     readonly hideDiffs: string[];
+    /** A value whose every change replaces the resource (redacted as inputs are); null when none is set. */
+    readonly replacementTrigger: unknown;
+    /** The provider plugin version and download URL the resource asks for; null for the default. */
+    readonly version: string | null;
+    readonly pluginDownloadURL: string | null;
+    /** A provider's environment variables renamed (`envVarMappings`): variable -> the name the provider reads. */
+    readonly envVarMappings: Record<string, string>;
     /** A component's providers for its children: package -> provider URN. */
     readonly providers: Record<string, string>;
 }
@@ -54,6 +61,10 @@ export const DEFAULT_OPTIONS: RecordedOptions = {
     replaceWith: [],
     importId: null,
     hideDiffs: [],
+    replacementTrigger: null,
+    version: null,
+    pluginDownloadURL: null,
+    envVarMappings: {},
     providers: {},
 };
 
@@ -159,6 +170,11 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
     req.getProvidersMap().forEach((ref, pkg) => {
         providers[pkg] = providerUrn(ref) as string;
     });
+    const envVarMappings: Record<string, string> = {};
+    req.getEnvvarmappingsMap().forEach((to, from) => {
+        envVarMappings[from] = to;
+    });
+    const trigger = req.getReplacementTrigger();
     return {
         protect: req.getProtect() ?? false,
         additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
@@ -173,6 +189,10 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
         replaceWith: req.getReplaceWithList(),
         importId: req.getImportid() || null,
         hideDiffs: req.getHidediffsList(),
+        replacementTrigger: trigger ? redact(trigger.toJavaScript()) : null,
+        version: req.getVersion() || null,
+        pluginDownloadURL: req.getPlugindownloadurl() || null,
+        envVarMappings,
         providers,
     };
 }
@@ -463,6 +483,11 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     console.warn = (...args: unknown[]) => {
         warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
     };
+    // The SDK takes `new Error().stack` of every promise it makes, for its leak report only: a
+    // third of the evaluation's time (two thirds under jest, which source-maps each one). Errors
+    // keep their messages; ZTA_DEBUG, which prints errors whole, keeps their stacks too.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (!process.env.ZTA_DEBUG) Error.stackTraceLimit = 0;
     // An error thrown by the program would escape as an unhandled rejection from
     // inside the Stack resource; catch it there and rethrow once the runtime is idle.
     let failure: unknown;
@@ -481,6 +506,7 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
         failure ??= err;
     } finally {
         console.warn = originalWarn;
+        Error.stackTraceLimit = stackTraceLimit;
     }
     // A refusal is the cause of whatever failed after it, and fails the plan even when no
     // part of the program waited on the refused resource.

@@ -15,7 +15,7 @@ import { planExitCode } from "../offline/exit";
 import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../offline/lab";
 import { brokenKubeconfig } from "../stacks/load";
 import { main } from "../stacks/main";
-import { checkOutDir, OutDirError, PLAN_MARKER, prepareOutDir } from "../offline/outdir";
+import { checkOutDir, OutDirError, prepareOutDir } from "../offline/outdir";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { ClusterIdentity } from "../model/lab";
 import { intermediatesProblems } from "../stacks/peer";
@@ -26,6 +26,8 @@ import { byoLabDir, planOf, rawConfig, REPO, stackOf } from "./helpers";
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^    at /m;
+/** The file that marks a directory as one the plan wrote (and may replace). */
+const PLAN_MARKER = ".zta-plan";
 
 /** What the plan's up-front check makes of a lab directory: the error it throws. */
 function upFront(dir: string): Error {

@@ -5,11 +5,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { kubernetesPackages } from "../components/hostprep";
-import { hostScript, scriptHash, SCRIPTS_DIR } from "../components/scripts";
+import { hostScript, scriptHash } from "../components/scripts";
 import { evaluateStack, PlannedResource } from "../offline/evaluate";
 import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
 import { main } from "../stacks/main";
-import { byoLabDir, findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
+import { byoLabDir, findResource, labDirWith, planOf, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const COMMAND = "command:remote:Command";
 const HOSTS = { comp2: "10.5.0.3", comp3: "10.5.0.4" } as const;
@@ -242,6 +242,7 @@ describe("bring-your-own cluster", () => {
 });
 
 describe("host scripts", () => {
+    const SCRIPTS_DIR = path.join(REPO, "scripts");
     const files = scriptFiles(SCRIPTS_DIR);
     const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
 

@@ -43,6 +43,12 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(resourcesOfType(stackOf(lab, "comp3"), COMMAND).filter((r) => r.name.includes("issuer"))).toEqual([]);
     });
 
+    test("a replaced container is removed before its successor starts: both are the one container zta-issuer, which the old one's delete would remove", () => {
+        const container = findResource(stackOf(lab, "comp2"), COMMAND, "comp2-issuer-container");
+        expect(container.inputs.delete).toMatch(/'issuer\/remove\.sh'/);
+        expect(container.deleteBeforeReplace).toBe(true);
+    });
+
     test("its certificate is signed by the lab root for comp1's address; its URL is what the ingress validates", () => {
         const comp2 = stackOf(lab, "comp2");
         const cert = findResource(comp2, SIGNED, "comp2-issuer-cert");

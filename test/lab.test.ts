@@ -6,7 +6,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan, writePlan } from "../offline/lab";
-import { findResource, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 let lab: LabPlan;
 let out: string;
@@ -78,6 +78,12 @@ describe("order on a fresh cluster", () => {
     // Charts that schedule no pods: CRDs, webhooks configuration, service accounts.
     const NO_PODS = ["istio-base", "spire-crds"];
 
+    test.each(STACKS)("%s: every Helm release is done only once its resources are ready (skipAwait false), so what waits for it finds it running", (stack) => {
+        const releases = resourcesOfType(stackOf(lab, stack), "kubernetes:helm.sh/v3:Release");
+        expect(releases.length).toBeGreaterThan(5);
+        for (const r of releases) expect([r.name, r.inputs.skipAwait]).toEqual([r.name, false]);
+    });
+
     test.each(STACKS)("%s: everything that schedules pods waits for the CNI", (stack) => {
         const plan = stackOf(lab, stack);
         const cni = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-cilium-release`);
@@ -105,7 +111,9 @@ describe("SPIRE-managed samples", () => {
         const plan = stackOf(lab, stack);
         const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
         expect(ids.length).toBeGreaterThan(0);
-        for (const deployment of resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"))) {
+        const samples = resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"));
+        expect(samples.length).toBeGreaterThan(0);
+        for (const deployment of samples) {
             const waits = waitsFor(plan, deployment);
             for (const id of ids) expect([deployment.name, waits.has(id.urn)]).toEqual([deployment.name, true]);
         }
@@ -150,5 +158,19 @@ describe("the first deployment's run sequence (README, 'Deploying to the lab')",
         const stated = /converges in these (\d+) runs/.exec(section);
         expect(stated).not.toBeNull();
         expect(Number(stated?.[1])).toBe(lab.runs.length);
+    });
+});
+
+describe("the plan the test files share (test/helpers.ts planOf)", () => {
+    test("is the plan: what a fresh planning of the committed lab gives, and it survives JSON unchanged", async () => {
+        const fresh = await planOf(undefined, { shared: false });
+        expect(await planOf()).toStrictEqual(fresh);
+        expect(JSON.parse(JSON.stringify(fresh))).toStrictEqual(fresh);
+    });
+
+    test("is one per lab: another stack file is another plan", async () => {
+        const other = await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cluster.podCidr = "10.248.0.0/16")));
+        expect(JSON.stringify(other)).not.toBe(JSON.stringify(lab));
+        expect(JSON.stringify(other)).toContain("10.248.0.0/16");
     });
 });

@@ -148,9 +148,15 @@ describe("resource options", () => {
                     customTimeouts: { create: "10m", delete: "1h30m" },
                     additionalSecretOutputs: ["bcryptHash"],
                     deletedWith: other,
+                    replaceWith: [other],
                     hideDiffs: ["length"],
+                    replacementTrigger: "rotation-1",
+                    import: "pw-id",
+                    version: "4.19.0",
+                    pluginDownloadURL: "https://plugins.example.invalid/random",
                 },
             );
+            new random.Provider("random-provider", {}, { envVarMappings: { LAB_RANDOM_SEED: "RANDOM_SEED" } });
         });
         const pw = one(e, "pw");
         expect(pw).toMatchObject({
@@ -162,11 +168,32 @@ describe("resource options", () => {
             aliases: [{ name: "old-pw" }],
             customTimeouts: { create: "10m", update: "", delete: "1h30m" },
             deletedWith: one(e, "other").urn,
+            replaceWith: [one(e, "other").urn],
             hideDiffs: ["length"],
+            replacementTrigger: "rotation-1",
+            importId: "pw-id",
+            version: "4.19.0",
+            pluginDownloadURL: "https://plugins.example.invalid/random",
         });
+        expect(one(e, "random-provider").envVarMappings).toEqual({ LAB_RANDOM_SEED: "RANDOM_SEED" });
         // The SDK adds its own secret outputs (the random package marks `result` secret) to the program's.
         expect(pw.additionalSecretOutputs).toEqual(expect.arrayContaining(["bcryptHash", "result"]));
-        expect(one(e, "other")).toMatchObject({ protect: false, deleteBeforeReplace: false, ignoreChanges: [], retainOnDelete: false, aliases: [], customTimeouts: null, deletedWith: null });
+        expect(one(e, "other")).toMatchObject({
+            protect: false,
+            deleteBeforeReplace: false,
+            ignoreChanges: [],
+            retainOnDelete: false,
+            aliases: [],
+            customTimeouts: null,
+            deletedWith: null,
+            replaceWith: [],
+            replacementTrigger: null,
+            importId: null,
+            pluginDownloadURL: null,
+            envVarMappings: {},
+        });
+        // The package's SDK asks for its own plugin version when the program names none.
+        expect(one(e, "other").version).toBe("4.19.1");
     });
 
     test("a custom timeout that is not a Go duration is refused", async () => {

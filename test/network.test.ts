@@ -5,7 +5,6 @@ import { apiEndpointOf } from "../components/cilium";
 import { loadBalancerAnnotations } from "../components/metallb";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { METALLB_NAMESPACE, METALLB_POOL } from "../model/lab";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 // The reference lab: both stacks on bare hosts (bring-your-own is covered below).
@@ -15,6 +14,9 @@ const RELEASE = "kubernetes:helm.sh/v3:Release";
 const POOL = "kubernetes:metallb.io/v1beta1:IPAddressPool";
 const L2 = "kubernetes:metallb.io/v1beta1:L2Advertisement";
 const STACKS = ["comp2", "comp3"];
+const METALLB_NAMESPACE = "metallb-system";
+/** The one IPAddressPool the lab declares, which gateways name in metallb.io/address-pool. */
+const METALLB_POOL = "lab-pool";
 
 let plan: LabPlan;
 beforeAll(async () => {

@@ -65,6 +65,7 @@ describe.each(STACKS)("%s: default deny", (stack) => {
     test("the policies wait for Cilium, which registers their CRD", () => {
         const plan = stackOf(lab, stack);
         const cilium = resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "cilium") as PlannedResource;
+        expect(resourcesOfType(plan, CNP).length).toBeGreaterThan(0);
         for (const r of resourcesOfType(plan, CNP)) expect(r.dependsOn).toContain(cilium.urn);
     });
 });

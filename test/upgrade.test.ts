@@ -93,9 +93,8 @@ describe("an upgrade from the old pins is an update, not a replace", () => {
         const dir = labDirWith((_stack, raw) => (raw.versions = { ...OLD_PINS }));
         await jest.isolateModulesAsync(async () => {
             jest.doMock("../stacks/support", () => ({ ...jest.requireActual("../stacks/support"), supportProblems: () => [] }));
-            const { planLab } = await import("../offline/lab");
-            const { main } = await import("../stacks/main");
-            oldLab = await planLab(dir, main);
+            const isolated = await import("./helpers");
+            oldLab = await isolated.planOf(dir, { shared: false });
         });
     });
 

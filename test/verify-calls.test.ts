@@ -7,7 +7,6 @@ import { gatewayRenderedLabels, GatewayLabelValues } from "../components/gateway
 import { authorize, Decision, PolicyObject, Request, Workload } from "../offline/authz";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { INGRESS_GATEWAY, ISTIO_NAMESPACE } from "../model/lab";
 import { MESH_CALLS, MeshCall } from "../verify/checks";
 import { DEFAULTS } from "../verify/cli";
 import { ingressUrl } from "../verify/ingress";
@@ -22,6 +21,9 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";
 const VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+const ISTIO_NAMESPACE = "istio-system";
+/** The ingress gateway release (and its service account), as the chart names them. */
+const INGRESS_GATEWAY = "istio-ingressgateway";
 
 interface PlannedWorkload extends Workload {
     readonly name: string;

@@ -35,11 +35,24 @@ describe("a workload certificate chains to the lab root", () => {
         expect(problems[0]).toMatch(/not signed by the lab root or by a CA in its chain/);
     });
 
-    test("an issuer name that matches the intermediate is not enough: the signature must verify", () => {
+    test("an issuer name that matches the intermediate is not enough: the key ids must match", () => {
         const forged = cert("forged-issuer-leaf.pem");
         expect(forged.issuer).toBe(intermediate.subject);
+        expect(forged.checkIssued(intermediate)).toBe(false);
         const problems = chainProblems([forged, intermediate], root, curlId, now);
         expect(problems).toEqual([expect.stringMatching(/is not signed by the lab root/)]);
+    });
+
+    test("issuer name and key id that match the intermediate are not enough: the signature must verify", () => {
+        const forged = cert("forged-signature-leaf.pem");
+        // The genuine leaf's signed bytes, so it passes every check before the signature's.
+        expect(forged.checkIssued(intermediate)).toBe(true);
+        expect(uriSans(forged)).toEqual([curlId]);
+        expect(forged.verify(intermediate.publicKey)).toBe(false);
+        const problems = chainProblems([forged, intermediate], root, curlId, now);
+        expect(problems).toEqual([
+            '"O=SPIRE" names "O=zta-testbed fixture\nCN=Fixture cluster1 Intermediate CA" as its issuer, but its signature does not verify with that CA\'s key',
+        ]);
     });
 
     test("a chain without its intermediate does not reach the root", () => {

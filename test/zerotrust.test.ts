@@ -11,12 +11,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { imageFrom, sampleImages, UPSTREAM_IMAGES } from "../components/samples";
+import { imageFrom, sampleImages } from "../components/samples";
 import { issuerPrincipals } from "../components/meshpolicies";
 import { evaluateStack, PlannedResource, SECRET } from "../offline/evaluate";
 import { StackPlan, standInFor } from "../offline/lab";
-import { parseLabConfig, PROJECT } from "../stacks/config";
-import { INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "../model/lab";
+import { parseLabConfig } from "../stacks/config";
+import { ServiceMesh } from "../model/lab";
 import { declareZeroTrust } from "../stacks/zerotrust";
 import { findResource, rawConfig, resourcesOfType } from "./helpers";
 
@@ -28,6 +28,18 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET_TYPE = "kubernetes:core/v1:Secret";
 const STAND_IN_CONTROL = "stand-in-istio-control";
+const PROJECT = "zta-testbed";
+const ISTIO_NAMESPACE = "istio-system";
+const SAMPLE_NAMESPACE = "sample";
+const INGRESS_GATEWAY = "istio-ingressgateway";
+const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
+/** The images of Istio 1.30.3's samples (samples/helloworld, curl, httpbin). */
+const UPSTREAM_IMAGES = {
+    helloworldV1: "registry.istio.io/release/examples-helloworld-v1:1.0",
+    helloworldV2: "registry.istio.io/release/examples-helloworld-v2:1.0",
+    curl: "docker.io/curlimages/curl:8.16.0",
+    httpbin: "docker.io/mccutchen/go-httpbin:v2.15.0",
+};
 
 /** The labels Istio's gateway chart gives a gateway's pods from its release name (gateway/templates/_helpers.tpl). */
 function gatewayChartLabels(release: string): Record<string, string> {

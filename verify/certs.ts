@@ -81,7 +81,13 @@ export function chainProblems(chain: X509Certificate[], root: X509Certificate, e
         }
         const issuer = intermediates.find((c) => c !== current && c.ca && signedBy(current, c));
         if (issuer === undefined) {
-            problems.push(`"${current.subject}" (issuer "${current.issuer}") is not signed by the lab root or by a CA in its chain`);
+            // A CA that the certificate names (issuer name and key id) but whose key did not sign it: forged or corrupted.
+            const named = [root, ...intermediates].find((c) => c !== current && c.ca && current.checkIssued(c));
+            problems.push(
+                named
+                    ? `"${current.subject}" names "${named.subject}" as its issuer, but its signature does not verify with that CA's key`
+                    : `"${current.subject}" (issuer "${current.issuer}") is not signed by the lab root or by a CA in its chain`,
+            );
             return problems;
         }
         path.push(`"${issuer.subject}"`);

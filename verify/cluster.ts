@@ -113,7 +113,7 @@ export class KubeCluster implements Cluster {
         try {
             kc.loadFromString(kubeconfig);
         } catch (err) {
-            throw new Error(`it does not parse as a kubeconfig: ${(err as Error).message.split("\n")[0]}`);
+            throw new Error(`it does not parse as a kubeconfig: ${(err as Error).message.split("\n")[0]}`, { cause: err });
         }
         const server = kc.getCurrentCluster()?.server;
         if (!server) throw new Error("its current-context names no cluster with a server URL");

@@ -34,7 +34,10 @@ export function parseXfcc(header: string): XfccElement[] {
             if (ch === "=") inKey = false;
             else if (ch === ";" || ch === ",") {
                 endPair();
-                if (ch === ",") (elements.push(element), (element = {}));
+                if (ch === ",") {
+                    elements.push(element);
+                    element = {};
+                }
             } else key += ch;
         } else if (ch === '"' && value === "") quoted = true;
         else if (ch === ";") endPair();

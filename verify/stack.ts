@@ -85,7 +85,7 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
     // A peer that is not deployed (yet) only leaves its outputs unknown; the checks that need them say so.
     const peers: { stack: string; clusterName: string; outputs: OutputMap }[] = [];
     for (const { stack: peerStack, clusterName } of cfg.peers) {
-        let peerOutputs: OutputMap = {};
+        let peerOutputs: OutputMap;
         try {
             peerOutputs = await (await LocalWorkspace.selectStack({ stackName: peerStack, workDir })).outputs();
         } catch {

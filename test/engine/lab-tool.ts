@@ -264,7 +264,7 @@ async function checkLab(flags: Flags): Promise<void> {
                 remote.loadFromString(Buffer.from(data, "base64").toString());
                 const server = remote.getCurrentCluster()?.server ?? "";
                 const own = kc.getCurrentCluster()?.server;
-                let user = "";
+                let user: string;
                 try {
                     const review = await remote.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
                     user = review.body.status?.userInfo?.username ?? "";
