@@ -179,11 +179,7 @@ export class Addons extends pulumi.ComponentResource {
 
         if (args.kiali) {
             const signingKey = new random.RandomPassword(`${name}-kiali-signing-key`, { length: 32, special: false }, { parent: this });
-            const keySecret = new k8s.core.v1.Secret(
-                `${name}-kiali-signing-key`,
-                { metadata: { name: "kiali-signing-key", namespace: ns }, stringData: { key: pulumi.secret(signingKey.result) } },
-                release,
-            );
+            const keySecret = new k8s.core.v1.Secret(`${name}-kiali-signing-key`, { metadata: { name: "kiali-signing-key", namespace: ns }, stringData: { key: pulumi.secret(signingKey.result) } }, release);
             helmRelease(
                 `${name}-kiali`,
                 {

@@ -40,4 +40,3 @@ export function gatewayRenderedLabels(values: GatewayLabelValues): { pod: Record
         service: { "app.kubernetes.io/name": values.name, ...selector, ...extra, ...network },
     };
 }
-

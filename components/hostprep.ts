@@ -85,11 +85,7 @@ export class HostPrep extends pulumi.ComponentResource {
         const { connection, target } = sshHost(host.address, host.sshPort, host.sshUser, args.sshPrivateKey);
         // A command that runs `script` with `inputs` as arguments, re-run when either changes.
         const run = (step: string, script: HostScript, inputs: string[], extra: Partial<command.remote.CommandArgs>, stepOpts: pulumi.CustomResourceOptions) =>
-            new command.remote.Command(
-                `${name}-${step}`,
-                { connection, create: scriptCommand(script, inputs), triggers: [target, scriptHash(script.text, inputs)], ...extra },
-                { parent: this, ...stepOpts },
-            );
+            new command.remote.Command(`${name}-${step}`, { connection, create: scriptCommand(script, inputs), triggers: [target, scriptHash(script.text, inputs)], ...extra }, { parent: this, ...stepOpts });
 
         const gate = connectionGate(name, { connection, target }, this);
 

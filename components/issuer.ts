@@ -102,11 +102,7 @@ export class LabIssuer extends pulumi.ComponentResource {
         const child = { parent: this };
 
         const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
-        const csr = new tls.CertRequest(
-            `${name}-csr`,
-            { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] },
-            child,
-        );
+        const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, child);
         const cert = new tls.LocallySignedCert(
             `${name}-cert`,
             {

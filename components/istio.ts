@@ -121,18 +121,10 @@ export class IstioPrimary extends pulumi.ComponentResource {
         const cni = args.clusterNetwork ? [args.clusterNetwork.cni] : [];
 
         // istiod reads the network of its own namespace from this label (Helm install step 1).
-        const ns = new k8s.core.v1.Namespace(
-            `${name}-namespace`,
-            { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } },
-            { parent: this, provider },
-        );
+        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this, provider });
         this.namespace = ns.metadata.name;
 
-        this.base = helmRelease(
-            `${name}-base`,
-            { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} },
-            { parent: this, provider },
-        );
+        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} }, { parent: this, provider });
 
         this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         const ca = args.ca;

@@ -83,11 +83,7 @@ export class ClusterCa extends pulumi.ComponentResource {
         super("zta:pki:ClusterCa", name, {}, opts);
         const request = (kind: string, commonName: string) => {
             const key = new tls.PrivateKey(`${name}-${kind}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
-            const csr = new tls.CertRequest(
-                `${name}-${kind}-csr`,
-                { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: ORGANIZATION } },
-                { parent: this },
-            );
+            const csr = new tls.CertRequest(`${name}-${kind}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: ORGANIZATION } }, { parent: this });
             return { key: key.privateKeyPem, csr: csr.certRequestPem };
         };
         const istio = request("istio", `Istio intermediate CA ${args.clusterName}`);
@@ -174,9 +170,19 @@ export class Pki extends pulumi.ComponentResource {
         const signed = args.sign.map(({ cluster, requests }) => {
             const csrs = pulumi.output(requests);
             // Istio's intermediate signs workload leaves directly (path length 0).
-            const istio = this.sign(`${name}-${cluster}-istio`, csrs.apply((r) => r.istio), 0, args.intermediates);
+            const istio = this.sign(
+                `${name}-${cluster}-istio`,
+                csrs.apply((r) => r.istio),
+                0,
+                args.intermediates,
+            );
             // SPIRE's upstream intermediate signs the SPIRE server's own CA, which signs SVIDs: no path length limit.
-            const spire = this.sign(`${name}-${cluster}-spire`, csrs.apply((r) => r.spire), undefined, args.intermediates);
+            const spire = this.sign(
+                `${name}-${cluster}-spire`,
+                csrs.apply((r) => r.spire),
+                undefined,
+                args.intermediates,
+            );
             return [cluster, pulumi.all([istio.certPem, spire.certPem]).apply(([i, s]): SignedIntermediates => ({ istio: i, spire: s }))] as const;
         });
         this.signedIntermediates = pulumi.all(Object.fromEntries(signed)).apply((m) => m as Record<string, SignedIntermediates>);

@@ -38,11 +38,7 @@ export class Registry extends pulumi.ComponentResource {
         super("zta:host:Registry", name, {}, opts);
 
         const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const csr = new tls.CertRequest(
-            `${name}-csr`,
-            { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] },
-            { parent: this },
-        );
+        const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, { parent: this });
         const cert = new tls.LocallySignedCert(
             `${name}-cert`,
             {

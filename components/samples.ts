@@ -111,18 +111,11 @@ export class Samples extends pulumi.ComponentResource {
         super("zta:samples:Samples", name, {}, opts);
         const child = { parent: this, provider: args.provider };
 
-        const namespace = new k8s.core.v1.Namespace(
-            `${name}-ns`,
-            { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } },
-            { ...child, dependsOn: args.dependsOn },
-        );
+        const namespace = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } }, { ...child, dependsOn: args.dependsOn });
         this.namespace = namespace.metadata.name;
         const ns = this.namespace;
 
-        const app = (
-            app: string,
-            opts: { version?: string; image: string; port?: number; command?: string[]; spire?: boolean },
-        ): k8s.apps.v1.Deployment => {
+        const app = (app: string, opts: { version?: string; image: string; port?: number; command?: string[]; spire?: boolean }): k8s.apps.v1.Deployment => {
             const suffix = opts.version ? `${app}-${opts.version}` : app;
             const sa = new k8s.core.v1.ServiceAccount(`${name}-${app}-sa`, { metadata: { name: app, namespace: ns } }, child);
             const labels = { app, ...(opts.version && { version: opts.version }) };

@@ -98,14 +98,12 @@ export class ClusterSPIFFEIDs extends pulumi.ComponentResource {
                         apiVersion: "spire.spiffe.io/v1alpha1",
                         kind: "ClusterSPIFFEID",
                         metadata: { name: reg.key },
-                        spec: server.federatesWith.apply(
-                            (federatesWith): ClusterSPIFFEIDSpec => ({
-                                ...reg.spec,
-                                spiffeIDTemplate: ISTIO_SPIFFE_ID_TEMPLATE,
-                                className: server.className,
-                                ...(federatesWith.length > 0 ? { federatesWith } : {}),
-                            }),
-                        ),
+                        spec: server.federatesWith.apply((federatesWith): ClusterSPIFFEIDSpec => ({
+                            ...reg.spec,
+                            spiffeIDTemplate: ISTIO_SPIFFE_ID_TEMPLATE,
+                            className: server.className,
+                            ...(federatesWith.length > 0 ? { federatesWith } : {}),
+                        })),
                     },
                     // The CRD (spire-crds), the controller manager and its webhook (spire) and the
                     // peer's federated bundle (federatesWith fails without it) must exist first.

@@ -130,16 +130,8 @@ export class SpireServer extends pulumi.ComponentResource {
         // we create them with the Pod Security labels the chart's recommendations would set
         // (charts/spire-lib/templates/_spire-{server,system}-namespace.yaml): the server is
         // restricted, the agent and CSI driver (hostPath sockets, privileged) need privileged.
-        const serverNs = new k8s.core.v1.Namespace(
-            `${name}-server-ns`,
-            { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } },
-            { parent: this, provider },
-        );
-        const systemNs = new k8s.core.v1.Namespace(
-            `${name}-system-ns`,
-            { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } },
-            { parent: this, provider },
-        );
+        const serverNs = new k8s.core.v1.Namespace(`${name}-server-ns`, { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } }, { parent: this, provider });
+        const systemNs = new k8s.core.v1.Namespace(`${name}-system-ns`, { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } }, { parent: this, provider });
 
         // The disk UpstreamAuthority's files, from the lab PKI. Each value stays secret.
         const upstreamCa = pulumi.output(args.upstreamCa);
@@ -159,11 +151,7 @@ export class SpireServer extends pulumi.ComponentResource {
         // Survives the pod: the SQLite datastore (entries, attested agents) and the disk KeyManager's
         // keys.json (SPIRE's own CA keys) live under /run/spire/data, on this volume.
         const dataVolume = args.localDataPath ? this.localDataVolume(name, args.localDataPath, provider) : [];
-        this.crds = helmRelease(
-            `${name}-crds`,
-            { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} },
-            { parent: this, provider },
-        );
+        this.crds = helmRelease(`${name}-crds`, { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} }, { parent: this, provider });
         const ref: ChartRef = { chart: "spire", repo: SPIRE_CHART_REPO, version: args.versions.spire };
         this.release = helmRelease(
             `${name}-chart`,
@@ -208,14 +196,12 @@ export class SpireServer extends pulumi.ComponentResource {
                 { parent: this, provider, dependsOn: fed.loadBalancer },
             );
             const bundleEndpointURL = `https://${fed.address}:${FEDERATION_PORT}`;
-            this.federation = pulumi.output(fed.rootCaCert).apply(
-                (root): SpireFederation => ({
-                    trustDomain: args.trustDomain,
-                    bundleEndpointURL,
-                    endpointSPIFFEID: serverSpiffeId(args.trustDomain),
-                    ...optionalBundle(root),
-                }),
-            );
+            this.federation = pulumi.output(fed.rootCaCert).apply((root): SpireFederation => ({
+                trustDomain: args.trustDomain,
+                bundleEndpointURL,
+                endpointSPIFFEID: serverSpiffeId(args.trustDomain),
+                ...optionalBundle(root),
+            }));
 
             // One ClusterFederatedTrustDomain per peer, named after its cluster.
             const peerDomains = fed.peers.map(

@@ -22,11 +22,7 @@ const CHECK = hostScript("host/check.sh");
  * anything changes.
  */
 export function connectionGate(name: string, host: SshHost, parent: pulumi.Resource): command.remote.Command {
-    return new command.remote.Command(
-        `${name}-connection`,
-        { connection: host.connection, create: scriptCommand(CHECK, [], false), triggers: [host.target, scriptHash(CHECK.text, [])] },
-        { parent },
-    );
+    return new command.remote.Command(`${name}-connection`, { connection: host.connection, create: scriptCommand(CHECK, [], false), triggers: [host.target, scriptHash(CHECK.text, [])] }, { parent });
 }
 
 /** What a service on comp1 needs from the root stack: SSH access to the host and the lab root CA that signs its certificate. */

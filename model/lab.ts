@@ -205,16 +205,7 @@ export interface SignedIntermediates {
 }
 
 /** Names of the stack outputs of the protocol. */
-export const PEER_OUTPUTS = [
-    "identity",
-    "rootCaCert",
-    "signingRequests",
-    "signedIntermediates",
-    "remoteSecret",
-    "eastWestAddress",
-    "federation",
-    "usedFromPeer",
-] as const;
+export const PEER_OUTPUTS = ["identity", "rootCaCert", "signingRequests", "signedIntermediates", "remoteSecret", "eastWestAddress", "federation", "usedFromPeer"] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
 
 /**

@@ -25,7 +25,10 @@ export function plannedReleases(planDir: string): PlannedRelease[] {
     for (const stack of fs.readdirSync(planDir).sort()) {
         const dir = path.join(planDir, stack, "helm");
         if (!fs.existsSync(dir)) continue;
-        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+        for (const file of fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith(".yaml"))
+            .sort()) {
             const doc = YAML.parse(fs.readFileSync(path.join(dir, file), "utf8")) as Record<string, any>;
             releases.push({
                 file: path.join(stack, "helm", file),
@@ -90,7 +93,5 @@ export function chartCrdDocuments(files: Map<string, string>): { file: string; c
 
 /** Each values.schema.json of a chart and its sub-charts, by chart name ("spire-server"). */
 export function chartValuesSchemas(files: Map<string, string>): { chart: string; file: string; schema: Record<string, unknown> }[] {
-    return [...files]
-        .filter(([file]) => path.basename(file) === "values.schema.json")
-        .map(([file, text]) => ({ chart: path.basename(path.dirname(file)), file, schema: JSON.parse(text) as Record<string, unknown> }));
+    return [...files].filter(([file]) => path.basename(file) === "values.schema.json").map(([file, text]) => ({ chart: path.basename(path.dirname(file)), file, schema: JSON.parse(text) as Record<string, unknown> }));
 }

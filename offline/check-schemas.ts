@@ -27,18 +27,14 @@ function parseFile<T>(file: string, parse: (text: string) => T): T {
 
 function filesUnder(dir: string, suffix: string): string[] {
     if (!fs.existsSync(dir)) return [];
-    return fs
-        .readdirSync(dir, { withFileTypes: true })
-        .flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), suffix) : e.name.endsWith(suffix) ? [path.join(dir, e.name)] : []));
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), suffix) : e.name.endsWith(suffix) ? [path.join(dir, e.name)] : []));
 }
 
 /** Objects that list their properties reject others, unless the schema says unknown fields are kept. */
 export function strict(schema: unknown, branch = false): unknown {
     if (Array.isArray(schema)) return schema.map((v) => strict(v, branch));
     if (schema === null || typeof schema !== "object") return schema;
-    const s = Object.fromEntries(
-        Object.entries(schema as Schema).map(([k, v]) => [k, k === "properties" ? mapValues(v as Schema, (p) => strict(p)) : strict(v, COMBINATORS.includes(k))]),
-    );
+    const s = Object.fromEntries(Object.entries(schema as Schema).map(([k, v]) => [k, k === "properties" ? mapValues(v as Schema, (p) => strict(p)) : strict(v, COMBINATORS.includes(k))]));
     // A oneOf/anyOf/allOf/not branch only validates the object its parent declares (Kubernetes
     // structural schemas: branches name properties only to require them), so it gets no additionalProperties.
     if (!branch && s.properties && s.additionalProperties === undefined && !s["x-kubernetes-preserve-unknown-fields"]) s.additionalProperties = false;
@@ -58,7 +54,11 @@ export function asOverrideSchema(schema: unknown): unknown {
     if (schema === null || typeof schema !== "object") return schema;
     const s = schema as Schema;
     const kept = "$ref" in s ? Object.fromEntries(Object.entries(s).filter(([k]) => ["$ref", "$defs", "definitions"].includes(k))) : s;
-    return Object.fromEntries(Object.entries(kept).filter(([k, v]) => !(k === "required" && Array.isArray(v))).map(([k, v]) => [k, asOverrideSchema(v)]));
+    return Object.fromEntries(
+        Object.entries(kept)
+            .filter(([k, v]) => !(k === "required" && Array.isArray(v)))
+            .map(([k, v]) => [k, asOverrideSchema(v)]),
+    );
 }
 
 function mapValues(obj: Schema, f: (v: unknown) => unknown): Schema {
@@ -154,10 +154,7 @@ export class SchemaSet {
 
     /** The schemas a check of this object (or of these chart values) uses, with their sources. */
     sourcesOf(item: { apiVersion?: string; kind?: string } | { chart: string; values: Record<string, unknown> }): [string, string][] {
-        const keys =
-            "chart" in item
-                ? [item.chart, ...Object.keys(item.values)].map((name) => `chart ${name}`)
-                : [`${item.apiVersion?.includes("/") ? item.apiVersion : `/${item.apiVersion}`}/${item.kind}`];
+        const keys = "chart" in item ? [item.chart, ...Object.keys(item.values)].map((name) => `chart ${name}`) : [`${item.apiVersion?.includes("/") ? item.apiVersion : `/${item.apiVersion}`}/${item.kind}`];
         return keys.filter((k) => this.sources.has(k)).map((k) => [k, this.sources.get(k) as string]);
     }
 

@@ -34,16 +34,13 @@ function defaultOf(schema: z.ZodType): string {
 /** README's table: one row per top-level key. */
 export function shortTable(): string {
     const rows = sections().map(([name, doc]) => {
-        const keys = Object.keys(doc.fields).map((k) => code(k)).join(", ");
+        const keys = Object.keys(doc.fields)
+            .map((k) => code(k))
+            .join(", ");
         return `| ${code(doc.list ? `${name}[]` : name)} | ${doc.scope} | ${keys} | ${cell(doc.description)} |`;
     });
     const secrets = Object.keys(SECRET_KEY_DOCS).map(code).join(", ");
-    return [
-        "| key | scope | keys it holds | what |",
-        "|---|---|---|---|",
-        ...rows,
-        `| secrets | stack | ${secrets} | set with \`pulumi config set --secret\`, never in a file |`,
-    ].join("\n");
+    return ["| key | scope | keys it holds | what |", "|---|---|---|---|", ...rows, `| secrets | stack | ${secrets} | set with \`pulumi config set --secret\`, never in a file |`].join("\n");
 }
 
 /** docs/config.md's table: every key with its type, default, scope and description. */

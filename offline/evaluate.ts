@@ -403,7 +403,12 @@ class RecordingMonitor extends MockMonitor {
             if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
             const { urn, provider } = this.admit(req, true, req.getDependenciesList());
             // The engine reads the referenced stack's last deployment; one never deployed has no outputs.
-            const peer = this.deployed[String(raw.name ?? "").split("/").pop() as string] ?? {};
+            const peer =
+                this.deployed[
+                    String(raw.name ?? "")
+                        .split("/")
+                        .pop() as string
+                ] ?? {};
             for (const o of Object.values(peer)) if (o.secret) this.secrets.add(o.value);
             const state = {
                 ...raw,
@@ -481,7 +486,12 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     const warnings: string[] = [];
     const originalWarn = console.warn;
     console.warn = (...args: unknown[]) => {
-        warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
+        warnings.push(
+            args
+                .map(String)
+                .join(" ")
+                .replace(/^warning: \[runtime\] /, ""),
+        );
     };
     // The SDK takes `new Error().stack` of every promise it makes, for its leak report only: a
     // third of the evaluation's time (two thirds under jest, which source-maps each one). Errors

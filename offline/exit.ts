@@ -14,7 +14,5 @@ export class UsageError extends Error {}
  * the Pulumi engine would refuse the program (an EngineRuleError); 2 when it could not run.
  */
 export function planExitCode(err: unknown): 1 | 2 {
-    return err instanceof ConfigError || err instanceof OutDirError || err instanceof SecretLeakError || err instanceof EngineRuleError
-        ? EXIT.inputWrong
-        : EXIT.cannotRun;
+    return err instanceof ConfigError || err instanceof OutDirError || err instanceof SecretLeakError || err instanceof EngineRuleError ? EXIT.inputWrong : EXIT.cannotRun;
 }

@@ -175,8 +175,7 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
     }
     if (!parsed.some((c) => c.pki.role === "root")) {
         problems.push(
-            `${fullKey("pki.role")} is "peer" in every stack file (${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` +
-                'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
+            `${fullKey("pki.role")} is "peer" in every stack file (${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` + 'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
         );
     }
     return problems;
@@ -208,9 +207,7 @@ export class NotConvergedError extends Error {}
 
 /** JSON with object keys sorted: equal values give equal text whatever order their keys were set in. */
 function stableJson(value: unknown): string {
-    return JSON.stringify(value, (_k, v: unknown) =>
-        v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-    );
+    return JSON.stringify(value, (_k, v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
 }
 
 /**

@@ -61,13 +61,15 @@ function parseArgs(argv: string[]): Args {
         if (flag === "--out") args.out = value();
         else if (flag === "--config-dir") args.configDir = value();
         else if (flag === "--stacks") {
-            const stacks = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+            const stacks = value()
+                .split(",")
+                .map((s) => s.trim())
+                .filter((s) => s !== "");
             if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
             const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
             if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
             args.stacks = stacks;
-        }
-        else if (flag === "--quiet") args.quiet = true;
+        } else if (flag === "--quiet") args.quiet = true;
         else if (flag === "--help" || flag === "-h") {
             console.log(USAGE);
             process.exit(0);
@@ -75,7 +77,6 @@ function parseArgs(argv: string[]): Args {
     }
     return args;
 }
-
 
 async function run(): Promise<void> {
     const started = Date.now();
@@ -87,20 +88,30 @@ async function run(): Promise<void> {
     const lab: LabPlan = await planLab(args.configDir, main, { stacks });
     // Refuse a leak before writing any file (writePlan checks again, file by file).
     for (const stack of lab.stacks) assertNoSecrets(stack);
-    prepareOutDir(args.out, lab.stacks.map((s) => s.stack));
+    prepareOutDir(
+        args.out,
+        lab.stacks.map((s) => s.stack),
+    );
     for (const stack of lab.stacks) {
         writePlan(args.out, stack);
         if (!args.quiet) console.log(renderTree(stack));
         for (const w of stack.warnings) console.log(`  warning: ${w}`);
         for (const s of stack.standIns) console.log(`  stand-in: ${s} is not set; the plan used a labelled placeholder`);
     }
-    writePolicyConfigs(args.out, args.configDir, lab.stacks.map((s) => s.stack));
+    writePolicyConfigs(
+        args.out,
+        args.configDir,
+        lab.stacks.map((s) => s.stack),
+    );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const checks = lab.evaluations.length - lab.runs.length;
     console.log(`\n${lab.stacks.map(clusterSummary).join("\n")}`);
     console.log(
         `\nfirst deployment: ${lab.runs.length} runs of \`pulumi up\`, in this order: ${lab.runs.join(", ")}\n` +
-            `converged: ${checks} more ${checks === 1 ? "run" : "runs"} (${lab.evaluations.filter((e) => !e.changed).map((e) => e.stack).join(", ")}) changed nothing`,
+            `converged: ${checks} more ${checks === 1 ? "run" : "runs"} (${lab.evaluations
+                .filter((e) => !e.changed)
+                .map((e) => e.stack)
+                .join(", ")}) changed nothing`,
     );
     console.log(`plan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
 }

@@ -22,9 +22,7 @@ export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): St
 
 /** The validated config of every stack of the lab in configDir (a ConfigError, as for the plan, when it is wrong). */
 export function labConfigs(configDir: string): LabConfig[] {
-    return readLabConfig(configDir).map((file) =>
-        parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[])),
-    );
+    return readLabConfig(configDir).map((file) => parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[])));
 }
 
 /** The pack config of every stack of the lab in configDir, by stack name. */
@@ -38,10 +36,12 @@ export function labPolicyConfigs(configDir: string): Map<string, StackPolicyConf
  * wrote, so nothing lands outside the folders its marker lists), from the lab in configDir.
  */
 export function writePolicyConfigs(outDir: string, configDir: string, stacks: readonly string[]): string[] {
-    return [...labPolicyConfigs(configDir)].filter(([stack]) => stacks.includes(stack)).map(([stack, config]) => {
-        const file = path.join(outDir, stack, POLICY_CONFIG_FILE);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
-        return file;
-    });
+    return [...labPolicyConfigs(configDir)]
+        .filter(([stack]) => stacks.includes(stack))
+        .map(([stack, config]) => {
+            const file = path.join(outDir, stack, POLICY_CONFIG_FILE);
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+            return file;
+        });
 }

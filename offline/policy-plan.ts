@@ -5,15 +5,7 @@
 // each policy gets its pack config as the engine reconciles and validates a
 // `--policy-pack-config` file.
 import Ajv, { ValidateFunction } from "ajv";
-import type {
-    EnforcementLevel,
-    Policies,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidation,
-    ResourceValidationPolicy,
-    StackValidationPolicy,
-} from "@pulumi/policy";
+import type { EnforcementLevel, Policies, PolicyResource, PolicyResourceOptions, ResourceValidation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { PREVIEW_POLICIES } from "../policy/catalog";
 import type { StackPolicyConfig } from "../policy/config";
 import type { PlannedResource } from "./evaluate";
@@ -161,12 +153,7 @@ export function toPolicyResources(planned: readonly PlannedResource[]): PolicyRe
  * Violations of `policies` in one stack's resources, each policy run with its
  * reconciled config. A policy that finds itself not applicable reports nothing.
  */
-export async function checkResources(
-    planned: readonly PlannedResource[],
-    config: ConfigFile | StackPolicyConfig,
-    policies: Policies = PLAN_POLICIES,
-    source?: string,
-): Promise<Violation[]> {
+export async function checkResources(planned: readonly PlannedResource[], config: ConfigFile | StackPolicyConfig, policies: Policies = PLAN_POLICIES, source?: string): Promise<Violation[]> {
     const resources = toPolicyResources(planned);
     const reconciled = reconcileConfig(policies, config, source);
     const violations: Violation[] = [];
@@ -203,7 +190,11 @@ export async function checkResources(
  * Violations in every stack of a lab plan, each stack checked with its own
  * pack config (`npm run plan` writes the same to plan/<stack>/policy-config.json).
  */
-export async function checkLab(lab: { readonly stacks: readonly Pick<StackPlan, "stack" | "resources">[] }, configs: ReadonlyMap<string, ConfigFile | StackPolicyConfig>, policies: Policies = PLAN_POLICIES): Promise<Violation[]> {
+export async function checkLab(
+    lab: { readonly stacks: readonly Pick<StackPlan, "stack" | "resources">[] },
+    configs: ReadonlyMap<string, ConfigFile | StackPolicyConfig>,
+    policies: Policies = PLAN_POLICIES,
+): Promise<Violation[]> {
     const all: Violation[] = [];
     for (const stack of lab.stacks) {
         const config = configs.get(stack.stack);

@@ -35,7 +35,9 @@ export function plainSecretProblems(type: string, props: Props, name: string): s
             const value = at(props, path);
             if (value === undefined || value === null || isSecretAt(props, path)) continue;
             if (rule.map) {
-                const plain = Object.entries(asRecord(value)).filter(([, v]) => v !== SECRET).map(([k]) => k);
+                const plain = Object.entries(asRecord(value))
+                    .filter(([, v]) => v !== SECRET)
+                    .map(([k]) => k);
                 if (plain.length > 0) problems.push(`${type.split(":").pop()} ${name} passes ${path} ${plain.join(", ")} as plain values: wrap them in pulumi.secret()`);
             } else {
                 problems.push(`${type.split(":").pop()} ${name} passes ${path} as a plain value: it must be a secret (pulumi.secret / requireSecret)`);

@@ -68,9 +68,7 @@ export function checkUserName(s: string): string | undefined {
 }
 
 export function checkTrustDomain(s: string): string | undefined {
-    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".")
-        ? undefined
-        : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
+    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".") ? undefined : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
 }
 
 export function checkKubernetesVersion(s: string): string | undefined {
@@ -83,7 +81,7 @@ export function checkRootCaCert(pem: string): string | undefined {
     try {
         cert = new X509Certificate(pem);
     } catch {
-        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----): set it with `pulumi config set --path zta-testbed:pki.rootCaCert -- \"$(cat root.pem)\"`";
+        return 'expected a PEM certificate (-----BEGIN CERTIFICATE-----): set it with `pulumi config set --path zta-testbed:pki.rootCaCert -- "$(cat root.pem)"`';
     }
     if (!cert.ca) return `expected a CA certificate (basicConstraints CA:TRUE); "${cert.subject.replace(/\n/g, ", ")}" is not one`;
     const now = Date.now();
@@ -111,14 +109,11 @@ function checkClusterName(s: string): string | undefined {
 // A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
 // characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
 export function checkInterface(s: string): string | undefined {
-    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".."
-        ? undefined
-        : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
+    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".." ? undefined : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
 }
 
 // RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
-const checkHostName: Check = (s) =>
-    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
+const checkHostName: Check = (s) => (s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)');
 
 // ---------------------------------------------------------------- schema builders
 
@@ -271,7 +266,12 @@ const issuerFields = {
 };
 
 const jwtFields = {
-    issuer: key(text(checkUrl).optional(), "https:// URL", "the issuer whose tokens the ingress accepts; any other than the lab issuer is external", "the lab issuer: `https://<registry.host>:<issuer.port>/realms/<issuer.realm>`"),
+    issuer: key(
+        text(checkUrl).optional(),
+        "https:// URL",
+        "the issuer whose tokens the ingress accepts; any other than the lab issuer is external",
+        "the lab issuer: `https://<registry.host>:<issuer.port>/realms/<issuer.realm>`",
+    ),
     jwksUri: key(text(checkUrl).optional(), "https:// URL", "the issuer's signing keys (required for an external issuer)", "the lab issuer's `<issuer>/protocol/openid-connect/certs`"),
     audiences: key(list(() => undefined, false).optional(), "list of strings", "accepted `aud` values; with an external issuer, unset accepts a token of any of its clients", "[`issuer.clientId`] with the lab issuer"),
     caCert: key(text(checkPemCertificate).optional(), "PEM certificate", "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)"),
@@ -413,9 +413,7 @@ const samplesSchema = section(sampleFields)
     })
     .transform((s) =>
         // The settings exist only when the samples are on (a typo is refused either way).
-        s.enabled
-            ? { enabled: true as const, helloworldVersion: s.helloworldVersion as HelloworldVersion, imagesFromRegistry: s.imagesFromRegistry }
-            : { enabled: false as const },
+        s.enabled ? { enabled: true as const, helloworldVersion: s.helloworldVersion as HelloworldVersion, imagesFromRegistry: s.imagesFromRegistry } : { enabled: false as const },
     );
 
 /** The whole stack configuration as Pulumi hands it to the program (project config merged under the stack's). */
@@ -556,9 +554,7 @@ export function labWideInStackFile(stack: string, top: string): string {
 
 /** The lab-wide keys a stack file sets (keys as written there, namespaced), each a problem naming the file. */
 export function labWideKeyProblems(stack: string, stackFileKeys: readonly string[]): string[] {
-    return stackFileKeys
-        .filter((k) => k.startsWith(`${PROJECT}:`) && (LAB_WIDE_KEYS as readonly string[]).includes(k.slice(PROJECT.length + 1)))
-        .map((k) => labWideInStackFile(stack, k.slice(PROJECT.length + 1)));
+    return stackFileKeys.filter((k) => k.startsWith(`${PROJECT}:`) && (LAB_WIDE_KEYS as readonly string[]).includes(k.slice(PROJECT.length + 1))).map((k) => labWideInStackFile(stack, k.slice(PROJECT.length + 1)));
 }
 
 /** The stack file key of roster entry `i`: `peers[i]`, or `peer` when the file uses the one-peer form. */
@@ -723,10 +719,7 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     // The versions first: a combination known not to work is refused before anything else is looked at.
     const problems: string[] = supportProblems(cfg.versions);
     if (cfg.host && !secretsSet.has("sshPrivateKey")) {
-        problems.push(
-            `${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` +
-                `\`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\``,
-        );
+        problems.push(`${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` + `\`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\``);
     }
     if (!cfg.host && !secretsSet.has("kubeconfig")) {
         problems.push(
@@ -744,10 +737,7 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
         );
     }
     if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
-        problems.push(
-            `${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` +
-                "(or remove pki.rootCaCert to have a root generated)",
-        );
+        problems.push(`${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` + "(or remove pki.rootCaCert to have a root generated)");
     }
     if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
         problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);
@@ -776,7 +766,10 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     // Cluster ranges that cover the hosts' own addresses send traffic for them into the cluster.
     const hostAddresses: [string, string][] = [["registry.host", cfg.registry.host]];
     if (cfg.host) hostAddresses.push(["host.address", cfg.host.address]);
-    for (const [key, range] of [["cluster.podCidr", pod], ["cluster.serviceCidr", svc]] as const) {
+    for (const [key, range] of [
+        ["cluster.podCidr", pod],
+        ["cluster.serviceCidr", svc],
+    ] as const) {
         const network = (cfg.host?.networks ?? []).find((n) => overlaps(range, parseCidr(n) as Ipv4Range));
         const address = hostAddresses.find(([, ip]) => containsIp(range, ip));
         if (network) {
@@ -792,7 +785,10 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
             if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" overlaps "${b.text}"`);
         }),
     );
-    for (const [key, range] of [["cluster.podCidr", pod], ["cluster.serviceCidr", svc]] as const) {
+    for (const [key, range] of [
+        ["cluster.podCidr", pod],
+        ["cluster.serviceCidr", svc],
+    ] as const) {
         for (const pool of pools) {
             if (overlaps(pool, range)) problems.push(`${fullKey("metallb.addresses")}: "${pool.text}" overlaps ${fullKey(key)} = "${range.text}"`);
         }

@@ -31,18 +31,7 @@ import {
     SPIRE_DATA_DIR,
     StackOutputs,
 } from "../model/lab";
-import {
-    identityOf,
-    intermediatesProblems,
-    labViewProblems,
-    PeerUse,
-    peerVersionCheck,
-    PeerView,
-    readPeers,
-    rootPeerOf,
-    rootStackLabel,
-    unusedByPeer,
-} from "./peer";
+import { identityOf, intermediatesProblems, labViewProblems, PeerUse, peerVersionCheck, PeerView, readPeers, rootPeerOf, rootStackLabel, unusedByPeer } from "./peer";
 import { declareSegmentation } from "./segmentation";
 import { declareZeroTrust } from "./zerotrust";
 
@@ -71,7 +60,12 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
     // This cluster's intermediate keys: made here, never exported; only their signing requests are.
     const ca = new ClusterCa(`${cfg.stack}-ca`, { clusterName: cfg.cluster.name });
     const pki = ownsRoot(cfg) ? clusterPki(cfg, secrets, ca, peers, used) : undefined;
-    const trust = pki ? ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m[cfg.cluster.name])) : peerTrust(cfg, ca, peers, used);
+    const trust = pki
+        ? ca.trust(
+              pki.rootCaCert,
+              pki.signedIntermediates.apply((m) => m[cfg.cluster.name]),
+          )
+        : peerTrust(cfg, ca, peers, used);
     const registryCa = registryTrust(cfg, pki, peers, used);
     const labServers = pki && cfg.pki.role === "root";
     if (labServers) privateRegistry(cfg, secrets, pki);
@@ -165,7 +159,10 @@ function peerTrust(cfg: LabConfig, ca: ClusterCa, peers: readonly PeerView[], us
     }
     used.mark(root, "rootCaCert");
     used.mark(root, "signedIntermediates");
-    return ca.trust(root.output<string>("rootCaCert"), root.output<Record<string, SignedIntermediates>>("signedIntermediates").apply((m) => m[name]));
+    return ca.trust(
+        root.output<string>("rootCaCert"),
+        root.output<Record<string, SignedIntermediates>>("signedIntermediates").apply((m) => m[name]),
+    );
 }
 
 /**
@@ -197,10 +194,7 @@ export interface JwksTrust {
 function jwksCaCert(cfg: LabConfig, peers: readonly PeerView[], labRoot: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
     if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
     if (!labRoot) {
-        pulumi.log.warn(
-            `the lab issuer's root (${rootStackLabel(cfg, peers)}) is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
-                "until the next `pulumi up` here after the root stack",
-        );
+        pulumi.log.warn(`the lab issuer's root (${rootStackLabel(cfg, peers)}) is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` + "until the next `pulumi up` here after the root stack");
     }
     return labRoot;
 }
@@ -210,14 +204,7 @@ function jwksCaCert(cfg: LabConfig, peers: readonly PeerView[], labRoot: pulumi.
  * SPIRE intermediate. In the federated trust model also the bundle endpoint for
  * the peers, and a ClusterFederatedTrustDomain for each peer once it exported its own.
  */
-function meshIdentity(
-    cfg: LabConfig,
-    access: ClusterAccess,
-    network: ClusterNetwork | undefined,
-    trust: ClusterTrust | undefined,
-    peers: readonly PeerView[],
-    used: PeerUse,
-): MeshIdentity | undefined {
+function meshIdentity(cfg: LabConfig, access: ClusterAccess, network: ClusterNetwork | undefined, trust: ClusterTrust | undefined, peers: readonly PeerView[], used: PeerUse): MeshIdentity | undefined {
     if (!trust) {
         pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
         return undefined;
@@ -402,9 +389,7 @@ export function istioMesh(
     if (!trust) {
         pulumi.log.warn("istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)");
     } else if (!identity) {
-        pulumi.log.warn(
-            "no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs",
-        );
+        pulumi.log.warn("no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs");
     }
     const provider = access.provider;
     // Federated model: workloads of every peer's trust domain are accepted as this mesh's (istio#57399).

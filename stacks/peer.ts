@@ -7,7 +7,6 @@ import { fullKey, LabConfig, labAddressesOf, PeerRef, stackNameOf } from "./conf
 import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { compareVersions } from "./support";
 
-
 export function identityOf(cfg: LabConfig): ClusterIdentity {
     return {
         clusterName: cfg.cluster.name,

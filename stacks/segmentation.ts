@@ -60,7 +60,12 @@ const tcp = (...ports: number[]): PortRule[] => [{ ports: ports.map((p) => ({ po
 const inNamespace = (namespace: string, labels: Record<string, string> = {}): EndpointSelector => ({ matchLabels: { [NAMESPACE_LABEL]: namespace, ...labels } });
 
 function dns(names: string[] = []): EgressRule {
-    const ports: PortRule = { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] };
+    const ports: PortRule = {
+        ports: [
+            { port: "53", protocol: "UDP" },
+            { port: "53", protocol: "TCP" },
+        ],
+    };
     // A DNS rule makes Cilium proxy the lookups, which `toFQDNs` needs to learn the addresses of
     // the names. It lets every lookup through ("*": the pod still resolves in-cluster names);
     // what it may connect to outside stays limited to the toFQDNs names.
@@ -140,18 +145,34 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
         namespaces.push({
             name: SAMPLE_NAMESPACE,
             flows: [
-                meshed(`allow-${helloworld.name}`, "helloworld: called by sleep, and across networks through the east-west gateway", { app: helloworld.name }, [{ fromEndpoints: [{ matchLabels: { app: sleep.name } }, eastWest], toPorts: tcp(helloworld.port) }], []),
-                meshed(`allow-${httpbin.name}`, "httpbin: called by curl, the ingress gateway, and across networks", { app: httpbin.name }, [
-                    { fromEndpoints: [{ matchLabels: { app: curl.name } }, inNamespace(ISTIO_NAMESPACE, LABELS.ingress), eastWest], toPorts: tcp(HTTPBIN_PORT) },
-                ], []),
-                meshed(`allow-${sleep.name}`, "sleep: calls helloworld here and in the peer clusters (through their east-west gateways)", { app: sleep.name }, [], [
-                    { toEndpoints: [{ matchLabels: { app: helloworld.name } }], toPorts: tcp(helloworld.port) },
-                    ...peerEastWest,
-                ]),
-                meshed(`allow-${curl.name}`, "curl: calls httpbin here and in the peer clusters", { app: curl.name }, [], [
-                    { toEndpoints: [{ matchLabels: { app: httpbin.name } }], toPorts: tcp(HTTPBIN_PORT) },
-                    ...peerEastWest,
-                ]),
+                meshed(
+                    `allow-${helloworld.name}`,
+                    "helloworld: called by sleep, and across networks through the east-west gateway",
+                    { app: helloworld.name },
+                    [{ fromEndpoints: [{ matchLabels: { app: sleep.name } }, eastWest], toPorts: tcp(helloworld.port) }],
+                    [],
+                ),
+                meshed(
+                    `allow-${httpbin.name}`,
+                    "httpbin: called by curl, the ingress gateway, and across networks",
+                    { app: httpbin.name },
+                    [{ fromEndpoints: [{ matchLabels: { app: curl.name } }, inNamespace(ISTIO_NAMESPACE, LABELS.ingress), eastWest], toPorts: tcp(HTTPBIN_PORT) }],
+                    [],
+                ),
+                meshed(
+                    `allow-${sleep.name}`,
+                    "sleep: calls helloworld here and in the peer clusters (through their east-west gateways)",
+                    { app: sleep.name },
+                    [],
+                    [{ toEndpoints: [{ matchLabels: { app: helloworld.name } }], toPorts: tcp(helloworld.port) }, ...peerEastWest],
+                ),
+                meshed(
+                    `allow-${curl.name}`,
+                    "curl: calls httpbin here and in the peer clusters",
+                    { app: curl.name },
+                    [],
+                    [{ toEndpoints: [{ matchLabels: { app: httpbin.name } }], toPorts: tcp(HTTPBIN_PORT) }, ...peerEastWest],
+                ),
                 ...configured(),
             ],
         });
@@ -173,19 +194,22 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                     { fromEntities: ["kube-apiserver"], toPorts: tcp(ISTIOD.webhook) },
                     ...(prometheus || kiali ? [{ fromEndpoints: [...(prometheus ? [{ matchLabels: LABELS.prometheus }] : []), ...(kiali ? [{ matchLabels: LABELS.kiali }] : [])], toPorts: tcp(ISTIOD.monitoring) }] : []),
                 ],
-                egress: [
-                    dns(issuer.names),
-                    API_SERVER,
-                    issuer.rule,
-                    ...peerApis,
-                ],
+                egress: [dns(issuer.names), API_SERVER, issuer.rule, ...peerApis],
             },
-            meshed("allow-ingress-gateway", "ingress gateway: HTTPS from the lab network to the samples", LABELS.ingress, [
-                { fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) },
-            ], [...sampleTargets, ...peerEastWest]),
-            meshed("allow-eastwest-gateway", "east-west gateway: mTLS from the peers' networks, passed through to the samples", LABELS.eastWest, [
-                { fromEntities: fromLab, toPorts: tcp(CROSS_NETWORK_PORT) },
-            ], sampleTargets),
+            meshed(
+                "allow-ingress-gateway",
+                "ingress gateway: HTTPS from the lab network to the samples",
+                LABELS.ingress,
+                [{ fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) }],
+                [...sampleTargets, ...peerEastWest],
+            ),
+            meshed(
+                "allow-eastwest-gateway",
+                "east-west gateway: mTLS from the peers' networks, passed through to the samples",
+                LABELS.eastWest,
+                [{ fromEntities: fromLab, toPorts: tcp(CROSS_NETWORK_PORT) }],
+                sampleTargets,
+            ),
         ];
         if (prometheus) {
             flows.push({
@@ -234,9 +258,7 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
         const federated = cfg.mesh.trustModel === "federated";
         const peerBundles = federated ? peers.filter((p) => p.available.has("federation")) : [];
         const peerBundle: EgressRule[] =
-            peerBundles.length > 0
-                ? [{ toCIDR: peerBundles.map((p) => p.output<SpireFederation>("federation").apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`)), toPorts: tcp(FEDERATION_PORT) }]
-                : [];
+            peerBundles.length > 0 ? [{ toCIDR: peerBundles.map((p) => p.output<SpireFederation>("federation").apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`)), toPorts: tcp(FEDERATION_PORT) }] : [];
         // Helm hook Jobs of the spire chart patch webhooks through the API server.
         const controlPlane: WorkloadFlows = { name: "allow-api-server", description: "every pod: DNS and the API server (the chart's hook Jobs, the controllers)", selector: {}, ingress: [], egress: [dns(), API_SERVER] };
         namespaces.push({
@@ -255,7 +277,15 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
                     egress: peerBundle,
                 },
                 ...(cfg.spire.oidcDiscovery
-                    ? [{ name: "allow-oidc-discovery", description: "SPIFFE OIDC discovery provider: served to the cluster and the lab network", selector: LABELS.oidcDiscovery, ingress: [{ fromEntities: ["cluster" as const, "world" as const], toPorts: tcp(...OIDC_DISCOVERY_PORTS) }], egress: [] }]
+                    ? [
+                          {
+                              name: "allow-oidc-discovery",
+                              description: "SPIFFE OIDC discovery provider: served to the cluster and the lab network",
+                              selector: LABELS.oidcDiscovery,
+                              ingress: [{ fromEntities: ["cluster" as const, "world" as const], toPorts: tcp(...OIDC_DISCOVERY_PORTS) }],
+                              egress: [],
+                          },
+                      ]
                     : []),
                 ...configured(),
             ],
@@ -267,7 +297,13 @@ export function segmentedNamespaces(cfg: LabConfig, layers: SegmentationLayers, 
         name: METALLB_NAMESPACE,
         flows: [
             { name: "allow-api-server", description: "every pod: DNS and the API server", selector: {}, ingress: [], egress: [dns(), API_SERVER] },
-            { name: "allow-controller-webhook", description: "MetalLB controller: its validating webhook, called by the API server", selector: LABELS.metallbController, ingress: [{ fromEntities: ["kube-apiserver"], toPorts: tcp(METALLB_WEBHOOK) }], egress: [] },
+            {
+                name: "allow-controller-webhook",
+                description: "MetalLB controller: its validating webhook, called by the API server",
+                selector: LABELS.metallbController,
+                ingress: [{ fromEntities: ["kube-apiserver"], toPorts: tcp(METALLB_WEBHOOK) }],
+                egress: [],
+            },
             ...configured(),
         ],
     });

@@ -39,7 +39,7 @@ function readMapping(file: string, what: string): Record<string, unknown> {
 
 /** The `config:` map of a stack file; throws ConfigError naming the file and line of a YAML mistake. */
 export function readStackFileConfig(file: string): Record<string, unknown> {
-    return ((readMapping(file, "see the committed Pulumi.comp2.yaml").config ?? {}) as Record<string, unknown>);
+    return (readMapping(file, "see the committed Pulumi.comp2.yaml").config ?? {}) as Record<string, unknown>;
 }
 
 /**

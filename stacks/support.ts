@@ -44,23 +44,21 @@ export interface CrdsPairing {
 
 const ISTIO_RELEASES = "istio.io/latest/docs/releases/supported-releases (support status table)";
 const CILIUM_K8S = (v: string) => `docs.cilium.io/en/v${v}/network/kubernetes/compatibility`;
-const SPIRE_UPGRADE_NOTES = "spiffe/helm-charts-hardened charts/spire/README.md, \"Upgrade notes\"";
+const SPIRE_UPGRADE_NOTES = 'spiffe/helm-charts-hardened charts/spire/README.md, "Upgrade notes"';
 
 export const RANGE_RULES: readonly RangeRule[] = [
     {
         component: "kubernetes",
         range: { min: "1.35", max: "1.36" },
         pinned: "1.36",
-        reason:
-            "1.34 reached upstream end of life on 2026-10-27 (1.32 on 2026-02-28); 1.37 is newer than any Istio or Cilium release here supports",
+        reason: "1.34 reached upstream end of life on 2026-10-27 (1.32 on 2026-02-28); 1.37 is newer than any Istio or Cilium release here supports",
         source: "kubernetes.io/releases (maintained release branches)",
     },
     {
         component: "istio",
         range: { min: "1.27.0", max: "1.30" },
         pinned: "1.30.3",
-        reason:
-            "from 1.27 the gateway injection template leaves `workload-socket` a null emptyDir, so the SPIRE gateways' CSI volume is accepted (before: \"may not specify more than 1 volume type\"); 1.30 is the newest minor rendered and tested here",
+        reason: 'from 1.27 the gateway injection template leaves `workload-socket` a null emptyDir, so the SPIRE gateways\' CSI volume is accepted (before: "may not specify more than 1 volume type"); 1.30 is the newest minor rendered and tested here',
         source: "istio/istio#56217 (first in 1.27), istio/istio#46988",
     },
     {
@@ -74,17 +72,15 @@ export const RANGE_RULES: readonly RangeRule[] = [
         component: "metallb",
         range: { min: "0.14.9", max: "0.16" },
         pinned: "0.16.1",
-        reason:
-            "the gateways' fixed addresses use the `metallb.io/` annotations, read from 0.14.9 on; 0.16 is the newest minor (its default BGP backend frr-k8s is switched off for L2)",
+        reason: "the gateways' fixed addresses use the `metallb.io/` annotations, read from 0.14.9 on; 0.16 is the newest minor (its default BGP backend frr-k8s is switched off for L2)",
         source: "metallb/metallb v0.14.9 release notes (annotation prefix), charts/metallb values.yaml at v0.16.1",
     },
     {
         component: "spire",
         range: { min: "0.24.0", max: "0.30" },
         pinned: "0.30.0",
-        reason:
-            "components/spire.ts's values render at 0.24.5 and 0.30.0 (every key it sets exists in both); the minors between are the steps of an upgrade, which upstream supports one minor at a time; each needs its spire-crds (below)",
-        source: "spiffe/helm-charts-hardened tags spire-0.24.5, spire-0.30.0; charts/spire/README.md, \"Upgrade notes\"",
+        reason: "components/spire.ts's values render at 0.24.5 and 0.30.0 (every key it sets exists in both); the minors between are the steps of an upgrade, which upstream supports one minor at a time; each needs its spire-crds (below)",
+        source: 'spiffe/helm-charts-hardened tags spire-0.24.5, spire-0.30.0; charts/spire/README.md, "Upgrade notes"',
     },
     {
         component: "prometheus",
@@ -190,10 +186,7 @@ export function supportProblems(versions: Versions): string[] {
         const value = versions[rule.component];
         if (inRange(value, rule.range)) continue;
         const nearest = compareTo(value, rule.range.min) < 0 ? rule.range.min : rule.pinned;
-        problems.push(
-            `${key(rule.component)} = "${value}" is outside the supported ${describeRange(rule.range)}: ${rule.reason} (${rule.source}); ` +
-                `nearest supported: "${nearest}"`,
-        );
+        problems.push(`${key(rule.component)} = "${value}" is outside the supported ${describeRange(rule.range)}: ${rule.reason} (${rule.source}); ` + `nearest supported: "${nearest}"`);
     }
     const k8s = versions.kubernetes;
     for (const component of ["istio", "cilium"] as const) {

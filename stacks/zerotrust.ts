@@ -18,13 +18,7 @@ export interface ZeroTrust {
  * on top of its mesh (Grafana's generated admin password, the
  * `grafanaAdminPassword` output, is the add-ons').
  */
-export function declareZeroTrust(
-    cfg: LabConfig,
-    access: ClusterAccess,
-    network: ClusterNetwork | undefined,
-    identity: MeshIdentity | undefined,
-    mesh: ServiceMesh,
-): ZeroTrust {
+export function declareZeroTrust(cfg: LabConfig, access: ClusterAccess, network: ClusterNetwork | undefined, identity: MeshIdentity | undefined, mesh: ServiceMesh): ZeroTrust {
     const provider = access.provider;
 
     const samples = cfg.samples.enabled

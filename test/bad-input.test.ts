@@ -106,13 +106,43 @@ function notAPlan(): string {
 
 describe("the real CLIs: one message, the documented exit code, no stack frame", () => {
     const cases: [string, number, () => { script: string; args: string[]; cwd?: string }, RegExp][] = [
-        ["plan: pki.role root in both stacks", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/],
-        ["plan: a gateway address that is the host's own address", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/],
-        ["plan: a YAML syntax error", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp2\.yaml, line \d+, column \d+: /],
-        ["plan: a duplicate key", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }), /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/],
-        ["plan: --config-dir that does not exist", 1, () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }), /--config-dir \/nonexistent-zta does not exist/],
+        [
+            "plan: pki.role root in both stacks",
+            1,
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/,
+        ],
+        [
+            "plan: a gateway address that is the host's own address",
+            1,
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/,
+        ],
+        [
+            "plan: a YAML syntax error",
+            1,
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            /Pulumi\.comp2\.yaml, line \d+, column \d+: /,
+        ],
+        [
+            "plan: a duplicate key",
+            1,
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/,
+        ],
+        [
+            "plan: --config-dir that does not exist",
+            1,
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }),
+            /--config-dir \/nonexistent-zta does not exist/,
+        ],
         ["plan: an unknown flag", 2, () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
-        ["policy:plan: --plan that holds no plan", 1, () => ({ script: "offline/check-policy.ts", args: ["--plan", "/nonexistent-zta"] }), /--plan \/nonexistent-zta: no <stack>\/resources\.json in it: write the plan first/],
+        [
+            "policy:plan: --plan that holds no plan",
+            1,
+            () => ({ script: "offline/check-policy.ts", args: ["--plan", "/nonexistent-zta"] }),
+            /--plan \/nonexistent-zta: no <stack>\/resources\.json in it: write the plan first/,
+        ],
         ["policy:plan: an unknown flag", 2, () => ({ script: "offline/check-policy.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
         ["check:schemas: --schemas that does not exist", 1, () => ({ script: "offline/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }), /check:schemas failed: --schemas \/nonexistent-zta does not exist/],
         ["check:schemas: no --schemas", 2, () => ({ script: "offline/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],

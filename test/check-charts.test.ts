@@ -43,7 +43,15 @@ test("Helm gets the release name, archive, namespace, values and the stack's Kub
     expect(semver("1.36")).toBe("1.36.0");
     expect(semver("1.36.3")).toBe("1.36.3");
     expect(templateArgs(release, "/c/spire-0.30.0.tgz", "/t/values.json", "1.36")).toEqual([
-        "template", "spire", "/c/spire-0.30.0.tgz", "--namespace", "spire-server", "--values", "/t/values.json", "--kube-version", "1.36.0",
+        "template",
+        "spire",
+        "/c/spire-0.30.0.tgz",
+        "--namespace",
+        "spire-server",
+        "--values",
+        "/t/values.json",
+        "--kube-version",
+        "1.36.0",
     ]);
 });
 

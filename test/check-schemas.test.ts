@@ -32,7 +32,10 @@ const crd = {
                                 required: ["addresses"],
                                 properties: { addresses: { type: "array", items: { type: "string" } }, autoAssign: { type: "boolean" } },
                                 // As Cilium's CRDs do (spec: oneOf endpointSelector/nodeSelector): branches only require what the parent declares.
-                                anyOf: [{ properties: { addresses: {} }, required: ["addresses"] }, { properties: { autoAssign: {} }, required: ["autoAssign"] }],
+                                anyOf: [
+                                    { properties: { addresses: {} }, required: ["addresses"] },
+                                    { properties: { autoAssign: {} }, required: ["autoAssign"] },
+                                ],
                             },
                             extra: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
                         },
@@ -98,7 +101,10 @@ describe("schemas from packaged charts (--charts)", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-chart-"));
         const newer = JSON.parse(JSON.stringify(crd));
         newer.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.avoidBuggyIPs = { type: "boolean" };
-        const template = "{{- if .Values.crds.enabled }}\n" + YAML.stringify(newer).replace("metadata:\n", "metadata:\n  annotations:\n    {{- toYaml .Values.annotations | nindent 4 }}\n  labels:\n    release: {{ .Release.Name }}\n") + "{{- end }}\n";
+        const template =
+            "{{- if .Values.crds.enabled }}\n" +
+            YAML.stringify(newer).replace("metadata:\n", "metadata:\n  annotations:\n    {{- toYaml .Values.annotations | nindent 4 }}\n  labels:\n    release: {{ .Release.Name }}\n") +
+            "{{- end }}\n";
         fs.mkdirSync(path.join(dir, "pools", "templates"), { recursive: true });
         fs.mkdirSync(path.join(dir, "pools", "charts", "sub"), { recursive: true });
         fs.writeFileSync(path.join(dir, "pools", "Chart.yaml"), "apiVersion: v2\nname: pools\nversion: 2.0.0\n");

@@ -128,9 +128,7 @@ describe("checks across the StackReference", () => {
 
     test("overlapping pools between the stacks fail with both ranges", () => {
         const peer = { ...c3(), metallbAddresses: ["10.5.0.115-10.5.0.125"] };
-        expect(peerProblems(c2(), peer, "cluster2", "comp3").join("\n")).toMatch(
-            /"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.115-10\.5\.0\.125" in peer stack "comp3"/,
-        );
+        expect(peerProblems(c2(), peer, "cluster2", "comp3").join("\n")).toMatch(/"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.115-10\.5\.0\.125" in peer stack "comp3"/);
     });
 
     test.each([
@@ -209,12 +207,20 @@ describe("the lab PKI settings", () => {
 
 describe("a misspelt key is refused naming it and the nearest valid key", () => {
     test.each([
-        ["jwt.audiance", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert; see docs\/config\.md\)$/m],
+        [
+            "jwt.audiance",
+            (r: any) => (r.jwt.audiance = ["zta-ingress"]),
+            /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert; see docs\/config\.md\)$/m,
+        ],
         ["jwt.audience", (r: any) => (r.jwt.audience = "zta-ingress"), /zta-testbed:jwt\.audience is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
         ["host.allowRest", (r: any) => (r.host.allowRest = true), /^Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/m],
         ["host.allowreset (case)", (r: any) => (r.host.allowreset = true), /zta-testbed:host\.allowreset is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
         ["a top-level version", (r: any) => (r.version = r.versions), /^Pulumi\.comp2\.yaml: zta-testbed:version is not a known setting: did you mean zta-testbed:versions\? \(the keys: cluster, host/m],
-        ["a roster entry's clustername", (r: any) => (r.peers[0].clustername = "cluster2"), /zta-testbed:peers\[0\]\.clustername is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\? \(the keys of zta-testbed:peers: stack, clusterName/],
+        [
+            "a roster entry's clustername",
+            (r: any) => (r.peers[0].clustername = "cluster2"),
+            /zta-testbed:peers\[0\]\.clustername is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\? \(the keys of zta-testbed:peers: stack, clusterName/,
+        ],
         ["a word far from every key", (r: any) => (r.cilium.hubbleRelayEnabled = true), /zta-testbed:cilium\.hubbleRelayEnabled is not a known setting: the nearest valid key is zta-testbed:cilium\./],
     ])("%s", (_label, edit, message) => {
         const r = raw();
@@ -256,7 +262,11 @@ describe("the roster of peers", () => {
         ["peer and peers both", (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/],
         ["no roster at all", (r: any) => delete r.peers, /Pulumi\.comp2\.yaml: zta-testbed:peers is not set: name every other stack of the lab/],
         ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
-        ["a roster that is one object", (r: any) => (r.peers = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peers = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries/],
+        [
+            "a roster that is one object",
+            (r: any) => (r.peers = { stack: "comp3", clusterName: "cluster2" }),
+            /zta-testbed:peers = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries/,
+        ],
         ["an entry without its cluster name", (r: any) => delete r.peers[0].clusterName, /zta-testbed:peers\[0\]\.clusterName = undefined: expected a non-empty string/],
     ])("%s is refused", (_label, edit, message) => {
         const r = raw();
@@ -280,9 +290,7 @@ describe("lab-wide config lives once in Pulumi.yaml", () => {
         const dir = labDirWith((stack, r) => {
             if (stack === "comp3") r[key] = { ...(r[key] ?? {}), drifted: true };
         });
-        expect(() => readStackConfig(dir, "comp3")).toThrow(
-            new RegExp(`Pulumi\\.comp3\\.yaml: zta-testbed:${key} is lab-wide, equal in every stack: set it once in Pulumi\\.yaml's config block`),
-        );
+        expect(() => readStackConfig(dir, "comp3")).toThrow(new RegExp(`Pulumi\\.comp3\\.yaml: zta-testbed:${key} is lab-wide, equal in every stack: set it once in Pulumi\\.yaml's config block`));
         expect(() => readStackConfig(dir, "comp2")).not.toThrow();
     });
 
@@ -328,7 +336,7 @@ describe("the configuration tables are the schema's (`npm run docs:config` write
         const doc = fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8");
         expect(doc).toContain("| `host.allowReset` | boolean | `false` | stack |");
         expect(doc).toContain("| `versions.istio` | pinned chart version | required | project |");
-        expect(doc).toContain("| `issuer.realm` | DNS label | `\"zta\"` | project |");
+        expect(doc).toContain('| `issuer.realm` | DNS label | `"zta"` | project |');
     });
 
     test("a table that differs from the schema is caught", () => {

@@ -6,7 +6,13 @@ import * as path from "path";
 
 const REPO = path.join(__dirname, "..");
 const DOCS = path.join(REPO, "docs");
-const pages = [path.join(REPO, "README.md"), ...fs.readdirSync(DOCS).filter((f) => f.endsWith(".md")).map((f) => path.join(DOCS, f))];
+const pages = [
+    path.join(REPO, "README.md"),
+    ...fs
+        .readdirSync(DOCS)
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => path.join(DOCS, f)),
+];
 const rel = (file: string) => path.relative(REPO, file);
 
 /** Markdown without fenced code blocks and inline code, where a `[x](y)` is not a link. */
@@ -113,12 +119,7 @@ describe("links between the pages", () => {
     });
 
     test("anchors are GitHub's", () => {
-        expect([...anchorsOf("# A B\n## `--out` never deletes\n## A B\n```\n# not a heading\n```\n## Istio's dashboards, in Grafana\n")]).toEqual([
-            "a-b",
-            "--out-never-deletes",
-            "a-b-1",
-            "istios-dashboards-in-grafana",
-        ]);
+        expect([...anchorsOf("# A B\n## `--out` never deletes\n## A B\n```\n# not a heading\n```\n## Istio's dashboards, in Grafana\n")]).toEqual(["a-b", "--out-never-deletes", "a-b-1", "istios-dashboards-in-grafana"]);
     });
 });
 

@@ -115,7 +115,10 @@ function lockHolderDied(lock: string): boolean {
 /** The stack files (and project file) of a lab dir, by name and content. */
 function labKey(dir: string, options: PlanOptions): string {
     const hash = crypto.createHash("sha256").update(`${JSON.stringify(options)}\0`);
-    for (const name of fs.readdirSync(dir).filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n)).sort()) {
+    for (const name of fs
+        .readdirSync(dir)
+        .filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n))
+        .sort()) {
         hash.update(`${name}\0${fs.readFileSync(path.join(dir, name), "utf8")}\0`);
     }
     return hash.digest("hex").slice(0, 32);

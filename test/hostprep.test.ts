@@ -71,9 +71,7 @@ describe("HostPrep's commands", () => {
         expect(await promiseOf(prep.apiServer)).toBe("https://192.0.2.10:6443");
 
         const commands = created.filter((c) => c.type === "command:remote:Command" && c.name.startsWith("unit-"));
-        expect(commands.map((c) => c.name).sort()).toEqual(
-            ["unit-connection", "unit-kubeadm-init", "unit-kubeconfig", "unit-prepare", "unit-reset", "unit-trust"].sort(),
-        );
+        expect(commands.map((c) => c.name).sort()).toEqual(["unit-connection", "unit-kubeadm-init", "unit-kubeconfig", "unit-prepare", "unit-reset", "unit-trust"].sort());
         for (const c of commands) {
             expect(secretValue(c.inputs.connection)).toMatchObject({ host: "192.0.2.10", port: 2222, user: "lab", privateKey: KEY });
         }

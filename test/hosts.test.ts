@@ -36,9 +36,7 @@ function dependsOn(plan: StackPlan, from: PlannedResource, to: PlannedResource):
 }
 
 function scriptFiles(dir: string): string[] {
-    return fs
-        .readdirSync(dir, { withFileTypes: true })
-        .flatMap((e) => (e.isDirectory() ? scriptFiles(path.join(dir, e.name)) : e.name.endsWith(".sh") ? [path.join(dir, e.name)] : []));
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? scriptFiles(path.join(dir, e.name)) : e.name.endsWith(".sh") ? [path.join(dir, e.name)] : []));
 }
 
 describe("HostPrep connects to the stack's own host", () => {
@@ -46,9 +44,7 @@ describe("HostPrep connects to the stack's own host", () => {
         const plan = stackOf(lab, stack);
         const prep = findResource(plan, "zta:host:HostPrep", `${stack}-hostprep`);
         const commands = childrenOf(plan, prep);
-        expect(commands.map((c) => c.name.replace(`${stack}-hostprep-`, "")).sort()).toEqual(
-            ["connection", "kubeadm-init", "kubeconfig", "prepare", "reset", "trust"].sort(),
-        );
+        expect(commands.map((c) => c.name.replace(`${stack}-hostprep-`, "")).sort()).toEqual(["connection", "kubeadm-init", "kubeconfig", "prepare", "reset", "trust"].sort());
         for (const c of commands) {
             expect(c.type).toBe(COMMAND);
             // The connection carries the SSH key: the whole input is secret in the plan.
@@ -62,9 +58,7 @@ describe("HostPrep connects to the stack's own host", () => {
     test("the API server, the init arguments and the kubeconfig point at the management address", () => {
         for (const [stack, address] of Object.entries(HOSTS)) {
             const plan = stackOf(lab, stack);
-            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(
-                new RegExp(`'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16' '(with|without)-kube-proxy'$`),
-            );
+            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(new RegExp(`'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16' '(with|without)-kube-proxy'$`));
             expect(cmd(plan, "kubeconfig").inputs.create).toMatch(new RegExp(`'host/kubeconfig.sh' '${address}'$`));
         }
     });

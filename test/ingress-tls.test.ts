@@ -22,9 +22,11 @@ interface Server {
     port: { number: number; protocol: string };
     tls?: { mode?: string; credentialName?: string; httpsRedirect?: boolean };
 }
-const serversOf = (plan: StackPlan): Server[] => resourcesOfType(plan, GATEWAY).filter((g) => meta(g).name === "httpbin-gateway").flatMap((g) => spec(g).servers as Server[]);
-const ingressServicePorts = (plan: StackPlan): number[] =>
-    (resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istio-ingressgateway")?.inputs.values as any).service.ports.map((p: { port: number }) => p.port);
+const serversOf = (plan: StackPlan): Server[] =>
+    resourcesOfType(plan, GATEWAY)
+        .filter((g) => meta(g).name === "httpbin-gateway")
+        .flatMap((g) => spec(g).servers as Server[]);
+const ingressServicePorts = (plan: StackPlan): number[] => (resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istio-ingressgateway")?.inputs.values as any).service.ports.map((p: { port: number }) => p.port);
 
 let lab: LabPlan;
 let redirectLab: LabPlan;

@@ -72,9 +72,7 @@ describe("by default the root stack runs the issuer on comp1", () => {
     });
 
     test.each(["comp2", "comp3"])("%s: the ingress accepts the lab issuer's tokens for the generated client only", (stack) => {
-        expect(jwtRules(stackOf(lab, stack))).toEqual([
-            { issuer: "https://10.5.0.2:9443/realms/zta", jwksUri: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/certs", audiences: ["zta-testbed"] },
-        ]);
+        expect(jwtRules(stackOf(lab, stack))).toEqual([{ issuer: "https://10.5.0.2:9443/realms/zta", jwksUri: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/certs", audiences: ["zta-testbed"] }]);
     });
 
     test("the realm import: one confidential client, client-credentials only, whose tokens carry its id as audience", () => {
@@ -129,11 +127,31 @@ describe("an external issuer", () => {
 describe("bad issuer input is refused before anything is declared, naming the key", () => {
     const parse = (jwt: Record<string, unknown>) => () => parseLabConfig("comp2", { ...rawConfig("comp2"), jwt }, new Set(["sshPrivateKey"]));
     test.each([
-        ["an external issuer without its CA certificate", { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/certs" }, /zta-testbed:jwt\.caCert is not set: give the PEM certificate of the CA that signed https:\/\/idp\.example\.org\/realms\/lab's certificate/],
-        ["an http:// issuer", { issuer: "http://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/certs", caCert: EXTERNAL_CA }, /zta-testbed:jwt\.issuer = "http:\/\/idp\.example\.org\/realms\/lab": expected an https:\/\/ URL/],
-        ["an http:// JWKS URI", { issuer: "https://idp.example.org/realms/lab", jwksUri: "http://idp.example.org/certs", caCert: EXTERNAL_CA }, /zta-testbed:jwt\.jwksUri = "http:\/\/idp\.example\.org\/certs": expected an https:\/\/ URL/],
-        ["a CA certificate that is not PEM", { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/certs", caCert: "not a certificate" }, /zta-testbed:jwt\.caCert = "not a certificate": expected a PEM certificate/],
-        ["an external issuer without its JWKS URI", { issuer: "https://idp.example.org/realms/lab", caCert: EXTERNAL_CA }, /zta-testbed:jwt\.jwksUri is not set: give the https:\/\/ URL of https:\/\/idp\.example\.org\/realms\/lab's signing keys/],
+        [
+            "an external issuer without its CA certificate",
+            { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/certs" },
+            /zta-testbed:jwt\.caCert is not set: give the PEM certificate of the CA that signed https:\/\/idp\.example\.org\/realms\/lab's certificate/,
+        ],
+        [
+            "an http:// issuer",
+            { issuer: "http://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/certs", caCert: EXTERNAL_CA },
+            /zta-testbed:jwt\.issuer = "http:\/\/idp\.example\.org\/realms\/lab": expected an https:\/\/ URL/,
+        ],
+        [
+            "an http:// JWKS URI",
+            { issuer: "https://idp.example.org/realms/lab", jwksUri: "http://idp.example.org/certs", caCert: EXTERNAL_CA },
+            /zta-testbed:jwt\.jwksUri = "http:\/\/idp\.example\.org\/certs": expected an https:\/\/ URL/,
+        ],
+        [
+            "a CA certificate that is not PEM",
+            { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/certs", caCert: "not a certificate" },
+            /zta-testbed:jwt\.caCert = "not a certificate": expected a PEM certificate/,
+        ],
+        [
+            "an external issuer without its JWKS URI",
+            { issuer: "https://idp.example.org/realms/lab", caCert: EXTERNAL_CA },
+            /zta-testbed:jwt\.jwksUri is not set: give the https:\/\/ URL of https:\/\/idp\.example\.org\/realms\/lab's signing keys/,
+        ],
     ])("%s", (_what, jwt, message) => {
         expect(parse(jwt)).toThrow(ConfigError);
         expect(parse(jwt)).toThrow(message);

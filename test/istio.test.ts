@@ -133,9 +133,7 @@ describe("the `spire` injection template", () => {
         expect(pod.metadata.labels[SPIRE_MANAGED_LABEL]).toBe("true");
         const other = list === "containers" ? "initContainers" : "containers";
         expect(pod.spec[other]).toBeUndefined();
-        expect(pod.spec[list as string]).toEqual([
-            { name: "istio-proxy", volumeMounts: [{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }] },
-        ]);
+        expect(pod.spec[list as string]).toEqual([{ name: "istio-proxy", volumeMounts: [{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }] }]);
         expect(pod.spec.volumes).toEqual([{ name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } }]);
     });
 
@@ -160,7 +158,10 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
     test.each(STACKS)("$stack: both gateways are LoadBalancers at their MetalLB address, externalTrafficPolicy Cluster", ({ stack }) => {
         const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
         const [ingress, eastWest] = gatewayReleases(stack).map(values);
-        for (const [v, address] of [[ingress, lb.ingressAddress], [eastWest, lb.eastWestAddress]] as const) {
+        for (const [v, address] of [
+            [ingress, lb.ingressAddress],
+            [eastWest, lb.eastWestAddress],
+        ] as const) {
             expect(v.service).toMatchObject({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
         }
         // The ingress's ports are its own (test/ingress-tls.test.ts); the east-west gateway keeps the chart's.
@@ -212,9 +213,7 @@ describe("EastWestGateway: labels and selectors that must match", () => {
     test.each(STACKS)("$stack: cross-network-gateway passes through mTLS on 15443 for *.local", ({ stack }) => {
         const gw = crossNetwork(stack);
         expect(gw.inputs).toMatchObject({ apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "cross-network-gateway", namespace: ISTIO_NAMESPACE } });
-        expect((gw.inputs.spec as { servers: unknown[] }).servers).toEqual([
-            { port: { number: 15443, name: "tls", protocol: "TLS" }, tls: { mode: "AUTO_PASSTHROUGH" }, hosts: ["*.local"] },
-        ]);
+        expect((gw.inputs.spec as { servers: unknown[] }).servers).toEqual([{ port: { number: 15443, name: "tls", protocol: "TLS" }, tls: { mode: "AUTO_PASSTHROUGH" }, hosts: ["*.local"] }]);
         expect(gw.dependsOn).toContain(release(stack, "istio-istiod").urn);
     });
 });
@@ -319,9 +318,7 @@ describe("the first deployment converges in three runs", () => {
     test("run 3, comp3: installs cluster1's remote secret and istiod, and asks for no further run", () => {
         expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster1"]);
         expect(resourcesOfType(runs[2], RELEASE).map((r) => r.name)).toContain("comp3-istio-istiod");
-        expect(findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert").inputs.caCertPem).toBe(
-            "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
-        );
+        expect(findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert").inputs.caCertPem).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)");
         expect(runs[2].warnings.join("\n")).not.toMatch(/run `pulumi up`/);
     });
 
@@ -352,7 +349,10 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
             program: async () => {
                 const ca = new ClusterCa("t-ca", { clusterName: "cluster2" });
                 const pki = new Pki("t-pki", { sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
-                const trust = ca.trust(pki.rootCaCert, pki.signedIntermediates.apply((m) => m.cluster2));
+                const trust = ca.trust(
+                    pki.rootCaCert,
+                    pki.signedIntermediates.apply((m) => m.cluster2),
+                );
                 const provider = new k8s.Provider("t-k8s", { kubeconfig: "unused" });
                 const spire = new k8s.core.v1.Namespace("t-spire-layer", { metadata: { name: "spire-server" } }, { provider });
                 const identity: MeshIdentity = { ready: [spire] };

@@ -87,9 +87,7 @@ describe("order on a fresh cluster", () => {
     test.each(STACKS)("%s: everything that schedules pods waits for the CNI", (stack) => {
         const plan = stackOf(lab, stack);
         const cni = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-cilium-release`);
-        const scheduling = plan.resources.filter(
-            (r) => (r.type === "kubernetes:helm.sh/v3:Release" && r !== cni && !NO_PODS.some((n) => r.name.endsWith(n))) || r.type === "kubernetes:apps/v1:Deployment",
-        );
+        const scheduling = plan.resources.filter((r) => (r.type === "kubernetes:helm.sh/v3:Release" && r !== cni && !NO_PODS.some((n) => r.name.endsWith(n))) || r.type === "kubernetes:apps/v1:Deployment");
         expect(scheduling.length).toBeGreaterThan(10);
         for (const r of scheduling) expect([r.name, waitsFor(plan, r).has(cni.urn)]).toEqual([r.name, true]);
     });

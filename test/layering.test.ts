@@ -74,7 +74,7 @@ describe("the import scanner", () => {
     });
 
     test("ignores strings and comments that only look like imports", () => {
-        const text = ['// import { x } from "../stacks/config";', 'const s = \'import { y } from "../stacks/peer"\';', "/* require(\"../stacks/main\") */"].join("\n");
+        const text = ['// import { x } from "../stacks/config";', "const s = 'import { y } from \"../stacks/peer\"';", '/* require("../stacks/main") */'].join("\n");
         expect(moduleSpecifiers("sample.ts", text)).toEqual([]);
     });
 });

@@ -90,9 +90,14 @@ describe("URNs are the engine's, and unique in a stack", () => {
         const e = await evaluate(() => {
             for (const outer of ["test:x:Outer1", "test:x:Outer2"]) {
                 new Bundle(outer, `${outer.split(":")[2]}`, (o) => {
-                    new Bundle("test:x:Inner", `${outer.split(":")[2]}-inner`, (i) => {
-                        new random.RandomPassword("pw", { length: 16 }, { parent: i });
-                    }, { parent: o });
+                    new Bundle(
+                        "test:x:Inner",
+                        `${outer.split(":")[2]}-inner`,
+                        (i) => {
+                            new random.RandomPassword("pw", { length: 16 }, { parent: i });
+                        },
+                        { parent: o },
+                    );
                 });
             }
         });

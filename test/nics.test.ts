@@ -60,7 +60,11 @@ describe("a name that is not a Linux interface name is refused, naming the key",
     };
     test.each([
         ["metallb.interfaces", (r: any) => (r.metallb.interfaces = ["eno3", "eth0/1"]), /zta-testbed:metallb\.interfaces\[1\] = "eth0\/1": expected a Linux interface name/],
-        ["host.managementInterface", (r: any) => (r.host.managementInterface = "a-name-that-is-too-long"), /zta-testbed:host\.managementInterface = "a-name-that-is-too-long": expected a Linux interface name \(1 to 15 characters/],
+        [
+            "host.managementInterface",
+            (r: any) => (r.host.managementInterface = "a-name-that-is-too-long"),
+            /zta-testbed:host\.managementInterface = "a-name-that-is-too-long": expected a Linux interface name \(1 to 15 characters/,
+        ],
         ["cilium.devices", (r: any) => (r.cilium.devices = ["eno 3"]), /zta-testbed:cilium\.devices\[0\] = "eno 3": expected a Linux interface name/],
         ["host.serviceInterface", (r: any) => (r.host.serviceInterface = ".."), /zta-testbed:host\.serviceInterface = "\.\.": expected a Linux interface name/],
     ])("%s", (_key, edit, message) => {

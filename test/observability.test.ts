@@ -19,13 +19,13 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
     test("Grafana provisions Istio's mesh, service, workload, control-plane and performance dashboards by grafana.com id, on Prometheus", () => {
         const v = grafanaValues(stackOf(lab, stack)) as Record<string, any>;
         // Istio's dashboard ids on grafana.com (grafana.com/orgs/istio).
-        const ids = Object.values(v.dashboards.istio as Record<string, { gnetId: number; datasource: string }>).map((d) => d.gnetId).sort((a, b) => a - b);
+        const ids = Object.values(v.dashboards.istio as Record<string, { gnetId: number; datasource: string }>)
+            .map((d) => d.gnetId)
+            .sort((a, b) => a - b);
         expect(ids).toEqual([7630, 7636, 7639, 7645, 11829]);
         for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string }>)) expect(d.datasource).toBe("Prometheus");
         // The provider named like the dashboards' key reads the folder the chart writes them to.
-        expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([
-            expect.objectContaining({ name: "istio", folder: "Istio", type: "file", options: { path: "/var/lib/grafana/dashboards/istio" } }),
-        ]);
+        expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([expect.objectContaining({ name: "istio", folder: "Istio", type: "file", options: { path: "/var/lib/grafana/dashboards/istio" } })]);
     });
 
     test("Grafana may reach grafana.com on 443 for the download; no other policy names a host outside", () => {

@@ -59,7 +59,9 @@ describe.each([
         // Any other key is a root's, under the stack's own Pki.
         for (const k of keys.filter((x) => !intermediateKeys.includes(x))) expect([k.name, parentOf(plan, k)?.type]).toEqual([`${stack}-pki-root-key`, "zta:pki:Pki"]);
         // The requests made from these keys name this cluster and no other.
-        const subjects = resourcesOfType(plan, CSR).filter(notServerLeaf).map((c) => (c.inputs.subject as { commonName: string }).commonName);
+        const subjects = resourcesOfType(plan, CSR)
+            .filter(notServerLeaf)
+            .map((c) => (c.inputs.subject as { commonName: string }).commonName);
         expect(subjects.sort()).toEqual([`Istio intermediate CA ${own}`, `SPIRE upstream CA ${own}`]);
     });
 });
@@ -174,7 +176,12 @@ describe("bring your own root", () => {
     test("no root is generated; the intermediates are signed with the brought certificate and key", () => {
         const comp2 = stackOf(brought, "comp2");
         expect(resourcesOfType(comp2, SELF_SIGNED)).toEqual([]);
-        expect(resourcesOfType(comp2, KEY).filter(notServerLeaf).map((k) => k.name).sort()).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
+        expect(
+            resourcesOfType(comp2, KEY)
+                .filter(notServerLeaf)
+                .map((k) => k.name)
+                .sort(),
+        ).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
         // The registry's and the issuer's certificates too: the brought root signs everything the generated one did.
         // The ingress leaf is the one certificate it does not sign: the cluster's Istio intermediate does.
         const certs = resourcesOfType(comp2, SIGNED).filter((c) => !c.name.includes("-ingress-tls-"));

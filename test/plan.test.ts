@@ -74,7 +74,9 @@ describe("docs/deploy.md, Tearing down", () => {
         const page = fs.readFileSync(path.join(REPO, "docs", "deploy.md"), "utf8");
         const section = page.slice(page.indexOf("## Tearing down"), page.indexOf("### What stays"));
         const unprotected = [...section.matchAll(/'(urn:pulumi:[^']+)'/g)].map((m) => m[1]);
-        const protectedUrns = stackOf(lab, "comp2").resources.filter((r) => r.protect).map((r) => r.urn);
+        const protectedUrns = stackOf(lab, "comp2")
+            .resources.filter((r) => r.protect)
+            .map((r) => r.urn);
         expect(unprotected.sort()).toEqual(protectedUrns.sort());
         expect(unprotected).toContain("urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/selfSignedCert:SelfSignedCert::comp2-pki-root-cert");
         expect(stackOf(lab, "comp3").resources.filter((r) => r.protect)).toEqual([]);
@@ -116,9 +118,7 @@ describe("the peer stack", () => {
         const dir = labDirWith((stack, raw) => {
             if (stack === "comp3") raw.mesh.id = "mesh2";
         });
-        await expect(planOf(dir)).rejects.toThrow(
-            /Pulumi\.comp3\.yaml: zta-testbed:mesh is lab-wide, equal in every stack: set it once in Pulumi\.yaml's config block .* and remove it from Pulumi\.comp3\.yaml/,
-        );
+        await expect(planOf(dir)).rejects.toThrow(/Pulumi\.comp3\.yaml: zta-testbed:mesh is lab-wide, equal in every stack: set it once in Pulumi\.yaml's config block .* and remove it from Pulumi\.comp3\.yaml/);
     });
 });
 

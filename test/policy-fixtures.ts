@@ -35,7 +35,10 @@ export function compliantStack(): PlannedResource[] {
         release("istio-eastwestgateway", "gateway", { name: "istio-eastwestgateway", networkGateway: "network1" }),
         release("cilium", "cilium", { image: { repository: "quay.io/cilium/cilium", useDigest: false } }, "kube-system"),
         istio("PeerAuthentication", "default", "istio-system", { mtls: { mode: "STRICT" } }),
-        istio("RequestAuthentication", "ingress-jwt", "istio-system", { selector: { matchLabels: INGRESS_LABELS }, jwtRules: [{ issuer: "https://10.5.0.2:8443/realms/zta", jwksUri: "https://10.5.0.2:8443/realms/zta/protocol/openid-connect/certs" }] }),
+        istio("RequestAuthentication", "ingress-jwt", "istio-system", {
+            selector: { matchLabels: INGRESS_LABELS },
+            jwtRules: [{ issuer: "https://10.5.0.2:8443/realms/zta", jwksUri: "https://10.5.0.2:8443/realms/zta/protocol/openid-connect/certs" }],
+        }),
         istio("AuthorizationPolicy", "ingress-require-jwt", "istio-system", { selector: { matchLabels: INGRESS_LABELS }, action: "ALLOW", rules: [{ from: [{ source: { requestPrincipals: ["*"] } }] }] }),
         resource("kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID", "comp2-gateways", {
             apiVersion: "spire.spiffe.io/v1alpha1",

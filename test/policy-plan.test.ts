@@ -147,16 +147,13 @@ describe("npm run policy:plan -- --plan DIR", () => {
         const noConfig = planDir(withEdit("istio-system-default", (i) => (i.spec.mtls.mode = "PERMISSIVE")));
         const missing = run(noConfig);
         expect(missing.status).toBe(1);
-        expect(missing.stderr).toBe(
-            `policy:plan failed: --plan ${noConfig}: ${path.join(noConfig, "comp2", "policy-config.json")} does not exist: write the plan again with \`npm run plan -- --out ${noConfig}\`\n`,
-        );
+        expect(missing.stderr).toBe(`policy:plan failed: --plan ${noConfig}: ${path.join(noConfig, "comp2", "policy-config.json")} does not exist: write the plan again with \`npm run plan -- --out ${noConfig}\`\n`);
     });
 });
 
 describe("the pack", () => {
     const PACK = path.join(REPO, "policy");
-    const files = (dir: string): string[] =>
-        fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === "node_modules" ? [] : files(path.join(dir, e.name))) : [path.join(dir, e.name)]));
+    const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === "node_modules" ? [] : files(path.join(dir, e.name))) : [path.join(dir, e.name)]));
 
     test("serves every policy except the secrecy check, which only the plan can make", () => {
         const served = PREVIEW_POLICIES.map((p) => p.name);
@@ -181,7 +178,14 @@ describe("the pack", () => {
         for (const file of sources) {
             const text = fs.readFileSync(file, "utf8");
             for (const [, spec] of text.matchAll(/(?:from|import|require\()\s*["']([^"']+)["']/g)) {
-                const inside = spec.startsWith(".") ? !path.relative(PACK, path.resolve(path.dirname(file), spec)).startsWith("..") : declared.includes(spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/"));
+                const inside = spec.startsWith(".")
+                    ? !path.relative(PACK, path.resolve(path.dirname(file), spec)).startsWith("..")
+                    : declared.includes(
+                          spec
+                              .split("/")
+                              .slice(0, spec.startsWith("@") ? 2 : 1)
+                              .join("/"),
+                      );
                 if (!inside) outside.push(`${path.relative(REPO, file)}: ${spec}`);
             }
         }

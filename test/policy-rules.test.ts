@@ -34,9 +34,7 @@ describe("mTLS", () => {
                 spec: { selector: { matchLabels: { app: "legacy" } }, mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } },
             }),
         ];
-        expect(await messages("peer-authentication-strict", stack)).toEqual([
-            "PeerAuthentication apps/legacy sets portLevelMtls[8080].mode DISABLE: plain-text traffic would be accepted on port 8080; use STRICT",
-        ]);
+        expect(await messages("peer-authentication-strict", stack)).toEqual(["PeerAuthentication apps/legacy sets portLevelMtls[8080].mode DISABLE: plain-text traffic would be accepted on port 8080; use STRICT"]);
     });
 
     test("a stack with istiod but no mesh-wide PeerAuthentication is refused: Istio's default is PERMISSIVE", async () => {
@@ -172,9 +170,7 @@ describe("one root CA in the lab", () => {
 
     test("a second self-signed CA certificate in the stack is refused, naming both", async () => {
         const found = await violationsOf("single-root-ca", [...compliantStack(), secondRoot()]);
-        expect(found.map((v) => v.message)).toEqual([
-            "second root CA comp2-other-root in this stack (the first is comp2-pki-root-cert): the lab has one root CA; issue further CAs as intermediates signed by it",
-        ]);
+        expect(found.map((v) => v.message)).toEqual(["second root CA comp2-other-root in this stack (the first is comp2-pki-root-cert): the lab has one root CA; issue further CAs as intermediates signed by it"]);
         expect(found[0].urn).toBe(urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root"));
     });
 
@@ -206,7 +202,16 @@ describe("one root CA in the lab", () => {
             expect.stringContaining('peer stack "comp3" is a root stack too'),
             expect.stringContaining('peer stack "comp5" is a root stack too'),
         ]);
-        expect(await violationsOf("single-root-ca", compliantStack(), withPeers("shared", [{ stack: "comp3", pkiRole: "peer" }, { stack: "comp4", pkiRole: "peer" }]))).toEqual([]);
+        expect(
+            await violationsOf(
+                "single-root-ca",
+                compliantStack(),
+                withPeers("shared", [
+                    { stack: "comp3", pkiRole: "peer" },
+                    { stack: "comp4", pkiRole: "peer" },
+                ]),
+            ),
+        ).toEqual([]);
     });
 
     test("a stack without a root CA is not concerned by its peers' roles", async () => {
@@ -215,7 +220,10 @@ describe("one root CA in the lab", () => {
     });
 
     test("in the federated trust model each stack owns its trust domain's root, whatever its peers' roles; two in one stack still do not pass", async () => {
-        const federated = withPeers("federated", [{ stack: "comp3", pkiRole: "root" }, { stack: "comp4", pkiRole: "root" }]);
+        const federated = withPeers("federated", [
+            { stack: "comp3", pkiRole: "root" },
+            { stack: "comp4", pkiRole: "root" },
+        ]);
         expect(await violationsOf("single-root-ca", compliantStack(), federated)).toEqual([]);
         const found = await violationsOf("single-root-ca", [...compliantStack(), secondRoot()], federated);
         expect(found.map((v) => v.urn)).toEqual([urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root")]);
@@ -225,9 +233,7 @@ describe("one root CA in the lab", () => {
 describe("the pack config, reconciled and checked as the engine does", () => {
     test("without a config the pack does not run: the lab registry, the trust model and the peers are required", async () => {
         await expect(checkResources(compliantStack(), {})).rejects.toThrow(
-            new PolicyConfigError(
-                "policy config is not what the pack needs: allowed-registries: labRegistry is required; single-root-ca: peers is required; single-root-ca: trustModel is required",
-            ),
+            new PolicyConfigError("policy config is not what the pack needs: allowed-registries: labRegistry is required; single-root-ca: peers is required; single-root-ca: trustModel is required"),
         );
     });
 

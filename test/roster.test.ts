@@ -37,17 +37,22 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
     beforeAll(() => {
         out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-three-")), "plan");
-        const result = spawnSync(
-            process.execPath,
-            [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"],
-            { cwd: REPO, encoding: "utf8", timeout: 120_000 },
-        );
+        const result = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"], {
+            cwd: REPO,
+            encoding: "utf8",
+            timeout: 120_000,
+        });
         expect([result.status, result.stderr]).toEqual([0, ""]);
         stdout = result.stdout;
     });
 
     test("plans the three stacks of the directory", () => {
-        expect(fs.readdirSync(out).filter((f) => !f.startsWith(".")).sort()).toEqual(["comp2", "comp3", "comp4"]);
+        expect(
+            fs
+                .readdirSync(out)
+                .filter((f) => !f.startsWith("."))
+                .sort(),
+        ).toEqual(["comp2", "comp3", "comp4"]);
         expect(stdout).toMatch(/\(comp2: \d+ resources, comp3: \d+ resources, comp4: \d+ resources\)/);
     });
 
@@ -78,9 +83,7 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
         const secrets = resourcesOfType({ resources: resources(stack) }, "kubernetes:core/v1:Secret")
             .map((r) => r.inputs.metadata as { name: string; labels?: Record<string, string>; annotations?: Record<string, string> })
             .filter((m) => m.name.startsWith("istio-remote-secret-"));
-        expect(secrets.map((m) => [m.name, m.labels?.["istio/multiCluster"], m.annotations?.["networking.istio.io/cluster"]])).toEqual(
-            others.map((c) => [`istio-remote-secret-${c}`, "true", c]),
-        );
+        expect(secrets.map((m) => [m.name, m.labels?.["istio/multiCluster"], m.annotations?.["networking.istio.io/cluster"]])).toEqual(others.map((c) => [`istio-remote-secret-${c}`, "true", c]));
     });
 
     test("the clusters have distinct ids, names and networks", () => {
@@ -108,8 +111,16 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     test("network policies let the samples out to both other east-west gateways, and istiod to both other API servers", () => {
         const policy = (name: string) => resources("comp2").find((r) => r.type.endsWith("CiliumNetworkPolicy") && (r.inputs.metadata as { name: string }).name === name);
         const egress = (name: string) => (policy(name)?.inputs.spec as { egress: { toCIDR?: string[]; toPorts?: { ports: { port: string }[] }[] }[] }).egress;
-        expect(egress("allow-sleep").filter((e) => e.toPorts?.[0].ports[0].port === "15443").flatMap((e) => e.toCIDR)).toEqual(["10.5.0.122/32", "10.5.0.141/32"]);
-        expect(egress("allow-istiod").filter((e) => e.toPorts?.[0].ports[0].port === "6443").flatMap((e) => e.toCIDR)).toEqual(["10.5.0.4/32", "10.5.0.5/32"]);
+        expect(
+            egress("allow-sleep")
+                .filter((e) => e.toPorts?.[0].ports[0].port === "15443")
+                .flatMap((e) => e.toCIDR),
+        ).toEqual(["10.5.0.122/32", "10.5.0.141/32"]);
+        expect(
+            egress("allow-istiod")
+                .filter((e) => e.toPorts?.[0].ports[0].port === "6443")
+                .flatMap((e) => e.toCIDR),
+        ).toEqual(["10.5.0.4/32", "10.5.0.5/32"]);
     });
 
     test("the converged plan asks for no further run", () => {
@@ -134,9 +145,7 @@ describe("three clusters in the federated trust model", () => {
         const plan = stackOf(lab, stack);
         const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
         const domains = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain");
-        expect(domains.map((d) => [(d.inputs.metadata as { name: string }).name, (d.inputs.spec as { trustDomain: string }).trustDomain])).toEqual(
-            others.map((c) => [c, `${c}.zta.lab`]),
-        );
+        expect(domains.map((d) => [(d.inputs.metadata as { name: string }).name, (d.inputs.spec as { trustDomain: string }).trustDomain])).toEqual(others.map((c) => [c, `${c}.zta.lab`]));
         for (const id of resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID")) {
             expect((id.inputs.spec as { federatesWith: string[] }).federatesWith).toEqual(others.map((c) => `${c}.zta.lab`));
         }
@@ -309,11 +318,11 @@ describe("the fixpoint of the deployment order", () => {
 
     test("npm run plan -- --stacks takes a comma-separated list and refuses a stack without a file before evaluating anything", () => {
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-stacks-")), "plan");
-        const result = spawnSync(
-            process.execPath,
-            [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out],
-            { cwd: REPO, encoding: "utf8", timeout: 60_000 },
-        );
+        const result = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out], {
+            cwd: REPO,
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/Pulumi\.comp9\.yaml does not exist/);
         expect(fs.existsSync(out)).toBe(false);

@@ -56,12 +56,7 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
         /versions\.istio = "1\.26\.5" is outside the supported 1\.27\.0 to 1\.30\.x: .*workload-socket.*istio\/istio#56217.*nearest supported: "1\.27\.0"/,
         { istio: "1.29.0", kubernetes: "1.35" },
     ],
-    [
-        "Istio newer than the newest minor tested",
-        { istio: "1.31.0" },
-        /versions\.istio = "1\.31\.0" is outside the supported 1\.27\.0 to 1\.30\.x.*nearest supported: "1\.30\.3"/,
-        { istio: "1.30.9" },
-    ],
+    ["Istio newer than the newest minor tested", { istio: "1.31.0" }, /versions\.istio = "1\.31\.0" is outside the supported 1\.27\.0 to 1\.30\.x.*nearest supported: "1\.30\.3"/, { istio: "1.30.9" }],
     [
         "Istio 1.29 on Kubernetes 1.36 (it supports 1.31 to 1.35)",
         { istio: "1.29.2" },
@@ -102,7 +97,12 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
         /versions\.spireCrds = "0\.6\.0" does not go with zta-testbed:versions\.spire = "0\.29\.0": spire 0\.24\.0 to 0\.29\.x needs spire-crds 0\.5\.x.*0\.24\.X needs spire-crds 0\.5\.0\+.*nearest supported: "0\.5\.0"/,
         { spire: "0.29.0", spireCrds: "0.5.0" },
     ],
-    ["a spire chart older than the values were checked against", { spire: "0.23.9", spireCrds: "0.5.0" }, /versions\.spire = "0\.23\.9" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.24\.0"/, { spire: "0.24.0", spireCrds: "0.5.0" }],
+    [
+        "a spire chart older than the values were checked against",
+        { spire: "0.23.9", spireCrds: "0.5.0" },
+        /versions\.spire = "0\.23\.9" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.24\.0"/,
+        { spire: "0.24.0", spireCrds: "0.5.0" },
+    ],
     ["a Prometheus chart of another major", { prometheus: "30.0.0" }, /versions\.prometheus = "30\.0\.0" is outside the supported 29\.0\.0 to 29\.x.*nearest supported: "29\.27\.0"/, { prometheus: "29.0.0" }],
     ["a Kiali chart of another major", { kiali: "1.89.0" }, /versions\.kiali = "1\.89\.0" is outside the supported 2\.0\.0 to 2\.x.*nearest supported: "2\.0\.0"/, { kiali: "2.0.0" }],
     ["a Grafana chart of another major", { grafana: "13.0.0" }, /versions\.grafana = "13\.0\.0" is outside the supported 12\.0\.0 to 12\.x.*nearest supported: "12\.11\.1"/, { grafana: "12.0.0" }],

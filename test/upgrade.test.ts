@@ -63,7 +63,9 @@ describe("one set of versions in both stacks", () => {
 
     test("ahead in one version and behind in another is refused", () => {
         const check = peerVersionCheck(identity("comp2", { ...NEW, metallb: "0.14.9" }), identity("comp3", { ...NEW, spire: "0.24.5", spireCrds: "0.5.0" }), "comp3");
-        expect(check.problems.join("\n")).toMatch(/versions\.metallb is "0\.14\.9" here but peer stack "comp3" runs "0\.16\.1"[\s\S]*also ahead of peer stack "comp3" in versions\.spireCrds "0\.5\.0" -> "0\.6\.0", versions\.spire "0\.24\.5" -> "0\.30\.0"/);
+        expect(check.problems.join("\n")).toMatch(
+            /versions\.metallb is "0\.14\.9" here but peer stack "comp3" runs "0\.16\.1"[\s\S]*also ahead of peer stack "comp3" in versions\.spireCrds "0\.5\.0" -> "0\.6\.0", versions\.spire "0\.24\.5" -> "0\.30\.0"/,
+        );
     });
 
     test("a peer deployed before identities carried versions is not compared", () => {
@@ -99,7 +101,10 @@ describe("an upgrade from the old pins is an update, not a replace", () => {
     });
 
     test.each(["comp2", "comp3"])("%s: the same resources (URNs) at the old and the new pins", (stack) => {
-        const urns = (lab: LabPlan) => stackOf(lab, stack).resources.map((r) => r.urn).sort();
+        const urns = (lab: LabPlan) =>
+            stackOf(lab, stack)
+                .resources.map((r) => r.urn)
+                .sort();
         expect(urns(newLab)).toEqual(urns(oldLab));
         expect(urns(newLab).length).toBeGreaterThan(50);
     });

@@ -118,7 +118,7 @@ function ingressRoutes(plan: StackPlan, ingress: Workload, port: number): { name
     const names = new Set(gateways.flatMap((g) => [`${meta(g).namespace}/${meta(g).name}`]));
     const routes: { namespace: string; service: string; port: number }[] = [];
     for (const vs of resourcesOfType(plan, VIRTUAL_SERVICE)) {
-        const bound = (spec(vs).gateways as string[] | undefined ?? []).some((g) => names.has(g.includes("/") ? g : `${meta(vs).namespace}/${g}`));
+        const bound = ((spec(vs).gateways as string[] | undefined) ?? []).some((g) => names.has(g.includes("/") ? g : `${meta(vs).namespace}/${g}`));
         if (!bound) continue;
         for (const http of spec(vs).http as { route: { destination: { host: string; port?: { number: number } } }[] }[]) {
             for (const r of http.route) {

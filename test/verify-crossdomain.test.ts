@@ -8,8 +8,7 @@ import { crossDomainProblems, CrossDomainEvidence } from "../verify/checks";
 const fixture = (name: string) => new X509Certificate(readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8"));
 const leaf = fixture("curl-leaf.pem");
 const hashOf = (c: X509Certificate) => createHash("sha256").update(c.raw).digest("hex");
-const reply = (by: string, uri: string, hash = hashOf(leaf)) =>
-    JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${hash};Subject="";URI=${uri}`] } });
+const reply = (by: string, uri: string, hash = hashOf(leaf)) => JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${hash};Subject="";URI=${uri}`] } });
 const CURL = "spiffe://zta.lab/ns/sample/sa/curl";
 const PEER_HTTPBIN = "spiffe://cluster2.zta.lab/ns/sample/sa/httpbin";
 

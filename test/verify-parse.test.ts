@@ -1,14 +1,6 @@
 // The decision logic of verify's checks on samples of what the mesh answers.
 import { PodInfo } from "../verify/cluster";
-import {
-    gatewayProblems,
-    missingEntries,
-    networkGatewayProblems,
-    podProblems,
-    remoteClusterProblems,
-    trafficProblems,
-    xfccProblems,
-} from "../verify/checks";
+import { gatewayProblems, missingEntries, networkGatewayProblems, podProblems, remoteClusterProblems, trafficProblems, xfccProblems } from "../verify/checks";
 import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome, tlsProblem, tokenFromResponse } from "../verify/ingress";
 import { parseClusterz, parseNetworkz, parseXfcc, spireEntryIds, tallyHelloworld, xfccFromHttpbin, xfccUris } from "../verify/parse";
 

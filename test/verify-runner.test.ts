@@ -32,7 +32,9 @@ const federatedTarget: VerifyTarget = {
 };
 
 /** SHA-256 of the curl SVID's DER, as Envoy puts it in XFCC `Hash=`. */
-const CURL_HASH = createHash("sha256").update(new X509Certificate(fixture("curl-leaf.pem")).raw).digest("hex");
+const CURL_HASH = createHash("sha256")
+    .update(new X509Certificate(fixture("curl-leaf.pem")).raw)
+    .digest("hex");
 
 type ExecHandler = (pod: PodInfo, container: string, command: string[]) => ExecResult | Promise<ExecResult>;
 
@@ -48,7 +50,10 @@ class FakeCluster implements Cluster {
     ) {}
     async probe(): Promise<void> {}
     async listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]> {
-        const wanted = (labelSelector ?? "").split(",").filter((s) => s !== "").map((s) => s.split("="));
+        const wanted = (labelSelector ?? "")
+            .split(",")
+            .filter((s) => s !== "")
+            .map((s) => s.split("="));
         return this.pods.filter((p) => p.namespace === namespace && wanted.every(([k, v]) => p.labels[k] === v));
     }
     async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
@@ -103,13 +108,20 @@ function healthyCluster(): FakeCluster {
     return new FakeCluster(pods, services, ["istio-system/istio-remote-secret-cluster2"], (p, container, command) => {
         const cmd = command.join(" ");
         if (container === "discovery" && cmd === "pilot-discovery request GET /debug/clusterz") {
-            return ok(JSON.stringify([{ id: "cluster1", secretName: "", syncStatus: "synced" }, { id: "cluster2", secretName: "istio-system/istio-remote-secret-cluster2", syncStatus: "synced" }]));
+            return ok(
+                JSON.stringify([
+                    { id: "cluster1", secretName: "", syncStatus: "synced" },
+                    { id: "cluster2", secretName: "istio-system/istio-remote-secret-cluster2", syncStatus: "synced" },
+                ]),
+            );
         }
         if (container === "discovery" && cmd === "pilot-discovery request GET /debug/networkz") {
-            return ok(JSON.stringify([
-                { Network: "network1", Cluster: "cluster1", Addr: "10.5.0.101", Port: 15443, HBONEPort: 0 },
-                { Network: "network2", Cluster: "cluster2", Addr: "10.5.0.122", Port: 15443, HBONEPort: 0 },
-            ]));
+            return ok(
+                JSON.stringify([
+                    { Network: "network1", Cluster: "cluster1", Addr: "10.5.0.101", Port: 15443, HBONEPort: 0 },
+                    { Network: "network2", Cluster: "cluster2", Addr: "10.5.0.122", Port: 15443, HBONEPort: 0 },
+                ]),
+            );
         }
         if (container === "spire-server" && cmd === "/opt/spire/bin/spire-server entry show -output json") {
             const paths = ["/ns/istio-system/sa/istio-ingressgateway", "/ns/istio-system/sa/istio-eastwestgateway", "/ns/sample/sa/curl", "/ns/sample/sa/sleep"];
@@ -129,13 +141,12 @@ function healthyCluster(): FakeCluster {
             return ok(Array.from({ length: n }, (_, i) => hello(i % 2 === 0 ? "v1" : "v2")).join(""));
         }
         if (p.name.startsWith("curl-") && container === "curl" && command[0] === "curl" && command.includes("http://httpbin.sample:8000/headers")) {
-            const xfcc = "By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject=\"\";URI=spiffe://zta.lab/ns/sample/sa/curl";
+            const xfcc = 'By=spiffe://zta.lab/ns/sample/sa/httpbin;Hash=2f1e0d9c8b7a;Subject="";URI=spiffe://zta.lab/ns/sample/sa/curl';
             return ok(JSON.stringify({ headers: { Accept: ["*/*"], Host: ["httpbin.sample:8000"], "X-Forwarded-Client-Cert": [xfcc] } }));
         }
         if (p.name.startsWith("curl-") && container === "curl" && command[0] === "sh" && cmd.includes("http://httpbin.sample:8000/headers")) {
             // Answered by this cluster's httpbin, then by the peer's, whose trust domain is cluster2.zta.lab.
-            const reply = (by: string) =>
-                JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${CURL_HASH};Subject="";URI=spiffe://zta.lab/ns/sample/sa/curl`] } });
+            const reply = (by: string) => JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${CURL_HASH};Subject="";URI=spiffe://zta.lab/ns/sample/sa/curl`] } });
             return ok(`${reply("spiffe://zta.lab/ns/sample/sa/httpbin")}\n----zta-verify-reply----\n${reply("spiffe://cluster2.zta.lab/ns/sample/sa/httpbin")}\n----zta-verify-reply----\n`);
         }
         return { stdout: "", stderr: `unexpected command: ${cmd}`, code: 127 };
@@ -174,7 +185,12 @@ function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget
         makeCluster: () => cluster,
         http,
         fetchToken: labIssuer,
-        readFile: (file) => (file === "token.jwt" ? `${TOKEN}\n` : (() => { throw new Error(`ENOENT: ${file}`); })()),
+        readFile: (file) =>
+            file === "token.jwt"
+                ? `${TOKEN}\n`
+                : (() => {
+                      throw new Error(`ENOENT: ${file}`);
+                  })(),
         out: (t) => void out.push(t),
         progress: (t) => void progress.push(t),
         now: () => new Date("2030-01-01T00:00:00Z"),
@@ -259,7 +275,15 @@ describe("verify names what is broken and exits non-zero", () => {
                 return ok(JSON.stringify(["cluster1", "cluster2", "cluster3"].map((id) => ({ id, secretName: id === "cluster1" ? "" : `istio-system/istio-remote-secret-${id}`, syncStatus: "synced" }))));
             }
             if (cmd === "pilot-discovery request GET /debug/networkz") {
-                return ok(JSON.stringify([["1", "10.5.0.101"], ["2", "10.5.0.122"], ["3", "10.5.0.141"]].map(([n, addr]) => ({ Network: `network${n}`, Cluster: `cluster${n}`, Addr: addr, Port: 15443, HBONEPort: 0 }))));
+                return ok(
+                    JSON.stringify(
+                        [
+                            ["1", "10.5.0.101"],
+                            ["2", "10.5.0.122"],
+                            ["3", "10.5.0.141"],
+                        ].map(([n, addr]) => ({ Network: `network${n}`, Cluster: `cluster${n}`, Addr: addr, Port: 15443, HBONEPort: 0 })),
+                    ),
+                );
             }
             return healthy(p, container, command);
         };
@@ -297,8 +321,7 @@ describe("verify names what is broken and exits non-zero", () => {
     test("no network policy enforced (istiod answers sleep): network-segmentation FAILs; a sidecar's upstream-connect 503 counts as dropped", async () => {
         const open = healthyCluster();
         const handler = open.onExec;
-        open.onExec = (p, container, command) =>
-            command[command.length - 1] === "http://istiod.istio-system:15014/version" ? ok('{"version":"1.30.3"}\n200') : handler(p, container, command);
+        open.onExec = (p, container, command) => (command[command.length - 1] === "http://istiod.istio-system:15014/version" ? ok('{"version":"1.30.3"}\n200') : handler(p, container, command));
         const { deps, out } = depsFor(open);
         expect(await main(["--stack", "comp2", "--token", TOKEN, "--only", "network-segmentation"], deps)).toBe(EXIT.failed);
         expect(out()).toMatch(/FAIL  network-segmentation  .*denied flow http:\/\/istiod\.istio-system:15014\/version: HTTP 200, expected no connection/);

@@ -112,9 +112,7 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
             };
         });
         // An external issuer: any audience unless jwt.audiences says.
-        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
-            { issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" },
-        ]);
+        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" }]);
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
         expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-testbed"] }]);
     });
@@ -124,9 +122,7 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
             raw.jwt = { ...raw.jwt, audiences: ["zta-ingress"] };
         });
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
-        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
-            { issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-ingress"] },
-        ]);
+        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-ingress"] }]);
     });
 
     test("only requests with a principal from the configured issuer pass the ingress", () => {

@@ -50,10 +50,7 @@ export function proxySecretsFromConfigDump(json: string): ProxySecrets {
     const byName = (name: string) => secrets.find((s) => s.name === name)?.secret;
     const chain = parsePemBundle(decode(byName("default")?.tls_certificate?.certificate_chain?.inline_bytes));
     const validation = byName("ROOTCA")?.validation_context;
-    const bundles = [
-        decode(validation?.trusted_ca?.inline_bytes),
-        ...(validation?.custom_validator_config?.typed_config?.trust_domains ?? []).map((td) => decode(td.trust_bundle?.inline_bytes)),
-    ];
+    const bundles = [decode(validation?.trusted_ca?.inline_bytes), ...(validation?.custom_validator_config?.typed_config?.trust_domains ?? []).map((td) => decode(td.trust_bundle?.inline_bytes))];
     return { chain, roots: bundles.flatMap(parsePemBundle) };
 }
 

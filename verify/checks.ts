@@ -176,9 +176,7 @@ const PROXY_CONTAINER = "istio-proxy";
 export function podProblems(namespace: string, pods: PodInfo[]): string[] {
     const live = pods.filter((p) => p.phase !== "Succeeded");
     if (live.length === 0) return [`${namespace}: no pods`];
-    return live
-        .filter((p) => !p.ready)
-        .map((p) => `${namespace}/${p.name} not Ready (phase ${p.phase}${p.notReadyContainers.length ? `, containers ${p.notReadyContainers.join(", ")}` : ""})`);
+    return live.filter((p) => !p.ready).map((p) => `${namespace}/${p.name} not Ready (phase ${p.phase}${p.notReadyContainers.length ? `, containers ${p.notReadyContainers.join(", ")}` : ""})`);
 }
 
 export function gatewayProblems(name: string, service: ServiceInfo | undefined, expectedIp: string): string[] {
@@ -213,7 +211,10 @@ export function missingEntries(expected: string[], entries: string[]): string[] 
 export function trafficProblems(tally: VersionTally, requests: number): string[] {
     const problems = SAMPLE.versions.filter((v) => !(tally.versions[v] > 0)).map((v) => `no reply from helloworld ${v}`);
     if (problems.length > 0) {
-        const got = Object.entries(tally.versions).map(([v, n]) => `${v}: ${n}`).join(", ") || "no replies";
+        const got =
+            Object.entries(tally.versions)
+                .map(([v, n]) => `${v}: ${n}`)
+                .join(", ") || "no replies";
         const errors = tally.other.length ? `; other output: ${tally.other.slice(0, 3).join(" | ")}` : "";
         problems.push(`of ${requests} calls: ${got}${errors}`);
     }
@@ -409,10 +410,7 @@ export const CHECKS: readonly Check[] = [
             failIf(target.peers.filter((p) => p.eastWestAddress === undefined).map((p) => `peer stack "${p.stack}" has not exported eastWestAddress: deploy it first`));
             const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
             const gateways = parseNetworkz(await istiodDebug(cluster, istiod, "/debug/networkz"));
-            const expected = [
-                { cluster: target.clusterName, address: target.eastWestAddress },
-                ...target.peers.map((p) => ({ cluster: p.clusterName, address: p.eastWestAddress as string })),
-            ];
+            const expected = [{ cluster: target.clusterName, address: target.eastWestAddress }, ...target.peers.map((p) => ({ cluster: p.clusterName, address: p.eastWestAddress as string }))];
             failIf(networkGatewayProblems(gateways, expected));
             return expected.map((e) => `${e.cluster} ${e.address}:${CROSS_NETWORK_PORT}`).join(", ");
         },
@@ -426,7 +424,9 @@ export const CHECKS: readonly Check[] = [
             for (const name of [INGRESS_GATEWAY, EAST_WEST_GATEWAY]) {
                 const svc = await cluster.getService(ISTIO_NAMESPACE, name);
                 if (svc === undefined || Object.keys(svc.selector).length === 0) throw new CheckFailed([`Service ${ISTIO_NAMESPACE}/${name} not found or without a selector`]);
-                const selector = Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(",");
+                const selector = Object.entries(svc.selector)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(",");
                 const gw = await cluster.listPods(ISTIO_NAMESPACE, selector);
                 if (gw.length === 0) throw new CheckFailed([`no pods behind ${name}`]);
                 pods.push(...gw);
@@ -475,7 +475,11 @@ export const CHECKS: readonly Check[] = [
             const res = await cluster.exec(pod.namespace, pod.name, caller.container, ["sh", "-c", script]);
             const tally = tallyHelloworld(res.stdout + "\n" + res.stderr);
             failIf(trafficProblems(tally, n));
-            return Object.entries(tally.versions).map(([v, count]) => `${v}: ${count}`).join(", ") + ` of ${n} calls`;
+            return (
+                Object.entries(tally.versions)
+                    .map(([v, count]) => `${v}: ${count}`)
+                    .join(", ") + ` of ${n} calls`
+            );
         },
     },
     {
@@ -508,7 +512,10 @@ export const CHECKS: readonly Check[] = [
             const callerId = workloadSpiffeId(target.trustDomain, pod.namespace, pod.serviceAccount);
             failIf(
                 crossDomainProblems({
-                    replies: res.stdout.split(REPLY_SEPARATOR).map((r) => r.trim()).filter((r) => r !== ""),
+                    replies: res.stdout
+                        .split(REPLY_SEPARATOR)
+                        .map((r) => r.trim())
+                        .filter((r) => r !== ""),
                     callerChain: secrets.chain,
                     callerId,
                     ownRoot: new X509Certificate(target.rootCaCert),

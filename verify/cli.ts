@@ -76,7 +76,10 @@ function seconds(value: string | undefined, flag: string, fallback: number): num
 
 function checkIds(value: string | undefined, flag: string): string[] {
     if (value === undefined) return [];
-    const ids = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const ids = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
     const unknown = ids.filter((id) => !CHECKS.some((c) => c.id === id));
     if (unknown.length > 0) throw new UsageError(`${flag}: unknown check ${unknown.join(", ")} (checks: ${CHECKS.map((c) => c.id).join(", ")})`);
     return ids;

@@ -133,9 +133,7 @@ export class KubeCluster implements Cluster {
     }
 
     async listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]> {
-        const res = await this.core
-            .listNamespacedPod(namespace, undefined, undefined, undefined, undefined, labelSelector)
-            .catch((err) => Promise.reject(asError(err, `list pods in ${namespace}`)));
+        const res = await this.core.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, labelSelector).catch((err) => Promise.reject(asError(err, `list pods in ${namespace}`)));
         return res.body.items.map(podInfo);
     }
 

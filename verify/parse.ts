@@ -75,7 +75,10 @@ export interface VersionTally {
 export function tallyHelloworld(output: string): VersionTally {
     const versions: Record<string, number> = {};
     const other: string[] = [];
-    for (const line of output.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+    for (const line of output
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "")) {
         const m = /^Hello version: ([^,\s]+), instance: \S+/.exec(line);
         if (m) versions[m[1]] = (versions[m[1]] ?? 0) + 1;
         else other.push(line);

@@ -47,7 +47,10 @@ export function pulumiErrorMessage(err: Error & { commandResult?: { stderr?: str
     if (err.name === "StackNotFoundError" || /no stack named.*found/.test(stderr)) {
         return `no stack named "${stackName}" in the Pulumi backend you are logged in to: \`pulumi stack ls\` lists its stacks (\`pulumi whoami -v\` shows the backend)`;
     }
-    const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const lines = stderr
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
     const line = lines.find((l) => l.startsWith("error:")) ?? lines[0];
     if (line) return `the Pulumi CLI said: ${line}`;
     return err.commandResult ? `the Pulumi CLI exited with code ${err.commandResult.code}` : err.message.split("\n")[0];
@@ -107,9 +110,7 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
             // The issuer's certificate chains to the root of the stack that runs it.
-            ...(issuerStack
-                ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") }
-                : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
+            ...(issuerStack ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") } : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
             peers: peers.map((p) => ({
                 stack: p.stack,
                 clusterName: p.clusterName,

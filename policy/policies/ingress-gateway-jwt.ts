@@ -51,7 +51,9 @@ export function ingressGatewayJwtProblems(resources: PolicyResource[]): Finding[
                 const ns = at(r.props, "metadata.namespace");
                 return r.type === type && (ns === namespace || ns === root) && selects(at(r.props, "spec.selector.matchLabels"), labels);
             });
-        const who = `ingress gateway ${gateway.name} (pods ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",")} in ${String(namespace)})`;
+        const who = `ingress gateway ${gateway.name} (pods ${Object.entries(labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(",")} in ${String(namespace)})`;
         const requestAuthn = applying(TYPES.requestAuthentication);
         if (!requestAuthn.some((r) => asArray(at(r.props, "spec.jwtRules")).length > 0)) {
             problems.push({ urn: gateway.urn, message: `${who} has no RequestAuthentication with jwtRules selecting it: tokens would not be validated` });
@@ -61,7 +63,10 @@ export function ingressGatewayJwtProblems(resources: PolicyResource[]): Finding[
             problems.push({ urn: gateway.urn, message: `${who} has no AuthorizationPolicy selecting it: requests without a token would pass` });
         } else if (!authz.some((a) => requiresRequestPrincipal(asRecord(a.props.spec)))) {
             const names = authz.map((a) => objectName(a.props, a.name)).join(", ");
-            problems.push({ urn: gateway.urn, message: `${who}: AuthorizationPolicy ${names} never requires a request principal (requestPrincipals/notRequestPrincipals or a request.auth condition): requests without a token would pass` });
+            problems.push({
+                urn: gateway.urn,
+                message: `${who}: AuthorizationPolicy ${names} never requires a request principal (requestPrincipals/notRequestPrincipals or a request.auth condition): requests without a token would pass`,
+            });
         }
     }
     return problems;

@@ -11,9 +11,7 @@ export function meshWideMtlsProblems(resources: PolicyResource[]): Finding[] {
     const problems: Finding[] = [];
     for (const istiod of releasesOf(resources, "istiod")) {
         const root = rootNamespaceOf(istiod);
-        const meshWide = resources.filter(
-            (r) => r.type === TYPES.peerAuthentication && at(r.props, "metadata.namespace") === root && Object.keys(asRecord(at(r.props, "spec.selector.matchLabels"))).length === 0,
-        );
+        const meshWide = resources.filter((r) => r.type === TYPES.peerAuthentication && at(r.props, "metadata.namespace") === root && Object.keys(asRecord(at(r.props, "spec.selector.matchLabels"))).length === 0);
         if (meshWide.length === 0) {
             problems.push({
                 urn: istiod.urn,

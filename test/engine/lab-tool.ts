@@ -244,9 +244,7 @@ function pemBlocks(text: string): string[] {
 async function checkLab(flags: Flags): Promise<void> {
     const planDir = one(flags, "plan");
     const clients = clientsOf(flags);
-    const outputs = Object.fromEntries(
-        [...clients.keys()].map((s) => [s, JSON.parse(fs.readFileSync(one(flags, `outputs-${s}`), "utf8")) as Record<string, unknown>]),
-    );
+    const outputs = Object.fromEntries([...clients.keys()].map((s) => [s, JSON.parse(fs.readFileSync(one(flags, `outputs-${s}`), "utf8")) as Record<string, unknown>]));
     for (const [stack, kc] of clients) {
         const core = kc.makeApiClient(k8s.CoreV1Api);
         const planned = plannedObjects(planDir, stack);
@@ -315,7 +313,11 @@ async function checkLab(flags: Flags): Promise<void> {
         const services = (await core.listServiceForAllNamespaces()).body.items.filter((s) => s.spec?.type === "LoadBalancer");
         const want = String(outputs[stack].eastWestAddress);
         const got = services.flatMap((s) => (s.status?.loadBalancer?.ingress ?? []).map((i) => `${s.metadata?.namespace}/${s.metadata?.name}=${i.ip}`));
-        check(got.some((g) => g.endsWith(`=${want}`)), `${stack}: a LoadBalancer Service got the east-west address ${want} from MetalLB`, got.join(", ") || "no addresses");
+        check(
+            got.some((g) => g.endsWith(`=${want}`)),
+            `${stack}: a LoadBalancer Service got the east-west address ${want} from MetalLB`,
+            got.join(", ") || "no addresses",
+        );
     }
     console.log(results.join("\n"));
 }
