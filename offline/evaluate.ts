@@ -14,6 +14,7 @@ import * as resproto from "@pulumi/pulumi/proto/resource_pb";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { mockOutputs } from "./mocks";
+import { EngineRuleError } from "./exit";
 
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
@@ -197,17 +198,8 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
     };
 }
 
-/**
- * ENGINE RULES: what the engine refuses and the mock runtime lets through
- * (RecordingMonitor.admit and registerResource):
- * - a custom resource bound to a provider of another package (that provider refuses it);
- * - two resources with one URN, URNs computed as the engine does;
- * - a parent, dependency, deletedWith or replaceWith that is not a resource of the stack;
- * - a provider reference that is not a provider of the stack;
- * - a custom timeout that is not a Go duration.
- * Each message says what the engine says, then what to change.
- */
-export class EngineRuleError extends Error {}
+// EngineRuleError (offline/exit.ts): what the engine refuses and the mock runtime lets through.
+export { EngineRuleError };
 
 /**
  * The plain text of every value that was secret anywhere in the program, so

@@ -11,6 +11,7 @@ import { identityOf, peerProblems } from "../stacks/peer";
 import { mergedConfig, projectFileIn, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
+import { SecretLeakError } from "./exit";
 
 export interface StackPlan extends Evaluation {
     /** Secret keys that were not set and got a labelled stand-in. */
@@ -306,8 +307,7 @@ export const LEAK_MARKERS = [MOCK_PRIVATE_KEY, MOCK_TOKEN, Buffer.from(MOCK_TOKE
  */
 export const MIN_SECRET_LENGTH = 12;
 
-/** Raised when a value that was secret would be written to the plan in plain text. */
-export class SecretLeakError extends Error {}
+export { SecretLeakError };
 
 /** Every string and key in a JSON-like value. */
 function stringsIn(value: unknown, into: string[] = []): string[] {

@@ -2,11 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
-import { main } from "../stacks/main";
 import { EXIT, planExitCode, UsageError } from "./exit";
-import { assertNoSecrets, clusterSummary, planLab, writePlan, renderTree, LabPlan, stacksIn } from "./lab";
 import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
-import { writePolicyConfigs } from "./policy-config";
 
 interface Args {
     out: string;
@@ -81,11 +78,13 @@ function parseArgs(argv: string[]): Args {
 async function run(): Promise<void> {
     const started = Date.now();
     const args = parseArgs(process.argv.slice(2));
+    // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
+    const [{ assertNoSecrets, clusterSummary, planLab, writePlan, renderTree, stacksIn }, { main }, { writePolicyConfigs }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
     if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     const stacks = args.stacks ?? stacksIn(args.configDir);
     // Before evaluating anything: a refused --out is reported at once and never touched.
     checkOutDir(args.out, stacks);
-    const lab: LabPlan = await planLab(args.configDir, main, { stacks });
+    const lab = await planLab(args.configDir, main, { stacks });
     // Refuse a leak before writing any file (writePlan checks again, file by file).
     for (const stack of lab.stacks) assertNoSecrets(stack);
     prepareOutDir(

@@ -22,7 +22,7 @@ import { intermediatesProblems } from "../stacks/peer";
 import { pulumiErrorMessage } from "../verify/stack";
 import { KubeCluster } from "../verify/cluster";
 import { badLabDir, CONFIG_CASES, FILE_CASES, LAB_CASES } from "./bad-inputs";
-import { byoLabDir, planOf, rawConfig, REPO, stackOf } from "./helpers";
+import { byoLabDir, planOf, rawConfig, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^    at /m;
@@ -64,7 +64,7 @@ describe("every bad stack file is refused up front with exit 1 and one message n
 
 /** Runs a script of the repository with tsx, as `npm run <script>` does. */
 function cli(script: string, args: string[], cwd = REPO): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, script), ...args], {
+    const r = spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, script), ...args], {
         cwd,
         encoding: "utf8",
         env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, ZTA_DEBUG: "" },

@@ -8,7 +8,7 @@ import * as YAML from "yaml";
 import { evaluateStack } from "../offline/evaluate";
 import { LabPlan, readStackConfig, renderTree, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
-import { byoLabDir, findResource, labDirWith, planOf, REPO, stackOf } from "./helpers";
+import { byoLabDir, findResource, labDirWith, planOf, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
 let lab: LabPlan;
 let out: string;
@@ -124,7 +124,7 @@ describe("the peer stack", () => {
 
 describe("npm run plan", () => {
     const run = (...args: string[]) =>
-        spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), ...args], {
+        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), ...args], {
             cwd: REPO,
             encoding: "utf8",
         });

@@ -15,7 +15,7 @@ import { PREVIEW_POLICIES } from "../policy/catalog";
 import { DEFAULT_ALLOWED_REGISTRIES } from "../policy/policies/allowed-registries";
 import type { StackPolicyConfig } from "../policy/config";
 import { parseLabConfig } from "../stacks/config";
-import { byoLabDir, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import { byoLabDir, planOf, rawConfig, REPO, resourcesOfType, stackOf, TSX_LOADER_ARGS } from "./helpers";
 import { compliantStack, PACK_CONFIG, withEdit } from "./policy-fixtures";
 
 describe("the offline plan of the reference lab", () => {
@@ -130,7 +130,7 @@ describe("npm run policy:plan -- --plan DIR", () => {
         return dir;
     };
     const run = (dir: string) =>
-        spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "check-policy.ts"), "--plan", dir], {
+        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "check-policy.ts"), "--plan", dir], {
             cwd: REPO,
             encoding: "utf8",
             timeout: 60_000,

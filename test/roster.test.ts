@@ -13,7 +13,7 @@ import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
 import { labViewProblems, PeerView } from "../stacks/peer";
-import { labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import { labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
 const THREE = path.join(REPO, "examples", "three-clusters");
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
@@ -37,7 +37,7 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
     beforeAll(() => {
         out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-three-")), "plan");
-        const result = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"], {
+        const result = spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"], {
             cwd: REPO,
             encoding: "utf8",
             timeout: 120_000,
@@ -318,7 +318,7 @@ describe("the fixpoint of the deployment order", () => {
 
     test("npm run plan -- --stacks takes a comma-separated list and refuses a stack without a file before evaluating anything", () => {
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-stacks-")), "plan");
-        const result = spawnSync(process.execPath, [path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"), path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out], {
+        const result = spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out], {
             cwd: REPO,
             encoding: "utf8",
             timeout: 60_000,
