@@ -16,6 +16,7 @@ import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../o
 import { brokenKubeconfig } from "../stacks/load";
 import { main } from "../stacks/main";
 import { checkOutDir, OutDirError, prepareOutDir } from "../offline/outdir";
+import { planCommand } from "../offline/plan-command";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { ClusterIdentity } from "../model/lab";
 import { intermediatesProblems } from "../stacks/peer";
@@ -73,6 +74,14 @@ function cli(script: string, args: string[], cwd = REPO): { status: number | nul
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `npm run plan -- <args>` in this process: what it prints and the exit code it returns. */
+async function planInProcess(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const status = await planCommand(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
+    return { status, stdout, stderr };
+}
+
 function sha256(text: string | Buffer): string {
     return crypto.createHash("sha256").update(text).digest("hex");
 }
@@ -105,7 +114,10 @@ function notAPlan(): string {
 }
 
 describe("the real CLIs: one message, the documented exit code, no stack frame", () => {
-    const cases: [string, number, () => { script: string; args: string[]; cwd?: string }, RegExp][] = [
+    // `inProcess`: run through planCommand in this process (what offline/plan.ts calls), as the
+    // spawned cases show the command line does; loading the program in a new node for each
+    // case would be most of this file's time.
+    const cases: [string, number, () => { script: string; args: string[]; cwd?: string; inProcess?: boolean }, RegExp][] = [
         [
             "plan: pki.role root in both stacks",
             1,
@@ -115,25 +127,25 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
         [
             "plan: a gateway address that is the host's own address",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/,
         ],
         [
             "plan: a YAML syntax error",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp2\.yaml, line \d+, column \d+: /,
         ],
         [
             "plan: a duplicate key",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/,
         ],
         [
             "plan: --config-dir that does not exist",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /--config-dir \/nonexistent-zta does not exist/,
         ],
         ["plan: an unknown flag", 2, () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
@@ -149,19 +161,19 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
         ["verify: an unknown flag", 2, () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), /verify: Unknown option '--colour'/],
     ];
 
-    test.each(cases)("%s exits %i", (_label, exit, setup, message) => {
-        const { script, args, cwd } = setup();
-        const r = cli(script, args, cwd);
+    test.each(cases)("%s exits %i", async (_label, exit, setup, message) => {
+        const { script, args, cwd, inProcess } = setup();
+        const r = inProcess ? await planInProcess(args) : cli(script, args, cwd);
         expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: exit });
         expect(r.stdout + r.stderr).toMatch(message);
         expect(r.stdout).not.toMatch(STACK_FRAME);
         expect(r.stderr).not.toMatch(STACK_FRAME);
     });
 
-    test("plan --out <a non-empty directory that is not a plan> exits 1 and leaves it byte-identical", () => {
+    test("plan --out <a non-empty directory that is not a plan> exits 1 and leaves it byte-identical", async () => {
         const dir = notAPlan();
         const before = snapshot(dir);
-        const r = cli("offline/plan.ts", ["--quiet", "--out", dir]);
+        const r = await planInProcess(["--quiet", "--out", dir]);
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(new RegExp(`--out ${dir}: ${dir} is not empty and holds no \\.zta-plan marker`));
         expect(r.stderr).not.toMatch(STACK_FRAME);

@@ -86,9 +86,9 @@ function citationsIn(source: string): { pages: string[]; sections: { page: strin
 }
 
 describe("the README, a newcomer's front door", () => {
-    test("is at most 160 lines", () => {
+    test("is at most 150 lines: a front door, with the depth under docs/", () => {
         const lines = fs.readFileSync(path.join(REPO, "README.md"), "utf8").trimEnd().split("\n").length;
-        expect(lines).toBeLessThanOrEqual(160);
+        expect(lines).toBeLessThanOrEqual(150);
     });
 
     test("keeps the Configuration section with the config-table markers", () => {
