@@ -16,14 +16,13 @@ import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../o
 import { brokenKubeconfig } from "../stacks/load";
 import { main } from "../stacks/main";
 import { checkOutDir, OutDirError, prepareOutDir } from "../offline/outdir";
-import { planCommand } from "../offline/plan-command";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { ClusterIdentity } from "../model/lab";
 import { intermediatesProblems } from "../stacks/peer";
 import { pulumiErrorMessage } from "../verify/stack";
 import { KubeCluster } from "../verify/cluster";
 import { badLabDir, CONFIG_CASES, FILE_CASES, LAB_CASES } from "./bad-inputs";
-import { byoLabDir, planOf, rawConfig, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
+import { byoLabDir, planCommandOutput, planOf, rawConfig, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^    at /m;
@@ -72,14 +71,6 @@ function cli(script: string, args: string[], cwd = REPO): { status: number | nul
         timeout: 60_000,
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** `npm run plan -- <args>` in this process: what it prints and the exit code it returns. */
-async function planInProcess(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const status = await planCommand(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
-    return { status, stdout, stderr };
 }
 
 function sha256(text: string | Buffer): string {
@@ -163,7 +154,7 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
 
     test.each(cases)("%s exits %i", async (_label, exit, setup, message) => {
         const { script, args, cwd, inProcess } = setup();
-        const r = inProcess ? await planInProcess(args) : cli(script, args, cwd);
+        const r = inProcess ? await planCommandOutput(args) : cli(script, args, cwd);
         expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: exit });
         expect(r.stdout + r.stderr).toMatch(message);
         expect(r.stdout).not.toMatch(STACK_FRAME);
@@ -173,7 +164,7 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
     test("plan --out <a non-empty directory that is not a plan> exits 1 and leaves it byte-identical", async () => {
         const dir = notAPlan();
         const before = snapshot(dir);
-        const r = await planInProcess(["--quiet", "--out", dir]);
+        const r = await planCommandOutput(["--quiet", "--out", dir]);
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(new RegExp(`--out ${dir}: ${dir} is not empty and holds no \\.zta-plan marker`));
         expect(r.stderr).not.toMatch(STACK_FRAME);

@@ -10,6 +10,7 @@ import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/lab";
+import { planCommand } from "../offline/plan-command";
 import { PLAN_CACHE_ENV } from "./global-setup";
 
 export const REPO = path.resolve(__dirname, "..");
@@ -151,3 +152,11 @@ export function resourcesOfType(plan: Pick<StackPlan, "resources">, type: string
 }
 
 export type { RawConfig };
+
+/** `npm run plan -- <args>` in this process (offline/plan.ts runs the same function): what it prints and its exit code. */
+export async function planCommandOutput(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const status = await planCommand(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
+    return { status, stdout, stderr };
+}

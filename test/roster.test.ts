@@ -2,7 +2,6 @@
 // installs a remote secret and federates with each, the root stack signs for
 // every cluster, the checks run pairwise over everything a stack sees, and the
 // offline plan runs the deployment order until nothing changes.
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,7 +12,7 @@ import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
 import { labViewProblems, PeerView } from "../stacks/peer";
-import { labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf, TSX_LOADER_ARGS } from "./helpers";
+import { labDirWith, planCommandOutput, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const THREE = path.join(REPO, "examples", "three-clusters");
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
@@ -35,13 +34,10 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     let stdout: string;
     const resources = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
     const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
-    beforeAll(() => {
+    // The command offline/plan.ts runs, in this process (test/plan.test.ts runs the command line itself).
+    beforeAll(async () => {
         out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-three-")), "plan");
-        const result = spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--out", out, "--quiet"], {
-            cwd: REPO,
-            encoding: "utf8",
-            timeout: 120_000,
-        });
+        const result = await planCommandOutput(["--config-dir", THREE, "--out", out, "--quiet"]);
         expect([result.status, result.stderr]).toEqual([0, ""]);
         stdout = result.stdout;
     });
@@ -316,13 +312,9 @@ describe("the fixpoint of the deployment order", () => {
         ]);
     });
 
-    test("npm run plan -- --stacks takes a comma-separated list and refuses a stack without a file before evaluating anything", () => {
+    test("npm run plan -- --stacks takes a comma-separated list and refuses a stack without a file before evaluating anything", async () => {
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-stacks-")), "plan");
-        const result = spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), "--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out], {
-            cwd: REPO,
-            encoding: "utf8",
-            timeout: 60_000,
-        });
+        const result = await planCommandOutput(["--config-dir", THREE, "--stacks", "comp2,comp9", "--out", out]);
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/Pulumi\.comp9\.yaml does not exist/);
         expect(fs.existsSync(out)).toBe(false);
