@@ -1,9 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import * as tls from "@pulumi/tls";
 import { hostScript, scriptCommand, scriptHash } from "./scripts";
-import { Comp1ServiceArgs, connectionGate, sshHost } from "./ssh";
+import { Comp1ServiceArgs, comp1ServerCertificate, connectionGate, sshHost } from "./ssh";
 
 export interface LabIssuerArgs extends Comp1ServiceArgs {
     /** comp1's address: where Keycloak listens, the certificate's IP SAN, the issuer URL's host. */
@@ -101,19 +100,7 @@ export class LabIssuer extends pulumi.ComponentResource {
         super("zta:host:LabIssuer", name, {}, opts);
         const child = { parent: this };
 
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
-        const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, child);
-        const cert = new tls.LocallySignedCert(
-            `${name}-cert`,
-            {
-                certRequestPem: csr.certRequestPem,
-                caCertPem: args.rootCaCert,
-                caPrivateKeyPem: pulumi.secret(args.rootCaKey),
-                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-                validityPeriodHours: 2 * 365 * 24,
-            },
-            child,
-        );
+        const { key, cert } = comp1ServerCertificate(name, args, this);
         const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, child);
         const clientSecret = new random.RandomPassword(`${name}-client-secret`, { length: 40, special: false }, child);
         this.adminPassword = pulumi.secret(adminPassword.result);

@@ -1,8 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { hostScript, scriptCommand, scriptHash } from "./scripts";
-import { Comp1ServiceArgs, connectionGate, sshHost } from "./ssh";
+import { Comp1ServiceArgs, comp1ServerCertificate, connectionGate, sshHost } from "./ssh";
 
 export interface RegistryArgs extends Comp1ServiceArgs {
     /** The registry host's address (comp1): where it listens and the certificate's IP SAN. */
@@ -37,19 +36,7 @@ export class Registry extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:host:Registry", name, {}, opts);
 
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, { parent: this });
-        const cert = new tls.LocallySignedCert(
-            `${name}-cert`,
-            {
-                certRequestPem: csr.certRequestPem,
-                caCertPem: args.rootCaCert,
-                caPrivateKeyPem: pulumi.secret(args.rootCaKey),
-                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-                validityPeriodHours: args.validityHours ?? 2 * 365 * 24,
-            },
-            { parent: this },
-        );
+        const { key, cert } = comp1ServerCertificate(name, args, this);
 
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { hostScript, scriptCommand, scriptHash, sshTarget } from "./scripts";
 
 /** A host reached over SSH: what every remote command of it shares. */
@@ -37,4 +38,29 @@ export interface Comp1ServiceArgs {
     readonly rootCaCert: pulumi.Input<string>;
     /** The lab root CA key (PEM, secret): only the stack that owns the root has it. */
     readonly rootCaKey: pulumi.Input<string>;
+}
+
+/**
+ * A comp1 service's TLS key and server certificate for its address, signed by the lab root
+ * (the registry and the issuer each serve one). Declared as children of `parent`.
+ */
+export function comp1ServerCertificate(
+    name: string,
+    args: Pick<Comp1ServiceArgs, "rootCaCert" | "rootCaKey"> & { readonly address: string; readonly validityHours?: number },
+    parent: pulumi.Resource,
+): { key: tls.PrivateKey; cert: tls.LocallySignedCert } {
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+    const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, { parent });
+    const cert = new tls.LocallySignedCert(
+        `${name}-cert`,
+        {
+            certRequestPem: csr.certRequestPem,
+            caCertPem: args.rootCaCert,
+            caPrivateKeyPem: pulumi.secret(args.rootCaKey),
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            validityPeriodHours: args.validityHours ?? 2 * 365 * 24,
+        },
+        { parent },
+    );
+    return { key, cert };
 }
