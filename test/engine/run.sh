@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # npm run test:engine: the program under the real Pulumi engine (docs/testing.md,
 # "The real engine").
-#   1. `pulumi preview` of both stacks in host mode, with the policy pack and the
+# `--lab DIR` (default: the repository's own stack files) runs it on the lab whose
+# Pulumi.yaml and Pulumi.<stack>.yaml are in DIR, e.g. examples/three-clusters.
+#   1. `pulumi preview` of every stack in host mode, with the policy pack and the
 #      pack config the offline plan writes: the URNs the engine previews equal the
 #      offline plan's; without the config the pack refuses to run.
-#   2. A simulated lab: two real control planes with kwok nodes, the program in
+#   2. A simulated lab: a real control plane per stack with a kwok node, the program in
 #      bring-your-own-kubeconfig mode, charts from a local mirror. `pulumi up` in
 #      the first-deployment order, `preview --expect-no-changes` (also after a
 #      refresh), checks through the API servers, `pulumi destroy`.
@@ -18,6 +20,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 shared=${ZTA_SHARED:-$repo/../shared}
 charts=${ZTA_CHARTS:-$shared/charts}
+lab=$repo
+while [ $# -gt 0 ]; do
+  case $1 in
+    --lab)
+      [ -d "${2:-}" ] || { echo "test:engine: --lab needs a directory with the lab's stack files" >&2; exit 2; }
+      lab=$(cd "$2" && pwd)
+      shift 2
+      ;;
+    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR])" >&2; exit 2 ;;
+  esac
+done
 [ "$(id -u)" = 0 ] || { echo "test:engine: needs root (it creates a network namespace)" >&2; exit 2; }
 [ -f "$charts/index.yaml" ] || { echo "test:engine: no Helm repository at $charts (set ZTA_CHARTS)" >&2; exit 2; }
 
@@ -83,7 +96,7 @@ export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
 order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
-(cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$repo" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
+(cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$lab" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
   { cat "$work/info.log"; exit 2; }
 # shellcheck source=/dev/null
 . "$work/lab.sh"
@@ -94,11 +107,16 @@ echo "clusters: Kubernetes $kubernetes_minor, MetalLB controller $metallb_versio
 cilium_crds=$(GOFLAGS=-mod=mod go mod download -json "github.com/cilium/cilium@v$cilium_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')/pkg/k8s/apis/cilium.io/client/crds
 [ -d "$cilium_crds/v2" ] || { echo "test:engine: no Cilium CRDs at $cilium_crds" >&2; exit 2; }
 
-# A copy of the project per tier, so `pulumi stack init` writes into the copy's stack files, not the checkout's.
+# A copy of the project per tier, so `pulumi stack init` writes into the copy's stack files, not
+# the checkout's; with --lab, the lab's Pulumi.yaml and stack files in place of the checkout's.
 project_copy() {
   mkdir -p "$1"
   (cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null) | tar -xf - -C "$1"
   ln -s "$repo/node_modules" "$1/node_modules"
+  if [ "$lab" != "$repo" ]; then
+    rm -f "$1"/Pulumi.*.yaml
+    cp "$lab"/Pulumi.yaml "$lab"/Pulumi.*.yaml "$1/"
+  fi
 }
 
 ip netns add "$ns"
@@ -117,14 +135,14 @@ pulumi_in() { # project dir, pulumi args...
 }
 
 # ------------------------------------------------------------ 1. preview, host mode
-echo "== 1. pulumi preview of both stacks in host mode, with the policy pack"
+echo "== 1. pulumi preview of every stack ($stacks) in host mode, with the policy pack"
 t1=$work/host
 project_copy "$t1"
 mkdir -p "$t1/.state"
-tool first-run-urns --config-dir "$repo" --out "$work/first-run-urns.json" >"$work/first-run-urns.log" 2>&1 ||
+tool first-run-urns --config-dir "$lab" --out "$work/first-run-urns.json" >"$work/first-run-urns.log" 2>&1 ||
   { cat "$work/first-run-urns.log"; exit 2; }
 # The pack's config per stack, as a user gets it: `npm run plan` writes <stack>/policy-config.json.
-(cd "$repo" && node_modules/.bin/tsx offline/plan.ts --config-dir "$repo" --out "$work/host-plan" --quiet >"$work/host-plan.log" 2>&1) ||
+(cd "$repo" && node_modules/.bin/tsx offline/plan.ts --config-dir "$lab" --out "$work/host-plan" --quiet >"$work/host-plan.log" 2>&1) ||
   { cat "$work/host-plan.log"; exit 2; }
 for stack in $stacks; do
   pulumi_in "$t1" stack init "$stack" --secrets-provider passphrase >/dev/null
@@ -266,12 +284,12 @@ for stack in $stacks; do
   index=$((index + 1))
   wait_cluster "$stack" "$index"
 done
-echo "  two control planes with a kwok node each, ready in $((SECONDS - s)) s"
+echo "  $(wc -w <<<"$stacks") control planes with a kwok node each, ready in $((SECONDS - s)) s"
 
 t2=$work/byo
 project_copy "$t2"
 mkdir -p "$t2/.state"
-tool byo --config-dir "$repo" --out "$t2" --mirror "http://127.0.0.1:$charts_port"
+tool byo --config-dir "$lab" --out "$t2" --mirror "http://127.0.0.1:$charts_port"
 (cd "$t2" && in_ns node_modules/.bin/tsx offline/plan.ts --config-dir "$t2" --out "$work/plan" --quiet >"$work/plan.log" 2>&1)
 for stack in $stacks; do
   pulumi_in "$t2" stack init "$stack" --secrets-provider passphrase >/dev/null
