@@ -867,7 +867,7 @@ function labAddressProblems(cfg: LabConfig): string[] {
         }
     }
     cfg.peers.forEach((peer, i) => {
-        if (peer.stack === cfg.stack || peer.stack.endsWith(`/${cfg.stack}`)) {
+        if (stackNameOf(peer.stack) === cfg.stack) {
             problems.push(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`);
         }
     });
