@@ -109,8 +109,10 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
-            // The issuer's certificate chains to the root of the stack that runs it.
-            ...(issuerStack ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") } : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
+            // The issuer's certificate is signed by the lab-services CA of the stack that runs it.
+            ...(issuerStack
+                ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "labServicesCaCert") }
+                : { issuer: issuerClient(outputs), issuerCaCert: output<string>(outputs, "labServicesCaCert") }),
             peers: peers.map((p) => ({
                 stack: p.stack,
                 clusterName: p.clusterName,
