@@ -37,8 +37,7 @@ export interface VerifyTarget {
     readonly issuer?: IssuerClient;
     /**
      * The CA of the lab issuer's certificate: the `labServicesCaCert` of the stack
-     * that runs it (never a mesh root). Absent (a root stack deployed before the
-     * lab-services CA, whose issuer the lab root signed): rootCaCert.
+     * that runs it, never a mesh root (verify/stack.ts, issuerTrust). Absent: rootCaCert.
      */
     readonly issuerCaCert?: string;
     /** Every peer of the roster (`peers`), with what its outputs say. */
