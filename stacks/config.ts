@@ -278,7 +278,11 @@ const pkiFields = {
         '"root" or "peer"',
         "`root`: this stack owns the lab root CA and runs the registry; `peer`: its intermediates are signed by the root stack. In the `federated` model every stack owns a root and the role only says which one runs the registry",
     ),
-    rootCaCert: key(text(checkRootCaCert).optional(), "PEM CA certificate", "a root the lab brings, its key in the secret `rootCaKey`: one CA certificate with keyCertSign, pathLenConstraint 2 or none, no URI name constraint that shuts out the trust domain, valid until the intermediates end (docs/pki.md); unset: a root is generated. Only on a stack that owns a root"),
+    rootCaCert: key(
+        text(checkRootCaCert).optional(),
+        "PEM CA certificate",
+        "a root the lab brings, its key in the secret `rootCaKey`: one CA certificate with keyCertSign, pathLenConstraint 2 or none, no URI name constraint that shuts out the trust domain, valid until the intermediates end (docs/pki.md); unset: a root is generated. Only on a stack that owns a root",
+    ),
     intermediateValidityHours: key(integer(24, 10 * 365 * 24).default(DEFAULT_INTERMEDIATE_VALIDITY_HOURS), "integer 24-87600", "lifetime of the Istio and SPIRE intermediates, in hours"),
     intermediateEarlyRenewalHours: key(
         integer(0, 10 * 365 * 24 - 1).default(DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
