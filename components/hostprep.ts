@@ -29,14 +29,15 @@ export interface HostPrepArgs {
      * (`cilium.kubeProxyReplacement`): kubeadm init then skips its kube-proxy addon.
      */
     readonly kubeProxy: boolean;
-    /** The lab registry as "host:port": containerd verifies it with `rootCaCert`. */
+    /** The lab registry as "host:port": containerd verifies it with `registryCaCert`. */
     readonly registry: string;
     /**
-     * The lab root CA (PEM), trusted system-wide and for the registry. Undefined
-     * while the root stack has not been deployed: the trust step is then left out
-     * and added by the next `pulumi up`.
+     * The CA of the registry's certificate (PEM): the lab-services CA, trusted by
+     * containerd for `registry` only, never system-wide. Undefined while the root
+     * stack has not been deployed: the trust step is then left out and added by
+     * the next `pulumi up`.
      */
-    readonly rootCaCert?: pulumi.Input<string>;
+    readonly registryCaCert?: pulumi.Input<string>;
     /** Directories made for local PersistentVolumes (absolute paths); they outlive pods and re-runs. */
     readonly localVolumeDirs?: string[];
 }
@@ -61,7 +62,7 @@ const KUBECONFIG = hostScript("host/kubeconfig.sh");
  * re-run on a prepared host changes nothing.
  *
  *   connection -> prepare -> kubeadm-init -> reset guard -> kubeconfig
- *                        \-> trust (root CA) ----------------/
+ *                        \-> trust (registry CA) ------------/
  *
  * The prepare step also makes the directories of local PersistentVolumes
  * (`localVolumeDirs`: the SPIRE server's data), which must exist before their pods.
@@ -93,10 +94,22 @@ export class HostPrep extends pulumi.ComponentResource {
         const prepare = run("prepare", PREPARE, [minor, versionPrefix, ...(args.localVolumeDirs ?? [])], {}, { dependsOn: [gate] });
 
         let trust: command.remote.Command | undefined;
-        if (args.rootCaCert !== undefined) {
-            const pem = pulumi.output(args.rootCaCert);
-            // The CA goes on standard input; its hash joins the trigger so a new root re-runs the step.
-            trust = run("trust", TRUST, [args.registry], { stdin: pem, triggers: [target, pem.apply((p) => scriptHash(TRUST.text, [args.registry, p]))] }, { dependsOn: [prepare] });
+        if (args.registryCaCert !== undefined) {
+            const pem = pulumi.output(args.registryCaCert);
+            // The CA goes on standard input; its hash joins the trigger so a new CA re-runs the step.
+            trust = run(
+                "trust",
+                TRUST,
+                [args.registry, "add"],
+                {
+                    stdin: pem,
+                    triggers: [target, pem.apply((p) => scriptHash(TRUST.text, [args.registry, "add", p]))],
+                    // `pulumi destroy` takes away what the step added (and so does a replacement, before it adds again).
+                    delete: scriptCommand(TRUST, [args.registry, "remove"]),
+                },
+                // The old files go first: created before the old step's delete ran, the new ones would be removed by it.
+                { dependsOn: [prepare], deleteBeforeReplace: true },
+            );
         }
 
         const kubeProxy = args.kubeProxy ? "with-kube-proxy" : "without-kube-proxy";

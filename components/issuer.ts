@@ -75,8 +75,8 @@ export function realmImport(realm: string, clientId: string, secret: string): Re
 
 /**
  * The lab's own OIDC issuer on comp1 (declared by the root stack, which holds
- * the root key that signs its certificate), run the way the registry runs: a
- * Keycloak container over SSH, HTTPS only with a certificate from the lab root
+ * the lab-services CA key that signs its certificate), run the way the registry runs: a
+ * Keycloak container over SSH, HTTPS only with a certificate from the lab-services CA
  * for comp1's address, a generated admin password, and the realm and client
  * imported on every start (`--import-realm`) from a file this component
  * writes. Keycloak keeps no state between containers: its realm is all in the
@@ -93,7 +93,7 @@ export class LabIssuer extends pulumi.ComponentResource {
     public readonly clientSecret: pulumi.Output<string>;
     /** Keycloak's bootstrap admin password (secret), user "admin". */
     public readonly adminPassword: pulumi.Output<string>;
-    /** Keycloak's server certificate (PEM), signed by the lab root. */
+    /** Keycloak's server certificate (PEM), signed by the lab-services CA. */
     public readonly certPem: pulumi.Output<string>;
 
     constructor(name: string, args: LabIssuerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -109,9 +109,9 @@ export class LabIssuer extends pulumi.ComponentResource {
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);
         const inputs = [args.image, args.address, String(args.port), args.realm];
-        // Everything secret travels on standard input: certificate, root, key, realm (with the client secret), admin password.
+        // Everything secret travels on standard input: certificate, its CA, key, realm (with the client secret), admin password.
         const stdin = pulumi
-            .all([cert.certPem, pulumi.output(args.rootCaCert), key.privateKeyPem, this.clientSecret, this.adminPassword])
+            .all([cert.certPem, pulumi.output(args.servicesCaCert), key.privateKeyPem, this.clientSecret, this.adminPassword])
             .apply(([leaf, root, pem, secret, admin]) => `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realmImport(args.realm, args.clientId, secret))}\nadmin: ${admin}\n`);
         new command.remote.Command(
             `${name}-container`,

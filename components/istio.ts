@@ -70,9 +70,10 @@ export interface IstioPrimaryArgs {
     readonly ca?: IstioCaArgs;
     /**
      * The CA (PEM) istiod trusts, besides the system roots, when it fetches the
-     * OIDC issuer's JWKS: the lab root for the lab issuer, or an external
-     * issuer's own CA (`jwt.caCert`). Absent: the lab root is not known to this
-     * stack yet (the root stack not deployed), and istiod trusts the system roots only.
+     * OIDC issuer's JWKS: the lab-services CA for the lab issuer (never a mesh
+     * root), or an external issuer's own CA (`jwt.caCert`). Absent: the
+     * lab-services CA is not known to this stack yet (the root stack not
+     * deployed), and istiod trusts the system roots only.
      */
     readonly jwksCaCert?: pulumi.Input<string>;
     /** The lab issuer, when this stack runs it: istiod starts after it serves its keys (see components/meshpolicies.ts, "JWKS pitfalls"). */
@@ -219,7 +220,8 @@ export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: stri
  * (components/pki.ts), so the leaf exists only once the cluster has its CA,
  * like `cacerts`. The leaf's own key is made here too and never leaves this
  * stack; the root key is not needed, so both stacks issue their own ingress
- * certificate. The Istio intermediate has path length 0, so it may sign this leaf.
+ * certificate. An intermediate may sign a leaf whatever its path length; the
+ * Istio intermediate carries none (docs/pki.md, "Path lengths").
  *
  * SANs: the ingress address (what `verify` and clients dial) and, if set,
  * `ingress.hostName`. `tls.crt` is the leaf followed by the intermediate, so a

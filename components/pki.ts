@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { SignedIntermediates, SigningRequests } from "../model/lab";
+import { CAS_BELOW_ROOT, SignedIntermediates, SigningRequests } from "../model/lab";
 
 /** Istio's plugged-in CA files, keyed as the `cacerts` Secret expects them. */
 export interface IstioCaFiles {
@@ -45,6 +45,10 @@ export interface IntermediateLifetime {
 
 const CA_USES = ["cert_signing", "crl_signing", "digital_signature"];
 const ORGANIZATION = "zta-testbed";
+/** Generated CAs (the lab root, the lab-services CA) live ten years. */
+const CA_VALIDITY_HOURS = 10 * 365 * 24;
+/** The SPIRE upstream intermediate has one CA below it, the SPIRE server's own (model/lab.ts, CAS_BELOW_ROOT). */
+const SPIRE_UPSTREAM_PATH_LENGTH = CAS_BELOW_ROOT - 1;
 
 /**
  * Istio's `cacerts` and SPIRE's upstream-authority files from this cluster's own
@@ -138,7 +142,7 @@ export interface PkiArgs {
 export class Pki extends pulumi.ComponentResource {
     /** Root CA certificate (PEM). */
     public readonly rootCaCert: pulumi.Output<string>;
-    /** Root CA private key (PEM, secret): only for signing, here and for lab server certificates such as the registry's. */
+    /** Root CA private key (PEM, secret): it signs the intermediates here and nothing else. */
     public readonly rootCaKey: pulumi.Output<string>;
     /** The signed intermediates by cluster name (public). */
     public readonly signedIntermediates: pulumi.Output<Record<string, SignedIntermediates>>;
@@ -159,7 +163,7 @@ export class Pki extends pulumi.ComponentResource {
                     isCaCertificate: true,
                     setSubjectKeyId: true,
                     allowedUses: CA_USES,
-                    validityPeriodHours: args.rootValidityHours ?? 10 * 365 * 24,
+                    validityPeriodHours: args.rootValidityHours ?? CA_VALIDITY_HOURS,
                 },
                 { parent: this, protect: true },
             );
@@ -169,18 +173,20 @@ export class Pki extends pulumi.ComponentResource {
 
         const signed = args.sign.map(({ cluster, requests }) => {
             const csrs = pulumi.output(requests);
-            // Istio's intermediate signs workload leaves directly (path length 0).
+            // Istio's intermediate signs workload leaves directly, so its path length should be 0;
+            // the TLS provider cannot write 0 (docs/pki.md, "Path lengths"), so it carries none.
             const istio = this.sign(
                 `${name}-${cluster}-istio`,
                 csrs.apply((r) => r.istio),
-                0,
+                undefined,
                 args.intermediates,
             );
-            // SPIRE's upstream intermediate signs the SPIRE server's own CA, which signs SVIDs: no path length limit.
+            // SPIRE's upstream intermediate signs the SPIRE server's own CA, which signs the SVIDs:
+            // exactly one CA below it, so path length 1 (which the provider does write).
             const spire = this.sign(
                 `${name}-${cluster}-spire`,
                 csrs.apply((r) => r.spire),
-                undefined,
+                SPIRE_UPSTREAM_PATH_LENGTH,
                 args.intermediates,
             );
             return [cluster, pulumi.all([istio.certPem, spire.certPem]).apply(([i, s]): SignedIntermediates => ({ istio: i, spire: s }))] as const;
@@ -207,5 +213,48 @@ export class Pki extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+    }
+}
+
+/**
+ * The lab-services CA: a self-signed root of its own that signs only comp1's
+ * server certificates (the registry's and the lab issuer's), declared by the
+ * root-role stack beside the lab root. The mesh root, whose intermediates' keys
+ * sit in cluster Secrets, signs none of them, so the hosts and istiod trust this
+ * CA only where comp1's servers are used: containerd's `hosts.toml` for the
+ * registry and istiod's JWKS extra root for the issuer, never the system store.
+ *
+ * `protect`ed like the lab root: a new one means every node and istiod must trust
+ * it again before the next image pull or JWKS fetch.
+ */
+export interface LabServicesCaArgs {
+    /** Its lifetime; default ten years, like the generated lab root. */
+    readonly validityHours?: number;
+}
+
+export class LabServicesCa extends pulumi.ComponentResource {
+    /** Its certificate (PEM, public): the `labServicesCaCert` output. */
+    public readonly certPem: pulumi.Output<string>;
+    /** Its key (PEM, secret): signs comp1's server certificates in this stack only. */
+    public readonly keyPem: pulumi.Output<string>;
+
+    constructor(name: string, args: LabServicesCaArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("zta:pki:LabServicesCa", name, {}, opts);
+        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this, protect: true });
+        const cert = new tls.SelfSignedCert(
+            `${name}-cert`,
+            {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: "zta-testbed lab-services CA", organization: ORGANIZATION },
+                isCaCertificate: true,
+                setSubjectKeyId: true,
+                allowedUses: CA_USES,
+                validityPeriodHours: args.validityHours ?? CA_VALIDITY_HOURS,
+            },
+            { parent: this, protect: true },
+        );
+        this.certPem = cert.certPem;
+        this.keyPem = pulumi.secret(key.privateKeyPem);
+        this.registerOutputs({ certPem: this.certPem, keyPem: this.keyPem });
     }
 }

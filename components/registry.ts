@@ -10,8 +10,6 @@ export interface RegistryArgs extends Comp1ServiceArgs {
     readonly port: number;
     /** Container image of the registry; default "registry:2" (CNCF distribution). */
     readonly image?: string;
-    /** Certificate lifetime; default two years. */
-    readonly validityHours?: number;
     /** Whether `pulumi destroy` removes the registry container (`registry.allowRemove`); default false: it keeps running. */
     readonly allowRemove?: boolean;
 }
@@ -21,9 +19,9 @@ const REMOVE = hostScript("registry/remove.sh");
 
 /**
  * The lab's private image registry on comp1 (declared by the root stack only):
- * a `registry:2` container with a server certificate issued by the lab root CA
- * for the host's IP, so every node that trusts the root (HostPrep's trust step)
- * pulls from it over verified TLS. Data lives on the host under
+ * a `registry:2` container with a server certificate issued by the lab-services
+ * CA for the host's IP, so every node that trusts that CA for this registry
+ * (HostPrep's trust step: containerd's `hosts.toml`) pulls from it over verified TLS. Data lives on the host under
  * /var/lib/zta-registry/data and survives a destroy; the container itself is
  * removed on destroy only with `allowRemove` (other labs may pull from it).
  */

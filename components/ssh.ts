@@ -26,7 +26,7 @@ export function connectionGate(name: string, host: SshHost, parent: pulumi.Resou
     return new command.remote.Command(`${name}-connection`, { connection: host.connection, create: scriptCommand(CHECK, [], false), triggers: [host.target, scriptHash(CHECK.text, [])] }, { parent });
 }
 
-/** What a service on comp1 needs from the root stack: SSH access to the host and the lab root CA that signs its certificate. */
+/** What a service on comp1 needs from the root stack: SSH access to the host and the lab-services CA that signs its certificate. */
 export interface Comp1ServiceArgs {
     /** SSH login on comp1 (passwordless sudo). */
     readonly sshUser: string;
@@ -34,19 +34,28 @@ export interface Comp1ServiceArgs {
     readonly sshPort?: number;
     /** Private key of sshUser (the `zta-testbed:sshPrivateKey` secret). */
     readonly sshPrivateKey: pulumi.Input<string>;
-    /** The lab root CA certificate (PEM), issuer of the service's certificate. */
-    readonly rootCaCert: pulumi.Input<string>;
-    /** The lab root CA key (PEM, secret): only the stack that owns the root has it. */
-    readonly rootCaKey: pulumi.Input<string>;
+    /** The lab-services CA certificate (PEM), issuer of the service's certificate (components/pki.ts, LabServicesCa). */
+    readonly servicesCaCert: pulumi.Input<string>;
+    /** The lab-services CA key (PEM, secret): only the root-role stack has it. */
+    readonly servicesCaKey: pulumi.Input<string>;
 }
 
 /**
- * A comp1 service's TLS key and server certificate for its address, signed by the lab root
- * (the registry and the issuer each serve one). Declared as children of `parent`.
+ * How long a comp1 server certificate lives (two years), and how early before
+ * its end the next `pulumi up` of the root stack signs a new one (30 days): the
+ * nodes and istiod trust the lab-services CA, not the certificate, so a renewal
+ * needs no run of any other stack.
+ */
+export const COMP1_CERT_VALIDITY_HOURS = 2 * 365 * 24;
+export const COMP1_CERT_EARLY_RENEWAL_HOURS = 30 * 24;
+
+/**
+ * A comp1 service's TLS key and server certificate for its address, signed by the
+ * lab-services CA (the registry and the issuer each serve one). Declared as children of `parent`.
  */
 export function comp1ServerCertificate(
     name: string,
-    args: Pick<Comp1ServiceArgs, "rootCaCert" | "rootCaKey"> & { readonly address: string; readonly validityHours?: number },
+    args: Pick<Comp1ServiceArgs, "servicesCaCert" | "servicesCaKey"> & { readonly address: string },
     parent: pulumi.Resource,
 ): { key: tls.PrivateKey; cert: tls.LocallySignedCert } {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
@@ -55,10 +64,12 @@ export function comp1ServerCertificate(
         `${name}-cert`,
         {
             certRequestPem: csr.certRequestPem,
-            caCertPem: args.rootCaCert,
-            caPrivateKeyPem: pulumi.secret(args.rootCaKey),
+            caCertPem: args.servicesCaCert,
+            caPrivateKeyPem: pulumi.secret(args.servicesCaKey),
             allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-            validityPeriodHours: args.validityHours ?? 2 * 365 * 24,
+            validityPeriodHours: COMP1_CERT_VALIDITY_HOURS,
+            // Inside this window the next `pulumi up` signs a new certificate and the service's trigger restarts it with it.
+            earlyRenewalHours: COMP1_CERT_EARLY_RENEWAL_HOURS,
         },
         { parent },
     );

@@ -51,6 +51,17 @@ export const CROSS_NETWORK_PORT = 15443;
 /** The SPIRE bundle endpoint's port (chart default `federation.bundleEndpoint.port`, stated so the Service, the URL and the network policies use one number). */
 export const FEDERATION_PORT = 8443;
 
+// ---- the lab PKI ----
+
+/**
+ * The CAs below the root on the longest chain the lab builds: root -> SPIRE
+ * upstream intermediate -> SPIRE server CA -> SVID (SPIRE's disk UpstreamAuthority
+ * signs the SPIRE server's own CA; Istio's chain, root -> Istio intermediate ->
+ * leaf, is shorter). The SPIRE upstream intermediate gets path length one less;
+ * a brought root's pathLenConstraint must be at least this.
+ */
+export const CAS_BELOW_ROOT = 2;
+
 // ---- identities ----
 
 /** A SPIFFE ID: `spiffe://<trust domain><path>`, the path empty or starting with "/". */
@@ -205,7 +216,7 @@ export interface SignedIntermediates {
 }
 
 /** Names of the stack outputs of the protocol. */
-export const PEER_OUTPUTS = ["identity", "rootCaCert", "signingRequests", "signedIntermediates", "remoteSecret", "eastWestAddress", "federation", "usedFromPeer"] as const;
+export const PEER_OUTPUTS = ["identity", "rootCaCert", "labServicesCaCert", "signingRequests", "signedIntermediates", "remoteSecret", "eastWestAddress", "federation", "usedFromPeer"] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
 
 /**
@@ -221,6 +232,11 @@ export interface StackOutputs {
     readonly signedIntermediates?: pulumi.Output<Record<string, SignedIntermediates>>;
     /** The root this cluster's intermediates chain to (the lab root; in the federated model its trust domain's). */
     readonly rootCaCert?: pulumi.Output<string>;
+    /**
+     * The lab-services CA (root-role stack): the one CA of comp1's server certificates
+     * (registry, issuer). Peers trust it for the registry (containerd) and the JWKS fetch (istiod) only.
+     */
+    readonly labServicesCaCert?: pulumi.Output<string>;
     /** The Istio reader's kubeconfig of this cluster (secret): every peer installs it as a remote secret. */
     readonly remoteSecret?: pulumi.Output<RemoteSecretValue>;
     /** The east-west gateway's address, once the gateway is declared. */

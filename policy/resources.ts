@@ -17,6 +17,7 @@ export const TYPES = {
     copyToRemote: "command:remote:CopyToRemote",
     privateKey: "tls:index/privateKey:PrivateKey",
     selfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
+    locallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
 } as const;
 
 /** Istio's root namespace unless meshConfig.rootNamespace says otherwise. */

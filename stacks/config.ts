@@ -8,6 +8,7 @@ import { X509Certificate } from "crypto";
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { rootCertificateProblem, rootUseProblems } from "./brought-root";
 import { supportProblems } from "./support";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -75,19 +76,8 @@ export function checkKubernetesVersion(s: string): string | undefined {
     return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
 }
 
-/** A root CA certificate the lab brings: one PEM certificate, a CA, valid now. */
-export function checkRootCaCert(pem: string): string | undefined {
-    let cert: X509Certificate;
-    try {
-        cert = new X509Certificate(pem);
-    } catch {
-        return 'expected a PEM certificate (-----BEGIN CERTIFICATE-----): set it with `pulumi config set --path zta-testbed:pki.rootCaCert -- "$(cat root.pem)"`';
-    }
-    if (!cert.ca) return `expected a CA certificate (basicConstraints CA:TRUE); "${cert.subject.replace(/\n/g, ", ")}" is not one`;
-    const now = Date.now();
-    if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) return `expected a certificate valid now; it is valid from ${cert.validFrom} to ${cert.validTo}`;
-    return undefined;
-}
+/** A root CA certificate the lab brings, on its own (stacks/brought-root.ts; what it must fit in the lab is checked with the other keys). */
+export const checkRootCaCert: Check = (pem) => rootCertificateProblem(pem);
 
 const checkPemCertificate: Check = (s) => {
     try {
@@ -288,7 +278,11 @@ const pkiFields = {
         '"root" or "peer"',
         "`root`: this stack owns the lab root CA and runs the registry; `peer`: its intermediates are signed by the root stack. In the `federated` model every stack owns a root and the role only says which one runs the registry",
     ),
-    rootCaCert: key(text(checkRootCaCert).optional(), "PEM CA certificate", "a root the lab brings, its key in the secret `rootCaKey`; unset: a root is generated. Only on a stack that owns a root"),
+    rootCaCert: key(
+        text(checkRootCaCert).optional(),
+        "PEM CA certificate",
+        "a root the lab brings, its key in the secret `rootCaKey`: one CA certificate with keyCertSign, pathLenConstraint 2 or none, no URI name constraint that shuts out the trust domain, valid until the intermediates end (docs/pki.md); unset: a root is generated. Only on a stack that owns a root",
+    ),
     intermediateValidityHours: key(integer(24, 10 * 365 * 24).default(DEFAULT_INTERMEDIATE_VALIDITY_HOURS), "integer 24-87600", "lifetime of the Istio and SPIRE intermediates, in hours"),
     intermediateEarlyRenewalHours: key(
         integer(0, 10 * 365 * 24 - 1).default(DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
@@ -738,6 +732,10 @@ function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>):
     }
     if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
         problems.push(`${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` + "(or remove pki.rootCaCert to have a root generated)");
+    }
+    if (cfg.pki.rootCaCert !== undefined && ownsRoot(cfg)) {
+        const use = { trustDomain: cfg.mesh.trustDomain, intermediateValidityHours: cfg.pki.intermediateValidityHours };
+        for (const problem of rootUseProblems(cfg.pki.rootCaCert, use)) problems.push(`${fullKey("pki.rootCaCert")} ${problem}`);
     }
     if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
         problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);

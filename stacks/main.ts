@@ -9,7 +9,7 @@ import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
 import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
-import { ClusterCa, ClusterTrust, Pki, SigningSubject } from "../components/pki";
+import { ClusterCa, ClusterTrust, LabServicesCa, Pki, SigningSubject } from "../components/pki";
 import { LabIssuer } from "../components/issuer";
 import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource } from "../components/remotesecret";
@@ -66,17 +66,18 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
               pki.signedIntermediates.apply((m) => m[cfg.cluster.name]),
           )
         : peerTrust(cfg, ca, peers, used);
-    const registryCa = registryTrust(cfg, pki, peers, used);
-    const labServers = pki && cfg.pki.role === "root";
-    if (labServers) privateRegistry(cfg, secrets, pki);
-    const issuer = labServers ? labIssuer(cfg, secrets, pki) : undefined;
+    // comp1's servers (registry, issuer) get their certificates from a CA of their own, not from the mesh root.
+    const servicesCa = cfg.pki.role === "root" ? new LabServicesCa(`${cfg.stack}-lab-services-ca`) : undefined;
+    const labServicesCa = labServicesTrust(cfg, servicesCa, peers, used);
+    if (servicesCa) privateRegistry(cfg, secrets, servicesCa);
+    const issuer = servicesCa ? labIssuer(cfg, secrets, servicesCa) : undefined;
 
-    const access = clusterAccess(cfg, secrets, registryCa);
+    const access = clusterAccess(cfg, secrets, labServicesCa);
     let cluster: Partial<StackOutputs> = {};
     if (access) {
         const network = clusterNetwork(cfg, access);
         const identity = meshIdentity(cfg, access, network, trust, peers, used);
-        const jwks = { jwksCaCert: jwksCaCert(cfg, peers, registryCa), issuer };
+        const jwks = { jwksCaCert: jwksCaCert(cfg, peers, labServicesCa), issuer };
         const mesh = istioMesh(cfg, access, network, trust, identity, peers, used, jwks);
         const zeroTrust = mesh.serviceMesh ? declareZeroTrust(cfg, access, network, identity, mesh.serviceMesh) : undefined;
         declareSegmentation(cfg, access, { network, identity, mesh: mesh.serviceMesh, samples: zeroTrust?.samples }, peers);
@@ -94,6 +95,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         signingRequests: cfg.mesh.trustModel === "shared" ? ca.signingRequests : undefined,
         signedIntermediates: pki && cfg.mesh.trustModel === "shared" ? pki.signedIntermediates : undefined,
         rootCaCert: trust?.rootCaCert,
+        labServicesCaCert: servicesCa?.certPem,
         ...cluster,
         ...(issuer
             ? {
@@ -166,16 +168,17 @@ function peerTrust(cfg: LabConfig, ca: ClusterCa, peers: readonly PeerView[], us
 }
 
 /**
- * The root the lab registry's certificate chains to, for the nodes' containerd:
- * the root stack's own, or the one it exports. In the federated model that is
- * the root stack's trust-domain root; the nodes trust it for the registry only.
+ * The lab-services CA, which signs comp1's server certificates (registry,
+ * issuer) and nothing else: this stack's own in the root role, else the one the
+ * root stack exports (`labServicesCaCert`), in either trust model. The nodes'
+ * containerd trusts it for the registry only, istiod for the JWKS fetch only.
  */
-function registryTrust(cfg: LabConfig, pki: Pki | undefined, peers: readonly PeerView[], used: PeerUse): pulumi.Output<string> | undefined {
-    if (cfg.pki.role === "root") return pki?.rootCaCert;
+function labServicesTrust(cfg: LabConfig, servicesCa: LabServicesCa | undefined, peers: readonly PeerView[], used: PeerUse): pulumi.Output<string> | undefined {
+    if (servicesCa) return servicesCa.certPem;
     const root = rootPeerOf(cfg, peers);
-    if (!root?.available.has("rootCaCert")) return undefined;
-    used.mark(root, "rootCaCert");
-    return root.output<string>("rootCaCert");
+    if (!root?.available.has("labServicesCaCert")) return undefined;
+    used.mark(root, "labServicesCaCert");
+    return root.output<string>("labServicesCaCert");
 }
 
 /** What istiod trusts for the OIDC issuer's JWKS, and the lab issuer it waits for when this stack runs it. */
@@ -186,17 +189,19 @@ export interface JwksTrust {
 
 /**
  * The CA istiod trusts when it fetches the JWKS: an external issuer's own CA
- * (`jwt.caCert`), else the root the lab issuer's certificate chains to. That
- * is the root stack's root, as for the registry (in the federated model not
- * this stack's own trust-domain root); unknown, with a warning, until the root
- * stack is deployed.
+ * (`jwt.caCert`), else the lab-services CA, which signed the lab issuer's
+ * certificate (the root stack's, in either trust model; never a mesh root);
+ * unknown, with a warning, until the root stack is deployed.
  */
-function jwksCaCert(cfg: LabConfig, peers: readonly PeerView[], labRoot: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
+function jwksCaCert(cfg: LabConfig, peers: readonly PeerView[], labServicesCa: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
     if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
-    if (!labRoot) {
-        pulumi.log.warn(`the lab issuer's root (${rootStackLabel(cfg, peers)}) is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` + "until the next `pulumi up` here after the root stack");
+    if (!labServicesCa) {
+        pulumi.log.warn(
+            `the lab issuer's CA, the lab-services CA of ${rootStackLabel(cfg, peers)}, is not known yet: istiod trusts only the system roots for ${cfg.jwt.jwksUri} ` +
+                "until the next `pulumi up` here after the root stack",
+        );
     }
-    return labRoot;
+    return labServicesCa;
 }
 
 /**
@@ -238,31 +243,31 @@ function meshIdentity(cfg: LabConfig, access: ClusterAccess, network: ClusterNet
 }
 
 /**
- * The private registry on comp1, declared by the root stack (it holds the root
- * CA key that signs the registry's certificate) and only when it builds hosts:
- * a bring-your-own stack has no SSH key.
+ * The private registry on comp1, declared by the root stack (it holds the
+ * lab-services CA key that signs the registry's certificate) and only when it
+ * builds hosts: a bring-your-own stack has no SSH key.
  */
-function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Registry | undefined {
+function privateRegistry(cfg: LabConfig, secrets: StackSecrets, servicesCa: LabServicesCa): Registry | undefined {
     if (!cfg.host || !secrets.sshPrivateKey) return undefined;
     return new Registry(`${cfg.stack}-registry`, {
         address: cfg.registry.host,
         port: cfg.registry.port,
         sshUser: cfg.registry.sshUser,
         sshPrivateKey: secrets.sshPrivateKey,
-        rootCaCert: pki.rootCaCert,
-        rootCaKey: pki.rootCaKey,
+        servicesCaCert: servicesCa.certPem,
+        servicesCaKey: servicesCa.keyPem,
         allowRemove: cfg.registry.allowRemove,
     });
 }
 
 /**
  * The lab's OIDC issuer (Keycloak) on comp1, declared like the registry by the
- * root stack (its root key signs the issuer's certificate) when it builds
+ * root stack (its lab-services CA signs the issuer's certificate) when it builds
  * hosts and `jwt.issuer` is the lab's own. Exports what `verify` needs to get a
  * token by itself: `issuer` (URL, token endpoint, client id), and the client
  * secret and admin password as secrets.
  */
-function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki): LabIssuer | undefined {
+function labIssuer(cfg: LabConfig, secrets: StackSecrets, servicesCa: LabServicesCa): LabIssuer | undefined {
     if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
     const issuer = new LabIssuer(`${cfg.stack}-issuer`, {
         address: cfg.registry.host,
@@ -272,8 +277,8 @@ function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki): LabIssuer |
         image: cfg.issuer.image,
         sshUser: cfg.registry.sshUser,
         sshPrivateKey: secrets.sshPrivateKey,
-        rootCaCert: pki.rootCaCert,
-        rootCaKey: pki.rootCaKey,
+        servicesCaCert: servicesCa.certPem,
+        servicesCaKey: servicesCa.keyPem,
     });
     return issuer;
 }
@@ -289,7 +294,7 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, registryCa: pulumi
         const host = cfg.host;
         if (!registryCa) {
             pulumi.log.warn(
-                `${cfg.stack}: the lab root CA is not known yet, so ${host.address} is prepared without trusting it ` +
+                `${cfg.stack}: the lab-services CA is not known yet, so ${host.address} is prepared without trusting it for the registry ` +
                     `(images from the registry at ${cfg.registry.host}:${cfg.registry.port} will not pull); the next \`pulumi up\` after the root stack adds it`,
             );
         }
@@ -301,7 +306,7 @@ function clusterAccess(cfg: LabConfig, secrets: StackSecrets, registryCa: pulumi
             serviceCidr: cfg.cluster.serviceCidr,
             kubeProxy: !cfg.cilium.kubeProxyReplacement,
             registry: `${cfg.registry.host}:${cfg.registry.port}`,
-            rootCaCert: registryCa,
+            registryCaCert: registryCa,
             localVolumeDirs: [SPIRE_DATA_DIR],
         });
         // The kubeconfig is HostPrep's output: the provider waits for the cluster through it.

@@ -203,15 +203,16 @@ export interface PeerView {
  * shared model the root stack signs every peer's signing requests, and a
  * peer-role stack takes the root and its signed certificates from the root
  * stack; in the federated model each takes every other's SPIRE federation. A
- * peer-role stack also takes the root stack's `rootCaCert` to trust the lab registry.
+ * peer-role stack also takes the root stack's `labServicesCaCert` (in either
+ * model) to trust the lab registry and issuer.
  */
 export function consumedOutputs(role: PkiRole, peerRole: PkiRole, trustModel: TrustModel): PeerOutputName[] {
     const used: PeerOutputName[] = ["identity", "remoteSecret"];
     const fromRoot = role === "peer" && peerRole === "root";
-    if (fromRoot) used.push("rootCaCert");
+    if (fromRoot) used.push("labServicesCaCert");
     if (trustModel === "federated") used.push("federation");
     else if (role === "root") used.push("signingRequests");
-    else if (fromRoot) used.push("signedIntermediates");
+    else if (fromRoot) used.push("rootCaCert", "signedIntermediates");
     return used.sort();
 }
 

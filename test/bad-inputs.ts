@@ -9,6 +9,11 @@ import { labDirWith } from "./helpers";
 
 export type Edit = (r: any) => void;
 
+/** A certificate of test/fixtures/brought-root (made by its make-roots.ts). */
+export function broughtRoot(file: string): string {
+    return fs.readFileSync(path.join(__dirname, "fixtures", "brought-root", file), "utf8");
+}
+
 /**
  * One stack file's mistakes, applied to comp2: [label, edit of its raw config,
  * the problem parseLabConfig reports]. Every message is prefixed with the stack
@@ -82,6 +87,43 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
     ["a misspelt key inside a section (host.allowRest)", (r: any) => (r.host.allowRest = true), /Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
     ["a misspelt lab-wide key (jwt.audiance)", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /(^|\s)Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
     ["registry.allowRemove that is not a boolean", (r: any) => (r.registry.allowRemove = "yes"), /zta-testbed:registry\.allowRemove = "yes": expected true or false/],
+    // Issues 23 and 27: a brought root (pki.rootCaCert) that cannot carry the lab's chains, refused before anything is touched.
+    [
+        "a brought root followed by a second, unrelated CA",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("good-root.pem") + broughtRoot("unrelated-ca.pem")),
+        /zta-testbed:pki\.rootCaCert = "-----BEGIN CERTIFICATE-----.*": expected one certificate, the root CA, but it holds 2 \("O=zta-testbed fixtures, CN=brought root constrained to zta\.lab", "O=zta-testbed fixtures, CN=an unrelated CA"\).*keep only the root/,
+    ],
+    [
+        "a brought root without keyCertSign",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("no-keycertsign.pem")),
+        /zta-testbed:pki\.rootCaCert = .*"O=zta-testbed fixtures, CN=brought root without keyCertSign" may not sign certificates: its keyUsage is .*without keyCertSign; bring a root whose keyUsage includes keyCertSign/,
+    ],
+    [
+        "a brought root whose path length leaves no room for SPIRE's CA",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("pathlen-1.pem")),
+        /zta-testbed:pki\.rootCaCert = .*"O=zta-testbed fixtures, CN=brought root with pathLen 1" has pathLenConstraint 1, but the lab puts 2 CAs below its root \(root -> SPIRE upstream intermediate -> SPIRE server CA -> SVID\).*bring a root with pathLenConstraint 2 or more, or none/,
+    ],
+    [
+        "a brought root whose name constraints permit other URIs only",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("uri-permitted-elsewhere.pem")),
+        /zta-testbed:pki\.rootCaCert "O=zta-testbed fixtures, CN=brought root for example\.com URIs": its name constraints permit URIs only under "\.example\.com", which shuts out spiffe:\/\/zta\.lab\/\.\.\..*bring a root without URI name constraints, or one that permits "zta\.lab"/,
+    ],
+    [
+        "a brought root whose name constraints exclude the trust domain",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("uri-excluded-lab.pem")),
+        /zta-testbed:pki\.rootCaCert "O=zta-testbed fixtures, CN=brought root excluding zta\.lab": its name constraints exclude URIs under "zta\.lab", which shuts out spiffe:\/\/zta\.lab\/\.\.\./,
+    ],
+    [
+        "a brought root that ends before the intermediates would",
+        // Valid until 2034-06-01 (make-roots.ts); with ten-year intermediates it ends first until then, and is expired after.
+        (r: any) => ((r.pki.rootCaCert = broughtRoot("ends-2034.pem")), (r.pki.intermediateValidityHours = 87600)),
+        /zta-testbed:pki\.rootCaCert "O=zta-testbed fixtures, CN=brought root ending in 2034" ends 2034-06-01T00:00:00\.000Z, before the intermediates it would sign now \(zta-testbed:pki\.intermediateValidityHours = 87600, until .*\).*bring a root that outlives them, or lower zta-testbed:pki\.intermediateValidityHours/,
+    ],
+    [
+        "a brought root that has expired",
+        (r: any) => (r.pki.rootCaCert = broughtRoot("expired.pem")),
+        /zta-testbed:pki\.rootCaCert = .*expected a certificate valid now; "O=zta-testbed fixtures, CN=brought root that expired" is valid from Jan {2}1 00:00:00 2020 GMT to Jan {2}1 00:00:00 2021 GMT: bring a root that is valid now/,
+    ],
 ];
 
 /** Mistakes between the two stack files: [label, edit of each stack's raw config, the problem]. */

@@ -64,7 +64,7 @@ describe("HostPrep's commands", () => {
             serviceCidr: "10.96.0.0/16",
             kubeProxy: false,
             registry: "192.0.2.2:8443",
-            rootCaCert: "ROOT",
+            registryCaCert: "SERVICES-CA",
         });
         expect(await promiseOf(prep.kubeconfig)).toBe("stdout of unit-kubeconfig");
         expect(await isSecret(prep.kubeconfig)).toBe(true);
@@ -86,8 +86,8 @@ describe("Registry's commands", () => {
             port: 8443,
             sshUser: "ops",
             sshPrivateKey: pulumi.secret(KEY),
-            rootCaCert: "ROOT",
-            rootCaKey: pulumi.secret("ROOT-KEY"),
+            servicesCaCert: "SERVICES-CA",
+            servicesCaKey: pulumi.secret("SERVICES-CA-KEY"),
         });
         const container = await registered("reg-container");
         expect(secretValue(container.inputs.connection)).toMatchObject({ host: "192.0.2.2", port: 22, user: "ops", privateKey: KEY });

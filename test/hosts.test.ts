@@ -125,13 +125,27 @@ describe("re-runs: a step runs again only when its script or inputs change", () 
     });
 });
 
-describe("the lab root CA on the nodes", () => {
-    test("both clusters' nodes trust comp2's root for the registry at 10.5.0.2:8443", () => {
+describe("the nodes trust the lab-services CA for the registry only", () => {
+    test("both clusters' nodes get comp2's lab-services CA (not the mesh root) for the registry at 10.5.0.2:8443", () => {
         for (const stack of Object.keys(HOSTS)) {
             const trust = cmd(stackOf(lab, stack), "trust");
-            expect(trust.inputs.stdin).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
-            expect(trust.inputs.create).toMatch(/'host\/trust-ca.sh' '10\.5\.0\.2:8443'$/);
+            expect(trust.inputs.stdin).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
+            expect(trust.inputs.stdin).not.toMatch(/pki-root-cert/);
+            expect(trust.inputs.create).toMatch(/'host\/trust-ca.sh' '10\.5\.0\.2:8443' 'add'$/);
         }
+    });
+
+    test("destroy removes what the trust step added, and a replacement removes the old files before it writes the new ones", () => {
+        for (const stack of Object.keys(HOSTS)) {
+            const trust = cmd(stackOf(lab, stack), "trust");
+            expect(trust.inputs.delete).toMatch(/^sudo -n bash -c .*'host\/trust-ca.sh' '10\.5\.0\.2:8443' 'remove'$/s);
+            // Create-before-delete would run the old step's removal after the new step wrote the same files.
+            expect(trust.deleteBeforeReplace).toBe(true);
+        }
+        const script = hostScript("host/trust-ca.sh").text;
+        // containerd's per-registry host config (containerd docs/hosts.md): the directory is named after host:port.
+        expect(script).toMatch(/hosts_dir="\/etc\/containerd\/certs\.d\/\$\{registry\}"/);
+        expect(script).toMatch(/^remove\)\n\s+rm -f "\$\{hosts_dir\}\/hosts\.toml" "\$\{hosts_dir\}\/ca\.crt"$/m);
     });
 
     test("comp3 before comp2 exists: the host is prepared without the trust step, with a warning", async () => {
@@ -145,10 +159,12 @@ describe("the lab root CA on the nodes", () => {
 });
 
 describe("kubeadm reset is opt-in", () => {
-    test("by default destroy leaves the cluster: no delete step anywhere in HostPrep", () => {
+    test("by default destroy leaves the cluster: no delete step in HostPrep but the trust step's removal of its own files", () => {
         for (const stack of Object.keys(HOSTS)) {
             const prep = findResource(stackOf(lab, stack), "zta:host:HostPrep", `${stack}-hostprep`);
-            for (const c of childrenOf(stackOf(lab, stack), prep)) expect(c.inputs.delete).toBeUndefined();
+            const deleting = childrenOf(stackOf(lab, stack), prep).filter((c) => c.inputs.delete !== undefined);
+            expect(deleting.map((c) => c.name)).toEqual([`${stack}-hostprep-trust`]);
+            expect(deleting[0].inputs.delete).not.toMatch(/kubeadm/);
         }
     });
 
@@ -184,11 +200,11 @@ describe("the private registry on comp1", () => {
         }
     });
 
-    test("serves a certificate for its IP signed by the lab root, and gets the key on standard input only", () => {
+    test("serves a certificate for its IP signed by the lab-services CA, and gets the key on standard input only", () => {
         const plan = stackOf(lab, "comp2");
         expect(findResource(plan, "tls:index/certRequest:CertRequest", "comp2-registry-csr").inputs.ipAddresses).toEqual(["10.5.0.2"]);
         const cert = findResource(plan, "tls:index/locallySignedCert:LocallySignedCert", "comp2-registry-cert");
-        expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+        expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
         expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         expect(cert.inputs.allowedUses).toContain("server_auth");
         const container = findResource(plan, COMMAND, "comp2-registry-container");
@@ -239,6 +255,21 @@ describe("host scripts", () => {
     const SCRIPTS_DIR = path.join(REPO, "scripts");
     const files = scriptFiles(SCRIPTS_DIR);
     const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+
+    test("none writes the system trust store; the one script that touches it only removes the root earlier versions put there", () => {
+        // Debian's system store: the local CA directory update-ca-certificates reads, and what it builds.
+        const systemStore = /\/usr\/local\/share\/ca-certificates|\/usr\/share\/ca-certificates|\/etc\/ssl\/certs|\/etc\/ca-certificates|update-ca-certificates/;
+        const touching = files.flatMap((file) =>
+            fs
+                .readFileSync(file, "utf8")
+                .split("\n")
+                .filter((line) => systemStore.test(line) && !/^\s*#/.test(line))
+                .map((line) => `${path.relative(SCRIPTS_DIR, file)}: ${line.trim()}`),
+        );
+        expect(touching).toEqual(["host/trust-ca.sh: legacy_root=/usr/local/share/ca-certificates/zta-testbed-root-ca.crt", "host/trust-ca.sh: update-ca-certificates"]);
+        // The store is rebuilt only after that file was there and is gone.
+        expect(fs.readFileSync(path.join(SCRIPTS_DIR, "host/trust-ca.sh"), "utf8")).toContain('if [[ -e "$legacy_root" ]]; then\n    rm -f "$legacy_root"\n    update-ca-certificates\nfi\n');
+    });
 
     test("each one starts with `set -euo pipefail`", () => {
         expect(files.length).toBeGreaterThanOrEqual(8);

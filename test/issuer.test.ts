@@ -1,5 +1,5 @@
 // The lab's OIDC issuer as the offline plan shows it: Keycloak on comp1 run by
-// the root stack, its certificate from the lab root, the CA istiod trusts for
+// the root stack, its certificate from the lab-services CA, the CA istiod trusts for
 // the JWKS fetch equal to the issuer's CA (or to the configured CA of an
 // external issuer), the generated client as the enforced audience.
 import * as fs from "fs";
@@ -49,10 +49,11 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(container.deleteBeforeReplace).toBe(true);
     });
 
-    test("its certificate is signed by the lab root for comp1's address; its URL is what the ingress validates", () => {
+    test("its certificate is signed by the lab-services CA (not the mesh root) for comp1's address; its URL is what the ingress validates", () => {
         const comp2 = stackOf(lab, "comp2");
         const cert = findResource(comp2, SIGNED, "comp2-issuer-cert");
-        expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+        expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
+        expect(cert.dependsOn).toContain(findResource(comp2, "tls:index/selfSignedCert:SelfSignedCert", "comp2-lab-services-ca-cert").urn);
         expect(findResource(comp2, CSR, "comp2-issuer-csr").inputs.ipAddresses).toEqual(["10.5.0.2"]);
         expect(comp2.outputs.issuer).toEqual({
             value: { url: "https://10.5.0.2:9443/realms/zta", tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token", clientId: "zta-testbed" },
@@ -62,7 +63,7 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(comp2.outputs.issuerAdminPassword.secret).toBe(true);
     });
 
-    test.each(["comp2", "comp3"])("%s: istiod's JWKS CA is the issuer's CA (the lab root), and istiod on comp2 starts after the issuer", (stack) => {
+    test.each(["comp2", "comp3"])("%s: istiod's JWKS CA is the issuer's CA (the lab-services CA), and istiod on comp2 starts after the issuer", (stack) => {
         const issuerCa = findResource(stackOf(lab, "comp2"), SIGNED, "comp2-issuer-cert").inputs.caCertPem;
         expect(istiodValues(stackOf(lab, stack)).jwksResolverExtraRootCA).toBe(issuerCa);
         if (stack === "comp2") {
@@ -93,7 +94,7 @@ describe("by default the root stack runs the issuer on comp1", () => {
     });
 });
 
-describe("the federated model: each stack has its own root, the issuer's is the root stack's", () => {
+describe("the federated model: each stack has its own root, the issuer's CA is the root stack's lab-services CA", () => {
     let federated: LabPlan;
     beforeAll(async () => {
         federated = await planOf(
@@ -104,9 +105,9 @@ describe("the federated model: each stack has its own root, the issuer's is the 
         );
     });
 
-    test("comp3's istiod trusts comp2's root for the JWKS fetch, not its own", () => {
+    test("comp3's istiod trusts comp2's lab-services CA for the JWKS fetch, no mesh root", () => {
         const issuerCa = findResource(stackOf(federated, "comp2"), SIGNED, "comp2-issuer-cert").inputs.caCertPem;
-        expect(issuerCa).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+        expect(issuerCa).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
         const comp3 = stackOf(federated, "comp3");
         expect(comp3.outputs.rootCaCert.value).toBe("MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)");
         expect(istiodValues(comp3).jwksResolverExtraRootCA).toBe(issuerCa);

@@ -90,12 +90,13 @@ describe("IstioPrimary: each istiod knows its cluster, network, mesh and trust d
         expect(cacerts.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
     });
 
-    test("istiod trusts the lab root CA when it fetches the issuer's JWKS (top-level Helm value, not pilot.*)", () => {
-        const root = stackOf(lab, "comp2").outputs.rootCaCert.value;
-        expect(root).toMatch(/^MOCK-CERT\(SelfSignedCert\/comp2-pki-root-cert\)$/);
+    test("istiod trusts the lab-services CA, not the mesh root, when it fetches the issuer's JWKS (top-level Helm value, not pilot.*)", () => {
+        const servicesCa = stackOf(lab, "comp2").outputs.labServicesCaCert.value;
+        expect(servicesCa).toMatch(/^MOCK-CERT\(SelfSignedCert\/comp2-lab-services-ca-cert\)$/);
         for (const { stack } of STACKS) {
             const v = values(release(stack, "istio-istiod"));
-            expect(v.jwksResolverExtraRootCA).toBe(root);
+            expect(v.jwksResolverExtraRootCA).toBe(servicesCa);
+            expect(v.jwksResolverExtraRootCA).not.toBe(stackOf(lab, "comp2").outputs.rootCaCert.value);
             expect(v.pilot).toBeUndefined();
         }
     });

@@ -34,8 +34,8 @@ beforeAll(async () => {
     federated = await planOf(federatedDir());
 });
 
-/** The lab's server keys and certificates (the registry's and the issuer's on comp1, the ingress gateway's): not CAs. */
-const notServerLeaf = (r: PlannedResource) => !["-registry-", "-issuer-", "-ingress-tls-"].some((leaf) => r.name.includes(leaf));
+/** The lab's server keys and certificates (the registry's and the issuer's on comp1, the ingress gateway's) and the lab-services CA that signs comp1's: not the mesh PKI. */
+const notServerLeaf = (r: PlannedResource) => !["-registry-", "-issuer-", "-ingress-tls-", "-lab-services-ca-"].some((leaf) => r.name.includes(leaf));
 
 /** The component a resource was declared in (its parent's URN ends in its type and name). */
 const parentOf = (plan: { resources: PlannedResource[] }, r: PlannedResource) => plan.resources.find((p) => p.urn === r.parent);
@@ -83,10 +83,13 @@ describe("the shared model: the root stack signs every cluster's own requests", 
         }
     });
 
-    test("Istio's intermediate signs leaves only; SPIRE's has no path length limit (SPIRE's own CA sits below it)", () => {
+    test("SPIRE's upstream intermediate allows exactly one CA below it (the SPIRE server's); Istio's asks for no path length, which the TLS provider could not write as 0", () => {
         const comp2 = stackOf(shared, "comp2");
-        expect(findResource(comp2, SIGNED, "comp2-pki-cluster2-istio-cert").inputs.maxPathLength).toBe(0);
-        expect(findResource(comp2, SIGNED, "comp2-pki-cluster2-spire-cert").inputs.maxPathLength).toBeUndefined();
+        for (const cluster of ["cluster1", "cluster2"]) {
+            expect(findResource(comp2, SIGNED, `comp2-pki-${cluster}-spire-cert`).inputs.maxPathLength).toBe(1);
+            // terraform-provider-tls sets x509 MaxPathLen but never MaxPathLenZero, and Go writes MaxPathLen 0 without it as "no constraint" (docs/pki.md, "Path lengths").
+            expect(findResource(comp2, SIGNED, `comp2-pki-${cluster}-istio-cert`).inputs.maxPathLength).toBeUndefined();
+        }
     });
 
     test("intermediates live a year and are re-issued in their last 30 days; no input depends on the time of the run", () => {
@@ -128,6 +131,42 @@ describe("the shared model: the root stack signs every cluster's own requests", 
         expect(files.spire).toEqual({ "tls.crt": "SPIRE-CERT", "tls.key": "SPIRE-KEY", "bundle.crt": "ROOT\n" });
         for (const stack of STACKS) {
             expect(findResource(stackOf(shared, stack), "kubernetes:core/v1:Secret", `${stack}-istio-cacerts`).inputs.stringData).toBe("[secret]");
+        }
+    });
+});
+
+describe.each([
+    ["shared", () => shared],
+    ["federated", () => federated],
+])("comp1's servers (%s trust model): their own CA, never the mesh root", (_model, lab) => {
+    test("the registry's and the issuer's certificates are issued by the root-role stack's lab-services CA, which signs nothing else", () => {
+        const comp2 = stackOf(lab(), "comp2");
+        const servicesCa = findResource(comp2, SELF_SIGNED, "comp2-lab-services-ca-cert");
+        const signedByServicesCa = resourcesOfType(comp2, SIGNED).filter((c) => c.dependsOn.includes(servicesCa.urn));
+        expect(signedByServicesCa.map((c) => c.name).sort()).toEqual(["comp2-issuer-cert", "comp2-registry-cert"]);
+        for (const cert of signedByServicesCa) {
+            expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
+            expect(cert.dependsOn).not.toContain(findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert").urn);
+            expect(cert.inputs.isCaCertificate).not.toBe(true);
+        }
+        // Protected like the lab root, with its key; the peer-role stack has none.
+        expect(servicesCa.protect).toBe(true);
+        expect(findResource(comp2, KEY, "comp2-lab-services-ca-key").protect).toBe(true);
+        expect(servicesCa.inputs.isCaCertificate).toBe(true);
+        expect(resourcesOfType(stackOf(lab(), "comp3"), "zta:pki:LabServicesCa")).toEqual([]);
+    });
+
+    test("its certificate crosses to the peer as the public output labServicesCaCert, which the peer uses for its registry trust", () => {
+        const out = stackOf(lab(), "comp2").outputs.labServicesCaCert;
+        expect(out).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)" });
+        expect(stackOf(lab(), "comp3").outputs.usedFromPeer.value).toMatchObject({ cluster1: expect.arrayContaining(["labServicesCaCert"]) });
+        expect(stackOf(lab(), "comp3").outputs.labServicesCaCert).toBeUndefined();
+    });
+
+    test("comp1's certificates live two years and are re-issued in their last 30 days by the root stack's next `pulumi up`", () => {
+        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"]) {
+            const cert = findResource(stackOf(lab(), "comp2"), SIGNED, name);
+            expect([name, cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours]).toEqual([name, 17520, 720]);
         }
     });
 });
@@ -175,25 +214,31 @@ describe("bring your own root", () => {
 
     test("no root is generated; the intermediates are signed with the brought certificate and key", () => {
         const comp2 = stackOf(brought, "comp2");
-        expect(resourcesOfType(comp2, SELF_SIGNED)).toEqual([]);
+        // The one self-signed CA left is the lab-services CA, which signs comp1's servers only.
+        expect(resourcesOfType(comp2, SELF_SIGNED).map((c) => c.name)).toEqual(["comp2-lab-services-ca-cert"]);
         expect(
             resourcesOfType(comp2, KEY)
                 .filter(notServerLeaf)
                 .map((k) => k.name)
                 .sort(),
         ).toEqual(["comp2-ca-istio-key", "comp2-ca-spire-key"]);
-        // The registry's and the issuer's certificates too: the brought root signs everything the generated one did.
-        // The ingress leaf is the one certificate it does not sign: the cluster's Istio intermediate does.
-        const certs = resourcesOfType(comp2, SIGNED).filter((c) => !c.name.includes("-ingress-tls-"));
-        expect(certs.map((c) => c.name)).toEqual(expect.arrayContaining(["comp2-registry-cert", "comp2-issuer-cert"]));
-        expect(certs).toHaveLength(6);
+        // The four intermediates; comp1's certificates stay with the lab-services CA, the ingress leaf with the Istio intermediate.
+        const certs = resourcesOfType(comp2, SIGNED).filter(notServerLeaf);
+        expect(certs).toHaveLength(4);
         for (const cert of certs) {
             expect(cert.inputs.caCertPem).toBe(fixtureRoot);
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         }
+        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"]) expect(findResource(comp2, SIGNED, name).inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
         expect(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)");
         expect(comp2.outputs.rootCaCert.value).toBe(fixtureRoot);
         expect(stackOf(brought, "comp3").outputs.rootCaCert.value).toBe(fixtureRoot);
+    });
+
+    test("a brought root that fits the lab (pathLenConstraint 2, keyCertSign, URIs permitted under zta.lab only) is taken", async () => {
+        const fitting = fs.readFileSync(path.join(__dirname, "fixtures", "brought-root", "good-root.pem"), "utf8");
+        const lab = await planOf(labDirWith((stack, raw) => stack === "comp2" && (raw.pki.rootCaCert = fitting)));
+        expect(stackOf(lab, "comp3").outputs.rootCaCert.value).toBe(fitting);
     });
 
     test("its key is a secret stand-in in the plan and reaches no output", () => {

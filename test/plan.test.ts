@@ -102,7 +102,7 @@ describe("the peer stack", () => {
     test("missing peer outputs are a warning, not an error", async () => {
         const file = readStackConfig(REPO, "comp3");
         const alone = await evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, program: main });
-        expect(alone.warnings.join("\n")).toMatch(/peer stack "comp2" has not exported identity, remoteSecret, rootCaCert, signedIntermediates yet/);
+        expect(alone.warnings.join("\n")).toMatch(/peer stack "comp2" has not exported identity, labServicesCaCert, remoteSecret, rootCaCert, signedIntermediates yet/);
         expect(alone.warnings.join("\n")).toMatch(/pki\.role is "peer" and root stack "comp2" has not signed this cluster's intermediates \(cluster2\) yet/);
         expect(alone.outputs.identity.value).toMatchObject({ clusterName: "cluster2" });
     });

@@ -28,11 +28,14 @@ describe("the offline plan of the reference lab", () => {
         expect(await checkLab(lab, labPolicyConfigs(REPO))).toEqual([]);
     });
 
-    test("is really inspected: unprotecting comp2's root CA key in it is reported", async () => {
+    test("is really inspected: unprotecting comp2's root CA key and lab-services CA key in it is reported", async () => {
         const comp2 = stackOf(lab, "comp2");
         const resources = comp2.resources.map((r) => (r.type === "tls:index/privateKey:PrivateKey" && r.protect ? { ...r, protect: false } : r));
         const found = await checkResources(resources, labPolicyConfigs(REPO).get("comp2") as StackPolicyConfig);
-        expect(found.map((v) => [v.policy, v.urn])).toEqual([["root-ca-protected", "urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/privateKey:PrivateKey::comp2-pki-root-key"]]);
+        expect(found.map((v) => [v.policy, v.urn])).toEqual([
+            ["root-ca-protected", "urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/privateKey:PrivateKey::comp2-pki-root-key"],
+            ["root-ca-protected", "urn:pulumi:comp2::zta-testbed::zta:pki:LabServicesCa$tls:index/privateKey:PrivateKey::comp2-lab-services-ca-key"],
+        ]);
     });
 });
 

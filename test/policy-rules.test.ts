@@ -174,6 +174,15 @@ describe("one root CA in the lab", () => {
         expect(found[0].urn).toBe(urnOf("tls:index/selfSignedCert:SelfSignedCert", "comp2-other-root"));
     });
 
+    test("the lab-services CA is no second root while it signs leaves only; signing an intermediate makes it one", async () => {
+        const component = resource("zta:pki:LabServicesCa", "comp2-lab-services-ca", {}, { custom: false });
+        const servicesCa = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-lab-services-ca-cert", { isCaCertificate: true, privateKeyPem: SECRET }, { protect: true, parent: component.urn });
+        const signedBy = (name: string, isCaCertificate: boolean) => resource("tls:index/locallySignedCert:LocallySignedCert", name, { isCaCertificate, caPrivateKeyPem: SECRET }, { dependsOn: [servicesCa.urn] });
+        expect(await violationsOf("single-root-ca", [...compliantStack(), component, servicesCa, signedBy("comp2-registry-cert", false)])).toEqual([]);
+        const found = await violationsOf("single-root-ca", [...compliantStack(), component, servicesCa, signedBy("comp2-registry-cert", false), signedBy("comp2-rogue-intermediate", true)]);
+        expect(found.map((v) => v.message)).toEqual([expect.stringMatching(/^second root CA comp2-lab-services-ca-cert in this stack \(the first is comp2-pki-root-cert\)/)]);
+    });
+
     test("a self-signed certificate that is not a CA does not count", async () => {
         const leaf = resource("tls:index/selfSignedCert:SelfSignedCert", "comp2-test-leaf", { isCaCertificate: false, privateKeyPem: SECRET });
         expect(await violationsOf("single-root-ca", [...compliantStack(), leaf])).toEqual([]);

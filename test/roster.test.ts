@@ -96,7 +96,7 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
         for (const stack of ["comp3", "comp4"] as const) {
             const cert = resources(stack).find((r) => r.name === `${stack}-istio-ingress-tls-cert`);
             expect(cert?.inputs.caCertPem).toBe(`MOCK-CERT(LocallySignedCert/comp2-pki-${CLUSTERS[stack]}-istio-cert)`);
-            expect(outputs(stack).usedFromPeer.cluster1).toEqual(["identity", "remoteSecret", "rootCaCert", "signedIntermediates"]);
+            expect(outputs(stack).usedFromPeer.cluster1).toEqual(["identity", "labServicesCaCert", "remoteSecret", "rootCaCert", "signedIntermediates"]);
         }
         expect(outputs("comp2").usedFromPeer).toEqual({
             cluster2: ["identity", "remoteSecret", "signingRequests"],

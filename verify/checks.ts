@@ -36,8 +36,8 @@ export interface VerifyTarget {
     /** The lab issuer's client (this stack's or its peer's outputs), when the lab runs its own issuer. */
     readonly issuer?: IssuerClient;
     /**
-     * The root the lab issuer's certificate chains to: the `rootCaCert` of the stack
-     * that runs it (in the federated model not this stack's own root). Absent: rootCaCert.
+     * The CA of the lab issuer's certificate: the `labServicesCaCert` of the stack
+     * that runs it, never a mesh root (verify/stack.ts, issuerTrust). Absent: rootCaCert.
      */
     readonly issuerCaCert?: string;
     /** Every peer of the roster (`peers`), with what its outputs say. */

@@ -67,6 +67,18 @@ function issuerClient(outputs: OutputMap): IssuerClient | undefined {
     return issuer && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, clientSecret } : undefined;
 }
 
+/**
+ * The lab issuer's client, from the stack that runs it (this one, else the peer that
+ * exports it: the root-role stack), and the CA its certificate is signed by: that
+ * stack's `labServicesCaCert`, or its `rootCaCert` when it was deployed before the
+ * lab-services CA (the lab root signed the issuer's certificate then).
+ */
+export function issuerTrust(outputs: OutputMap, peerOutputs: readonly OutputMap[]): { issuer?: IssuerClient; issuerCaCert?: string } {
+    const from = issuerClient(outputs) ? outputs : peerOutputs.find((o) => issuerClient(o) !== undefined);
+    if (!from) return {};
+    return { issuer: issuerClient(from), issuerCaCert: output<string>(from, "labServicesCaCert") ?? output<string>(from, "rootCaCert") };
+}
+
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peers' outputs. */
 export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
     const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
@@ -96,8 +108,6 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
         }
         peers.push({ stack: peerStack, clusterName, outputs: peerOutputs });
     }
-    // The issuer runs in the root stack: this one, or the peer that exports it.
-    const issuerStack = issuerClient(outputs) ? undefined : peers.find((p) => issuerClient(p.outputs));
 
     return {
         kubeconfig,
@@ -109,8 +119,10 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
-            // The issuer's certificate chains to the root of the stack that runs it.
-            ...(issuerStack ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") } : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
+            ...issuerTrust(
+                outputs,
+                peers.map((p) => p.outputs),
+            ),
             peers: peers.map((p) => ({
                 stack: p.stack,
                 clusterName: p.clusterName,

@@ -15,8 +15,21 @@ export interface SingleRootCaConfig {
     readonly peers: readonly PeerRole[];
 }
 
+/** The component type of the lab-services CA (components/pki.ts), which issues comp1's server certificates only. */
+const LAB_SERVICES_CA = "zta:pki:LabServicesCa";
+
 /**
- * Problems with the lab's root CAs: a stack declares at most one self-signed
+ * Whether a self-signed CA is the lab-services CA and acts as one: declared in
+ * that component and signing no CA certificate. It is the root of no trust
+ * domain; one that signs an intermediate counts as a root like any other.
+ */
+function isLabServicesCa(ca: PolicyResource, resources: PolicyResource[]): boolean {
+    const signsCa = resources.some((r) => r.type === TYPES.locallySignedCert && r.props.isCaCertificate === true && r.dependencies.some((d) => d.urn === ca.urn));
+    return ca.parent?.type === LAB_SERVICES_CA && !signsCa;
+}
+
+/**
+ * Problems with the lab's root CAs (of trust domains: a CA that signs only leaves is not one): a stack declares at most one self-signed
  * CA certificate, and in the shared trust model none when any of its peers is
  * a root stack. A second root in one trust domain is a second PKI: certificates
  * under it do not verify against the first, so cross-cluster mTLS, SPIRE bundles
@@ -24,7 +37,7 @@ export interface SingleRootCaConfig {
  * its own trust domain (docs/pki.md, "Shared and federated"), so the peers' roles do not count.
  */
 export function secondRootProblems(resources: PolicyResource[], cfg: SingleRootCaConfig): Finding[] {
-    const roots = resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true);
+    const roots = resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true && !isLabServicesCa(r, resources));
     const problems: Finding[] = roots.slice(1).map((cert) => ({
         urn: cert.urn,
         message: `second root CA ${cert.name} in this stack (the first is ${roots[0].name}): the lab has one root CA; issue further CAs as intermediates signed by it`,

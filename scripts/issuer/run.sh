@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The lab's OIDC issuer on comp1: one Keycloak container (Docker from Ubuntu's
-# packages), HTTPS only with a certificate from the lab root CA, the realm and
+# packages), HTTPS only with a certificate from the lab-services CA, the realm and
 # its client imported from a file on every start, no state kept between
 # containers. Idempotent: the container is recreated only when its image,
 # address, port, realm, certificate, key, client or admin password changed.
 # Usage: run.sh <image> <listen address> <port> <realm>
-#        (standard input: the server certificate, the lab root certificate, the
+#        (standard input: the server certificate, the lab-services CA certificate, the
 #        private key (PEM), then a line "realm: <realm import JSON>" and a line
 #        "admin: <bootstrap admin password>")
 # (lib.sh is put in front of this file: write_file, installed)
@@ -62,7 +62,7 @@ if run_container "$name" "$spec" \
     echo "Keycloak ${image} starting on https://${address}:${port}"
 fi
 
-# istiod fetches the keys once it starts: wait until the realm serves them, verified against the lab root.
+# istiod fetches the keys once it starts: wait until the realm serves them, verified against the lab-services CA.
 discovery="https://${address}:${port}/realms/${realm}/.well-known/openid-configuration"
 for _ in $(seq 60); do
     curl -sf --cacert "$base/certs/root.crt" "$discovery" >/dev/null && break

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab's private image registry on comp1: Docker from Ubuntu's packages and
-# one `registry` container serving TLS with a certificate from the lab root CA,
+# one `registry` container serving TLS with a certificate from the lab-services CA,
 # its data on a host directory, restarted always. Idempotent: the container is
 # recreated only when its image, address, port or certificate changed.
 # Usage: run.sh <image> <listen address> <port>
