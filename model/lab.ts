@@ -236,6 +236,10 @@ export interface StackOutputs {
     readonly issuerClientSecret?: pulumi.Output<string>;
     readonly issuerAdminPassword?: pulumi.Output<string>;
     readonly grafanaAdminPassword?: pulumi.Output<string>;
+    /** The lab registry (root stack on comp1): where to push, and as whom. */
+    readonly registry?: { readonly endpoint: pulumi.Output<string>; readonly pushUser: string };
+    /** The registry's push password (secret); pulls need none. */
+    readonly registryPushPassword?: pulumi.Output<string>;
 }
 
 /**

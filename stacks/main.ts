@@ -68,7 +68,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         : peerTrust(cfg, ca, peers, used);
     const registryCa = registryTrust(cfg, pki, peers, used);
     const labServers = pki && cfg.pki.role === "root";
-    if (labServers) privateRegistry(cfg, secrets, pki);
+    const registry = labServers ? privateRegistry(cfg, secrets, pki) : undefined;
     const issuer = labServers ? labIssuer(cfg, secrets, pki) : undefined;
 
     const access = clusterAccess(cfg, secrets, registryCa);
@@ -102,6 +102,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
                   issuerAdminPassword: issuer.adminPassword,
               }
             : {}),
+        ...(registry ? { registry: { endpoint: registry.endpoint, pushUser: registry.pushUser }, registryPushPassword: registry.pushPassword } : {}),
         usedFromPeer: used.output(),
     });
     for (const peer of peers) {

@@ -193,8 +193,31 @@ describe("the private registry on comp1", () => {
         expect(cert.inputs.allowedUses).toContain("server_auth");
         const container = findResource(plan, COMMAND, "comp2-registry-container");
         expect(container.inputs.stdin).toBe("[secret]");
-        expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' '10\.5\.0\.2' '8443'$/);
+        expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' 'nginx:[^']+' '10\.5\.0\.2' '8443'$/);
         expect(container.inputs.delete).toBeUndefined();
+    });
+
+    test("pushes need the push account: a generated password, exported as a secret, whose bcrypt hash alone reaches the host", () => {
+        const plan = stackOf(lab, "comp2");
+        const password = findResource(plan, "random:index/randomPassword:RandomPassword", "comp2-registry-push-password");
+        expect(password.parent).toBe(findResource(plan, "zta:host:Registry", "comp2-registry").urn);
+        expect(plan.outputs.registry).toEqual({ value: { endpoint: "10.5.0.2:8443", pushUser: "zta-push" }, secret: false });
+        expect(plan.outputs.registryPushPassword.secret).toBe(true);
+        expect(stackOf(lab, "comp3").outputs.registryPushPassword).toBeUndefined();
+        // The front image is pinned by digest, not by a tag that can move.
+        expect(findResource(plan, COMMAND, "comp2-registry-container").inputs.create).toMatch(/'nginx:[\w.-]+@sha256:[0-9a-f]{64}'/);
+    });
+
+    test("the front (run.sh) lets reads through and asks every other method, and the /v2/ ping, for the push account", () => {
+        const run = fs.readFileSync(path.join(REPO, "scripts", "registry", "run.sh"), "utf8");
+        // Distribution's API: pulls are GET and HEAD; pushes POST, PUT, PATCH (and DELETE).
+        expect(run).toMatch(/location \/v2\/ \{\s*limit_except GET HEAD \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
+        expect(run).toMatch(/location = \/v2\/ \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
+        // Only the front publishes a port: the registry itself is reachable on its Docker network only.
+        expect(run.match(/^\s*-p /gm)).toHaveLength(1);
+        expect(run).toMatch(/run_container "\$\{name\}-front"[\s\S]*-p "\$\{address\}:\$\{port\}:443"/);
+        // A bundle without a bcrypt htpasswd line is refused before anything is written.
+        expect(run).toMatch(/"\$htpasswd" != \*:\\\$2\[aby\]\\\$\*/);
     });
 
     test("destroy leaves the registry container running unless registry.allowRemove is true", async () => {
