@@ -415,6 +415,7 @@ export function istioMesh(
         new EastWestGateway(`${cfg.stack}-eastwest`, {
             provider,
             version: cfg.versions.istio,
+            hub: primary.hub,
             namespace: primary.namespace,
             network: cfg.cluster.network,
             address: cfg.metallb.eastWestAddress,
