@@ -3,6 +3,7 @@
 // host script passes shellcheck.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { kubernetesPackages } from "../components/hostprep";
 import { hostScript, scriptHash } from "../components/scripts";
@@ -283,6 +284,35 @@ describe("host scripts", () => {
             console.warn("shellcheck is not installed here: the script lint test is skipped; `apt-get install shellcheck` to run it");
         });
     }
+});
+
+describe("containerd against the Kubernetes minor (require_containerd_for in lib.sh, run by prepare.sh before any Kubernetes package)", () => {
+    const dpkg = spawnSync("dpkg", ["--version"]).status === 0;
+    /** Runs lib.sh's check with a `containerd` on PATH that prints `versionLine`. */
+    function check(minor: string, versionLine: string) {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "zta-containerd-"));
+        fs.writeFileSync(path.join(bin, "containerd"), `#!/bin/sh\necho '${versionLine}'\n`, { mode: 0o755 });
+        const lib = path.join(REPO, "scripts", "lib.sh");
+        const run = spawnSync("bash", ["-c", `. "${lib}"; require_containerd_for "$1"`, "check", minor], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        fs.rmSync(bin, { recursive: true });
+        return { status: run.status, stderr: run.stderr };
+    }
+
+    (dpkg ? test : test.skip)("Kubernetes 1.36 on Ubuntu's containerd 1.7 stops with the fix; containerd 2.x passes; 1.35 still takes 1.7", () => {
+        // `containerd --version` as Ubuntu's 1.7 package and an upstream 2.x build print it.
+        const old = check("1.36", "containerd github.com/containerd/containerd 1.7.28");
+        expect(old.status).toBe(1);
+        expect(old.stderr).toMatch(/has containerd 1\.7\.28; Kubernetes 1\.36 needs containerd 2\.0 or later .*install containerd 2\.x on the host, or set versions\.kubernetes to 1\.35/);
+        expect(check("1.36", "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376")).toEqual({ status: 0, stderr: "" });
+        expect(check("1.37", "containerd github.com/containerd/containerd 1.7.28").status).toBe(1);
+        expect(check("1.35", "containerd github.com/containerd/containerd 1.7.28")).toEqual({ status: 0, stderr: "" });
+    });
+
+    test("prepare.sh runs the check before it installs kubelet, kubeadm and kubectl", () => {
+        const prepare = fs.readFileSync(path.join(REPO, "scripts", "host", "prepare.sh"), "utf8");
+        expect(prepare).toMatch(/^require_containerd_for "\$minor"$/m);
+        expect(prepare.indexOf('require_containerd_for "$minor"')).toBeLessThan(prepare.indexOf("apt-get install -y -qq --allow-change-held-packages"));
+    });
 });
 
 describe("the admin kubeconfig stays out of logs", () => {
