@@ -97,9 +97,9 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         ...cluster,
         ...(issuer
             ? {
-                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId },
+                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, otherClientId: issuer.otherClientId },
                   issuerClientSecret: issuer.clientSecret,
-                  issuerAdminPassword: issuer.adminPassword,
+                  issuerOtherClientSecret: issuer.otherClientSecret,
               }
             : {}),
         ...(registry ? { registry: { endpoint: registry.endpoint, pushUser: registry.pushUser }, registryPushPassword: registry.pushPassword } : {}),
@@ -260,8 +260,8 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, pki: Pki): Regis
  * The lab's OIDC issuer (Keycloak) on comp1, declared like the registry by the
  * root stack (its root key signs the issuer's certificate) when it builds
  * hosts and `jwt.issuer` is the lab's own. Exports what `verify` needs to get a
- * token by itself: `issuer` (URL, token endpoint, client id), and the client
- * secret and admin password as secrets.
+ * token by itself: `issuer` (URL, token endpoint, client ids), and the client
+ * secrets as secrets.
  */
 function labIssuer(cfg: LabConfig, secrets: StackSecrets, pki: Pki): LabIssuer | undefined {
     if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
