@@ -67,6 +67,13 @@ function issuerClient(outputs: OutputMap): IssuerClient | undefined {
     return issuer && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, clientSecret } : undefined;
 }
 
+/** The lab issuer's second client (`issuer.otherClientId`, `issuerOtherClientSecret`): tokens for an audience the ingress refuses. */
+function otherAudienceClient(outputs: OutputMap): IssuerClient | undefined {
+    const issuer = output<{ tokenUrl: string; otherClientId?: string }>(outputs, "issuer");
+    const clientSecret = output<string>(outputs, "issuerOtherClientSecret");
+    return issuer?.otherClientId && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.otherClientId, clientSecret } : undefined;
+}
+
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peers' outputs. */
 export async function readStack(stackName: string, workDir: string): Promise<StackAccess> {
     const stack = await LocalWorkspace.selectStack({ stackName, workDir }).catch((err: Error) => {
@@ -110,7 +117,9 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
             // The issuer's certificate chains to the root of the stack that runs it.
-            ...(issuerStack ? { issuer: issuerClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") } : { issuer: issuerClient(outputs), issuerCaCert: rootCaCert }),
+            ...(issuerStack
+                ? { issuer: issuerClient(issuerStack.outputs), otherAudienceIssuer: otherAudienceClient(issuerStack.outputs), issuerCaCert: output<string>(issuerStack.outputs, "rootCaCert") }
+                : { issuer: issuerClient(outputs), otherAudienceIssuer: otherAudienceClient(outputs), issuerCaCert: rootCaCert }),
             peers: peers.map((p) => ({
                 stack: p.stack,
                 clusterName: p.clusterName,
