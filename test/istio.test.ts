@@ -373,7 +373,16 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     ingressTls: { plainHttp: "off" },
                     identity,
                 });
-                new EastWestGateway("t-eastwest", { provider, version: "1.30.3", hub: primary.hub, namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod as k8s.helm.v3.Release, identity });
+                new EastWestGateway("t-eastwest", {
+                    provider,
+                    version: "1.30.3",
+                    hub: primary.hub,
+                    namespace: primary.namespace,
+                    network: "network2",
+                    address: "10.5.0.122",
+                    istiod: primary.istiod as k8s.helm.v3.Release,
+                    identity,
+                });
                 const remote = new RemoteSecret("t-remote", {
                     provider,
                     namespace: primary.namespace,
