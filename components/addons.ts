@@ -18,8 +18,6 @@ export interface AddonsArgs {
     readonly prometheus: boolean;
     readonly kiali: boolean;
     readonly grafana: boolean;
-    /** grafana.com revision of Istio's dashboards; default "latest" (see istioDashboardValues). */
-    readonly dashboardRevision?: string;
     /** Pinned chart versions (cfg.versions). */
     readonly versions: { readonly prometheus: string; readonly kiali: string; readonly grafana: string };
 }
@@ -33,14 +31,21 @@ const PROMETHEUS_PORT = 9090;
 
 /**
  * Istio's dashboards as Istio publishes them on grafana.com (grafana.com/orgs/istio):
- * mesh, service, workload, control plane, performance.
+ * mesh, service, workload, control plane, performance, each at a pinned revision
+ * so every start downloads the same file. Revision 278 exists on all five ids: it
+ * is the newest revision found pinned for all five together in public configuration
+ * (a Grafana values file read with the search tool on 2026-12-07). Istio uploads one
+ * revision per release to each id; grafana.com's page lists 1.30.0-rc.0 as the
+ * newest on 7636, but its revision numbers are not in any source we can read
+ * offline, so 278 predates Istio 1.30 (the dashboards read the same standard
+ * metrics). To move: read each id's revisions at grafana.com/api/dashboards/<id>/revisions.
  */
 export const ISTIO_DASHBOARDS = {
-    "istio-mesh": 7639,
-    "istio-service": 7636,
-    "istio-workload": 7630,
-    "istio-control-plane": 7645,
-    "istio-performance": 11829,
+    "istio-mesh": { gnetId: 7639, revision: 278 },
+    "istio-service": { gnetId: 7636, revision: 278 },
+    "istio-workload": { gnetId: 7630, revision: 278 },
+    "istio-control-plane": { gnetId: 7645, revision: 278 },
+    "istio-performance": { gnetId: 11829, revision: 278 },
 } as const;
 /** Where Grafana's file provider reads the downloaded dashboards (the chart writes `dashboards.<provider>` to /var/lib/grafana/dashboards/<provider>). */
 export const DASHBOARD_HOST = "grafana.com";
@@ -49,11 +54,10 @@ export const DASHBOARD_HOST = "grafana.com";
  * Grafana chart values that download Istio's dashboards at start (the chart's
  * `dashboards.<provider>.<name>.gnetId`: an init container fetches
  * https://grafana.com/api/dashboards/<id>/revisions/<revision>/download) into a
- * file provider's folder "Istio", their datasource set to our Prometheus.
- * `revision` "latest": Istio publishes one revision per release on each id and
- * this program cannot look up which one is 1.30's offline; the lab has internet.
+ * file provider's folder "Istio", their datasource set to our Prometheus, each at
+ * its pinned revision.
  */
-export function istioDashboardValues(revision: string): Record<string, unknown> {
+export function istioDashboardValues(): Record<string, unknown> {
     return {
         dashboardProviders: {
             "dashboardproviders.yaml": {
@@ -61,7 +65,7 @@ export function istioDashboardValues(revision: string): Record<string, unknown> 
                 providers: [{ name: "istio", orgId: 1, folder: "Istio", type: "file", disableDeletion: true, editable: false, options: { path: "/var/lib/grafana/dashboards/istio" } }],
             },
         },
-        dashboards: { istio: Object.fromEntries(Object.entries(ISTIO_DASHBOARDS).map(([name, gnetId]) => [name, { gnetId, revision, datasource: "Prometheus" }])) },
+        dashboards: { istio: Object.fromEntries(Object.entries(ISTIO_DASHBOARDS).map(([name, { gnetId, revision }]) => [name, { gnetId, revision, datasource: "Prometheus" }])) },
     };
 }
 const GRAFANA_ADMIN_USER = "admin";
@@ -152,7 +156,7 @@ export class Addons extends pulumi.ComponentResource {
                         // Without it the chart generates a password per render (or looks one up, which a Pulumi
                         // preview cannot): a Secret Pulumi owns keeps it stable and readable as a stack output.
                         admin: { existingSecret: grafanaSecret.metadata.name },
-                        ...(this.prometheusUrl && istioDashboardValues(args.dashboardRevision ?? "latest")),
+                        ...(this.prometheusUrl && istioDashboardValues()),
                         ...(this.prometheusUrl && {
                             datasources: {
                                 "datasources.yaml": {

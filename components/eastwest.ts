@@ -47,6 +47,8 @@ export interface EastWestGatewayArgs {
     readonly provider: k8s.Provider;
     /** Istio chart version. */
     readonly version: string;
+    /** istiod's `global.hub` (IstioPrimary.hub): the gateway's proxy image comes from there. */
+    readonly hub: string;
     /** istio-system, from IstioPrimary (so the gateway comes after istiod's namespace). */
     readonly namespace: pulumi.Input<string>;
     /** This cluster's network: the chart's `networkGateway`. */
@@ -79,7 +81,7 @@ export class EastWestGateway extends pulumi.ComponentResource {
 
         this.release = gatewayRelease(
             `${name}-release`,
-            { name: EAST_WEST_GATEWAY, version: args.version, namespace: args.namespace, address: args.address, values: { networkGateway: args.network } },
+            { name: EAST_WEST_GATEWAY, version: args.version, hub: args.hub, namespace: args.namespace, address: args.address, values: { networkGateway: args.network } },
             // No data flows: istiod injects the proxy, MetalLB assigns the address, SPIRE serves the CSI socket.
             { parent: this, provider, dependsOn: [args.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
         );

@@ -36,8 +36,8 @@ export const WORKLOAD_SOCKET_VOLUME = "workload-socket";
  * The gateways take the socket from these values, not from the `spire`
  * injection template: the chart's istio-proxy is always a regular container,
  * whereas the `spire` template follows the sidecar layout (see spireTemplate).
- * `waitImage` is Istio's own proxy image at the pinned version, which has a shell;
- * no extra image to pin.
+ * `waitImage` is Istio's own proxy image at the pinned version, from the hub istiod
+ * runs and injects from (proxyImage), which has a shell; no extra image to pin.
  */
 export function spiffeSocketValues(waitImage: string): Record<string, unknown> {
     return {
@@ -55,15 +55,23 @@ export function spiffeSocketValues(waitImage: string): Record<string, unknown> {
     };
 }
 
-/** Istio's proxy image at a chart version: the published charts default `global.hub` to docker.io/istio and the tag to the version. */
-export function proxyImage(version: string): string {
-    return `docker.io/istio/proxyv2:${version}`;
+/**
+ * Istio's image hub, set as istiod's `global.hub`: the published istiod chart's own
+ * default at 1.30.3 (istiod-1.30.3.tgz, istiod/values.yaml `_internal_defaults_do_not_set.global.hub`).
+ */
+export const ISTIO_HUB = "registry.istio.io/release";
+
+/** Istio's proxy image at a chart version from a hub: what istiod injects (`<global.hub>/proxyv2:<global.tag>`, the tag defaulting to the version). */
+export function proxyImage(hub: string, version: string): string {
+    return `${hub}/proxyv2:${version}`;
 }
 
 export interface GatewayReleaseArgs {
     /** Release and gateway name: the chart derives labels, Deployment, Service and ServiceAccount names from it. */
     readonly name: string;
     readonly version: string;
+    /** istiod's `global.hub` (IstioPrimary.hub): the socket wait runs the proxy image from there. */
+    readonly hub: string;
     readonly namespace: pulumi.Input<string>;
     /** The fixed MetalLB address of the gateway's LoadBalancer Service. */
     readonly address: string;
@@ -90,7 +98,7 @@ export function gatewayRelease(resourceName: string, args: GatewayReleaseArgs, o
                     externalTrafficPolicy: "Cluster",
                     ...service,
                 },
-                ...spiffeSocketValues(proxyImage(args.version)),
+                ...spiffeSocketValues(proxyImage(args.hub, args.version)),
                 ...rest,
             },
         },

@@ -19,7 +19,13 @@ export interface LabIssuerArgs extends Comp1ServiceArgs {
 const RUN = hostScript("issuer/run.sh");
 const REMOVE = hostScript("issuer/remove.sh");
 
-/** The realm Keycloak imports on start: one realm and the testbed's confidential client. */
+/** One confidential client of the realm import, with the secret it authenticates with. */
+export interface RealmClient {
+    readonly clientId: string;
+    readonly secret: string;
+}
+
+/** The realm Keycloak imports on start: one realm and the testbed's confidential clients. */
 export interface RealmImport {
     readonly realm: string;
     readonly enabled: true;
@@ -40,48 +46,54 @@ export interface RealmImport {
 
 /**
  * The realm as Keycloak's import format (representations RealmRepresentation
- * and ClientRepresentation): a confidential client with only the
- * client-credentials grant (service account), and an audience mapper so its
- * access tokens carry `aud: <clientId>`, which the ingress enforces.
+ * and ClientRepresentation): confidential clients with only the
+ * client-credentials grant (service account), each with an audience mapper so
+ * its access tokens carry `aud: <its clientId>`. The ingress accepts the first
+ * client's audience; the second one's tokens (same issuer, same keys, another
+ * audience) are what `verify` shows the ingress refusing.
  */
-export function realmImport(realm: string, clientId: string, secret: string): RealmImport {
+export function realmImport(realm: string, clients: readonly RealmClient[]): RealmImport {
     return {
         realm,
         enabled: true,
         sslRequired: "all",
-        clients: [
-            {
-                clientId,
-                enabled: true,
-                protocol: "openid-connect",
-                publicClient: false,
-                clientAuthenticatorType: "client-secret",
-                secret,
-                serviceAccountsEnabled: true,
-                standardFlowEnabled: false,
-                directAccessGrantsEnabled: false,
-                protocolMappers: [
-                    {
-                        name: `${clientId}-audience`,
-                        protocol: "openid-connect",
-                        protocolMapper: "oidc-audience-mapper",
-                        config: { "included.client.audience": clientId, "access.token.claim": "true", "id.token.claim": "false" },
-                    },
-                ],
-            },
-        ],
+        clients: clients.map(({ clientId, secret }) => ({
+            clientId,
+            enabled: true,
+            protocol: "openid-connect",
+            publicClient: false,
+            clientAuthenticatorType: "client-secret",
+            secret,
+            serviceAccountsEnabled: true,
+            standardFlowEnabled: false,
+            directAccessGrantsEnabled: false,
+            protocolMappers: [
+                {
+                    name: `${clientId}-audience`,
+                    protocol: "openid-connect",
+                    protocolMapper: "oidc-audience-mapper",
+                    config: { "included.client.audience": clientId, "access.token.claim": "true", "id.token.claim": "false" },
+                },
+            ],
+        })),
     };
+}
+
+/** The second client's id: a token of the same issuer for an audience the ingress does not accept. */
+export function otherAudienceClientId(clientId: string): string {
+    return `${clientId}-other-audience`;
 }
 
 /**
  * The lab's own OIDC issuer on comp1 (declared by the root stack, which holds
  * the lab-services CA key that signs its certificate), run the way the registry runs: a
  * Keycloak container over SSH, HTTPS only with a certificate from the lab-services CA
- * for comp1's address, a generated admin password, and the realm and client
- * imported on every start (`--import-realm`) from a file this component
- * writes. Keycloak keeps no state between containers: its realm is all in the
- * import, so a re-created container is the same issuer (new signing keys, which
- * istiod refetches).
+ * for comp1's address, and the realm and clients imported on every start
+ * (`--import-realm`) from a file this component writes. Keycloak keeps no state
+ * between containers: its realm is all in the import, so a re-created container
+ * is the same issuer (new signing keys, which istiod refetches). There is no
+ * admin: the admin console and REST API are switched off (run.sh), so no admin
+ * password exists to leak.
  */
 export class LabIssuer extends pulumi.ComponentResource {
     /** The realm URL, what tokens carry as `iss`. */
@@ -91,8 +103,10 @@ export class LabIssuer extends pulumi.ComponentResource {
     public readonly clientId: string;
     /** The client's secret (secret). */
     public readonly clientSecret: pulumi.Output<string>;
-    /** Keycloak's bootstrap admin password (secret), user "admin". */
-    public readonly adminPassword: pulumi.Output<string>;
+    /** A second client, whose tokens carry another audience: the ingress must refuse them. */
+    public readonly otherClientId: string;
+    /** Its secret (secret). */
+    public readonly otherClientSecret: pulumi.Output<string>;
     /** Keycloak's server certificate (PEM), signed by the lab-services CA. */
     public readonly certPem: pulumi.Output<string>;
 
@@ -101,18 +115,23 @@ export class LabIssuer extends pulumi.ComponentResource {
         const child = { parent: this };
 
         const { key, cert } = comp1ServerCertificate(name, args, this);
-        const adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, child);
         const clientSecret = new random.RandomPassword(`${name}-client-secret`, { length: 40, special: false }, child);
-        this.adminPassword = pulumi.secret(adminPassword.result);
+        const otherClientSecret = new random.RandomPassword(`${name}-other-client-secret`, { length: 40, special: false }, child);
         this.clientSecret = pulumi.secret(clientSecret.result);
+        this.otherClientId = otherAudienceClientId(args.clientId);
+        this.otherClientSecret = pulumi.secret(otherClientSecret.result);
 
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);
         const inputs = [args.image, args.address, String(args.port), args.realm];
-        // Everything secret travels on standard input: certificate, its CA, key, realm (with the client secret), admin password.
-        const stdin = pulumi
-            .all([cert.certPem, pulumi.output(args.servicesCaCert), key.privateKeyPem, this.clientSecret, this.adminPassword])
-            .apply(([leaf, root, pem, secret, admin]) => `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realmImport(args.realm, args.clientId, secret))}\nadmin: ${admin}\n`);
+        // Everything secret travels on standard input: certificate, its CA, key, realm (with the client secrets).
+        const stdin = pulumi.all([cert.certPem, pulumi.output(args.servicesCaCert), key.privateKeyPem, this.clientSecret, this.otherClientSecret]).apply(([leaf, root, pem, secret, otherSecret]) => {
+            const realm = realmImport(args.realm, [
+                { clientId: args.clientId, secret },
+                { clientId: this.otherClientId, secret: otherSecret },
+            ]);
+            return `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realm)}\n`;
+        });
         new command.remote.Command(
             `${name}-container`,
             {
@@ -120,7 +139,7 @@ export class LabIssuer extends pulumi.ComponentResource {
                 create: scriptCommand(RUN, inputs),
                 delete: scriptCommand(REMOVE),
                 stdin: pulumi.secret(stdin),
-                // A new certificate, client secret or admin password re-runs the script, which recreates the container.
+                // A new certificate or client secret re-runs the script, which recreates the container.
                 triggers: [ssh.target, pulumi.secret(stdin.apply((text) => scriptHash(RUN.text, [...inputs, text])))],
             },
             { parent: this, dependsOn: [gate], deleteBeforeReplace: true },
@@ -130,6 +149,14 @@ export class LabIssuer extends pulumi.ComponentResource {
         this.tokenUrl = `${this.url}/protocol/openid-connect/token`;
         this.clientId = args.clientId;
         this.certPem = cert.certPem;
-        this.registerOutputs({ url: this.url, tokenUrl: this.tokenUrl, clientId: this.clientId, clientSecret: this.clientSecret, adminPassword: this.adminPassword, certPem: this.certPem });
+        this.registerOutputs({
+            url: this.url,
+            tokenUrl: this.tokenUrl,
+            clientId: this.clientId,
+            clientSecret: this.clientSecret,
+            otherClientId: this.otherClientId,
+            otherClientSecret: this.otherClientSecret,
+            certPem: this.certPem,
+        });
     }
 }

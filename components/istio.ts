@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIFFE_CSI_DRIVER, SPIRE_MANAGED_LABEL } from "../model/lab";
 import { helmRelease } from "./chart";
-import { gatewayRelease, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
+import { gatewayRelease, ISTIO_HUB, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
 import { gatewaySelectorLabels, NETWORK_LABEL } from "./gateway-labels";
 import { IstioCaFiles } from "./pki";
 
@@ -53,6 +53,8 @@ export interface IstioPrimaryArgs {
     readonly provider: k8s.Provider;
     /** Istio chart version (base, istiod, gateway), e.g. "1.30.3". */
     readonly version: string;
+    /** istiod's `global.hub`, where it runs and injects proxies from; default ISTIO_HUB. The gateways' socket wait uses the same. */
+    readonly hub?: string;
     /** `global.multiCluster.clusterName`: this cluster's id in the mesh. */
     readonly clusterName: string;
     /** `global.network` and the istio-system network label. */
@@ -113,6 +115,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly ingressGateway?: k8s.helm.v3.Release;
     /** The ingress gateway pods' selector labels. */
     public readonly ingressSelector: Record<string, string>;
+    /** istiod's `global.hub`: every gateway's proxy image comes from here. */
+    public readonly hub: string;
     /** The ingress gateway's TLS credential Secret (kubernetes.io/tls) in istio-system, for a Gateway's `credentialName` (absent without `ca`, which signs it). */
     public readonly ingressCredential?: k8s.core.v1.Secret;
 
@@ -120,6 +124,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         super("zta:mesh:IstioPrimary", name, {}, opts);
         const provider = args.provider;
         const cni = args.clusterNetwork ? [args.clusterNetwork.cni] : [];
+        this.hub = args.hub ?? ISTIO_HUB;
 
         // istiod reads the network of its own namespace from this label (Helm install step 1).
         const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this, provider });
@@ -157,7 +162,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 namespace: this.namespace,
                 releaseName: "istiod",
                 values: {
-                    global: { meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network },
+                    global: { hub: this.hub, meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network },
                     meshConfig,
                     sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE } },
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
@@ -177,6 +182,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
             {
                 name: INGRESS_GATEWAY,
                 version: args.version,
+                hub: this.hub,
                 namespace: this.namespace,
                 address: args.ingressAddress,
                 values: { service: { ports: ingressServicePorts(args.ingressTls.plainHttp) } },

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { hostScript, scriptCommand, scriptHash } from "./scripts";
 import { Comp1ServiceArgs, comp1ServerCertificate, connectionGate, sshHost } from "./ssh";
 
@@ -10,18 +11,32 @@ export interface RegistryArgs extends Comp1ServiceArgs {
     readonly port: number;
     /** Container image of the registry; default "registry:2" (CNCF distribution). */
     readonly image?: string;
+    /** Container image of the TLS front that asks pushes for the push account; default REGISTRY_FRONT_IMAGE. */
+    readonly frontImage?: string;
     /** Whether `pulumi destroy` removes the registry container (`registry.allowRemove`); default false: it keeps running. */
     readonly allowRemove?: boolean;
 }
+
+/**
+ * nginx, stable 1.30.6 on Alpine, by the digest of its multi-platform index: from
+ * docker-library/repo-info `repos/nginx/remote/stable-alpine.md` (image built
+ * 2026-10-21; read 2026-12-07).
+ */
+export const REGISTRY_FRONT_IMAGE = "nginx:1.30.6-alpine@sha256:0e52bd054126cdc040b1276c0af347aeb02a41b9cfe305d6094767ac30e97949";
+
+/** The one account that may push (distribution has no per-user rights; reads need none). */
+export const REGISTRY_PUSH_USER = "zta-push";
 
 const RUN = hostScript("registry/run.sh");
 const REMOVE = hostScript("registry/remove.sh");
 
 /**
  * The lab's private image registry on comp1 (declared by the root stack only):
- * a `registry:2` container with a server certificate issued by the lab-services
- * CA for the host's IP, so every node that trusts that CA for this registry
- * (HostPrep's trust step: containerd's `hosts.toml`) pulls from it over verified TLS. Data lives on the host under
+ * a `registry:2` container behind an nginx front with a server certificate
+ * issued by the lab-services CA for the host's IP, so every node that trusts that
+ * CA for this registry (HostPrep's trust step: containerd's `hosts.toml`) pulls from
+ * it over verified TLS. Pulls are anonymous; pushes need the push account
+ * (`pushUser`, `pushPassword`), whose bcrypt hash is all the host gets. Data lives on the host under
  * /var/lib/zta-registry/data and survives a destroy; the container itself is
  * removed on destroy only with `allowRemove` (other labs may pull from it).
  */
@@ -30,6 +45,10 @@ export class Registry extends pulumi.ComponentResource {
     public readonly endpoint: pulumi.Output<string>;
     /** The registry's server certificate (PEM). */
     public readonly certPem: pulumi.Output<string>;
+    /** The account `docker login` / `crane auth login` uses to push. */
+    public readonly pushUser: string;
+    /** Its password (secret). */
+    public readonly pushPassword: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:host:Registry", name, {}, opts);
@@ -38,7 +57,9 @@ export class Registry extends pulumi.ComponentResource {
 
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);
-        const inputs = [args.image ?? "registry:2", args.address, String(args.port)];
+        const push = new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this });
+        const htpasswd = pulumi.secret(pulumi.interpolate`${REGISTRY_PUSH_USER}:${push.bcryptHash}`);
+        const inputs = [args.image ?? "registry:2", args.frontImage ?? REGISTRY_FRONT_IMAGE, args.address, String(args.port)];
         const container = new command.remote.Command(
             `${name}-container`,
             {
@@ -46,10 +67,10 @@ export class Registry extends pulumi.ComponentResource {
                 // No delete step here: run.sh recreates the container itself when its spec changes,
                 // and removal on destroy is the opt-in step below.
                 create: scriptCommand(RUN, inputs),
-                // The key travels on standard input, never on a command line or in a file on the way.
-                stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\n`),
-                // A new certificate means a new key, so the certificate stands for both in the trigger.
-                triggers: [ssh.target, cert.certPem.apply((pem) => scriptHash(RUN.text, [...inputs, pem]))],
+                // The key and the push account's hash travel on standard input, never on a command line or in a file on the way.
+                stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\nhtpasswd: ${htpasswd}\n`),
+                // A new certificate means a new key, so the certificate stands for both in the trigger; a new password, a new hash.
+                triggers: [ssh.target, pulumi.all([cert.certPem, htpasswd]).apply(([pem, line]) => scriptHash(RUN.text, [...inputs, pem, line]))],
             },
             // The gate passes no data: dependsOn.
             { parent: this, dependsOn: [gate] },
@@ -69,6 +90,8 @@ export class Registry extends pulumi.ComponentResource {
 
         this.endpoint = pulumi.output(`${args.address}:${args.port}`);
         this.certPem = cert.certPem;
-        this.registerOutputs({ endpoint: this.endpoint, certPem: this.certPem });
+        this.pushUser = REGISTRY_PUSH_USER;
+        this.pushPassword = pulumi.secret(push.result);
+        this.registerOutputs({ endpoint: this.endpoint, certPem: this.certPem, pushUser: this.pushUser, pushPassword: this.pushPassword });
     }
 }

@@ -4,7 +4,15 @@ import { TypedCustomResource } from "./crd";
 import { IngressTls, SAMPLE_APPS } from "../model/lab";
 import { DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
 
-/** The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin). */
+/**
+ * The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin).
+ * By tag, not digest: none of them is a Docker official image (whose digests
+ * docker-library/repo-info records), and no source the search tool reaches lists
+ * their digests (looked for on 2026-12-07); a digest copied from nowhere would
+ * make every pull fail. Istio's own samples pin the same tags. Pin them by
+ * mirroring them into the lab registry (`samples.imagesFromRegistry`), whose
+ * pushes need the push account.
+ */
 export const UPSTREAM_IMAGES = {
     helloworldV1: "registry.istio.io/release/examples-helloworld-v1:1.0",
     helloworldV2: "registry.istio.io/release/examples-helloworld-v2:1.0",

@@ -248,10 +248,15 @@ export interface StackOutputs {
     /** The cluster's admin kubeconfig (secret), for kubectl and verify. */
     readonly kubeconfig?: pulumi.Output<string>;
     /** The lab issuer (root stack on comp1): what verify needs to get a token. */
-    readonly issuer?: { readonly url: string; readonly tokenUrl: string; readonly clientId: string };
+    readonly issuer?: { readonly url: string; readonly tokenUrl: string; readonly clientId: string; readonly otherClientId: string };
     readonly issuerClientSecret?: pulumi.Output<string>;
-    readonly issuerAdminPassword?: pulumi.Output<string>;
+    /** The secret of the issuer's second client, whose tokens carry an audience the ingress refuses (verify shows it). */
+    readonly issuerOtherClientSecret?: pulumi.Output<string>;
     readonly grafanaAdminPassword?: pulumi.Output<string>;
+    /** The lab registry (root stack on comp1): where to push, and as whom. */
+    readonly registry?: { readonly endpoint: pulumi.Output<string>; readonly pushUser: string };
+    /** The registry's push password (secret); pulls need none. */
+    readonly registryPushPassword?: pulumi.Output<string>;
 }
 
 /**

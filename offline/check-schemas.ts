@@ -10,6 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, readChartArchive } from "./charts";
 import { SECRET, UNKNOWN } from "./evaluate";
+import { re2RegExp } from "./re2";
 
 type Schema = Record<string, unknown>;
 
@@ -27,6 +28,7 @@ function parseFile<T>(file: string, parse: (text: string) => T): T {
 
 function filesUnder(dir: string, suffix: string): string[] {
     if (!fs.existsSync(dir)) return [];
+    if (!fs.statSync(dir).isDirectory()) return dir.endsWith(suffix) ? [dir] : [];
     return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), suffix) : e.name.endsWith(suffix) ? [path.join(dir, e.name)] : []));
 }
 
@@ -78,6 +80,30 @@ export function withoutPlaceholders(value: unknown): unknown {
     return value;
 }
 
+/**
+ * What to read from the --schemas folders: each folder's entries, except a
+ * `<chart>-<version>` folder of a chart the plan pins at another version
+ * (`cilium-1.17` when the plan pins cilium 1.20.0), which would check the plan
+ * against what it will not meet. `pinned` maps a chart to the version the plan pins.
+ */
+export function schemaSources(dirs: readonly string[], pinned: ReadonlyMap<string, string>): { use: string[]; skipped: string[] } {
+    const use: string[] = [];
+    const skipped: string[] = [];
+    for (const dir of dirs) {
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+            const at = path.join(dir, entry.name);
+            const versioned = entry.isDirectory() ? /^(.+)-(\d+(?:\.\d+)*)$/.exec(entry.name) : null;
+            const version = versioned ? pinned.get(versioned[1]) : undefined;
+            if (versioned && version !== undefined && version !== versioned[2] && !version.startsWith(`${versioned[2]}.`)) {
+                skipped.push(`${at} (the plan pins ${versioned[1]} ${version})`);
+            } else {
+                use.push(at);
+            }
+        }
+    }
+    return { use, skipped };
+}
+
 /** Schemas taken from a packaged chart: its CRDs and values schemas, labelled with the archive. */
 export interface ChartSchemas {
     /** What the report names as the source, e.g. "metallb-0.16.1.tgz". */
@@ -86,7 +112,8 @@ export interface ChartSchemas {
 }
 
 export class SchemaSet {
-    private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/re2.ts.
+    private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2RegExp } });
     private readonly byGvk = new Map<string, ValidateFunction>();
     private readonly values = new Map<string, ValidateFunction>();
     /** Where each kind's and each chart's schema came from (first source wins). */
@@ -94,15 +121,18 @@ export class SchemaSet {
 
     /**
      * Charts first: a kind or chart they cover is checked against the schema of
-     * the pinned chart, and `dir` (older copies, the Kubernetes OpenAPI) only
-     * fills what they do not cover.
+     * the pinned chart, and `dirs` (folders or files: upstream copies, the
+     * Kubernetes OpenAPI) only fill what they do not cover, the first one first.
      */
-    constructor(dir?: string, charts: readonly ChartSchemas[] = []) {
+    constructor(dirs: string | readonly string[] = [], charts: readonly ChartSchemas[] = []) {
         for (const chart of charts) {
             for (const { file, crd } of chartCrdDocuments(chart.files)) this.addCrd(crd, `${chart.label}:${file}`);
             for (const { chart: name, file, schema } of chartValuesSchemas(chart.files)) this.addValuesSchema(name, schema, `${chart.label}:${file}`);
         }
-        if (!dir) return;
+        for (const dir of typeof dirs === "string" ? [dirs] : dirs) this.addDir(dir);
+    }
+
+    private addDir(dir: string): void {
         for (const file of filesUnder(dir, ".yaml")) {
             for (const doc of parseFile(file, (t) => YAML.parseAllDocuments(t))) this.addCrd(doc.toJS(), file);
         }
@@ -135,7 +165,13 @@ export class SchemaSet {
             // The API server accepts the object envelope whether or not a CRD's schema lists it (Istio's do not).
             const envelope = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
             const whole = { ...schema, properties: { ...envelope, ...(schema.properties ?? {}) } };
-            this.byGvk.set(key, this.ajv.compile(strict(whole) as Schema));
+            let validate: ValidateFunction;
+            try {
+                validate = this.ajv.compile(strict(whole) as Schema);
+            } catch (err) {
+                throw new InputError(`${source}: the schema of ${key} cannot be compiled: ${(err as Error).message.split("\n")[0]}`);
+            }
+            this.byGvk.set(key, validate);
             this.sources.set(key, source);
         }
     }
@@ -178,7 +214,7 @@ export class SchemaSet {
     }
 }
 
-const USAGE = `usage: npm run check:schemas -- [--schemas DIR] [--charts DIR] [--plan DIR]   (run \`npm run plan\` first)
+const USAGE = `usage: npm run check:schemas -- [--schemas DIR]... [--charts DIR] [--plan DIR]   (run \`npm run plan\` first)
 
 Checks every object of the plan against CRDs and Kubernetes OpenAPI v3 specs,
 and Helm values against the charts' values.schema.json, and lists the source
@@ -186,7 +222,9 @@ of every schema it used. At least one of --schemas and --charts is needed.
 
   --charts DIR   a Helm repository folder (<chart>-<version>.tgz): CRDs and values schemas are taken
                  from each chart of the plan at its pinned version; a pinned chart missing there fails
-  --schemas DIR  upstream schemas (CRDs, Kubernetes OpenAPI, values schemas) for what the charts do not cover
+  --schemas DIR  upstream schemas (CRDs, Kubernetes OpenAPI, values schemas) for what the charts do not cover;
+                 may be given more than once (the first wins); a <chart>-<version> folder of a chart the
+                 plan pins at another version is skipped (cilium-1.17 when the plan pins cilium 1.20.0)
   --plan DIR     the offline plan (default: plan)
 
 Exit codes: 0 every object with a schema passed; 1 an object failed, a pinned
@@ -200,6 +238,7 @@ const FLAGS = ["--schemas", "--charts", "--plan"];
 
 function main(argv: string[]): number {
     const flags = new Map<string, string>();
+    const schemasDirs: string[] = [];
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--help" || argv[i] === "-h") {
             console.log(USAGE);
@@ -208,14 +247,17 @@ function main(argv: string[]): number {
         if (!FLAGS.includes(argv[i])) throw new UsageError(`unknown argument ${argv[i]}`);
         const value = argv[i + 1];
         if (value === undefined || value.startsWith("--")) throw new UsageError(`${argv[i]} needs a value`);
+        if (argv[i] === "--schemas") schemasDirs.push(value);
         flags.set(argv[i], value);
         i++;
     }
-    const schemasDir = flags.get("--schemas");
     const chartsDir = flags.get("--charts");
     const planDir = flags.get("--plan") ?? "plan";
-    if (!schemasDir && !chartsDir) throw new UsageError("--schemas DIR is required (or --charts DIR)");
-    if (schemasDir && !fs.existsSync(schemasDir)) throw new InputError(`--schemas ${schemasDir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);
+    if (schemasDirs.length === 0 && !chartsDir) throw new UsageError("--schemas DIR is required (or --charts DIR)");
+    for (const dir of schemasDirs) {
+        if (!fs.existsSync(dir)) throw new InputError(`--schemas ${dir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);
+        if (!fs.statSync(dir).isDirectory()) throw new InputError(`--schemas ${dir} is not a directory: give a directory with the upstream CRDs and OpenAPI specs`);
+    }
     if (chartsDir && !fs.existsSync(chartsDir)) throw new InputError(`--charts ${chartsDir} does not exist: give a Helm repository folder holding <chart>-<version>.tgz archives`);
     const planFiles = filesUnder(planDir, ".yaml").sort();
     if (planFiles.length === 0) throw new InputError(`--plan ${planDir} holds no plan (no <stack>/manifests or <stack>/helm files): run \`npm run plan -- --out ${planDir}\` first`);
@@ -223,8 +265,9 @@ function main(argv: string[]): number {
     const planDocs = planFiles.map((file) => ({ file, doc: parseFile(file, YAML.parse) ?? {} }));
     const charts: ChartSchemas[] = [];
     let failures = 0;
+    const releases = plannedReleases(planDir);
     if (chartsDir) {
-        const pinned = [...new Set(plannedReleases(planDir).map((r) => `${r.chart}-${r.version}`))].sort();
+        const pinned = [...new Set(releases.map((r) => `${r.chart}-${r.version}`))].sort();
         for (const name of pinned) {
             const [chart, version] = [name.slice(0, name.lastIndexOf("-")), name.slice(name.lastIndexOf("-") + 1)];
             const archive = chartArchive(chartsDir, chart, version);
@@ -242,7 +285,9 @@ function main(argv: string[]): number {
             charts.push({ label: path.basename(archive), files });
         }
     }
-    const schemas = new SchemaSet(schemasDir, charts);
+    const { use, skipped } = schemaSources(schemasDirs, new Map(releases.map((r) => [r.chart, r.version])));
+    for (const folder of skipped) console.log(`skipped ${folder}`);
+    const schemas = new SchemaSet(use, charts);
     let checked = 0;
     const unchecked = new Set<string>();
     const used = new Map<string, string>();

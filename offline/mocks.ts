@@ -26,7 +26,7 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
         case "tls:index/locallySignedCert:LocallySignedCert":
             return { certPem: `MOCK-CERT(${label})` };
         case "random:index/randomPassword:RandomPassword":
-            return { result: `MOCK-PASSWORD(${label})` };
+            return { result: `MOCK-PASSWORD(${label})`, bcryptHash: `MOCK-BCRYPT(${label})` };
         case "command:remote:Command":
         case "command:local:Command":
             return { stdout: `MOCK-STDOUT(${label})`, stderr: "" };

@@ -53,3 +53,21 @@ run_container() {
     docker rm -f "$name" >/dev/null 2>&1 || true
     docker run -d --name "$name" --restart always --label "zta-testbed.spec=${spec}" "$@" || exit 1
 }
+
+# Fails, naming the fix, when the installed containerd cannot run Kubernetes $1
+# (a minor, e.g. 1.36): Kubernetes 1.35 is the last release that supports the
+# containerd 1.x series (SIG Node, Kubernetes v1.35 release notes), so from 1.36
+# on the kubelet needs containerd 2.0 or later.
+require_containerd_for() {
+    local minor="$1" version
+    version="$(containerd --version | awk '{ print $3 }')" || exit 1
+    version="${version#v}"
+    if [[ -z "$version" ]]; then
+        echo "cannot read containerd's version on $(hostname) from 'containerd --version'" >&2
+        exit 1
+    fi
+    if dpkg --compare-versions "$minor" ge 1.36 && dpkg --compare-versions "$version" lt 2.0; then
+        echo "$(hostname) has containerd ${version}; Kubernetes ${minor} needs containerd 2.0 or later (1.35 was the last release to support containerd 1.x): install containerd 2.x on the host, or set versions.kubernetes to 1.35" >&2
+        exit 1
+    fi
+}

@@ -179,8 +179,8 @@ function section<S extends z.ZodRawShape>(shape: S) {
 /** The lab guide's NICs: management (SSH, API server, MetalLB) and service. */
 export const LAB_GUIDE_NICS = { management: "eno3", service: "eno4" } as const;
 
-/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak). */
-export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.4.7";
+/** Keycloak's image at the version the lab runs (quay.io/keycloak/keycloak): 26.8.1, the newest 26.x tag found on 2026-12-07. */
+export const KEYCLOAK_IMAGE = "quay.io/keycloak/keycloak:26.8.1";
 
 /** Defaults: intermediates live a year and are re-issued by any `up` in their last 30 days. */
 export const DEFAULT_INTERMEDIATE_VALIDITY_HOURS = 365 * 24;

@@ -69,7 +69,7 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
     // comp1's servers (registry, issuer) get their certificates from a CA of their own, not from the mesh root.
     const servicesCa = cfg.pki.role === "root" ? new LabServicesCa(`${cfg.stack}-lab-services-ca`) : undefined;
     const labServicesCa = labServicesTrust(cfg, servicesCa, peers, used);
-    if (servicesCa) privateRegistry(cfg, secrets, servicesCa);
+    const registry = servicesCa ? privateRegistry(cfg, secrets, servicesCa) : undefined;
     const issuer = servicesCa ? labIssuer(cfg, secrets, servicesCa) : undefined;
 
     const access = clusterAccess(cfg, secrets, labServicesCa);
@@ -99,11 +99,12 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         ...cluster,
         ...(issuer
             ? {
-                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId },
+                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, otherClientId: issuer.otherClientId },
                   issuerClientSecret: issuer.clientSecret,
-                  issuerAdminPassword: issuer.adminPassword,
+                  issuerOtherClientSecret: issuer.otherClientSecret,
               }
             : {}),
+        ...(registry ? { registry: { endpoint: registry.endpoint, pushUser: registry.pushUser }, registryPushPassword: registry.pushPassword } : {}),
         usedFromPeer: used.output(),
     });
     for (const peer of peers) {
@@ -264,8 +265,8 @@ function privateRegistry(cfg: LabConfig, secrets: StackSecrets, servicesCa: LabS
  * The lab's OIDC issuer (Keycloak) on comp1, declared like the registry by the
  * root stack (its lab-services CA signs the issuer's certificate) when it builds
  * hosts and `jwt.issuer` is the lab's own. Exports what `verify` needs to get a
- * token by itself: `issuer` (URL, token endpoint, client id), and the client
- * secret and admin password as secrets.
+ * token by itself: `issuer` (URL, token endpoint, client ids), and the client
+ * secrets as secrets.
  */
 function labIssuer(cfg: LabConfig, secrets: StackSecrets, servicesCa: LabServicesCa): LabIssuer | undefined {
     if (!cfg.jwt.labIssuer || !cfg.host || !secrets.sshPrivateKey) return undefined;
@@ -419,6 +420,7 @@ export function istioMesh(
         new EastWestGateway(`${cfg.stack}-eastwest`, {
             provider,
             version: cfg.versions.istio,
+            hub: primary.hub,
             namespace: primary.namespace,
             network: cfg.cluster.network,
             address: cfg.metallb.eastWestAddress,

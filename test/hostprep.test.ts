@@ -15,7 +15,8 @@ pulumi.runtime.setMocks(
     {
         newResource: (args) => {
             created.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `stdout of ${args.name}`, certPem: `cert of ${args.name}`, privateKeyPem: `key of ${args.name}` } };
+            const password = args.type === "random:index/randomPassword:RandomPassword" ? { result: `password of ${args.name}`, bcryptHash: `$2a$10$hash-of-${args.name}` } : {};
+            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `stdout of ${args.name}`, certPem: `cert of ${args.name}`, privateKeyPem: `key of ${args.name}`, ...password } };
         },
         call: (args) => {
             throw new Error(`unmocked invoke ${args.token}`);
@@ -79,7 +80,7 @@ describe("HostPrep's commands", () => {
 });
 
 describe("Registry's commands", () => {
-    test("connect to the registry host with the SSH key and hand it certificate and key on standard input", async () => {
+    test("connect to the registry host with the SSH key and hand it certificate, key and the push account's bcrypt hash (never the password) on standard input", async () => {
         const { Registry } = await import("../components/registry");
         new Registry("reg", {
             address: "192.0.2.2",
@@ -91,6 +92,7 @@ describe("Registry's commands", () => {
         });
         const container = await registered("reg-container");
         expect(secretValue(container.inputs.connection)).toMatchObject({ host: "192.0.2.2", port: 22, user: "ops", privateKey: KEY });
-        expect(secretValue(container.inputs.stdin)).toBe("cert of reg-cert\nkey of reg-key\n");
+        expect(secretValue(container.inputs.stdin)).toBe("cert of reg-cert\nkey of reg-key\nhtpasswd: zta-push:$2a$10$hash-of-reg-push-password\n");
+        expect(String(secretValue(container.inputs.stdin))).not.toContain("password of reg-push-password");
     });
 });

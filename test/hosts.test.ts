@@ -3,6 +3,7 @@
 // host script passes shellcheck.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { kubernetesPackages } from "../components/hostprep";
 import { hostScript, scriptHash } from "../components/scripts";
@@ -209,8 +210,31 @@ describe("the private registry on comp1", () => {
         expect(cert.inputs.allowedUses).toContain("server_auth");
         const container = findResource(plan, COMMAND, "comp2-registry-container");
         expect(container.inputs.stdin).toBe("[secret]");
-        expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' '10\.5\.0\.2' '8443'$/);
+        expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' 'nginx:[^']+' '10\.5\.0\.2' '8443'$/);
         expect(container.inputs.delete).toBeUndefined();
+    });
+
+    test("pushes need the push account: a generated password, exported as a secret, whose bcrypt hash alone reaches the host", () => {
+        const plan = stackOf(lab, "comp2");
+        const password = findResource(plan, "random:index/randomPassword:RandomPassword", "comp2-registry-push-password");
+        expect(password.parent).toBe(findResource(plan, "zta:host:Registry", "comp2-registry").urn);
+        expect(plan.outputs.registry).toEqual({ value: { endpoint: "10.5.0.2:8443", pushUser: "zta-push" }, secret: false });
+        expect(plan.outputs.registryPushPassword.secret).toBe(true);
+        expect(stackOf(lab, "comp3").outputs.registryPushPassword).toBeUndefined();
+        // The front image is pinned by digest, not by a tag that can move.
+        expect(findResource(plan, COMMAND, "comp2-registry-container").inputs.create).toMatch(/'nginx:[\w.-]+@sha256:[0-9a-f]{64}'/);
+    });
+
+    test("the front (run.sh) lets reads through and asks every other method, and the /v2/ ping, for the push account", () => {
+        const run = fs.readFileSync(path.join(REPO, "scripts", "registry", "run.sh"), "utf8");
+        // Distribution's API: pulls are GET and HEAD; pushes POST, PUT, PATCH (and DELETE).
+        expect(run).toMatch(/location \/v2\/ \{\s*limit_except GET HEAD \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
+        expect(run).toMatch(/location = \/v2\/ \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
+        // Only the front publishes a port: the registry itself is reachable on its Docker network only.
+        expect(run.match(/^\s*-p /gm)).toHaveLength(1);
+        expect(run).toMatch(/run_container "\$\{name\}-front"[\s\S]*-p "\$\{address\}:\$\{port\}:443"/);
+        // A bundle without a bcrypt htpasswd line is refused before anything is written.
+        expect(run).toMatch(/"\$htpasswd" != \*:\\\$2\[aby\]\\\$\*/);
     });
 
     test("destroy leaves the registry container running unless registry.allowRemove is true", async () => {
@@ -291,6 +315,35 @@ describe("host scripts", () => {
             console.warn("shellcheck is not installed here: the script lint test is skipped; `apt-get install shellcheck` to run it");
         });
     }
+});
+
+describe("containerd against the Kubernetes minor (require_containerd_for in lib.sh, run by prepare.sh before any Kubernetes package)", () => {
+    const dpkg = spawnSync("dpkg", ["--version"]).status === 0;
+    /** Runs lib.sh's check with a `containerd` on PATH that prints `versionLine`. */
+    function check(minor: string, versionLine: string) {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "zta-containerd-"));
+        fs.writeFileSync(path.join(bin, "containerd"), `#!/bin/sh\necho '${versionLine}'\n`, { mode: 0o755 });
+        const lib = path.join(REPO, "scripts", "lib.sh");
+        const run = spawnSync("bash", ["-c", `. "${lib}"; require_containerd_for "$1"`, "check", minor], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        fs.rmSync(bin, { recursive: true });
+        return { status: run.status, stderr: run.stderr };
+    }
+
+    (dpkg ? test : test.skip)("Kubernetes 1.36 on Ubuntu's containerd 1.7 stops with the fix; containerd 2.x passes; 1.35 still takes 1.7", () => {
+        // `containerd --version` as Ubuntu's 1.7 package and an upstream 2.x build print it.
+        const old = check("1.36", "containerd github.com/containerd/containerd 1.7.28");
+        expect(old.status).toBe(1);
+        expect(old.stderr).toMatch(/has containerd 1\.7\.28; Kubernetes 1\.36 needs containerd 2\.0 or later .*install containerd 2\.x on the host, or set versions\.kubernetes to 1\.35/);
+        expect(check("1.36", "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376")).toEqual({ status: 0, stderr: "" });
+        expect(check("1.37", "containerd github.com/containerd/containerd 1.7.28").status).toBe(1);
+        expect(check("1.35", "containerd github.com/containerd/containerd 1.7.28")).toEqual({ status: 0, stderr: "" });
+    });
+
+    test("prepare.sh runs the check before it installs kubelet, kubeadm and kubectl", () => {
+        const prepare = fs.readFileSync(path.join(REPO, "scripts", "host", "prepare.sh"), "utf8");
+        expect(prepare).toMatch(/^require_containerd_for "\$minor"$/m);
+        expect(prepare.indexOf('require_containerd_for "$minor"')).toBeLessThan(prepare.indexOf("apt-get install -y -qq --allow-change-held-packages"));
+    });
 });
 
 describe("the admin kubeconfig stays out of logs", () => {

@@ -8,7 +8,7 @@ import { realmImport } from "../components/issuer";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
 import { ConfigError, parseLabConfig } from "../stacks/config";
-import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { findResource, labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const COMMAND = "command:remote:Command";
 const SIGNED = "tls:index/locallySignedCert:LocallySignedCert";
@@ -35,10 +35,10 @@ describe("by default the root stack runs the issuer on comp1", () => {
     test("a Keycloak container at the pinned image, on comp1 (registry.host) over SSH, serving the configured port and realm", () => {
         const comp2 = stackOf(lab, "comp2");
         const container = findResource(comp2, COMMAND, "comp2-issuer-container");
-        expect(container.inputs.create).toMatch(/ 'issuer\/run\.sh' 'quay\.io\/keycloak\/keycloak:26\.4\.7' '10\.5\.0\.2' '9443' 'zta'$/);
+        expect(container.inputs.create).toMatch(/ 'issuer\/run\.sh' 'quay\.io\/keycloak\/keycloak:26\.8\.1' '10\.5\.0\.2' '9443' 'zta'$/);
         expect(container.inputs.create).toMatch(/^sudo -n bash -c /);
         expect((container.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
-        // The certificate, key, client secret and admin password go on standard input, as a secret.
+        // The certificate, key and client secrets go on standard input, as a secret.
         expect(container.inputs.stdin).toBe("[secret]");
         expect(resourcesOfType(stackOf(lab, "comp3"), COMMAND).filter((r) => r.name.includes("issuer"))).toEqual([]);
     });
@@ -56,11 +56,16 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(cert.dependsOn).toContain(findResource(comp2, "tls:index/selfSignedCert:SelfSignedCert", "comp2-lab-services-ca-cert").urn);
         expect(findResource(comp2, CSR, "comp2-issuer-csr").inputs.ipAddresses).toEqual(["10.5.0.2"]);
         expect(comp2.outputs.issuer).toEqual({
-            value: { url: "https://10.5.0.2:9443/realms/zta", tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token", clientId: "zta-testbed" },
+            value: {
+                url: "https://10.5.0.2:9443/realms/zta",
+                tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token",
+                clientId: "zta-testbed",
+                otherClientId: "zta-testbed-other-audience",
+            },
             secret: false,
         });
         expect(comp2.outputs.issuerClientSecret.secret).toBe(true);
-        expect(comp2.outputs.issuerAdminPassword.secret).toBe(true);
+        expect(comp2.outputs.issuerOtherClientSecret.secret).toBe(true);
     });
 
     test.each(["comp2", "comp3"])("%s: istiod's JWKS CA is the issuer's CA (the lab-services CA), and istiod on comp2 starts after the issuer", (stack) => {
@@ -76,21 +81,35 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(jwtRules(stackOf(lab, stack))).toEqual([{ issuer: "https://10.5.0.2:9443/realms/zta", jwksUri: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/certs", audiences: ["zta-testbed"] }]);
     });
 
-    test("the realm import: one confidential client, client-credentials only, whose tokens carry its id as audience", () => {
-        const realm = realmImport("zta", "zta-testbed", "s3cret");
-        expect(realm).toMatchObject({ realm: "zta", enabled: true, sslRequired: "all" });
-        expect(realm.clients).toHaveLength(1);
-        expect(realm.clients[0]).toMatchObject({
-            clientId: "zta-testbed",
-            publicClient: false,
-            secret: "s3cret",
-            serviceAccountsEnabled: true,
-            standardFlowEnabled: false,
-            directAccessGrantsEnabled: false,
-        });
-        expect(realm.clients[0].protocolMappers).toEqual([
-            expect.objectContaining({ protocolMapper: "oidc-audience-mapper", config: expect.objectContaining({ "included.client.audience": "zta-testbed", "access.token.claim": "true" }) }),
+    test("the realm import: confidential clients, client-credentials only, whose tokens each carry their own id as audience", () => {
+        const realm = realmImport("zta", [
+            { clientId: "zta-testbed", secret: "s3cret" },
+            { clientId: "zta-testbed-other-audience", secret: "0ther" },
         ]);
+        expect(realm).toMatchObject({ realm: "zta", enabled: true, sslRequired: "all" });
+        expect(realm.clients.map((c) => [c.clientId, c.secret])).toEqual([
+            ["zta-testbed", "s3cret"],
+            ["zta-testbed-other-audience", "0ther"],
+        ]);
+        for (const client of realm.clients) {
+            expect(client).toMatchObject({ publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false, directAccessGrantsEnabled: false });
+            expect(client.protocolMappers).toEqual([
+                expect.objectContaining({ protocolMapper: "oidc-audience-mapper", config: expect.objectContaining({ "included.client.audience": client.clientId, "access.token.claim": "true" }) }),
+            ]);
+        }
+    });
+
+    test("no admin: no admin password is made or exported, and Keycloak runs without its admin console and admin API, on a named database", () => {
+        const comp2 = stackOf(lab, "comp2");
+        expect(comp2.outputs.issuerAdminPassword).toBeUndefined();
+        expect(resourcesOfType(comp2, "random:index/randomPassword:RandomPassword").map((r) => r.name)).not.toContain("comp2-issuer-admin-password");
+        expect(findResource(comp2, "random:index/randomPassword:RandomPassword", "comp2-issuer-other-client-secret").parent).toBe(findResource(comp2, "zta:host:LabIssuer", "comp2-issuer").urn);
+        const run = fs.readFileSync(path.join(REPO, "scripts", "issuer", "run.sh"), "utf8");
+        // Keycloak's bootstrap-admin variables (keycloak.org, "Bootstrapping an admin account") appear nowhere but in a comment.
+        expect(run.split("\n").filter((l) => !l.trimStart().startsWith("#") && /KC_BOOTSTRAP_ADMIN|--env-file/.test(l))).toEqual([]);
+        expect(run).toMatch(/rm -f "\$base\/admin\.env"/);
+        // Keycloak's feature names: `admin` is the admin console, `admin-api` the REST API it calls.
+        expect(run).toMatch(/"\$image" start \\\n\s+--db=dev-file \\\n\s+--features-disabled=admin,admin-api \\\n/);
     });
 });
 

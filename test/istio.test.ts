@@ -152,7 +152,10 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
             const [wait] = v.initContainers;
             expect(wait.volumeMounts).toEqual(v.volumeMounts);
             expect(wait.command.join(" ")).toContain("-S /run/secrets/workload-spiffe-uds/socket");
-            expect(wait.image).toBe(`docker.io/istio/proxyv2:${r.inputs.version}`);
+            // The proxy image from the hub istiod runs and injects from (its global.hub), at the chart version.
+            const hub = values(release(stack, "istio-istiod")).global.hub;
+            expect(hub).toBe("registry.istio.io/release");
+            expect(wait.image).toBe(`${hub}/proxyv2:${r.inputs.version}`);
         }
     });
 
@@ -371,7 +374,16 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     ingressTls: { plainHttp: "off" },
                     identity,
                 });
-                new EastWestGateway("t-eastwest", { provider, version: "1.30.3", namespace: primary.namespace, network: "network2", address: "10.5.0.122", istiod: primary.istiod as k8s.helm.v3.Release, identity });
+                new EastWestGateway("t-eastwest", {
+                    provider,
+                    version: "1.30.3",
+                    hub: primary.hub,
+                    namespace: primary.namespace,
+                    network: "network2",
+                    address: "10.5.0.122",
+                    istiod: primary.istiod as k8s.helm.v3.Release,
+                    identity,
+                });
                 const remote = new RemoteSecret("t-remote", {
                     provider,
                     namespace: primary.namespace,

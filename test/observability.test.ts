@@ -24,6 +24,18 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
             .sort((a, b) => a - b);
         expect(ids).toEqual([7630, 7636, 7639, 7645, 11829]);
         for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string }>)) expect(d.datasource).toBe("Prometheus");
+        // Each at a pinned revision (the chart downloads .../dashboards/<id>/revisions/<revision>/download): never "latest", which moves.
+        for (const d of Object.values(v.dashboards.istio as Record<string, { revision: unknown }>)) {
+            expect(d.revision).not.toBe("latest");
+            expect(Number.isInteger(d.revision) && (d.revision as number) > 0).toBe(true);
+        }
+        expect(Object.fromEntries(Object.entries(v.dashboards.istio as Record<string, { gnetId: number; revision: number }>).map(([, d]) => [d.gnetId, d.revision]))).toEqual({
+            7630: 278,
+            7636: 278,
+            7639: 278,
+            7645: 278,
+            11829: 278,
+        });
         // The provider named like the dashboards' key reads the folder the chart writes them to.
         expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([expect.objectContaining({ name: "istio", folder: "Istio", type: "file", options: { path: "/var/lib/grafana/dashboards/istio" } })]);
     });

@@ -51,9 +51,9 @@ describe.each(LABS)("%s", (_label, dir, hosts) => {
         // Not vacuous: the plan binds resources to explicit providers (the cluster's Kubernetes provider).
         const bound = plan.resources.filter((r) => r.provider !== null);
         expect(bound.length).toBeGreaterThan(20);
-        // The add-ons' generated credentials (and the lab issuer's, in the root stack) exist and go to the random package's default provider.
+        // The add-ons' generated credentials (and the lab issuer's and registry's, in the root stack) exist and go to the random package's default provider.
         const passwords = plan.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
-        const issuer = hosts && stack === "comp2" ? [`${stack}-issuer-admin-password`, `${stack}-issuer-client-secret`] : [];
+        const issuer = hosts && stack === "comp2" ? [`${stack}-issuer-client-secret`, `${stack}-issuer-other-client-secret`, `${stack}-registry-push-password`] : [];
         expect(passwords.map((p) => p.name).sort()).toEqual([`${stack}-addons-grafana-admin`, `${stack}-addons-kiali-signing-key`, ...issuer].sort());
     });
 });

@@ -195,6 +195,10 @@ describe("JWT at the ingress: the outcome table", () => {
         ["bad", 401, true],
         ["bad", 200, false],
         ["bad", 403, false],
+        // A correctly signed token of the same issuer for another audience must not get through.
+        ["other-audience", 401, true],
+        ["other-audience", 403, true],
+        ["other-audience", 200, false],
     ] as const)("%s token answered %i: %s", (tokenCase, status, ok) => {
         expect(jwtOutcome(tokenCase, status) === undefined).toBe(ok);
     });
@@ -202,6 +206,7 @@ describe("JWT at the ingress: the outcome table", () => {
     test("a failure names the case, the status and what was expected", () => {
         expect(jwtOutcome("missing", 200)).toBe("missing token: HTTP 200, expected 401 or 403");
         expect(EXPECTED_STATUS.valid).toEqual([200]);
+        expect(jwtOutcome("other-audience", 200)).toBe("other-audience token: HTTP 200, expected 401 or 403");
     });
 
     test("the bad token differs from the valid one only in its signature", () => {

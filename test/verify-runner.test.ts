@@ -164,14 +164,21 @@ const enforcingIngress: HttpGet = async (url, headers, _timeout, ca) => {
 };
 
 const LAB_CLIENT: IssuerClient = { tokenUrl: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/token", clientId: "zta-testbed", clientSecret: "client-secret-of-the-fake" };
+/** The lab issuer's second client: its tokens carry another audience. */
+const OTHER_CLIENT: IssuerClient = { ...LAB_CLIENT, clientId: "zta-testbed-other-audience", clientSecret: "other-secret-of-the-fake" };
+/** A token of the same issuer, signed as well as TOKEN, for the other audience. */
+const OTHER_AUDIENCE_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ6dGEtdGVzdGJlZC1vdGhlci1hdWRpZW5jZSJ9.b3RoZXItYXVkaWVuY2U";
 
-/** The lab issuer: TOKEN for the lab client over TLS trusting the lab root, nothing for anyone else. */
+/** The lab issuer: TOKEN for the lab client, OTHER_AUDIENCE_TOKEN for the second client, over TLS trusting the lab root; nothing for anyone else. */
 const labIssuer: TokenFetch = async (client, ca) => {
     if (ca !== target.rootCaCert) throw new Error("self-signed certificate in certificate chain");
-    if (client.tokenUrl !== LAB_CLIENT.tokenUrl || client.clientId !== LAB_CLIENT.clientId || client.clientSecret !== LAB_CLIENT.clientSecret) {
-        throw new Error("the token endpoint answered HTTP 401 (unauthorized_client)");
+    for (const [known, token] of [
+        [LAB_CLIENT, TOKEN],
+        [OTHER_CLIENT, OTHER_AUDIENCE_TOKEN],
+    ] as const) {
+        if (client.tokenUrl === known.tokenUrl && client.clientId === known.clientId && client.clientSecret === known.clientSecret) return token;
     }
-    return TOKEN;
+    throw new Error("the token endpoint answered HTTP 401 (unauthorized_client)");
 };
 
 function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target) {
@@ -351,6 +358,26 @@ describe("verify names what is broken and exits non-zero", () => {
         const refused = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: { ...LAB_CLIENT, clientSecret: "wrong" } });
         expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], refused.deps)).toBe(EXIT.failed);
         expect(refused.out()).toMatch(/FAIL  ingress-jwt  .*: no token from https:\/\/10\.5\.0\.2:9443\/realms\/zta\/protocol\/openid-connect\/token for client "zta-testbed": the token endpoint answered HTTP 401/);
+    });
+
+    test("with the issuer's second client: a token for another audience is refused (401), and the PASS line says so", async () => {
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: LAB_CLIENT, otherAudienceIssuer: OTHER_CLIENT });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], deps)).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*valid 200, missing 403, bad 401, other-audience 401 \(/);
+    });
+
+    test("an ingress that accepts any audience of its issuer: ingress-jwt FAILs on the other-audience token", async () => {
+        // Checks signatures but not audiences: both clients' tokens pass.
+        const anyAudience: HttpGet = async (url, headers, timeoutMs, ca) => (headers.Authorization === `Bearer ${OTHER_AUDIENCE_TOKEN}` ? 200 : enforcingIngress(url, headers, timeoutMs, ca));
+        const { deps, out } = depsFor(healthyCluster(), anyAudience, { ...target, issuer: LAB_CLIENT, otherAudienceIssuer: OTHER_CLIENT });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(/FAIL  ingress-jwt  .*other-audience token: HTTP 200, expected 401 or 403/);
+    });
+
+    test("without a second client in the outputs the audience case is not run, and the PASS line says it was not tested", async () => {
+        const { deps, out } = depsFor(healthyCluster(), enforcingIngress, { ...target, issuer: LAB_CLIENT });
+        expect(await main(["--stack", "comp2", "--only", "ingress-jwt"], deps)).toBe(EXIT.ok);
+        expect(out()).toMatch(/PASS  ingress-jwt  .*bad 401; other-audience not tested \(no second client of the lab issuer/);
     });
 
     test("federated, the issuer in the root stack: its token endpoint is trusted with that stack's root (issuerCaCert), the gateway with this stack's own", async () => {

@@ -35,6 +35,8 @@ export interface VerifyTarget {
     readonly trustModel: "shared" | "federated";
     /** The lab issuer's client (this stack's or its peer's outputs), when the lab runs its own issuer. */
     readonly issuer?: IssuerClient;
+    /** The lab issuer's second client, whose tokens carry an audience the ingress must refuse. */
+    readonly otherAudienceIssuer?: IssuerClient;
     /**
      * The CA of the lab issuer's certificate: the `labServicesCaCert` of the stack
      * that runs it, never a mesh root (verify/stack.ts, issuerTrust). Absent: rootCaCert.
@@ -322,6 +324,19 @@ async function tokenFromIssuer(fetchToken: TokenFetch, target: VerifyTarget, opt
     });
 }
 
+/**
+ * A token of the lab issuer for another audience (its second client), or
+ * undefined when the outputs name no such client. Audience enforcement is only
+ * shown by a token that is valid in every other respect.
+ */
+async function otherAudienceToken(fetchToken: TokenFetch, target: VerifyTarget, options: VerifyOptions): Promise<string | undefined> {
+    const client = target.otherAudienceIssuer;
+    if (client === undefined) return undefined;
+    return fetchToken(client, target.issuerCaCert ?? target.rootCaCert, options.timeoutMs).catch((err: Error) => {
+        throw new CheckFailed([`no other-audience token from ${client.tokenUrl} for client "${client.clientId}": ${err.message}`]);
+    });
+}
+
 // ---- helpers that talk to the cluster ----
 
 async function readyPod(cluster: Cluster, namespace: string, selector: string, container?: string): Promise<PodInfo> {
@@ -546,15 +561,17 @@ export const CHECKS: readonly Check[] = [
     {
         id: "ingress-jwt",
         title: "the ingress gateway enforces JWT",
-        proves: `GET https://<metallb.ingressAddress>/<--ingress-path> from this machine, trusting only the lab root (the gateway's certificate must chain to rootCaCert and name the address or --ingress-host), answers 200 with the --token, 401 or 403 without a token, and 401 with the token's signature corrupted`,
+        proves: `GET https://<metallb.ingressAddress>/<--ingress-path> from this machine, trusting only the lab root (the gateway's certificate must chain to rootCaCert and name the address or --ingress-host), answers 200 with the --token, 401 or 403 without a token, 401 with the token's signature corrupted, and (with the lab issuer) 401 or 403 with a token of the same issuer for another audience`,
         async run({ http, fetchToken, target, options }) {
             const token = options.token ?? (await tokenFromIssuer(fetchToken, target, options));
+            const otherAudience = await otherAudienceToken(fetchToken, target, options);
             const url = ingressUrl(target.ingressAddress, options.ingressPath);
             const base: Record<string, string> = options.ingressHost ? { Host: options.ingressHost } : {};
             const cases: [TokenCase, Record<string, string>][] = [
                 ["valid", { ...base, Authorization: `Bearer ${token}` }],
                 ["missing", base],
                 ["bad", { ...base, Authorization: `Bearer ${corruptSignature(token)}` }],
+                ...(otherAudience !== undefined ? [["other-audience", { ...base, Authorization: `Bearer ${otherAudience}` }] as [TokenCase, Record<string, string>]] : []),
             ];
             const perCall = Math.max(1000, Math.floor(options.timeoutMs / cases.length));
             const seen: string[] = [];
@@ -568,7 +585,8 @@ export const CHECKS: readonly Check[] = [
                 if (problem) problems.push(problem);
             }
             failIf(problems);
-            return `${url}: ${seen.join(", ")}`;
+            const untested = otherAudience === undefined ? "; other-audience not tested (no second client of the lab issuer in the outputs: an external jwt.issuer, or a root stack deployed before it had one)" : "";
+            return `${url}: ${seen.join(", ")}${untested}`;
         },
     },
 ];

@@ -91,17 +91,21 @@ export function tlsProblem(err: NodeJS.ErrnoException): string {
     return why ? `the gateway's certificate does not validate against the lab root (rootCaCert): ${why} (${err.code}: ${err.message})` : err.message;
 }
 
-export type TokenCase = "valid" | "missing" | "bad";
+export type TokenCase = "valid" | "missing" | "bad" | "other-audience";
 
 /**
  * What the ingress must answer: a valid token is let through; no token is
  * refused by the AuthorizationPolicy (403) or the RequestAuthentication (401);
- * a token that fails verification is refused by the JWT filter (401).
+ * a token that fails verification is refused by the JWT filter (401); a
+ * correctly signed token of the same issuer for another audience is refused by
+ * the JWT filter's audience check (401, "Audiences in Jwt are not allowed") or,
+ * were it let through unauthenticated, by the AuthorizationPolicy (403).
  */
 export const EXPECTED_STATUS: Readonly<Record<TokenCase, readonly number[]>> = {
     valid: [200],
     missing: [401, 403],
     bad: [401],
+    "other-audience": [401, 403],
 };
 
 /** The outcome of one case: undefined when the status is the expected one, else the problem. */

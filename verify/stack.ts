@@ -67,16 +67,23 @@ function issuerClient(outputs: OutputMap): IssuerClient | undefined {
     return issuer && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, clientSecret } : undefined;
 }
 
+/** The lab issuer's second client (`issuer.otherClientId`, `issuerOtherClientSecret`): tokens for an audience the ingress refuses. */
+function otherAudienceClient(outputs: OutputMap): IssuerClient | undefined {
+    const issuer = output<{ tokenUrl: string; otherClientId?: string }>(outputs, "issuer");
+    const clientSecret = output<string>(outputs, "issuerOtherClientSecret");
+    return issuer?.otherClientId && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.otherClientId, clientSecret } : undefined;
+}
+
 /**
- * The lab issuer's client, from the stack that runs it (this one, else the peer that
+ * The lab issuer's clients, from the stack that runs it (this one, else the peer that
  * exports it: the root-role stack), and the CA its certificate is signed by: that
  * stack's `labServicesCaCert`, or its `rootCaCert` when it was deployed before the
  * lab-services CA (the lab root signed the issuer's certificate then).
  */
-export function issuerTrust(outputs: OutputMap, peerOutputs: readonly OutputMap[]): { issuer?: IssuerClient; issuerCaCert?: string } {
+export function issuerTrust(outputs: OutputMap, peerOutputs: readonly OutputMap[]): { issuer?: IssuerClient; otherAudienceIssuer?: IssuerClient; issuerCaCert?: string } {
     const from = issuerClient(outputs) ? outputs : peerOutputs.find((o) => issuerClient(o) !== undefined);
     if (!from) return {};
-    return { issuer: issuerClient(from), issuerCaCert: output<string>(from, "labServicesCaCert") ?? output<string>(from, "rootCaCert") };
+    return { issuer: issuerClient(from), otherAudienceIssuer: otherAudienceClient(from), issuerCaCert: output<string>(from, "labServicesCaCert") ?? output<string>(from, "rootCaCert") };
 }
 
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peers' outputs. */

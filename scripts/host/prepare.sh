@@ -4,7 +4,7 @@
 # driver, and kubelet/kubeadm/kubectl of one Kubernetes version, held there.
 # Idempotent: every step checks before it changes, so a second run changes nothing.
 # Usage: prepare.sh <minor, e.g. 1.32> <package version prefix, e.g. "1.32." or "1.32.4-"> [local volume directory...]
-# (lib.sh is put in front of this file: write_file, installed)
+# (lib.sh is put in front of this file: write_file, installed, require_containerd_for)
 set -euo pipefail
 minor="$1"
 version_prefix="$2"
@@ -52,6 +52,8 @@ if ((${#missing[@]} > 0)); then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}"
 fi
+# Before anything of Kubernetes is installed: a containerd too old for this minor stops here.
+require_containerd_for "$minor"
 # The default config with two changes: the systemd cgroup driver (what kubeadm
 # configures the kubelet with) and registry hosts read from /etc/containerd/certs.d,
 # where trust-ca.sh puts the lab registry's CA. containerd 2.x already reads that
