@@ -41,8 +41,9 @@ and how many runs it took. For each stack it writes:
                                   --policy-pack policy --policy-pack-config DIR/<stack>/policy-config.json
 
   --out DIR         where to write (default: plan): a new or empty directory, or one an
-                    earlier plan wrote (it holds a ${PLAN_MARKER} marker listing what it wrote;
-                    only that is replaced). Any other directory is refused, untouched.
+                    earlier plan wrote (it holds a ${PLAN_MARKER} marker listing every file it
+                    wrote with its sha256; only those are replaced, and only while unchanged).
+                    Any other directory is refused, untouched.
   --config-dir DIR  read the stack files (every Pulumi.<stack>.yaml) from DIR (default: the repo root),
                     e.g. examples/three-clusters
   --stacks A,B,...  plan only these stacks of DIR (a roster entry naming another
