@@ -6,10 +6,10 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
 import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
-import { checkStackName, privateKeyPaths } from "../stacks/config-guards";
+import { checkStackName } from "../stacks/config-guards";
 import { ClusterIdentity } from "../model/lab";
 import { identityOf, peerProblems } from "../stacks/peer";
-import { mergedConfig, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
+import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 import { SecretLeakError } from "./exit";
@@ -80,17 +80,6 @@ export function stackNameProblems(stacks: readonly string[], from: string): stri
     return stacks.flatMap((s) => {
         const problem = checkStackName(s);
         return problem ? [`${from === "--stacks" ? "--stacks" : path.join(from, `Pulumi.${s}.yaml`)}: stack name ${JSON.stringify(s)}: ${problem}`] : [];
-    });
-}
-
-/** Every plain private key in a file's config block, each a problem naming the file and key, never the key itself. */
-function plainKeyProblems(file: string, block: Readonly<Record<string, unknown>>): string[] {
-    return privateKeyPaths(block).map((at) => {
-        const byHand = /(^|\.)secure$/.test(at) ? " wrapped by hand as {secure: ...} (a secure value is the ciphertext `pulumi config set --secret` writes)" : "";
-        return (
-            `${file}: ${at.replace(/\.secure$/, "")} holds a private key in plain text${byHand} (PEM "PRIVATE KEY", not shown): remove it from the file; ` +
-            `an SSH key is set with \`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\`, a brought root's with \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\``
-        );
     });
 }
 

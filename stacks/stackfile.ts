@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, PROJECT, PROJECT_FILE } from "./config";
+import { ConfigError, fullKey, PROJECT, PROJECT_FILE } from "./config";
+import { privateKeyPaths } from "./config-guards";
 
 /** A YAML file as read: its top-level mapping, and every number as written (by path, "config\0zta-testbed:versions\0istio"). */
 interface Mapping {
@@ -134,4 +135,15 @@ export function projectFileIn(configDir: string): string {
         throw new ConfigError([`${file} does not exist: the project file holds the lab-wide config (versions, mesh, registry, ...) in its \`config:\` block; copy the committed ${PROJECT_FILE}`]);
     }
     return file;
+}
+
+/** Every plain private key in a file's config block, each a problem naming the file and key, never the key itself. */
+export function plainKeyProblems(file: string, block: Readonly<Record<string, unknown>>): string[] {
+    return privateKeyPaths(block).map((at) => {
+        const byHand = /(^|\.)secure$/.test(at) ? " wrapped by hand as {secure: ...} (a secure value is the ciphertext `pulumi config set --secret` writes)" : "";
+        return (
+            `${file}: ${at.replace(/\.secure$/, "")} holds a private key in plain text${byHand} (PEM "PRIVATE KEY", not shown): remove it from the file; ` +
+            `an SSH key is set with \`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\`, a brought root's with \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\``
+        );
+    });
 }

@@ -341,6 +341,24 @@ describe("a wrong clusterName in the root stack's roster, seen from the peer und
     });
 });
 
+describe("under the engine, a private key in a stack file is refused before anything is declared", () => {
+    test("the program reads its stack file at the project root and names the key, never the key itself", async () => {
+        const dir = labDirWith(() => undefined);
+        const file = path.join(dir, "Pulumi.comp2.yaml");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("config:\n", `config:\n  zta-testbd:sshPrivateKey: ${JSON.stringify(PLAIN_KEY)}\n`));
+        // The engine runs the program at the project root; the mock runtime has none, so the test gives it.
+        const root = jest.spyOn(pulumi.runtime, "getRootDirectory").mockReturnValue(dir);
+        try {
+            const stack = readStackConfig(REPO, "comp2");
+            const run = evaluateStack({ project: "zta-testbed", stack: "comp2", config: stack.config, secretKeys: stack.secretKeys, program: main });
+            await expect(run).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/);
+            await expect(run).rejects.not.toThrow(PLAIN_KEY.split("\n")[1]);
+        } finally {
+            root.mockRestore();
+        }
+    });
+});
+
 describe("a brought kubeconfig is checked before anything is declared", () => {
     test.each([
         ["an empty one", "", /^is empty: set it again/],
