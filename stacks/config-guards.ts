@@ -25,7 +25,10 @@ export function checkStackName(s: string): string | undefined {
  */
 export function checkStackReference(s: string, project: string): string | undefined {
     const parts = s.split("/");
-    if (parts.length === 1) return checkStackName(s) && `${checkStackName(s)}, or "org/${project}/<stack>"`;
+    if (parts.length === 1) {
+        const problem = checkStackName(s);
+        return problem === undefined ? undefined : `${problem}, or "org/${project}/<stack>"`;
+    }
     if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_.-]{1,100}$/.test(p)) || checkStackName(parts[2])) {
         return `expected a stack name ("comp3") or a fully qualified one ("org/${project}/comp3")`;
     }
