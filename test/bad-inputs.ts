@@ -321,6 +321,12 @@ export const GUARD_CASES: GuardCase[] = [
         },
         message: /^plan failed: --out .*: .* has comp2\/resources\.json, changed since the earlier plan wrote it/m,
     },
+    {
+        label: "a wrong stack file while --out holds an earlier plan (the earlier plan stays)",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["0.0.0.0/0"] })),
+        args: (root) => ["--out", earlierPlan(root)],
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0"/m,
+    },
     // Cross-stack facts.
     {
         label: "two stacks on one host address",

@@ -81,3 +81,26 @@ describe("a certificate's validity", () => {
         expect(validityProblem(valid, Date.parse("2026-01-01T00:00:00Z"))).toMatch(/^the certificate is not valid before Nov 23 16:39:53 2026 GMT/);
     });
 });
+
+describe("every config value that reaches a host script's command line is one plain word", () => {
+    test("in the reference plan, each argument after the script's name is a quoted word of address, CIDR, port, version, name, path or image characters, none an option", async () => {
+        const { planOf, stackOf } = await import("./helpers");
+        const lab = await planOf();
+        const args: string[] = [];
+        for (const stack of ["comp2", "comp3"]) {
+            for (const r of stackOf(lab, stack).resources.filter((x) => x.type === "command:remote:Command")) {
+                for (const command of [r.inputs.create, r.inputs.delete].filter((c): c is string => typeof c === "string" && c.includes(" bash -c "))) {
+                    // sudo -n bash -c '<script>' '<name>' '<arg>'...: the words after the script's name (scripts/<dir>/<file>.sh).
+                    const words = [...command.matchAll(/'((?:[^']|'\\'')*)'/g)].map((m) => m[1]);
+                    const name = words.findIndex((w) => /^(host|issuer|registry)\/[a-z-]+\.sh$/.test(w));
+                    expect(name).toBeGreaterThan(0);
+                    args.push(...words.slice(name + 1));
+                }
+            }
+        }
+        expect(args.length).toBeGreaterThan(10);
+        for (const arg of args) expect(arg).toMatch(/^[A-Za-z0-9_/][A-Za-z0-9._:/@-]*$/);
+        // The issuer's image is among them: what issuer.image's check guards.
+        expect(args).toContain("quay.io/keycloak/keycloak:26.4.7");
+    });
+});
