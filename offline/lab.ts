@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
-import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
-import { checkStackName } from "../stacks/config-guards";
+import { ConfigError, fullKey, inStackFile, LabConfig, labAddressesOf, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
+import { broadEgressReason, checkStackName } from "../stacks/config-guards";
 import { ClusterIdentity } from "../model/lab";
 import { identityOf, peerProblems } from "../stacks/peer";
 import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
@@ -201,7 +201,18 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
                     "(every cluster of the mesh installs a remote secret for every other)",
             );
         }
-        problems.push(...inStackFile(own.stack, mine));
+        // Egress to another stack's machine is as broad as egress to this one's (parseLabConfig checked its own).
+        if (!own.networkPolicy.allowBroadEgress) {
+            for (const other of parsed.filter((c) => c !== own)) {
+                const machines = Object.fromEntries(Object.entries(labAddressesOf(other)).map(([k, ip]) => [`${k} of stack "${other.stack}"`, ip]));
+                own.networkPolicy.egressCidrs.forEach((cidr, i) => {
+                    const reason = broadEgressReason(cidr, machines);
+                    if (reason)
+                        mine.push(`${fullKey(`networkPolicy.egressCidrs[${i}]`)} = "${cidr}": ${reason}: set ${fullKey("networkPolicy.allowBroadEgress")}: true to accept that (warned at every preview), or leave it out`);
+                });
+            }
+        }
+        problems.push(...inStackFile(own.stack, [...new Set(mine)]));
     }
     if (!parsed.some((c) => c.pki.role === "root")) {
         problems.push(

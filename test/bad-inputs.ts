@@ -240,6 +240,11 @@ export const GUARD_CASES: GuardCase[] = [
         message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[1\] = "10\.5\.0\.0\/24": it holds the lab machine address registry\.host = "10\.5\.0\.2"/m,
     },
     {
+        label: "egress to the peer stack's host",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["10.5.0.4/32"] })),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.5\.0\.4\/32": it holds the lab machine address host\.address of stack "comp3" = "10\.5\.0\.4"/m,
+    },
+    {
         label: "a JWKS URI on another host than the issuer",
         lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://keys.attacker.example/certs" })),
         message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/keys\.attacker\.example\/certs" is on host "keys\.attacker\.example", not the issuer's "idp\.example\.org"/m,
