@@ -5,10 +5,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
-import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
+import { ConfigError, fullKey, inStackFile, LabConfig, labAddressesOf, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
+import { broadEgressReason, checkStackName } from "../stacks/config-guards";
 import { ClusterIdentity } from "../model/lab";
 import { identityOf, peerProblems } from "../stacks/peer";
-import { mergedConfig, projectFileIn, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
+import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 import { SecretLeakError } from "./exit";
@@ -66,6 +67,20 @@ interface StackConfigFile {
     readonly versions: unknown;
     /** The plain values, keyed without namespace, as parseLabConfig takes them. */
     readonly raw: Record<string, unknown>;
+    /** Which file each key came from, and numbers as written: for the messages. */
+    readonly origin: RawOrigin;
+}
+
+/**
+ * Stack names become folders of the plan (and file names here): each must be a Pulumi stack
+ * name that stays one path segment, checked before it is joined to any path. `from` says
+ * where the names came from: "--stacks", or the config dir (file names).
+ */
+export function stackNameProblems(stacks: readonly string[], from: string): string[] {
+    return stacks.flatMap((s) => {
+        const problem = checkStackName(s);
+        return problem ? [`${from === "--stacks" ? "--stacks" : path.join(from, `Pulumi.${s}.yaml`)}: stack name ${JSON.stringify(s)}: ${problem}`] : [];
+    });
 }
 
 /**
@@ -92,12 +107,26 @@ export function standInFor(key: string): string {
  * Pulumi merges them. A lab-wide key in the stack file is refused (it could drift).
  */
 export function readStackConfig(configDir: string, stack: string): StackConfigFile {
+    const badName = stackNameProblems([stack], configDir);
+    if (badName.length > 0) throw new ConfigError(badName);
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${configDir} (--stacks), or write that file`]);
-    const own = readStackFileConfig(file);
+    const { config: own, written: ownNumbers } = readStackFile(file);
+    const projectFile = projectFileIn(configDir);
+    const project = readProjectFile(projectFile);
+    // A key in plain text under any name (a typo, another namespace, none, a hand-made {secure: ...}) is refused first.
+    const keys = [...plainKeyProblems(path.basename(projectFile), project.block), ...plainKeyProblems(path.basename(file), own)];
+    if (keys.length > 0) throw new ConfigError(keys);
     const drift = labWideKeyProblems(stack, Object.keys(own));
     if (drift.length > 0) throw new ConfigError(drift);
-    const doc = { config: mergedConfig(readProjectConfig(projectFileIn(configDir)), own) };
+    const doc = { config: mergedConfig(project.config, own) };
+    const short = (k: string) => (k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k);
+    const projectKeys = new Set(
+        Object.keys(project.config)
+            .filter((k) => !(k in own))
+            .map(short),
+    );
+    const written = { ...Object.fromEntries(Object.entries(project.written).filter(([k]) => projectKeys.has(k.split(/[.[]/)[0]))), ...ownNumbers };
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     const raw: Record<string, unknown> = {};
@@ -126,7 +155,7 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
         }
     }
     const pki = raw.pki as { role?: unknown } | undefined;
-    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions, raw };
+    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions, raw, origin: { projectKeys, written } };
 }
 
 /**
@@ -138,13 +167,13 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
  * whose files are in the config dir but left out of the plan (--stacks), which a
  * roster may name (they are then not deployed).
  */
-export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw" | "secretKeys">[], elsewhere: readonly string[] = []): string[] {
+export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "raw" | "secretKeys"> & Partial<Pick<StackConfigFile, "origin">>)[], elsewhere: readonly string[] = []): string[] {
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
         const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);
         try {
-            parsed.push(parseLabConfig(file.stack, file.raw, secretsSet));
+            parsed.push(parseLabConfig(file.stack, file.raw, secretsSet, file.origin));
         } catch (err) {
             if (!(err instanceof ConfigError)) throw err;
             // A problem of a lab-wide key (Pulumi.yaml) is the same for every stack: reported once.
@@ -172,7 +201,18 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
                     "(every cluster of the mesh installs a remote secret for every other)",
             );
         }
-        problems.push(...inStackFile(own.stack, mine));
+        // Egress to another stack's machine is as broad as egress to this one's (parseLabConfig checked its own).
+        if (!own.networkPolicy.allowBroadEgress) {
+            for (const other of parsed.filter((c) => c !== own)) {
+                const machines = Object.fromEntries(Object.entries(labAddressesOf(other)).map(([k, ip]) => [`${k} of stack "${other.stack}"`, ip]));
+                own.networkPolicy.egressCidrs.forEach((cidr, i) => {
+                    const reason = broadEgressReason(cidr, machines);
+                    if (reason)
+                        mine.push(`${fullKey(`networkPolicy.egressCidrs[${i}]`)} = "${cidr}": ${reason}: set ${fullKey("networkPolicy.allowBroadEgress")}: true to accept that (warned at every preview), or leave it out`);
+                });
+            }
+        }
+        problems.push(...inStackFile(own.stack, [...new Set(mine)]));
     }
     if (!parsed.some((c) => c.pki.role === "root")) {
         problems.push(
@@ -185,6 +225,8 @@ export function labProblems(files: readonly Pick<StackConfigFile, "stack" | "raw
 /** The lab's stack files, read and checked (each alone and against each other) before anything is evaluated. */
 export function readLabConfig(configDir: string, stacks: readonly string[] = stacksIn(configDir)): StackConfigFile[] {
     if (stacks.length === 0) throw new ConfigError([`${configDir} holds no stack file (Pulumi.<stack>.yaml): give the directory of the lab's stack files`]);
+    const badNames = stackNameProblems(stacks, configDir);
+    if (badNames.length > 0) throw new ConfigError(badNames);
     const files = stacks.map((s) => readStackConfig(configDir, s));
     const elsewhere = stacksIn(configDir).filter((s) => !stacks.includes(s));
     const problems = labProblems(files, elsewhere);
@@ -343,18 +385,41 @@ export function assertNoSecrets(plan: StackPlan): void {
             const where = plan.resources.find((r) => stringsIn(r.inputs).some((t) => t.includes(needles[hit])));
             throw new SecretLeakError(
                 `offline plan: a value that is secret elsewhere in the program would be written in plain text to ${path.join(plan.stack, file)}` +
-                    `${where ? ` (inputs of ${where.type} ${where.name})` : ""} (a ${secrets[Math.floor(hit / 2)].length}-character value; not shown): ` +
+                    `${where ? ` (inputs of ${where.type} ${where.name})` : ""} (a ${secrets[Math.floor(hit / 2)].length}-character value${hit % 2 === 1 ? ", base64-encoded" : ""}; not shown): ` +
                     "keep it secret (pulumi.secret, or an Output derived from the secret) where it is passed on",
             );
         }
     }
 }
 
-export function writePlan(outDir: string, plan: StackPlan): void {
+/** Where in the plan a string that `hit` matches sits: a resource's input key, or an output, for the leak guard's message. */
+function leakSite(plan: StackPlan, hit: (text: string) => boolean): string | undefined {
+    const pathTo = (value: unknown, at: string): string | undefined => {
+        if (typeof value === "string") return hit(value) ? at : undefined;
+        if (value === null || typeof value !== "object") return undefined;
+        for (const [k, v] of Object.entries(value)) {
+            const found = hit(k) ? at : pathTo(v, Array.isArray(value) ? `${at}[${k}]` : at === "" ? k : `${at}.${k}`);
+            if (found !== undefined) return found;
+        }
+        return undefined;
+    };
+    for (const r of plan.resources) {
+        const at = pathTo(r.inputs, "");
+        if (at !== undefined) return `input ${at === "" ? "(the inputs)" : at} of ${r.type} ${r.name}`;
+    }
+    for (const [name, o] of Object.entries(plan.outputs)) {
+        if (!o.secret && pathTo(o.value, "") !== undefined) return `stack output ${name}`;
+    }
+    return undefined;
+}
+
+/**
+ * The files of a stack's plan, by path under its folder ("resources.json",
+ * "manifests/secret_ns_name.yaml"), checked for leaks: nothing is written when
+ * one would carry key material, and the message names where it comes from.
+ */
+export function planFiles(plan: StackPlan): Map<string, string> {
     assertNoSecrets(plan);
-    const dir = path.join(outDir, plan.stack);
-    fs.mkdirSync(path.join(dir, "manifests"), { recursive: true });
-    fs.mkdirSync(path.join(dir, "helm"), { recursive: true });
     const files = new Map<string, string>();
     files.set("resources.json", JSON.stringify(plan.resources, null, 2) + "\n");
     files.set("outputs.json", JSON.stringify(redactOutputs(plan.outputs), null, 2) + "\n");
@@ -367,12 +432,27 @@ export function writePlan(outDir: string, plan: StackPlan): void {
     for (const r of plan.resources.filter(isHelmRelease)) {
         files.set(path.join("helm", `${fileName(r.name)}.yaml`), YAML.stringify(r.inputs));
     }
+    const leaks = (text: string) => LEAK_MARKERS.some((m) => text.includes(m)) || /BEGIN [A-Z ]*PRIVATE KEY/.test(text);
     for (const [rel, text] of files) {
         // The plan is meant to be shared: refuse to write anything that carries key material.
-        if (LEAK_MARKERS.some((m) => text.includes(m)) || /BEGIN [A-Z ]*PRIVATE KEY/.test(text)) {
-            throw new SecretLeakError(`offline plan: secret material would be written to ${path.join(dir, rel)}; a value that should be secret is not`);
+        if (leaks(text)) {
+            const site = leakSite(plan, leaks);
+            throw new SecretLeakError(
+                `offline plan: secret material would be written to ${path.join(plan.stack, rel)}${site ? ` (${site})` : ""}; a value that should be secret is not: ` +
+                    "keep it secret (pulumi.secret, or an Output derived from the secret) where it is passed on",
+            );
         }
-        fs.writeFileSync(path.join(dir, rel), text);
+    }
+    return files;
+}
+
+/** Writes a stack's plan files into outDir/<stack> (tests; `npm run plan` writes the whole lab through writeOutDir). */
+export function writePlan(outDir: string, plan: StackPlan): void {
+    const files = planFiles(plan);
+    for (const [rel, text] of files) {
+        const file = path.join(outDir, plan.stack, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
     }
 }
 

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/config";
 import { EXIT, planExitCode, UsageError } from "./exit";
-import { checkOutDir, PLAN_MARKER, prepareOutDir } from "./outdir";
+import { checkOutDir, PLAN_MARKER, writeOutDir } from "./outdir";
 
 interface Args {
     out: string;
@@ -41,8 +41,9 @@ and how many runs it took. For each stack it writes:
                                   --policy-pack policy --policy-pack-config DIR/<stack>/policy-config.json
 
   --out DIR         where to write (default: plan): a new or empty directory, or one an
-                    earlier plan wrote (it holds a ${PLAN_MARKER} marker listing what it wrote;
-                    only that is replaced). Any other directory is refused, untouched.
+                    earlier plan wrote (it holds a ${PLAN_MARKER} marker listing every file it
+                    wrote with its sha256; only those are replaced, and only while unchanged).
+                    Any other directory is refused, untouched.
   --config-dir DIR  read the stack files (every Pulumi.<stack>.yaml) from DIR (default: the repo root),
                     e.g. examples/three-clusters
   --stacks A,B,...  plan only these stacks of DIR (a roster entry naming another
@@ -87,29 +88,26 @@ function parseArgs(argv: string[]): Args {
 async function plan(args: Args, io: PlanIo): Promise<void> {
     const started = Date.now();
     if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
+    if (!fs.statSync(args.configDir).isDirectory()) throw new ConfigError([`--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
-    const [{ assertNoSecrets, clusterSummary, planLab, writePlan, renderTree, stacksIn }, { main }, { writePolicyConfigs }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
+    const [{ clusterSummary, planFiles, planLab, renderTree, stackNameProblems, stacksIn }, { main }, { policyConfigFiles }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
     const stacks = args.stacks ?? stacksIn(args.configDir);
-    // Before evaluating anything: a refused --out is reported at once and never touched.
+    // Stack names become folders under --out: checked before any path is made of them.
+    const badNames = stackNameProblems(stacks, args.stacks ? "--stacks" : args.configDir);
+    if (badNames.length > 0) throw new ConfigError(badNames);
+    // Before evaluating anything: a refused --out, or a wrong stack file, is reported at once and nothing is touched.
     checkOutDir(args.out, stacks);
     const lab = await planLab(args.configDir, main, { stacks });
-    // Refuse a leak before writing any file (writePlan checks again, file by file).
-    for (const stack of lab.stacks) assertNoSecrets(stack);
-    prepareOutDir(
-        args.out,
-        lab.stacks.map((s) => s.stack),
-    );
+    // Every file is made, and checked for leaks, before any is written: a refusal writes and deletes nothing.
+    const files = new Map<string, string>();
+    for (const stack of lab.stacks) for (const [rel, text] of planFiles(stack)) files.set(path.join(stack.stack, rel), text);
+    for (const [rel, text] of policyConfigFiles(args.configDir, stacks)) files.set(rel, text);
+    writeOutDir(args.out, stacks, files);
     for (const stack of lab.stacks) {
-        writePlan(args.out, stack);
         if (!args.quiet) io.out(renderTree(stack));
         for (const w of stack.warnings) io.out(`  warning: ${w}`);
         for (const s of stack.standIns) io.out(`  stand-in: ${s} is not set; the plan used a labelled placeholder`);
     }
-    writePolicyConfigs(
-        args.out,
-        args.configDir,
-        lab.stacks.map((s) => s.stack),
-    );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const checks = lab.evaluations.length - lab.runs.length;
     io.out(`\n${lab.stacks.map(clusterSummary).join("\n")}`);

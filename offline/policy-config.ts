@@ -31,17 +31,20 @@ export function labPolicyConfigs(configDir: string): Map<string, StackPolicyConf
     return new Map(lab.map((cfg) => [cfg.stack, stackPolicyConfig(cfg, lab)]));
 }
 
+/** The policy-config.json of each of `stacks` (the stacks the plan writes), by path under the plan ("comp2/policy-config.json"). */
+export function policyConfigFiles(configDir: string, stacks: readonly string[]): Map<string, string> {
+    return new Map([...labPolicyConfigs(configDir)].filter(([stack]) => stacks.includes(stack)).map(([stack, config]) => [path.join(stack, POLICY_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n"]));
+}
+
 /**
  * Writes outDir/<stack>/policy-config.json for each of `stacks` (the stacks the plan
  * wrote, so nothing lands outside the folders its marker lists), from the lab in configDir.
  */
 export function writePolicyConfigs(outDir: string, configDir: string, stacks: readonly string[]): string[] {
-    return [...labPolicyConfigs(configDir)]
-        .filter(([stack]) => stacks.includes(stack))
-        .map(([stack, config]) => {
-            const file = path.join(outDir, stack, POLICY_CONFIG_FILE);
-            fs.mkdirSync(path.dirname(file), { recursive: true });
-            fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
-            return file;
-        });
+    return [...policyConfigFiles(configDir, stacks)].map(([rel, text]) => {
+        const file = path.join(outDir, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
+        return file;
+    });
 }

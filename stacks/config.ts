@@ -7,6 +7,7 @@
 import { X509Certificate } from "crypto";
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
+import { broadEgressReason, checkIssuerImage, checkStackReference, hasUserinfo, hostOf, redactUserinfo, USERINFO_PROBLEM, validityProblem } from "./config-guards";
 import { contains, containsIp, isIpv4, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
 import { rootCertificateProblem, rootUseProblems } from "./brought-root";
 import { supportProblems } from "./support";
@@ -43,6 +44,7 @@ const checkRange: Check = (s) => (parseAddressRange(s) ? undefined : 'expected a
 const checkLabel: Check = (s) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
 const checkChartVersion: Check = (s) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
 const checkUrl: Check = (s) => {
+    if (hasUserinfo(s)) return USERINFO_PROBLEM;
     try {
         return new URL(s).protocol === "https:" ? undefined : "expected an https:// URL";
     } catch {
@@ -53,6 +55,7 @@ const checkUrl: Check = (s) => {
 // Helm fetches index.yaml and the packages over plain HTTP too; a mirror on comp1 or on loopback may have no certificate.
 const checkMirrorUrl: Check = (s) => {
     const expected = "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+    if (hasUserinfo(s)) return USERINFO_PROBLEM;
     try {
         const u = new URL(s);
         return u.protocol === "https:" || u.protocol === "http:" ? undefined : expected;
@@ -82,10 +85,11 @@ export const checkRootCaCert: Check = (pem) => rootCertificateProblem(pem);
 const checkPemCertificate: Check = (s) => {
     try {
         new X509Certificate(s);
-        return undefined;
     } catch {
         return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
     }
+    // An expired CA makes istiod's JWKS fetch fail, and with it every token check at the ingress.
+    return validityProblem(s);
 };
 
 function checkClusterName(s: string): string | undefined {
@@ -252,7 +256,11 @@ const issuerFields = {
     port: key(integer(1, 65535).default(9443), "integer 1-65535", "the lab issuer's (Keycloak on comp1, run by the root stack) HTTPS port"),
     realm: key(text(checkLabel).default("zta"), "DNS label", "the lab issuer's realm"),
     clientId: key(text(checkLabel).default("zta-testbed"), "DNS label", "the confidential client the realm import creates, and the audience its tokens carry"),
-    image: key(text().default(KEYCLOAK_IMAGE), "image reference", "Keycloak's container image, pinned"),
+    image: key(
+        text().default(KEYCLOAK_IMAGE),
+        "pinned image reference",
+        "Keycloak's container image: from quay.io or the lab registry (`registry.host:registry.port`), pinned by a sha256 digest or an exact release tag (never `latest`)",
+    ),
 };
 
 const jwtFields = {
@@ -264,11 +272,20 @@ const jwtFields = {
     ),
     jwksUri: key(text(checkUrl).optional(), "https:// URL", "the issuer's signing keys (required for an external issuer)", "the lab issuer's `<issuer>/protocol/openid-connect/certs`"),
     audiences: key(list(() => undefined, false).optional(), "list of strings", "accepted `aud` values; with an external issuer, unset accepts a token of any of its clients", "[`issuer.clientId`] with the lab issuer"),
-    caCert: key(text(checkPemCertificate).optional(), "PEM certificate", "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)"),
+    caCert: key(text(checkPemCertificate).optional(), "PEM certificate, valid now", "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)"),
+    allowAnyAudience: key(
+        bool().default(false),
+        "boolean",
+        "opt-in: accept an external issuer without `audiences`, so a token it signs for any of its clients passes the ingress (warned at every preview); otherwise refused",
+    ),
 };
 
 const peerFields = {
-    stack: key(text(), "stack name", 'StackReference name of the peer: "comp3", or "org/zta-testbed/comp3"'),
+    stack: key(
+        text((s) => checkStackReference(s, PROJECT)),
+        "stack name",
+        'StackReference name of the peer: "comp3", or "org/zta-testbed/comp3" (another project\'s stack is refused)',
+    ),
     clusterName: key(text(checkClusterName), "DNS label", "the `cluster.name` that peer stack must report"),
 };
 
@@ -331,7 +348,16 @@ const ingressFields = {
 };
 
 const networkPolicyFields = {
-    egressCidrs: key(list(checkCidr, true).default([]), "list of IPv4 CIDRs", "CIDRs every pod of a segmented namespace may reach (any port); otherwise nothing outside the cluster but the lab's own endpoints"),
+    egressCidrs: key(
+        list(checkCidr, true).default([]),
+        "list of IPv4 CIDRs",
+        "CIDRs every pod of a segmented namespace may reach (any port); otherwise nothing outside the cluster but the lab's own endpoints. A /16 or wider, or one holding a lab machine's address, needs `allowBroadEgress`",
+    ),
+    allowBroadEgress: key(
+        bool().default(false),
+        "boolean",
+        "opt-in: allow `egressCidrs` entries of /16 or wider (0.0.0.0/0) or holding a lab machine's address, for every segmented namespace, SPIRE's included (warned at every preview); otherwise refused",
+    ),
 };
 
 /** One top-level config key: where it is set, whether it must be, what it holds. */
@@ -482,6 +508,7 @@ function resolve(stack: string, p: Parsed) {
             jwksUri: p.jwt.jwksUri ?? (labIssuer ? `${labUrl}/protocol/openid-connect/certs` : ""),
             audiences: p.jwt.audiences ?? (labIssuer ? [p.issuer.clientId] : []),
             caCert: p.jwt.caCert,
+            allowAnyAudience: p.jwt.allowAnyAudience,
             /** True when `issuer` is the lab's own issuer (Keycloak on comp1, run by the root stack). */
             labIssuer,
         },
@@ -533,9 +560,21 @@ export function fullKey(path: string): string {
     return `${PROJECT}:${path}`;
 }
 
-/** The file a top-level key is set in: Pulumi.yaml for a lab-wide key, else the stack's file. */
-export function fileOfKey(stack: string, top: string): string {
-    return (LAB_WIDE_KEYS as readonly string[]).includes(top) ? PROJECT_FILE : stackFileOf(stack);
+/**
+ * Where raw values came from, when the caller read the files itself (the offline plan; under
+ * the engine the CLI reads them): so that a message names the file a key is in and a number
+ * as it was written.
+ */
+export interface RawOrigin {
+    /** Top-level keys set in Pulumi.yaml's config block and not in the stack file. */
+    readonly projectKeys?: ReadonlySet<string>;
+    /** Numbers as written in the YAML, by key path ("versions.istio": "1.30", which YAML reads as 1.3). */
+    readonly written?: Readonly<Record<string, string>>;
+}
+
+/** The file a top-level key is set in: Pulumi.yaml for a lab-wide key or one only Pulumi.yaml sets, else the stack's file. */
+export function fileOfKey(stack: string, top: string, origin: RawOrigin = {}): string {
+    return (LAB_WIDE_KEYS as readonly string[]).includes(top) || origin.projectKeys?.has(top) ? PROJECT_FILE : stackFileOf(stack);
 }
 
 /** The problem of a lab-wide key set in a stack file: the lab would drift. */
@@ -571,8 +610,9 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function shown(value: unknown): string {
-    // A PEM is long: its start is enough to recognise it.
-    const v = typeof value === "string" && value.length > 60 ? `${value.slice(0, 40)}...` : value;
+    // A PEM is long: its start is enough to recognise it. Credentials in a URL are never printed.
+    const text = typeof value === "string" ? redactUserinfo(value) : value;
+    const v = typeof text === "string" && text.length > 60 ? `${text.slice(0, 40)}...` : text;
     return String(JSON.stringify(v));
 }
 
@@ -605,18 +645,26 @@ export function unknownKeyProblem(path: readonly PropertyKey[], typo: string): s
 }
 
 /** The problems of a failed schema parse, each naming its full key, the bad value and what is expected, with its file. */
-function schemaProblems(stack: string, raw: RawConfig, issues: readonly z.core.$ZodIssue[]): { file: string; text: string }[] {
+function schemaProblems(stack: string, raw: RawConfig, issues: readonly z.core.$ZodIssue[], origin: RawOrigin): { file: string; text: string }[] {
     const out: { file: string; text: string }[] = [];
     for (const issue of issues) {
         const top = String(issue.path[0] ?? "");
         if (issue.code === "unrecognized_keys") {
-            for (const k of issue.keys) out.push({ file: issue.path.length === 0 ? stackFileOf(stack) : fileOfKey(stack, top), text: unknownKeyProblem(issue.path, k) });
+            for (const k of issue.keys)
+                out.push({ file: fileOfKey(stack, issue.path.length === 0 ? k : top, issue.path.length === 0 ? { projectKeys: origin.projectKeys } : origin), text: unknownKeyProblem(issue.path, k) });
             continue;
         }
-        const file = fileOfKey(stack, top);
+        const file = fileOfKey(stack, top, origin);
         const value = valueAt(raw, issue.path);
         if (issue.path.length === 1 && value === undefined) {
             out.push({ file, text: `${fullKey(top)} is not set: add it to ${file === PROJECT_FILE ? `${PROJECT_FILE}'s config block` : stackFileOf(stack)} (see ${CONFIG_DOC})` });
+            continue;
+        }
+        if (typeof value === "number" && issue.message === NON_EMPTY) {
+            // YAML reads 1.30 as the number 1.3: the message shows what was written, and the fix.
+            const written = origin.written?.[keyPath(issue.path)] ?? String(value);
+            const lost = written !== String(value) ? ` (YAML reads it as the number ${value})` : " (a number in YAML)";
+            out.push({ file, text: `${fullKey(keyPath(issue.path))} = ${written}${lost}: expected a string: quote it, as "${written}"` });
             continue;
         }
         out.push({ file, text: `${fullKey(keyPath(issue.path))} = ${shown(value)}: ${issue.message}` });
@@ -644,11 +692,11 @@ export function ownsRoot(cfg: Pick<LabConfig, "pki" | "mesh">): boolean {
  * themselves never pass through here. Every problem is reported at once, each
  * prefixed with the file its key is set in.
  */
-export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>): LabConfig {
+export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>, origin: RawOrigin = {}): LabConfig {
     const parsed = CONFIG_SCHEMA.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(schemaProblems(stack, raw, parsed.error.issues).map((p) => `${p.file}: ${p.text}`));
+    if (!parsed.success) throw new ConfigError(schemaProblems(stack, raw, parsed.error.issues, origin).map((p) => `${p.file}: ${p.text}`));
     const config = resolve(stack, parsed.data);
-    const own = dependentProblems(raw, parsed.data, config);
+    const own = dependentProblems(raw, parsed.data, config, origin);
     // Checks across fields run only on values that parsed, so one mistake is reported once.
     const problems = own.length > 0 ? own : [...crossFieldProblems(config, secretsSet), ...labAddressProblems(config)].map((text) => ({ file: stackFileOf(stack), text }));
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${p.file}: ${p.text}`));
@@ -656,7 +704,7 @@ export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: Readon
 }
 
 /** Rules between keys of one section or two, whose defaults depend on each other: the roster, the JWT issuer, the renewal window. */
-function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig): { file: string; text: string }[] {
+function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig, origin: RawOrigin): { file: string; text: string }[] {
     const stackFile = stackFileOf(cfg.stack);
     const out: { file: string; text: string }[] = [];
     const inStack = (text: string) => out.push({ file: stackFile, text });
@@ -706,7 +754,67 @@ function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig): { file: s
     if (cfg.jwt.labIssuer && cfg.jwt.caCert !== undefined) {
         inProject(`${fullKey("jwt.caCert")} = "(PEM)": the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer`);
     }
+    out.push(...guardProblems(p, cfg).map(([top, text]) => ({ file: fileOfKey(cfg.stack, top, origin), text })));
     return out;
+}
+
+/**
+ * Values that would switch zero trust off or reach comp1 unchecked (issue 27), each as
+ * [the top-level key it is set under, the problem]: the opt-ins are documented keys.
+ */
+function guardProblems(p: Parsed, cfg: LabConfig): [string, string][] {
+    const out: [string, string][] = [];
+    const labRegistry = `${p.registry.host}:${p.registry.port}`;
+    const image = checkIssuerImage(p.issuer.image, labRegistry);
+    if (image) out.push(["issuer", `${fullKey("issuer.image")} = ${shown(p.issuer.image)}: ${image}`]);
+    // Both run on comp1 (docker run -p <port>): one port cannot serve both.
+    if (cfg.jwt.labIssuer && p.registry.port === p.issuer.port) {
+        out.push(["issuer", `${fullKey("issuer.port")} = ${p.issuer.port} is ${fullKey("registry.port")} too: the registry and the lab issuer both listen on comp1; give the issuer another port (default 9443)`]);
+    }
+    if (!cfg.jwt.labIssuer) {
+        // The ingress checks `aud` only when audiences are given: without, any client of the issuer gets in.
+        if (p.jwt.audiences === undefined && !p.jwt.allowAnyAudience) {
+            out.push([
+                "jwt",
+                `${fullKey("jwt.audiences")} is not set for the external issuer ${shown(cfg.jwt.issuer)}: the ingress would accept a token it signs for any of its clients; ` +
+                    `list the client ids this lab accepts (\`audiences: [my-client]\`), or set ${fullKey("jwt.allowAnyAudience")}: true to accept that (warned at every preview)`,
+            ]);
+        }
+        const issuerHost = hostOf(cfg.jwt.issuer);
+        const jwksHost = p.jwt.jwksUri === undefined ? undefined : hostOf(p.jwt.jwksUri);
+        if (issuerHost && jwksHost && issuerHost !== jwksHost) {
+            out.push([
+                "jwt",
+                `${fullKey("jwt.jwksUri")} = ${shown(p.jwt.jwksUri)} is on host "${jwksHost}", not the issuer's "${issuerHost}": istiod would trust keys served by another host for ${shown(cfg.jwt.issuer)}; ` +
+                    "give the jwks_uri of the issuer's own discovery document (<issuer>/.well-known/openid-configuration)",
+            ]);
+        }
+    }
+    if (!p.networkPolicy.allowBroadEgress) {
+        p.networkPolicy.egressCidrs.forEach((cidr, i) => {
+            const reason = broadEgressReason(cidr, labAddressesOf(cfg));
+            if (!reason) return;
+            out.push([
+                "networkPolicy",
+                `${fullKey(`networkPolicy.egressCidrs[${i}]`)} = "${cidr}": ${reason}, for every pod of every segmented namespace (SPIRE's included); ` +
+                    `list the outside endpoints the workloads need (a /17 or narrower, no lab machine), or set ${fullKey("networkPolicy.allowBroadEgress")}: true to accept that (warned at every preview)`,
+            ]);
+        });
+    }
+    return out;
+}
+
+/** The warnings every preview prints while an opt-in of guardProblems is in use. */
+export function optInWarnings(cfg: LabConfig): string[] {
+    const warnings: string[] = [];
+    if (!cfg.jwt.labIssuer && cfg.jwt.audiences.length === 0 && cfg.jwt.allowAnyAudience) {
+        warnings.push(`${fullKey("jwt.allowAnyAudience")} is true: the ingress accepts a token ${redactUserinfo(cfg.jwt.issuer)} signs for any of its clients (no audience check)`);
+    }
+    const broad = cfg.networkPolicy.egressCidrs.filter((c) => broadEgressReason(c, labAddressesOf(cfg)) !== undefined);
+    if (cfg.networkPolicy.allowBroadEgress && broad.length > 0) {
+        warnings.push(`${fullKey("networkPolicy.allowBroadEgress")} is true: every pod of every segmented namespace, SPIRE's included, may reach ${broad.join(", ")}`);
+    }
+    return warnings;
 }
 
 function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<SecretKey>): string[] {

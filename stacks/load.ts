@@ -2,8 +2,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey, stackFileOf } from "./config";
-import { readStackFileConfig } from "./stackfile";
+import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, PROJECT_FILE, RawConfig, SECRET_KEYS, SecretKey, stackFileOf } from "./config";
+import { plainKeyProblems, readProjectFile, readStackFileConfig } from "./stackfile";
 
 export { PLAIN_KEYS } from "./config";
 
@@ -33,7 +33,12 @@ export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecre
     const root = pulumi.runtime.getRootDirectory();
     const stackFile = root ? path.join(root, stackFileOf(stack)) : undefined;
     if (stackFile && fs.existsSync(stackFile)) {
-        const drift = labWideKeyProblems(stack, Object.keys(readStackFileConfig(stackFile)));
+        const own = readStackFileConfig(stackFile);
+        // A private key in plain text under any key is refused before anything is declared, as the offline plan does.
+        const projectFile = path.join(root as string, PROJECT_FILE);
+        const keys = [...(fs.existsSync(projectFile) ? plainKeyProblems(PROJECT_FILE, readProjectFile(projectFile).block) : []), ...plainKeyProblems(stackFileOf(stack), own)];
+        if (keys.length > 0) throw new ConfigError(keys);
+        const drift = labWideKeyProblems(stack, Object.keys(own));
         if (drift.length > 0) throw new ConfigError(drift);
     }
     const raw: RawConfig = Object.fromEntries(

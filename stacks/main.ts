@@ -15,7 +15,7 @@ import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
-import { ConfigError, inStackFile, LabConfig, ownsRoot } from "./config";
+import { ConfigError, inStackFile, LabConfig, optInWarnings, ownsRoot } from "./config";
 import { loadConfig, StackSecrets } from "./load";
 import {
     ClusterAccess,
@@ -38,6 +38,8 @@ import { declareZeroTrust } from "./zerotrust";
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<StackOutputs> {
     const { cfg, secrets } = loadConfig(pulumi.getStack());
+    // An opt-in that weakens zero trust is said at every preview, not only when it was set.
+    for (const warning of optInWarnings(cfg)) pulumi.log.warn(warning);
     if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
     const peers = await readPeers(cfg);
     const problems = [...labViewProblems(cfg, peers), ...intermediatesProblems(cfg, rootPeerOf(cfg, peers))];

@@ -115,6 +115,13 @@ function pairProblems(a: Side, b: Side): string[] {
     if (x.clusterId === y.clusterId) problems.push(`${both("cluster.id", x.clusterId, y.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`);
     if (x.network === y.network) problems.push(`${both("cluster.network", x.network, y.network)}: the clusters are on different networks; name them differently`);
 
+    // Two stacks on one machine would run two kubeadm clusters on it, each resetting the other's.
+    // registry.host is comp1, shared by design (lab-wide).
+    const hostsOf = (i: ClusterIdentity) => Object.entries(i.labAddresses ?? {}).filter(([key]) => key !== "registry.host");
+    for (const [ka, ip] of hostsOf(x)) {
+        const same = hostsOf(y).find(([, other]) => other === ip);
+        if (same) problems.push(`${fullKey(ka)} = "${ip}" ${a.where} is ${same[0]} ${b.where} too: each stack builds its own machine; give each stack its own host addresses`);
+    }
     for (const pa of poolsOf(x)) {
         for (const pb of poolsOf(y)) {
             if (overlaps(pa, pb)) problems.push(`${fullKey("metallb.addresses")}: "${pa.text}" ${a.where} overlaps "${pb.text}" ${b.where}: the pools share one L2 network and must be disjoint`);

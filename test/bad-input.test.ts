@@ -12,17 +12,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EngineRuleError, evaluateStack } from "../offline/evaluate";
 import { planExitCode } from "../offline/exit";
-import { assertNoSecrets, readLabConfig, readStackConfig, StackPlan } from "../offline/lab";
+import { assertNoSecrets, planFiles, readLabConfig, readStackConfig, SecretLeakError, StackPlan } from "../offline/lab";
 import { brokenKubeconfig } from "../stacks/load";
 import { main } from "../stacks/main";
-import { checkOutDir, OutDirError, prepareOutDir } from "../offline/outdir";
+import { checkOutDir, OutDirError, writeOutDir } from "../offline/outdir";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { ClusterIdentity } from "../model/lab";
 import { intermediatesProblems } from "../stacks/peer";
 import { pulumiErrorMessage } from "../verify/stack";
 import { KubeCluster } from "../verify/cluster";
-import { badLabDir, CONFIG_CASES, FILE_CASES, LAB_CASES } from "./bad-inputs";
-import { byoLabDir, planCommandOutput, planOf, rawConfig, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
+import { badLabDir, CONFIG_CASES, FILE_CASES, GUARD_CASES, LAB_CASES, PLAIN_KEY } from "./bad-inputs";
+import { byoLabDir, labDirWith, planCommandOutput, planOf, rawConfig, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^    at /m;
@@ -77,13 +77,16 @@ function sha256(text: string | Buffer): string {
     return crypto.createHash("sha256").update(text).digest("hex");
 }
 
-/** sha256 of every file under dir, by relative path: "byte-identical" made checkable. */
+/** sha256 of every file under dir (a symbolic link as its target, an empty folder as such), by relative path: "byte-identical" made checkable. */
 function snapshot(dir: string): Record<string, string> {
     const out: Record<string, string> = {};
     const walk = (d: string) => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const entries = fs.readdirSync(d, { withFileTypes: true });
+        if (entries.length === 0 && d !== dir) out[`${path.relative(dir, d)}/`] = "empty folder";
+        for (const e of entries) {
             const p = path.join(d, e.name);
-            if (e.isDirectory()) walk(p);
+            if (e.isSymbolicLink()) out[path.relative(dir, p)] = `link to ${fs.readlinkSync(p)}`;
+            else if (e.isDirectory()) walk(p);
             else out[path.relative(dir, p)] = sha256(fs.readFileSync(p));
         }
     };
@@ -184,36 +187,62 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
     });
 });
 
-describe("re-planning into a plan directory replaces only what the plan wrote", () => {
-    test("a marked directory: the listed stack folders are replaced, a user's file beside them stays", () => {
+describe("re-planning into a plan directory replaces only what the plan wrote, and only while it is unchanged", () => {
+    const plan = (version: string) =>
+        new Map([
+            ["comp2/resources.json", `[${version}]\n`],
+            ["comp2/manifests/a.yaml", "a: 1\n"],
+            ["comp3/resources.json", "[]\n"],
+        ]);
+
+    test("a directory an earlier plan wrote: its stack folders are replaced, a user's file beside them stays, the marker lists every file with its hash", () => {
         const dir = tmp("zta-replan-");
-        // As an earlier plan left it: its marker, its folders (with a file a newer plan no longer writes), and a user's note.
-        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }));
-        for (const stack of ["comp2", "comp3"]) {
-            fs.mkdirSync(path.join(dir, stack));
-            fs.writeFileSync(path.join(dir, stack, "stale.json"), "{}\n");
-        }
+        writeOutDir(dir, ["comp2", "comp3"], new Map([...plan("1"), ["comp2/stale.json", "{}\n"]]));
         fs.writeFileSync(path.join(dir, "README.txt"), "mine\n");
-        prepareOutDir(dir, ["comp2", "comp3"]);
-        expect(snapshot(dir)).toEqual({ "README.txt": sha256("mine\n"), [PLAN_MARKER]: expect.any(String) });
-        expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8"))).toEqual({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] });
+        writeOutDir(dir, ["comp2", "comp3"], plan("2"));
+        expect(Object.keys(snapshot(dir)).sort()).toEqual([PLAN_MARKER, "README.txt", "comp2/manifests/a.yaml", "comp2/resources.json", "comp3/resources.json"]);
+        expect(fs.readFileSync(path.join(dir, "comp2", "resources.json"), "utf8")).toBe("[2]\n");
+        expect(fs.readFileSync(path.join(dir, "README.txt"), "utf8")).toBe("mine\n");
+        expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8"))).toEqual({
+            tool: "zta-testbed offline plan",
+            wrote: ["comp2", "comp3"],
+            files: { "comp2/manifests/a.yaml": sha256("a: 1\n"), "comp2/resources.json": sha256("[2]\n"), "comp3/resources.json": sha256("[]\n") },
+        });
     });
 
-    test("a marker that names a path outside the directory is refused, and nothing is removed", () => {
+    test.each([
+        [
+            "a hand-made marker without file hashes",
+            (dir: string) => fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] })),
+            /without the list of files and hashes/,
+        ],
+        [
+            "a marker that names a path outside the directory",
+            (dir: string) => fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."], files: {} })),
+            /names \.\., which a plan never writes/,
+        ],
+        ["a file added to a plan folder", (dir: string) => fs.writeFileSync(path.join(dir, "comp2", "notes.txt"), "mine\n"), /has comp2\/notes\.txt, which the earlier plan did not write/],
+        ["a plan file edited", (dir: string) => fs.writeFileSync(path.join(dir, "comp3", "resources.json"), "[1]\n"), /has comp3\/resources\.json, changed since the earlier plan wrote it/],
+        [
+            "a plan file replaced by a symbolic link",
+            (dir: string) => (fs.rmSync(path.join(dir, "comp3", "resources.json")), fs.symlinkSync("/etc/hostname", path.join(dir, "comp3", "resources.json"))),
+            /has comp3\/resources\.json, a symbolic link/,
+        ],
+    ])("%s is refused, and nothing is removed", (_label, change, message) => {
         const outer = tmp("zta-marker-");
         const dir = path.join(outer, "plan");
-        fs.mkdirSync(dir);
+        writeOutDir(dir, ["comp2", "comp3"], plan("1"));
         fs.writeFileSync(path.join(outer, "precious.txt"), "keep\n");
-        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."] }));
+        change(dir);
         const before = snapshot(outer);
-        expect(() => prepareOutDir(dir, ["comp2", "comp3"])).toThrow(OutDirError);
-        expect(() => checkOutDir(dir, ["comp2"])).toThrow(/names \.\., which a plan never writes/);
+        expect(() => writeOutDir(dir, ["comp2", "comp3"], plan("2"))).toThrow(OutDirError);
+        expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(message);
         expect(snapshot(outer)).toEqual(before);
     });
 
     test("a stack folder the earlier plan did not list is refused", () => {
         const dir = tmp("zta-unlisted-");
-        fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2"] }));
+        writeOutDir(dir, ["comp2"], new Map([["comp2/resources.json", "[]\n"]]));
         fs.mkdirSync(path.join(dir, "comp3"));
         expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(/comp3 exists but the earlier plan did not write it/);
     });
@@ -221,6 +250,58 @@ describe("re-planning into a plan directory replaces only what the plan wrote", 
     test("a new or empty directory is fine", () => {
         expect(() => checkOutDir(path.join(tmp("zta-new-"), "plan"), ["comp2"])).not.toThrow();
         expect(() => checkOutDir(tmp("zta-empty-"), ["comp2"])).not.toThrow();
+    });
+
+    test("a failure while writing leaves the earlier plan as it was, and no staging folder behind", () => {
+        const dir = tmp("zta-midway-");
+        writeOutDir(dir, ["comp2", "comp3"], plan("1"));
+        const before = snapshot(dir);
+        // comp2/a is a file and a folder at once: the write fails halfway through the new plan.
+        const broken = new Map([...plan("2"), ["comp2/a", "x\n"], ["comp2/a/b", "y\n"]]);
+        expect(() => writeOutDir(dir, ["comp2", "comp3"], broken)).toThrow();
+        expect(snapshot(dir)).toEqual(before);
+    });
+});
+
+describe("issue 27: every guarded mistake is refused by `npm run plan` with exit 1, naming file and key, and nothing changes", () => {
+    test("the table covers each class of the issue", () => {
+        expect(GUARD_CASES.length).toBeGreaterThanOrEqual(30);
+    });
+
+    test.each(GUARD_CASES.map((c) => [c.label, c] as const))("%s", async (_label, c) => {
+        const root = tmp("zta-guard-");
+        fs.cpSync(c.lab(), path.join(root, "lab"), { recursive: true });
+        const args = ["--quiet", "--config-dir", path.join(root, "lab"), ...(c.args?.(root) ?? ["--out", path.join(root, "out")])];
+        const before = snapshot(root);
+        const r = await planCommandOutput(args);
+        expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 1 });
+        expect(r.stderr).toMatch(c.message);
+        // The line that answers it names the file (or flag) it is about.
+        const line = r.stderr.split("\n").find((l) => c.message.test(l)) ?? r.stderr;
+        expect(line).toMatch(/Pulumi(\.[^ ]+)?\.yaml|--out|--stacks|--config-dir/);
+        expect(r.stdout + r.stderr).not.toMatch(STACK_FRAME);
+        // No credential, no key, ever printed.
+        expect(r.stdout + r.stderr).not.toMatch(/s3cret-pass|PRIVATE KEY-----/);
+        expect(r.stdout + r.stderr).not.toContain(PLAIN_KEY.split("\n")[1]);
+        // Refused before anything was evaluated (no cluster summary) or written: the tree is as it was.
+        expect(r.stdout).not.toMatch(/first deployment/);
+        expect(snapshot(root)).toEqual(before);
+    });
+
+    test("a problem of Pulumi.yaml is reported once, under Pulumi.yaml, not under each stack file", async () => {
+        const c = GUARD_CASES.find((g) => g.label === "a misspelt section in Pulumi.yaml (reported once, there)") as (typeof GUARD_CASES)[number];
+        const r = await planCommandOutput(["--quiet", "--config-dir", c.lab(), "--out", path.join(tmp("zta-once-"), "out")]);
+        expect(r.stderr.split("\n").filter((l) => l.includes("netwrokPolicy"))).toEqual([expect.stringMatching(/^ {2}- Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting/)]);
+    });
+
+    test("the opt-ins let the value through, and every preview warns", async () => {
+        const dir = labDirWith((_s, raw) => {
+            raw.networkPolicy = { egressCidrs: ["0.0.0.0/0"], allowBroadEgress: true };
+        });
+        const r = await planCommandOutput(["--quiet", "--config-dir", dir, "--out", path.join(tmp("zta-optin-"), "out")]);
+        expect(r.status).toBe(0);
+        expect(r.stdout.split("\n").filter((l) => l.includes("allowBroadEgress")).length).toBeGreaterThanOrEqual(2);
+        expect(r.stdout).toContain("warning: zta-testbed:networkPolicy.allowBroadEgress is true: every pod of every segmented namespace, SPIRE's included, may reach 0.0.0.0/0");
     });
 });
 
@@ -257,6 +338,24 @@ describe("a wrong clusterName in the root stack's roster, seen from the peer und
         await expect(evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, deployed: { comp2: misnamed }, program: main })).rejects.toThrow(
             /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": in Pulumi\.comp2\.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2"/,
         );
+    });
+});
+
+describe("under the engine, a private key in a stack file is refused before anything is declared", () => {
+    test("the program reads its stack file at the project root and names the key, never the key itself", async () => {
+        const dir = labDirWith(() => undefined);
+        const file = path.join(dir, "Pulumi.comp2.yaml");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("config:\n", `config:\n  zta-testbd:sshPrivateKey: ${JSON.stringify(PLAIN_KEY)}\n`));
+        // The engine runs the program at the project root; the mock runtime has none, so the test gives it.
+        const root = jest.spyOn(pulumi.runtime, "getRootDirectory").mockReturnValue(dir);
+        try {
+            const stack = readStackConfig(REPO, "comp2");
+            const run = evaluateStack({ project: "zta-testbed", stack: "comp2", config: stack.config, secretKeys: stack.secretKeys, program: main });
+            await expect(run).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/);
+            await expect(run).rejects.not.toThrow(PLAIN_KEY.split("\n")[1]);
+        } finally {
+            root.mockRestore();
+        }
     });
 });
 
@@ -302,17 +401,23 @@ describe("verify answers in one line", () => {
 });
 
 describe("the plan refuses any value that was secret anywhere in the program", () => {
-    const program = (leak: "resource" | "output" | "config" | "none") => async () => {
+    type Leak = "resource" | "base64" | "output" | "config" | "none";
+    const program = (leak: Leak) => async () => {
         const password = new random.RandomPassword("admin", { length: 32, special: false });
         const provider = new k8s.Provider("k8s", { kubeconfig: pulumi.secret("apiVersion: v1") });
         const value = leak === "resource" ? pulumi.unsecret(password.result) : password.result;
         // A ConfigMap's data is plain: the password must stay a secret Output for the plan to redact it.
         new k8s.core.v1.ConfigMap("admin", { metadata: { name: "admin" }, data: { password: value } }, { provider });
+        if (leak === "base64") {
+            // binaryData holds base64, as a Secret's data does: only the guard's base64 form of the password matches it.
+            const encoded = pulumi.unsecret(password.result).apply((p) => Buffer.from(p).toString("base64"));
+            new k8s.core.v1.ConfigMap("admin-binary", { metadata: { name: "admin-binary" }, binaryData: { password: encoded } }, { provider });
+        }
         if (leak === "output") return { adminPassword: pulumi.unsecret(password.result) };
         if (leak === "config") return { token: pulumi.unsecret(new pulumi.Config("zta-testbed").requireSecret("apiToken")) };
         return { adminPassword: password.result };
     };
-    const evaluate = async (leak: "resource" | "output" | "config" | "none"): Promise<StackPlan> => ({
+    const evaluate = async (leak: Leak): Promise<StackPlan> => ({
         ...(await evaluateStack({
             project: "zta-testbed",
             stack: "comp2",
@@ -346,5 +451,38 @@ describe("the plan refuses any value that was secret anywhere in the program", (
         expect(err?.message).toMatch(where);
         expect(err?.message).not.toMatch(/MOCK-PASSWORD|a-token-that-is-secret/);
         expect(planExitCode(err)).toBe(1);
+    });
+
+    test("a generated password written base64-encoded into a resource's data is found by its base64 form, and named", async () => {
+        const plan = await evaluate("base64");
+        const binary = plan.resources.find((r) => r.name === "admin-binary") as unknown as { inputs: { binaryData: { password: string } } };
+        // The plain password is nowhere in the plan: only the base64 needle can see it.
+        expect(binary.inputs.binaryData.password).toBe(Buffer.from("MOCK-PASSWORD(RandomPassword/admin)").toString("base64"));
+        expect(JSON.stringify(plan.resources)).not.toContain("MOCK-PASSWORD(");
+        expect(() => assertNoSecrets(plan)).toThrow(
+            "offline plan: a value that is secret elsewhere in the program would be written in plain text to comp2/resources.json (inputs of kubernetes:core/v1:ConfigMap admin-binary) (a 35-character value, base64-encoded; not shown)",
+        );
+        expect(() => planFiles(plan)).toThrow(SecretLeakError);
+    });
+
+    test("the write-time guard names the resource and the key that carries key material", () => {
+        const plan: StackPlan = {
+            stack: "comp2",
+            resources: [
+                {
+                    type: "kubernetes:core/v1:ConfigMap",
+                    name: "tls",
+                    urn: "urn:x",
+                    parent: null,
+                    custom: true,
+                    inputs: { kind: "ConfigMap", metadata: { name: "tls" }, data: { "tls.key": "-----BEGIN EC PRIVATE KEY-----\nAAAA\n" } },
+                } as never,
+            ],
+            outputs: {},
+            warnings: [],
+            secretValues: [],
+            standIns: [],
+        } as unknown as StackPlan;
+        expect(() => planFiles(plan)).toThrow(/secret material would be written to comp2\/resources\.json \(input data\.tls\.key of kubernetes:core\/v1:ConfigMap tls\)/);
     });
 });

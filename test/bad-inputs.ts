@@ -2,8 +2,11 @@
 // give, with the exit code and a fragment of the one message that must answer
 // it. Config cases are pure (parseLabConfig and the plan's up-front lab check);
 // test/bad-input.test.ts runs the whole table, a subset through the real CLIs.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
+import { PLAN_MARKER, writeOutDir } from "../offline/outdir";
 import { LAB_WIDE_KEYS } from "../stacks/config";
 import { labDirWith } from "./helpers";
 
@@ -193,4 +196,313 @@ export function badLabDir(kind: "config" | "lab" | "file", label: string): strin
         fs.writeFileSync(file, text(stack, fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stack}.yaml`), "utf8")));
     }
     return dir;
+}
+
+// ---------------------------------------------------------------- issue 27: guardrails
+
+/** A PEM private key made for the test (never a real one): what an operator might paste into a stack file. */
+export const PLAIN_KEY = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+/** A CA certificate that expired on 2025-01-01 (test/fixtures/guards/README.md). */
+const EXPIRED_CA = fs.readFileSync(path.join(__dirname, "fixtures/guards/expired-issuer-ca.pem"), "utf8");
+/** A CA certificate valid until 2046 (test/fixtures/verify/README.md). */
+const VALID_CA = fs.readFileSync(path.join(__dirname, "fixtures/verify/other-root.pem"), "utf8");
+/** An external issuer as an operator would bring it: its keys on its own host, its CA, an audience. */
+const EXTERNAL_JWT = { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs", caCert: VALID_CA, audiences: ["zta-lab"] };
+
+/** The committed lab with each stack's raw config changed as `edit` says (lab-wide keys land in Pulumi.yaml, as labDirWith does). */
+const everyStack = (edit: (raw: any) => void) => () => labDirWith((_stack, raw) => edit(raw));
+const oneStack = (stack: string, edit: (raw: any) => void) => () => labDirWith((s, raw) => s === stack && edit(raw));
+
+/** The committed lab with files rewritten: `edit` gets each file's name and parsed YAML (change it in place), or returns bytes to write instead. */
+function labFiles(edit: (file: string, doc: any) => void | Buffer | string): () => string {
+    return () => {
+        const dir = labDirWith(() => undefined);
+        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+            const doc = YAML.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+            const out = edit(file, doc);
+            fs.writeFileSync(path.join(dir, file), out ?? YAML.stringify(doc));
+        }
+        return dir;
+    };
+}
+
+/** A directory shaped as an earlier plan left it (its marker lists its files and their hashes), in `root`. */
+function earlierPlan(root: string): string {
+    const out = path.join(root, "out");
+    const files = new Map([
+        ["comp2/resources.json", "[]\n"],
+        ["comp3/resources.json", "[]\n"],
+    ]);
+    writeOutDir(out, ["comp2", "comp3"], files);
+    return out;
+}
+
+/**
+ * One guarded mistake: the lab (a copied lab dir), the flags besides `--quiet --config-dir`
+ * (default `--out <root>/out`; made inside `root`, which the test snapshots), and the message.
+ */
+export interface GuardCase {
+    readonly label: string;
+    readonly lab: () => string;
+    readonly args?: (root: string) => string[];
+    readonly message: RegExp;
+}
+
+/**
+ * Issue 27's classes, each refused by `npm run plan` with exit 1 before anything is evaluated
+ * or written; test/bad-input.test.ts runs each in process and checks that nothing changed.
+ */
+export const GUARD_CASES: GuardCase[] = [
+    // Zero trust switched off by one value.
+    {
+        label: "an external issuer without audiences",
+        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, audiences: undefined })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.audiences is not set for the external issuer "https:\/\/idp\.example\.org\/realms\/lab": .* or set zta-testbed:jwt\.allowAnyAudience: true/m,
+    },
+    {
+        label: "egress to 0.0.0.0/0 in a stack file",
+        lab: oneStack("comp3", (r) => (r.networkPolicy = { egressCidrs: ["0.0.0.0/0"] })),
+        message: /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress to every address, .* or set zta-testbed:networkPolicy\.allowBroadEgress: true/m,
+    },
+    {
+        label: "egress to 0.0.0.0/0 in Pulumi.yaml",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.yaml") doc.config["zta-testbed:networkPolicy"] = { value: { egressCidrs: ["0.0.0.0/0"] } };
+        }),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress/m,
+    },
+    {
+        label: "egress to a /8",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["10.0.0.0/8"] })),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.0\.0\.0\/8": a \/8 opens egress to 16777216 addresses/m,
+    },
+    {
+        label: "egress to the hosts' network",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["192.0.2.0/24", "10.5.0.0/24"] })),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[1\] = "10\.5\.0\.0\/24": it holds the lab machine address registry\.host = "10\.5\.0\.2"/m,
+    },
+    {
+        label: "egress to the peer stack's host",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["10.5.0.4/32"] })),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.5\.0\.4\/32": it holds the lab machine address host\.address of stack "comp3" = "10\.5\.0\.4"/m,
+    },
+    {
+        label: "a JWKS URI on another host than the issuer",
+        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://keys.attacker.example/certs" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/keys\.attacker\.example\/certs" is on host "keys\.attacker\.example", not the issuer's "idp\.example\.org"/m,
+    },
+    // Free text that reaches a shell or a root container.
+    {
+        label: "an issuer image at :latest",
+        lab: everyStack((r) => (r.issuer = { image: "quay.io/keycloak/keycloak:latest" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:latest": expected a pinned image: .*not "latest"/m,
+    },
+    {
+        label: "an issuer image that is a docker option",
+        lab: everyStack((r) => (r.issuer = { image: "--privileged" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "--privileged": expected a container image reference/m,
+    },
+    {
+        label: "an issuer image from another registry",
+        lab: everyStack((r) => (r.issuer = { image: "docker.io/someone/keycloak:26.4.7" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "docker\.io\/someone\/keycloak:26\.4\.7": expected an image from "quay\.io" or "10\.5\.0\.2:8443"/m,
+    },
+    {
+        label: "an issuer image at a moving minor tag",
+        lab: everyStack((r) => (r.issuer = { image: "quay.io/keycloak/keycloak:26.4" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:26\.4": expected a pinned image/m,
+    },
+    // Names that become paths.
+    {
+        label: "--stacks with a stack name that climbs out of --out",
+        lab: everyStack(() => undefined),
+        args: (root) => ["--stacks", "comp2,..", "--out", path.join(root, "out")],
+        message: /(?:^|- )--stacks: stack name "\.\.": expected a Pulumi stack name/m,
+    },
+    {
+        label: "a stack file whose stack name is ..",
+        lab: () => {
+            const dir = labDirWith(() => undefined);
+            fs.copyFileSync(path.join(dir, "Pulumi.comp3.yaml"), path.join(dir, "Pulumi....yaml"));
+            return dir;
+        },
+        message: /Pulumi\.\.\.\.yaml: stack name "\.\.": expected a Pulumi stack name/,
+    },
+    {
+        label: "--out whose marker is hand-made",
+        lab: everyStack(() => undefined),
+        args: (root) => ["--out", handMadeMarker(root)],
+        message: /^plan failed: --out .*: .* is not empty and has a \.zta-plan marker without the list of files and hashes/m,
+    },
+    {
+        label: "--out whose marker is a symbolic link",
+        lab: everyStack(() => undefined),
+        args: (root) => {
+            const out = earlierPlan(root);
+            fs.renameSync(path.join(out, PLAN_MARKER), path.join(root, "marker.json"));
+            fs.symlinkSync(path.join(root, "marker.json"), path.join(out, PLAN_MARKER));
+            return ["--out", out];
+        },
+        message: /^plan failed: --out .*: .* is not empty and has a \.zta-plan that is not a regular file \(a symbolic link\)/m,
+    },
+    {
+        label: "--out whose stack folder is a symbolic link elsewhere",
+        lab: everyStack(() => undefined),
+        args: (root) => {
+            const out = earlierPlan(root);
+            fs.mkdirSync(path.join(root, "elsewhere"));
+            fs.writeFileSync(path.join(root, "elsewhere", "resources.json"), "[]\n");
+            fs.rmSync(path.join(out, "comp2"), { recursive: true });
+            fs.symlinkSync(path.join(root, "elsewhere"), path.join(out, "comp2"));
+            return ["--out", out];
+        },
+        message: /^plan failed: --out .*: .* is not empty and has comp2, which the marker lists but which is a symbolic link/m,
+    },
+    {
+        label: "--out holding a plan file changed since",
+        lab: everyStack(() => undefined),
+        args: (root) => {
+            const out = earlierPlan(root);
+            fs.writeFileSync(path.join(out, "comp2", "resources.json"), "my edits\n");
+            return ["--out", out];
+        },
+        message: /^plan failed: --out .*: .* has comp2\/resources\.json, changed since the earlier plan wrote it/m,
+    },
+    {
+        label: "a wrong stack file while --out holds an earlier plan (the earlier plan stays)",
+        lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["0.0.0.0/0"] })),
+        args: (root) => ["--out", earlierPlan(root)],
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0"/m,
+    },
+    // Cross-stack facts.
+    {
+        label: "two stacks on one host address",
+        lab: oneStack("comp3", (r) => (r.host.address = "10.5.0.3")),
+        message: /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:host\.address = "10\.5\.0\.3" here is host\.address in peer stack "comp2" too/m,
+    },
+    {
+        label: "a roster entry naming another project's stack",
+        lab: oneStack("comp2", (r) => (r.peers[0].stack = "acme/other-project/comp3")),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:peers\[0\]\.stack = "acme\/other-project\/comp3": names a stack of Pulumi project "other-project", not of this project "zta-testbed"/m,
+    },
+    {
+        label: "the registry and the issuer on one comp1 port",
+        lab: everyStack((r) => (r.registry.port = 9443)),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.port = 9443 is zta-testbed:registry\.port too: the registry and the lab issuer both listen on comp1/m,
+    },
+    // Credentials and keys where they do not belong.
+    {
+        label: "credentials in jwt.issuer",
+        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, issuer: "https://admin:s3cret-pass@idp.example.org/realms/lab" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.issuer = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab": carries credentials/m,
+    },
+    {
+        label: "credentials in jwt.jwksUri",
+        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://admin:s3cret-pass@idp.example.org/realms/lab/certs" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab\/certs": carries credentials/m,
+    },
+    {
+        label: "credentials in charts.mirror",
+        lab: everyStack((r) => (r.charts = { mirror: "http://mirror:s3cret-pass@10.5.0.2:8080/charts" })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:charts\.mirror = "http:\/\/\*\*\*@10\.5\.0\.2:8080\/charts": carries credentials/m,
+    },
+    {
+        label: "a plain private key under a misspelt namespace",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.comp2.yaml") doc.config["zta-testbd:sshPrivateKey"] = PLAIN_KEY;
+        }),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/m,
+    },
+    {
+        label: "a plain private key without a namespace",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.comp3.yaml") doc.config.hostKey = PLAIN_KEY;
+        }),
+        message: /(?:^|- )Pulumi\.comp3\.yaml: hostKey holds a private key in plain text/m,
+    },
+    {
+        label: "a plain private key wrapped by hand as {secure: ...}",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.comp2.yaml") doc.config["zta-testbed:sshPrivateKey"] = { secure: PLAIN_KEY };
+        }),
+        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:sshPrivateKey holds a private key in plain text wrapped by hand as \{secure: \.\.\.\}/m,
+    },
+    {
+        label: "a plain private key in Pulumi.yaml",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.yaml") doc.config["zta-testbed:registry"].value.tlsKey = PLAIN_KEY;
+        }),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:registry\.value\.tlsKey holds a private key in plain text/m,
+    },
+    // Messages that point the right way.
+    {
+        label: "a misspelt section in Pulumi.yaml (reported once, there)",
+        lab: labFiles((file, doc) => {
+            if (file === "Pulumi.yaml") doc.config["zta-testbed:netwrokPolicy"] = { value: { egressCidrs: [] } };
+        }),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting: did you mean zta-testbed:networkPolicy\?/m,
+    },
+    {
+        label: "a version written as a YAML number",
+        lab: labFiles((file, doc) => {
+            return file === "Pulumi.yaml" ? YAML.stringify(doc).replace(/istio: "?1\.30\.3"?/, "istio: 1.30") : undefined;
+        }),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:versions\.istio = 1\.30 \(YAML reads it as the number 1\.3\): expected a string: quote it, as "1\.30"/m,
+    },
+    {
+        label: "a stack file in UTF-16",
+        lab: labFiles((file, doc) => (file === "Pulumi.comp2.yaml" ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(YAML.stringify(doc), "utf16le")]) : undefined)),
+        message: /Pulumi\.comp2\.yaml is not UTF-8 text \(it looks like UTF-16, or holds NUL bytes\): save it as UTF-8/,
+    },
+    {
+        label: "a stack file with a YAML alias bomb",
+        lab: labFiles((file, doc) => {
+            if (file !== "Pulumi.comp3.yaml") return;
+            const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+            for (let i = 1; i < 8; i++)
+                levels.push(
+                    `${"abcdefgh"[i]}: &${"abcdefgh"[i]} [${Array(9)
+                        .fill(`*${"abcdefgh"[i - 1]}`)
+                        .join(", ")}]`,
+                );
+            return `${levels.join("\n")}\n${YAML.stringify(doc)}`;
+        }),
+        message: /Pulumi\.comp3\.yaml: Excessive alias count .* \(YAML aliases that expand too far\)/,
+    },
+    {
+        label: "--config-dir that is a file",
+        lab: everyStack(() => undefined),
+        args: (root) => ["--config-dir", path.join(root, "lab", "Pulumi.yaml"), "--out", path.join(root, "out")],
+        message: /(?:^|- )--config-dir .*Pulumi\.yaml is not a directory/m,
+    },
+    {
+        label: "--out under a file",
+        lab: everyStack(() => undefined),
+        args: (root) => ["--out", path.join(root, "lab", "Pulumi.yaml", "plan")],
+        message: /^plan failed: --out .*: .*Pulumi\.yaml is not a directory, so .* cannot be made/m,
+    },
+    {
+        label: "--out that is a dangling symbolic link",
+        lab: everyStack(() => undefined),
+        args: (root) => {
+            fs.symlinkSync(path.join(root, "nowhere"), path.join(root, "out"));
+            return ["--out", path.join(root, "out")];
+        },
+        message: /^plan failed: --out .*: .* is a symbolic link/m,
+    },
+    // Trust material.
+    {
+        label: "an expired jwt.caCert",
+        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, caCert: EXPIRED_CA })),
+        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.caCert = "-----BEGIN CERTIFICATE-----\\nMIIB.*\.\.\.": the certificate expired on Jan {1,2}1 00:00:00 2025 GMT/m,
+    },
+];
+
+/** An --out holding a marker made by hand (the old format: no file list), over a user's folder. */
+function handMadeMarker(root: string): string {
+    const out = path.join(root, "out");
+    fs.mkdirSync(path.join(out, "comp2"), { recursive: true });
+    fs.writeFileSync(path.join(out, "comp2", "thesis.tex"), "\\documentclass{article}\n");
+    fs.writeFileSync(path.join(out, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }));
+    return out;
 }

@@ -210,7 +210,7 @@ describe("a misspelt key is refused naming it and the nearest valid key", () => 
         [
             "jwt.audiance",
             (r: any) => (r.jwt.audiance = ["zta-ingress"]),
-            /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert; see docs\/config\.md\)$/m,
+            /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert, allowAnyAudience; see docs\/config\.md\)$/m,
         ],
         ["jwt.audience", (r: any) => (r.jwt.audience = "zta-ingress"), /zta-testbed:jwt\.audience is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
         ["host.allowRest", (r: any) => (r.host.allowRest = true), /^Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/m],
@@ -331,7 +331,7 @@ describe("the configuration tables are the schema's (`npm run docs:config` write
 
     test("they list the keys with their scope, type and default", () => {
         const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
-        expect(readme).toContain("| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert` |");
+        expect(readme).toContain("| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert`, `allowAnyAudience` |");
         expect(readme).toContain("| `peers[]` | stack | `stack`, `clusterName` |");
         const doc = fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8");
         expect(doc).toContain("| `host.allowReset` | boolean | `false` | stack |");

@@ -26,7 +26,8 @@ beforeAll(async () => {
     lab = await planOf();
     external = await planOf(
         labDirWith((_s, raw) => {
-            raw.jwt = { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs", caCert: EXTERNAL_CA };
+            // Without audiences: the opt-in (any client of the issuer), which every preview warns about.
+            raw.jwt = { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs", caCert: EXTERNAL_CA, allowAnyAudience: true };
         }),
     );
 });
@@ -141,6 +142,8 @@ describe("an external issuer", () => {
         expect(resourcesOfType(plan, COMMAND).filter((r) => r.name.includes("issuer"))).toEqual([]);
         expect(plan.outputs.issuer).toBeUndefined();
         expect(jwtRules(plan)).toEqual([{ issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs" }]);
+        // jwt.allowAnyAudience is the opt-in for that: every preview says so.
+        expect(plan.warnings).toContain("zta-testbed:jwt.allowAnyAudience is true: the ingress accepts a token https://idp.example.org/realms/lab signs for any of its clients (no audience check)");
     });
 });
 

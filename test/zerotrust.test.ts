@@ -109,9 +109,10 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
                 issuer: "https://idp.example:8443/realms/other",
                 jwksUri: "https://idp.example:8443/realms/other/certs",
                 caCert: fs.readFileSync(path.join(__dirname, "fixtures/verify/other-root.pem"), "utf8"),
+                allowAnyAudience: true,
             };
         });
-        // An external issuer: any audience unless jwt.audiences says.
+        // An external issuer without audiences (the opt-in jwt.allowAnyAudience): any audience.
         expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" }]);
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
         expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-testbed"] }]);
