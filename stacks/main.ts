@@ -131,6 +131,7 @@ function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peers:
     }
     const brought = cfg.pki.rootCaCert;
     const pki = new Pki(`${cfg.stack}-pki`, {
+        trustDomain: cfg.mesh.trustDomain,
         sign,
         intermediates: { validityHours: cfg.pki.intermediateValidityHours, earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours },
         // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config.ts).

@@ -348,7 +348,7 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
             secretKeys: [],
             program: async () => {
                 const ca = new ClusterCa("t-ca", { clusterName: "cluster2" });
-                const pki = new Pki("t-pki", { sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
+                const pki = new Pki("t-pki", { trustDomain: "cluster2.zta.lab", sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
                 const trust = ca.trust(
                     pki.rootCaCert,
                     pki.signedIntermediates.apply((m) => m.cluster2),
