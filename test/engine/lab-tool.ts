@@ -62,7 +62,8 @@ async function info(flags: Flags): Promise<void> {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
-    // Torn down last (docs/deploy.md, "Tearing down"): the stack that owns the lab root.
+    // Torn down last (docs/deploy.md, "Tearing down"): the stack with pki.role root (the lab root's owner in
+    // the shared model; in the federated model, where every stack owns a root, the one that runs the registry).
     const root = stacks.filter((stack) => rawStack(dir, stack).pki?.role === "root");
     lines.push(`root_stacks="${root.join(" ")}"`);
     lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, stacks[0]).versions?.cilium)}`);
