@@ -63,8 +63,8 @@ export interface IstioPrimaryArgs {
     readonly meshId: string;
     /** `meshConfig.trustDomain`: the SPIRE trust domain. */
     readonly trustDomain: string;
-    /** `meshConfig.trustDomainAliases`: every peer's trust domain in the federated model, else empty. */
-    readonly trustDomainAliases: string[];
+    /** The federated trust model: SPIRE identities for every workload, and the peers' trust domains. Absent in the shared model. */
+    readonly federation?: IstioFederation;
     /**
      * This cluster's CA. Absent (its intermediates not signed yet): only istio-system
      * and `base` are declared, enough for the remote-secret exchange.
@@ -88,6 +88,50 @@ export interface IstioPrimaryArgs {
     readonly clusterNetwork?: ClusterNetwork;
     /** SPIRE: the ingress gateway mounts its CSI socket, so it waits for it. */
     readonly identity?: MeshIdentity;
+}
+
+/** What the federated trust model adds to istiod. */
+export interface IstioFederation {
+    /** Every peer whose trust domain and root are known (deployed); none before the peers are. */
+    readonly peers: readonly PeerTrustAnchor[];
+}
+
+/** A peer's trust domain and the root that anchors it. */
+export interface PeerTrustAnchor {
+    readonly trustDomain: string;
+    /** The peer's root CA certificate (PEM, public). */
+    readonly rootCaCert: pulumi.Input<string>;
+}
+
+/** The injection templates every pod without an `inject.istio.io/templates` annotation gets in the federated model. */
+export const FEDERATED_DEFAULT_TEMPLATES = ["sidecar", "spire"];
+
+/**
+ * istiod's meshConfig: its trust domain and, in the federated model, the peers'
+ * trust domains as `caCertificates` entries (never `trustDomainAliases`).
+ *
+ * Why not aliases: istiod rewrites every AuthorizationPolicy principal whose trust
+ * domain is the local one or an alias into the same principal in each of them
+ * (pilot/pkg/security/trustdomain/bundle.go, ReplaceTrustDomainAliases, applied by
+ * pilot/pkg/security/authz/model/model.go, MigrateTrustDomain), so with a peer's
+ * domain as an alias `<peer>/ns/istio-system/sa/istio-ingressgateway` is the local
+ * ingress gateway to every policy, and no policy can name a peer caller alone.
+ *
+ * What the entries do: the trust domains a server-side proxy accepts in a client
+ * certificate's URI SAN are `trustDomain`, the aliases and every
+ * `caCertificates[].trustDomains` (pilot/pkg/networking/plugin/authn/util.go,
+ * TrustDomainsForValidation, the prefixes of pilot/pkg/security/model/authentication.go);
+ * authorization reads only `trustDomain` and the aliases
+ * (pilot/pkg/networking/plugin/authz/authorization.go). `pem` is the peer's root,
+ * the anchor the field says the trust domains belong to; istiod hands `pem`
+ * entries to proxies only with ISTIO_MULTIROOT_MESH on (pilot/pkg/xds/pcds.go),
+ * which stays off: every proxy of the federated model takes its roots from the
+ * SPIRE agent, one bundle per trust domain (Envoy's SPIFFE validator), so a peer's
+ * root vouches only for the peer's identities.
+ */
+export function meshConfigOf(trustDomain: string, federation: IstioFederation | undefined): Record<string, unknown> {
+    const peers = federation?.peers ?? [];
+    return { trustDomain, ...(peers.length > 0 ? { caCertificates: peers.map((p) => ({ pem: p.rootCaCert, trustDomains: [p.trustDomain] })) } : {}) };
 }
 
 /** What istiod's CA is made of. */
@@ -153,8 +197,6 @@ export class IstioPrimary extends pulumi.ComponentResource {
             { parent: this, provider, additionalSecretOutputs: ["data", "stringData"] },
         ));
 
-        const meshConfig: Record<string, unknown> = { trustDomain: args.trustDomain };
-        if (args.trustDomainAliases.length > 0) meshConfig.trustDomainAliases = args.trustDomainAliases;
         this.istiod = helmRelease(
             `${name}-istiod`,
             {
@@ -163,8 +205,10 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 releaseName: "istiod",
                 values: {
                     global: { hub: this.hub, meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network },
-                    meshConfig,
-                    sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE } },
+                    meshConfig: meshConfigOf(args.trustDomain, args.federation),
+                    // Federated model: every injected pod gets its identity from SPIRE (and with it the
+                    // peers' bundles, scoped to their trust domains); istiod's CA carries only this cluster's root.
+                    sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE }, ...(args.federation ? { defaultTemplates: FEDERATED_DEFAULT_TEMPLATES } : {}) },
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
                     // silently ignored): istiod fetches the issuer's JWKS trusting this CA (istio#46350).
                     ...(args.jwksCaCert !== undefined ? { jwksResolverExtraRootCA: args.jwksCaCert } : {}),

@@ -50,10 +50,22 @@ export interface WorkloadSelector {
     readonly matchLabels: Record<string, string>;
 }
 
+/** DestinationRule.spec (networking.istio.io/v1): only the fields this testbed sets. */
+export interface DestinationRuleSpec {
+    readonly host: string;
+    readonly trafficPolicy: { readonly tls: { readonly mode: "ISTIO_MUTUAL"; readonly subjectAltNames: string[] } };
+}
+
 /** A service account, as the mTLS principal of its pods. */
 export interface ServiceAccountRef {
     readonly namespace: string;
     readonly serviceAccount: string;
+}
+
+/** A caller of a workload: a service account of this cluster, and with `fromPeers` the same account in every peer cluster. */
+export interface Caller extends ServiceAccountRef {
+    /** Also the peers' pods with this namespace and service account (their trust domains' principals, named one by one). */
+    readonly fromPeers?: boolean;
 }
 
 /** Who may call one workload in a default-deny namespace. */
@@ -63,7 +75,15 @@ export interface WorkloadAllow {
     /** The pod labels of the workload the policy admits calls to. */
     readonly workload: Record<string, string>;
     /** The callers, by service account. */
-    readonly callers: ServiceAccountRef[];
+    readonly callers: Caller[];
+}
+
+/** A Service that every cluster runs behind one service account, and that callers in every cluster reach across clusters. */
+export interface MeshService {
+    /** The Service's name in the namespace. */
+    readonly service: string;
+    /** The service account its pods run as, in every cluster. */
+    readonly serviceAccount: string;
 }
 
 /** A namespace where every request is denied except the traffic listed. */
@@ -74,6 +94,8 @@ export interface DefaultDenyNamespace {
     readonly namespace: pulumi.Input<string>;
     /** The only calls admitted. */
     readonly allows: WorkloadAllow[];
+    /** Its Services called across clusters: with peer trust domains, each gets the identities that may serve it in every one. */
+    readonly meshServices: MeshService[];
 }
 
 export interface MeshPoliciesArgs {
@@ -93,12 +115,15 @@ export interface MeshPoliciesArgs {
     readonly jwksUri: string;
     /** Accepted `aud` values; empty accepts any audience of the issuer. */
     readonly audiences: string[];
-    /**
-     * The mesh's trust domain, the first segment of every mTLS principal. In the
-     * federated model the peer's callers carry the peer's trust domain; istiod
-     * extends principals to the `meshConfig.trustDomainAliases` it is given.
-     */
+    /** The mesh's trust domain, the first segment of every mTLS principal of this cluster. */
     readonly trustDomain: string;
+    /**
+     * The peers' trust domains (federated model; empty in the shared one). A caller
+     * `fromPeers` is admitted by its principal in each of them, named explicitly:
+     * istiod gets no trust domain aliases, which would make every principal of a
+     * policy stand for the same account in every domain (components/istio.ts, meshConfigOf).
+     */
+    readonly peerTrustDomains: string[];
     /** Workload namespaces that deny every request but the traffic they list. */
     readonly defaultDeny: DefaultDenyNamespace[];
 }
@@ -113,6 +138,25 @@ export function principalOf(trustDomain: string, sa: ServiceAccountRef): string 
     return workloadPrincipal(trustDomain, sa.namespace, sa.serviceAccount);
 }
 
+/** The principals a policy admits for `callers`: each in this trust domain, and one per peer trust domain for those `fromPeers`. */
+export function callerPrincipals(trustDomain: string, peerTrustDomains: readonly string[], callers: readonly Caller[]): string[] {
+    return callers.flatMap((c) => [trustDomain, ...(c.fromPeers ? peerTrustDomains : [])].map((td) => principalOf(td, c)));
+}
+
+/**
+ * The identities that may serve a mesh Service, as URI SANs: its service account in
+ * every trust domain of the lab. Without them a caller's proxy expects the Service's
+ * pods of every cluster under its own trust domain, since istiod names a pod of any
+ * cluster by the local one (pilot/pkg/serviceregistry/kube/controller/endpoint_builder.go,
+ * SecureNamingSAN with meshWatcher.TrustDomain()), and refuses the peer's certificate;
+ * only trust domain aliases would widen that (pilot/pkg/model/push_context.go,
+ * addServiceAccounts). A DestinationRule's subjectAltNames replace the list
+ * (pilot/pkg/networking/core/cluster_tls.go, buildUpstreamTLSSettings).
+ */
+export function servingSans(trustDomains: readonly string[], namespace: string, svc: MeshService): string[] {
+    return trustDomains.map((td) => `spiffe://${workloadPrincipal(td, namespace, svc.serviceAccount)}`);
+}
+
 /**
  * The zero-trust rules of one cluster, as Istio security resources:
  *
@@ -124,7 +168,9 @@ export function principalOf(trustDomain: string, sa: ServiceAccountRef): string 
  *   RequestAuthentication alone rejects bad tokens but lets requests without
  *   one through; the AuthorizationPolicy is what makes a token mandatory.)
  * - optionally, default-deny namespaces (an empty AuthorizationPolicy) with one
- *   ALLOW policy per workload naming its callers by mTLS principal.
+ *   ALLOW policy per workload naming its callers by mTLS principal, and in the
+ *   federated model a DestinationRule per mesh Service naming who may serve it in
+ *   each trust domain.
  *
  * JWKS pitfalls. istiod, not the gateway, fetches `jwksUri` and pushes the keys
  * inline to the gateway:
@@ -217,7 +263,22 @@ export class MeshPolicies extends pulumi.ComponentResource {
                         spec: {
                             selector: { matchLabels: allow.workload },
                             action: "ALLOW",
-                            rules: [{ from: [{ source: { principals: allow.callers.map((c) => principalOf(args.trustDomain, c)) } }] }],
+                            rules: [{ from: [{ source: { principals: callerPrincipals(args.trustDomain, args.peerTrustDomains, allow.callers) } }] }],
+                        },
+                    },
+                    child,
+                );
+            }
+            for (const svc of args.peerTrustDomains.length > 0 ? ns.meshServices : []) {
+                new TypedCustomResource<DestinationRuleSpec>(
+                    `${name}-${ns.name}-${svc.service}-servers`,
+                    {
+                        apiVersion: "networking.istio.io/v1",
+                        kind: "DestinationRule",
+                        metadata: { name: `${svc.service}-servers`, namespace: ns.namespace },
+                        spec: {
+                            host: `${svc.service}.${ns.name}.svc.cluster.local`,
+                            trafficPolicy: { tls: { mode: "ISTIO_MUTUAL", subjectAltNames: servingSans([args.trustDomain, ...args.peerTrustDomains], ns.name, svc) } },
                         },
                     },
                     child,

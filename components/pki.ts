@@ -50,6 +50,11 @@ const CA_VALIDITY_HOURS = 10 * 365 * 24;
 /** The SPIRE upstream intermediate has one CA below it, the SPIRE server's own (model/lab.ts, CAS_BELOW_ROOT). */
 const SPIRE_UPSTREAM_PATH_LENGTH = CAS_BELOW_ROOT - 1;
 
+/** The common name of a generated root: it names the trust domain the root anchors. */
+export function rootCommonName(trustDomain: string): string {
+    return `zta-testbed root CA ${trustDomain}`;
+}
+
 /**
  * Istio's `cacerts` and SPIRE's upstream-authority files from this cluster's own
  * keys, the certificates the root signed for them, and the root. Pure: the keys
@@ -120,6 +125,8 @@ export interface SigningSubject {
 }
 
 export interface PkiArgs {
+    /** The trust domain this root anchors: a generated root names it in its subject. */
+    readonly trustDomain: string;
     /** Every cluster to sign intermediates for, each with its own signing requests. */
     readonly sign: SigningSubject[];
     /** Validity and early renewal window of the intermediates. */
@@ -159,13 +166,17 @@ export class Pki extends pulumi.ComponentResource {
                 `${name}-root-cert`,
                 {
                     privateKeyPem: rootKey.privateKeyPem,
-                    subject: { commonName: "zta-testbed root CA", organization: ORGANIZATION },
+                    // The subject names the trust domain, so that the roots of a federated lab differ by name
+                    // too (verify tells them apart by key: verify/certs.ts).
+                    subject: { commonName: rootCommonName(args.trustDomain), organization: ORGANIZATION },
                     isCaCertificate: true,
                     setSubjectKeyId: true,
                     allowedUses: CA_USES,
                     validityPeriodHours: args.rootValidityHours ?? CA_VALIDITY_HOURS,
                 },
-                { parent: this, protect: true },
+                // A lab deployed before the subject named the trust domain keeps its root: the subject
+                // forces a replacement, which `protect` refuses and which would re-issue every identity.
+                { parent: this, protect: true, ignoreChanges: ["subject"] },
             );
             this.rootCaCert = rootCert.certPem;
             this.rootCaKey = pulumi.secret(rootKey.privateKeyPem);

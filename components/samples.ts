@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
 import { IngressTls, SAMPLE_APPS } from "../model/lab";
-import { DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
+import { Caller, DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies";
 
 /**
  * The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin).
@@ -203,13 +203,19 @@ export class Samples extends pulumi.ComponentResource {
             child,
         );
 
-        const caller = (serviceAccount: string): ServiceAccountRef => ({ namespace: args.namespace, serviceAccount });
+        // sleep and curl call helloworld and httpbin in every cluster (the samples' Service accounts are
+        // named after their apps); the ingress gateway calls only its own cluster's httpbin.
+        const peersToo = (serviceAccount: string): Caller => ({ namespace: args.namespace, serviceAccount, fromPeers: true });
         this.traffic = {
             name: args.namespace,
             namespace: ns,
             allows: [
-                { name: `${helloworld.name}-callers`, workload: { app: helloworld.name }, callers: [caller(sleep.name)] },
-                { name: `${httpbin.name}-callers`, workload: { app: httpbin.name }, callers: [caller(curl.name), args.ingressServiceAccount] },
+                { name: `${helloworld.name}-callers`, workload: { app: helloworld.name }, callers: [peersToo(sleep.name)] },
+                { name: `${httpbin.name}-callers`, workload: { app: httpbin.name }, callers: [peersToo(curl.name), args.ingressServiceAccount] },
+            ],
+            meshServices: [
+                { service: helloworld.name, serviceAccount: helloworld.name },
+                { service: httpbin.name, serviceAccount: httpbin.name },
             ],
         };
 

@@ -13,8 +13,12 @@
 // - a rule matches when its `from` (any source), `to` (any operation) and
 //   `when` all match; fields within a source or operation must all match;
 // - principals and requestPrincipals match exactly or with one leading or
-//   trailing `*`; a principal's trust domain may be any of the workload's
-//   trust domain aliases.
+//   trailing `*`;
+// - trust domain aliases as istiod applies them (pilot/pkg/security/trustdomain/bundle.go,
+//   ReplaceTrustDomainAliases): a principal whose trust domain is the local one,
+//   an alias or `cluster.local` stands for the same principal in the local domain
+//   and every alias; a principal of any other trust domain is kept as written, and
+//   one with trust domain `*` matches every domain.
 // Fields this evaluator does not know (notPrincipals, ipBlocks, when, ...) are
 // refused, not ignored: an unknown field must not read as "allowed".
 
@@ -67,12 +71,19 @@ function refuseUnknown(fields: object, known: Set<string>, where: string): void 
     if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/authz.ts before relying on it`);
 }
 
-/** The principal with its trust domain replaced by each alias (Istio extends principals the same way). */
-function principalVariants(principal: string, trustDomains: string[]): string[] {
-    const slash = principal.indexOf("/");
-    if (slash < 0) return [principal];
-    const rest = principal.slice(slash);
-    return [principal, ...trustDomains.map((td) => `${td}${rest}`)];
+/**
+ * The principals istiod writes into Envoy's RBAC for one policy principal, given the
+ * local trust domain and its aliases (`trustDomains`, local first): Istio's
+ * ReplaceTrustDomainAliases (pilot/pkg/security/trustdomain/bundle.go). Only a
+ * principal of the form `<td>/ns/<ns>/sa/<sa>` whose `<td>` is one of `trustDomains`
+ * or "cluster.local" is rewritten, into the same principal in each of them.
+ */
+export function principalVariants(principal: string, trustDomains: string[]): string[] {
+    const parts = principal.split("/");
+    if (parts.length !== 5 || parts[0] === "*") return [principal];
+    if (!trustDomains.includes(parts[0]) && parts[0] !== "cluster.local") return [principal];
+    const rest = parts.slice(1).join("/");
+    return [...new Set(trustDomains.map((td) => `${td}/${rest}`))];
 }
 
 function sourceMatches(source: Record<string, unknown>, req: Request, trustDomains: string[], where: string): boolean {

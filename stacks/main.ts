@@ -7,7 +7,7 @@ import { HostPrep } from "../components/hostprep";
 import { fromChartMirror } from "../components/chart";
 import { apiEndpointOf, CiliumRelease } from "../components/cilium";
 import { EastWestGateway } from "../components/eastwest";
-import { INGRESS_CREDENTIAL, IstioPrimary } from "../components/istio";
+import { INGRESS_CREDENTIAL, IstioFederation, IstioPrimary } from "../components/istio";
 import { MetalLBPool } from "../components/metallb";
 import { ClusterCa, ClusterTrust, LabServicesCa, Pki, SigningSubject } from "../components/pki";
 import { LabIssuer } from "../components/issuer";
@@ -81,7 +81,9 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         const identity = meshIdentity(cfg, access, network, trust, peers, used);
         const jwks = { jwksCaCert: jwksCaCert(cfg, peers, labServicesCa), issuer };
         const mesh = istioMesh(cfg, access, network, trust, identity, peers, used, jwks);
-        const zeroTrust = mesh.serviceMesh ? declareZeroTrust(cfg, access, network, identity, mesh.serviceMesh) : undefined;
+        // Federated model: the peers' trust domains, once they are deployed (their `identity` says which).
+        const peerTrustDomains = cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
+        const zeroTrust = mesh.serviceMesh ? declareZeroTrust(cfg, access, network, identity, mesh.serviceMesh, peerTrustDomains) : undefined;
         declareSegmentation(cfg, access, { network, identity, mesh: mesh.serviceMesh, samples: zeroTrust?.samples }, peers);
         cluster = {
             kubeconfig: access.kubeconfig,
@@ -136,6 +138,7 @@ function clusterPki(cfg: LabConfig, secrets: StackSecrets, ca: ClusterCa, peers:
     }
     const brought = cfg.pki.rootCaCert;
     const pki = new Pki(`${cfg.stack}-pki`, {
+        trustDomain: cfg.mesh.trustDomain,
         sign,
         intermediates: { validityHours: cfg.pki.intermediateValidityHours, earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours },
         // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config.ts).
@@ -400,8 +403,17 @@ export function istioMesh(
         pulumi.log.warn("no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs");
     }
     const provider = access.provider;
-    // Federated model: workloads of every peer's trust domain are accepted as this mesh's (istio#57399).
-    const trustDomainAliases = cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
+    // Federated model: every peer's trust domain with its root, once the peer exported both (docs/pki.md, "What the federated model isolates").
+    const federation: IstioFederation | undefined =
+        cfg.mesh.trustModel === "federated"
+            ? {
+                  peers: peers.flatMap((p) => {
+                      if (!p.identity || !p.available.has("rootCaCert")) return [];
+                      used.mark(p, "rootCaCert");
+                      return [{ trustDomain: p.identity.trustDomain, rootCaCert: p.output<string>("rootCaCert") }];
+                  }),
+              }
+            : undefined;
     const primary = new IstioPrimary(`${cfg.stack}-istio`, {
         provider,
         version: cfg.versions.istio,
@@ -409,7 +421,7 @@ export function istioMesh(
         network: cfg.cluster.network,
         meshId: cfg.mesh.id,
         trustDomain: cfg.mesh.trustDomain,
-        trustDomainAliases,
+        federation,
         ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio) } : undefined,
         jwksCaCert: jwks.jwksCaCert,
         issuer: jwks.issuer,

@@ -209,7 +209,7 @@ export interface PeerView {
  * role `peerRole`: every peer's identity (the checks) and remote secret; in the
  * shared model the root stack signs every peer's signing requests, and a
  * peer-role stack takes the root and its signed certificates from the root
- * stack; in the federated model each takes every other's SPIRE federation. A
+ * stack; in the federated model each takes every other's SPIRE federation and root. A
  * peer-role stack also takes the root stack's `labServicesCaCert` (in either
  * model) to trust the lab registry and issuer.
  */
@@ -217,6 +217,8 @@ export function consumedOutputs(role: PkiRole, peerRole: PkiRole, trustModel: Tr
     const used: PeerOutputName[] = ["identity", "remoteSecret"];
     const fromRoot = role === "peer" && peerRole === "root";
     if (fromRoot) used.push("labServicesCaCert");
+    // The federated model takes every peer's root too: istiod names it as the anchor of that peer's trust domain.
+    if (trustModel === "federated") used.push("rootCaCert");
     if (trustModel === "federated") used.push("federation");
     else if (role === "root") used.push("signingRequests");
     else if (fromRoot) used.push("rootCaCert", "signedIntermediates");

@@ -15,10 +15,10 @@ export interface ZeroTrust {
 
 /**
  * Declares the zero-trust policies, the add-ons and the samples of one cluster
- * on top of its mesh (Grafana's generated admin password, the
+ * on top of its mesh; `peerTrustDomains` are the peers' own (federated model), else empty (Grafana's generated admin password, the
  * `grafanaAdminPassword` output, is the add-ons').
  */
-export function declareZeroTrust(cfg: LabConfig, access: ClusterAccess, network: ClusterNetwork | undefined, identity: MeshIdentity | undefined, mesh: ServiceMesh): ZeroTrust {
+export function declareZeroTrust(cfg: LabConfig, access: ClusterAccess, network: ClusterNetwork | undefined, identity: MeshIdentity | undefined, mesh: ServiceMesh, peerTrustDomains: string[]): ZeroTrust {
     const provider = access.provider;
 
     const samples = cfg.samples.enabled
@@ -48,6 +48,7 @@ export function declareZeroTrust(cfg: LabConfig, access: ClusterAccess, network:
         jwksUri: cfg.jwt.jwksUri,
         audiences: cfg.jwt.audiences,
         trustDomain: cfg.mesh.trustDomain,
+        peerTrustDomains,
         defaultDeny: samples ? [samples.traffic] : [],
     });
 

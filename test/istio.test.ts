@@ -64,8 +64,9 @@ describe("IstioPrimary: each istiod knows its cluster, network, mesh and trust d
         expect(b.global.meshID).toBe(mesh.id);
         expect(a.meshConfig.trustDomain).toBe(mesh.trustDomain);
         expect(b.meshConfig.trustDomain).toBe(mesh.trustDomain);
-        // Shared model: no aliases.
-        expect(a.meshConfig.trustDomainAliases).toBeUndefined();
+        // Shared model: one trust domain, nothing about others, and istiod's own certificates for plain sidecars.
+        expect(a.meshConfig).toEqual({ trustDomain: mesh.trustDomain });
+        expect(a.sidecarInjectorWebhook.defaultTemplates).toBeUndefined();
     });
 
     test.each(STACKS)("$stack: the charts are the pinned upstream base, istiod and gateway", ({ stack }) => {
@@ -352,7 +353,7 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
             secretKeys: [],
             program: async () => {
                 const ca = new ClusterCa("t-ca", { clusterName: "cluster2" });
-                const pki = new Pki("t-pki", { sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
+                const pki = new Pki("t-pki", { trustDomain: "cluster2.zta.lab", sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
                 const trust = ca.trust(
                     pki.rootCaCert,
                     pki.signedIntermediates.apply((m) => m.cluster2),
@@ -367,7 +368,7 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                     network: "network2",
                     meshId: "mesh1",
                     trustDomain: "cluster2.zta.lab",
-                    trustDomainAliases: ["cluster1.zta.lab"],
+                    federation: { peers: [{ trustDomain: "cluster1.zta.lab", rootCaCert: "ROOT-OF-CLUSTER1" }] },
                     ca: { istioCa: trust.intermediates.apply((i) => i.istio) },
                     jwksCaCert: trust.rootCaCert,
                     ingressAddress: "10.5.0.121",
@@ -416,8 +417,17 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
         expect(files["cert-chain.pem"]).toBe(`${files["ca-cert.pem"]}\n${root}\n`);
     });
 
-    test("the federated model's peer trust domain reaches meshConfig.trustDomainAliases", () => {
-        expect(values(find(RELEASE, "t-istio-istiod")).meshConfig).toEqual({ trustDomain: "cluster2.zta.lab", trustDomainAliases: ["cluster1.zta.lab"] });
+    test("federated: the peer's trust domain and root are a caCertificates entry, never a trust domain alias", () => {
+        // Aliases would make every principal of a policy stand for the same account in the peer's domain.
+        expect(values(find(RELEASE, "t-istio-istiod")).meshConfig).toEqual({ trustDomain: "cluster2.zta.lab", caCertificates: [{ pem: "ROOT-OF-CLUSTER1", trustDomains: ["cluster1.zta.lab"] }] });
+        // istiod would push `pem` entries to proxies as one flat bundle only with ISTIO_MULTIROOT_MESH (pilot/pkg/xds/pcds.go): it stays off.
+        expect(values(find(RELEASE, "t-istio-istiod")).env).toBeUndefined();
+    });
+
+    test("federated: every pod injected without an explicit template list gets Istio's sidecar and our spire template (a SPIRE identity)", () => {
+        const injector = values(find(RELEASE, "t-istio-istiod")).sidecarInjectorWebhook;
+        expect(injector.defaultTemplates).toEqual(["sidecar", "spire"]);
+        expect(Object.keys(injector.templates)).toEqual(["spire"]);
     });
 
     test("the remote secret's only key is the peer's cluster name, and it stays secret", () => {

@@ -179,6 +179,16 @@ describe("the federated model: a root per trust domain, nothing signed across", 
         for (const s of STACKS) expect(findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).protect).toBe(true);
     });
 
+    test("each generated root names its own trust domain in its subject, so the two roots differ by name as well as by key", () => {
+        const subjects = STACKS.map((s) => findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).inputs.subject);
+        expect(subjects).toEqual([
+            { commonName: "zta-testbed root CA cluster1.zta.lab", organization: "zta-testbed" },
+            { commonName: "zta-testbed root CA cluster2.zta.lab", organization: "zta-testbed" },
+        ]);
+        // The shared model's one root names the lab's one trust domain.
+        expect(findResource(stackOf(shared, "comp2"), SELF_SIGNED, "comp2-pki-root-cert").inputs.subject).toEqual({ commonName: "zta-testbed root CA zta.lab", organization: "zta-testbed" });
+    });
+
     test.each(STACKS)("%s: its SPIRE and Istio intermediates are signed by its own root, for its own cluster only", (stack) => {
         const plan = stackOf(federated, stack);
         const signed = resourcesOfType(plan, SIGNED).filter(notServerLeaf);

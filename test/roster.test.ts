@@ -147,10 +147,12 @@ describe("three clusters in the federated trust model", () => {
         }
     });
 
-    test.each(STACKS)("%s: istiod accepts both other trust domains as aliases", (stack) => {
+    test.each(STACKS)("%s: istiod names both other trust domains with their roots (caCertificates), and aliases none", (stack) => {
         const istiod = stackOf(lab, stack).resources.find((r) => r.name === `${stack}-istio-istiod`);
-        const others = STACKS.filter((s) => s !== stack).map((s) => `${CLUSTERS[s]}.zta.lab`);
-        expect((istiod?.inputs.values as { meshConfig: { trustDomainAliases: string[] } }).meshConfig.trustDomainAliases).toEqual(others);
+        const others = STACKS.filter((s) => s !== stack);
+        const meshConfig = (istiod?.inputs.values as { meshConfig: Record<string, unknown> }).meshConfig;
+        expect(meshConfig.trustDomainAliases).toBeUndefined();
+        expect(meshConfig.caCertificates).toEqual(others.map((s) => ({ pem: `MOCK-CERT(SelfSignedCert/${s}-pki-root-cert)`, trustDomains: [`${CLUSTERS[s]}.zta.lab`] })));
     });
 });
 

@@ -71,6 +71,41 @@ describe("a workload certificate chains to the lab root", () => {
     });
 });
 
+describe("the lab root is its key, not its name", () => {
+    // impostor-root.pem is lab-root.pem in every field but its key (subject, serial, key ids
+    // included), and impostor-intermediate.pem the cluster intermediate signed by that key.
+    const impostor = cert("impostor-root.pem");
+    const impostorIntermediate = cert("impostor-intermediate.pem");
+
+    test("the impostor has the lab root's subject and key id, and is a self-signed CA of its own", () => {
+        expect(impostor.subject).toBe(root.subject);
+        expect(impostor.checkIssued(impostor) && impostor.verify(impostor.publicKey)).toBe(true);
+        expect(impostor.fingerprint256).not.toBe(root.fingerprint256);
+    });
+
+    test("a chain that ends at a root with the lab root's subject and another key is refused, naming both fingerprints", () => {
+        const problems = chainProblems([cert("curl-leaf.pem"), impostorIntermediate, impostor], root, curlId, now);
+        expect(problems).toEqual([`"${root.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${impostor.fingerprint256}, the lab root's ${root.fingerprint256})`]);
+    });
+
+    test("without the impostor in the chain, its intermediate names the lab root but the lab root's key did not sign it", () => {
+        const problems = chainProblems([cert("curl-leaf.pem"), impostorIntermediate], root, curlId, now);
+        expect(problems).toEqual([`"${intermediate.subject}" names "${root.subject}" as its issuer, but its signature does not verify with the lab root's key`]);
+    });
+
+    test("the same chain is good against the impostor as its root: only the key decides", () => {
+        expect(chainProblems([cert("curl-leaf.pem"), impostorIntermediate], impostor, curlId, now)).toEqual([]);
+        expect(chainProblems([cert("curl-leaf.pem"), intermediate], impostor, curlId, now)).toEqual([
+            `"${intermediate.subject}" names "${root.subject}" as its issuer, but its signature does not verify with the lab root's key`,
+        ]);
+    });
+
+    test("a proxy that trusts the impostor does not trust the lab root", () => {
+        expect(trustsRoot([impostor], root)).toBe(false);
+        expect(trustsRoot([impostor, root], root)).toBe(true);
+    });
+});
+
 describe("the proxy's certificates come out of Envoy's config dump", () => {
     test("a SPIRE-fed proxy: chain from `default`, roots from the SPIFFE validator's trust bundles", () => {
         const secrets = proxySecretsFromConfigDump(fixture("envoy-secrets-spire.json"));

@@ -59,6 +59,16 @@ describe("a caller's identity crosses into the peer's trust domain", () => {
         ]);
     });
 
+    test("a peer root with this stack's root's subject and another key is the peer's own, not this stack's", () => {
+        // Federated roots that share a name (as every generated root did before its subject named
+        // the trust domain): the check tells them apart by key.
+        const impostor = fixture("impostor-root.pem");
+        expect(impostor.subject).toBe(good.ownRoot.subject);
+        expect(crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: impostor }] })).toEqual([]);
+        const problems = crossDomainProblems({ ...good, callerChain: [leaf, fixture("impostor-intermediate.pem"), impostor] });
+        expect(problems).toEqual([expect.stringMatching(/^"O=zta-testbed fixture\nCN=Fixture Lab Root CA" has the lab root's subject but another key/)]);
+    });
+
     test("one root for both trust domains is refused", () => {
         const problems = crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: fixture("lab-root.pem") }] });
         expect(problems).toEqual([expect.stringMatching(/^this stack and the peer export the same root "O=zta-testbed fixture, CN=Fixture Lab Root CA": the federated model needs a root per trust domain$/)]);

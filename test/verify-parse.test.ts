@@ -107,6 +107,15 @@ describe("istiod sees the peer cluster and both east-west gateways", () => {
         expect(networkGatewayProblems(moved, both)).toEqual([expect.stringMatching(/^istiod knows no gateway 10\.5\.0\.122:15443 for cluster "cluster2" \(it knows: .*10\.5\.0\.130:15443\)$/)]);
     });
 
+    test("the peer's gateway at its address but on another port than 15443 fails, naming the port istiod announces", () => {
+        // 15443 is the cross-network port Istio's multi-network install uses (the Gateway's AUTO_PASSTHROUGH server).
+        const otherPort = JSON.parse(networkz) as { Cluster: string; Port: number }[];
+        otherPort.find((g) => g.Cluster === "cluster2")!.Port = 15444;
+        expect(networkGatewayProblems(parseNetworkz(JSON.stringify(otherPort)), both)).toEqual([
+            'istiod knows no gateway 10.5.0.122:15443 for cluster "cluster2" (it knows: cluster1/network1 10.5.0.101:15443, cluster2/network2 10.5.0.122:15444)',
+        ]);
+    });
+
     test("an empty networkz (`null`) fails for both", () => {
         expect(networkGatewayProblems(parseNetworkz("null"), both)).toHaveLength(2);
     });

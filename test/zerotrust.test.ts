@@ -47,7 +47,7 @@ function gatewayChartLabels(release: string): Record<string, string> {
 }
 
 /** One stack's zero-trust layer on a stand-in cluster (a kubeconfig provider) and mesh (a namespace as the control plane). */
-async function planFor(stack: string, edit: (raw: Record<string, any>) => void = () => {}): Promise<StackPlan> {
+async function planFor(stack: string, edit: (raw: Record<string, any>) => void = () => {}, peerTrustDomains: string[] = []): Promise<StackPlan> {
     const raw = JSON.parse(JSON.stringify(rawConfig(stack))) as Record<string, any>;
     edit(raw);
     const cfg = parseLabConfig(stack, raw, new Set(["sshPrivateKey"]));
@@ -64,7 +64,7 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
                 ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
                 ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
             };
-            const zeroTrust = declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh);
+            const zeroTrust = declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, peerTrustDomains);
             return zeroTrust.addons?.grafanaAdminPassword ? { grafanaAdminPassword: zeroTrust.addons.grafanaAdminPassword } : {};
         },
     });
@@ -165,6 +165,39 @@ describe("the sample namespace denies by default", () => {
             selector: { matchLabels: { app: "httpbin" } },
             principals: [`${td}/ns/sample/sa/curl`, `${td}/ns/${ISTIO_NAMESPACE}/sa/${INGRESS_GATEWAY}`],
         });
+    });
+
+    test("shared model: no DestinationRule, secure naming stays Istio's default (one trust domain)", () => {
+        expect(resourcesOfType(comp2, "kubernetes:networking.istio.io/v1:DestinationRule")).toEqual([]);
+    });
+
+    test("federated model: each peer caller is named by its own trust domain, the ingress gateway only in this one, and each mesh Service's servers in every domain", async () => {
+        const plan = await planFor(
+            "comp2",
+            (raw) => {
+                raw.mesh.trustModel = "federated";
+                raw.cluster.trustDomain = "cluster1.zta.lab";
+            },
+            ["cluster2.zta.lab", "cluster3.zta.lab"],
+        );
+        const principals = (name: string) => spec(byName(plan, AUTHZ, name, SAMPLE_NAMESPACE)).rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.principals));
+        expect(principals("helloworld-callers")).toEqual(["cluster1.zta.lab/ns/sample/sa/sleep", "cluster2.zta.lab/ns/sample/sa/sleep", "cluster3.zta.lab/ns/sample/sa/sleep"]);
+        expect(principals("httpbin-callers")).toEqual([
+            "cluster1.zta.lab/ns/sample/sa/curl",
+            "cluster2.zta.lab/ns/sample/sa/curl",
+            "cluster3.zta.lab/ns/sample/sa/curl",
+            "cluster1.zta.lab/ns/istio-system/sa/istio-ingressgateway",
+        ]);
+        const rules = resourcesOfType(plan, "kubernetes:networking.istio.io/v1:DestinationRule").map((r) => [meta(r).namespace, spec(r).host, spec(r).trafficPolicy.tls]);
+        expect(rules).toEqual(
+            ["helloworld", "httpbin"].map((app) => [
+                SAMPLE_NAMESPACE,
+                `${app}.sample.svc.cluster.local`,
+                { mode: "ISTIO_MUTUAL", subjectAltNames: ["cluster1", "cluster2", "cluster3"].map((c) => `spiffe://${c}.zta.lab/ns/sample/sa/${app}`) },
+            ]),
+        );
+        // The Services' pods run as these accounts.
+        for (const app of ["helloworld-v1", "httpbin"]) expect(spec(byName(plan, DEPLOYMENT, app, SAMPLE_NAMESPACE)).template.spec.serviceAccountName).toBe(app.replace("-v1", ""));
     });
 
     test("the allowed callers are the service accounts the client pods run as", () => {

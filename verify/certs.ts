@@ -57,7 +57,12 @@ export function proxySecretsFromConfigDump(json: string): ProxySecrets {
 /**
  * Problems with a workload chain: the leaf must carry `expectedId` as a URI SAN,
  * not be a CA, be valid at `now`, and chain, signature by signature, through
- * the CA certificates it came with, to `root`. An empty list means it is good.
+ * the CA certificates it came with, to `root`. The root is its key: the chain
+ * ends there when a certificate's signature verifies with the root's public key
+ * (or the chain carries the root itself, equal by SHA-256 fingerprint), never
+ * because a name matches. A root with the same subject and another key (the
+ * peer's in a federated lab whose roots share a name) is told apart and named.
+ * An empty list means it is good.
  */
 export function chainProblems(chain: X509Certificate[], root: X509Certificate, expectedId: string, now: Date): string[] {
     const leaf = chain[0];
@@ -72,8 +77,12 @@ export function chainProblems(chain: X509Certificate[], root: X509Certificate, e
     const path: string[] = [];
     for (let depth = 0; depth <= chain.length; depth++) {
         if (!validAt(current, now)) problems.push(`"${current.subject}" is not valid at ${now.toISOString()} (${current.validFrom} - ${current.validTo})`);
-        if (signedBy(current, root)) {
+        if (isRoot(current, root) || signedBy(current, root)) {
             path.push(`"${root.subject}"`);
+            return problems;
+        }
+        if (current.subject === root.subject) {
+            problems.push(`"${current.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${current.fingerprint256}, the lab root's ${root.fingerprint256})`);
             return problems;
         }
         const issuer = intermediates.find((c) => c !== current && c.ca && signedBy(current, c));
@@ -82,7 +91,7 @@ export function chainProblems(chain: X509Certificate[], root: X509Certificate, e
             const named = [root, ...intermediates].find((c) => c !== current && c.ca && current.checkIssued(c));
             problems.push(
                 named
-                    ? `"${current.subject}" names "${named.subject}" as its issuer, but its signature does not verify with that CA's key`
+                    ? `"${current.subject}" names "${named.subject}" as its issuer, but its signature does not verify with ${named === root ? "the lab root's" : "that CA's"} key`
                     : `"${current.subject}" (issuer "${current.issuer}") is not signed by the lab root or by a CA in its chain`,
             );
             return problems;
@@ -94,9 +103,19 @@ export function chainProblems(chain: X509Certificate[], root: X509Certificate, e
     return problems;
 }
 
+/** The same certificate as the root: equal DER, by fingerprint. */
+function isRoot(cert: X509Certificate, root: X509Certificate): boolean {
+    return cert.fingerprint256 === root.fingerprint256;
+}
+
+/** Whether `issuer`'s key signed `cert`: the signature decides (names and key ids only say whom a certificate claims). */
 function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-    // checkIssued compares names (and key ids); verify checks the signature itself.
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    try {
+        return cert.verify(issuer.publicKey);
+    } catch {
+        // A key of another algorithm than the signature's.
+        return false;
+    }
 }
 
 function validAt(cert: X509Certificate, now: Date): boolean {

@@ -62,7 +62,8 @@ async function info(flags: Flags): Promise<void> {
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
     lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
-    // Torn down last (docs/deploy.md, "Tearing down"): the stack that owns the lab root.
+    // Torn down last (docs/deploy.md, "Tearing down"): the stack with pki.role root (the lab root's owner in
+    // the shared model; in the federated model, where every stack owns a root, the one that runs the registry).
     const root = stacks.filter((stack) => rawStack(dir, stack).pki?.role === "root");
     lines.push(`root_stacks="${root.join(" ")}"`);
     lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, stacks[0]).versions?.cilium)}`);
@@ -289,6 +290,22 @@ async function checkLab(flags: Flags): Promise<void> {
             `${stack}: cacerts holds a CA certificate whose chain ends at the lab root (rootCaCert)`,
             `root-cert.pem ${new X509Certificate(text("root-cert.pem")).subject}, chain of ${chain.length}`,
         );
+
+        // Federated model: istiod's rendered mesh config names each peer's trust domain with that peer's root,
+        // aliases none, and the injector gives every pod the spire template (docs/pki.md).
+        const identity = outputs[stack].identity as { trustModel?: string; trustDomain?: string };
+        if (identity.trustModel === "federated") {
+            const configMap = async (name: string) => (await core.readNamespacedConfigMap(name, "istio-system")).body.data ?? {};
+            const mesh = YAML.parse((await configMap("istio")).mesh ?? "") as { trustDomainAliases?: string[]; caCertificates?: { pem?: string; trustDomains?: string[] }[] };
+            const injector = YAML.parse((await configMap("istio-sidecar-injector")).config ?? "") as { defaultTemplates?: string[] };
+            const anchors = (mesh.caCertificates ?? []).map((c) => `${(c.trustDomains ?? []).join(",")}=${c.pem ? new X509Certificate(c.pem).fingerprint256 : "none"}`).sort();
+            const expected = peers.map((p) => `${(outputs[p].identity as { trustDomain: string }).trustDomain}=${new X509Certificate(String(outputs[p].rootCaCert)).fingerprint256}`).sort();
+            check(
+                (mesh.trustDomainAliases ?? []).length === 0 && JSON.stringify(anchors) === JSON.stringify(expected) && JSON.stringify(injector.defaultTemplates) === JSON.stringify(["sidecar", "spire"]),
+                `${stack}: istiod's mesh config names each peer's trust domain with that peer's root (caCertificates), aliases none, and injects the spire template by default`,
+                `aliases [${mesh.trustDomainAliases ?? []}], caCertificates [${anchors.join(" ")}] (expected [${expected.join(" ")}]), defaultTemplates [${injector.defaultTemplates ?? []}]`,
+            );
+        }
 
         // Objects the zero-trust design rests on, as upstream names them.
         const objects = (kind: string) => planned.filter((r) => r.inputs.kind === kind);

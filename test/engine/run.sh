@@ -335,10 +335,20 @@ if $converged; then
   result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
 fi
 
-# Peers first, the root stack last, its protected root CA unprotected first (docs/deploy.md, "Tearing down").
+# As docs/deploy.md ("Tearing down") says: the peer-role stacks first, the root-role stack last, and
+# before each destroy that stack's protected resources unprotected by URN (its generated root: the
+# root stack's in the shared model, every stack's in the federated one), nothing else.
 destroyed=true
 for stack in $(for s in $stacks; do case " $root_stacks " in *" $s "*) ;; *) echo "$s" ;; esac; done) $root_stacks; do
-  case " $root_stacks " in *" $stack "*) pulumi_in "$t2" state unprotect --all --yes --stack "$stack" >/dev/null ;; esac
+  mapfile -t protected_urns < <(python3 -c 'import json, sys; [print(r["urn"]) for r in json.load(open(sys.argv[1])) if r.get("protect")]' "$work/plan/$stack/resources.json")
+  if [ ${#protected_urns[@]} -gt 0 ]; then
+    if pulumi_in "$t2" state unprotect --yes --stack "$stack" "${protected_urns[@]}" >"$work/unprotect-$stack.log" 2>&1; then
+      pass "$stack: unprotected its ${#protected_urns[@]} protected resources by URN: ${protected_urns[*]##*::}"
+    else
+      fail "$stack: pulumi state unprotect of ${protected_urns[*]}"
+      tail -5 "$work/unprotect-$stack.log"
+    fi
+  fi
   if timed "destroy $stack" "$work/destroy-$stack.log" pulumi_in "$t2" destroy --stack "$stack" --yes --skip-preview --suppress-progress; then
     pass "$stack: pulumi destroy"
   else
