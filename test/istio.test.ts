@@ -17,7 +17,9 @@ import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../off
 import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
 import { MeshIdentity } from "../model/lab";
+import { describeProbe, MUST_ALLOW, MUST_DENY } from "../verify/reader-scope";
 import { findResource, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import { rbacAllows, RbacGrant } from "./rbac";
 
 // The reference lab as committed.
 const labDir = REPO;
@@ -334,6 +336,14 @@ describe("a remote secret opens only what a peer's istiod reads (istiod 1.30.3, 
             expect([...rule.resources, ...rule.apiGroups, ...rule.verbs, ...(rule.resourceNames ?? [])]).not.toContain("*");
             expect(rule.verbs.filter((v) => !["list", "watch"].includes(v))).toEqual([]);
         }
+    });
+
+    test.each(STACKS)("$stack: asked what verify's remote-secret-scope asks, the planned grants allow every read istiod needs and nothing it must not have", ({ stack }) => {
+        const grants: RbacGrant[] = readerGrants(stack).map((g) => ({ rules: g.rules, namespace: g.binding.metadata.namespace }));
+        expect(MUST_ALLOW.filter((p) => !rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+        expect(MUST_DENY.filter((p) => rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+        // The questions include the CA keys by name, as components/istio.ts and components/spire.ts name them.
+        expect(MUST_DENY.map(describeProbe)).toEqual(expect.arrayContaining(["get secrets istio-system/cacerts", "get secrets spire-server/spire-upstream-ca", "list secrets"]));
     });
 
     test.each(STACKS)("$stack: the charts' reader RBAC is off in base and istiod, and nothing names istio-reader-service-account", ({ stack }) => {
