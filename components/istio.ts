@@ -7,6 +7,14 @@ import { gatewayRelease, ISTIO_HUB, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SO
 import { gatewaySelectorLabels, NETWORK_LABEL } from "./gateway-labels";
 import { IstioCaFiles } from "./pki";
 
+/**
+ * The charts' reader RBAC, off: `base` would create istio-reader-service-account
+ * (templates/reader-serviceaccount.yaml) and `istiod` bind it to a ClusterRole that
+ * reads every Secret (templates/reader-clusterrole.yaml, reader-clusterrolebinding.yaml).
+ * The peers get the token of our own reader instead (components/remotesecret.ts).
+ */
+export const READER_RBAC_OFF = { enableReaderRBAC: false } as const;
+
 /** The keys of istiod's plugged-in CA Secret `cacerts` (all four, or istiod reports an incomplete bundle). */
 export const CACERTS_KEYS: readonly (keyof IstioCaFiles)[] = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"];
 
@@ -151,7 +159,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     /** istiod's plugged-in CA Secret (absent without `ca`, as are istiod and the ingress gateway). */
     public readonly cacerts?: k8s.core.v1.Secret;
-    /** The `base` release (CRDs, istio-reader-service-account). */
+    /** The `base` release (CRDs). */
     public readonly base: k8s.helm.v3.Release;
     /** The `istiod` release. */
     public readonly istiod?: k8s.helm.v3.Release;
@@ -174,7 +182,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this, provider });
         this.namespace = ns.metadata.name;
 
-        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: {} }, { parent: this, provider });
+        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: { global: READER_RBAC_OFF } }, { parent: this, provider });
 
         this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         const ca = args.ca;
@@ -204,7 +212,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 namespace: this.namespace,
                 releaseName: "istiod",
                 values: {
-                    global: { hub: this.hub, meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network },
+                    global: { hub: this.hub, meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network, ...READER_RBAC_OFF },
                     meshConfig: meshConfigOf(args.trustDomain, args.federation),
                     // Federated model: every injected pod gets its identity from SPIRE (and with it the
                     // peers' bundles, scoped to their trust domains); istiod's CA carries only this cluster's root.

@@ -449,7 +449,6 @@ export function istioMesh(
         namespace: primary.namespace,
         clusterName: cfg.cluster.name,
         apiServer: access.apiServer,
-        readerAccount: primary.base,
     });
 
     // One remote secret per peer, each named after its cluster (istiod discovers every one).

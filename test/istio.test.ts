@@ -17,13 +17,19 @@ import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../off
 import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
 import { main } from "../stacks/main";
 import { MeshIdentity } from "../model/lab";
+import { describeProbe, MUST_ALLOW, MUST_DENY } from "../verify/reader-scope";
 import { findResource, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import { rbacAllows, RbacGrant } from "./rbac";
 
 // The reference lab as committed.
 const labDir = REPO;
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
+const CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole";
+const CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
+const ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role";
+const ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding";
 const ISTIO_NAMESPACE = "istio-system";
 const NETWORK_LABEL = "topology.istio.io/network";
 const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
@@ -239,14 +245,18 @@ describe("remote secrets across stacks", () => {
         expect(kc.users).toEqual([{ name: cluster, user: { token: `MOCK-TOKEN(Secret/${stack}-istio-reader-token)` } }]);
     });
 
-    test.each(STACKS)("$stack: the reader token is a long-lived token Secret of istio-reader-service-account, after base creates it", ({ stack }) => {
-        const token = findResource(stackOf(lab, stack), SECRET, `${stack}-istio-reader-token`);
+    test.each(STACKS)("$stack: the reader token is a long-lived token Secret of our own reader account, made after its bindings", ({ stack }) => {
+        const plan = stackOf(lab, stack);
+        const token = findResource(plan, SECRET, `${stack}-istio-reader-token`);
         expect(token.inputs).toMatchObject({
             type: "kubernetes.io/service-account-token",
-            metadata: { namespace: ISTIO_NAMESPACE, annotations: { "kubernetes.io/service-account.name": "istio-reader-service-account" } },
+            metadata: { name: "zta-istio-remote-reader-token", namespace: ISTIO_NAMESPACE, annotations: { "kubernetes.io/service-account.name": "zta-istio-remote-reader" } },
         });
-        expect(token.dependsOn).toContain(release(stack, "istio-base").urn);
+        expect(token.dependsOn).toEqual(
+            expect.arrayContaining([findResource(plan, CLUSTER_ROLE_BINDING, `${stack}-istio-reader-binding`).urn, findResource(plan, ROLE_BINDING, `${stack}-istio-reader-mesh-config-binding`).urn]),
+        );
         expect(token.additionalSecretOutputs).toContain("data");
+        expect(findResource(plan, "kubernetes:core/v1:ServiceAccount", `${stack}-istio-reader-account`).inputs.metadata).toEqual({ name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE });
     });
 
     test.each(STACKS)("$stack installs $peer's remote secret, labelled and annotated as istioctl's", ({ stack, peer }) => {
@@ -265,7 +275,7 @@ describe("remote secrets across stacks", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-istio-plan-"));
         for (const plan of lab.stacks) writePlan(out, plan);
         const written = lab.stacks.map((p) => fs.readFileSync(path.join(out, p.stack, "resources.json"), "utf8")).join("");
-        expect(written).toContain("istio-reader-service-account-istio-remote-secret-token");
+        expect(written).toContain("zta-istio-remote-reader-token");
         expect(written).not.toMatch(/MOCK-TOKEN|TU9DSy1UT0tF/);
         const leaky = { ...stackOf(lab, "comp2") };
         leaky.resources = [...leaky.resources, { ...leaky.resources[0], inputs: { data: { token: Buffer.from("MOCK-TOKEN(x)").toString("base64") } } }];
@@ -279,6 +289,72 @@ describe("remote secrets across stacks", () => {
         expect(unreachableApiServerProblem("https://kubernetes.default.svc")).toMatch(/in-cluster name/);
         expect(unreachableApiServerProblem("http://10.5.0.3:6443")).toMatch(/not an https/);
         expect(() => readerKubeconfig("cluster1", "https://127.0.0.1:6443", "Q0E=", "t")).toThrow(/cluster1.*loopback/);
+    });
+});
+
+describe("a remote secret opens only what a peer's istiod reads (istiod 1.30.3, multi-primary)", () => {
+    const READER = { kind: "ServiceAccount", name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE };
+    // What istiod's informers on a peer cluster list and watch (pilot/pkg/serviceregistry/kube/controller,
+    // pkg/kube/multicluster/cluster.go, pkg/kube/kclient/crdwatcher.go, security/pkg/server/ca/node_auth.go).
+    const ISTIOD_REMOTE_READS = [
+        { apiGroups: [""], resources: ["namespaces", "services", "pods", "nodes"], verbs: ["list", "watch"] },
+        { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+        { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch"] },
+        { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
+        { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
+    ];
+    // The mesh ConfigMap, by name (kubemesh.NewConfigMapSource watches istio-system with metadata.name=istio).
+    const MESH_CONFIG_READ = [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }];
+    type Rule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
+    type Binding = { metadata: { name: string; namespace?: string }; roleRef: { kind: string; name: string }; subjects: (typeof READER)[] };
+
+    /** Every binding in the plan that names the reader, with the rules of the role it grants. */
+    function readerGrants(stack: string): { binding: Binding; rules: Rule[] }[] {
+        const plan = stackOf(lab, stack);
+        const bindings = [...resourcesOfType(plan, CLUSTER_ROLE_BINDING), ...resourcesOfType(plan, ROLE_BINDING)].map((r) => r.inputs as unknown as Binding);
+        return bindings
+            .filter((b) => b.subjects.some((s) => s.kind === READER.kind && s.name === READER.name && s.namespace === READER.namespace))
+            .map((binding) => {
+                const roles = resourcesOfType(plan, binding.roleRef.kind === "ClusterRole" ? CLUSTER_ROLE : ROLE)
+                    .map((r) => r.inputs as { metadata: { name: string; namespace?: string }; rules: Rule[] })
+                    .filter((r) => r.metadata.name === binding.roleRef.name && r.metadata.namespace === binding.metadata.namespace);
+                expect(roles).toHaveLength(1);
+                return { binding, rules: roles[0].rules };
+            });
+    }
+
+    test.each(STACKS)("$stack: the exported token's account is bound to our ClusterRole and the istio-system Role, nothing else", ({ stack }) => {
+        const grants = readerGrants(stack);
+        expect(grants.map((g) => [g.binding.roleRef.kind, g.binding.roleRef.name, g.binding.metadata.namespace])).toEqual([
+            ["ClusterRole", "zta-istio-remote-reader", undefined],
+            ["Role", "zta-istio-remote-reader", ISTIO_NAMESPACE],
+        ]);
+        expect(grants[0].rules).toEqual(ISTIOD_REMOTE_READS);
+        expect(grants[1].rules).toEqual(MESH_CONFIG_READ);
+    });
+
+    test.each(STACKS)("$stack: no rule the reader holds names secrets, a wildcard, or a verb but list and watch", ({ stack }) => {
+        const rules = readerGrants(stack).flatMap((g) => g.rules);
+        expect(rules.length).toBeGreaterThan(0);
+        for (const rule of rules) {
+            expect(rule.resources).not.toContain("secrets");
+            expect([...rule.resources, ...rule.apiGroups, ...rule.verbs, ...(rule.resourceNames ?? [])]).not.toContain("*");
+            expect(rule.verbs.filter((v) => !["list", "watch"].includes(v))).toEqual([]);
+        }
+    });
+
+    test.each(STACKS)("$stack: asked what verify's remote-secret-scope asks, the planned grants allow every read istiod needs and nothing it must not have", ({ stack }) => {
+        const grants: RbacGrant[] = readerGrants(stack).map((g) => ({ rules: g.rules, namespace: g.binding.metadata.namespace }));
+        expect(MUST_ALLOW.filter((p) => !rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+        expect(MUST_DENY.filter((p) => rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+        // The questions include the CA keys by name, as components/istio.ts and components/spire.ts name them.
+        expect(MUST_DENY.map(describeProbe)).toEqual(expect.arrayContaining(["get secrets istio-system/cacerts", "get secrets spire-server/spire-upstream-ca", "list secrets"]));
+    });
+
+    test.each(STACKS)("$stack: the charts' reader RBAC is off in base and istiod, and nothing names istio-reader-service-account", ({ stack }) => {
+        expect(values(release(stack, "istio-base")).global.enableReaderRBAC).toBe(false);
+        expect(values(release(stack, "istio-istiod")).global.enableReaderRBAC).toBe(false);
+        expect(JSON.stringify(stackOf(lab, stack).resources.map((r) => r.inputs))).not.toContain("istio-reader-service-account");
     });
 });
 

@@ -2,13 +2,15 @@
 // no cluster), and the fail-fast path against a real client-node on loopback.
 import { createHash, X509Certificate } from "crypto";
 import { readFileSync } from "fs";
+import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { EXIT, helpText, main, VerifyDeps } from "../verify/cli";
 import { CHECKS, VerifyTarget } from "../verify/checks";
-import { Cluster, ExecResult, KubeCluster, PodInfo, ServiceInfo } from "../verify/cluster";
+import { Cluster, ExecResult, KubeCluster, PodInfo, ScopedReview, selfAccessReview, ServiceInfo } from "../verify/cluster";
 import { HttpGet, IssuerClient, TokenFetch } from "../verify/ingress";
 import { Report } from "../verify/runner";
+import { rbacAllows, RbacGrant } from "./rbac";
 
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
 const TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImxhYiJ9.eyJpc3MiOiJodHRwczovLzEwLjUuMC4yL3JlYWxtcy96dGEiLCJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJlLW9mLXRoZS1pc3N1ZXI";
@@ -61,6 +63,12 @@ class FakeCluster implements Cluster {
     }
     async hasSecret(namespace: string, name: string): Promise<boolean> {
         return this.secrets.includes(`${namespace}/${name}`);
+    }
+    /** A remote secret holds, under its cluster's name, a kubeconfig (here a stand-in the fake reviewer reads). */
+    async secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+        if (!this.secrets.includes(`${namespace}/${name}`)) return undefined;
+        const peer = /^istio-remote-secret-(.+)$/.exec(name)?.[1];
+        return peer === undefined ? {} : { [peer]: `kubeconfig of ${peer}` };
     }
     async exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult> {
         this.execs.push(`${namespace}/${pod}/${container}: ${command.join(" ")}`);
@@ -181,7 +189,48 @@ const labIssuer: TokenFetch = async (client, ca) => {
     throw new Error("the token endpoint answered HTTP 401 (unauthorized_client)");
 };
 
-function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target) {
+// The reader a remote secret's token acts as, with the rules istiod 1.30.3 needs of a peer (list and watch of
+// its informers' objects, the mesh ConfigMap by name), as the peer's RBAC would grant them.
+const READER_GRANTS: RbacGrant[] = [
+    {
+        rules: [
+            { apiGroups: [""], resources: ["namespaces", "services", "pods", "nodes"], verbs: ["list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+            { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch"] },
+            { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
+            { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
+        ],
+    },
+    { namespace: "istio-system", rules: [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }] },
+];
+
+// istio-reader-service-account's ClusterRole in the istiod chart 1.30.3 (templates/reader-clusterrole.yaml), its read rules.
+const CHART_READER_GRANTS: RbacGrant[] = [
+    {
+        rules: [
+            {
+                apiGroups: ["config.istio.io", "security.istio.io", "networking.istio.io", "authentication.istio.io", "rbac.istio.io", "telemetry.istio.io", "extensions.istio.io"],
+                resources: ["*"],
+                verbs: ["get", "list", "watch"],
+            },
+            { apiGroups: [""], resources: ["endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "secrets", "configmaps"], verbs: ["get", "list", "watch"] },
+            { apiGroups: ["networking.x-k8s.io", "gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["get", "watch", "list"] },
+            { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["get", "list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+        ],
+    },
+];
+
+/** A peer API server that answers SelfSubjectAccessReviews for the token in `kubeconfig of <cluster>` with these grants. */
+function peerApi(grants: RbacGrant[]): (kubeconfig: string) => ScopedReview {
+    return (kubeconfig) => {
+        const peer = /^kubeconfig of (.+)$/.exec(kubeconfig)?.[1];
+        if (peer === undefined) throw new Error("it does not parse as a kubeconfig");
+        return { server: `https://${peer}.api:6443`, review: async (probe) => rbacAllows(grants, probe) };
+    };
+}
+
+function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget: VerifyTarget = target, accessReview = peerApi(READER_GRANTS)) {
     const out: string[] = [];
     const progress: string[] = [];
     const deps: VerifyDeps = {
@@ -190,6 +239,7 @@ function depsFor(cluster: Cluster, http: HttpGet = enforcingIngress, stackTarget
             return { target: stackTarget, kubeconfig: "unused by the fake" };
         },
         makeCluster: () => cluster,
+        accessReview,
         http,
         fetchToken: labIssuer,
         readFile: (file) =>
@@ -216,7 +266,7 @@ describe("verify on a healthy testbed", () => {
         expect(out()).toMatch(/SKIP  cross-domain-identity  .*skipped: shared trust model/);
         expect(out()).toContain('verify: stack "comp2": all checks passed');
         expect(code).toBe(EXIT.ok);
-        expect(progress()).toContain("[1/11] pods-ready: every pod Ready ...");
+        expect(progress()).toContain("[1/12] pods-ready: every pod Ready ...");
     });
 
     test("federated: curl's own-domain identity reaches the peer's httpbin, chained to this stack's root; every check passes", async () => {
@@ -432,6 +482,122 @@ describe("verify names what is broken and exits non-zero", () => {
         const { deps, out } = depsFor(cluster);
         await main(["--stack", "comp2", "--only", "pods-ready"], deps);
         expect(out()).toMatch(/FAIL  pods-ready  .*spire-system\/spire-agent-9kq4z not Ready \(phase Pending, containers spire-agent\)/);
+    });
+});
+
+describe("remote-secret-scope: what a remote secret's token opens on the peer", () => {
+    const scopeLine = async (accessReview: (kubeconfig: string) => ScopedReview, cluster = healthyCluster()) => {
+        const { deps, out } = depsFor(cluster, enforcingIngress, target, accessReview);
+        const code = await main(["--stack", "comp2", "--only", "remote-secret-scope"], deps);
+        return { code, line: lines(out()).find((l) => / remote-secret-scope /.test(l)) ?? "" };
+    };
+
+    test("the reader's grants: PASS, and the line says where and how many reads were allowed and denied", async () => {
+        const { code, line } = await scopeLine(peerApi(READER_GRANTS));
+        expect(code).toBe(EXIT.ok);
+        expect(line).toMatch(/^PASS  remote-secret-scope  .*: istio-remote-secret-cluster2 at https:\/\/cluster2\.api:6443: 18 reads allowed, \d+ denied/);
+    });
+
+    test("--help says what the token may and may not do, naming the CA Secrets", () => {
+        const proves = CHECKS.find((c) => c.id === "remote-secret-scope")?.proves ?? "";
+        expect(proves).toMatch(
+            /may list,watch namespaces, services, pods, nodes, endpointslices\.discovery\.k8s\.io, .*configmaps istio-system\/istio; may not get secrets istio-system\/cacerts.*get secrets spire-server\/spire-upstream-ca/,
+        );
+        expect(proves).toMatch(/; list,watch secrets; list configmaps istio-system; create,update,patch,delete,deletecollection namespaces, services, .*secrets istio-system; create serviceaccounts\/token istio-system;/);
+    });
+
+    test("the chart's istio-reader ClusterRole (every Secret): FAIL naming the CA Secrets it opens", async () => {
+        const { code, line } = await scopeLine(peerApi(CHART_READER_GRANTS));
+        expect(code).toBe(EXIT.failed);
+        expect(line).toMatch(
+            /^FAIL  remote-secret-scope  .*istio-remote-secret-cluster2 at https:\/\/cluster2\.api:6443: allowed what it must not be: get secrets istio-system\/cacerts, list secrets istio-system, get secrets spire-server\/spire-upstream-ca, list secrets spire-server, list secrets, watch secrets, list configmaps istio-system/,
+        );
+    });
+
+    test("a role without endpointslices: FAIL naming the reads istiod would miss", async () => {
+        const noSlices = READER_GRANTS.map((g) => ({ ...g, rules: g.rules.filter((r) => !r.apiGroups.includes("discovery.k8s.io")) }));
+        const { line } = await scopeLine(peerApi(noSlices));
+        expect(line).toMatch(/FAIL  remote-secret-scope  .*denied what a peer's istiod reads: list endpointslices\.discovery\.k8s\.io, watch endpointslices\.discovery\.k8s\.io \(/);
+    });
+
+    test("a write slipped in (services patch) or the mesh ConfigMap rule without its name: FAIL naming them", async () => {
+        const loose: RbacGrant[] = [
+            { rules: [...READER_GRANTS[0].rules, { apiGroups: [""], resources: ["services"], verbs: ["patch"] }] },
+            { namespace: "istio-system", rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["list", "watch"] }] },
+        ];
+        const { line } = await scopeLine(peerApi(loose));
+        expect(line).toMatch(/allowed what it must not be: list configmaps istio-system, patch services \(/);
+    });
+
+    test("a token the peer refuses, or a remote secret without its cluster's key: FAIL saying so", async () => {
+        const refused = await scopeLine((kubeconfig) => ({
+            server: "https://cluster2.api:6443",
+            review: () => Promise.reject(new Error(`SelfSubjectAccessReview at https://cluster2.api:6443: Unauthorized (HTTP 401) for ${kubeconfig}`)),
+        }));
+        expect(refused.line).toMatch(/FAIL  remote-secret-scope  .*Unauthorized \(HTTP 401\)/);
+        const cluster = healthyCluster();
+        cluster.secretData = async () => ({ "cluster-two": "kubeconfig of cluster-two" });
+        expect((await scopeLine(peerApi(READER_GRANTS), cluster)).line).toMatch(/FAIL  remote-secret-scope  .*istio-remote-secret-cluster2 has no key "cluster2" \(keys: cluster-two\)/);
+    });
+
+    test("istiod gives the peer up as timeout (its Secrets informer is denied): istiod-remote-cluster PASSes saying so; syncing FAILs", async () => {
+        const withStatus = (syncStatus: string) => {
+            const cluster = healthyCluster();
+            const healthy = cluster.onExec;
+            cluster.onExec = (p, c, cmd) =>
+                cmd.join(" ") === "pilot-discovery request GET /debug/clusterz"
+                    ? ok(
+                          JSON.stringify([
+                              { id: "cluster1", secretName: "", syncStatus: "synced" },
+                              { id: "cluster2", secretName: "istio-system/istio-remote-secret-cluster2", syncStatus },
+                          ]),
+                      )
+                    : healthy(p, c, cmd);
+            return cluster;
+        };
+        const timeout = depsFor(withStatus("timeout"));
+        expect(await main(["--stack", "comp2", "--only", "istiod-remote-cluster"], timeout.deps)).toBe(EXIT.ok);
+        expect(timeout.out()).toMatch(/PASS  istiod-remote-cluster  .*timeout "cluster2" from istio-remote-secret-cluster2/);
+        const syncing = depsFor(withStatus("syncing"));
+        expect(await main(["--stack", "comp2", "--only", "istiod-remote-cluster"], syncing.deps)).toBe(EXIT.failed);
+        expect(syncing.out()).toMatch(/FAIL  istiod-remote-cluster  .*istiod's view of "cluster2" is syncing, not synced or timeout/);
+    });
+
+    test("the real client: one SelfSubjectAccessReview per probe, with the remote secret's token, answered by the API server", async () => {
+        const asked: { auth?: string; attrs: Record<string, string> }[] = [];
+        const api = http.createServer((req, res) => {
+            let body = "";
+            req.on("data", (c) => (body += c));
+            req.on("end", () => {
+                const review = JSON.parse(body) as { kind: string; spec: { resourceAttributes: Record<string, string> } };
+                const attrs = review.spec.resourceAttributes;
+                asked.push({ auth: req.headers.authorization, attrs });
+                const ok = req.method === "POST" && req.url === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" && review.kind === "SelfSubjectAccessReview";
+                res.writeHead(ok ? 201 : 404, { "content-type": "application/json" });
+                res.end(JSON.stringify({ ...review, status: { allowed: attrs.resource === "pods" && attrs.verb === "list" } }));
+            });
+        });
+        await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+        try {
+            const port = (api.address() as net.AddressInfo).port;
+            const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{ name: cluster2, cluster: { server: "http://127.0.0.1:${port}" } }]
+users: [{ name: cluster2, user: { token: reader-token } }]
+contexts: [{ name: cluster2, context: { cluster: cluster2, user: cluster2 } }]
+current-context: cluster2
+`;
+            const { server, review } = selfAccessReview(kubeconfig, 2000);
+            expect(server).toBe(`http://127.0.0.1:${port}`);
+            expect(await review({ verb: "list", group: "", resource: "pods" })).toBe(true);
+            expect(await review({ verb: "get", group: "", resource: "secrets", namespace: "istio-system", name: "cacerts" })).toBe(false);
+            expect(asked).toEqual([
+                { auth: "Bearer reader-token", attrs: { verb: "list", group: "", resource: "pods" } },
+                { auth: "Bearer reader-token", attrs: { verb: "get", group: "", resource: "secrets", namespace: "istio-system", name: "cacerts" } },
+            ]);
+        } finally {
+            api.close();
+        }
     });
 });
 

@@ -4,7 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { CHECKS, VerifyOptions } from "./checks";
-import { Cluster, KubeCluster } from "./cluster";
+import { Cluster, KubeCluster, ScopedReview, selfAccessReview } from "./cluster";
 import { clientCredentialsToken, HttpGet, httpStatus, TokenFetch } from "./ingress";
 import { CheckResult, formatResult, Report, reportOf, runChecks } from "./runner";
 import type { StackAccess } from "./stack";
@@ -49,6 +49,8 @@ unreadable, API server unreachable).
 export interface VerifyDeps {
     readStack(stack: string): Promise<StackAccess>;
     makeCluster(kubeconfig: string, timeoutMs: number, connectTimeoutMs: number): Cluster;
+    /** SelfSubjectAccessReviews with a kubeconfig's credentials (a remote secret's), each bounded by timeoutMs. */
+    accessReview(kubeconfig: string, timeoutMs: number): ScopedReview;
     readonly http: HttpGet;
     readonly fetchToken: TokenFetch;
     readFile(file: string): string;
@@ -185,12 +187,17 @@ export async function main(argv: string[], deps: VerifyDeps): Promise<number> {
         return cannotVerify(cluster.endpoint, `cannot reach the Kubernetes API of stack "${stack}" at ${cluster.endpoint}: ${(err as Error).message}`);
     }
 
-    const results: CheckResult[] = await runChecks(CHECKS, { cluster, http: deps.http, fetchToken: deps.fetchToken, target: access.target, options }, parsed.skip, {
-        started: (check, i, total) => deps.progress(`[${i + 1}/${total}] ${check.id}: ${check.title} ...\n`),
-        finished: (r) => {
-            if (!json) deps.out(formatResult(r) + "\n");
+    const results: CheckResult[] = await runChecks(
+        CHECKS,
+        { cluster, http: deps.http, fetchToken: deps.fetchToken, target: access.target, options, accessReview: (kubeconfig) => deps.accessReview(kubeconfig, options.timeoutMs) },
+        parsed.skip,
+        {
+            started: (check, i, total) => deps.progress(`[${i + 1}/${total}] ${check.id}: ${check.title} ...\n`),
+            finished: (r) => {
+                if (!json) deps.out(formatResult(r) + "\n");
+            },
         },
-    });
+    );
     const report = reportOf(stack, cluster.endpoint, results);
     if (json) deps.out(JSON.stringify(report, null, 2) + "\n");
     else {
@@ -205,6 +212,7 @@ export const realDeps: VerifyDeps = {
     // Imported only here, so --help needs neither the Pulumi CLI nor a stack.
     readStack: async (stack) => (await import("./stack")).readStack(stack, path.resolve(__dirname, "..")),
     makeCluster: (kubeconfig, timeoutMs, connectTimeoutMs) => new KubeCluster(kubeconfig, timeoutMs, connectTimeoutMs),
+    accessReview: selfAccessReview,
     http: httpStatus,
     fetchToken: clientCredentialsToken,
     readFile: (file) => readFileSync(file, "utf8"),

@@ -2,6 +2,7 @@
 // @kubernetes/client-node (no kubectl), a fake in the tests.
 import * as k8s from "@kubernetes/client-node";
 import { Writable } from "stream";
+import { AccessProbe, AccessReview } from "./reader-scope";
 
 /** What verify needs to know of a pod. */
 export interface PodInfo {
@@ -43,8 +44,10 @@ export interface Cluster {
     listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]>;
     /** The Service, or undefined when there is none of that name. */
     getService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
-    /** Whether the Secret exists (its data is never read). */
+    /** Whether the Secret exists (its data is not read). */
     hasSecret(namespace: string, name: string): Promise<boolean>;
+    /** A Secret's data, decoded, or undefined when there is none of that name (read for remote secrets only). */
+    secretData(namespace: string, name: string): Promise<Record<string, string> | undefined>;
     exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult>;
 }
 
@@ -163,6 +166,16 @@ export class KubeCluster implements Cluster {
         }
     }
 
+    async secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+        try {
+            const { body } = await this.core.readNamespacedSecret(name, namespace);
+            return Object.fromEntries(Object.entries(body.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+        } catch (err) {
+            if (statusOf(err) === 404) return undefined;
+            throw asError(err, `read secret ${namespace}/${name}`);
+        }
+    }
+
     async exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult> {
         const out: Buffer[] = [];
         const err: Buffer[] = [];
@@ -186,4 +199,35 @@ export function exitCodeOf(status: k8s.V1Status | undefined): number {
     const cause = status?.details?.causes?.find((c) => c.reason === "ExitCode");
     const code = cause?.message !== undefined ? Number.parseInt(cause.message, 10) : NaN;
     return Number.isNaN(code) ? -1 : code;
+}
+
+/** The API server a kubeconfig opens, and SelfSubjectAccessReviews made there with its credentials. */
+export interface ScopedReview {
+    readonly server: string;
+    readonly review: AccessReview;
+}
+
+/**
+ * SelfSubjectAccessReviews with a kubeconfig's own credentials (a remote secret's
+ * token), each bounded by `timeoutMs`: the API server answers for that token,
+ * through its real authorizers. Any authenticated user may ask (system:basic-user).
+ */
+export function selfAccessReview(kubeconfig: string, timeoutMs: number): ScopedReview {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error("its current-context names no cluster with a server URL");
+    const api = kc.makeApiClient(k8s.AuthorizationV1Api);
+    api.addInterceptor((opts) => void (opts.timeout = timeoutMs));
+    const review = async (p: AccessProbe): Promise<boolean> => {
+        const res = await api
+            .createSelfSubjectAccessReview({
+                apiVersion: "authorization.k8s.io/v1",
+                kind: "SelfSubjectAccessReview",
+                spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name: p.name } },
+            })
+            .catch((err) => Promise.reject(asError(err, `SelfSubjectAccessReview at ${server}`)));
+        return res.body.status?.allowed === true;
+    };
+    return { server, review };
 }

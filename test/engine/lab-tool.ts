@@ -13,6 +13,8 @@ import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../of
 import { PROJECT } from "../../stacks/config";
 import { main } from "../../stacks/main";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
+import { selfAccessReview } from "../../verify/cluster";
+import { reviewScope, scopeSummary } from "../../verify/reader-scope";
 
 type Flags = Record<string, string[]>;
 
@@ -271,10 +273,18 @@ async function checkLab(flags: Flags): Promise<void> {
                     user = `error ${statusOf(err) ?? (err as Error).message}`;
                 }
                 check(
-                    server !== own && user === "system:serviceaccount:istio-system:istio-reader-service-account",
-                    `${stack}: remote secret ${secret.metadata?.name} (${key}) authenticates to the other API server ${server} as istio-system/istio-reader-service-account`,
+                    server !== own && user === "system:serviceaccount:istio-system:zta-istio-remote-reader",
+                    `${stack}: remote secret ${secret.metadata?.name} (${key}) authenticates to the other API server ${server} as istio-system/zta-istio-remote-reader`,
                     `server ${server} (own ${own}), user "${user}"`,
                 );
+                // What that token opens there, asked of the peer's own authorizers (the same questions as verify's remote-secret-scope).
+                let problems: string[];
+                try {
+                    problems = await reviewScope(selfAccessReview(Buffer.from(data, "base64").toString(), 10_000).review);
+                } catch (err) {
+                    problems = [(err as Error).message];
+                }
+                check(problems.length === 0, `${stack}: remote secret ${secret.metadata?.name} (${key}), its token on ${server}: ${scopeSummary()}`, problems.join("; "));
             }
         }
 
