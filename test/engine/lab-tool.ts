@@ -4,6 +4,8 @@
 // through their API servers. Every check prints one line, "PASS: ..." or
 // "FAIL: ...", which run.sh counts.
 import * as k8s from "@kubernetes/client-node";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { BasicConstraints, Certificate, id_ce_basicConstraints } from "@peculiar/asn1-x509";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -239,6 +241,12 @@ function plannedObjects(planDir: string, stack: string): PlannedResource[] {
     return resources.filter(isKubernetesObject);
 }
 
+/** A certificate's basicConstraints pathLenConstraint, or "none" when it sets none (Node's X509Certificate does not expose it). */
+function pathLenOf(cert: X509Certificate): number | "none" {
+    const ext = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions?.find((e) => e.extnID === id_ce_basicConstraints);
+    return (ext ? AsnConvert.parse(ext.extnValue, BasicConstraints).pathLenConstraint : undefined) ?? "none";
+}
+
 function pemBlocks(text: string): string[] {
     return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
@@ -299,6 +307,18 @@ async function checkLab(flags: Flags): Promise<void> {
             new X509Certificate(text("root-cert.pem")).fingerprint256 === root.fingerprint256 && chain.length > 0 && chain[0].fingerprint256 === ca.fingerprint256 && chained && ca.ca,
             `${stack}: cacerts holds a CA certificate whose chain ends at the lab root (rootCaCert)`,
             `root-cert.pem ${new X509Certificate(text("root-cert.pem")).subject}, chain of ${chain.length}`,
+        );
+
+        // The issued intermediates as the API server holds them, and the path length each carries
+        // (docs/pki.md, "Path lengths"): the SPIRE upstream CA has exactly one CA below it, the
+        // SPIRE server's own; the Istio intermediate none, because the TLS provider cannot write 0.
+        check(pathLenOf(ca) === "none", `${stack}: the Istio intermediate in cacerts has no pathLenConstraint, as docs/pki.md says the TLS provider writes it`, `pathLenConstraint ${pathLenOf(ca)}`);
+        const upstream = (await core.readNamespacedSecret("spire-upstream-ca", "spire-server")).body.data ?? {};
+        const spireCa = new X509Certificate(Buffer.from(upstream["tls.crt"] ?? "", "base64").toString());
+        check(
+            spireCa.ca && pathLenOf(spireCa) === 1 && spireCa.verify(root.publicKey),
+            `${stack}: the SPIRE upstream intermediate in spire-server/spire-upstream-ca has pathLenConstraint 1 and is signed by the lab root`,
+            `ca ${spireCa.ca}, pathLenConstraint ${pathLenOf(spireCa)}, signed by the root: ${spireCa.verify(root.publicKey)}`,
         );
 
         // Federated model: istiod's rendered mesh config names each peer's trust domain with that peer's root,
