@@ -241,7 +241,7 @@ export const realHostFs: HostFs = {
 export function resolvePath(target: string, host: HostFs, under: (p: string) => boolean): string {
     let rest = target.split("/").filter((c) => c !== "" && c !== ".");
     let done: string[] = [];
-    for (let hops = 0; rest.length > 0; ) {
+    for (let hops = 0; rest.length > 0;) {
         const c = rest.shift() as string;
         if (c === "..") {
             done.pop();
@@ -309,23 +309,25 @@ export function mountScript(binds: Bind[], root: string, scratch: string, host: 
     }
     // The entry that holds the root itself first, so that its rbind does not copy the others' mounts.
     const holder = root.split("/")[1];
-    const tops = [...topLevel].sort((a, b) => Number(b === holder) - Number(a === holder)).map((t) => {
-        const p = "/" + t;
-        const at = q(root + p);
-        if (overlays.includes(t)) {
-            const upper = path.join(scratch, "overlay", t, "upper");
-            const work = path.join(scratch, "overlay", t, "work");
-            return `mkdir -p ${at} ${q(upper)} ${q(work)} && mount -t overlay overlay -o ${q(`lowerdir=${p},upperdir=${upper},workdir=${work}`)} ${at}`;
-        }
-        switch (host.kind(p)) {
-            case "link":
-                return `ln -sfn ${q(host.readlink(p))} ${at}`;
-            case "dir":
-                return `mkdir -p ${at} && mount --rbind ${q(p)} ${at}`;
-            default:
-                return `touch ${at} && mount --bind ${q(p)} ${at}`;
-        }
-    });
+    const tops = [...topLevel]
+        .sort((a, b) => Number(b === holder) - Number(a === holder))
+        .map((t) => {
+            const p = "/" + t;
+            const at = q(root + p);
+            if (overlays.includes(t)) {
+                const upper = path.join(scratch, "overlay", t, "upper");
+                const work = path.join(scratch, "overlay", t, "work");
+                return `mkdir -p ${at} ${q(upper)} ${q(work)} && mount -t overlay overlay -o ${q(`lowerdir=${p},upperdir=${upper},workdir=${work}`)} ${at}`;
+            }
+            switch (host.kind(p)) {
+                case "link":
+                    return `ln -sfn ${q(host.readlink(p))} ${at}`;
+                case "dir":
+                    return `mkdir -p ${at} && mount --rbind ${q(p)} ${at}`;
+                default:
+                    return `touch ${at} && mount --bind ${q(p)} ${at}`;
+            }
+        });
     return [`mkdir -p ${q(root)}`, ...tops, ...steps];
 }
 
@@ -457,10 +459,13 @@ async function materialize(flags: Flags): Promise<void> {
     const containers = pod.spec.containers;
     for (const container of containers) {
         const env = await containerEnv(pod, container, sources, service);
+        const binds = containerBinds(container, volumesDir, path.resolve(flags.bin));
+        // Where each path of the container is on this machine, for the checks (control-plane.ts).
+        fs.writeFileSync(path.join(dir, `${container.name}.binds.json`), JSON.stringify(binds, null, 2) + "\n");
         const script = containerScript({
             pod: name,
             container,
-            binds: containerBinds(container, volumesDir, path.resolve(flags.bin)),
+            binds,
             env,
             root: path.join(dir, "root", container.name),
             scratch: path.join(dir, "scratch", container.name),

@@ -21,6 +21,8 @@ repo=$(cd "$here/../.." && pwd)
 shared=${ZTA_SHARED:-$repo/../shared}
 charts=${ZTA_CHARTS:-$shared/charts}
 lab=$repo
+# --stop-after-control-plane: end after the control plane's checks (no destroy), to iterate on them.
+stop_after_control_plane=false
 while [ $# -gt 0 ]; do
   case $1 in
     --lab)
@@ -28,7 +30,8 @@ while [ $# -gt 0 ]; do
       lab=$(cd "$2" && pwd)
       shift 2
       ;;
-    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR])" >&2; exit 2 ;;
+    --stop-after-control-plane) stop_after_control_plane=true; shift ;;
+    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR] [--stop-after-control-plane])" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "test:engine: needs root (it creates a network namespace)" >&2; exit 2; }
@@ -37,6 +40,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/zta-engine.XXXXXX")
 ns=zta-engine-$$
 pids=()
+pod_netns=()   # the network namespaces of the pods whose processes run (3. below)
 passed=0
 failed=0
 started=$SECONDS
@@ -53,8 +57,10 @@ cleanup() {
   set +e
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
   # Whatever is left in the namespace (plugins of an interrupted pulumi, a restarted controller): by PID.
-  for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
-  ip netns del "$ns" 2>/dev/null
+  for n in "${pod_netns[@]}" "$ns"; do
+    for pid in $(ip netns pids "$n" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$n" 2>/dev/null
+  done
   if [ "${ZTA_ENGINE_KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then echo "logs and state kept in $work"; else rm -rf "$work"; fi
   exit "$rc"
 }
@@ -93,6 +99,15 @@ else
 fi
 export PULUMI_CONFIG_PASSPHRASE=zta-engine-test   # throwaway state of a throwaway lab
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_CONFIRMATIONS=true
+
+# The mesh's control plane (istiod, the SPIRE server and its controller manager), built from
+# upstream sources by ../shared/mesh/build.sh (cached); without it, step 3 says SKIP.
+mesh_bin=''
+if [ -x "$shared/mesh/build.sh" ]; then
+  s=$SECONDS
+  mesh_bin=$("$shared/mesh/build.sh")
+  echo "control plane: $("$shared/mesh/build.sh" --versions), from $mesh_bin ($((SECONDS - s)) s)"
+fi
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
 order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
@@ -243,7 +258,10 @@ start_controllers() { # stack, index: once its API server is ready (they exit if
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port $((base + 59)) --leader-elect=false >"$dir/logs/kube-scheduler.log" 2>&1 &
   pids+=($!)
-  in_ns nice "$kube/bin/kwok" -c "$kube/kwok-stages.yaml" --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true \
+  # Pod addresses from the stack's pod CIDR (kwok's --cidr takes the first address and the prefix).
+  local pod_cidr_var=${1}_pod_cidr kwok_cidr
+  kwok_cidr=$(python3 -c "import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(f'{n[1]}/{n.prefixlen}')" "${!pod_cidr_var}")
+  in_ns nice "$kube/bin/kwok" -c "$kube/kwok-stages.yaml" --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true --cidr "$kwok_cidr" \
     --node-lease-duration-seconds 40 --server-address "127.0.0.1:$((base + 47))" >"$dir/logs/kwok.log" 2>&1 &
   pids+=($!)
   # MetalLB's own controller assigns LoadBalancer addresses from the stack's pool, as in the lab.
@@ -296,6 +314,58 @@ for stack in $stacks; do
   pulumi_in "$t2" config set --secret --stack "$stack" zta-testbed:kubeconfig <"$work/$stack/admin.kubeconfig" >/dev/null
 done
 
+# The pods whose processes run (step 3): test/engine/pods.ts writes what their containers see,
+# each runs in a network namespace of its own joined to the test's by a veth pair (the test's
+# end answers for 169.254.1.1, the pods' default route; nothing links to the machine's own
+# namespace), on the address kwok gave the pod, each container in a mount namespace of its own.
+pod_pids=()
+start_pod() { # stack, namespace, label selector, tag, extra addresses of the pod...
+  local stack=$1 namespace=$2 selector=$3 dir=$work/pods/$1-$4 pod_ns=$ns-$1-$4 veth=pod$((${#pod_netns[@]} + 1))
+  shift 4
+  mkdir -p "$dir" "$work/claims/$stack"
+  if ! in_ns "$repo/node_modules/.bin/tsx" "$here/pods.ts" materialize --kubeconfig "$work/$stack/admin.kubeconfig" --namespace "$namespace" \
+    --selector "$selector" --dir "$dir" --bin "$mesh_bin" --claims "$work/claims/$stack" >"$dir/materialize.log" 2>&1; then
+    result <"$dir/materialize.log"
+    return 0
+  fi
+  cat "$dir/materialize.log"
+  local pod_name='' pod_ip='' containers=''
+  # shellcheck source=/dev/null
+  . "$dir/pod.sh"
+  if [ ${#pod_netns[@]} = 0 ]; then
+    in_ns ip addr add 169.254.1.1/32 dev lo
+    in_ns sysctl -qw net.ipv4.ip_forward=1   # pod to pod (a peer's bundle endpoint), inside the test's namespace only
+  fi
+  ip netns add "$pod_ns"
+  pod_netns+=("$pod_ns")
+  ip -n "$pod_ns" link set lo up
+  ip -n "$ns" link add "$veth" type veth peer name eth0 netns "$pod_ns"
+  ip -n "$ns" link set "$veth" up
+  ip -n "$pod_ns" link set eth0 up
+  for address in "$pod_ip" "$@"; do
+    ip -n "$pod_ns" addr add "$address/32" dev eth0
+    ip -n "$ns" route add "$address/32" dev "$veth"
+  done
+  ip -n "$pod_ns" route add 169.254.1.1 dev eth0 scope link
+  ip -n "$pod_ns" route add default via 169.254.1.1 dev eth0
+  for container in $containers; do
+    ip netns exec "$pod_ns" unshare --mount --propagation private "$dir/$container.sh" >"$dir/$container.log" 2>&1 &
+    pids+=($!)
+    pod_pids+=($!)
+  done
+  echo "  $stack: $namespace/$pod_name ($containers) on $pod_ip$([ $# = 0 ] || echo " and $*")"
+}
+stop_pods() { # before destroy: the control plane's processes by PID, then their namespaces
+  for pid in "${pod_pids[@]}"; do stop_pid "$pid"; done
+  for n in "${pod_netns[@]}"; do
+    for pid in $(ip netns pids "$n" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$n"
+  done
+  pod_pids=()
+  pod_netns=()
+}
+cp_tool() { in_ns "$repo/node_modules/.bin/tsx" "$here/control-plane.ts" "$@"; }
+
 converged=true
 kubeconfigs=()
 run=0
@@ -333,6 +403,38 @@ if $converged; then
     outputs+=(--"outputs-$stack" "$work/outputs-$stack.json")
   done
   result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
+
+  # ---------------------------------------------------------- 3. the control plane runs
+  if [ -z "$mesh_bin" ]; then
+    echo "SKIP: the control plane's checks (istiod, SPIRE): no $shared/mesh/build.sh to build their binaries"
+  else
+    echo "== 3. the control plane runs: istiod, the SPIRE server and its controller manager of $stacks"
+    s=$SECONDS
+    for stack in $stacks; do
+      federation_var=${stack}_federation_address
+      federation=${!federation_var}
+      start_pod "$stack" istio-system app=istiod istiod
+      # The server pod's labels (charts/spire-server/templates/server-resource.yaml, release spire, nameOverride server).
+      start_pod "$stack" spire-server app.kubernetes.io/name=server,app.kubernetes.io/instance=spire,app.kubernetes.io/component=server spire-server ${federation:+"$federation"}
+    done
+    echo "  $((${#pod_netns[@]})) pods' processes started in $((SECONDS - s)) s"
+    cp_args=(--pods "$work/pods" --netns-prefix "$ns" --bin "$mesh_bin")
+    for stack in $stacks; do cp_args+=(--kubeconfig "$stack=$work/$stack/admin.kubeconfig" --outputs "$stack=$work/outputs-$stack.json"); done
+    s=$SECONDS
+    result < <(cp_tool check "${cp_args[@]}")
+    echo "  control-plane checks: $((SECONDS - s)) s"
+    s=$SECONDS
+    result < <(cp_tool broken "${cp_args[@]}")
+    echo "  the broken remote secret: $((SECONDS - s)) s"
+    if $stop_after_control_plane; then
+      echo "stopped after the control plane's checks (--stop-after-control-plane): no destroy"
+      echo "total: $((SECONDS - started)) s"
+      echo "$passed passed, $failed failed"
+      [ "$failed" = 0 ]
+      exit
+    fi
+    stop_pods
+  fi
 fi
 
 # Peers first, the root stack last, its protected root CA unprotected first (docs/deploy.md, "Tearing down").
