@@ -173,7 +173,8 @@ describe("mounts, never on the machine's own filesystem", () => {
         expect(lines).toContain("mkdir -p /w/root && touch /w/root/controller-manager-config.yaml");
         expect(lines).toContain("mkdir -p /w/root/usr/local/bin && touch /w/root/usr/local/bin/pilot-discovery");
         expect(lines).toContain("ln -sfn usr/bin /w/root/bin");
-        expect(lines).toContain("mkdir -p /w/root/var && mount --rbind /var /w/root/var");
+        expect(lines).toContain("mkdir -p /w/root/var && mount --rbind /var /w/root/var && mount -o remount,bind,ro /w/root/var");
+        expect(lines).toContain("mkdir -p /w/root/tmp /w/scratch/tmp && mount --bind /w/scratch/tmp /w/root/tmp");
         // Parents before children (/tmp before /tmp/spire-server/private), read-only ones remounted.
         expect(lines.indexOf("mount --bind /w/v/tmp /w/root/tmp")).toBeLessThan(lines.indexOf("mount --bind /w/v/socket /w/root/tmp/spire-server/private"));
         expect(lines).toContain("mount -o remount,bind,ro /w/root/etc/cacerts");

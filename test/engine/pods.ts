@@ -264,8 +264,9 @@ export function resolvePath(target: string, host: HostFs, under: (p: string) => 
 /**
  * The shell lines that build a container's root under `root` and bind its mounts there
  * (to run inside a private mount namespace, then `chroot root`):
- * - each top-level entry of the machine's `/` is bound (rbind) at root/<entry>, a
- *   symbolic link copied;
+ * - each top-level entry of the machine's `/` is bound (rbind) read-only at root/<entry>
+ *   (dev, proc and sys writable), a symbolic link copied, and /tmp is a directory of the
+ *   container's own;
  * - a mount point that does not exist (/etc/cacerts, /run/spire/config) is made in an
  *   overlay over its top-level directory (upper and work dirs under `scratch`), or in
  *   the source of the bind it lies in (/tmp/spire-server/private in the /tmp
@@ -319,17 +320,25 @@ export function mountScript(binds: Bind[], root: string, scratch: string, host: 
                 const work = path.join(scratch, "overlay", t, "work");
                 return `mkdir -p ${at} ${q(upper)} ${q(work)} && mount -t overlay overlay -o ${q(`lowerdir=${p},upperdir=${upper},workdir=${work}`)} ${at}`;
             }
+            if (t === "tmp") {
+                // A /tmp of the container's own, not the machine's.
+                return `mkdir -p ${at} ${q(path.join(scratch, "tmp"))} && mount --bind ${q(path.join(scratch, "tmp"))} ${at}`;
+            }
             switch (host.kind(p)) {
                 case "link":
                     return `ln -sfn ${q(host.readlink(p))} ${at}`;
                 case "dir":
-                    return `mkdir -p ${at} && mount --rbind ${q(p)} ${at}`;
+                    // Read-only, as the pods' readOnlyRootFilesystem: the process writes only to its volumes.
+                    return `mkdir -p ${at} && mount --rbind ${q(p)} ${at}${KERNEL_FS.includes(t) ? "" : ` && mount -o remount,bind,ro ${at}`}`;
                 default:
-                    return `touch ${at} && mount --bind ${q(p)} ${at}`;
+                    return `touch ${at} && mount --bind ${q(p)} ${at} && mount -o remount,bind,ro ${at}`;
             }
         });
     return [`mkdir -p ${q(root)}`, ...tops, ...steps];
 }
+
+/** Top-level directories that stay writable in a container's root: the kernel's own file systems. */
+const KERNEL_FS = ["dev", "proc", "sys"];
 
 /** Single-quoted for sh. */
 export function shellQuote(s: string): string {
