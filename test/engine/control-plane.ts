@@ -216,8 +216,9 @@ function hostPath(dir: string, container: string, inside: string): string {
 
 /** The SPIRE server's CLI over its admin socket (the chart's socket_path, on the pod's emptyDir). */
 async function spire(bin: string, s: Stack, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const conf = JSON.parse(fs.readFileSync(hostPath(s.spire.dir, "spire-server", "/run/spire/config/server.conf"), "utf8")) as { server: { socket_path: string } };
-    const socket = hostPath(s.spire.dir, "spire-server", conf.server.socket_path);
+    const conf = JSON.parse(fs.readFileSync(hostPath(s.spire.dir, "spire-server", "/run/spire/config/server.conf"), "utf8")) as { server: { socket_path?: string } };
+    // The chart sets none: SPIRE's default (cmd/spire-server/util/util.go, DefaultSocketPath).
+    const socket = hostPath(s.spire.dir, "spire-server", conf.server.socket_path ?? "/tmp/spire-server/private/api.sock");
     return run(path.join(bin, "spire-server"), [...args, "-socketPath", socket]);
 }
 
