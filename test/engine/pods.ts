@@ -464,6 +464,8 @@ async function materialize(flags: Flags): Promise<void> {
         const note = await materializeVolume(volume, path.join(volumesDir, volume.name), pod, sources, path.resolve(flags.claims));
         if (note) notes.push(note);
     }
+    // Init containers are not run: ours only prepare what running as root makes moot (the chart's chown of the data volume).
+    for (const init of pod.spec.initContainers ?? []) notes.push(`init container ${init.name} (${init.image}) not run`);
     const topLevel = fs.readdirSync("/").filter((e) => !["lost+found"].includes(e));
     const containers = pod.spec.containers;
     for (const container of containers) {
