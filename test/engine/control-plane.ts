@@ -58,6 +58,26 @@ export function peerServiceProblems(shardz: Shardz, peer: { cluster: string; net
     return problems;
 }
 
+/**
+ * An RBAC rule without `list` and `watch` on endpointslices (discovery.k8s.io): the rule as
+ * it is when it does not cover them, else split so its other resources keep every verb.
+ * Throws on a wildcard that covers them (RBAC only adds: a wildcard cannot be narrowed here).
+ */
+export function withoutEndpointSliceReads(rule: k8s.V1PolicyRule): k8s.V1PolicyRule[] {
+    const groups = rule.apiGroups ?? [];
+    const resources = rule.resources ?? [];
+    const group = groups.includes("discovery.k8s.io") || groups.includes("*");
+    if (!group || !(resources.includes("endpointslices") || resources.includes("*"))) return [rule];
+    if (groups.includes("*") || resources.includes("*")) throw new Error(`a wildcard rule grants endpointslices: ${JSON.stringify(rule)}`);
+    const verbs = rule.verbs.filter((v) => v !== "list" && v !== "watch");
+    const others = resources.filter((r) => r !== "endpointslices");
+    return [
+        ...(others.length > 0 ? [{ ...rule, resources: others }] : []),
+        ...(verbs.length > 0 ? [{ ...rule, apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs }] : []),
+        ...(groups.length > 1 ? [{ ...rule, apiGroups: groups.filter((g) => g !== "discovery.k8s.io") }] : []),
+    ];
+}
+
 /** A Kubernetes label selector (matchLabels and matchExpressions) against a label set. */
 export function selects(selector: k8s.V1LabelSelector | undefined, labels: Record<string, string>): boolean {
     if (!selector) return true;
@@ -403,8 +423,11 @@ async function checkAll(flags: Flags): Promise<void> {
 /**
  * `broken`: the must-show of a control plane a plan cannot stand in for. A remote secret
  * for an extra cluster id, pointing at a peer's API server with a token of its own whose
- * role is the peer reader's minus `list` on endpointslices; the same decision as the real
- * check (verify's remoteClusterProblems) must fail for it, while the real peer stays synced.
+ * role is the peer reader's minus `list` and `watch` on endpointslices; the same decision as
+ * the real check (verify's remoteClusterProblems) must fail for it, while the real peer stays
+ * synced. Not one verb: istiod's client-go (0.35, WatchListClient on by default) streams an
+ * informer's initial list over a watch, and falls back to LIST when that watch is refused, so
+ * a role without only one of the two still syncs (seen in this tier).
  */
 async function broken(flags: Flags): Promise<void> {
     const bin = flags.bin[0];
@@ -431,14 +454,14 @@ async function broken(flags: Flags): Promise<void> {
     try {
         await peer.core.createNamespacedServiceAccount(readerNs, { metadata: { name } });
         made.push(() => peer.core.deleteNamespacedServiceAccount(name, readerNs));
-        // The reader's cluster roles, copied without `list` on endpointslices; its namespaced roles as they are.
+        // The reader's cluster roles, copied without reading endpointslices; its namespaced roles as they are.
         let removed = 0;
         for (const binding of (await rbac.listClusterRoleBinding()).body.items.filter((b) => isReader(b.subjects))) {
             const role = (await rbac.readClusterRole(binding.roleRef.name)).body;
-            const rules = (role.rules ?? []).map((r) => {
-                if (!(r.resources ?? []).some((x) => x === "endpointslices" || x === "*") || !r.verbs.includes("list")) return r;
-                removed++;
-                return { ...r, verbs: r.verbs.filter((v) => v !== "list") };
+            const rules = (role.rules ?? []).flatMap((r) => {
+                const split = withoutEndpointSliceReads(r);
+                if (split.length !== 1 || split[0] !== r) removed++;
+                return split;
             });
             const copy = `${name}-${binding.roleRef.name}`;
             await rbac.createClusterRole({ metadata: { name: copy }, rules });
@@ -452,7 +475,7 @@ async function broken(flags: Flags): Promise<void> {
             await rbac.createNamespacedRoleBinding(ns, { metadata: { name: copy }, roleRef: binding.roleRef, subjects: [subject] });
             made.push(() => rbac.deleteNamespacedRoleBinding(copy, ns));
         }
-        if (removed === 0) throw new Error(`the reader ${readerNs}/${readerName} has no rule that lists endpointslices`);
+        if (removed === 0) throw new Error(`the reader ${readerNs}/${readerName} has no rule that reads endpointslices`);
         const token = (await peer.core.createNamespacedServiceAccountToken(name, readerNs, { spec: { audiences: [], expirationSeconds: 3600 } })).body.status?.token ?? "";
         const kubeconfig = YAML.parse(Buffer.from(data, "base64").toString()) as { users: { user: Record<string, unknown> }[] };
         for (const u of kubeconfig.users) u.user = { token };
@@ -468,7 +491,7 @@ async function broken(flags: Flags): Promise<void> {
         const forbidden = /endpointslices[^\n]*forbidden|forbidden[^\n]*endpointslices/.test(istiodLog(s));
         check(
             problems.length > 0,
-            `${s.stack}: istiod does not sync cluster ${id}, whose token (${readerNs}/${name} on ${peer.stack}) lacks list on endpointslices: the check catches it`,
+            `${s.stack}: istiod does not sync cluster ${id}, whose token (${readerNs}/${name} on ${peer.stack}) lacks list and watch on endpointslices: the check catches it`,
             problems.length > 0 ? `${problems.join("; ")}${forbidden ? "; istiod logged the forbidden endpointslices list" : ""}` : `istiod reports ${id} synced`,
         );
         check(remoteClusterProblems(clusters, peerId).length === 0, `${s.stack}: meanwhile istiod still syncs ${peerId} through the real remote secret`, remoteClusterProblems(clusters, peerId).join("; "));
