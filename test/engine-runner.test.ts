@@ -5,7 +5,7 @@ import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LiveClusterSpiffeId, peerServiceProblems, pluggedCaProblems, promisedIds, renderSpiffeIdTemplate, selects, spireChainProblems } from "./engine/control-plane";
+import { LiveClusterSpiffeId, peerServiceProblems, pluggedCaProblems, promisedIds, renderSpiffeIdTemplate, selects, spireChainProblems, withoutEndpointSliceReads } from "./engine/control-plane";
 import { commandLine, containerEnv, expand, fieldValue, HostFs, materializeVolume, mountScript, PodSources, resolvePath, resourceValue } from "./engine/pods";
 
 const pod: k8s.V1Pod = {
@@ -190,6 +190,17 @@ describe("the control plane's checks decide on what istiod and SPIRE answer", ()
         expect(pluggedCaProblems(`${plugged}error\tfailed to create an istiod CA: failed to create CA KeyCertBundle (private key does not match)`)).toEqual([
             "failed to create an istiod CA: failed to create CA KeyCertBundle (private key does not match)",
         ]);
+    });
+
+    test("the broken reader: endpointslices lose list and watch, every other resource keeps its verbs", () => {
+        const core = { apiGroups: [""], resources: ["pods", "services"], verbs: ["get", "list", "watch"] };
+        expect(withoutEndpointSliceReads(core)).toEqual([core]);
+        expect(withoutEndpointSliceReads({ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices", "x"], verbs: ["get", "list", "watch"] })).toEqual([
+            { apiGroups: ["discovery.k8s.io"], resources: ["x"], verbs: ["get", "list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get"] },
+        ]);
+        expect(withoutEndpointSliceReads({ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] })).toEqual([]);
+        expect(() => withoutEndpointSliceReads({ apiGroups: ["*"], resources: ["*"], verbs: ["list"] })).toThrow(/wildcard/);
     });
 
     test("a peer's services: endpoints in the peer's shard, on the peer's network", () => {
