@@ -426,6 +426,7 @@ if $converged; then
     echo "SKIP: the control plane's checks (istiod, SPIRE): no $shared/mesh/build.sh to build their binaries"
   else
     echo "== 3. the control plane runs: istiod, the SPIRE server and its controller manager of $stacks"
+    step3=$SECONDS
     s=$SECONDS
     for stack in $stacks; do
       federation_var=${stack}_federation_address
@@ -445,6 +446,7 @@ if $converged; then
     echo "  the broken remote secret: $((SECONDS - s)) s"
     # npm run verify against the simulated lab, through the Automation API on the tier's state:
     # what it reads from the API server alone must pass; the rest cannot run here (reasons below).
+    s=$SECONDS
     for stack in $stacks; do
       (cd "$t2" && in_ns env PULUMI_BACKEND_URL="file://$t2/.state" node_modules/.bin/tsx verify/cli.ts --stack "$stack" \
         --only gateway-addresses,istiod-remote-cluster,istiod-network-gateways,spire-entries) >"$work/verify-$stack.log" 2>&1 || true
@@ -456,6 +458,7 @@ if $converged; then
         esac
       done
     done
+    echo "  npm run verify on $stacks: $((SECONDS - s)) s"
     echo "SKIP: npm run verify pods-ready: kube-system has no pods here (no kube-proxy, CoreDNS or Cilium runs)"
     echo "SKIP: npm run verify workload-certificate, cross-cluster-traffic, mtls-client-identity, cross-domain-identity, network-segmentation, ingress-jwt: they need Envoy (and a CNI for network-segmentation)"
     if $stop_after_control_plane; then
@@ -466,6 +469,7 @@ if $converged; then
       exit
     fi
     stop_pods
+    echo "  step 3, the control plane: $((SECONDS - step3)) s"
   fi
 fi
 
