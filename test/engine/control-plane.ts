@@ -13,6 +13,7 @@ import * as k8s from "@kubernetes/client-node";
 import { execFile } from "child_process";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
+import * as https from "https";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CROSS_NETWORK_PORT, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, SPIRE_SERVER_NAMESPACE } from "../../model/lab";
@@ -196,7 +197,7 @@ interface Stack {
     readonly stack: string;
     readonly kc: k8s.KubeConfig;
     readonly core: k8s.CoreV1Api;
-    readonly outputs: { rootCaCert?: string; eastWestAddress?: string; identity?: { clusterName: string; network: string; trustDomain: string; trustModel: string } };
+    readonly outputs: { rootCaCert?: string; eastWestAddress?: string; federation?: { bundleEndpointURL?: string }; identity?: { clusterName: string; network: string; trustDomain: string; trustModel: string } };
     readonly istiod: { dir: string; netns: string };
     readonly spire: { dir: string; netns: string };
 }
@@ -389,8 +390,17 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
         missing.length > 0 ? `no entry for ${missing.join(", ")} (entries: ${entries.join(", ") || "none"})` : gateways.length === 0 ? "no gateway pod is selected" : "",
     );
 
-    // Federated model: each peer's bundle, fetched from its bundle endpoint through the ClusterFederatedTrustDomain.
+    // Federated model: this server's bundle endpoint serves its bundle (reached on the federation
+    // address, which its pod holds), and it holds each peer's, through the ClusterFederatedTrustDomains.
     if (identity.trustModel === "federated") {
+        const url = s.outputs.federation?.bundleEndpointURL ?? "";
+        const served = await bundleEndpoint(url).catch((err: Error) => ({ error: err.message, keys: [] as X509Certificate[], san: "" }));
+        const own = new X509Certificate(String(s.outputs.rootCaCert));
+        check(
+            served.keys.some((c) => c.fingerprint256 === own.fingerprint256) && served.san === `spiffe://${identity.trustDomain}/spire/server`,
+            `${s.stack}: the SPIRE server's bundle endpoint ${url} serves its trust domain's bundle (with the stack's root) as spiffe://${identity.trustDomain}/spire/server`,
+            "error" in served ? served.error : `served ${served.keys.length} X.509 authorities, TLS identity ${served.san || "none"}`,
+        );
         for (const peer of all.filter((p) => p !== s)) {
             const td = peer.outputs.identity?.trustDomain ?? "";
             let shown = { code: -1, stdout: "", stderr: "" };
@@ -407,6 +417,29 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
             );
         }
     }
+}
+
+/** A SPIFFE bundle endpoint's answer (https_spiffe: its TLS certificate is the server's SVID, checked by the caller): its X.509 authorities and its URI SAN. */
+function bundleEndpoint(url: string): Promise<{ keys: X509Certificate[]; san: string }> {
+    return new Promise((resolve, reject) => {
+        const req = https.get(url, { rejectUnauthorized: false, timeout: 10000 }, (res) => {
+            const peer = (res.socket as import("tls").TLSSocket).getPeerX509Certificate();
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+                try {
+                    const bundle = JSON.parse(Buffer.concat(chunks).toString()) as { keys?: { use?: string; x5c?: string[] }[] };
+                    const keys = (bundle.keys ?? []).filter((k) => k.use === "x509-svid").flatMap((k) => (k.x5c ?? []).slice(0, 1).map((d) => new X509Certificate(Buffer.from(d, "base64"))));
+                    const san = /URI:([^,\s]+)/.exec(peer?.subjectAltName ?? "")?.[1] ?? "";
+                    resolve({ keys, san });
+                } catch (err) {
+                    reject(err as Error);
+                }
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error(`no answer from ${url} in 10 s`)));
+        req.on("error", reject);
+    });
 }
 
 /** `check`: istiod and SPIRE of every stack. */
