@@ -466,11 +466,24 @@ async function materialize(flags: Flags): Promise<void> {
     }
     // Init containers are not run: ours only prepare what running as root makes moot (the chart's chown of the data volume).
     for (const init of pod.spec.initContainers ?? []) notes.push(`init container ${init.name} (${init.image}) not run`);
+    // The files the kubelet writes for a pod (dnsPolicy ClusterFirst): the cluster's DNS Service
+    // (kubeadm's clusterDNS, the 10th address of the service range, next to the `kubernetes`
+    // Service's first) rather than this machine's resolver, and the pod's own /etc/hosts.
+    const apiService = (await core.readNamespacedService("kubernetes", "default")).body.spec?.clusterIP ?? "";
+    const clusterDns = apiService.replace(/\.1$/, ".10");
+    const kubeletFiles = path.join(dir, "kubelet");
+    fs.mkdirSync(kubeletFiles, { recursive: true });
+    fs.writeFileSync(path.join(kubeletFiles, "resolv.conf"), `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${clusterDns}\noptions ndots:5\n`);
+    fs.writeFileSync(path.join(kubeletFiles, "hosts"), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${pod.status?.podIP}\t${name}\n`);
     const topLevel = fs.readdirSync("/").filter((e) => !["lost+found"].includes(e));
     const containers = pod.spec.containers;
     for (const container of containers) {
         const env = await containerEnv(pod, container, sources, service);
-        const binds = containerBinds(container, volumesDir, path.resolve(flags.bin));
+        const binds = [
+            ...containerBinds(container, volumesDir, path.resolve(flags.bin)),
+            { source: path.join(kubeletFiles, "resolv.conf"), target: "/etc/resolv.conf", readOnly: true },
+            { source: path.join(kubeletFiles, "hosts"), target: "/etc/hosts", readOnly: true },
+        ];
         // Where each path of the container is on this machine, for the checks (control-plane.ts).
         fs.writeFileSync(path.join(dir, `${container.name}.binds.json`), JSON.stringify(binds, null, 2) + "\n");
         const script = containerScript({
