@@ -61,6 +61,10 @@ async function info(flags: Flags): Promise<void> {
         versions.add(JSON.stringify([raw.versions?.kubernetes, raw.versions?.metallb]));
         lines.push(`${stack}_address=${shellSafe("host.address", raw.host?.address)}`);
         lines.push(`${stack}_service_cidr=${shellSafe("cluster.serviceCidr", raw.cluster?.serviceCidr)}`);
+        // kwok gives the stack's pods addresses from its own pod CIDR, so the pods the test runs never share one.
+        lines.push(`${stack}_pod_cidr=${shellSafe("cluster.podCidr", raw.cluster?.podCidr)}`);
+        // The federated model's bundle endpoint address (a MetalLB address): the SPIRE server's pod holds it here.
+        lines.push(`${stack}_federation_address=${raw.mesh?.trustModel === "federated" ? shellSafe("metallb.federationAddress", raw.metallb?.federationAddress) : ""}`);
     }
     if (versions.size !== 1) throw new Error(`the stacks pin different Kubernetes or MetalLB versions: ${[...versions].join(" ")}`);
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];

@@ -21,6 +21,8 @@ repo=$(cd "$here/../.." && pwd)
 shared=${ZTA_SHARED:-$repo/../shared}
 charts=${ZTA_CHARTS:-$shared/charts}
 lab=$repo
+# --stop-after-control-plane: end after the control plane's checks (no destroy), to iterate on them.
+stop_after_control_plane=false
 while [ $# -gt 0 ]; do
   case $1 in
     --lab)
@@ -28,7 +30,8 @@ while [ $# -gt 0 ]; do
       lab=$(cd "$2" && pwd)
       shift 2
       ;;
-    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR])" >&2; exit 2 ;;
+    --stop-after-control-plane) stop_after_control_plane=true; shift ;;
+    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR] [--stop-after-control-plane])" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "test:engine: needs root (it creates a network namespace)" >&2; exit 2; }
@@ -37,6 +40,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/zta-engine.XXXXXX")
 ns=zta-engine-$$
 pids=()
+pod_netns=()   # the network namespaces of the pods whose processes run (3. below)
 passed=0
 failed=0
 started=$SECONDS
@@ -53,8 +57,10 @@ cleanup() {
   set +e
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
   # Whatever is left in the namespace (plugins of an interrupted pulumi, a restarted controller): by PID.
-  for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
-  ip netns del "$ns" 2>/dev/null
+  for n in "${pod_netns[@]}" "$ns"; do
+    for pid in $(ip netns pids "$n" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$n" 2>/dev/null
+  done
   if [ "${ZTA_ENGINE_KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then echo "logs and state kept in $work"; else rm -rf "$work"; fi
   exit "$rc"
 }
@@ -93,6 +99,15 @@ else
 fi
 export PULUMI_CONFIG_PASSPHRASE=zta-engine-test   # throwaway state of a throwaway lab
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_SKIP_CONFIRMATIONS=true
+
+# The mesh's control plane (istiod, the SPIRE server and its controller manager), built from
+# upstream sources by ../shared/mesh/build.sh (cached); without it, step 3 says SKIP.
+mesh_bin=''
+if [ -x "$shared/mesh/build.sh" ]; then
+  s=$SECONDS
+  mesh_bin=$("$shared/mesh/build.sh")
+  echo "control plane: $("$shared/mesh/build.sh" --versions), from $mesh_bin ($((SECONDS - s)) s)"
+fi
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
 order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
@@ -195,6 +210,8 @@ start_cluster() { # stack, index
   issue admin "/O=system:masters/CN=admin" extendedKeyUsage=clientAuth
   issue controller-manager /CN=system:kube-controller-manager extendedKeyUsage=clientAuth
   issue scheduler /CN=system:kube-scheduler extendedKeyUsage=clientAuth
+  # kwok serves the node's kubelet endpoint (exec) on the host address, as a kubelet would.
+  issue kwok /CN=kwok "$(printf 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:%s' "$address")"
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   for user in admin controller-manager scheduler; do
@@ -225,6 +242,7 @@ EOF
     --service-cluster-ip-range "$cidr" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local --authorization-mode Node,RBAC --allow-privileged \
+    --kubelet-preferred-address-types InternalIP \
     --disable-admission-plugins MutatingAdmissionWebhook,ValidatingAdmissionWebhook --profiling=false >"$dir/logs/kube-apiserver.log" 2>&1 &
   pids+=($!)
 }
@@ -243,8 +261,24 @@ start_controllers() { # stack, index: once its API server is ready (they exit if
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port $((base + 59)) --leader-elect=false >"$dir/logs/kube-scheduler.log" 2>&1 &
   pids+=($!)
-  in_ns nice "$kube/bin/kwok" -c "$kube/kwok-stages.yaml" --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true \
-    --node-lease-duration-seconds 40 --server-address "127.0.0.1:$((base + 47))" >"$dir/logs/kwok.log" 2>&1 &
+  # Pod addresses from the stack's pod CIDR (kwok's --cidr takes the first address and the prefix).
+  local pod_cidr_var=${1}_pod_cidr kwok_cidr
+  kwok_cidr=$(python3 -c "import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(f'{n[1]}/{n.prefixlen}')" "${!pod_cidr_var}")
+  # Exec into the pods whose processes run (step 3) reaches them: kwok's local exec with the
+  # container's PID file (kwok-exec.sh, exec-shim.sh).
+  local address_var=${1}_address
+  {
+    cat "$kube/kwok-stages.yaml"
+    for target in istio-system:istiod:discovery spire-server:spire-server:spire-server; do
+      IFS=: read -r namespace pod container <<<"$target"
+      printf -- '---\nkind: ClusterExec\napiVersion: kwok.x-k8s.io/v1alpha1\nmetadata: {name: %s}\nspec:\n  selector: {matchNamespaces: [%s]}\n' "$pod" "$namespace"
+      printf '  execs:\n  - containers: [%s]\n    local: {envs: [{name: ZTA_EXEC_PID_FILE, value: "%s"}]}\n' "$container" "$work/pods/$1-$pod/$container.pid"
+    done
+  } >"$dir/kwok.yaml"
+  in_ns unshare --mount --propagation private "$here/kwok-exec.sh" "$dir/kwok-overlay" nice "$kube/bin/kwok" -c "$dir/kwok.yaml" \
+    --kubeconfig "$dir/admin.kubeconfig" --manage-all-nodes=true --cidr "$kwok_cidr" --node-lease-duration-seconds 40 \
+    --node-ip "${!address_var}" --node-port $((base + 47)) --server-address "${!address_var}:$((base + 47))" \
+    --tls-cert-file "$pki/kwok.crt" --tls-private-key-file "$pki/kwok.key" >"$dir/logs/kwok.log" 2>&1 &
   pids+=($!)
   # MetalLB's own controller assigns LoadBalancer addresses from the stack's pool, as in the lab.
   in_ns "$here/metallb-controller.sh" "$kube/bin/metallb-controller" "$dir/admin.kubeconfig" $((base + 20)) $((base + 21)) \
@@ -296,6 +330,59 @@ for stack in $stacks; do
   pulumi_in "$t2" config set --secret --stack "$stack" zta-testbed:kubeconfig <"$work/$stack/admin.kubeconfig" >/dev/null
 done
 
+# The pods whose processes run (step 3): test/engine/pods.ts writes what their containers see,
+# each runs in a network namespace of its own joined to the test's by a veth pair (the test's
+# end answers for 169.254.1.1, the pods' default route; nothing links to the machine's own
+# namespace), on the address kwok gave the pod, each container in a mount namespace of its own.
+pod_pids=()
+start_pod() { # stack, namespace, label selector, tag, extra addresses of the pod...
+  local stack=$1 namespace=$2 selector=$3 dir=$work/pods/$1-$4 pod_ns=$ns-$1-$4 veth=pod$((${#pod_netns[@]} + 1))
+  shift 4
+  mkdir -p "$dir" "$work/claims/$stack"
+  if ! in_ns "$repo/node_modules/.bin/tsx" "$here/pods.ts" materialize --kubeconfig "$work/$stack/admin.kubeconfig" --namespace "$namespace" \
+    --selector "$selector" --dir "$dir" --bin "$mesh_bin" --claims "$work/claims/$stack" >"$dir/materialize.log" 2>&1; then
+    result <"$dir/materialize.log"
+    return 0
+  fi
+  cat "$dir/materialize.log"
+  local pod_name='' pod_ip='' containers=''
+  # shellcheck source=/dev/null
+  . "$dir/pod.sh"
+  if [ ${#pod_netns[@]} = 0 ]; then
+    in_ns ip addr add 169.254.1.1/32 dev lo
+    in_ns sysctl -qw net.ipv4.ip_forward=1   # pod to pod (a peer's bundle endpoint), inside the test's namespace only
+  fi
+  ip netns add "$pod_ns"
+  pod_netns+=("$pod_ns")
+  ip -n "$pod_ns" link set lo up
+  ip -n "$ns" link add "$veth" type veth peer name eth0 netns "$pod_ns"
+  ip -n "$ns" link set "$veth" up
+  ip -n "$pod_ns" link set eth0 up
+  for address in "$pod_ip" "$@"; do
+    ip -n "$pod_ns" addr add "$address/32" dev eth0
+    ip -n "$ns" route add "$address/32" dev "$veth"
+  done
+  ip -n "$pod_ns" route add 169.254.1.1 dev eth0 scope link
+  ip -n "$pod_ns" route add default via 169.254.1.1 dev eth0
+  for container in $containers; do
+    ip netns exec "$pod_ns" unshare --mount --propagation private "$dir/$container.sh" >"$dir/$container.log" 2>&1 &
+    pids+=($!)
+    pod_pids+=($!)
+    echo $! >"$dir/$container.pid"   # what kwok's exec into the container enters (exec-shim.sh)
+  done
+  echo "  $stack: $namespace/$pod_name ($containers) on $pod_ip$([ $# = 0 ] || echo " and $*")"
+}
+stop_pods() { # before destroy: the control plane's processes by PID, then their namespaces
+  for pid in "${pod_pids[@]}"; do stop_pid "$pid"; done
+  for n in "${pod_netns[@]}"; do
+    for pid in $(ip netns pids "$n" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$n"
+  done
+  pod_pids=()
+  pod_netns=()
+}
+cp_tool() { in_ns "$repo/node_modules/.bin/tsx" "$here/control-plane.ts" "$@"; }
+
 converged=true
 kubeconfigs=()
 run=0
@@ -333,6 +420,57 @@ if $converged; then
     outputs+=(--"outputs-$stack" "$work/outputs-$stack.json")
   done
   result < <(tool check-lab --plan "$work/plan" "${kubeconfigs[@]}" "${outputs[@]}")
+
+  # ---------------------------------------------------------- 3. the control plane runs
+  if [ -z "$mesh_bin" ]; then
+    echo "SKIP: the control plane's checks (istiod, SPIRE): no $shared/mesh/build.sh to build their binaries"
+  else
+    echo "== 3. the control plane runs: istiod, the SPIRE server and its controller manager of $stacks"
+    step3=$SECONDS
+    s=$SECONDS
+    for stack in $stacks; do
+      federation_var=${stack}_federation_address
+      federation=${!federation_var}
+      start_pod "$stack" istio-system app=istiod istiod
+      # The server pod's labels (charts/spire-server/templates/server-resource.yaml, release spire, nameOverride server).
+      start_pod "$stack" spire-server app.kubernetes.io/name=server,app.kubernetes.io/instance=spire,app.kubernetes.io/component=server spire-server ${federation:+"$federation"}
+    done
+    echo "  $((${#pod_netns[@]})) pods' processes started in $((SECONDS - s)) s"
+    cp_args=(--pods "$work/pods" --netns-prefix "$ns" --bin "$mesh_bin")
+    for stack in $stacks; do cp_args+=(--kubeconfig "$stack=$work/$stack/admin.kubeconfig" --outputs "$stack=$work/outputs-$stack.json"); done
+    s=$SECONDS
+    result < <(cp_tool check "${cp_args[@]}")
+    echo "  control-plane checks: $((SECONDS - s)) s"
+    s=$SECONDS
+    result < <(cp_tool broken "${cp_args[@]}")
+    echo "  the broken remote secret: $((SECONDS - s)) s"
+    # npm run verify against the simulated lab, through the Automation API on the tier's state:
+    # what it reads from the API server alone must pass; the rest cannot run here (reasons below).
+    s=$SECONDS
+    for stack in $stacks; do
+      (cd "$t2" && in_ns env PULUMI_BACKEND_URL="file://$t2/.state" node_modules/.bin/tsx verify/cli.ts --stack "$stack" \
+        --only gateway-addresses,istiod-remote-cluster,istiod-network-gateways,spire-entries) >"$work/verify-$stack.log" 2>&1 || true
+      for id in gateway-addresses istiod-remote-cluster istiod-network-gateways spire-entries; do
+        line=$(grep -m1 -E "^(PASS|FAIL|SKIP)  $id " "$work/verify-$stack.log" || true)
+        case "$line" in
+          PASS*) pass "$stack: npm run verify: $line" ;;
+          *) fail "$stack: npm run verify $id: ${line:-no result, see $work/verify-$stack.log: $(grep -m1 -E 'could not|cannot' "$work/verify-$stack.log")}" ;;
+        esac
+      done
+    done
+    echo "  npm run verify on $stacks: $((SECONDS - s)) s"
+    echo "SKIP: npm run verify pods-ready: kube-system has no pods here (no kube-proxy, CoreDNS or Cilium runs)"
+    echo "SKIP: npm run verify workload-certificate, cross-cluster-traffic, mtls-client-identity, cross-domain-identity, network-segmentation, ingress-jwt: they need Envoy (and a CNI for network-segmentation)"
+    if $stop_after_control_plane; then
+      echo "stopped after the control plane's checks (--stop-after-control-plane): no destroy"
+      echo "total: $((SECONDS - started)) s"
+      echo "$passed passed, $failed failed"
+      [ "$failed" = 0 ]
+      exit
+    fi
+    stop_pods
+    echo "  step 3, the control plane: $((SECONDS - step3)) s"
+  fi
 fi
 
 # As docs/deploy.md ("Tearing down") says: the peer-role stacks first, the root-role stack last, and
