@@ -449,10 +449,12 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
             }
             const peerRoot = new X509Certificate(String(peer.outputs.rootCaCert));
             const held = pemCertificates(shown.stdout);
+            const holds = held.some((c) => c.fingerprint256 === peerRoot.fingerprint256);
             check(
-                held.some((c) => c.fingerprint256 === peerRoot.fingerprint256),
+                holds,
                 `${s.stack}: the SPIRE server holds the bundle of ${td} (spire-server bundle list), with ${peer.stack}'s root`,
-                (shown.stderr || shown.stdout).trim().slice(0, 300),
+                // On success the root by fingerprint; on failure what the command said, on one line.
+                holds ? `SHA-256 ${peerRoot.fingerprint256}` : (shown.stderr || shown.stdout).trim().replace(/\s+/g, " ").slice(0, 300),
             );
         }
     }
