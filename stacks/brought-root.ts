@@ -23,6 +23,11 @@ function extension<T>(cert: X509Certificate, oid: string, type: new () => T): T 
     return ext ? AsnConvert.parse(ext.extnValue, type) : undefined;
 }
 
+/** A CA certificate's basicConstraints pathLenConstraint, or undefined when it sets none (Node's X509Certificate does not expose it). */
+export function pathLenConstraintOf(cert: X509Certificate): number | undefined {
+    return extension(cert, id_ce_basicConstraints, BasicConstraints)?.pathLenConstraint;
+}
+
 /**
  * Whether a URI name constraint (RFC 5280 4.2.1.10: a host, or with a leading
  * "." every host below it) covers the host of `spiffe://<trustDomain>/...`.
@@ -67,7 +72,7 @@ export function rootCertificateProblem(pem: string, now = Date.now()): string | 
         const has = usage ? `its keyUsage is ${usage.toJSON().join(", ") || "empty"}` : "it has no keyUsage extension (RFC 5280 4.2.1.3 requires one on a CA)";
         return `"${subject}" may not sign certificates: ${has}, without keyCertSign; bring a root whose keyUsage includes keyCertSign (and cRLSign)`;
     }
-    const pathLen = extension(cert, id_ce_basicConstraints, BasicConstraints)?.pathLenConstraint;
+    const pathLen = pathLenConstraintOf(cert);
     if (pathLen !== undefined && pathLen < CAS_BELOW_ROOT) {
         return (
             `"${subject}" has pathLenConstraint ${pathLen}, but the lab puts ${CAS_BELOW_ROOT} CAs below its root ` +

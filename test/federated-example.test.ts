@@ -3,10 +3,9 @@
 // role (registry and issuer on the utility host) on the second stack. The calls
 // verify makes are replayed on this plan in test/verify-calls.test.ts.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { PlannedResource } from "../offline/evaluate";
-import { planCommandOutput, REPO } from "./helpers";
+import { planLabQuietly, REPO } from "./helpers";
 
 const FEDERATED = path.join(REPO, "examples", "federated");
 const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
@@ -16,10 +15,7 @@ describe("npm run plan -- --config-dir examples/federated", () => {
     let stdout: string;
     const resources = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
     beforeAll(async () => {
-        out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-federated-")), "plan");
-        const result = await planCommandOutput(["--config-dir", FEDERATED, "--out", out, "--quiet"]);
-        expect([result.status, result.stderr]).toEqual([0, ""]);
-        stdout = result.stdout;
+        ({ out, stdout } = await planLabQuietly(FEDERATED, "zta-federated-"));
     });
 
     test("plans both stacks, each cluster with its own id and network, in 3 runs with the peer-role stack first", () => {

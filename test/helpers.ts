@@ -160,3 +160,11 @@ export async function planCommandOutput(args: string[]): Promise<{ status: numbe
     const status = await planCommand(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
     return { status, stdout, stderr };
 }
+
+/** Plans the lab of `configDir` into a fresh folder as `npm run plan -- --quiet` does, in this process; expects exit 0 and nothing on stderr. */
+export async function planLabQuietly(configDir: string, tmpPrefix: string): Promise<{ out: string; stdout: string }> {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix)), "plan");
+    const result = await planCommandOutput(["--config-dir", configDir, "--out", out, "--quiet"]);
+    expect([result.status, result.stderr]).toEqual([0, ""]);
+    return { out, stdout: result.stdout };
+}

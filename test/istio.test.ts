@@ -19,7 +19,7 @@ import { main } from "../stacks/main";
 import { MeshIdentity } from "../model/lab";
 import { describeProbe, MUST_ALLOW, MUST_DENY } from "../verify/reader-scope";
 import { findResource, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
-import { rbacAllows, RbacGrant } from "./rbac";
+import { ISTIOD_REMOTE_READS, MESH_CONFIG_READ, rbacAllows, RbacGrant } from "./rbac";
 
 // The reference lab as committed.
 const labDir = REPO;
@@ -294,17 +294,6 @@ describe("remote secrets across stacks", () => {
 
 describe("a remote secret opens only what a peer's istiod reads (istiod 1.30.3, multi-primary)", () => {
     const READER = { kind: "ServiceAccount", name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE };
-    // What istiod's informers on a peer cluster list and watch (pilot/pkg/serviceregistry/kube/controller,
-    // pkg/kube/multicluster/cluster.go, pkg/kube/kclient/crdwatcher.go, security/pkg/server/ca/node_auth.go).
-    const ISTIOD_REMOTE_READS = [
-        { apiGroups: [""], resources: ["namespaces", "services", "pods", "nodes"], verbs: ["list", "watch"] },
-        { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
-        { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch"] },
-        { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
-        { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
-    ];
-    // The mesh ConfigMap, by name (kubemesh.NewConfigMapSource watches istio-system with metadata.name=istio).
-    const MESH_CONFIG_READ = [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }];
     type Rule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
     type Binding = { metadata: { name: string; namespace?: string }; roleRef: { kind: string; name: string }; subjects: (typeof READER)[] };
 

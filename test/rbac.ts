@@ -32,3 +32,18 @@ function ruleAllows(rule: RbacRule, p: AccessProbe): boolean {
 export function rbacAllows(grants: readonly RbacGrant[], p: AccessProbe): boolean {
     return grants.some((g) => (g.namespace === undefined || g.namespace === p.namespace) && g.rules.some((r) => ruleAllows(r, p)));
 }
+
+/**
+ * What istiod 1.30.3's informers on a peer cluster list and watch, stated here as literals
+ * (pilot/pkg/serviceregistry/kube/controller, pkg/kube/multicluster/cluster.go,
+ * pkg/kube/kclient/crdwatcher.go, security/pkg/server/ca/node_auth.go), and the mesh
+ * ConfigMap by name (kubemesh.NewConfigMapSource watches istio-system with metadata.name=istio).
+ */
+export const ISTIOD_REMOTE_READS: RbacRule[] = [
+    { apiGroups: [""], resources: ["namespaces", "services", "pods", "nodes"], verbs: ["list", "watch"] },
+    { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+    { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch"] },
+    { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
+    { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
+];
+export const MESH_CONFIG_READ: RbacRule[] = [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }];

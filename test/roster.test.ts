@@ -12,7 +12,7 @@ import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
 import { labViewProblems, PeerView } from "../stacks/peer";
-import { labDirWith, planCommandOutput, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import { labDirWith, planCommandOutput, planLabQuietly, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const THREE = path.join(REPO, "examples", "three-clusters");
 const SSH: ReadonlySet<SecretKey> = new Set(["sshPrivateKey"]);
@@ -36,10 +36,7 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
     // The command offline/plan.ts runs, in this process (test/plan.test.ts runs the command line itself).
     beforeAll(async () => {
-        out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zta-three-")), "plan");
-        const result = await planCommandOutput(["--config-dir", THREE, "--out", out, "--quiet"]);
-        expect([result.status, result.stderr]).toEqual([0, ""]);
-        stdout = result.stdout;
+        ({ out, stdout } = await planLabQuietly(THREE, "zta-three-"));
     });
 
     test("plans the three stacks of the directory", () => {

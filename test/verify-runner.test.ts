@@ -10,7 +10,7 @@ import { CHECKS, VerifyTarget } from "../verify/checks";
 import { Cluster, ExecResult, KubeCluster, PodInfo, ScopedReview, selfAccessReview, ServiceInfo } from "../verify/cluster";
 import { HttpGet, IssuerClient, TokenFetch } from "../verify/ingress";
 import { Report } from "../verify/runner";
-import { rbacAllows, RbacGrant } from "./rbac";
+import { ISTIOD_REMOTE_READS, MESH_CONFIG_READ, rbacAllows, RbacGrant } from "./rbac";
 
 const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8");
 const TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImxhYiJ9.eyJpc3MiOiJodHRwczovLzEwLjUuMC4yL3JlYWxtcy96dGEiLCJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJlLW9mLXRoZS1pc3N1ZXI";
@@ -191,20 +191,8 @@ const labIssuer: TokenFetch = async (client, ca) => {
 
 // The reader a remote secret's token acts as, with the rules istiod 1.30.3 needs of a peer (list and watch of
 // its informers' objects, the mesh ConfigMap by name), as the peer's RBAC would grant them.
-const READER_GRANTS: RbacGrant[] = [
-    {
-        rules: [
-            { apiGroups: [""], resources: ["namespaces", "services", "pods", "nodes"], verbs: ["list", "watch"] },
-            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
-            { apiGroups: ["networking.istio.io"], resources: ["workloadentries"], verbs: ["list", "watch"] },
-            { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
-            { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
-        ],
-    },
-    { namespace: "istio-system", rules: [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }] },
-];
+const READER_GRANTS: RbacGrant[] = [{ rules: ISTIOD_REMOTE_READS }, { namespace: "istio-system", rules: MESH_CONFIG_READ }];
 
-// istio-reader-service-account's ClusterRole in the istiod chart 1.30.3 (templates/reader-clusterrole.yaml), its read rules.
 const CHART_READER_GRANTS: RbacGrant[] = [
     {
         rules: [

@@ -515,10 +515,7 @@ async function broken(flags: Flags): Promise<void> {
         console.log(results.join("\n"));
         return;
     }
-    const remote = new k8s.KubeConfig();
-    remote.loadFromString(Buffer.from(data, "base64").toString());
-    const review = await remote.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
-    const [, readerNs, readerName] = /^system:serviceaccount:([^:]+):(.+)$/.exec(review.body.status?.userInfo?.username ?? "") ?? [];
+    const [readerNs, readerName] = (await tokenAccount(Buffer.from(data, "base64").toString())).split(":");
     const rbac = peer.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     const name = "zta-engine-broken-reader";
     const id = `broken-${peerId}`;

@@ -4,14 +4,13 @@
 // through their API servers. Every check prints one line, "PASS: ..." or
 // "FAIL: ...", which run.sh counts.
 import * as k8s from "@kubernetes/client-node";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { BasicConstraints, Certificate, id_ce_basicConstraints } from "@peculiar/asn1-x509";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack, PlannedResource } from "../../offline/evaluate";
 import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../offline/lab";
+import { pathLenConstraintOf } from "../../stacks/brought-root";
 import { PROJECT } from "../../stacks/config";
 import { main } from "../../stacks/main";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
@@ -245,10 +244,9 @@ function plannedObjects(planDir: string, stack: string): PlannedResource[] {
     return resources.filter(isKubernetesObject);
 }
 
-/** A certificate's basicConstraints pathLenConstraint, or "none" when it sets none (Node's X509Certificate does not expose it). */
+/** A certificate's pathLenConstraint, or "none" when it sets none. */
 function pathLenOf(cert: X509Certificate): number | "none" {
-    const ext = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions?.find((e) => e.extnID === id_ce_basicConstraints);
-    return (ext ? AsnConvert.parse(ext.extnValue, BasicConstraints).pathLenConstraint : undefined) ?? "none";
+    return pathLenConstraintOf(cert) ?? "none";
 }
 
 function pemBlocks(text: string): string[] {
