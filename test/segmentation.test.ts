@@ -8,7 +8,7 @@ import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
 import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/netpol";
 import { ConfigError, parseLabConfig } from "../stacks/config";
-import { DENIED_FLOW, MESH_CALLS } from "../verify/checks";
+import { DENIED_FLOW, MESH_CALLS } from "../verify/mesh-calls";
 import { labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 const CNP = "kubernetes:cilium.io/v2:CiliumNetworkPolicy";

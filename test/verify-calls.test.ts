@@ -10,7 +10,7 @@ import { gatewayRenderedLabels, GatewayLabelValues } from "../components/gateway
 import { authorize, Decision, PolicyObject, principalVariants, Request, Workload } from "../offline/authz";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { MESH_CALLS, MeshCall } from "../verify/checks";
+import { MESH_CALLS, MeshCall } from "../verify/mesh-calls";
 import { DEFAULTS } from "../verify/cli";
 import { ingressUrl } from "../verify/ingress";
 import * as path from "path";

@@ -3,7 +3,7 @@
 import { createHash, X509Certificate } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { crossDomainProblems, CrossDomainEvidence } from "../verify/checks";
+import { crossDomainProblems, CrossDomainEvidence } from "../verify/checks/cross-domain-identity";
 
 const fixture = (name: string) => new X509Certificate(readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8"));
 const leaf = fixture("curl-leaf.pem");

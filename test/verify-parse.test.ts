@@ -1,6 +1,12 @@
 // The decision logic of verify's checks on samples of what the mesh answers.
 import { PodInfo } from "../verify/cluster";
-import { gatewayProblems, missingEntries, networkGatewayProblems, podProblems, remoteClusterProblems, trafficProblems, xfccProblems } from "../verify/checks";
+import { trafficProblems } from "../verify/checks/cross-cluster-traffic";
+import { gatewayProblems } from "../verify/checks/gateway-addresses";
+import { networkGatewayProblems } from "../verify/checks/istiod-network-gateways";
+import { remoteClusterProblems } from "../verify/checks/istiod-remote-cluster";
+import { xfccProblems } from "../verify/checks/mtls-client-identity";
+import { podProblems } from "../verify/checks/pods-ready";
+import { missingEntries } from "../verify/checks/spire-entries";
 import { corruptSignature, EXPECTED_STATUS, ingressUrl, jwtOutcome, tlsProblem, tokenFromResponse } from "../verify/ingress";
 import { parseClusterz, parseNetworkz, parseXfcc, spireEntryIds, tallyHelloworld, xfccFromHttpbin, xfccUris } from "../verify/parse";
 

@@ -1,12 +1,13 @@
 // The whole verify command on a fake cluster (every check's real decision logic,
 // no cluster), and the fail-fast path against a real client-node on loopback.
 import { createHash, X509Certificate } from "crypto";
-import { readFileSync } from "fs";
+import { readdirSync, readFileSync } from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { EXIT, helpText, main, VerifyDeps } from "../verify/cli";
-import { CHECKS, VerifyTarget } from "../verify/checks";
+import { CHECKS } from "../verify/catalog";
+import { VerifyTarget } from "../verify/check";
 import { Cluster, ExecResult, KubeCluster, PodInfo, ScopedReview, selfAccessReview, ServiceInfo } from "../verify/cluster";
 import { HttpGet, IssuerClient, TokenFetch } from "../verify/ingress";
 import { Report } from "../verify/runner";
@@ -585,6 +586,33 @@ current-context: cluster2
             ]);
         } finally {
             api.close();
+        }
+    });
+});
+
+describe("verify's catalog", () => {
+    test("runs the checks in their documented order, each the one check of verify/checks/<id>.ts", async () => {
+        const ids = [
+            "pods-ready",
+            "gateway-addresses",
+            "istiod-remote-cluster",
+            "remote-secret-scope",
+            "istiod-network-gateways",
+            "spire-entries",
+            "workload-certificate",
+            "cross-cluster-traffic",
+            "mtls-client-identity",
+            "cross-domain-identity",
+            "network-segmentation",
+            "ingress-jwt",
+        ];
+        expect(CHECKS.map((c) => c.id)).toEqual(ids);
+        const dir = path.join(__dirname, "..", "verify", "checks");
+        expect(readdirSync(dir).sort()).toEqual(ids.map((id) => `${id}.ts`).sort());
+        for (const check of CHECKS) {
+            const exported = Object.values((await import(path.join(dir, check.id))) as Record<string, unknown>).filter((v) => typeof v === "object" && v !== null && "proves" in v);
+            expect(exported).toHaveLength(1);
+            expect(exported[0]).toBe(check);
         }
     });
 });

@@ -3,7 +3,8 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { CHECKS, VerifyOptions } from "./checks";
+import { CHECKS } from "./catalog";
+import { VerifyOptions } from "./check";
 import { Cluster, KubeCluster, ScopedReview, selfAccessReview } from "./cluster";
 import { clientCredentialsToken, HttpGet, httpStatus, TokenFetch } from "./ingress";
 import { CheckResult, formatResult, Report, reportOf, runChecks } from "./runner";

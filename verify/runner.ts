@@ -1,6 +1,6 @@
 // Runs the checks one after the other, each bounded by the per-check timeout,
 // and turns the results into PASS/FAIL lines or a JSON report.
-import { Check, CheckContext, CheckSkipped } from "./checks";
+import { Check, CheckContext, CheckSkipped } from "./check";
 import { withTimeout } from "./cluster";
 
 export type Status = "pass" | "fail" | "skip";

@@ -5,7 +5,7 @@ import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { ClusterIdentity } from "../model/lab";
 import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config";
 import { PLAIN_KEYS } from "../stacks/load";
-import { VerifyTarget } from "./checks";
+import { VerifyTarget } from "./check";
 import { IssuerClient } from "./ingress";
 
 export interface StackAccess {

@@ -17,7 +17,8 @@ import * as https from "https";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CROSS_NETWORK_PORT, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, SPIRE_SERVER_NAMESPACE } from "../../model/lab";
-import { networkGatewayProblems, remoteClusterProblems } from "../../verify/checks";
+import { networkGatewayProblems } from "../../verify/checks/istiod-network-gateways";
+import { remoteClusterProblems } from "../../verify/checks/istiod-remote-cluster";
 import { parseClusterz, parseNetworkz, RemoteCluster, spireEntryIds } from "../../verify/parse";
 import { Bind } from "./pods";
 
