@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { PROMETHEUS } from "../model/workloads";
 import { ChartRef, helmRelease } from "./chart";
 
 export interface AddonsArgs {
@@ -26,8 +27,6 @@ export const PROMETHEUS_CHART = "https://prometheus-community.github.io/helm-cha
 export const KIALI_CHART = "https://kiali.org/helm-charts";
 // The grafana chart moved to grafana-community on 2026-01-30; grafana/helm-charts stops at 10.5.15.
 export const GRAFANA_CHART = "https://grafana-community.github.io/helm-charts";
-
-const PROMETHEUS_PORT = 9090;
 
 /**
  * Istio's dashboards as Istio publishes them on grafana.com (grafana.com/orgs/istio):
@@ -104,7 +103,7 @@ export class Addons extends pulumi.ComponentResource {
             const ref: ChartRef = { chart: "prometheus", repo: PROMETHEUS_CHART, version: args.versions.prometheus };
             // Istio's add-on values (manifests/addons/values-prometheus.yaml): Service "prometheus" on 9090,
             // which is where Kiali and Istio's dashboards look by default.
-            this.prometheusUrl = `http://prometheus.${ns}:${PROMETHEUS_PORT}`;
+            this.prometheusUrl = `http://prometheus.${ns}:${PROMETHEUS.port}`;
             helmRelease(
                 `${name}-prometheus`,
                 {
@@ -113,7 +112,7 @@ export class Addons extends pulumi.ComponentResource {
                     values: {
                         server: {
                             fullnameOverride: "prometheus",
-                            service: { servicePort: PROMETHEUS_PORT },
+                            service: { servicePort: PROMETHEUS.port },
                             // No StorageClass on a bare node: the chart's default PVC would stay Pending.
                             persistentVolume: { enabled: false },
                             // Istio's add-on values; the pods annotated by Istio's merged metrics are scraped by

@@ -80,7 +80,8 @@ export interface SamplesArgs {
 }
 
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
-const HTTPBIN_TARGET_PORT = 8080;
+/** httpbin's container port (go-httpbin listens on 8080): its Service's targetPort, and what the network policies open. */
+export const HTTPBIN_TARGET_PORT = 8080;
 const GATEWAY_NAME = "httpbin-gateway";
 /**
  * The ingress Gateway's servers: HTTPS on 443, TLS terminated at the gateway
