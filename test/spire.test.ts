@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/evaluate";
 import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
 import { spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffe-id";
-import { SpireServer, spiffeBundle } from "../components/spire";
+import { SpireServer } from "../components/spire";
+import { spiffeBundle } from "../components/spire-federation";
 import { main } from "../stacks/main";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
