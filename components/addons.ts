@@ -5,8 +5,6 @@ import { PROMETHEUS } from "../model/workloads";
 import { ChartRef, helmRelease } from "./chart";
 
 export interface AddonsArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /**
      * Where the add-ons run: Istio's namespace, like Istio's own add-on samples,
      * so Kiali finds the control plane and its defaults hold. The namespace is
@@ -94,7 +92,7 @@ export class Addons extends pulumi.ComponentResource {
 
     constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:addons:Addons", name, {}, opts);
-        const child = { parent: this, provider: args.provider };
+        const child = { parent: this };
         // The namespace comes from the Istio layer: no data flows from it, so dependsOn.
         const release = { ...child, dependsOn: args.dependsOn };
         const ns = args.namespace;
@@ -132,8 +130,8 @@ export class Addons extends pulumi.ComponentResource {
 
         let grafanaSecret: k8s.core.v1.Secret | undefined;
         if (args.grafana) {
-            // Only `parent`: a provider of another package (the cluster's Kubernetes provider) refuses the
-            // resource; the random package's default provider creates it.
+            // The component's `provider` option reaches its Kubernetes children only: the random package's
+            // default provider creates this (the cluster's Kubernetes provider would refuse it).
             const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
             this.grafanaAdminPassword = pulumi.secret(password.result);
             grafanaSecret = new k8s.core.v1.Secret(

@@ -18,8 +18,6 @@ export const SPIRE_CHART_REPO = "https://spiffe.github.io/helm-charts-hardened";
 export const UPSTREAM_CA_KEYS = ["tls.crt", "tls.key", "bundle.crt"] as const;
 
 export interface SpireServerArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** SPIFFE trust domain: must equal Istio's `meshConfig.trustDomain` (both come from `mesh.trustDomain`). */
     readonly trustDomain: string;
     /** The cluster's name (`cluster.name`), SPIRE's `clusterName` for node attestation. */
@@ -69,15 +67,14 @@ export class SpireServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: SpireServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:identity:SpireServer", name, {}, opts);
-        const provider = args.provider;
         this.className = SPIRE_CLASS_NAME;
 
         // The chart creates no namespaces by default (global.spire.namespaces.*.create: false);
         // we create them with the Pod Security labels the chart's recommendations would set
         // (charts/spire-lib/templates/_spire-{server,system}-namespace.yaml): the server is
         // restricted, the agent and CSI driver (hostPath sockets, privileged) need privileged.
-        const serverNs = new k8s.core.v1.Namespace(`${name}-server-ns`, { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } }, { parent: this, provider });
-        const systemNs = new k8s.core.v1.Namespace(`${name}-system-ns`, { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } }, { parent: this, provider });
+        const serverNs = new k8s.core.v1.Namespace(`${name}-server-ns`, { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } }, { parent: this });
+        const systemNs = new k8s.core.v1.Namespace(`${name}-system-ns`, { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } }, { parent: this });
 
         // The disk UpstreamAuthority's files, from the lab PKI. Each value stays secret.
         const upstreamCa = pulumi.output(args.upstreamCa);
@@ -88,7 +85,7 @@ export class SpireServer extends pulumi.ComponentResource {
                 type: "kubernetes.io/tls",
                 stringData: Object.fromEntries(UPSTREAM_CA_KEYS.map((k) => [k, pulumi.secret(upstreamCa.apply((f) => f[k]))])),
             },
-            { parent: this, provider },
+            { parent: this },
         );
 
         // Pods need the CNI; no data flows from it.
@@ -96,8 +93,8 @@ export class SpireServer extends pulumi.ComponentResource {
 
         // Survives the pod: the SQLite datastore (entries, attested agents) and the disk KeyManager's
         // keys.json (SPIRE's own CA keys) live under /run/spire/data, on this volume.
-        const dataVolume = args.localDataPath ? localDataVolume(name, args.localDataPath, { parent: this, provider }) : [];
-        this.crds = helmRelease(`${name}-crds`, { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} }, { parent: this, provider });
+        const dataVolume = args.localDataPath ? localDataVolume(name, args.localDataPath, { parent: this }) : [];
+        this.crds = helmRelease(`${name}-crds`, { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} }, { parent: this });
         const ref: ChartRef = { chart: "spire", repo: SPIRE_CHART_REPO, version: args.versions.spire };
         this.release = helmRelease(
             `${name}-chart`,
@@ -119,13 +116,13 @@ export class SpireServer extends pulumi.ComponentResource {
             },
             // The chart's CRDs live in spire-crds: the controller manager fails without them; the
             // server's claim binds only to the volume made for it.
-            { parent: this, provider, dependsOn: [this.crds, ...afterCni, ...dataVolume] },
+            { parent: this, dependsOn: [this.crds, ...afterCni, ...dataVolume] },
         );
         this.ready = [this.crds, this.release];
 
         const fed = args.federation;
         if (fed) {
-            const declared = declareFederation(name, { ...fed, trustDomain: args.trustDomain, namespace: serverNs.metadata.name, reconciledBy: [this.crds, this.release] }, { parent: this, provider });
+            const declared = declareFederation(name, { ...fed, trustDomain: args.trustDomain, namespace: serverNs.metadata.name, reconciledBy: [this.crds, this.release] }, { parent: this });
             this.federation = declared.federation;
             this.ready = [...this.ready, ...declared.peerDomains];
         }

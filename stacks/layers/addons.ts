@@ -26,15 +26,18 @@ export function observability({ cfg, access, network, mesh }: AddonsInput): Obse
     const { prometheus, kiali, grafana } = cfg.addons;
     const addons =
         prometheus || kiali || grafana
-            ? new Addons(`${cfg.stack}-addons`, {
-                  provider: access.provider,
-                  namespace: ISTIO_NAMESPACE,
-                  dependsOn: [...mesh.control, ...(network ? [network.cni] : [])],
-                  prometheus,
-                  kiali,
-                  grafana,
-                  versions: cfg.versions,
-              })
+            ? new Addons(
+                  `${cfg.stack}-addons`,
+                  {
+                      namespace: ISTIO_NAMESPACE,
+                      dependsOn: [...mesh.control, ...(network ? [network.cni] : [])],
+                      prometheus,
+                      kiali,
+                      grafana,
+                      versions: cfg.versions,
+                  },
+                  { provider: access.provider },
+              )
             : undefined;
     return { grafanaAdminPassword: addons?.grafanaAdminPassword, flows: [{ name: ISTIO_NAMESPACE, flows: addonsFlows(cfg.addons) }] };
 }

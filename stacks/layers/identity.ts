@@ -33,27 +33,30 @@ export function meshIdentity({ cfg, peers, used, access, network, trust }: Ident
     // Absent until a peer is deployed (readPeers warns): its ClusterFederatedTrustDomain waits for it.
     const federatedPeers = federated ? peers.filter((p) => p.available.has("federation")) : [];
     for (const peer of federatedPeers) used.mark(peer, "federation");
-    const server = new SpireServer(`${cfg.stack}-spire`, {
-        provider: access.provider,
-        trustDomain: cfg.mesh.trustDomain,
-        clusterName: cfg.cluster.name,
-        versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
-        upstreamCa: trust.intermediates.apply((i) => i.spire),
-        cni: network?.cni,
-        // A host HostPrep builds has no StorageClass: a local volume in the directory HostPrep made.
-        localDataPath: cfg.host ? SPIRE_DATA_DIR : undefined,
-        oidcDiscovery: cfg.spire.oidcDiscovery,
-        federation: federated
-            ? {
-                  // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).
-                  address: cfg.metallb.federationAddress as string,
-                  loadBalancer: network?.loadBalancer ?? [],
-                  rootCaCert: trust.rootCaCert,
-                  peers: federatedPeers.map((p) => ({ name: p.clusterName, federation: p.output<SpireFederation>("federation") })),
-              }
-            : undefined,
-    });
-    const ids = new ClusterSPIFFEIDs(`${cfg.stack}-spiffeids`, { provider: access.provider, server });
+    const server = new SpireServer(
+        `${cfg.stack}-spire`,
+        {
+            trustDomain: cfg.mesh.trustDomain,
+            clusterName: cfg.cluster.name,
+            versions: { crds: cfg.versions.spireCrds, spire: cfg.versions.spire },
+            upstreamCa: trust.intermediates.apply((i) => i.spire),
+            cni: network?.cni,
+            // A host HostPrep builds has no StorageClass: a local volume in the directory HostPrep made.
+            localDataPath: cfg.host ? SPIRE_DATA_DIR : undefined,
+            oidcDiscovery: cfg.spire.oidcDiscovery,
+            federation: federated
+                ? {
+                      // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).
+                      address: cfg.metallb.federationAddress as string,
+                      loadBalancer: network?.loadBalancer ?? [],
+                      rootCaCert: trust.rootCaCert,
+                      peers: federatedPeers.map((p) => ({ name: p.clusterName, federation: p.output<SpireFederation>("federation") })),
+                  }
+                : undefined,
+        },
+        { provider: access.provider },
+    );
+    const ids = new ClusterSPIFFEIDs(`${cfg.stack}-spiffeids`, { server }, { provider: access.provider });
     return { ready: [...server.ready, ...ids.ids], federation: server.federation, flows: spireFlows(cfg, federatedPeers) };
 }
 

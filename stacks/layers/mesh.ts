@@ -55,7 +55,6 @@ export function istioMesh({ cfg, peers, used, access, network, trust, identity, 
     } else if (!identity) {
         pulumi.log.warn("no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs");
     }
-    const provider = access.provider;
     // Federated model: every peer's trust domain with its root, once the peer exported both (docs/pki.md, "What the federated model isolates").
     const federation: IstioFederation | undefined =
         cfg.mesh.trustModel === "federated"
@@ -67,53 +66,65 @@ export function istioMesh({ cfg, peers, used, access, network, trust, identity, 
                   }),
               }
             : undefined;
-    const primary = new IstioPrimary(`${cfg.stack}-istio`, {
-        provider,
-        version: cfg.versions.istio,
-        clusterName: cfg.cluster.name,
-        network: cfg.cluster.network,
-        meshId: cfg.mesh.id,
-        trustDomain: cfg.mesh.trustDomain,
-        federation,
-        ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio) } : undefined,
-        jwksCaCert,
-        issuer: services.issuer,
-        ingressAddress: cfg.metallb.ingressAddress,
-        ingressTls: cfg.ingress,
-        clusterNetwork: network,
-        identity,
-    });
-    if (primary.istiod) {
-        new EastWestGateway(`${cfg.stack}-eastwest`, {
-            provider,
+    const primary = new IstioPrimary(
+        `${cfg.stack}-istio`,
+        {
             version: cfg.versions.istio,
-            hub: primary.hub,
-            namespace: primary.namespace,
+            clusterName: cfg.cluster.name,
             network: cfg.cluster.network,
-            address: cfg.metallb.eastWestAddress,
-            istiod: primary.istiod,
+            meshId: cfg.mesh.id,
+            trustDomain: cfg.mesh.trustDomain,
+            federation,
+            ca: trust ? { istioCa: trust.intermediates.apply((i) => i.istio) } : undefined,
+            jwksCaCert,
+            issuer: services.issuer,
+            ingressAddress: cfg.metallb.ingressAddress,
+            ingressTls: cfg.ingress,
             clusterNetwork: network,
             identity,
-        });
+        },
+        { provider: access.provider },
+    );
+    if (primary.istiod) {
+        new EastWestGateway(
+            `${cfg.stack}-eastwest`,
+            {
+                version: cfg.versions.istio,
+                hub: primary.hub,
+                namespace: primary.namespace,
+                network: cfg.cluster.network,
+                address: cfg.metallb.eastWestAddress,
+                istiod: primary.istiod,
+                clusterNetwork: network,
+                identity,
+            },
+            { provider: access.provider },
+        );
     }
 
-    const source = new RemoteSecretSource(`${cfg.stack}-istio-reader`, {
-        provider,
-        namespace: primary.namespace,
-        clusterName: cfg.cluster.name,
-        apiServer: access.apiServer,
-    });
+    const source = new RemoteSecretSource(
+        `${cfg.stack}-istio-reader`,
+        {
+            namespace: primary.namespace,
+            clusterName: cfg.cluster.name,
+            apiServer: access.apiServer,
+        },
+        { provider: access.provider },
+    );
 
     // One remote secret per peer, each named after its cluster (istiod discovers every one).
     // Before a peer exports its own, readPeers has warned; nothing is installed for it.
     for (const peer of peers.filter((p) => p.available.has("remoteSecret"))) {
         used.mark(peer, "remoteSecret");
-        new RemoteSecret(`${cfg.stack}-remote-${peer.clusterName}`, {
-            provider,
-            namespace: primary.namespace,
-            peerClusterName: peer.clusterName,
-            remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
-        });
+        new RemoteSecret(
+            `${cfg.stack}-remote-${peer.clusterName}`,
+            {
+                namespace: primary.namespace,
+                peerClusterName: peer.clusterName,
+                remoteSecret: peer.output<RemoteSecretValue>("remoteSecret"),
+            },
+            { provider: access.provider },
+        );
     }
     const serviceMesh: ServiceMesh | undefined =
         primary.istiod && primary.ingressCredential

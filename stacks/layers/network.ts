@@ -14,29 +14,34 @@ export interface NetworkInput extends StackInput {
 
 /** Cilium, then MetalLB with this stack's pool: what pods and LoadBalancer Services wait for. */
 export function clusterNetwork({ cfg, access }: NetworkInput): ClusterNetwork & LayerFlows {
-    const provider = access.provider;
     // Cilium dials the API server directly: on a host, kubeadm's on the management address and
     // its default port; when bringing your own, the kubeconfig's server (its URL is not secret).
     const apiServer = cfg.host ? { host: cfg.host.address, port: 6443 } : pulumi.unsecret(access.apiServer).apply(apiEndpointOf);
-    const cilium = new CiliumRelease(`${cfg.stack}-cilium`, {
-        provider,
-        version: cfg.versions.cilium,
-        clusterName: cfg.cluster.name,
-        clusterId: cfg.cluster.id,
-        kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
-        bgpControlPlane: cfg.cilium.bgpControlPlane,
-        apiServer,
-        devices: cfg.cilium.devices,
-    });
-    const metallb = new MetalLBPool(`${cfg.stack}-metallb`, {
-        provider,
-        version: cfg.versions.metallb,
-        namespace: METALLB_NAMESPACE,
-        poolName: METALLB_POOL,
-        addresses: cfg.metallb.addresses,
-        cni: cilium.release,
-        interfaces: cfg.metallb.interfaces,
-    });
+    const cilium = new CiliumRelease(
+        `${cfg.stack}-cilium`,
+        {
+            version: cfg.versions.cilium,
+            clusterName: cfg.cluster.name,
+            clusterId: cfg.cluster.id,
+            kubeProxyReplacement: cfg.cilium.kubeProxyReplacement,
+            bgpControlPlane: cfg.cilium.bgpControlPlane,
+            apiServer,
+            devices: cfg.cilium.devices,
+        },
+        { provider: access.provider },
+    );
+    const metallb = new MetalLBPool(
+        `${cfg.stack}-metallb`,
+        {
+            version: cfg.versions.metallb,
+            namespace: METALLB_NAMESPACE,
+            poolName: METALLB_POOL,
+            addresses: cfg.metallb.addresses,
+            cni: cilium.release,
+            interfaces: cfg.metallb.interfaces,
+        },
+        { provider: access.provider },
+    );
     return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement], flows: metallbFlows() };
 }
 

@@ -20,20 +20,23 @@ export interface SampleWorkloads extends LayerFlows {
 /** The samples, when `samples.enabled`: on the mesh, with SPIRE identities for httpbin and curl. */
 export function sampleWorkloads({ cfg, peers, access, network, identity, mesh }: SamplesInput): SampleWorkloads | undefined {
     if (!cfg.samples.enabled) return undefined;
-    const samples = new Samples(`${cfg.stack}-samples`, {
-        provider: access.provider,
-        namespace: SAMPLE_NAMESPACE,
-        // Pods need the CNI and istiod's injection webhook with the `spire` template when they
-        // are created, and the SPIRE-managed ones the CSI driver and their ClusterSPIFFEID.
-        dependsOn: [...mesh.control, ...(network ? [network.cni] : []), ...(identity?.ready ?? [])],
-        helloworldVersion: cfg.samples.helloworldVersion,
-        images: sampleImages(cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined),
-        spireLabel: SPIRE_MANAGED_LABEL,
-        ingressSelector: mesh.ingressSelector,
-        // The gateway chart names the gateway's service account after the release.
-        ingressServiceAccount: { namespace: ISTIO_NAMESPACE, serviceAccount: INGRESS_GATEWAY },
-        ingressTls: mesh.ingressTls,
-    });
+    const samples = new Samples(
+        `${cfg.stack}-samples`,
+        {
+            namespace: SAMPLE_NAMESPACE,
+            // Pods need the CNI and istiod's injection webhook with the `spire` template when they
+            // are created, and the SPIRE-managed ones the CSI driver and their ClusterSPIFFEID.
+            dependsOn: [...mesh.control, ...(network ? [network.cni] : []), ...(identity?.ready ?? [])],
+            helloworldVersion: cfg.samples.helloworldVersion,
+            images: sampleImages(cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined),
+            spireLabel: SPIRE_MANAGED_LABEL,
+            ingressSelector: mesh.ingressSelector,
+            // The gateway chart names the gateway's service account after the release.
+            ingressServiceAccount: { namespace: ISTIO_NAMESPACE, serviceAccount: INGRESS_GATEWAY },
+            ingressTls: mesh.ingressTls,
+        },
+        { provider: access.provider },
+    );
     const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
     const eastWest = inNamespace(ISTIO_NAMESPACE, gatewaySelectorLabels(EAST_WEST_GATEWAY));
     const ingress = inNamespace(ISTIO_NAMESPACE, gatewaySelectorLabels(INGRESS_GATEWAY));

@@ -22,11 +22,14 @@ export interface SegmentationInput extends StackInput {
 
 /** Declares the segmentation of one cluster once its layers are declared. */
 export function segmentation({ cfg, access, network, identity, mesh, observability, samples }: SegmentationInput): Segmentation {
-    return new Segmentation(`${cfg.stack}-segmentation`, {
-        provider: access.provider,
-        dependsOn: [network.cni, ...network.loadBalancer, ...(mesh.serviceMesh?.control ?? []), ...(identity?.ready ?? []), ...(samples ? [samples.samples] : [])],
-        namespaces: segmentedNamespaces(cfg, [samples, mesh, observability, identity, network]),
-    });
+    return new Segmentation(
+        `${cfg.stack}-segmentation`,
+        {
+            dependsOn: [network.cni, ...network.loadBalancer, ...(mesh.serviceMesh?.control ?? []), ...(identity?.ready ?? []), ...(samples ? [samples.samples] : [])],
+            namespaces: segmentedNamespaces(cfg, [samples, mesh, observability, identity, network]),
+        },
+        { provider: access.provider },
+    );
 }
 
 /**

@@ -19,17 +19,20 @@ export interface ZeroTrustInput extends StackInput {
  */
 export function zeroTrust({ cfg, peers, access, mesh, samples }: ZeroTrustInput): MeshPolicies {
     const peerTrustDomains = cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
-    return new MeshPolicies(`${cfg.stack}-mesh-policies`, {
-        provider: access.provider,
-        control: mesh.control,
-        rootNamespace: ISTIO_NAMESPACE,
-        ingressNamespace: ISTIO_NAMESPACE,
-        ingressSelector: mesh.ingressSelector,
-        issuer: cfg.jwt.issuer,
-        jwksUri: cfg.jwt.jwksUri,
-        audiences: cfg.jwt.audiences,
-        trustDomain: cfg.mesh.trustDomain,
-        peerTrustDomains,
-        defaultDeny: samples ? [samples.samples.traffic] : [],
-    });
+    return new MeshPolicies(
+        `${cfg.stack}-mesh-policies`,
+        {
+            control: mesh.control,
+            rootNamespace: ISTIO_NAMESPACE,
+            ingressNamespace: ISTIO_NAMESPACE,
+            ingressSelector: mesh.ingressSelector,
+            issuer: cfg.jwt.issuer,
+            jwksUri: cfg.jwt.jwksUri,
+            audiences: cfg.jwt.audiences,
+            trustDomain: cfg.mesh.trustDomain,
+            peerTrustDomains,
+            defaultDeny: samples ? [samples.samples.traffic] : [],
+        },
+        { provider: access.provider },
+    );
 }
