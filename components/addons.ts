@@ -1,11 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { PROMETHEUS } from "../model/workloads";
 import { ChartRef, helmRelease } from "./chart";
 
 export interface AddonsArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /**
      * Where the add-ons run: Istio's namespace, like Istio's own add-on samples,
      * so Kiali finds the control plane and its defaults hold. The namespace is
@@ -26,8 +25,6 @@ export const PROMETHEUS_CHART = "https://prometheus-community.github.io/helm-cha
 export const KIALI_CHART = "https://kiali.org/helm-charts";
 // The grafana chart moved to grafana-community on 2026-01-30; grafana/helm-charts stops at 10.5.15.
 export const GRAFANA_CHART = "https://grafana-community.github.io/helm-charts";
-
-const PROMETHEUS_PORT = 9090;
 
 /**
  * Istio's dashboards as Istio publishes them on grafana.com (grafana.com/orgs/istio):
@@ -95,7 +92,7 @@ export class Addons extends pulumi.ComponentResource {
 
     constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:addons:Addons", name, {}, opts);
-        const child = { parent: this, provider: args.provider };
+        const child = { parent: this };
         // The namespace comes from the Istio layer: no data flows from it, so dependsOn.
         const release = { ...child, dependsOn: args.dependsOn };
         const ns = args.namespace;
@@ -104,7 +101,7 @@ export class Addons extends pulumi.ComponentResource {
             const ref: ChartRef = { chart: "prometheus", repo: PROMETHEUS_CHART, version: args.versions.prometheus };
             // Istio's add-on values (manifests/addons/values-prometheus.yaml): Service "prometheus" on 9090,
             // which is where Kiali and Istio's dashboards look by default.
-            this.prometheusUrl = `http://prometheus.${ns}:${PROMETHEUS_PORT}`;
+            this.prometheusUrl = `http://prometheus.${ns}:${PROMETHEUS.port}`;
             helmRelease(
                 `${name}-prometheus`,
                 {
@@ -113,7 +110,7 @@ export class Addons extends pulumi.ComponentResource {
                     values: {
                         server: {
                             fullnameOverride: "prometheus",
-                            service: { servicePort: PROMETHEUS_PORT },
+                            service: { servicePort: PROMETHEUS.port },
                             // No StorageClass on a bare node: the chart's default PVC would stay Pending.
                             persistentVolume: { enabled: false },
                             // Istio's add-on values; the pods annotated by Istio's merged metrics are scraped by
@@ -133,8 +130,8 @@ export class Addons extends pulumi.ComponentResource {
 
         let grafanaSecret: k8s.core.v1.Secret | undefined;
         if (args.grafana) {
-            // Only `parent`: a provider of another package (the cluster's Kubernetes provider) refuses the
-            // resource; the random package's default provider creates it.
+            // The component's `provider` option reaches its Kubernetes children only: the random package's
+            // default provider creates this (the cluster's Kubernetes provider would refuse it).
             const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
             this.grafanaAdminPassword = pulumi.secret(password.result);
             grafanaSecret = new k8s.core.v1.Secret(

@@ -12,8 +12,6 @@ export interface ApiEndpoint {
 }
 
 export interface CiliumReleaseArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** Chart version, pinned (`versions.cilium`). */
     readonly version: string;
     /** Cilium `cluster.name`: at most 32 characters, not "default" (config validation checks both). */
@@ -99,7 +97,7 @@ export class CiliumRelease extends pulumi.ComponentResource {
                     ...(args.devices && args.devices.length > 0 ? { devices: args.devices } : {}),
                 },
             },
-            { parent: this, provider: args.provider },
+            { parent: this },
         );
         this.clusterName = pulumi.output(args.clusterName);
         this.clusterId = pulumi.output(args.clusterId);

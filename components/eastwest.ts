@@ -44,7 +44,6 @@ export function crossNetworkGatewaySpec(gatewayName: string): GatewaySpec {
 }
 
 export interface EastWestGatewayArgs {
-    readonly provider: k8s.Provider;
     /** Istio chart version. */
     readonly version: string;
     /** istiod's `global.hub` (IstioPrimary.hub): the gateway's proxy image comes from there. */
@@ -77,13 +76,12 @@ export class EastWestGateway extends pulumi.ComponentResource {
 
     constructor(name: string, args: EastWestGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:EastWestGateway", name, {}, opts);
-        const provider = args.provider;
 
         this.release = gatewayRelease(
             `${name}-release`,
             { name: EAST_WEST_GATEWAY, version: args.version, hub: args.hub, namespace: args.namespace, address: args.address, values: { networkGateway: args.network } },
             // No data flows: istiod injects the proxy, MetalLB assigns the address, SPIRE serves the CSI socket.
-            { parent: this, provider, dependsOn: [args.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
+            { parent: this, dependsOn: [args.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
         );
 
         this.gateway = new TypedCustomResource<GatewaySpec>(
@@ -95,7 +93,7 @@ export class EastWestGateway extends pulumi.ComponentResource {
                 spec: crossNetworkGatewaySpec(EAST_WEST_GATEWAY),
             },
             // No data flows: the Gateway kind comes from `base`, which istiod follows, and istiod's webhook validates it.
-            { parent: this, provider, dependsOn: [args.istiod] },
+            { parent: this, dependsOn: [args.istiod] },
         );
 
         this.registerOutputs({ release: this.release, gateway: this.gateway });

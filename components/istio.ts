@@ -57,8 +57,6 @@ spec:
 `;
 
 export interface IstioPrimaryArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** Istio chart version (base, istiod, gateway), e.g. "1.30.3". */
     readonly version: string;
     /** istiod's `global.hub`, where it runs and injects proxies from; default ISTIO_HUB. The gateways' socket wait uses the same. */
@@ -174,15 +172,14 @@ export class IstioPrimary extends pulumi.ComponentResource {
 
     constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:IstioPrimary", name, {}, opts);
-        const provider = args.provider;
         const cni = args.clusterNetwork ? [args.clusterNetwork.cni] : [];
         this.hub = args.hub ?? ISTIO_HUB;
 
         // istiod reads the network of its own namespace from this label (Helm install step 1).
-        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this, provider });
+        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this });
         this.namespace = ns.metadata.name;
 
-        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: { global: READER_RBAC_OFF } }, { parent: this, provider });
+        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: { global: READER_RBAC_OFF } }, { parent: this });
 
         this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         const ca = args.ca;
@@ -202,7 +199,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(ca.istioCa.apply((files) => files[k]))])),
             },
-            { parent: this, provider, additionalSecretOutputs: ["data", "stringData"] },
+            { parent: this, additionalSecretOutputs: ["data", "stringData"] },
         ));
 
         this.istiod = helmRelease(
@@ -224,10 +221,10 @@ export class IstioPrimary extends pulumi.ComponentResource {
             },
             // No data flows from these: istiod must find cacerts when it starts (or it
             // generates a self-signed root), and needs the CRDs of `base`.
-            { parent: this, provider, dependsOn: [cacerts, this.base, ...cni, ...(args.issuer ? [args.issuer] : [])] },
+            { parent: this, dependsOn: [cacerts, this.base, ...cni, ...(args.issuer ? [args.issuer] : [])] },
         );
 
-        this.ingressCredential = ingressCredential(`${name}-ingress-tls`, this.namespace, ca, args, { parent: this, provider });
+        this.ingressCredential = ingressCredential(`${name}-ingress-tls`, this.namespace, ca, args, { parent: this });
 
         this.ingressGateway = gatewayRelease(
             `${name}-ingress`,
@@ -241,7 +238,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
             },
             // No data flows: the gateway's proxy is injected by istiod's webhook, its
             // LoadBalancer address comes from MetalLB, and its identity from SPIRE's CSI socket.
-            { parent: this, provider, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
+            { parent: this, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
         );
 
         this.registerOutputs({
@@ -287,8 +284,7 @@ export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: stri
  * is public (visible in the plan); the key only ever travels as a secret.
  */
 function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: IstioCaArgs, args: IstioPrimaryArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
-    const { provider, ...parentOnly } = opts;
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parentOnly);
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
     const hostName = args.ingressTls.hostName;
     const csr = new tls.CertRequest(
         `${name}-csr`,
@@ -298,7 +294,7 @@ function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: Is
             ipAddresses: [args.ingressAddress],
             dnsNames: hostName ? [hostName] : [],
         },
-        parentOnly,
+        opts,
     );
     const intermediate = pulumi.unsecret(ca.istioCa.apply((files) => files["ca-cert.pem"]));
     const cert = new tls.LocallySignedCert(
@@ -312,7 +308,7 @@ function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: Is
             // Re-issued by the `pulumi up` that runs in its last 30 days.
             earlyRenewalHours: 30 * 24,
         },
-        parentOnly,
+        opts,
     );
     return new k8s.core.v1.Secret(
         `${name}-credential`,

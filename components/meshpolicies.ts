@@ -1,4 +1,3 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { workloadPrincipal } from "../model/lab";
 import { TypedCustomResource } from "./crd";
@@ -99,8 +98,6 @@ export interface DefaultDenyNamespace {
 }
 
 export interface MeshPoliciesArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** Istio's CRDs and istiod (ServiceMesh.control): every policy waits for them. */
     readonly control: pulumi.Resource[];
     /** Istio's root namespace, where a PeerAuthentication applies to the whole mesh. */
@@ -199,7 +196,7 @@ export class MeshPolicies extends pulumi.ComponentResource {
     constructor(name: string, args: MeshPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:policy:MeshPolicies", name, {}, opts);
         // Istio's CRDs come from the control plane's charts: no data flows from them to a policy, so dependsOn.
-        const child: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: args.control };
+        const child: pulumi.CustomResourceOptions = { parent: this, dependsOn: args.control };
         const ingress: WorkloadSelector = { matchLabels: args.ingressSelector };
 
         this.peerAuthentication = new TypedCustomResource<PeerAuthenticationSpec>(

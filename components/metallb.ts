@@ -49,8 +49,6 @@ export function loadBalancerAnnotations(ip: string, pool: string): Record<string
 }
 
 export interface MetalLBPoolArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** Chart version, pinned (`versions.metallb`); 0.14.9 or later for the `metallb.io/` annotations. */
     readonly version: string;
     /** The namespace to create and install into; MetalLB's configuration objects must live there too. */
@@ -88,7 +86,7 @@ export class MetalLBPool extends pulumi.ComponentResource {
 
     constructor(name: string, args: MetalLBPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:network:MetalLBPool", name, {}, opts);
-        const child = { parent: this, provider: args.provider };
+        const child = { parent: this };
 
         // https://metallb.universe.tf/installation/ (Helm): "the namespace MetalLB is deployed to
         // must be labelled" with the privileged level for enforce, audit and warn.

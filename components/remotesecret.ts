@@ -103,7 +103,6 @@ export function readerKubeconfig(clusterName: string, server: string, caData: st
 }
 
 export interface RemoteSecretSourceArgs {
-    readonly provider: k8s.Provider;
     /** istio-system. */
     readonly namespace: pulumi.Input<string>;
     /** This cluster's mesh name. */
@@ -145,20 +144,19 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
 
     constructor(name: string, args: RemoteSecretSourceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:RemoteSecretSource", name, {}, opts);
-        const provider = args.provider;
-        const account = (this.account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata: { name: REMOTE_READER_ACCOUNT, namespace: args.namespace } }, { parent: this, provider }));
+        const account = (this.account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata: { name: REMOTE_READER_ACCOUNT, namespace: args.namespace } }, { parent: this }));
         const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace }];
-        const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: REMOTE_READER_ROLE }, rules: REMOTE_READER_RULES }, { parent: this, provider });
+        const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: REMOTE_READER_ROLE }, rules: REMOTE_READER_RULES }, { parent: this });
         const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-binding`,
             { metadata: { name: REMOTE_READER_ROLE }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name }, subjects },
-            { parent: this, provider },
+            { parent: this },
         );
-        const meshConfigRole = new k8s.rbac.v1.Role(`${name}-mesh-config-role`, { metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace }, rules: REMOTE_READER_MESH_CONFIG_RULES }, { parent: this, provider });
+        const meshConfigRole = new k8s.rbac.v1.Role(`${name}-mesh-config-role`, { metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace }, rules: REMOTE_READER_MESH_CONFIG_RULES }, { parent: this });
         const meshConfigBinding = new k8s.rbac.v1.RoleBinding(
             `${name}-mesh-config-binding`,
             { metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: meshConfigRole.metadata.name }, subjects },
-            { parent: this, provider },
+            { parent: this },
         );
         const token = new k8s.core.v1.Secret(
             `${name}-token`,
@@ -172,7 +170,7 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
             },
             // No data flows from the bindings, but the token the peers get should read what
             // istiod needs from the moment they have it.
-            { parent: this, provider, dependsOn: [clusterBinding, meshConfigBinding], additionalSecretOutputs: ["data"] },
+            { parent: this, dependsOn: [clusterBinding, meshConfigBinding], additionalSecretOutputs: ["data"] },
         );
         const clusterName = args.clusterName;
         this.remoteSecret = pulumi.secret(
@@ -188,7 +186,6 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
 }
 
 export interface RemoteSecretArgs {
-    readonly provider: k8s.Provider;
     /** istio-system, where istiod looks for remote secrets. */
     readonly namespace: pulumi.Input<string>;
     /** The peer's cluster name as this stack expects it (its zta-testbed:peers entry's clusterName). */
@@ -226,7 +223,7 @@ export class RemoteSecret extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: { [peer]: kubeconfig },
             },
-            { parent: this, provider: args.provider, additionalSecretOutputs: ["data", "stringData"] },
+            { parent: this, additionalSecretOutputs: ["data", "stringData"] },
         );
         this.registerOutputs({ secret: this.secret });
     }

@@ -60,8 +60,6 @@ export interface VirtualServiceSpec {
 }
 
 export interface SamplesArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** The sample namespace, labelled for sidecar injection. */
     readonly namespace: string;
     /** What the pods need first: istiod's injection webhook (or pods start without sidecars), the CNI. No data flows from them. */
@@ -80,7 +78,8 @@ export interface SamplesArgs {
 }
 
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
-const HTTPBIN_TARGET_PORT = 8080;
+/** httpbin's container port (go-httpbin listens on 8080): its Service's targetPort, and what the network policies open. */
+export const HTTPBIN_TARGET_PORT = 8080;
 const GATEWAY_NAME = "httpbin-gateway";
 /**
  * The ingress Gateway's servers: HTTPS on 443, TLS terminated at the gateway
@@ -117,7 +116,7 @@ export class Samples extends pulumi.ComponentResource {
 
     constructor(name: string, args: SamplesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:samples:Samples", name, {}, opts);
-        const child = { parent: this, provider: args.provider };
+        const child = { parent: this };
 
         const namespace = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } }, { ...child, dependsOn: args.dependsOn });
         this.namespace = namespace.metadata.name;

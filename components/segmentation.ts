@@ -1,4 +1,3 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
 
@@ -61,7 +60,6 @@ export interface SegmentedNamespace {
 }
 
 export interface SegmentationArgs {
-    readonly provider: k8s.Provider;
     /** Cilium (its operator registers the CiliumNetworkPolicy CRD) and the namespaces' creators: no data flows from them. */
     readonly dependsOn: pulumi.Resource[];
     readonly namespaces: SegmentedNamespace[];
@@ -96,7 +94,7 @@ export class Segmentation extends pulumi.ComponentResource {
 
     constructor(name: string, args: SegmentationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:network:Segmentation", name, {}, opts);
-        const child: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: args.dependsOn };
+        const child: pulumi.CustomResourceOptions = { parent: this, dependsOn: args.dependsOn };
         const policy = (namespace: string, policyName: string, spec: CiliumNetworkPolicySpec) => {
             this.policies[`${namespace}/${policyName}`] = new TypedCustomResource<CiliumNetworkPolicySpec>(
                 `${name}-${namespace}-${policyName}`,

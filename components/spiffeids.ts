@@ -1,6 +1,5 @@
 // Which pods SPIRE gives an identity: the Istio gateways and every pod that
 // Istio's `spire` injection template labelled, each with Istio's ID pattern.
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TypedCustomResource } from "./crd";
 import { gatewaySelectorLabels } from "./gateway-labels";
@@ -69,8 +68,6 @@ export function meshRegistrations(): Registration[] {
 }
 
 export interface ClusterSPIFFEIDsArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** The SPIRE server whose controller manager reconciles these (its class, CRDs and federation). */
     readonly server: SpireServer;
 }
@@ -107,7 +104,7 @@ export class ClusterSPIFFEIDs extends pulumi.ComponentResource {
                     },
                     // The CRD (spire-crds), the controller manager and its webhook (spire) and the
                     // peer's federated bundle (federatesWith fails without it) must exist first.
-                    { parent: this, provider: args.provider, dependsOn: server.ready },
+                    { parent: this, dependsOn: server.ready },
                 ),
         );
 

@@ -79,7 +79,7 @@ export const RANGE_RULES: readonly RangeRule[] = [
         component: "spire",
         range: { min: "0.24.0", max: "0.30" },
         pinned: "0.30.0",
-        reason: "components/spire.ts's values render at 0.24.5 and 0.30.0 (every key it sets exists in both); the minors between are the steps of an upgrade, which upstream supports one minor at a time; each needs its spire-crds (below)",
+        reason: "components/spire-values.ts's values render at 0.24.5 and 0.30.0 (every key it sets exists in both); the minors between are the steps of an upgrade, which upstream supports one minor at a time; each needs its spire-crds (below)",
         source: 'spiffe/helm-charts-hardened tags spire-0.24.5, spire-0.30.0; charts/spire/README.md, "Upgrade notes"',
     },
     {

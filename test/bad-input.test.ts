@@ -313,7 +313,7 @@ describe("checks the real engine runs against the peer's outputs", () => {
         expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1", "cluster9"] })).toEqual([
             'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": in Pulumi.comp2.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2" and run `pulumi up` there first',
         ]);
-        // The root signed only for itself: not yet for this cluster, which main.ts warns about.
+        // The root signed only for itself: not yet for this cluster, which stacks/layers/pki.ts warns about.
         expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1"] })).toEqual([]);
         expect(intermediatesProblems(cfg, { stack: "comp2" })).toEqual([]);
         expect(intermediatesProblems(cfg, undefined)).toEqual([]);

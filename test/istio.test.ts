@@ -426,36 +426,45 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
                 const provider = new k8s.Provider("t-k8s", { kubeconfig: "unused" });
                 const spire = new k8s.core.v1.Namespace("t-spire-layer", { metadata: { name: "spire-server" } }, { provider });
                 const identity: MeshIdentity = { ready: [spire] };
-                const primary = new IstioPrimary("t-istio", {
-                    provider,
-                    version: "1.30.3",
-                    clusterName: "cluster2",
-                    network: "network2",
-                    meshId: "mesh1",
-                    trustDomain: "cluster2.zta.lab",
-                    federation: { peers: [{ trustDomain: "cluster1.zta.lab", rootCaCert: "ROOT-OF-CLUSTER1" }] },
-                    ca: { istioCa: trust.intermediates.apply((i) => i.istio) },
-                    jwksCaCert: trust.rootCaCert,
-                    ingressAddress: "10.5.0.121",
-                    ingressTls: { plainHttp: "off" },
-                    identity,
-                });
-                new EastWestGateway("t-eastwest", {
-                    provider,
-                    version: "1.30.3",
-                    hub: primary.hub,
-                    namespace: primary.namespace,
-                    network: "network2",
-                    address: "10.5.0.122",
-                    istiod: primary.istiod as k8s.helm.v3.Release,
-                    identity,
-                });
-                const remote = new RemoteSecret("t-remote", {
-                    provider,
-                    namespace: primary.namespace,
-                    peerClusterName: "cluster1",
-                    remoteSecret: pulumi.secret({ clusterName: "cluster1", kubeconfig: "KUBECONFIG-OF-CLUSTER1" }),
-                });
+                const primary = new IstioPrimary(
+                    "t-istio",
+                    {
+                        version: "1.30.3",
+                        clusterName: "cluster2",
+                        network: "network2",
+                        meshId: "mesh1",
+                        trustDomain: "cluster2.zta.lab",
+                        federation: { peers: [{ trustDomain: "cluster1.zta.lab", rootCaCert: "ROOT-OF-CLUSTER1" }] },
+                        ca: { istioCa: trust.intermediates.apply((i) => i.istio) },
+                        jwksCaCert: trust.rootCaCert,
+                        ingressAddress: "10.5.0.121",
+                        ingressTls: { plainHttp: "off" },
+                        identity,
+                    },
+                    { provider },
+                );
+                new EastWestGateway(
+                    "t-eastwest",
+                    {
+                        version: "1.30.3",
+                        hub: primary.hub,
+                        namespace: primary.namespace,
+                        network: "network2",
+                        address: "10.5.0.122",
+                        istiod: primary.istiod as k8s.helm.v3.Release,
+                        identity,
+                    },
+                    { provider },
+                );
+                const remote = new RemoteSecret(
+                    "t-remote",
+                    {
+                        namespace: primary.namespace,
+                        peerClusterName: "cluster1",
+                        remoteSecret: pulumi.secret({ clusterName: "cluster1", kubeconfig: "KUBECONFIG-OF-CLUSTER1" }),
+                    },
+                    { provider },
+                );
                 return { cacerts: primary.cacerts?.stringData, root: pki.rootCaCert, remote: remote.secret.stringData };
             },
         });

@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/evaluate";
 import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
 import { spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffe-id";
-import { SpireServer, spiffeBundle } from "../components/spire";
+import { SpireServer } from "../components/spire";
+import { spiffeBundle } from "../components/spire-federation";
 import { main } from "../stacks/main";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
@@ -228,7 +229,7 @@ describe("the upstream CA Secret", () => {
             program: async () => {
                 const provider = new k8s.Provider("unit-k8s", { kubeconfig: "unused" });
                 const files = pulumi.secret({ "tls.crt": "intermediate", "tls.key": "key", "bundle.crt": "root" });
-                const server = new SpireServer("unit-spire", { provider, trustDomain: "zta.lab", clusterName: "unit", versions: { crds: "0.6.0", spire: "0.30.0" }, upstreamCa: files });
+                const server = new SpireServer("unit-spire", { trustDomain: "zta.lab", clusterName: "unit", versions: { crds: "0.6.0", spire: "0.30.0" }, upstreamCa: files }, { provider });
                 return { stringData: server.upstreamCa.stringData };
             },
         });

@@ -2,8 +2,8 @@
 // token from the lab issuer required at the ingress, the samples' identities,
 // and the add-ons wired to each other with their credentials kept secret.
 //
-// stacks/main.ts does not call declareZeroTrust yet (the mesh comes from the
-// Istio layer), so `planFor` evaluates it on a stand-in cluster and mesh. To
+// `planFor` evaluates the layers above the mesh (stacks/layers/samples.ts,
+// zerotrust.ts, addons.ts) on a stand-in cluster, mesh and peers. To
 // re-point these tests at the full plan, make `planFor` return
 // `stackOf(await planOf(labDirWith(edit)), stack)`: the assertions only use
 // findResource/resourcesOfType on the recorded inputs.
@@ -17,7 +17,10 @@ import { evaluateStack, PlannedResource, SECRET } from "../offline/evaluate";
 import { StackPlan, standInFor } from "../offline/lab";
 import { parseLabConfig } from "../stacks/config";
 import { ServiceMesh } from "../model/lab";
-import { declareZeroTrust } from "../stacks/zerotrust";
+import { observability } from "../stacks/layers/addons";
+import { sampleWorkloads } from "../stacks/layers/samples";
+import { zeroTrust } from "../stacks/layers/zerotrust";
+import { PeerUse, PeerView } from "../stacks/peer";
 import { findResource, rawConfig, resourcesOfType } from "./helpers";
 
 const CR = "kubernetes:security.istio.io/v1";
@@ -64,8 +67,13 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
                 ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
                 ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
             };
-            const zeroTrust = declareZeroTrust(cfg, { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, undefined, undefined, mesh, peerTrustDomains);
-            return zeroTrust.addons?.grafanaAdminPassword ? { grafanaAdminPassword: zeroTrust.addons.grafanaAdminPassword } : {};
+            // Stand-in peers: the layers read only the trust domain each one's identity exports.
+            const peers = peerTrustDomains.map((trustDomain, i) => ({ stack: `peer${i}`, clusterName: `peer${i}`, identity: { trustDomain }, available: new Set() }) as unknown as PeerView);
+            const onMesh = { cfg, peers, used: new PeerUse(peers), access: { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, mesh };
+            const samples = sampleWorkloads(onMesh);
+            zeroTrust({ ...onMesh, samples });
+            const { grafanaAdminPassword } = observability(onMesh);
+            return grafanaAdminPassword ? { grafanaAdminPassword } : {};
         },
     });
     return { ...evaluation, standIns: [] };
