@@ -5,7 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StackPolicyConfig } from "../policy/config";
-import { LabConfig, parseLabConfig, PROJECT, SecretKey } from "../stacks/config";
+import { LabConfig } from "../stacks/config/lab-config";
+import { parseLabConfig } from "../stacks/config/parse";
+import { PROJECT, SecretKey } from "../stacks/config/schema";
 import { readLabConfig } from "./lab";
 import { POLICY_CONFIG_FILE } from "./policy-plan";
 

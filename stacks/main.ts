@@ -15,8 +15,10 @@ import { Registry } from "../components/registry";
 import { RemoteSecret, RemoteSecretSource } from "../components/remotesecret";
 import { ClusterSPIFFEIDs } from "../components/spiffeids";
 import { SpireServer } from "../components/spire";
-import { ConfigError, inStackFile, LabConfig, optInWarnings, ownsRoot } from "./config";
-import { loadConfig, StackSecrets } from "./load";
+import { optInWarnings } from "./config/cross-field";
+import { LabConfig, ownsRoot } from "./config/lab-config";
+import { ConfigError, inStackFile } from "./config/messages";
+import { loadConfig, StackSecrets } from "./config/load";
 import {
     ClusterAccess,
     ClusterNetwork,

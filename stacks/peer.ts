@@ -3,8 +3,10 @@
 // they exported.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, UsedFromPeers, Versions } from "../model/lab";
-import { fullKey, LabConfig, labAddressesOf, PeerRef, stackNameOf } from "./config";
-import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { labAddressesOf, LabConfig } from "./config/lab-config";
+import { stackNameOf } from "./config/messages";
+import { fullKey, PeerRef } from "./config/schema";
+import { containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./config/net";
 import { compareVersions } from "./support";
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {

@@ -24,8 +24,8 @@ import {
     SPIRE_SERVER_NAMESPACE,
     SPIRE_SYSTEM_NAMESPACE,
 } from "../model/lab";
-import { LabConfig } from "./config";
-import { isIpv4 } from "./net";
+import { LabConfig } from "./config/lab-config";
+import { isIpv4 } from "./config/net";
 import { PeerView } from "./peer";
 
 // Ports, from the upstream charts and images at their pinned versions.

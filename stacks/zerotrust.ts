@@ -4,7 +4,7 @@ import { Addons } from "../components/addons";
 import { MeshPolicies } from "../components/meshpolicies";
 import { Samples, sampleImages } from "../components/samples";
 import { ClusterAccess, ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "../model/lab";
-import { LabConfig } from "./config";
+import { LabConfig } from "./config/lab-config";
 
 /** What declareZeroTrust declared, for stacks/main.ts and the tests. */
 export interface ZeroTrust {

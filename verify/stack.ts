@@ -3,8 +3,9 @@
 // Pulumi: everything else is tested without it.
 import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { ClusterIdentity } from "../model/lab";
-import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config";
-import { PLAIN_KEYS } from "../stacks/load";
+import { LabConfig } from "../stacks/config/lab-config";
+import { parseLabConfig } from "../stacks/config/parse";
+import { PLAIN_KEYS, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config/schema";
 import { VerifyTarget } from "./checks";
 import { IssuerClient } from "./ingress";
 

@@ -10,10 +10,10 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack, PlannedResource } from "../../offline/evaluate";
 import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../offline/lab";
-import { pathLenConstraintOf } from "../../stacks/brought-root";
-import { PROJECT } from "../../stacks/config";
+import { pathLenConstraintOf } from "../../stacks/config/brought-root";
+import { PROJECT } from "../../stacks/config/schema";
 import { main } from "../../stacks/main";
-import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
+import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/config/files";
 import { selfAccessReview } from "../../verify/cluster";
 import { reviewScope, scopeSummary } from "../../verify/reader-scope";
 

@@ -7,8 +7,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, fullKey, PROJECT, PROJECT_FILE } from "./config";
-import { privateKeyPaths } from "./config-guards";
+import { ConfigError } from "./messages";
+import { fullKey, PROJECT, PROJECT_FILE } from "./schema";
+import { privateKeyPaths } from "./values";
 
 /** A YAML file as read: its top-level mapping, and every number as written (by path, "config\0zta-testbed:versions\0istio"). */
 interface Mapping {

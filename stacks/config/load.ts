@@ -2,10 +2,11 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, fullKey, inStackFile, LabConfig, labWideKeyProblems, parseLabConfig, PROJECT, PROJECT_FILE, RawConfig, SECRET_KEYS, SecretKey, stackFileOf } from "./config";
-import { plainKeyProblems, readProjectFile, readStackFileConfig } from "./stackfile";
-
-export { PLAIN_KEYS } from "./config";
+import { plainKeyProblems, readProjectFile, readStackFileConfig } from "./files";
+import { LabConfig } from "./lab-config";
+import { ConfigError, inStackFile, labWideKeyProblems, stackFileOf } from "./messages";
+import { parseLabConfig } from "./parse";
+import { fullKey, PROJECT, PROJECT_FILE, RawConfig, SECRET_KEYS, SecretKey } from "./schema";
 
 /** Secret config values, kept as secret Outputs from the moment they are read. */
 export type StackSecrets = Partial<Record<SecretKey, pulumi.Output<string>>>;
