@@ -7,9 +7,15 @@ import { supportProblems } from "../support";
 import { rootUseProblems } from "./brought-root";
 import { LabConfig, labAddressesOf, ownsRoot } from "./lab-config";
 import { fileOfKey, RawOrigin, shown, stackFileOf, stackNameOf } from "./messages";
-import { contains, containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { contains, containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
+import { machineInPoolProblems, networkFacts, NetworkFacts, poolOverlapProblems, rangeOverlapProblems } from "./network";
 import { CONFIG_DOC, fullKey, Parsed, PROJECT_FILE, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
+
+/** This stack's network facts (network.ts), from its configuration: the rules check it alone. */
+function ownNetwork(cfg: LabConfig): NetworkFacts {
+    return networkFacts({ podCidr: cfg.cluster.podCidr, serviceCidr: cfg.cluster.serviceCidr, metallbAddresses: [...cfg.metallb.addresses], labAddresses: labAddressesOf(cfg) });
+}
 
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;
@@ -167,9 +173,7 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
 
     const pod = parseCidr(cfg.cluster.podCidr) as Ipv4Range;
     const svc = parseCidr(cfg.cluster.serviceCidr) as Ipv4Range;
-    if (overlaps(pod, svc)) {
-        problems.push(`${fullKey("cluster.podCidr")} = "${pod.text}" overlaps ${fullKey("cluster.serviceCidr")} = "${svc.text}": pick disjoint ranges`);
-    }
+    problems.push(...rangeOverlapProblems([ownNetwork(cfg)]));
 
     // Cilium's "kubernetes" IPAM takes each node's podCIDR, which kube-controller-manager
     // cuts from the cluster CIDR in /24 blocks (--node-cidr-mask-size, IPv4 default 24):
@@ -197,11 +201,7 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
     }
 
     const pools = cfg.metallb.addresses.map((a) => parseAddressRange(a) as Ipv4Range);
-    pools.forEach((a, i) =>
-        pools.slice(i + 1).forEach((b) => {
-            if (overlaps(a, b)) problems.push(`${fullKey("metallb.addresses")}: "${a.text}" overlaps "${b.text}"`);
-        }),
-    );
+    problems.push(...poolOverlapProblems([ownNetwork(cfg)]));
     for (const [key, range] of [
         ["cluster.podCidr", pod],
         ["cluster.serviceCidr", svc],
@@ -265,16 +265,9 @@ export function labAddressProblems(cfg: LabConfig): string[] {
                 `pick a free address of ${fullKey("metallb.addresses")} that no host, service interface or registry uses`,
         );
     }
-    for (const entry of cfg.metallb.addresses) {
-        const pool = parseAddressRange(entry) as Ipv4Range;
-        for (const [key, address] of machines) {
-            if (reported.has(address) || !containsIp(pool, address)) continue;
-            problems.push(
-                `${fullKey("metallb.addresses")}: "${entry}" contains ${fullKey(key)} = "${address}": MetalLB could hand that address to a Service and answer ARP for it; ` +
-                    "leave the hosts' and the registry's addresses out of the pool",
-            );
-        }
-    }
+    // An address reported as a gateway's above is not reported again as in the pool.
+    const unreported = Object.fromEntries(machines.filter(([, address]) => !reported.has(address)));
+    problems.push(...machineInPoolProblems([{ ...ownNetwork(cfg), machines: unreported }]));
     cfg.peers.forEach((peer, i) => {
         if (stackNameOf(peer.stack) === cfg.stack) {
             problems.push(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`);
