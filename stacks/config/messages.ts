@@ -5,7 +5,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { NON_EMPTY } from "./keys";
-import { CONFIG_DOC, fullKey, LAB_WIDE_KEYS, PROJECT, PROJECT_FILE, RawConfig, SectionName, SECTIONS } from "./schema";
+import { CONFIG_DOC, fullKey, LAB_WIDE_KEYS, ownKey, PROJECT_FILE, RawConfig, SectionName, SECTIONS } from "./schema";
 import { redactUserinfo } from "./values";
 
 /** Raised for bad configuration; the message lists every problem, one per line. */
@@ -53,7 +53,10 @@ export function labWideInStackFile(stack: string, top: string): string {
 
 /** The lab-wide keys a stack file sets (keys as written there, namespaced), each a problem naming the file. */
 export function labWideKeyProblems(stack: string, stackFileKeys: readonly string[]): string[] {
-    return stackFileKeys.filter((k) => k.startsWith(`${PROJECT}:`) && (LAB_WIDE_KEYS as readonly string[]).includes(k.slice(PROJECT.length + 1))).map((k) => labWideInStackFile(stack, k.slice(PROJECT.length + 1)));
+    return stackFileKeys
+        .map(ownKey)
+        .filter((k): k is string => k !== undefined && (LAB_WIDE_KEYS as readonly string[]).includes(k))
+        .map((k) => labWideInStackFile(stack, k));
 }
 
 /** The stack file key of roster entry `i`: `peers[i]`, or `peer` when the file uses the one-peer form. */

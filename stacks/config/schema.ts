@@ -310,9 +310,6 @@ export const LAB_WIDE_KEYS = (Object.keys(SECTIONS) as SectionName[]).filter((k)
 export const SECRET_KEYS = ["sshPrivateKey", "kubeconfig", "rootCaKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
-/** Config keys read as plain values (objects are JSON-parsed by Pulumi). */
-export const PLAIN_KEYS = Object.keys(SECTIONS) as SectionName[];
-
 /** What the tables say of each secret key (set with `pulumi config set --secret`, never validated by value). */
 export const SECRET_KEY_DOCS: Readonly<Record<SecretKey, string>> = {
     sshPrivateKey: "SSH key for the hosts; required when `host` is set",
