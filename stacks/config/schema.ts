@@ -5,7 +5,7 @@
 // all come. Config is read once, validated into a typed object, then passed
 // down; components never read pulumi.Config themselves.
 import { z } from "zod";
-import type { Versions } from "../../model/lab";
+import { PKI_ROLES, TRUST_MODELS, Versions } from "../../model/lab";
 import { bool, integer, key, list, NON_EMPTY, oneOf, section, text } from "./keys";
 import {
     checkChartVersion,
@@ -89,7 +89,7 @@ const meshFields = {
     id: key(text(checkLabel), "DNS label", "Istio mesh id: one mesh for the whole lab"),
     trustDomain: key(text(checkTrustDomain), "SPIFFE trust domain", "the lab's trust domain (`shared` model); in the `federated` model each cluster sets its own `cluster.trustDomain`"),
     trustModel: key(
-        oneOf(["shared", "federated"], 'expected "shared" (one trust domain) or "federated" (one per cluster)'),
+        oneOf(TRUST_MODELS, 'expected "shared" (one trust domain) or "federated" (one per cluster)'),
         '"shared" or "federated"',
         "`shared`: one trust domain and one lab root; `federated`: a trust domain and root per cluster, with SPIRE federation",
     ),
@@ -103,6 +103,7 @@ const metallbFields = {
     interfaces: key(list(checkInterface, true).optional(), "list of Linux interface names", "NICs the L2Advertisement answers ARP on; [] = every NIC", "[`host.managementInterface`] or []"),
 };
 
+// The protocol's Versions (model/lab.ts) names the same keys: a pin added to one and not the other does not compile.
 const versionFields = {
     kubernetes: key(text(checkKubernetesVersion), 'Kubernetes minor or patch ("1.36")', "kubeadm/kubelet packages; inside the supported range (docs/versions.md)"),
     cilium: key(text(checkChartVersion), "pinned chart version", "Cilium chart"),
@@ -161,7 +162,7 @@ const peerFields = {
 
 const pkiFields = {
     role: key(
-        oneOf(["root", "peer"], 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)'),
+        oneOf(PKI_ROLES, 'expected "root" (this stack owns the lab root CA) or "peer" (takes it from the peer stack)'),
         '"root" or "peer"',
         "`root`: this stack owns the lab root CA and runs the registry; `peer`: its intermediates are signed by the root stack. In the `federated` model every stack owns a root and the role only says which one runs the registry",
     ),
