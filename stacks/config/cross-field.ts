@@ -8,14 +8,9 @@ import { rootUseProblems } from "./brought-root";
 import { LabConfig, labAddressesOf, ownsRoot } from "./lab-config";
 import { fileOfKey, RawOrigin, shown, stackFileOf, stackNameOf } from "./messages";
 import { contains, containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
-import { machineInPoolProblems, networkFacts, NetworkFacts, poolOverlapProblems, rangeOverlapProblems } from "./network";
+import { machineInPoolProblems, ownNetwork, poolOverlapProblems, rangeOverlapProblems } from "./network";
 import { CONFIG_DOC, fullKey, Parsed, PROJECT_FILE, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
-
-/** This stack's network facts (network.ts), from its configuration: the rules check it alone. */
-function ownNetwork(cfg: LabConfig): NetworkFacts {
-    return networkFacts({ podCidr: cfg.cluster.podCidr, serviceCidr: cfg.cluster.serviceCidr, metallbAddresses: [...cfg.metallb.addresses], labAddresses: labAddressesOf(cfg) });
-}
 
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;

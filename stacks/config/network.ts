@@ -5,6 +5,7 @@
 // the other's, since each cluster has checked its own). The message says where
 // each value is: both in the one stack file, or "here" and "in peer stack ...".
 import type { ClusterIdentity } from "../../model/lab";
+import { LabConfig, labAddressesOf } from "./lab-config";
 import { containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
 import { fullKey } from "./schema";
 
@@ -32,6 +33,11 @@ export function networkFacts(cluster: Pick<ClusterIdentity, "podCidr" | "service
         pools: cluster.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined),
         machines: cluster.labAddresses ?? {},
     };
+}
+
+/** This stack's network facts from its own configuration, as its identity will export them: its own check runs the rules on it alone. */
+export function ownNetwork(cfg: LabConfig): NetworkFacts {
+    return networkFacts({ podCidr: cfg.cluster.podCidr, serviceCidr: cfg.cluster.serviceCidr, metallbAddresses: cfg.metallb.addresses, labAddresses: labAddressesOf(cfg) });
 }
 
 interface Located<T> {
