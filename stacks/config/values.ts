@@ -62,7 +62,7 @@ export function checkKubernetesVersion(s: string): string | undefined {
     return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
 }
 
-/** A root CA certificate the lab brings, on its own (stacks/brought-root.ts; what it must fit in the lab is checked with the other keys). */
+/** A root CA certificate the lab brings, on its own (brought-root.ts; what it must fit in the lab is checked with the other keys). */
 export const checkRootCaCert: Check = (pem) => rootCertificateProblem(pem);
 
 export const checkPemCertificate: Check = (s) => {
