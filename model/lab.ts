@@ -139,8 +139,12 @@ export interface IngressTls {
 
 // ---- the cross-stack protocol (docs/design.md, "The cross-stack protocol") ----
 
-export type PkiRole = "root" | "peer";
-export type TrustModel = "shared" | "federated";
+/** Whether a stack owns the lab root CA (`pki.role`): the config schema takes these values. */
+export const PKI_ROLES = ["root", "peer"] as const;
+export type PkiRole = (typeof PKI_ROLES)[number];
+/** One trust domain and root for the lab, or one per cluster (`mesh.trustModel`): the config schema takes these values. */
+export const TRUST_MODELS = ["shared", "federated"] as const;
+export type TrustModel = (typeof TRUST_MODELS)[number];
 
 /** Every pinned version (`versions.*` in a stack file). */
 export interface Versions {

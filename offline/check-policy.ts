@@ -3,7 +3,7 @@
 // when a mandatory policy is violated. See docs/policy.md.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
 import type { PlannedResource } from "./evaluate";
 import { checkLab, ConfigFile, POLICY_CONFIG_FILE, PolicyConfigError } from "./policy-plan";
 

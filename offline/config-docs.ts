@@ -1,24 +1,25 @@
 // `npm run docs:config [-- --check]`: writes the configuration tables of the
-// schema (stacks/config.ts, SECTIONS) between the config-table markers: a short
+// schema (stacks/config/schema.ts, SECTIONS) between the config-table markers: a short
 // table, one row per top-level key, into README.md, and the full per-key table
 // into docs/config.md. With --check, exits 1 when either file differs.
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { CONFIG_DOC, keyDocOf, PROJECT_FILE, SECRET_KEY_DOCS, SectionDoc, SECTIONS } from "../stacks/config";
+import { keyDocOf } from "../stacks/config/keys";
+import { CONFIG_DOC, PROJECT_FILE, SECRET_KEY_DOCS, Section, SECTIONS } from "../stacks/config/schema";
 
 export const BEGIN = "<!-- config-table:begin -->";
 export const END = "<!-- config-table:end -->";
-const GENERATED = "<!-- generated from stacks/config.ts by `npm run docs:config`; do not edit -->";
+const GENERATED = "<!-- generated from stacks/config/schema.ts by `npm run docs:config`; do not edit -->";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (s: string) => `\`${s}\``;
 
-function sections(): [string, SectionDoc][] {
+function sections(): [string, Section][] {
     return Object.entries(SECTIONS);
 }
 
-function scopeOf(doc: SectionDoc): string {
+function scopeOf(doc: Section): string {
     return doc.scope === "project" ? `project (${code(PROJECT_FILE)})` : `stack (${code("Pulumi.<stack>.yaml")})`;
 }
 
@@ -47,7 +48,7 @@ export function shortTable(): string {
 export function fullTable(): string {
     const rows: string[] = [];
     for (const [name, doc] of sections()) {
-        const required = doc.required ? "required" : "optional";
+        const required = doc.presence === "required" ? "required" : "optional";
         rows.push(`| **${code(doc.list ? `${name}[]` : name)}** | ${doc.list ? "list of objects" : "object"} | ${required} | ${scopeOf(doc)} | ${cell(doc.description)} |`);
         for (const [k, schema] of Object.entries(doc.fields)) {
             const d = keyDocOf(schema);
@@ -81,16 +82,16 @@ function main(): void {
         const wanted = withTable(text, table(), file);
         if (process.argv.includes("--check")) {
             if (wanted !== text) {
-                console.error(`${file}'s config table differs from stacks/config.ts: run \`npm run docs:config\``);
+                console.error(`${file}'s config table differs from stacks/config/schema.ts: run \`npm run docs:config\``);
                 stale++;
             }
             continue;
         }
         fs.writeFileSync(full, wanted);
-        console.log(wanted === text ? `${file}'s config table is up to date` : `${file}'s config table written from stacks/config.ts`);
+        console.log(wanted === text ? `${file}'s config table is up to date` : `${file}'s config table written from stacks/config/schema.ts`);
     }
     if (stale > 0) process.exit(1);
-    if (process.argv.includes("--check")) console.log("README.md's and docs/config.md's config tables match stacks/config.ts");
+    if (process.argv.includes("--check")) console.log("README.md's and docs/config.md's config tables match stacks/config/schema.ts");
 }
 
 if (require.main === module) main();

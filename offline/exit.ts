@@ -1,7 +1,7 @@
 // The offline plan's exit codes (its --help and docs/offline-plan.md list them), and the
 // errors that decide them. It loads no Pulumi SDK, so a tool can answer a bad flag or a
 // bad stack file before it loads the program.
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
 import { OutDirError } from "./outdir";
 
 /**

@@ -5,11 +5,14 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
-import { ConfigError, fullKey, inStackFile, LabConfig, labAddressesOf, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
-import { broadEgressReason, checkStackName } from "../stacks/config-guards";
+import { LabConfig, labAddressesOf } from "../stacks/config/lab-config";
+import { isSecure, readRawConfig } from "../stacks/config/load";
+import { ConfigError, inStackFile, peerKey, RawOrigin, stackNameOf } from "../stacks/config/messages";
+import { parseLabConfig, requiredSecrets } from "../stacks/config/parse";
+import { fullKey, ownKey, PROJECT, SecretKey } from "../stacks/config/schema";
+import { broadEgressReason, checkStackName } from "../stacks/config/values";
 import { ClusterIdentity } from "../model/lab";
 import { identityOf, peerProblems } from "../stacks/peer";
-import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
 import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
 import { SecretLeakError } from "./exit";
@@ -90,7 +93,7 @@ export function stackNameProblems(stacks: readonly string[], from: string): stri
  */
 export function standInFor(key: string): string {
     const label = `STAND-IN(${key}: unset secret, set with pulumi config set --secret)`;
-    if (key !== `${PROJECT}:kubeconfig`) return label;
+    if (key !== fullKey("kubeconfig")) return label;
     return YAML.stringify({
         apiVersion: "v1",
         kind: "Config",
@@ -111,43 +114,21 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
     if (badName.length > 0) throw new ConfigError(badName);
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${configDir} (--stacks), or write that file`]);
-    const { config: own, written: ownNumbers } = readStackFile(file);
-    const projectFile = projectFileIn(configDir);
-    const project = readProjectFile(projectFile);
-    // A key in plain text under any name (a typo, another namespace, none, a hand-made {secure: ...}) is refused first.
-    const keys = [...plainKeyProblems(path.basename(projectFile), project.block), ...plainKeyProblems(path.basename(file), own)];
-    if (keys.length > 0) throw new ConfigError(keys);
-    const drift = labWideKeyProblems(stack, Object.keys(own));
-    if (drift.length > 0) throw new ConfigError(drift);
-    const doc = { config: mergedConfig(project.config, own) };
-    const short = (k: string) => (k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k);
-    const projectKeys = new Set(
-        Object.keys(project.config)
-            .filter((k) => !(k in own))
-            .map(short),
-    );
-    const written = { ...Object.fromEntries(Object.entries(project.written).filter(([k]) => projectKeys.has(k.split(/[.[]/)[0]))), ...ownNumbers };
+    const { merged, raw, origin } = readRawConfig(configDir, stack);
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
-    const raw: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        const isSecure = value !== null && typeof value === "object" && "secure" in (value as object);
-        const short = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : undefined;
-        if (short && (SECRET_KEYS as readonly string[]).includes(short) && !isSecure) {
-            throw new ConfigError([`${key} is in plain text in ${file}: remove it and run \`pulumi config set --secret ${key}\``]);
-        }
-        if (isSecure) {
+    for (const [key, value] of Object.entries(merged)) {
+        if (isSecure(value)) {
             // Encrypted with the stack's secrets provider, which the offline plan does not have.
             config[key] = standInFor(key);
             secretKeys.push(key);
             continue;
         }
         config[key] = typeof value === "string" ? value : JSON.stringify(value);
-        if (short) raw[short] = value;
     }
     const standIns: string[] = [];
     for (const key of requiredSecrets(raw)) {
-        const full = `${PROJECT}:${key}`;
+        const full = fullKey(key);
         if (!(full in config) || secretKeys.includes(full)) {
             config[full] = standInFor(full);
             if (!secretKeys.includes(full)) secretKeys.push(full);
@@ -155,7 +136,7 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
         }
     }
     const pki = raw.pki as { role?: unknown } | undefined;
-    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions, raw, origin: { projectKeys, written } };
+    return { stack, config, secretKeys, standIns, role: pki?.role, versions: raw.versions, raw, origin };
 }
 
 /**
@@ -171,7 +152,7 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
-        const secretsSet = new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[]);
+        const secretsSet = new Set(file.secretKeys.map(ownKey) as SecretKey[]);
         try {
             parsed.push(parseLabConfig(file.stack, file.raw, secretsSet, file.origin));
         } catch (err) {

@@ -3,7 +3,7 @@
 // tests run it in process, reading what it prints and the exit code it returns.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
 import { EXIT, planExitCode, UsageError } from "./exit";
 import { checkOutDir, PLAN_MARKER, writeOutDir } from "./outdir";
 

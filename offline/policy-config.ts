@@ -5,7 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StackPolicyConfig } from "../policy/config";
-import { LabConfig, parseLabConfig, PROJECT, SecretKey } from "../stacks/config";
+import { LabConfig } from "../stacks/config/lab-config";
+import { parseLabConfig } from "../stacks/config/parse";
+import { ownKey, SecretKey } from "../stacks/config/schema";
 import { readLabConfig } from "./lab";
 import { POLICY_CONFIG_FILE } from "./policy-plan";
 
@@ -22,7 +24,7 @@ export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): St
 
 /** The validated config of every stack of the lab in configDir (a ConfigError, as for the plan, when it is wrong). */
 export function labConfigs(configDir: string): LabConfig[] {
-    return readLabConfig(configDir).map((file) => parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map((k) => k.slice(PROJECT.length + 1)) as SecretKey[])));
+    return readLabConfig(configDir).map((file) => parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map(ownKey) as SecretKey[])));
 }
 
 /** The pack config of every stack of the lab in configDir, by stack name. */

@@ -3,7 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { fromChartMirror } from "../components/chart";
 import { StackOutputs } from "../model/lab";
-import { ConfigError, inStackFile, LabConfig, optInWarnings } from "./config";
+import { ConfigError, inStackFile } from "./config/messages";
+import { LabConfig } from "./config/lab-config";
+import { optInWarnings } from "./config/cross-field";
 import { clusterAccess } from "./layers/access";
 import { Observability, observability } from "./layers/addons";
 import { meshIdentity } from "./layers/identity";
@@ -15,7 +17,7 @@ import { segmentation } from "./layers/segmentation";
 import { labServices } from "./layers/services";
 import { StackInput } from "./layers/stack";
 import { zeroTrust } from "./layers/zerotrust";
-import { loadConfig, StackSecrets } from "./load";
+import { loadConfig, StackSecrets } from "./config/load";
 import { identityOf, intermediatesProblems, labViewProblems, PeerUse, peerVersionCheck, PeerView, readPeers, rootPeerOf, unusedByPeer } from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */

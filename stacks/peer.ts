@@ -3,8 +3,10 @@
 // they exported.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, UsedFromPeers, Versions } from "../model/lab";
-import { fullKey, LabConfig, labAddressesOf, PeerRef, stackNameOf } from "./config";
-import { containsIp, overlaps, parseAddressRange, parseCidr, Ipv4Range } from "./net";
+import { labAddressesOf, LabConfig } from "./config/lab-config";
+import { stackNameOf } from "./config/messages";
+import { machineInPoolProblems, networkFacts, NetworkFacts, poolOverlapProblems, rangeOverlapProblems } from "./config/network";
+import { fullKey, PeerRef } from "./config/schema";
 import { compareVersions } from "./support";
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {
@@ -89,7 +91,8 @@ export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expect
                 "fix the clusterName of that entry, or the peer stack",
         );
     }
-    return [...problems, ...pairProblems(ownSide(own), peerSide(peer, peerStack)), ...poolAddressProblems(ownSide(own), peerSide(peer, peerStack))];
+    const [a, b] = [ownSide(own), peerSide(peer, peerStack)];
+    return [...problems, ...pairProblems(a, b), ...machineInPoolProblems([networkOf(a), networkOf(b)])];
 }
 
 /**
@@ -122,45 +125,19 @@ function pairProblems(a: Side, b: Side): string[] {
         const same = hostsOf(y).find(([, other]) => other === ip);
         if (same) problems.push(`${fullKey(ka)} = "${ip}" ${a.where} is ${same[0]} ${b.where} too: each stack builds its own machine; give each stack its own host addresses`);
     }
-    for (const pa of poolsOf(x)) {
-        for (const pb of poolsOf(y)) {
-            if (overlaps(pa, pb)) problems.push(`${fullKey("metallb.addresses")}: "${pa.text}" ${a.where} overlaps "${pb.text}" ${b.where}: the pools share one L2 network and must be disjoint`);
-        }
-    }
+    problems.push(...poolOverlapProblems([networkOf(a), networkOf(b)]));
     // One root among the stacks that see each other: two would be two PKIs that do not
     // trust each other (and both would drive the registry on comp1).
     if (x.pkiRole === "root" && y.pkiRole === "root") {
         problems.push(`${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`);
     }
-    for (const key of ["podCidr", "serviceCidr"] as const) {
-        for (const otherKey of ["podCidr", "serviceCidr"] as const) {
-            const ra = parseCidr(x[key]);
-            const rb = parseCidr(y[otherKey]);
-            if (ra && rb && overlaps(ra, rb)) {
-                problems.push(`${fullKey(`cluster.${key}`)} = "${x[key]}" ${a.where} overlaps cluster.${otherKey} = "${y[otherKey]}" ${b.where}: give each cluster its own ranges`);
-            }
-        }
-    }
+    problems.push(...rangeOverlapProblems([networkOf(a), networkOf(b)]));
     return problems;
 }
 
-function poolsOf(identity: ClusterIdentity): Ipv4Range[] {
-    return identity.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined);
-}
-
-/** `a`'s MetalLB pools must not hold any lab machine address `b` uses. */
-function poolAddressProblems(a: Side, b: Side): string[] {
-    const problems: string[] = [];
-    for (const [key, address] of Object.entries(b.identity.labAddresses ?? {})) {
-        const pool = poolsOf(a.identity).find((p) => containsIp(p, address));
-        if (pool) {
-            problems.push(
-                `${fullKey("metallb.addresses")}: "${pool.text}" ${a.where} contains ${key} = "${address}" of ${b.owner}: ` +
-                    "MetalLB could hand that machine's address to a Service and answer ARP for it; leave every lab machine's address out of the pool",
-            );
-        }
-    }
-    return problems;
+/** A side's network facts, for the network rules (stacks/config/network.ts). */
+function networkOf(side: Side): NetworkFacts {
+    return networkFacts(side.identity, side.where, side.owner);
 }
 
 /**
@@ -177,7 +154,7 @@ export function labViewProblems(cfg: LabConfig, peers: readonly PeerView[]): str
     seen.forEach((a, i) =>
         seen.slice(i + 1).forEach((b) => {
             const [sa, sb] = [peerSide(a.identity, a.stack), peerSide(b.identity, b.stack)];
-            problems.push(...pairProblems(sa, sb), ...poolAddressProblems(sa, sb), ...poolAddressProblems(sb, sa));
+            problems.push(...pairProblems(sa, sb), ...machineInPoolProblems([networkOf(sa), networkOf(sb)]), ...machineInPoolProblems([networkOf(sb), networkOf(sa)]));
         }),
     );
     if (cfg.pki.role === "peer" && seen.length === peers.length && seen.every((p) => p.identity.pkiRole === "peer")) {

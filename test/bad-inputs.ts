@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { PLAN_MARKER, writeOutDir } from "../offline/outdir";
-import { LAB_WIDE_KEYS } from "../stacks/config";
+import { LAB_WIDE_KEYS } from "../stacks/config/schema";
 import { labDirWith } from "./helpers";
 
 export type Edit = (r: any) => void;

@@ -1,7 +1,7 @@
 // A root CA the lab brings (pki.rootCaCert), checked as a pure function: what it
 // must be for root -> SPIRE upstream -> SPIRE CA -> SVID and for the trust domain,
 // on the fixtures of test/fixtures/brought-root (its make-roots.ts) at fixed times.
-import { rootCertificateProblem, rootUseProblems } from "../stacks/brought-root";
+import { rootCertificateProblem, rootUseProblems } from "../stacks/config/brought-root";
 import { broughtRoot } from "./bad-inputs";
 
 const DEC_2026 = Date.parse("2026-12-07T00:00:00Z");

@@ -1,6 +1,6 @@
 // An air-gapped lab takes every chart from one Helm repository mirror.
 import { isHelmRelease } from "../offline/lab";
-import { parseLabConfig } from "../stacks/config";
+import { parseLabConfig } from "../stacks/config/parse";
 import { labDirWith, planOf, rawConfig } from "./helpers";
 
 const MIRROR = "http://10.5.0.2:8080/charts";

@@ -1,6 +1,6 @@
-// Issue 27: the guards on what operators type, as pure functions (stacks/config-guards.ts).
+// Issue 27: the guards on what operators type, as pure functions (stacks/config/values.ts).
 // The refusals as `npm run plan` gives them, with file and key: test/bad-inputs.ts.
-import { broadEgressReason, checkIssuerImage, checkStackName, checkStackReference, hasUserinfo, privateKeyPaths, redactUserinfo, validityProblem } from "../stacks/config-guards";
+import { broadEgressReason, checkIssuerImage, checkStackName, checkStackReference, hasUserinfo, privateKeyPaths, redactUserinfo, validityProblem } from "../stacks/config/values";
 
 const LAB_REGISTRY = "10.5.0.2:8443";
 const DIGEST = `sha256:${"ab".repeat(32)}`;

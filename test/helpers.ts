@@ -5,8 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { pathToFileURL } from "url";
 import * as YAML from "yaml";
-import { LAB_WIDE_KEYS, RawConfig } from "../stacks/config";
-import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
+import { readRawConfig } from "../stacks/config/load";
+import { fullKey, LAB_WIDE_KEYS, RawConfig } from "../stacks/config/schema";
 import { main } from "../stacks/main";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/lab";
@@ -20,13 +20,9 @@ export const REPO = path.resolve(__dirname, "..");
  * for each; this is the same program in a third of the start-up time.
  */
 export const TSX_LOADER_ARGS = ["--import", pathToFileURL(path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs")).href];
-/** The project name (Pulumi.yaml), which namespaces every config key in a stack file. */
-const PROJECT = "zta-testbed";
-
 /** The raw (unvalidated) config of a committed stack, keyed without namespace: Pulumi.yaml's project config with the stack file's over it. */
 export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {
-    const merged = mergedConfig(readProjectConfig(path.join(dir, "Pulumi.yaml")), readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`)));
-    return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+    return readRawConfig(dir, stack).raw;
 }
 
 /**
@@ -50,7 +46,7 @@ export function labDirWith(edit: (stack: string, raw: Record<string, any>) => vo
         const values = raws.map((r) => JSON.stringify(r[key]));
         const agreed = values.every((v) => v === values[0]);
         const value = agreed ? raws[0][key] : committed[key];
-        if (value !== undefined) project[`${PROJECT}:${key}`] = { value };
+        if (value !== undefined) project[fullKey(key)] = { value };
         raws.forEach((r) => {
             if (agreed || JSON.stringify(r[key]) === JSON.stringify(committed[key])) delete r[key];
         });
@@ -58,7 +54,7 @@ export function labDirWith(edit: (stack: string, raw: Record<string, any>) => vo
     const projectFile = YAML.parse(fs.readFileSync(path.join(from, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ ...projectFile, config: project }));
     stacks.forEach((stack, i) => {
-        const config = Object.fromEntries(Object.entries(raws[i]).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+        const config = Object.fromEntries(Object.entries(raws[i]).map(([k, v]) => [fullKey(k), v]));
         fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
     });
     return dir;

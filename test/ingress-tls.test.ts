@@ -4,7 +4,8 @@
 // signed), and nothing answers plain HTTP unless ingress.plainHttp says so.
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { ConfigError, parseLabConfig } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
+import { parseLabConfig } from "../stacks/config/parse";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";

@@ -7,7 +7,8 @@ import * as path from "path";
 import { realmImport } from "../components/issuer";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
-import { ConfigError, parseLabConfig } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
+import { parseLabConfig } from "../stacks/config/parse";
 import { findResource, labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const COMMAND = "command:remote:Command";

@@ -2,7 +2,8 @@
 // ARP on the management NIC only, Cilium's datapath runs on both, the kubelet
 // registers the management address; a one-NIC host names no interface at all.
 import { LabPlan, StackPlan } from "../offline/lab";
-import { ConfigError, parseLabConfig } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
+import { parseLabConfig } from "../stacks/config/parse";
 import { hostScript } from "../components/scripts";
 import { labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 

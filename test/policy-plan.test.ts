@@ -14,7 +14,7 @@ import { checkLab, checkResources, PLAN_POLICIES } from "../offline/policy-plan"
 import { PREVIEW_POLICIES } from "../policy/catalog";
 import { DEFAULT_ALLOWED_REGISTRIES } from "../policy/policies/allowed-registries";
 import type { StackPolicyConfig } from "../policy/config";
-import { parseLabConfig } from "../stacks/config";
+import { parseLabConfig } from "../stacks/config/parse";
 import { byoLabDir, planOf, rawConfig, REPO, resourcesOfType, stackOf, TSX_LOADER_ARGS } from "./helpers";
 import { compliantStack, PACK_CONFIG, withEdit } from "./policy-fixtures";
 

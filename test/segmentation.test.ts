@@ -7,7 +7,8 @@ import { gatewayRenderedLabels } from "../components/gateway-labels";
 import { PlannedResource } from "../offline/evaluate";
 import { LabPlan, StackPlan } from "../offline/lab";
 import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/netpol";
-import { ConfigError, parseLabConfig } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
+import { parseLabConfig } from "../stacks/config/parse";
 import { DENIED_FLOW, MESH_CALLS } from "../verify/mesh-calls";
 import { labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 

@@ -2,7 +2,9 @@
 // refused with the rule's reason and the nearest supported version, and one just
 // inside is accepted. Upstream facts are stated here as literals.
 import { Versions } from "../model/lab";
-import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
+import { parseLabConfig } from "../stacks/config/parse";
+import { SecretKey } from "../stacks/config/schema";
 import * as fs from "fs";
 import * as path from "path";
 import { withVersionTable } from "../offline/docs-versions";

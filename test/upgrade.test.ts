@@ -1,6 +1,6 @@
 // Moving a lab to new versions: one set of versions in both stacks, and an
 // upgrade that updates resources in place (same URNs) instead of replacing them.
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../stacks/config/messages";
 import { ClusterIdentity } from "../model/lab";
 import { peerProblems, peerVersionCheck } from "../stacks/peer";
 import { LabPlan } from "../offline/lab";

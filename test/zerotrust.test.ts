@@ -15,7 +15,7 @@ import { imageFrom, sampleImages } from "../components/samples";
 import { issuerPrincipals } from "../components/meshpolicies";
 import { evaluateStack, PlannedResource, SECRET } from "../offline/evaluate";
 import { StackPlan, standInFor } from "../offline/lab";
-import { parseLabConfig } from "../stacks/config";
+import { parseLabConfig } from "../stacks/config/parse";
 import { ServiceMesh } from "../model/lab";
 import { observability } from "../stacks/layers/addons";
 import { sampleWorkloads } from "../stacks/layers/samples";

@@ -3,8 +3,10 @@
 // Pulumi: everything else is tested without it.
 import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { ClusterIdentity } from "../model/lab";
-import { LabConfig, parseLabConfig, PROJECT, RawConfig, SECRET_KEYS, SecretKey } from "../stacks/config";
-import { PLAIN_KEYS } from "../stacks/load";
+import { LabConfig } from "../stacks/config/lab-config";
+import { rawConfigOf, secretsOf } from "../stacks/config/load";
+import { parseLabConfig } from "../stacks/config/parse";
+import { SecretKey } from "../stacks/config/schema";
 import { VerifyTarget } from "./check";
 import { IssuerClient } from "./ingress";
 
@@ -14,27 +16,14 @@ export interface StackAccess {
     readonly kubeconfig: string;
 }
 
-/** Config values as the CLI prints them (objects as JSON text) into the shape parseLabConfig takes. */
+/** The stack's config as the CLI prints it (objects as JSON text), read as the program reads it (stacks/config/load.ts). */
 async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig; secrets: Partial<Record<SecretKey, string>> }> {
     const all = await stack.getAllConfig().catch((err: Error) => {
         throw new Error(pulumiErrorMessage(err, name));
     });
-    const value = (key: string): unknown => {
-        const v = all[`${PROJECT}:${key}`]?.value;
-        if (v === undefined) return undefined;
-        try {
-            return JSON.parse(v);
-        } catch {
-            return v;
-        }
-    };
-    const raw: RawConfig = Object.fromEntries(PLAIN_KEYS.map((k) => [k, value(k)]));
-    const secrets: Partial<Record<SecretKey, string>> = {};
-    for (const key of SECRET_KEYS) {
-        const v = all[`${PROJECT}:${key}`]?.value;
-        if (v !== undefined) secrets[key] = v;
-    }
-    return { cfg: parseLabConfig(name, raw, new Set(Object.keys(secrets) as SecretKey[])), secrets };
+    const values = Object.fromEntries(Object.entries(all).map(([key, v]) => [key, v.value]));
+    const secrets = secretsOf(values);
+    return { cfg: parseLabConfig(name, rawConfigOf(values), new Set(Object.keys(secrets) as SecretKey[])), secrets };
 }
 
 /**

@@ -5,8 +5,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HostPrep } from "../../components/hostprep";
 import { ClusterAccess, SPIRE_DATA_DIR } from "../../model/lab";
-import { ConfigError } from "../config";
-import { StackSecrets } from "../load";
+import { ConfigError } from "../config/messages";
+import { StackSecrets } from "../config/load";
 import { StackInput } from "./stack";
 
 export interface AccessInput extends StackInput {

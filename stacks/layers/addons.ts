@@ -6,7 +6,7 @@ import { WorkloadFlows } from "../../components/segmentation";
 import { gatewaySelectorLabels } from "../../components/gateway-labels";
 import { ClusterAccess, ClusterNetwork, EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh } from "../../model/lab";
 import { GRAFANA, ISTIOD, KIALI, PROMETHEUS, PROXY_METRICS_PORTS } from "../../model/workloads";
-import { LabConfig } from "../config";
+import { LabConfig } from "../config/lab-config";
 import { API_SERVER, dns, inNamespace, LayerFlows, outside, tcp } from "./flows";
 import { StackInput } from "./stack";
 

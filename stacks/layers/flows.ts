@@ -5,8 +5,8 @@
 import { EgressRule, EndpointSelector, IngressRule, NAMESPACE_LABEL, PortRule, SegmentedNamespace, WorkloadFlows } from "../../components/segmentation";
 import { CROSS_NETWORK_PORT, ISTIO_NAMESPACE } from "../../model/lab";
 import { ISTIOD, KUBE_DNS, PROMETHEUS, PROXY_METRICS_PORTS } from "../../model/workloads";
-import { LabConfig } from "../config";
-import { isIpv4 } from "../net";
+import { LabConfig } from "../config/lab-config";
+import { isIpv4 } from "../config/net";
 import { PeerView } from "../peer";
 
 /** The flows of a layer's pods, by namespace: every namespace named here goes under default deny. */

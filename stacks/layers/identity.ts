@@ -7,7 +7,7 @@ import { ClusterSPIFFEIDs } from "../../components/spiffeids";
 import { SpireServer } from "../../components/spire";
 import { ClusterAccess, ClusterNetwork, FEDERATION_PORT, MeshIdentity, SpireFederation, SPIRE_DATA_DIR, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../../model/lab";
 import { OIDC_DISCOVERY, SPIRE_SERVER } from "../../model/workloads";
-import { LabConfig } from "../config";
+import { LabConfig } from "../config/lab-config";
 import { PeerView } from "../peer";
 import { API_SERVER, dns, LayerFlows, tcp } from "./flows";
 import { StackInput } from "./stack";

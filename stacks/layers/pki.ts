@@ -3,8 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterCa, ClusterTrust, Pki, SigningSubject } from "../../components/pki";
 import { SignedIntermediates, SigningRequests } from "../../model/lab";
-import { ownsRoot } from "../config";
-import { StackSecrets } from "../load";
+import { ownsRoot } from "../config/lab-config";
+import { StackSecrets } from "../config/load";
 import { rootPeerOf, rootStackLabel } from "../peer";
 import { StackInput } from "./stack";
 

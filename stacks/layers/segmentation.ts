@@ -4,7 +4,7 @@
 // declares the policies.
 import { Segmentation, SegmentedNamespace, WorkloadFlows } from "../../components/segmentation";
 import { ClusterAccess, ClusterNetwork, MeshIdentity } from "../../model/lab";
-import { LabConfig } from "../config";
+import { LabConfig } from "../config/lab-config";
 import { Observability } from "./addons";
 import { LayerFlows } from "./flows";
 import { IstioMesh } from "./mesh";

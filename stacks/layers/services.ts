@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { LabIssuer } from "../../components/issuer";
 import { LabServicesCa } from "../../components/pki";
 import { Registry } from "../../components/registry";
-import { LabConfig } from "../config";
-import { StackSecrets } from "../load";
+import { LabConfig } from "../config/lab-config";
+import { StackSecrets } from "../config/load";
 import { rootPeerOf } from "../peer";
 import { StackInput } from "./stack";
 

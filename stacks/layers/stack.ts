@@ -1,5 +1,5 @@
 // What every layer of a cluster is declared from.
-import { LabConfig } from "../config";
+import { LabConfig } from "../config/lab-config";
 import { PeerUse, PeerView } from "../peer";
 
 /** The stack's config, its peers as this run sees them, and the record of which peer outputs this run used (`usedFromPeer`). */

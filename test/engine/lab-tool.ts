@@ -10,10 +10,11 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack, PlannedResource } from "../../offline/evaluate";
 import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../offline/lab";
-import { pathLenConstraintOf } from "../../stacks/brought-root";
-import { PROJECT } from "../../stacks/config";
+import { pathLenConstraintOf } from "../../stacks/config/brought-root";
+import { readRawConfig } from "../../stacks/config/load";
+import { fullKey, PROJECT } from "../../stacks/config/schema";
 import { main } from "../../stacks/main";
-import { mergedConfig, readProjectConfig, readStackFileConfig } from "../../stacks/stackfile";
+import { readProjectConfig, readStackFileConfig } from "../../stacks/config/files";
 import { selfAccessReview } from "../../verify/cluster";
 import { reviewScope, scopeSummary } from "../../verify/reader-scope";
 
@@ -37,8 +38,7 @@ function one(flags: Flags, name: string): string {
 
 /** A stack's config as Pulumi hands it to the program: Pulumi.yaml's project config with the stack file's over it. */
 function rawStack(configDir: string, stack: string): Record<string, any> {
-    const merged = mergedConfig(readProjectConfig(path.join(configDir, "Pulumi.yaml")), readStackFileConfig(path.join(configDir, `Pulumi.${stack}.yaml`)));
-    return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+    return readRawConfig(configDir, stack).raw;
 }
 
 // Values that end up in shell variables: nothing but what an address, a version or a name holds.
@@ -88,12 +88,12 @@ function byo(flags: Flags): void {
     const mirror = one(flags, "mirror");
     fs.mkdirSync(out, { recursive: true });
     const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
-    const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[`${PROJECT}:charts`] as Record<string, unknown> | undefined;
-    project.config = { ...(project.config ?? {}), [`${PROJECT}:charts`]: { value: { ...(charts ?? {}), mirror } } };
+    const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[fullKey("charts")] as Record<string, unknown> | undefined;
+    project.config = { ...(project.config ?? {}), [fullKey("charts")]: { value: { ...(charts ?? {}), mirror } } };
     fs.writeFileSync(path.join(out, "Pulumi.yaml"), YAML.stringify(project));
     for (const stack of stacksIn(dir)) {
         const raw = readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`));
-        delete raw[`${PROJECT}:host`];
+        delete raw[fullKey("host")];
         fs.writeFileSync(path.join(out, `Pulumi.${stack}.yaml`), YAML.stringify({ config: raw }));
     }
 }

@@ -7,7 +7,7 @@
 import { X509Certificate } from "crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { BasicConstraints, Certificate, GeneralSubtrees, id_ce_basicConstraints, id_ce_keyUsage, id_ce_nameConstraints, KeyUsage, KeyUsageFlags, NameConstraints } from "@peculiar/asn1-x509";
-import { CAS_BELOW_ROOT } from "../model/lab";
+import { CAS_BELOW_ROOT } from "../../model/lab";
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const HOUR_MS = 3_600_000;

@@ -7,8 +7,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, fullKey, PROJECT, PROJECT_FILE } from "./config";
-import { privateKeyPaths } from "./config-guards";
+import { ConfigError } from "./messages";
+import { fullKey, ownKey, PROJECT_FILE } from "./schema";
+import { privateKeyPaths } from "./values";
 
 /** A YAML file as read: its top-level mapping, and every number as written (by path, "config\0zta-testbed:versions\0istio"). */
 interface Mapping {
@@ -73,9 +74,10 @@ function writtenNumbers(numbers: ReadonlyMap<string, string>, skipValueLevel: bo
     const out: Record<string, string> = {};
     for (const [at, text] of numbers) {
         const parts = at.split("\0");
-        if (parts[0] !== "config" || !parts[1]?.startsWith(`${PROJECT}:`)) continue;
+        const top = parts[0] === "config" && parts[1] !== undefined ? ownKey(parts[1]) : undefined;
+        if (top === undefined) continue;
         const rest = skipValueLevel && (parts[2] === "value" || parts[2] === "default") ? parts.slice(3) : parts.slice(2);
-        const key = [parts[1].slice(PROJECT.length + 1), ...rest].map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i > 0 ? "." : ""}${p}`)).join("");
+        const key = [top, ...rest].map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i > 0 ? "." : ""}${p}`)).join("");
         out[key] = text;
     }
     return out;
@@ -108,7 +110,7 @@ export function readProjectFile(file: string): { config: Record<string, unknown>
     const config: Record<string, unknown> = {};
     const problems: string[] = [];
     for (const [name, entry] of Object.entries(block)) {
-        const key = name.includes(":") ? name : `${PROJECT}:${name}`;
+        const key = name.includes(":") ? name : fullKey(name);
         if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
             config[key] = entry;
         } else if ("value" in entry) {

@@ -1,9 +1,97 @@
-// Guards on what operators (and anyone who edits a stack file) type: values that
-// would switch zero trust off, reach a shell or a root container, become a path,
-// or carry credentials and keys into files meant to be shared (issue 27). Pure
-// functions over plain values; stacks/config.ts calls them and names the file.
+// What one value may be: the checks of the schema's keys (stacks/config/schema.ts
+// names them), and the guards on what operators (and anyone who edits a stack
+// file) type: values that would switch zero trust off, reach a shell or a root
+// container, become a path, or carry credentials and keys into files meant to be
+// shared (issue 27). Pure functions over plain values; the callers name the key
+// and the file.
 import { X509Certificate } from "crypto";
-import { containsIp, parseCidr } from "./net";
+import { rootCertificateProblem } from "./brought-root";
+import { containsIp, isIpv4, parseAddressRange, parseCidr } from "./net";
+
+// ---------------------------------------------------------------- the keys' values
+
+/** What is wrong with one value, or undefined. */
+export type Check = (s: string) => string | undefined;
+
+// SPIFFE trust domain: lowercase letters, digits, '.', '-', '_' (SPIFFE-ID spec §2.1).
+const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
+// DNS-1123 label: what Kubernetes, Istio and Cilium accept for names we pass on.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+// kubeadm/kubelet packages: minor (apt pin "1.36.*") or exact patch. Which minors: stacks/support.ts.
+const KUBERNETES_VERSION = /^1\.\d+(\.\d+)?$/;
+
+export const checkIp: Check = (s) => (isIpv4(s) ? undefined : "expected an IPv4 address (the lab is IPv4-only)");
+export const checkCidr: Check = (s) => (parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)");
+export const checkRange: Check = (s) => (parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28');
+export const checkLabel: Check = (s) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
+export const checkChartVersion: Check = (s) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
+export const checkUrl: Check = (s) => {
+    if (hasUserinfo(s)) return USERINFO_PROBLEM;
+    try {
+        return new URL(s).protocol === "https:" ? undefined : "expected an https:// URL";
+    } catch {
+        return "expected an https:// URL";
+    }
+};
+
+// Helm fetches index.yaml and the packages over plain HTTP too; a mirror on comp1 or on loopback may have no certificate.
+export const checkMirrorUrl: Check = (s) => {
+    const expected = "expected an http:// or https:// URL of a Helm repository (the folder that holds index.yaml)";
+    if (hasUserinfo(s)) return USERINFO_PROBLEM;
+    try {
+        const u = new URL(s);
+        return u.protocol === "https:" || u.protocol === "http:" ? undefined : expected;
+    } catch {
+        return expected;
+    }
+};
+
+// A Linux login name as Debian's adduser accepts it by default (NAME_REGEX) and
+// useradd's 32-character limit: it is also passed to ssh and into host scripts.
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+export function checkUserName(s: string): string | undefined {
+    return USER_NAME.test(s) ? undefined : 'expected a Linux user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters (e.g. "ubuntu")';
+}
+
+export function checkTrustDomain(s: string): string | undefined {
+    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".") ? undefined : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
+}
+
+export function checkKubernetesVersion(s: string): string | undefined {
+    return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
+}
+
+/** A root CA certificate the lab brings, on its own (brought-root.ts; what it must fit in the lab is checked with the other keys). */
+export const checkRootCaCert: Check = (pem) => rootCertificateProblem(pem);
+
+export const checkPemCertificate: Check = (s) => {
+    try {
+        new X509Certificate(s);
+    } catch {
+        return "expected a PEM certificate (-----BEGIN CERTIFICATE-----)";
+    }
+    // An expired CA makes istiod's JWKS fetch fail, and with it every token check at the ingress.
+    return validityProblem(s);
+};
+
+export function checkClusterName(s: string): string | undefined {
+    // Cilium: cluster.name is at most 32 characters and may not be "default" with a non-zero cluster id.
+    if (checkLabel(s)) return checkLabel(s);
+    if (s.length > 32) return "expected at most 32 characters (Cilium's cluster.name limit)";
+    if (s === "default") return 'may not be "default" (Cilium reserves it for cluster id 0)';
+    return undefined;
+}
+
+// A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
+// characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
+export function checkInterface(s: string): string | undefined {
+    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".." ? undefined : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
+}
+
+// RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
+export const checkHostName: Check = (s) =>
+    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
 
 // ---------------------------------------------------------------- stack names
 
