@@ -55,7 +55,7 @@ export interface MetalLBPoolArgs {
     readonly namespace: string;
     /** IPAddressPool name: what Services name in `metallb.io/address-pool`. */
     readonly poolName: string;
-    /** The pool's ranges ("first-last" or CIDRs), validated by stacks/config.ts. */
+    /** The pool's ranges ("first-last" or CIDRs), validated by stacks/config/values.ts. */
     readonly addresses: string[];
     /** The CNI release: MetalLB's controller and speaker are pods and need it running. */
     readonly cni: pulumi.Resource;

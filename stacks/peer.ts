@@ -311,7 +311,7 @@ export async function readPeers(cfg: LabConfig, opts?: pulumi.CustomResourceOpti
  * cluster other than itself and this one but not for this one, it took this
  * cluster's requests under a wrong name: refused before anything is declared, so
  * it is a message and not a failure inside an Output. (When it signed only for
- * itself, or not for every peer yet, main.ts warns and leaves the PKI out.)
+ * itself, or not for every peer yet, stacks/layers/pki.ts warns and leaves the PKI out.)
  */
 export function intermediatesProblems(cfg: LabConfig, root: Pick<PeerView, "stack" | "signedClusters" | "identity"> | undefined): string[] {
     if (!root || cfg.pki.role !== "peer" || cfg.mesh.trustModel !== "shared" || root.signedClusters === undefined || root.signedClusters.includes(cfg.cluster.name)) return [];

@@ -1,5 +1,5 @@
 // The support matrix: which versions of each component the program supports,
-// and why. Config validation refuses anything outside it (stacks/config.ts),
+// and why. Config validation refuses anything outside it (stacks/config/cross-field.ts),
 // and the version table of docs/versions.md is generated from it (`npm run docs:versions`).
 // Each rule names its upstream source; change a rule only together with it.
 import type { Versions } from "../model/lab";

@@ -2,6 +2,7 @@
 // verify/checks/ holds one per file), and the helpers the checks share to talk
 // to the cluster.
 import { Cluster, PodInfo, ScopedReview } from "./cluster";
+import { ISTIOD } from "../model/workloads";
 import { HttpGet, IssuerClient, TokenFetch } from "./ingress";
 
 /** What verify knows of the deployed stack (read from its outputs and config). */
@@ -94,7 +95,6 @@ export function failIf(problems: string[]): void {
 
 // ---- helpers that talk to the cluster ----
 
-export const ISTIOD = { selector: "app=istiod", container: "discovery" };
 export const PROXY_CONTAINER = "istio-proxy";
 
 /** A Ready, Running pod of the selector (with that container): the one a check execs in. */

@@ -2,6 +2,7 @@
 // the checks build their commands from these, the tests run them through the
 // planned policies.
 import { ISTIO_NAMESPACE, SAMPLE_APPS, SAMPLE_NAMESPACE } from "../model/lab";
+import { ISTIOD } from "../model/workloads";
 
 // The samples as the samples layer declares them: `app` labels, containers named after the app, Service ports.
 const { helloworld, httpbin, sleep, curl } = SAMPLE_APPS;
@@ -38,7 +39,7 @@ export const MESH_CALLS = {
 export const DENIED_FLOW = {
     check: "network-segmentation",
     from: sleep.name,
-    to: { namespace: ISTIO_NAMESPACE, service: "istiod", port: 15014, path: "/version" },
+    to: { namespace: ISTIO_NAMESPACE, service: ISTIOD.service, port: ISTIOD.ports.monitoring, path: "/version" },
 } as const;
 
 export function meshCallUrl(call: MeshCall): string {

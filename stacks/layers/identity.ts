@@ -46,7 +46,7 @@ export function meshIdentity({ cfg, peers, used, access, network, trust }: Ident
             oidcDiscovery: cfg.spire.oidcDiscovery,
             federation: federated
                 ? {
-                      // Validated: the federated model requires metallb.federationAddress (stacks/config.ts).
+                      // Validated: the federated model requires metallb.federationAddress (stacks/config/cross-field.ts).
                       address: cfg.metallb.federationAddress as string,
                       loadBalancer: network?.loadBalancer ?? [],
                       rootCaCert: trust.rootCaCert,

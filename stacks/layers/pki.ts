@@ -53,7 +53,7 @@ function clusterPki({ cfg, secrets, peers, used }: PkiInput, ca: ClusterCa): Pki
         trustDomain: cfg.mesh.trustDomain,
         sign,
         intermediates: { validityHours: cfg.pki.intermediateValidityHours, earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours },
-        // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config.ts).
+        // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config/cross-field.ts).
         root: brought !== undefined ? { certPem: brought, keyPem: secrets.rootCaKey as pulumi.Output<string> } : undefined,
     });
     return pki;

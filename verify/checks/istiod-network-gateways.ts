@@ -1,5 +1,6 @@
 import { CROSS_NETWORK_PORT, ISTIO_NAMESPACE } from "../../model/lab";
-import { Check, failIf, ISTIOD, istiodDebug, readyPod } from "../check";
+import { ISTIOD, labelSelector } from "../../model/workloads";
+import { Check, failIf, istiodDebug, readyPod } from "../check";
 import { NetworkGateway, parseNetworkz } from "../parse";
 
 export function networkGatewayProblems(gateways: NetworkGateway[], expected: { cluster: string; address: string }[]): string[] {
@@ -15,7 +16,7 @@ export const istiodNetworkGateways: Check = {
     proves: `istiod lists this cluster's and every peer's east-west gateway addresses on port ${CROSS_NETWORK_PORT} (/debug/networkz): traffic to the other networks goes through them`,
     async run({ cluster, target }) {
         failIf(target.peers.filter((p) => p.eastWestAddress === undefined).map((p) => `peer stack "${p.stack}" has not exported eastWestAddress: deploy it first`));
-        const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
+        const istiod = await readyPod(cluster, ISTIO_NAMESPACE, labelSelector(ISTIOD.labels), ISTIOD.container);
         const gateways = parseNetworkz(await istiodDebug(cluster, istiod, "/debug/networkz"));
         const expected = [{ cluster: target.clusterName, address: target.eastWestAddress }, ...target.peers.map((p) => ({ cluster: p.clusterName, address: p.eastWestAddress as string }))];
         failIf(networkGatewayProblems(gateways, expected));

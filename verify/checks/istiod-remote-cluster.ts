@@ -1,5 +1,6 @@
 import { ISTIO_NAMESPACE, remoteSecretName } from "../../model/lab";
-import { Check, failIf, ISTIOD, istiodDebug, PeerTarget, readyPod } from "../check";
+import { ISTIOD, labelSelector } from "../../model/workloads";
+import { Check, failIf, istiodDebug, PeerTarget, readyPod } from "../check";
 import { parseClusterz, RemoteCluster } from "../parse";
 
 /**
@@ -33,7 +34,7 @@ export const istiodRemoteCluster: Check = {
             }
         }
         failIf(missing);
-        const istiod = await readyPod(cluster, ISTIO_NAMESPACE, ISTIOD.selector, ISTIOD.container);
+        const istiod = await readyPod(cluster, ISTIO_NAMESPACE, labelSelector(ISTIOD.labels), ISTIOD.container);
         const clusters = parseClusterz(await istiodDebug(cluster, istiod, "/debug/clusterz"));
         failIf(target.peers.flatMap((peer) => remoteClusterProblems(clusters, peer.clusterName)));
         const status = (peer: PeerTarget) => clusters.find((c) => c.id === peer.clusterName)?.syncStatus;

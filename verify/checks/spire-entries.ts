@@ -1,9 +1,8 @@
 import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, SPIRE_MANAGED_LABEL, SPIRE_SERVER_NAMESPACE, workloadSpiffeId } from "../../model/lab";
+import { labelSelector, SPIRE_SERVER } from "../../model/workloads";
 import { Check, CheckFailed, failIf, readyPod, run } from "../check";
 import { PodInfo } from "../cluster";
 import { spireEntryIds } from "../parse";
-
-const SPIRE_SERVER_CONTAINER = "spire-server";
 
 export function missingEntries(expected: string[], entries: string[]): string[] {
     const have = new Set(entries);
@@ -31,8 +30,8 @@ export const spireEntries: Check = {
         pods.push(...managed);
         const expected = pods.map((p) => workloadSpiffeId(target.trustDomain, p.namespace, p.serviceAccount));
 
-        const server = await readyPod(cluster, SPIRE_SERVER_NAMESPACE, "", SPIRE_SERVER_CONTAINER);
-        const out = await run(cluster, server, SPIRE_SERVER_CONTAINER, ["/opt/spire/bin/spire-server", "entry", "show", "-output", "json"]);
+        const server = await readyPod(cluster, SPIRE_SERVER_NAMESPACE, labelSelector(SPIRE_SERVER.labels), SPIRE_SERVER.container);
+        const out = await run(cluster, server, SPIRE_SERVER.container, ["/opt/spire/bin/spire-server", "entry", "show", "-output", "json"]);
         const entries = spireEntryIds(out);
         failIf(missingEntries(expected, entries));
         return `${new Set(expected).size} SPIFFE IDs registered (${entries.length} entries): ${[...new Set(expected)].join(", ")}`;
