@@ -4,8 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan, writePlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/evaluate";
+import { LabPlan, StackPlan, writePlan } from "../offline/planner/lab";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 let lab: LabPlan;

@@ -5,7 +5,7 @@ import { Versions } from "../model/lab";
 import { ConfigError, parseLabConfig, SecretKey } from "../stacks/config";
 import * as fs from "fs";
 import * as path from "path";
-import { withVersionTable } from "../offline/docs-versions";
+import { withVersionTable } from "../offline/docs/docs-versions";
 import { supportProblems } from "../stacks/support";
 import { labDirWith, planOf, rawConfig, REPO } from "./helpers";
 

@@ -1,9 +1,9 @@
 // `npm run plan`, as a function of its arguments: the offline plan of every stack of the
-// lab (docs/offline-plan.md). offline/plan.ts runs it with the process's arguments; the
+// lab (docs/offline-plan.md). offline/planner/plan.ts runs it with the process's arguments; the
 // tests run it in process, reading what it prints and the exit code it returns.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../../stacks/config";
 import { EXIT, planExitCode, UsageError } from "./exit";
 import { checkOutDir, PLAN_MARKER, writeOutDir } from "./outdir";
 
@@ -59,7 +59,7 @@ file, key, value and fix; 2 the plan could not run (a bad flag, or an error of
 the program itself).`;
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { out: "plan", configDir: path.resolve(__dirname, ".."), quiet: false };
+    const args: Args = { out: "plan", configDir: path.resolve(__dirname, "..", ".."), quiet: false };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const value = () => {
@@ -90,7 +90,7 @@ async function plan(args: Args, io: PlanIo): Promise<void> {
     if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     if (!fs.statSync(args.configDir).isDirectory()) throw new ConfigError([`--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
-    const [{ clusterSummary, planFiles, planLab, renderTree, stackNameProblems, stacksIn }, { main }, { policyConfigFiles }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
+    const [{ clusterSummary, planFiles, planLab, renderTree, stackNameProblems, stacksIn }, { main }, { policyConfigFiles }] = await Promise.all([import("./lab"), import("../../stacks/main"), import("./policy-config")]);
     const stacks = args.stacks ?? stacksIn(args.configDir);
     // Stack names become folders under --out: checked before any path is made of them.
     const badNames = stackNameProblems(stacks, args.stacks ? "--stacks" : args.configDir);

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, readChartArchive } from "./charts";
-import { SECRET, UNKNOWN } from "./evaluate";
+import { SECRET, UNKNOWN } from "../engine/evaluate";
 import { re2RegExp } from "./re2";
 
 type Schema = Record<string, unknown>;
@@ -112,7 +112,7 @@ export interface ChartSchemas {
 }
 
 export class SchemaSet {
-    // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/re2.ts.
+    // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/check/re2.ts.
     private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2RegExp } });
     private readonly byGvk = new Map<string, ValidateFunction>();
     private readonly values = new Map<string, ValidateFunction>();

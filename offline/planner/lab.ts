@@ -4,14 +4,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../components/remotesecret";
-import { ConfigError, fullKey, inStackFile, LabConfig, labAddressesOf, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../stacks/config";
-import { broadEgressReason, checkStackName } from "../stacks/config-guards";
-import { ClusterIdentity } from "../model/lab";
-import { identityOf, peerProblems } from "../stacks/peer";
-import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../stacks/stackfile";
-import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "./evaluate";
-import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "./mocks";
+import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from "../../components/remotesecret";
+import { ConfigError, fullKey, inStackFile, LabConfig, labAddressesOf, labWideKeyProblems, parseLabConfig, peerKey, PROJECT, RawOrigin, requiredSecrets, SECRET_KEYS, SecretKey, stackNameOf } from "../../stacks/config";
+import { broadEgressReason, checkStackName } from "../../stacks/config-guards";
+import { ClusterIdentity } from "../../model/lab";
+import { identityOf, peerProblems } from "../../stacks/peer";
+import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../../stacks/stackfile";
+import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "../engine/evaluate";
+import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "../engine/mocks";
 import { SecretLeakError } from "./exit";
 
 export interface StackPlan extends Evaluation {

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { CONFIG_DOC, keyDocOf, PROJECT_FILE, SECRET_KEY_DOCS, SectionDoc, SECTIONS } from "../stacks/config";
+import { CONFIG_DOC, keyDocOf, PROJECT_FILE, SECRET_KEY_DOCS, SectionDoc, SECTIONS } from "../../stacks/config";
 
 export const BEGIN = "<!-- config-table:begin -->";
 export const END = "<!-- config-table:end -->";
@@ -73,7 +73,7 @@ export const TARGETS: readonly { readonly file: string; readonly table: () => st
 ];
 
 function main(): void {
-    const root = path.resolve(__dirname, "..");
+    const root = path.resolve(__dirname, "..", "..");
     let stale = 0;
     for (const { file, table } of TARGETS) {
         const full = path.join(root, file);

@@ -3,14 +3,14 @@
 // when a mandatory policy is violated. See docs/policy.md.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config";
-import type { PlannedResource } from "./evaluate";
+import { ConfigError } from "../../stacks/config";
+import type { PlannedResource } from "../engine/evaluate";
 import { checkLab, ConfigFile, POLICY_CONFIG_FILE, PolicyConfigError } from "./policy-plan";
 
 /** The lab planned afresh from its stack files, with the pack config of each stack. */
 async function planAfresh(configDir: string): Promise<{ stacks: { stack: string; resources: PlannedResource[] }[]; configs: ReadonlyMap<string, object> }> {
     // Loaded only here: they bring in the program and the mock runtime, which --plan does not need.
-    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
+    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([import("../planner/lab"), import("../../stacks/main"), import("../planner/policy-config")]);
     return { stacks: (await planLab(configDir, main)).stacks, configs: labPolicyConfigs(configDir) };
 }
 
@@ -66,7 +66,7 @@ function readPlan(planDir: string): { stacks: { stack: string; resources: Planne
 
 async function run(): Promise<number> {
     const argv = process.argv.slice(2);
-    let configDir = path.resolve(__dirname, "..");
+    let configDir = path.resolve(__dirname, "..", "..");
     let planDir: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const value = () => {

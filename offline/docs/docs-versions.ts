@@ -3,7 +3,7 @@
 // with --check, exits 1 when docs/versions.md differs from what would be written.
 import * as fs from "fs";
 import * as path from "path";
-import { supportTable } from "../stacks/support";
+import { supportTable } from "../../stacks/support";
 
 export const BEGIN = "<!-- versions:begin (generated from stacks/support.ts by `npm run docs:versions`; do not edit) -->";
 export const END = "<!-- versions:end -->";
@@ -19,7 +19,7 @@ export function withVersionTable(page: string): string {
 }
 
 function main(): void {
-    const file = path.resolve(__dirname, "..", VERSIONS_PAGE);
+    const file = path.resolve(__dirname, "..", "..", VERSIONS_PAGE);
     const page = fs.readFileSync(file, "utf8");
     const wanted = withVersionTable(page);
     if (process.argv.includes("--check")) {

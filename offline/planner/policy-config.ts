@@ -4,10 +4,10 @@
 // and `npm run policy:plan` feeds it to the policies as the engine does.
 import * as fs from "fs";
 import * as path from "path";
-import type { StackPolicyConfig } from "../policy/config";
-import { LabConfig, parseLabConfig, PROJECT, SecretKey } from "../stacks/config";
+import type { StackPolicyConfig } from "../../policy/config";
+import { LabConfig, parseLabConfig, PROJECT, SecretKey } from "../../stacks/config";
 import { readLabConfig } from "./lab";
-import { POLICY_CONFIG_FILE } from "./policy-plan";
+import { POLICY_CONFIG_FILE } from "../simulate/policy-plan";
 
 /** What the pack needs to know of the lab for one stack: its registry, the trust model, and every other stack's pki.role. */
 export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): StackPolicyConfig {

@@ -1,12 +1,12 @@
 // The offline plan's exit codes (its --help and docs/offline-plan.md list them), and the
 // errors that decide them. It loads no Pulumi SDK, so a tool can answer a bad flag or a
 // bad stack file before it loads the program.
-import { ConfigError } from "../stacks/config";
+import { ConfigError } from "../../stacks/config";
 import { OutDirError } from "./outdir";
 
 /**
  * ENGINE RULES: what the engine refuses and the mock runtime lets through
- * (offline/evaluate.ts: RecordingMonitor.admit and registerResource):
+ * (offline/engine/evaluate.ts: RecordingMonitor.admit and registerResource):
  * - a custom resource bound to a provider of another package (that provider refuses it);
  * - two resources with one URN, URNs computed as the engine does;
  * - a parent, dependency, deletedWith or replaceWith that is not a resource of the stack;

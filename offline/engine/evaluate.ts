@@ -14,7 +14,7 @@ import * as resproto from "@pulumi/pulumi/proto/resource_pb";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { mockOutputs } from "./mocks";
-import { EngineRuleError } from "./exit";
+import { EngineRuleError } from "../planner/exit";
 
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
@@ -198,7 +198,7 @@ function optionsOf(req: RegisterRequest): RecordedOptions {
     };
 }
 
-// EngineRuleError (offline/exit.ts): what the engine refuses and the mock runtime lets through.
+// EngineRuleError (offline/planner/exit.ts): what the engine refuses and the mock runtime lets through.
 export { EngineRuleError };
 
 /**
