@@ -8,7 +8,7 @@ import * as YAML from "yaml";
 import { LAB_WIDE_KEYS, RawConfig } from "../stacks/config";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/stackfile";
 import { main } from "../stacks/main";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/planner/lab";
 import { planCommand } from "../offline/planner/plan-command";
 import { PLAN_CACHE_ENV } from "./global-setup";

@@ -2,7 +2,7 @@
 // samples' Gateway serves HTTPS on 443 (SIMPLE) with a credential Secret whose
 // certificate is signed by the cluster's Istio intermediate (which the root
 // signed), and nothing answers plain HTTP unless ingress.plainHttp says so.
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { realmImport } from "../components/issuer";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError, parseLabConfig } from "../stacks/config";
 import { findResource, labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";

@@ -13,7 +13,8 @@ import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues } from
 import { IstioPrimary } from "../components/istio";
 import { ClusterCa, Pki } from "../components/pki";
 import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../components/remotesecret";
-import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../offline/engine/evaluate";
+import { evaluateStack, Evaluation } from "../offline/engine/evaluate";
+import { PlannedResource, StackOutputs } from "../offline/engine/record";
 import { LabPlan, readStackConfig, writePlan } from "../offline/planner/lab";
 import { main } from "../stacks/main";
 import { MeshIdentity } from "../model/lab";

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan, writePlan } from "../offline/planner/lab";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 

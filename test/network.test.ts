@@ -3,7 +3,7 @@
 // it with the stack's pool and an advertisement of exactly that pool?
 import { apiEndpointOf } from "../components/cilium";
 import { loadBalancerAnnotations } from "../components/metallb";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { assembleIntermediates } from "../components/pki";
 import { LabPlan } from "../offline/planner/lab";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
 const KEY = "tls:index/privateKey:PrivateKey";

@@ -1,6 +1,6 @@
 // A compliant stack for the policy tests, in the shapes the components
 // declare: each test mutates one resource and expects one message.
-import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/engine/evaluate";
+import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/engine/record";
 import { checkResources, ConfigFile, Violation } from "../offline/simulate/policy-plan";
 
 const STACK = "urn:pulumi:comp2::zta-testbed::";

@@ -4,7 +4,7 @@
 // nothing outside the cluster reachable but the lab's own endpoints and what
 // networkPolicy.egressCidrs lists.
 import { gatewayRenderedLabels } from "../components/gateway-labels";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/simulate/netpol";
 import { ConfigError, parseLabConfig } from "../stacks/config";

@@ -8,7 +8,7 @@
 // trust domains a server accepts, which roots each side holds).
 import { gatewayRenderedLabels, GatewayLabelValues } from "../components/gateway-labels";
 import { authorize, Decision, PolicyObject, principalVariants, Request, Workload } from "../offline/simulate/authz";
-import { PlannedResource } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { MESH_CALLS, MeshCall } from "../verify/checks";
 import { DEFAULTS } from "../verify/cli";

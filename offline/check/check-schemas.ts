@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, readChartArchive } from "./charts";
-import { SECRET, UNKNOWN } from "../engine/evaluate";
+import { SECRET, UNKNOWN } from "../engine/record";
 import { re2RegExp } from "./re2";
 
 type Schema = Record<string, unknown>;

@@ -2,19 +2,8 @@
 // errors that decide them. It loads no Pulumi SDK, so a tool can answer a bad flag or a
 // bad stack file before it loads the program.
 import { ConfigError } from "../../stacks/config";
+import { EngineRuleError } from "../engine/rules";
 import { OutDirError } from "./outdir";
-
-/**
- * ENGINE RULES: what the engine refuses and the mock runtime lets through
- * (offline/engine/evaluate.ts: RecordingMonitor.admit and registerResource):
- * - a custom resource bound to a provider of another package (that provider refuses it);
- * - two resources with one URN, URNs computed as the engine does;
- * - a parent, dependency, deletedWith or replaceWith that is not a resource of the stack;
- * - a provider reference that is not a provider of the stack;
- * - a custom timeout that is not a Go duration.
- * Each message says what the engine says, then what to change.
- */
-export class EngineRuleError extends Error {}
 
 /** Raised when a value that was secret would be written to the plan in plain text. */
 export class SecretLeakError extends Error {}

@@ -10,7 +10,8 @@ import { broadEgressReason, checkStackName } from "../../stacks/config-guards";
 import { ClusterIdentity } from "../../model/lab";
 import { identityOf, peerProblems } from "../../stacks/peer";
 import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readStackFile } from "../../stacks/stackfile";
-import { Evaluation, evaluateStack, PlannedResource, SECRET, StackOutputs } from "../engine/evaluate";
+import { evaluateStack, Evaluation } from "../engine/evaluate";
+import { PlannedResource, SECRET, StackOutputs } from "../engine/record";
 import { MOCK_PRIVATE_KEY, MOCK_TOKEN } from "../engine/mocks";
 import { SecretLeakError } from "./exit";
 

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../../stacks/config";
-import type { PlannedResource } from "../engine/evaluate";
+import type { PlannedResource } from "../engine/record";
 import { checkLab, ConfigFile, POLICY_CONFIG_FILE, PolicyConfigError } from "./policy-plan";
 
 /** The lab planned afresh from its stack files, with the pack config of each stack. */

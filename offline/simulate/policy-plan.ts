@@ -8,7 +8,7 @@ import Ajv, { ValidateFunction } from "ajv";
 import type { EnforcementLevel, Policies, PolicyResource, PolicyResourceOptions, ResourceValidation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { PREVIEW_POLICIES } from "../../policy/catalog";
 import type { StackPolicyConfig } from "../../policy/config";
-import type { PlannedResource } from "../engine/evaluate";
+import type { PlannedResource } from "../engine/record";
 import type { StackPlan } from "../planner/lab";
 import { secretInputs } from "./secret-inputs";
 

@@ -2,7 +2,7 @@
 // (policy/) but beside the plan that records secrecy.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { asRecord, at, Props, TYPES } from "../../policy/resources";
-import { SECRET } from "../engine/evaluate";
+import { SECRET } from "../engine/record";
 
 /**
  * Inputs that carry key material, by resource type. Each must reach the
