@@ -1,5 +1,5 @@
 // An air-gapped lab takes every chart from one Helm repository mirror.
-import { isHelmRelease } from "../offline/planner/lab";
+import { isHelmRelease } from "../offline/planner/files";
 import { parseLabConfig } from "../stacks/config";
 import { labDirWith, planOf, rawConfig } from "./helpers";
 

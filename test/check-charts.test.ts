@@ -8,7 +8,8 @@ import * as os from "os";
 import * as path from "path";
 import { plannedReleases } from "../offline/check/charts";
 import { immutableFields, plannedKubernetes, renderRelease, semver, templateArgs } from "../offline/check/check-charts";
-import { LabPlan, writePlan } from "../offline/planner/lab";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan } from "../offline/planner/lab";
 import { planOf, REPO } from "./helpers";
 
 const CHARTS = path.resolve(REPO, "..", "shared", "charts");

@@ -5,7 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { PlannedResource } from "../offline/engine/record";
-import { LabPlan, StackPlan, writePlan } from "../offline/planner/lab";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 let lab: LabPlan;

@@ -6,7 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { evaluateStack } from "../offline/engine/evaluate";
-import { LabPlan, readStackConfig, renderTree, writePlan } from "../offline/planner/lab";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan, readStackConfig } from "../offline/planner/lab";
+import { renderTree } from "../offline/planner/report";
 import { main } from "../stacks/main";
 import { byoLabDir, findResource, labDirWith, planOf, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 

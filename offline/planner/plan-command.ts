@@ -90,7 +90,13 @@ async function plan(args: Args, io: PlanIo): Promise<void> {
     if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     if (!fs.statSync(args.configDir).isDirectory()) throw new ConfigError([`--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
-    const [{ clusterSummary, planFiles, planLab, renderTree, stackNameProblems, stacksIn }, { main }, { policyConfigFiles }] = await Promise.all([import("./lab"), import("../../stacks/main"), import("./policy-config")]);
+    const [{ planLab, stackNameProblems, stacksIn }, { planFiles }, { clusterSummary, renderTree }, { main }, { policyConfigFiles }] = await Promise.all([
+        import("./lab"),
+        import("./files"),
+        import("./report"),
+        import("../../stacks/main"),
+        import("./policy-config"),
+    ]);
     const stacks = args.stacks ?? stacksIn(args.configDir);
     // Stack names become folders under --out: checked before any path is made of them.
     const badNames = stackNameProblems(stacks, args.stacks ? "--stacks" : args.configDir);
