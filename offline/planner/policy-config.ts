@@ -7,7 +7,9 @@ import * as path from "path";
 import type { StackPolicyConfig } from "../../policy/config";
 import { LabConfig, parseLabConfig, PROJECT, SecretKey } from "../../stacks/config";
 import { readLabConfig } from "./lab";
-import { POLICY_CONFIG_FILE } from "../simulate/policy-plan";
+
+/** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */
+export const POLICY_CONFIG_FILE = "policy-config.json";
 
 /** What the pack needs to know of the lab for one stack: its registry, the trust model, and every other stack's pki.role. */
 export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): StackPolicyConfig {

@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../../stacks/config";
 import type { PlannedResource } from "../engine/record";
-import { checkLab, ConfigFile, POLICY_CONFIG_FILE, PolicyConfigError } from "./policy-plan";
+import { POLICY_CONFIG_FILE } from "../planner/policy-config";
+import { checkLab, ConfigFile, PolicyConfigError } from "./policy-plan";
 
 /** The lab planned afresh from its stack files, with the pack config of each stack. */
 async function planAfresh(configDir: string): Promise<{ stacks: { stack: string; resources: PlannedResource[] }[]; configs: ReadonlyMap<string, object> }> {

@@ -22,9 +22,6 @@ export interface Violation {
     readonly message: string;
 }
 
-/** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */
-export const POLICY_CONFIG_FILE = "policy-config.json";
-
 /** Config the engine would refuse: it runs no policy then (`validating policy config for "zta-testbed": ...`). */
 export class PolicyConfigError extends Error {}
 
