@@ -10,9 +10,6 @@ export class SecretLeakError extends Error {}
 
 export const EXIT = { ok: 0, inputWrong: 1, cannotRun: 2 } as const;
 
-/** A bad flag: the plan could not run. */
-export class UsageError extends Error {}
-
 /**
  * 1 when the input is wrong (a stack file, --out, --config-dir), a check refused the plan, or
  * the Pulumi engine would refuse the program (an EngineRuleError); 2 when it could not run.

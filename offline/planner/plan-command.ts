@@ -4,7 +4,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../../stacks/config";
-import { EXIT, planExitCode, UsageError } from "./exit";
+import { readFlags, UsageError } from "../cli";
+import { EXIT, planExitCode } from "./exit";
 import { checkOutDir, PLAN_MARKER, writeOutDir } from "./outdir";
 
 interface Args {
@@ -59,28 +60,17 @@ file, key, value and fix; 2 the plan could not run (a bad flag, or an error of
 the program itself).`;
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { out: "plan", configDir: path.resolve(__dirname, "..", ".."), quiet: false };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
-        if (flag === "--out") args.out = value();
-        else if (flag === "--config-dir") args.configDir = value();
-        else if (flag === "--stacks") {
-            const stacks = value()
-                .split(",")
-                .map((s) => s.trim())
-                .filter((s) => s !== "");
-            if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
-            const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
-            if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
-            args.stacks = stacks;
-        } else if (flag === "--quiet") args.quiet = true;
-        else if (flag === "--help" || flag === "-h") args.help = true;
-        else throw new UsageError(`unknown argument ${flag}`);
+    const flags = readFlags(argv, { out: { type: "string" }, "config-dir": { type: "string" }, stacks: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" } });
+    const args: Args = { out: flags.out ?? "plan", configDir: flags["config-dir"] ?? path.resolve(__dirname, "..", ".."), quiet: flags.quiet ?? false, help: flags.help };
+    if (flags.stacks !== undefined) {
+        const stacks = flags.stacks
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== "");
+        if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
+        const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
+        if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
+        args.stacks = stacks;
     }
     return args;
 }
