@@ -93,7 +93,9 @@ export class RecordingMonitor extends MockMonitor {
         this.planned.push(record);
         const serialized = await rpc.serializeProperties("", state);
         const id = `${record.name}-id`;
-        (this as unknown as { resources: Map<string, unknown> }).resources.set(urn, { urn, id, state: serialized });
+        // The SDK's MockMonitor reads its map of registered resources back (registerResourceOutputs, the
+        // getResource invoke), so every registration this monitor answers goes into it (test/sdk-internals.test.ts).
+        this.resources.set(urn, { urn, id, state: serialized });
         const properties = structproto.Struct.fromJavaScript(serialized as Record<string, structproto.JavaScriptValue>);
         if (read) {
             const response = new resproto.ReadResourceResponse();
