@@ -1,7 +1,7 @@
 // The policies the CrossGuard pack serves (index.ts). Each checks what the
 // engine shows a policy: resource properties with secrets unwrapped, resource
 // options and dependencies, and its pack config (config.ts). The offline plan's
-// adapter (offline/policy-plan.ts) runs these, and the plan-only ones, on the plan.
+// adapter (offline/simulate/policy-plan.ts) runs these, and the plan-only ones, on the plan.
 import type { Policies } from "@pulumi/policy";
 import { allowedRegistries } from "./policies/allowed-registries";
 import { helmVersionPinned } from "./policies/helm-version-pinned";

@@ -1,7 +1,7 @@
 // What the policies know about the resources they inspect: Pulumi type tokens
 // and small readers over plain property bags. Under CrossGuard a policy sees
 // the engine's view of a resource (props, urn, opts); in the offline plan the
-// adapter (offline/policy-plan.ts) hands it the same shape built from a PlannedResource.
+// adapter (offline/simulate/policy-plan.ts) hands it the same shape built from a PlannedResource.
 import type { PolicyResource } from "@pulumi/policy";
 
 export const TYPES = {

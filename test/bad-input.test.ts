@@ -10,12 +10,14 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { EngineRuleError, evaluateStack } from "../offline/evaluate";
-import { planExitCode } from "../offline/exit";
-import { assertNoSecrets, planFiles, readLabConfig, readStackConfig, SecretLeakError, StackPlan } from "../offline/lab";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { EngineRuleError } from "../offline/engine/rules";
+import { planExitCode, SecretLeakError } from "../offline/planner/exit";
+import { assertNoSecrets, planFiles } from "../offline/planner/files";
+import { readLabConfig, readStackConfig, StackPlan } from "../offline/planner/lab";
 import { brokenKubeconfig } from "../stacks/config/load";
 import { main } from "../stacks/main";
-import { checkOutDir, OutDirError, writeOutDir } from "../offline/outdir";
+import { checkOutDir, OutDirError, writeOutDir } from "../offline/planner/outdir";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { ClusterIdentity } from "../model/lab";
@@ -109,50 +111,55 @@ function notAPlan(): string {
 }
 
 describe("the real CLIs: one message, the documented exit code, no stack frame", () => {
-    // `inProcess`: run through planCommand in this process (what offline/plan.ts calls), as the
+    // `inProcess`: run through planCommand in this process (what offline/planner/plan.ts calls), as the
     // spawned cases show the command line does; loading the program in a new node for each
     // case would be most of this file's time.
     const cases: [string, number, () => { script: string; args: string[]; cwd?: string; inProcess?: boolean }, RegExp][] = [
         [
             "plan: pki.role root in both stacks",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }),
             /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/,
         ],
         [
             "plan: a gateway address that is the host's own address",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/,
         ],
         [
             "plan: a YAML syntax error",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp2\.yaml, line \d+, column \d+: /,
         ],
         [
             "plan: a duplicate key",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/,
         ],
         [
             "plan: --config-dir that does not exist",
             1,
-            () => ({ script: "offline/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
             /--config-dir \/nonexistent-zta does not exist/,
         ],
-        ["plan: an unknown flag", 2, () => ({ script: "offline/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
+        ["plan: an unknown flag", 2, () => ({ script: "offline/planner/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
         [
             "policy:plan: --plan that holds no plan",
             1,
-            () => ({ script: "offline/check-policy.ts", args: ["--plan", "/nonexistent-zta"] }),
+            () => ({ script: "offline/simulate/check-policy.ts", args: ["--plan", "/nonexistent-zta"] }),
             /--plan \/nonexistent-zta: no <stack>\/resources\.json in it: write the plan first/,
         ],
-        ["policy:plan: an unknown flag", 2, () => ({ script: "offline/check-policy.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
-        ["check:schemas: --schemas that does not exist", 1, () => ({ script: "offline/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }), /check:schemas failed: --schemas \/nonexistent-zta does not exist/],
-        ["check:schemas: no --schemas", 2, () => ({ script: "offline/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],
+        ["policy:plan: an unknown flag", 2, () => ({ script: "offline/simulate/check-policy.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
+        [
+            "check:schemas: --schemas that does not exist",
+            1,
+            () => ({ script: "offline/check/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }),
+            /check:schemas failed: --schemas \/nonexistent-zta does not exist/,
+        ],
+        ["check:schemas: no --schemas", 2, () => ({ script: "offline/check/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],
         ["verify: an unknown flag", 2, () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), /verify: Unknown option '--colour'/],
     ];
 
@@ -181,7 +188,7 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
         const inner = path.join(outer, "work");
         fs.mkdirSync(inner);
         const before = snapshot(outer);
-        const r = cli("offline/plan.ts", ["--quiet", "--out", ".."], inner);
+        const r = cli("offline/planner/plan.ts", ["--quiet", "--out", ".."], inner);
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/--out \.\.: .* is not empty and holds no \.zta-plan marker/);
         expect(snapshot(outer)).toEqual(before);

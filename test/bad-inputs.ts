@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PLAN_MARKER, writeOutDir } from "../offline/outdir";
+import { PLAN_MARKER, writeOutDir } from "../offline/planner/outdir";
 import { LAB_WIDE_KEYS } from "../stacks/config/schema";
 import { labDirWith } from "./helpers";
 

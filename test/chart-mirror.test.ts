@@ -1,5 +1,5 @@
 // An air-gapped lab takes every chart from one Helm repository mirror.
-import { isHelmRelease } from "../offline/lab";
+import { isHelmRelease } from "../offline/planner/files";
 import { parseLabConfig } from "../stacks/config/parse";
 import { labDirWith, planOf, rawConfig } from "./helpers";
 

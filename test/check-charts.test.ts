@@ -6,9 +6,10 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { plannedReleases } from "../offline/charts";
-import { immutableFields, plannedKubernetes, renderRelease, semver, templateArgs } from "../offline/check-charts";
-import { LabPlan, writePlan } from "../offline/lab";
+import { plannedReleases } from "../offline/check/charts";
+import { immutableFields, plannedKubernetes, renderRelease, semver, templateArgs } from "../offline/check/check-charts";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan } from "../offline/planner/lab";
 import { planOf, REPO } from "./helpers";
 
 const CHARTS = path.resolve(REPO, "..", "shared", "charts");

@@ -6,9 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as tar from "tar";
-import { chartCrdDocuments, readChartArchive } from "../offline/charts";
-import { SchemaSet, schemaSources } from "../offline/check-schemas";
-import { re2RegExp, re2ToJs, Re2SyntaxError } from "../offline/re2";
+import { chartCrdDocuments, readChartArchive } from "../offline/check/charts";
+import { SchemaSet, schemaSources } from "../offline/check/check-schemas";
+import { re2RegExp, re2ToJs, Re2SyntaxError } from "../offline/check/re2";
 
 // A made-up CRD and values schema in the upstream shapes; no upstream file is used.
 const crd = {

@@ -3,9 +3,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { evaluateStack } from "../offline/evaluate";
-import { readStackConfig } from "../offline/lab";
-import { shortTable, TARGETS, withTable } from "../offline/config-docs";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { readStackConfig } from "../offline/planner/lab";
+import { shortTable, TARGETS, withTable } from "../offline/docs/config-docs";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig, requiredSecrets } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";

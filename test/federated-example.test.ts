@@ -4,7 +4,7 @@
 // verify makes are replayed on this plan in test/verify-calls.test.ts.
 import * as fs from "fs";
 import * as path from "path";
-import { PlannedResource } from "../offline/evaluate";
+import { PlannedResource } from "../offline/engine/record";
 import { planLabQuietly, REPO } from "./helpers";
 
 const FEDERATED = path.join(REPO, "examples", "federated");

@@ -8,9 +8,9 @@ import * as YAML from "yaml";
 import { readRawConfig } from "../stacks/config/load";
 import { fullKey, LAB_WIDE_KEYS, RawConfig } from "../stacks/config/schema";
 import { main } from "../stacks/main";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/lab";
-import { planCommand } from "../offline/plan-command";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, planLab, PlanOptions, StackPlan, stacksIn } from "../offline/planner/lab";
+import { planCommand } from "../offline/planner/plan-command";
 import { PLAN_CACHE_ENV } from "./global-setup";
 
 export const REPO = path.resolve(__dirname, "..");
@@ -149,7 +149,7 @@ export function resourcesOfType(plan: Pick<StackPlan, "resources">, type: string
 
 export type { RawConfig };
 
-/** `npm run plan -- <args>` in this process (offline/plan.ts runs the same function): what it prints and its exit code. */
+/** `npm run plan -- <args>` in this process (offline/planner/plan.ts runs the same function): what it prints and its exit code. */
 export async function planCommandOutput(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
     let stdout = "";
     let stderr = "";

@@ -7,8 +7,9 @@ import * as os from "os";
 import * as path from "path";
 import { kubernetesPackages } from "../components/hostprep";
 import { hostScript, scriptHash } from "../components/scripts";
-import { evaluateStack, PlannedResource } from "../offline/evaluate";
-import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, readStackConfig, StackPlan } from "../offline/planner/lab";
 import { main } from "../stacks/main";
 import { byoLabDir, findResource, labDirWith, planOf, REPO, resourcesOfType, stackOf } from "./helpers";
 

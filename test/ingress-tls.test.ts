@@ -2,8 +2,8 @@
 // samples' Gateway serves HTTPS on 443 (SIMPLE) with a credential Secret whose
 // certificate is signed by the cluster's Istio intermediate (which the root
 // signed), and nothing answers plain HTTP unless ingress.plainHttp says so.
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";

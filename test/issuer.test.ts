@@ -5,8 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { realmImport } from "../components/issuer";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { findResource, labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";

@@ -13,8 +13,10 @@ import { gatewayRenderedLabels, gatewaySelectorLabels, GatewayLabelValues } from
 import { IstioPrimary } from "../components/istio";
 import { ClusterCa, Pki } from "../components/pki";
 import { readerKubeconfig, RemoteSecret, unreachableApiServerProblem } from "../components/remotesecret";
-import { Evaluation, evaluateStack, PlannedResource, StackOutputs } from "../offline/evaluate";
-import { LabPlan, readStackConfig, writePlan } from "../offline/lab";
+import { evaluateStack, Evaluation } from "../offline/engine/evaluate";
+import { PlannedResource, StackOutputs } from "../offline/engine/record";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan, readStackConfig } from "../offline/planner/lab";
 import { main } from "../stacks/main";
 import { MeshIdentity } from "../model/lab";
 import { describeProbe, MUST_ALLOW, MUST_DENY } from "../verify/reader-scope";

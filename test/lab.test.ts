@@ -4,8 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan, writePlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/record";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 let lab: LabPlan;

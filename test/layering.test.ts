@@ -120,3 +120,32 @@ describe("layers point one way", () => {
         expect(shown(ours.filter((i) => !["stacks", "components", "model"].includes(topFolder(i.target as string))))).toEqual([]);
     });
 });
+
+describe("offline/'s rooms point one way: simulate/ builds on planner/, planner/ and check/ on engine/, docs/ on none of them", () => {
+    /** The rooms of offline/ each room may import, besides its own. */
+    const MAY_IMPORT: Record<string, string[]> = { engine: [], planner: ["engine"], simulate: ["engine", "planner"], check: ["engine"], docs: [] };
+    const rooms = fs
+        .readdirSync(path.join(ROOT, "offline"), { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+
+    test("every room of offline/ is one the rules name", () => {
+        expect(rooms).toEqual(Object.keys(MAY_IMPORT).sort());
+    });
+
+    test.each(Object.entries(MAY_IMPORT))("offline/%s/ imports only the rooms %j of offline/", (room, allowed) => {
+        const imports = sourcesUnder(`offline/${room}`).flatMap(importsOf);
+        expect(imports.length).toBeGreaterThan(0);
+        // A file beside the rooms (offline/cli.ts, which reads the command lines) serves them all.
+        const wrong = imports.filter((i) => i.target?.startsWith("offline/") && i.target.split("/").length > 2 && ![room, ...allowed].includes(i.target.split("/")[1]));
+        expect(shown(wrong)).toEqual([]);
+    });
+
+    test("the mock engine imports nothing of this repository outside offline/engine/: it evaluates any program", () => {
+        const outside = sourcesUnder("offline/engine")
+            .flatMap(importsOf)
+            .filter((i) => i.target !== undefined && !i.target.startsWith("offline/engine/"));
+        expect(shown(outside)).toEqual([]);
+    });
+});

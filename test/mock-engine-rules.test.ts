@@ -1,11 +1,13 @@
 // The offline plan's monitor refuses what the Pulumi engine refuses where
-// Pulumi's mock runtime lets it through (offline/evaluate.ts, ENGINE RULES),
+// Pulumi's mock runtime lets it through (offline/engine/rules.ts, ENGINE RULES),
 // records every resource option, and keeps secrets secret as the engine does.
 // Each rule runs a small program, once refused and once accepted.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { EngineRuleError, evaluateStack, Evaluation, PlannedResource, StackOutputs } from "../offline/evaluate";
+import { evaluateStack, Evaluation } from "../offline/engine/evaluate";
+import { PlannedResource, StackOutputs } from "../offline/engine/record";
+import { EngineRuleError } from "../offline/engine/rules";
 
 const STACK = "urn:pulumi:test::rules::";
 

@@ -3,8 +3,8 @@
 // it with the stack's pool and an advertisement of exactly that pool?
 import { apiEndpointOf } from "../components/cilium";
 import { loadBalancerAnnotations } from "../components/metallb";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { byoLabDir, findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
 
 // The reference lab: both stacks on bare hosts (bring-your-own is covered below).

@@ -1,7 +1,7 @@
 // Two-NIC hosts (the lab guide: management eno3, service eno4): MetalLB answers
 // ARP on the management NIC only, Cilium's datapath runs on both, the kubelet
 // registers the management address; a one-NIC host names no interface at all.
-import { LabPlan, StackPlan } from "../offline/lab";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { hostScript } from "../components/scripts";

@@ -1,7 +1,7 @@
 // Grafana comes with Istio's dashboards: the grafana chart downloads them by
 // their grafana.com ids into an "Istio" folder, on our Prometheus; the
 // network policies let Grafana reach grafana.com and nothing else outside.
-import { LabPlan, StackPlan } from "../offline/lab";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";

@@ -6,8 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { assembleIntermediates } from "../components/pki";
-import { LabPlan } from "../offline/lab";
-import { PlannedResource } from "../offline/evaluate";
+import { LabPlan } from "../offline/planner/lab";
+import { PlannedResource } from "../offline/engine/record";
 import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
 const KEY = "tls:index/privateKey:PrivateKey";
@@ -16,7 +16,7 @@ const SIGNED = "tls:index/locallySignedCert:LocallySignedCert";
 const CSR = "tls:index/certRequest:CertRequest";
 const CLUSTER = { comp2: "cluster1", comp3: "cluster2" } as const;
 const STACKS = Object.keys(CLUSTER) as (keyof typeof CLUSTER)[];
-// What the mock runtime returns for a key (offline/mocks.ts), and what a real PEM key starts with.
+// What the mock runtime returns for a key (offline/engine/mocks.ts), and what a real PEM key starts with.
 const KEY_MATERIAL = /MOCK-PRIVATE-KEY|PRIVATE KEY/;
 
 /** Both stacks in the federated trust model, one trust domain per cluster. */

@@ -5,8 +5,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { evaluateStack } from "../offline/evaluate";
-import { LabPlan, readStackConfig, renderTree, writePlan } from "../offline/lab";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { writePlan } from "../offline/planner/files";
+import { LabPlan, readStackConfig } from "../offline/planner/lab";
+import { renderTree } from "../offline/planner/report";
 import { main } from "../stacks/main";
 import { byoLabDir, findResource, labDirWith, planOf, REPO, stackOf, TSX_LOADER_ARGS } from "./helpers";
 
@@ -124,7 +126,7 @@ describe("the peer stack", () => {
 
 describe("npm run plan", () => {
     const run = (...args: string[]) =>
-        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "plan.ts"), ...args], {
+        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "planner", "plan.ts"), ...args], {
             cwd: REPO,
             encoding: "utf8",
         });

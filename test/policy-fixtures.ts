@@ -1,7 +1,7 @@
 // A compliant stack for the policy tests, in the shapes the components
 // declare: each test mutates one resource and expects one message.
-import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/evaluate";
-import { checkResources, ConfigFile, Violation } from "../offline/policy-plan";
+import { DEFAULT_OPTIONS, PlannedResource, SECRET } from "../offline/engine/record";
+import { checkResources, ConfigFile, Violation } from "../offline/simulate/policy-plan";
 
 const STACK = "urn:pulumi:comp2::zta-testbed::";
 

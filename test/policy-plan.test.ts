@@ -7,10 +7,11 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { TypedCustomResource } from "../components/crd";
-import { evaluateStack, SECRET } from "../offline/evaluate";
-import { LabPlan } from "../offline/lab";
-import { labPolicyConfigs, stackPolicyConfig, writePolicyConfigs } from "../offline/policy-config";
-import { checkLab, checkResources, PLAN_POLICIES } from "../offline/policy-plan";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { SECRET } from "../offline/engine/record";
+import { LabPlan } from "../offline/planner/lab";
+import { labPolicyConfigs, stackPolicyConfig, writePolicyConfigs } from "../offline/planner/policy-config";
+import { checkLab, checkResources, PLAN_POLICIES } from "../offline/simulate/policy-plan";
 import { PREVIEW_POLICIES } from "../policy/catalog";
 import { DEFAULT_ALLOWED_REGISTRIES } from "../policy/policies/allowed-registries";
 import type { StackPolicyConfig } from "../policy/config";
@@ -133,7 +134,7 @@ describe("npm run policy:plan -- --plan DIR", () => {
         return dir;
     };
     const run = (dir: string) =>
-        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "check-policy.ts"), "--plan", dir], {
+        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "simulate", "check-policy.ts"), "--plan", dir], {
             cwd: REPO,
             encoding: "utf8",
             timeout: 60_000,

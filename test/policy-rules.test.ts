@@ -2,8 +2,8 @@
 // with the message an operator would read. They run through the plan adapter,
 // i.e. the same validate functions the CrossGuard pack serves, with the pack
 // config reconciled and validated as the engine does it.
-import { SECRET } from "../offline/evaluate";
-import { checkResources, PolicyConfigError, reconcileConfig } from "../offline/policy-plan";
+import { SECRET } from "../offline/engine/record";
+import { checkResources, PolicyConfigError, reconcileConfig } from "../offline/simulate/policy-plan";
 import { PREVIEW_POLICIES } from "../policy/catalog";
 import { DEFAULT_ALLOWED_REGISTRIES, helmValueImages, normalizeImage } from "../policy/policies/allowed-registries";
 import { gatewayPodLabels } from "../policy/policies/ingress-gateway-jwt";

@@ -5,8 +5,8 @@
 //   unrecognized resource type: "random:index/randomPassword:RandomPassword" for this provider
 // (issue 19). Checked over the whole offline plan of both stacks, in both trust
 // models, and with the cluster from a kubeconfig instead of a host.
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan } from "../offline/lab";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan } from "../offline/planner/lab";
 import { byoLabDir, labDirWith, planOf } from "./helpers";
 
 /** `random` of "random:index/randomPassword:RandomPassword"; `kubernetes` of "pulumi:providers:kubernetes". */

@@ -6,8 +6,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { evaluateStack, PlannedResource } from "../offline/evaluate";
-import { LabPlan, NotConvergedError, planLab, readLabConfig, readStackConfig } from "../offline/lab";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, NotConvergedError, planLab, readLabConfig, readStackConfig } from "../offline/planner/lab";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
@@ -36,7 +37,7 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     let stdout: string;
     const resources = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
     const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
-    // The command offline/plan.ts runs, in this process (test/plan.test.ts runs the command line itself).
+    // The command offline/planner/plan.ts runs, in this process (test/plan.test.ts runs the command line itself).
     beforeAll(async () => {
         ({ out, stdout } = await planLabQuietly(THREE, "zta-three-"));
     });

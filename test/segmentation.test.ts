@@ -4,9 +4,9 @@
 // nothing outside the cluster reachable but the lab's own endpoints and what
 // networkPolicy.egressCidrs lists.
 import { gatewayRenderedLabels } from "../components/gateway-labels";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan } from "../offline/lab";
-import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/netpol";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
+import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/simulate/netpol";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { DENIED_FLOW, MESH_CALLS } from "../verify/mesh-calls";

@@ -4,8 +4,8 @@
 // intermediate, and what the federated trust model adds.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { evaluateStack } from "../offline/evaluate";
-import { LabPlan, readStackConfig, StackPlan } from "../offline/lab";
+import { evaluateStack } from "../offline/engine/evaluate";
+import { LabPlan, readStackConfig, StackPlan } from "../offline/planner/lab";
 import { spiffeIdTemplateProblems, validateSpiffeIdTemplate } from "../components/spiffe-id";
 import { SpireServer } from "../components/spire";
 import { spiffeBundle } from "../components/spire-federation";

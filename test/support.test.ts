@@ -7,7 +7,7 @@ import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
 import * as fs from "fs";
 import * as path from "path";
-import { withVersionTable } from "../offline/docs-versions";
+import { withVersionTable } from "../offline/docs/docs-versions";
 import { supportProblems } from "../stacks/support";
 import { labDirWith, planOf, rawConfig, REPO } from "./helpers";
 

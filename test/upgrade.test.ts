@@ -3,7 +3,7 @@
 import { ConfigError } from "../stacks/config/messages";
 import { ClusterIdentity } from "../model/lab";
 import { peerProblems, peerVersionCheck } from "../stacks/peer";
-import { LabPlan } from "../offline/lab";
+import { LabPlan } from "../offline/planner/lab";
 import { labDirWith, planOf, rawConfig, stackOf } from "./helpers";
 
 /** The pins of the lab before issue 18 (the lab guide's), as its stack files had them. */

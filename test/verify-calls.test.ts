@@ -7,9 +7,9 @@
 // handshake's identity checks as istiod configures them (who may serve, which
 // trust domains a server accepts, which roots each side holds).
 import { gatewayRenderedLabels, GatewayLabelValues } from "../components/gateway-labels";
-import { authorize, Decision, PolicyObject, principalVariants, Request, Workload } from "../offline/authz";
-import { PlannedResource } from "../offline/evaluate";
-import { LabPlan, StackPlan } from "../offline/lab";
+import { authorize, Decision, PolicyObject, principalVariants, Request, Workload } from "../offline/simulate/authz";
+import { PlannedResource } from "../offline/engine/record";
+import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { MESH_CALLS, MeshCall } from "../verify/mesh-calls";
 import { DEFAULTS } from "../verify/cli";
 import { ingressUrl } from "../verify/ingress";

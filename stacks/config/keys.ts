@@ -1,5 +1,5 @@
 // How a config key is declared: its zod type with the message a wrong value gets,
-// and what the generated tables (offline/config-docs.ts) say of it. schema.ts
+// and what the generated tables (offline/docs/config-docs.ts) say of it. schema.ts
 // declares every key with these.
 import { z } from "zod";
 import { Check } from "./values";

@@ -1,7 +1,7 @@
 // The configuration schema: every key of a stack's configuration, declared once
 // with its check and its documentation, in one table (SECTIONS) from which the
 // zod schema the program validates with (CONFIG_SCHEMA), the types, and the
-// configuration tables of README.md and docs/config.md (offline/config-docs.ts)
+// configuration tables of README.md and docs/config.md (offline/docs/config-docs.ts)
 // all come. Config is read once, validated into a typed object, then passed
 // down; components never read pulumi.Config themselves.
 import { z } from "zod";

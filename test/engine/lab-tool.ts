@@ -7,12 +7,15 @@ import * as k8s from "@kubernetes/client-node";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { parseArgs } from "util";
 import * as YAML from "yaml";
-import { evaluateStack, PlannedResource } from "../../offline/evaluate";
-import { isKubernetesObject, planLab, readStackConfig, stacksIn } from "../../offline/lab";
+import { evaluateStack } from "../../offline/engine/evaluate";
+import { PlannedResource } from "../../offline/engine/record";
+import { isKubernetesObject } from "../../offline/planner/files";
+import { planLab, readStackConfig, stacksIn } from "../../offline/planner/lab";
 import { pathLenConstraintOf } from "../../stacks/config/brought-root";
-import { readRawConfig } from "../../stacks/config/load";
 import { fullKey, PROJECT } from "../../stacks/config/schema";
+import { readRawConfig } from "../../stacks/config/load";
 import { main } from "../../stacks/main";
 import { readProjectConfig, readStackFileConfig } from "../../stacks/config/files";
 import { selfAccessReview } from "../../verify/cluster";
@@ -20,14 +23,14 @@ import { reviewScope, scopeSummary } from "../../verify/reader-scope";
 
 type Flags = Record<string, string[]>;
 
+/** The flags the commands take: each takes a value, and may be given more than once (--kubeconfig, --crds). */
+const FLAGS = ["config-dir", "out", "mirror", "stack", "expected", "preview", "state", "kubeconfig", "name", "crds", "namespace", "selector", "plan"];
+
 function parseFlags(argv: string[]): Flags {
-    const flags: Flags = {};
-    for (let i = 0; i < argv.length; i++) {
-        const name = argv[i].replace(/^--/, "");
-        const value = argv[i + 1] !== undefined && !argv[i + 1].startsWith("--") ? argv[++i] : "true";
-        (flags[name] ??= []).push(value);
-    }
-    return flags;
+    // check-lab also takes one --outputs-<stack> for each stack of its --kubeconfig pairs.
+    const names = [...FLAGS, ...argv.filter((a) => /^--outputs-[A-Za-z0-9._-]+$/.test(a)).map((a) => a.slice(2))];
+    const { values } = parseArgs({ args: argv, options: Object.fromEntries(names.map((n) => [n, { type: "string", multiple: true }])), strict: true });
+    return values as Flags;
 }
 
 function one(flags: Flags, name: string): string {

@@ -157,7 +157,7 @@ mkdir -p "$t1/.state"
 tool first-run-urns --config-dir "$lab" --out "$work/first-run-urns.json" >"$work/first-run-urns.log" 2>&1 ||
   { cat "$work/first-run-urns.log"; exit 2; }
 # The pack's config per stack, as a user gets it: `npm run plan` writes <stack>/policy-config.json.
-(cd "$repo" && node_modules/.bin/tsx offline/plan.ts --config-dir "$lab" --out "$work/host-plan" --quiet >"$work/host-plan.log" 2>&1) ||
+(cd "$repo" && node_modules/.bin/tsx offline/planner/plan.ts --config-dir "$lab" --out "$work/host-plan" --quiet >"$work/host-plan.log" 2>&1) ||
   { cat "$work/host-plan.log"; exit 2; }
 for stack in $stacks; do
   pulumi_in "$t1" stack init "$stack" --secrets-provider passphrase >/dev/null
@@ -324,7 +324,7 @@ t2=$work/byo
 project_copy "$t2"
 mkdir -p "$t2/.state"
 tool byo --config-dir "$lab" --out "$t2" --mirror "http://127.0.0.1:$charts_port"
-(cd "$t2" && in_ns node_modules/.bin/tsx offline/plan.ts --config-dir "$t2" --out "$work/plan" --quiet >"$work/plan.log" 2>&1)
+(cd "$t2" && in_ns node_modules/.bin/tsx offline/planner/plan.ts --config-dir "$t2" --out "$work/plan" --quiet >"$work/plan.log" 2>&1)
 for stack in $stacks; do
   pulumi_in "$t2" stack init "$stack" --secrets-provider passphrase >/dev/null
   pulumi_in "$t2" config set --secret --stack "$stack" zta-testbed:kubeconfig <"$work/$stack/admin.kubeconfig" >/dev/null

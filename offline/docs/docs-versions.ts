@@ -3,7 +3,8 @@
 // with --check, exits 1 when docs/versions.md differs from what would be written.
 import * as fs from "fs";
 import * as path from "path";
-import { supportTable } from "../stacks/support";
+import { supportTable } from "../../stacks/support";
+import { readFlags, UsageError } from "../cli";
 
 export const BEGIN = "<!-- versions:begin (generated from stacks/support.ts by `npm run docs:versions`; do not edit) -->";
 export const END = "<!-- versions:end -->";
@@ -18,11 +19,11 @@ export function withVersionTable(page: string): string {
     return `${page.slice(0, start)}${BEGIN}\n${supportTable()}\n${page.slice(end)}`;
 }
 
-function main(): void {
-    const file = path.resolve(__dirname, "..", VERSIONS_PAGE);
+function main(check: boolean): void {
+    const file = path.resolve(__dirname, "..", "..", VERSIONS_PAGE);
     const page = fs.readFileSync(file, "utf8");
     const wanted = withVersionTable(page);
-    if (process.argv.includes("--check")) {
+    if (check) {
         if (wanted !== page) {
             console.error(`${VERSIONS_PAGE}'s version table differs from stacks/support.ts: run \`npm run docs:versions\``);
             process.exit(1);
@@ -34,4 +35,12 @@ function main(): void {
     console.log(wanted === page ? `${VERSIONS_PAGE}'s version table is up to date` : `${VERSIONS_PAGE}'s version table written from stacks/support.ts`);
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+    try {
+        main(readFlags(process.argv.slice(2), { check: { type: "boolean" } }).check ?? false);
+    } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        console.error(`docs:versions failed: ${err.message}\n\nusage: npm run docs:versions [-- --check]`);
+        process.exit(2);
+    }
+}

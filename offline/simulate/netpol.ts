@@ -39,7 +39,7 @@ type PortRule = { ports: { port: string; protocol: string }[] };
 
 function refuseUnknown(obj: object, known: Set<string>, where: string): void {
     const unknown = Object.keys(obj).filter((k) => !known.has(k));
-    if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/netpol.ts before relying on it`);
+    if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/simulate/netpol.ts before relying on it`);
 }
 
 /** Cilium accepts a label key with or without its `k8s:` source prefix. */

@@ -4,12 +4,14 @@
 // and `npm run policy:plan` feeds it to the policies as the engine does.
 import * as fs from "fs";
 import * as path from "path";
-import type { StackPolicyConfig } from "../policy/config";
-import { LabConfig } from "../stacks/config/lab-config";
-import { parseLabConfig } from "../stacks/config/parse";
-import { ownKey, SecretKey } from "../stacks/config/schema";
+import type { StackPolicyConfig } from "../../policy/config";
+import { LabConfig } from "../../stacks/config/lab-config";
+import { parseLabConfig } from "../../stacks/config/parse";
+import { ownKey, SecretKey } from "../../stacks/config/schema";
 import { readLabConfig } from "./lab";
-import { POLICY_CONFIG_FILE } from "./policy-plan";
+
+/** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */
+export const POLICY_CONFIG_FILE = "policy-config.json";
 
 /** What the pack needs to know of the lab for one stack: its registry, the trust model, and every other stack's pki.role. */
 export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): StackPolicyConfig {

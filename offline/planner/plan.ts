@@ -1,4 +1,4 @@
-// `npm run plan`: the offline plan of every stack of the lab (offline/plan-command.ts;
+// `npm run plan`: the offline plan of every stack of the lab (offline/planner/plan-command.ts;
 // docs/offline-plan.md).
 import { planCommand } from "./plan-command";
 

@@ -3,14 +3,16 @@
 // when a mandatory policy is violated. See docs/policy.md.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config/messages";
-import type { PlannedResource } from "./evaluate";
-import { checkLab, ConfigFile, POLICY_CONFIG_FILE, PolicyConfigError } from "./policy-plan";
+import { ConfigError } from "../../stacks/config/messages";
+import type { PlannedResource } from "../engine/record";
+import { readFlags, UsageError } from "../cli";
+import { POLICY_CONFIG_FILE } from "../planner/policy-config";
+import { checkLab, ConfigFile, PolicyConfigError } from "./policy-plan";
 
 /** The lab planned afresh from its stack files, with the pack config of each stack. */
 async function planAfresh(configDir: string): Promise<{ stacks: { stack: string; resources: PlannedResource[] }[]; configs: ReadonlyMap<string, object> }> {
     // Loaded only here: they bring in the program and the mock runtime, which --plan does not need.
-    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
+    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([import("../planner/lab"), import("../../stacks/main"), import("../planner/policy-config")]);
     return { stacks: (await planLab(configDir, main)).stacks, configs: labPolicyConfigs(configDir) };
 }
 
@@ -29,8 +31,6 @@ or the input is wrong (a stack file, a --plan DIR without a plan, a policy
 config the pack refuses); 2 the check could not run (a bad flag, or an error of
 the program itself).`;
 
-/** A bad flag: exit 2 with the usage text. */
-class UsageError extends Error {}
 /** A --plan DIR that holds no plan: exit 1. */
 class InputError extends Error {}
 
@@ -65,22 +65,13 @@ function readPlan(planDir: string): { stacks: { stack: string; resources: Planne
 }
 
 async function run(): Promise<number> {
-    const argv = process.argv.slice(2);
-    let configDir = path.resolve(__dirname, "..");
-    let planDir: string | undefined;
-    for (let i = 0; i < argv.length; i++) {
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${argv[i - 1]} needs a value`);
-            return v;
-        };
-        if (argv[i] === "--config-dir") configDir = value();
-        else if (argv[i] === "--plan") planDir = value();
-        else if (argv[i] === "--help" || argv[i] === "-h") {
-            console.log(USAGE);
-            return 0;
-        } else throw new UsageError(`unknown argument ${argv[i]}`);
+    const flags = readFlags(process.argv.slice(2), { "config-dir": { type: "string" }, plan: { type: "string" }, help: { type: "boolean", short: "h" } });
+    if (flags.help) {
+        console.log(USAGE);
+        return 0;
     }
+    const configDir = flags["config-dir"] ?? path.resolve(__dirname, "..", "..");
+    const planDir = flags.plan;
     const { stacks, configs } = planDir ? readPlan(planDir) : await planAfresh(configDir);
     const violations = await checkLab({ stacks }, configs as ReadonlyMap<string, ConfigFile>);
     for (const stack of stacks) {

@@ -68,7 +68,7 @@ export function matchesPattern(pattern: string, value: string): boolean {
 
 function refuseUnknown(fields: object, known: Set<string>, where: string): void {
     const unknown = Object.keys(fields).filter((k) => !known.has(k));
-    if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/authz.ts before relying on it`);
+    if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/simulate/authz.ts before relying on it`);
 }
 
 /**

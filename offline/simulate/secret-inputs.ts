@@ -1,8 +1,8 @@
 // The one policy only the offline plan can evaluate, so it is not in the pack
 // (policy/) but beside the plan that records secrecy.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { asRecord, at, Props, TYPES } from "../policy/resources";
-import { SECRET } from "./evaluate";
+import { asRecord, at, Props, TYPES } from "../../policy/resources";
+import { SECRET } from "../engine/record";
 
 /**
  * Inputs that carry key material, by resource type. Each must reach the

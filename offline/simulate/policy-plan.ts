@@ -6,10 +6,10 @@
 // `--policy-pack-config` file.
 import Ajv, { ValidateFunction } from "ajv";
 import type { EnforcementLevel, Policies, PolicyResource, PolicyResourceOptions, ResourceValidation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { PREVIEW_POLICIES } from "../policy/catalog";
-import type { StackPolicyConfig } from "../policy/config";
-import type { PlannedResource } from "./evaluate";
-import type { StackPlan } from "./lab";
+import { PREVIEW_POLICIES } from "../../policy/catalog";
+import type { StackPolicyConfig } from "../../policy/config";
+import type { PlannedResource } from "../engine/record";
+import type { StackPlan } from "../planner/lab";
 import { secretInputs } from "./secret-inputs";
 
 /** Every policy of the pack, plus those only the plan can evaluate (secrecy: see secret-inputs.ts). */
@@ -21,9 +21,6 @@ export interface Violation {
     readonly urn: string;
     readonly message: string;
 }
-
-/** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */
-export const POLICY_CONFIG_FILE = "policy-config.json";
 
 /** Config the engine would refuse: it runs no policy then (`validating policy config for "zta-testbed": ...`). */
 export class PolicyConfigError extends Error {}

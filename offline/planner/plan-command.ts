@@ -1,10 +1,11 @@
 // `npm run plan`, as a function of its arguments: the offline plan of every stack of the
-// lab (docs/offline-plan.md). offline/plan.ts runs it with the process's arguments; the
+// lab (docs/offline-plan.md). offline/planner/plan.ts runs it with the process's arguments; the
 // tests run it in process, reading what it prints and the exit code it returns.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/config/messages";
-import { EXIT, planExitCode, UsageError } from "./exit";
+import { ConfigError } from "../../stacks/config/messages";
+import { readFlags, UsageError } from "../cli";
+import { EXIT, planExitCode } from "./exit";
 import { checkOutDir, PLAN_MARKER, writeOutDir } from "./outdir";
 
 interface Args {
@@ -59,28 +60,17 @@ file, key, value and fix; 2 the plan could not run (a bad flag, or an error of
 the program itself).`;
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { out: "plan", configDir: path.resolve(__dirname, ".."), quiet: false };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
-        if (flag === "--out") args.out = value();
-        else if (flag === "--config-dir") args.configDir = value();
-        else if (flag === "--stacks") {
-            const stacks = value()
-                .split(",")
-                .map((s) => s.trim())
-                .filter((s) => s !== "");
-            if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
-            const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
-            if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
-            args.stacks = stacks;
-        } else if (flag === "--quiet") args.quiet = true;
-        else if (flag === "--help" || flag === "-h") args.help = true;
-        else throw new UsageError(`unknown argument ${flag}`);
+    const flags = readFlags(argv, { out: { type: "string" }, "config-dir": { type: "string" }, stacks: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" } });
+    const args: Args = { out: flags.out ?? "plan", configDir: flags["config-dir"] ?? path.resolve(__dirname, "..", ".."), quiet: flags.quiet ?? false, help: flags.help };
+    if (flags.stacks !== undefined) {
+        const stacks = flags.stacks
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== "");
+        if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
+        const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
+        if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
+        args.stacks = stacks;
     }
     return args;
 }
@@ -90,7 +80,13 @@ async function plan(args: Args, io: PlanIo): Promise<void> {
     if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     if (!fs.statSync(args.configDir).isDirectory()) throw new ConfigError([`--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
     // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
-    const [{ clusterSummary, planFiles, planLab, renderTree, stackNameProblems, stacksIn }, { main }, { policyConfigFiles }] = await Promise.all([import("./lab"), import("../stacks/main"), import("./policy-config")]);
+    const [{ planLab, stackNameProblems, stacksIn }, { planFiles }, { clusterSummary, renderTree }, { main }, { policyConfigFiles }] = await Promise.all([
+        import("./lab"),
+        import("./files"),
+        import("./report"),
+        import("../../stacks/main"),
+        import("./policy-config"),
+    ]);
     const stacks = args.stacks ?? stacksIn(args.configDir);
     // Stack names become folders under --out: checked before any path is made of them.
     const badNames = stackNameProblems(stacks, args.stacks ? "--stacks" : args.configDir);

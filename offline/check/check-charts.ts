@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { readFlags, UsageError } from "../cli";
 import { chartArchive, PlannedRelease, plannedReleases } from "./charts";
 
 /** The `helm template` arguments that render one release the way the program installs it. */
@@ -82,23 +83,22 @@ export function immutableFields(objects: readonly Record<string, any>[]): Record
     );
 }
 
-function main(): void {
-    const argv = process.argv.slice(2);
-    const flag = (name: string) => {
-        const i = argv.indexOf(name);
-        return i >= 0 ? argv[i + 1] : undefined;
-    };
-    const chartsDir = flag("--charts");
-    if (!chartsDir || argv.includes("--help")) {
-        console.log("usage: npm run check:charts -- --charts DIR [--plan DIR] [--helm PATH] [--kube-version V]   (run `npm run plan` first)");
-        process.exit(chartsDir ? 0 : 2);
+const USAGE = "usage: npm run check:charts -- --charts DIR [--plan DIR] [--helm PATH] [--kube-version V]   (run `npm run plan` first)";
+
+function main(argv: string[]): number {
+    const flags = readFlags(argv, { charts: { type: "string" }, plan: { type: "string" }, helm: { type: "string" }, "kube-version": { type: "string" }, help: { type: "boolean", short: "h" } });
+    if (flags.help) {
+        console.log(USAGE);
+        return 0;
     }
-    const planDir = flag("--plan") ?? "plan";
-    const helm = flag("--helm") ?? process.env.HELM ?? "helm";
+    const chartsDir = flags.charts;
+    if (!chartsDir) throw new UsageError("--charts DIR is required");
+    const planDir = flags.plan ?? "plan";
+    const helm = flags.helm ?? process.env.HELM ?? "helm";
     let failures = 0;
     const releases = plannedReleases(planDir);
     for (const release of releases) {
-        const kubeVersion = flag("--kube-version") ?? plannedKubernetes(planDir, release.stack);
+        const kubeVersion = flags["kube-version"] ?? plannedKubernetes(planDir, release.stack);
         if (!kubeVersion) {
             console.log(`FAIL ${release.file}: no Kubernetes version (the plan's identity output has none; pass --kube-version)`);
             failures++;
@@ -115,7 +115,15 @@ function main(): void {
         }
     }
     console.log(`${releases.length - failures} passed, ${failures} failed`);
-    process.exit(failures > 0 || releases.length === 0 ? 1 : 0);
+    return failures > 0 || releases.length === 0 ? 1 : 0;
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+    try {
+        process.exit(main(process.argv.slice(2)));
+    } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        console.error(`check:charts failed: ${err.message}\n\n${USAGE}`);
+        process.exit(2);
+    }
+}

@@ -8,8 +8,9 @@ import Ajv, { ValidateFunction } from "ajv";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { readFlags, UsageError } from "../cli";
 import { chartArchive, chartCrdDocuments, chartValuesSchemas, plannedReleases, readChartArchive } from "./charts";
-import { SECRET, UNKNOWN } from "./evaluate";
+import { SECRET, UNKNOWN } from "../engine/record";
 import { re2RegExp } from "./re2";
 
 type Schema = Record<string, unknown>;
@@ -112,7 +113,7 @@ export interface ChartSchemas {
 }
 
 export class SchemaSet {
-    // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/re2.ts.
+    // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/check/re2.ts.
     private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2RegExp } });
     private readonly byGvk = new Map<string, ValidateFunction>();
     private readonly values = new Map<string, ValidateFunction>();
@@ -232,27 +233,15 @@ chart is missing, or the input is wrong (a DIR that does not exist or holds no
 plan, a file that does not parse); 2 the check could not run (a bad flag, or an
 error of the program itself).`;
 
-class UsageError extends Error {}
-
-const FLAGS = ["--schemas", "--charts", "--plan"];
-
 function main(argv: string[]): number {
-    const flags = new Map<string, string>();
-    const schemasDirs: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--help" || argv[i] === "-h") {
-            console.log(USAGE);
-            return 0;
-        }
-        if (!FLAGS.includes(argv[i])) throw new UsageError(`unknown argument ${argv[i]}`);
-        const value = argv[i + 1];
-        if (value === undefined || value.startsWith("--")) throw new UsageError(`${argv[i]} needs a value`);
-        if (argv[i] === "--schemas") schemasDirs.push(value);
-        flags.set(argv[i], value);
-        i++;
+    const flags = readFlags(argv, { schemas: { type: "string", multiple: true }, charts: { type: "string" }, plan: { type: "string" }, help: { type: "boolean", short: "h" } });
+    if (flags.help) {
+        console.log(USAGE);
+        return 0;
     }
-    const chartsDir = flags.get("--charts");
-    const planDir = flags.get("--plan") ?? "plan";
+    const schemasDirs = flags.schemas ?? [];
+    const chartsDir = flags.charts;
+    const planDir = flags.plan ?? "plan";
     if (schemasDirs.length === 0 && !chartsDir) throw new UsageError("--schemas DIR is required (or --charts DIR)");
     for (const dir of schemasDirs) {
         if (!fs.existsSync(dir)) throw new InputError(`--schemas ${dir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);

@@ -5,8 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { keyDocOf } from "../stacks/config/keys";
-import { CONFIG_DOC, PROJECT_FILE, SECRET_KEY_DOCS, Section, SECTIONS } from "../stacks/config/schema";
+import { readFlags, UsageError } from "../cli";
+import { CONFIG_DOC, PROJECT_FILE, SECRET_KEY_DOCS, Section, SECTIONS } from "../../stacks/config/schema";
+import { keyDocOf } from "../../stacks/config/keys";
 
 export const BEGIN = "<!-- config-table:begin -->";
 export const END = "<!-- config-table:end -->";
@@ -73,14 +74,14 @@ export const TARGETS: readonly { readonly file: string; readonly table: () => st
     { file: CONFIG_DOC, table: fullTable },
 ];
 
-function main(): void {
-    const root = path.resolve(__dirname, "..");
+function main(check: boolean): void {
+    const root = path.resolve(__dirname, "..", "..");
     let stale = 0;
     for (const { file, table } of TARGETS) {
         const full = path.join(root, file);
         const text = fs.readFileSync(full, "utf8");
         const wanted = withTable(text, table(), file);
-        if (process.argv.includes("--check")) {
+        if (check) {
             if (wanted !== text) {
                 console.error(`${file}'s config table differs from stacks/config/schema.ts: run \`npm run docs:config\``);
                 stale++;
@@ -91,7 +92,15 @@ function main(): void {
         console.log(wanted === text ? `${file}'s config table is up to date` : `${file}'s config table written from stacks/config/schema.ts`);
     }
     if (stale > 0) process.exit(1);
-    if (process.argv.includes("--check")) console.log("README.md's and docs/config.md's config tables match stacks/config/schema.ts");
+    if (check) console.log("README.md's and docs/config.md's config tables match stacks/config/schema.ts");
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+    try {
+        main(readFlags(process.argv.slice(2), { check: { type: "boolean" } }).check ?? false);
+    } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        console.error(`docs:config failed: ${err.message}\n\nusage: npm run docs:config [-- --check]`);
+        process.exit(2);
+    }
+}
