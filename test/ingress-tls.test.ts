@@ -7,6 +7,7 @@ import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { findResource, labDirWith, planOf, rawConfig, resourcesOfType, stackOf } from "./helpers";
+import { mockCertName } from "./mock-certs";
 
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -63,10 +64,10 @@ describe.each([
         expect(secret.dependsOn).toEqual(expect.arrayContaining([cert.urn, findResource(plan, KEY, `${stack}-istio-ingress-tls-key`).urn]));
         // The issuer: the Istio intermediate the root stack made for this cluster...
         const intermediate = `comp2-pki-${cluster}-istio-cert`;
-        expect(cert.inputs.caCertPem).toBe(`MOCK-CERT(LocallySignedCert/${intermediate})`);
+        expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(LocallySignedCert/${intermediate})`);
         expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         // ...whose own issuer is the lab root.
-        expect(findResource(root, SIGNED, intermediate).inputs.caCertPem).toBe(`MOCK-CERT(SelfSignedCert/${findResource(root, SELF_SIGNED, "comp2-pki-root-cert").name})`);
+        expect(mockCertName(findResource(root, SIGNED, intermediate).inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${findResource(root, SELF_SIGNED, "comp2-pki-root-cert").name})`);
         expect(cert.inputs.isCaCertificate ?? false).toBe(false);
         expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["server_auth", "digital_signature"]));
         // The key is this stack's own and its PEM never shows.

@@ -9,6 +9,7 @@ import { assembleIntermediates } from "../components/pki";
 import { LabPlan } from "../offline/planner/lab";
 import { PlannedResource } from "../offline/engine/record";
 import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
+import { mockCertName } from "./mock-certs";
 
 const KEY = "tls:index/privateKey:PrivateKey";
 const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
@@ -74,7 +75,7 @@ describe("the shared model: the root stack signs every cluster's own requests", 
         for (const kind of ["istio", "spire"]) {
             const cert = findResource(comp2, SIGNED, `comp2-pki-${cluster}-${kind}-cert`);
             expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`);
-            expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+            expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
             expect(cert.dependsOn).toContain(rootUrn);
             expect(cert.inputs.isCaCertificate).toBe(true);
@@ -114,11 +115,12 @@ describe("the shared model: the root stack signs every cluster's own requests", 
         const c3 = stackOf(shared, "comp3").outputs;
         expect(c3.signingRequests).toEqual({ secret: false, value: { istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)", spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)" } });
         expect(c2.signedIntermediates.secret).toBe(false);
-        expect((c2.signedIntermediates.value as Record<string, unknown>).cluster2).toEqual({
+        const cluster2 = (c2.signedIntermediates.value as Record<string, Record<string, string>>).cluster2;
+        expect(Object.fromEntries(Object.entries(cluster2).map(([k, pem]) => [k, mockCertName(pem)]))).toEqual({
             istio: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
             spire: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
         });
-        expect(c3.rootCaCert).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)" });
+        expect({ ...c3.rootCaCert, value: mockCertName(c3.rootCaCert.value) }).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)" });
         // comp3 signs no CA and owns no root (its ingress leaf is signed by its own Istio intermediate, test/ingress-tls.test.ts).
         expect(resourcesOfType(stackOf(shared, "comp3"), SIGNED).filter(notServerLeaf)).toEqual([]);
         expect(resourcesOfType(stackOf(shared, "comp3"), "zta:pki:Pki")).toEqual([]);
@@ -145,7 +147,7 @@ describe.each([
         const signedByServicesCa = resourcesOfType(comp2, SIGNED).filter((c) => c.dependsOn.includes(servicesCa.urn));
         expect(signedByServicesCa.map((c) => c.name).sort()).toEqual(["comp2-issuer-cert", "comp2-registry-cert"]);
         for (const cert of signedByServicesCa) {
-            expect(cert.inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
+            expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
             expect(cert.dependsOn).not.toContain(findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert").urn);
             expect(cert.inputs.isCaCertificate).not.toBe(true);
         }
@@ -158,7 +160,7 @@ describe.each([
 
     test("its certificate crosses to the peer as the public output labServicesCaCert, which the peer uses for its registry trust", () => {
         const out = stackOf(lab(), "comp2").outputs.labServicesCaCert;
-        expect(out).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)" });
+        expect({ ...out, value: mockCertName(out.value) }).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)" });
         expect(stackOf(lab(), "comp3").outputs.usedFromPeer.value).toMatchObject({ cluster1: expect.arrayContaining(["labServicesCaCert"]) });
         expect(stackOf(lab(), "comp3").outputs.labServicesCaCert).toBeUndefined();
     });
@@ -174,7 +176,7 @@ describe.each([
 describe("the federated model: a root per trust domain, nothing signed across", () => {
     test("the two stacks' roots differ, and each is its own stack's protected self-signed root", () => {
         const roots = STACKS.map((s) => stackOf(federated, s).outputs.rootCaCert.value);
-        expect(roots).toEqual(["MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)"]);
+        expect(roots.map(mockCertName)).toEqual(["MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)"]);
         expect(new Set(roots).size).toBe(2);
         for (const s of STACKS) expect(findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).protect).toBe(true);
     });
@@ -194,11 +196,11 @@ describe("the federated model: a root per trust domain, nothing signed across", 
         const signed = resourcesOfType(plan, SIGNED).filter(notServerLeaf);
         expect(signed.map((c) => c.name).sort()).toEqual([`${stack}-pki-${CLUSTER[stack]}-istio-cert`, `${stack}-pki-${CLUSTER[stack]}-spire-cert`]);
         for (const cert of signed) {
-            expect(cert.inputs.caCertPem).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
+            expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
             expect(cert.inputs.certRequestPem).toMatch(new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`));
         }
         // The upstream chain SPIRE hands out ends at the root the stack exports (bundle.crt = rootCaCert, see assembleIntermediates).
-        expect(plan.outputs.rootCaCert.value).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
+        expect(mockCertName(plan.outputs.rootCaCert.value)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
     });
 
     test("no signing requests or signed certificates cross: only the public federation and root", () => {
@@ -239,8 +241,8 @@ describe("bring your own root", () => {
             expect(cert.inputs.caCertPem).toBe(fixtureRoot);
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         }
-        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"]) expect(findResource(comp2, SIGNED, name).inputs.caCertPem).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
-        expect(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)");
+        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"]) expect(mockCertName(findResource(comp2, SIGNED, name).inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
+        expect(mockCertName(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem)).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)");
         expect(comp2.outputs.rootCaCert.value).toBe(fixtureRoot);
         expect(stackOf(brought, "comp3").outputs.rootCaCert.value).toBe(fixtureRoot);
     });

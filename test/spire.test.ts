@@ -2,6 +2,7 @@
 // its trust domain and cluster name are the mesh's, which pods get an identity
 // and with which ID, that the upstream CA stays secret and is really used as an
 // intermediate, and what the federated trust model adds.
+import { X509Certificate } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/engine/evaluate";
@@ -284,16 +285,19 @@ describe("the federated trust model", () => {
         const td = stack === "comp2" ? "cluster1.zta.lab" : "cluster2.zta.lab";
         expect(p.outputs.federation).toEqual({
             secret: false,
-            value: { trustDomain: td, bundleEndpointURL: `https://${address}:8443`, endpointSPIFFEID: `spiffe://${td}/spire/server` },
+            value: { trustDomain: td, bundleEndpointURL: `https://${address}:8443`, endpointSPIFFEID: `spiffe://${td}/spire/server`, trustDomainBundle: expect.any(String) },
         });
+        // The initial bundle the peer bootstraps from: this trust domain's root, the only X.509 authority.
+        const root = new X509Certificate(String(p.outputs.rootCaCert.value));
+        expect(JSON.parse((p.outputs.federation.value as { trustDomainBundle: string }).trustDomainBundle).keys).toMatchObject([{ use: "x509-svid", x5c: [root.raw.toString("base64")] }]);
         const v = values(p, stack);
         expect(v["spire-server"].federation).toEqual({ enabled: true, bundleEndpoint: { port: 8443 } });
         // Istio's federation setup: ROOTCA carries every bundle, the federated ones included.
         expect(v["spire-agent"].sds).toMatchObject({ defaultBundleName: "null", defaultAllBundlesName: "ROOTCA" });
     });
 
-    test("the plan says the initial bundle is missing when the root is not a PEM certificate (the plan's mock root)", () => {
-        expect(stackOf(federated, "comp2").warnings.join("\n")).toMatch(/federation output carries no trustDomainBundle/);
+    test.each(PEERS)("%s: the plan's root is a PEM certificate, so the plan does not say the initial bundle is missing", (stack) => {
+        expect(stackOf(federated, stack).warnings.join("\n")).not.toMatch(/federation output carries no trustDomainBundle/);
     });
 
     test("a stack whose peer has not exported its endpoint yet declares no ClusterFederatedTrustDomain, and says so", async () => {

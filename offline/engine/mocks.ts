@@ -1,6 +1,8 @@
 // Values the mock runtime returns for outputs that a real provider would
 // compute. They are labelled placeholders, so a reader of the plan (and the
-// redaction tests) can tell where each came from.
+// redaction tests) can tell where each came from; a certificate is a real one in
+// PEM whose subject carries the label (mock-cert.ts), as the program parses it.
+import { mockCertificatePem } from "./mock-cert";
 
 /** Prefix of every placeholder that stands for private key material. */
 export const MOCK_PRIVATE_KEY = "MOCK-PRIVATE-KEY";
@@ -24,7 +26,7 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
             return { certRequestPem: `MOCK-CSR(${label})` };
         case "tls:index/selfSignedCert:SelfSignedCert":
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { certPem: `MOCK-CERT(${label})` };
+            return { certPem: mockCertificatePem(`MOCK-CERT(${label})`, inputs.isCaCertificate === true) };
         case "random:index/randomPassword:RandomPassword":
             return { result: `MOCK-PASSWORD(${label})`, bcryptHash: `MOCK-BCRYPT(${label})` };
         case "command:remote:Command":
@@ -33,7 +35,7 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
         case "kubernetes:core/v1:Secret":
             // Kubernetes' token controller fills in a service-account token Secret's data.
             if (inputs.type !== "kubernetes.io/service-account-token") return k8sObject;
-            return { ...k8sObject, data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(`MOCK-CERT(${label} cluster CA)`) } };
+            return { ...k8sObject, data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(mockCertificatePem(`MOCK-CERT(${label} cluster CA)`, true)) } };
         default:
             return type.startsWith("kubernetes:") ? k8sObject : {};
     }
