@@ -159,8 +159,20 @@ export interface Versions {
     readonly grafana: string;
 }
 
+/**
+ * The version of the cross-stack protocol (the outputs of PEER_OUTPUTS and their
+ * shapes) this program exports, as the identity's `protocolVersion`. It starts at 2:
+ * the identities exported before it had a number, which carry no `protocolVersion`,
+ * are protocol 1. A stack reads a peer of its own protocol; one behind is read with a
+ * warning naming its `pulumi up` as the next run; any other is refused (stacks/peer.ts,
+ * docs/upgrade.md "The cross-stack protocol").
+ */
+export const PROTOCOL_VERSION = 2;
+
 /** The non-secret `identity` output: what the peer needs for its consistency checks. */
 export interface ClusterIdentity {
+    /** PROTOCOL_VERSION of the program that exported it. */
+    readonly protocolVersion: number;
     readonly clusterName: string;
     readonly clusterId: number;
     readonly network: string;
@@ -173,15 +185,15 @@ export interface ClusterIdentity {
     /**
      * The east-west gateway's MetalLB address (`metallb.eastWestAddress`): the peer's
      * network policies let its pods out to it from its first run on, before this
-     * cluster's gateway exists. Absent from peers deployed before it was exported.
+     * cluster's gateway exists.
      */
-    readonly eastWestAddress?: string;
-    /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. Absent from peers deployed before it was exported. */
-    readonly versions?: Versions;
-    /** Which stack owns the lab root CA; absent in the identity of a stack deployed before it was exported. */
-    readonly pkiRole?: PkiRole;
-    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...); absent likewise. */
-    readonly labAddresses?: Record<string, string>;
+    readonly eastWestAddress: string;
+    /** Every pinned version (`versions.*`): the lab runs one set of versions in both clusters. */
+    readonly versions: Versions;
+    /** Which stack owns the lab root CA. */
+    readonly pkiRole: PkiRole;
+    /** The lab machines' addresses this stack uses, by key ("host.address", "registry.host", ...). */
+    readonly labAddresses: Record<string, string>;
 }
 
 /**
@@ -265,7 +277,6 @@ export interface StackOutputs {
 
 /**
  * The `usedFromPeer` output: for each peer (by cluster name) the names of its
- * outputs this stack declared resources from. Stacks deployed before the roster
- * exported a plain list, which stood for their one peer.
+ * outputs this stack declared resources from.
  */
 export type UsedFromPeers = Readonly<Record<string, PeerOutputName[]>>;

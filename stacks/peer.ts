@@ -2,7 +2,7 @@
 // in model/lab.ts): what a stack exports for its peers, and the checks it runs on what
 // they exported.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, TrustModel, UsedFromPeers, Versions } from "../model/lab";
+import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, PROTOCOL_VERSION, TrustModel, UsedFromPeers, Versions } from "../model/lab";
 import { labAddressesOf, LabConfig } from "./config/lab-config";
 import { stackNameOf } from "./config/messages";
 import { machineInPoolProblems, networkFacts, NetworkFacts, poolOverlapProblems, rangeOverlapProblems } from "./config/network";
@@ -11,6 +11,7 @@ import { compareVersions } from "./support";
 
 export function identityOf(cfg: LabConfig): ClusterIdentity {
     return {
+        protocolVersion: PROTOCOL_VERSION,
         clusterName: cfg.cluster.name,
         clusterId: cfg.cluster.id,
         network: cfg.cluster.network,
@@ -33,13 +34,14 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
  * "In place": the root stack first), so a stack ahead of a peer gets a warning naming
  * the run to do next, and a stack behind a peer, or ahead in one version and behind
  * in another, is refused: it runs from a checkout whose Pulumi.yaml is older than the
- * one the peer was deployed from. A peer deployed before identities carried
- * versions is not compared (its next `pulumi up` exports them).
+ * one the peer was deployed from. The cross-stack protocol is compared first
+ * (peerProtocolCheck): the versions of a peer it refuses are not read.
  */
 export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
+    const protocol = peerProtocolCheck(own, peer, peerStack);
+    if (protocol.problems.length > 0) return protocol;
     const problems: string[] = [];
     const ahead: string[] = [];
-    if (!own.versions || !peer.versions) return { problems, warnings: [] };
     for (const [key, value] of Object.entries(own.versions) as [keyof Versions, string][]) {
         const theirs = peer.versions[key];
         if (theirs === undefined || compareVersions(value, theirs) === 0) continue;
@@ -59,7 +61,43 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
         problems.length === 0 && ahead.length > 0
             ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, from this checkout (docs/upgrade.md, "In place")`]
             : [];
-    return { problems, warnings };
+    return { problems, warnings: [...protocol.warnings, ...warnings] };
+}
+
+/**
+ * The cross-stack protocol of a peer (its identity's `protocolVersion`; none is
+ * protocol 1) against this program's (PROTOCOL_VERSION). The same: nothing to say.
+ * Newer: refused, this checkout is older than the one the peer was deployed from.
+ * One behind: read, with a warning naming the peer's `pulumi up` as the next run
+ * (stacks are upgraded one after the other, so each meets a peer not yet upgraded:
+ * refusing it would refuse every run). The rules read every field of an identity, so
+ * one that lacks a field this stack's own identity has, or is further behind, is
+ * refused, naming the stack to deploy again first and from which commit.
+ */
+export function peerProtocolCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
+    // As the peer's program exported it: any field may be absent, whatever the type says.
+    const theirs = peer.protocolVersion ?? 1;
+    const protocol = peer.protocolVersion === undefined ? "protocol 1, no protocolVersion" : `protocol ${theirs}`;
+    const docs = 'docs/upgrade.md, "The cross-stack protocol"';
+    const refused = (problem: string) => ({ problems: [problem], warnings: [] });
+    if (theirs > own.protocolVersion) {
+        return refused(`peer stack "${peerStack}" exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}: it was deployed from a newer checkout; pull that one and run here again (${docs})`);
+    }
+    const missing = Object.keys(own).filter((key) => key !== "protocolVersion" && peer[key as keyof ClusterIdentity] === undefined);
+    if (missing.length > 0 || theirs < own.protocolVersion - 1) {
+        const why = missing.length > 0 ? `its identity (${protocol}) has no ${missing.join(", ")}` : `it exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}`;
+        return refused(
+            `peer stack "${peerStack}" was deployed by a program older than this checkout reads: ${why}; ` +
+                `run \`pulumi up\` on "${peerStack}" from commit c42e6a9 first (it reads every earlier identity and exports a whole one), then here again (${docs})`,
+        );
+    }
+    if (theirs === own.protocolVersion) return { problems: [], warnings: [] };
+    return {
+        problems: [],
+        warnings: [
+            `upgrade under way: peer stack "${peerStack}" still exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}; run \`pulumi up\` on "${peerStack}" next, from this checkout (${docs})`,
+        ],
+    };
 }
 
 /** One side of a pairwise check: an identity and how messages name where it comes from. */
@@ -85,6 +123,8 @@ function peerSide(identity: ClusterIdentity, stack: string): Side {
  */
 export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expectedPeerName: string, peerStack: string): string[] {
     const problems: string[] = [...peerVersionCheck(own, peer, peerStack).problems];
+    // The rules below read every field of the identity, which a refused one may lack.
+    if (peerProtocolCheck(own, peer, peerStack).problems.length > 0) return problems;
     if (peer.clusterName !== expectedPeerName) {
         problems.push(
             `${fullKey("peers")} names cluster "${expectedPeerName}" for stack "${peerStack}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": ` +
@@ -120,7 +160,7 @@ function pairProblems(a: Side, b: Side): string[] {
 
     // Two stacks on one machine would run two kubeadm clusters on it, each resetting the other's.
     // registry.host is comp1, shared by design (lab-wide).
-    const hostsOf = (i: ClusterIdentity) => Object.entries(i.labAddresses ?? {}).filter(([key]) => key !== "registry.host");
+    const hostsOf = (i: ClusterIdentity) => Object.entries(i.labAddresses).filter(([key]) => key !== "registry.host");
     for (const [ka, ip] of hostsOf(x)) {
         const same = hostsOf(y).find(([, other]) => other === ip);
         if (same) problems.push(`${fullKey(ka)} = "${ip}" ${a.where} is ${same[0]} ${b.where} too: each stack builds its own machine; give each stack its own host addresses`);
@@ -149,8 +189,10 @@ function networkOf(side: Side): NetworkFacts {
  */
 export function labViewProblems(cfg: LabConfig, peers: readonly PeerView[]): string[] {
     const own = identityOf(cfg);
-    const seen = peers.filter((p): p is PeerView & { identity: ClusterIdentity } => p.identity !== undefined);
-    const problems = seen.flatMap((p) => peerProblems(own, p.identity, p.clusterName, p.stack));
+    const deployed = peers.filter((p): p is PeerView & { identity: ClusterIdentity } => p.identity !== undefined);
+    const problems = deployed.flatMap((p) => peerProblems(own, p.identity, p.clusterName, p.stack));
+    // The rules between peers read every field of their identities: a peer refused above is left out of them.
+    const seen = deployed.filter((p) => peerProtocolCheck(own, p.identity, p.stack).problems.length === 0);
     seen.forEach((a, i) =>
         seen.slice(i + 1).forEach((b) => {
             const [sa, sb] = [peerSide(a.identity, a.stack), peerSide(b.identity, b.stack)];
@@ -203,12 +245,12 @@ export function consumedOutputs(role: PkiRole, peerRole: PkiRole, trustModel: Tr
 }
 
 /**
- * The role of a peer: from its identity; a peer deployed before identities
- * carried it, or not deployed yet, is taken to be the other role than this
- * stack's when it is the only peer (the two-cluster lab), else "peer".
+ * The role of a peer: from its identity; a peer not deployed yet is taken to be
+ * the other role than this stack's when it is the only peer (the two-cluster
+ * lab), else "peer".
  */
 function roleOf(cfg: LabConfig, peer: Pick<PeerView, "identity">, peerCount: number): PkiRole {
-    if (peer.identity?.pkiRole) return peer.identity.pkiRole;
+    if (peer.identity) return peer.identity.pkiRole;
     return cfg.pki.role === "peer" && peerCount === 1 ? "root" : "peer";
 }
 
@@ -234,10 +276,10 @@ export function rootStackLabel(cfg: LabConfig, peers: readonly PeerView[]): stri
  * next to pick them up. Nothing when the peer is not deployed (it is told so then).
  */
 export function unusedByPeer(cfg: LabConfig, peer: PeerView, peerCount: number, exported: readonly string[]): PeerOutputName[] {
-    const used = peer.plain<UsedFromPeers | string[]>("usedFromPeer");
+    const used = peer.plain<UsedFromPeers>("usedFromPeer");
     if (!peer.identity || used === undefined) return [];
-    // A list: a stack deployed before the roster, whose one peer is this stack.
-    const fromHere = Array.isArray(used) ? used : (used[cfg.cluster.name] ?? []);
+    // None for this cluster: the peer has not run since this cluster joined its roster.
+    const fromHere = used[cfg.cluster.name] ?? [];
     return consumedOutputs(roleOf(cfg, peer, peerCount), cfg.pki.role, cfg.mesh.trustModel).filter((n) => exported.includes(n) && !fromHere.includes(n));
 }
 

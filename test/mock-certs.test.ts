@@ -1,7 +1,7 @@
 // The mock runtime's certificates (offline/engine/mock-cert.ts): real self-signed X.509 in
 // PEM, named after the resource that made them, the same on every run.
 import { X509Certificate } from "crypto";
-import { spiffeBundle } from "../components/spire";
+import { spiffeBundle } from "../components/spire-federation";
 import { mockCertificatePem } from "../offline/engine/mock-cert";
 import { mockOutputs } from "../offline/engine/mocks";
 import { mockCertName } from "./mock-certs";

@@ -14,7 +14,7 @@ import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
-import { labViewProblems, PeerView } from "../stacks/peer";
+import { labViewProblems, PeerView, peerVersionCheck } from "../stacks/peer";
 import { labDirWith, planCommandOutput, planLabQuietly, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 import { mockCertName } from "./mock-certs";
 
@@ -181,6 +181,7 @@ describe("the checks run pairwise over every stack a stack can see", () => {
 
     const own = () => parseLabConfig("comp2", rawConfig("comp2", THREE), SSH);
     const identity = (stack: "comp3" | "comp4", change: Partial<ClusterIdentity> = {}): ClusterIdentity => ({
+        protocolVersion: 2,
         clusterName: CLUSTERS[stack],
         clusterId: stack === "comp3" ? 2 : 3,
         network: stack === "comp3" ? "network2" : "network3",
@@ -190,7 +191,10 @@ describe("the checks run pairwise over every stack a stack can see", () => {
         metallbAddresses: [stack === "comp3" ? "10.5.0.121-10.5.0.139" : "10.5.0.140-10.5.0.159"],
         podCidr: stack === "comp3" ? "10.245.0.0/16" : "10.246.0.0/16",
         serviceCidr: stack === "comp3" ? "10.97.0.0/16" : "10.98.0.0/16",
+        eastWestAddress: stack === "comp3" ? "10.5.0.122" : "10.5.0.141",
+        versions: own().versions,
         pkiRole: "peer",
+        labAddresses: {},
         ...change,
     });
     const view = (stack: "comp3" | "comp4", id?: ClusterIdentity): PeerView => ({
@@ -234,6 +238,57 @@ describe("the checks run pairwise over every stack a stack can see", () => {
                 program: main,
             }),
         ).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbed:cluster\.id is 2 in peer stack "comp3" and 2 in peer stack "comp4"/);
+    });
+    describe("the cross-stack protocol (identity.protocolVersion)", () => {
+        const { protocolVersion: _, ...unversioned } = identity("comp3");
+        const behind = unversioned as ClusterIdentity;
+        const docs = '(docs/upgrade.md, "The cross-stack protocol")';
+
+        test("a peer one protocol behind (no protocolVersion: protocol 1) is read, with a warning naming its `pulumi up` as the next run", () => {
+            expect(peerVersionCheck(identity("comp4"), behind, "comp3")).toEqual({
+                problems: [],
+                warnings: [`upgrade under way: peer stack "comp3" still exports cross-stack protocol 1, no protocolVersion, this checkout protocol 2; run \`pulumi up\` on "comp3" next, from this checkout ${docs}`],
+            });
+            // Read: every rule still holds it.
+            expect(labViewProblems(own(), [view("comp3", behind), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+                'zta-testbed:cluster.network is "network2" in peer stack "comp3" and "network2" in peer stack "comp4": the clusters are on different networks; name them differently',
+            ]);
+        });
+
+        test("a peer of a newer protocol is refused: this checkout is older than the one it was deployed from", () => {
+            expect(labViewProblems(own(), [view("comp3", identity("comp3", { protocolVersion: 3 })), view("comp4", identity("comp4"))])).toEqual([
+                `peer stack "comp3" exports cross-stack protocol 3, this checkout protocol 2: it was deployed from a newer checkout; pull that one and run here again ${docs}`,
+            ]);
+        });
+
+        test("a peer deployed before its identity had every field is refused, and left out of the rules that read them", () => {
+            const { eastWestAddress: _e, versions: _v, pkiRole: _p, labAddresses: _l, ...early } = behind;
+            expect(labViewProblems(own(), [view("comp3", early as ClusterIdentity), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+                'peer stack "comp3" was deployed by a program older than this checkout reads: its identity (protocol 1, no protocolVersion) has no eastWestAddress, versions, pkiRole, labAddresses; ' +
+                    `run \`pulumi up\` on "comp3" from commit c42e6a9 first (it reads every earlier identity and exports a whole one), then here again ${docs}`,
+            ]);
+        });
+
+        test("the program: comp2 warns of comp3's identity without protocolVersion, and refuses one without the fields", async () => {
+            const file = readStackConfig(THREE, "comp2");
+            const evaluate = (comp3: ClusterIdentity) =>
+                evaluateStack({
+                    project: "zta-testbed",
+                    stack: "comp2",
+                    config: file.config,
+                    secretKeys: file.secretKeys,
+                    deployed: { comp3: { identity: { value: comp3, secret: false } }, comp4: { identity: { value: identity("comp4"), secret: false } } },
+                    program: main,
+                });
+            const { warnings } = await evaluate(behind);
+            expect(warnings.filter((w) => w.includes("cross-stack protocol"))).toEqual([
+                `upgrade under way: peer stack "comp3" still exports cross-stack protocol 1, no protocolVersion, this checkout protocol 2; run \`pulumi up\` on "comp3" next, from this checkout ${docs}`,
+            ]);
+            const { pkiRole: _p, ...early } = behind;
+            await expect(evaluate(early as ClusterIdentity)).rejects.toThrow(
+                /Pulumi\.comp2\.yaml: peer stack "comp3" was deployed by a program older than this checkout reads: its identity \(protocol 1, no protocolVersion\) has no pkiRole; run `pulumi up` on "comp3" from commit c42e6a9 first/,
+            );
+        });
     });
 });
 

@@ -19,9 +19,10 @@ const OLD_PINS = {
     grafana: "12.11.1",
 };
 
-function identity(stack: string, versions: Record<string, string> | undefined): ClusterIdentity {
+function identity(stack: string, versions: Record<string, string>): ClusterIdentity {
     const raw = rawConfig(stack) as Record<string, any>;
     return {
+        protocolVersion: 2,
         clusterName: raw.cluster.name,
         clusterId: raw.cluster.id,
         network: raw.cluster.network,
@@ -31,7 +32,10 @@ function identity(stack: string, versions: Record<string, string> | undefined): 
         metallbAddresses: raw.metallb.addresses,
         podCidr: raw.cluster.podCidr,
         serviceCidr: raw.cluster.serviceCidr,
-        versions: versions as ClusterIdentity["versions"],
+        eastWestAddress: raw.metallb.eastWestAddress,
+        versions: versions as unknown as ClusterIdentity["versions"],
+        pkiRole: raw.pki.role,
+        labAddresses: {},
     };
 }
 
@@ -68,8 +72,15 @@ describe("one set of versions in both stacks", () => {
         );
     });
 
-    test("a peer deployed before identities carried versions is not compared", () => {
-        expect(peerVersionCheck(identity("comp3", NEW), identity("comp2", undefined), "comp2")).toEqual({ problems: [], warnings: [] });
+    test("a peer deployed before identities carried versions is refused, naming the stack to deploy again first and from which commit", () => {
+        const { protocolVersion: _, versions: __, ...before } = identity("comp2", NEW);
+        expect(peerVersionCheck(identity("comp3", NEW), before as ClusterIdentity, "comp2")).toEqual({
+            problems: [
+                'peer stack "comp2" was deployed by a program older than this checkout reads: its identity (protocol 1, no protocolVersion) has no versions; ' +
+                    'run `pulumi up` on "comp2" from commit c42e6a9 first (it reads every earlier identity and exports a whole one), then here again (docs/upgrade.md, "The cross-stack protocol")',
+            ],
+            warnings: [],
+        });
     });
 
     test("the offline plan refuses a stack file that pins its own versions (they are lab-wide, in Pulumi.yaml)", async () => {

@@ -31,7 +31,7 @@ export function networkFacts(cluster: Pick<ClusterIdentity, "podCidr" | "service
         owner,
         ranges: ranges.filter((r): r is { key: "podCidr" | "serviceCidr"; range: Ipv4Range } => r.range !== undefined),
         pools: cluster.metallbAddresses.map((a) => parseAddressRange(a)).filter((r): r is Ipv4Range => r !== undefined),
-        machines: cluster.labAddresses ?? {},
+        machines: cluster.labAddresses,
     };
 }
 
