@@ -84,7 +84,7 @@ export function declareFederation(name: string, fed: FederationArgs, opts: pulum
         trustDomain: fed.trustDomain,
         bundleEndpointURL,
         endpointSPIFFEID: serverSpiffeId(fed.trustDomain),
-        ...optionalBundle(root),
+        trustDomainBundle: spiffeBundle(root),
     }));
 
     // One ClusterFederatedTrustDomain per peer, named after its cluster.
@@ -139,21 +139,4 @@ export function spiffeBundle(pem: string): string {
         return { use: "x509-svid", ...cert.publicKey.export({ format: "jwk" }), x5c: [cert.raw.toString("base64")] };
     });
     return JSON.stringify({ keys });
-}
-
-/**
- * The bundle for the `federation` output. A root that is not a PEM certificate
- * cannot be turned into one (the offline plan's mock certificates): the output then
- * has no bundle and the peer bootstraps by hand, as the warning says.
- */
-function optionalBundle(root: string): { trustDomainBundle?: string } {
-    try {
-        return { trustDomainBundle: spiffeBundle(root) };
-    } catch (err) {
-        pulumi.log.warn(
-            `this trust domain's root CA could not be read as a PEM certificate (${(err as Error).message}): the federation output carries no trustDomainBundle; ` +
-                "bootstrap the peer by hand: `spire-server bundle show -format spiffe` here, then `spire-server bundle set -format spiffe -id spiffe://<this trust domain>` on the peer",
-        );
-        return {};
-    }
 }

@@ -296,10 +296,6 @@ describe("the federated trust model", () => {
         expect(v["spire-agent"].sds).toMatchObject({ defaultBundleName: "null", defaultAllBundlesName: "ROOTCA" });
     });
 
-    test.each(PEERS)("%s: the plan's root is a PEM certificate, so the plan does not say the initial bundle is missing", (stack) => {
-        expect(stackOf(federated, stack).warnings.join("\n")).not.toMatch(/federation output carries no trustDomainBundle/);
-    });
-
     test("a stack whose peer has not exported its endpoint yet declares no ClusterFederatedTrustDomain, and says so", async () => {
         const dir = federatedLabDir();
         const file = readStackConfig(dir, "comp2");
