@@ -11,12 +11,20 @@ export default tseslint.config(
     {
         rules: {
             // Leaving a value out by destructuring (`const { provider, ...rest } = opts`) is how the code drops a key.
-            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true }],
+            "@typescript-eslint/no-unused-vars": [
+                "error",
+                { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true },
+            ],
         },
     },
     {
         // Parsed YAML (stack files the tests edit, chart manifests and CRDs) has no type; `any` says so.
-        files: ["test/**/*.ts", "offline/check/charts.ts", "offline/check/check-charts.ts", "offline/check/check-schemas.ts"],
+        files: [
+            "test/**/*.ts",
+            "offline/check/charts.ts",
+            "offline/check/check-charts.ts",
+            "offline/check/check-schemas.ts",
+        ],
         rules: { "@typescript-eslint/no-explicit-any": "off" },
     },
     {
@@ -26,7 +34,10 @@ export default tseslint.config(
     },
     {
         files: ["**/*.js"],
-        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly", process: "readonly" } },
+        languageOptions: {
+            sourceType: "commonjs",
+            globals: { require: "readonly", module: "writable", __dirname: "readonly", process: "readonly" },
+        },
         rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );

@@ -10,7 +10,10 @@ module.exports = {
     roots: ["<rootDir>/test"],
     transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
     // Loaded on first use (test/lazy/typescript.js says why).
-    moduleNameMapper: { "^typescript$": "<rootDir>/test/lazy/typescript.js", "^@npmcli/arborist$": "<rootDir>/test/lazy/arborist.js" },
+    moduleNameMapper: {
+        "^typescript$": "<rootDir>/test/lazy/typescript.js",
+        "^@npmcli/arborist$": "<rootDir>/test/lazy/arborist.js",
+    },
     globalSetup: "<rootDir>/test/global-setup.ts",
     globalTeardown: "<rootDir>/test/global-teardown.ts",
     // Jest's default leaves a core to its parent process, which only waits here: one worker on two cores.

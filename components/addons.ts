@@ -59,10 +59,27 @@ export function istioDashboardValues(): Record<string, unknown> {
         dashboardProviders: {
             "dashboardproviders.yaml": {
                 apiVersion: 1,
-                providers: [{ name: "istio", orgId: 1, folder: "Istio", type: "file", disableDeletion: true, editable: false, options: { path: "/var/lib/grafana/dashboards/istio" } }],
+                providers: [
+                    {
+                        name: "istio",
+                        orgId: 1,
+                        folder: "Istio",
+                        type: "file",
+                        disableDeletion: true,
+                        editable: false,
+                        options: { path: "/var/lib/grafana/dashboards/istio" },
+                    },
+                ],
             },
         },
-        dashboards: { istio: Object.fromEntries(Object.entries(ISTIO_DASHBOARDS).map(([name, { gnetId, revision }]) => [name, { gnetId, revision, datasource: "Prometheus" }])) },
+        dashboards: {
+            istio: Object.fromEntries(
+                Object.entries(ISTIO_DASHBOARDS).map(([name, { gnetId, revision }]) => [
+                    name,
+                    { gnetId, revision, datasource: "Prometheus" },
+                ]),
+            ),
+        },
     };
 }
 const GRAFANA_ADMIN_USER = "admin";
@@ -132,7 +149,11 @@ export class Addons extends pulumi.ComponentResource {
         if (args.grafana) {
             // The component's `provider` option reaches its Kubernetes children only: the random package's
             // default provider creates this (the cluster's Kubernetes provider would refuse it).
-            const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
+            const password = new random.RandomPassword(
+                `${name}-grafana-admin`,
+                { length: 32, special: false },
+                { parent: this },
+            );
             this.grafanaAdminPassword = pulumi.secret(password.result);
             grafanaSecret = new k8s.core.v1.Secret(
                 `${name}-grafana-admin`,
@@ -179,8 +200,19 @@ export class Addons extends pulumi.ComponentResource {
         }
 
         if (args.kiali) {
-            const signingKey = new random.RandomPassword(`${name}-kiali-signing-key`, { length: 32, special: false }, { parent: this });
-            const keySecret = new k8s.core.v1.Secret(`${name}-kiali-signing-key`, { metadata: { name: "kiali-signing-key", namespace: ns }, stringData: { key: pulumi.secret(signingKey.result) } }, release);
+            const signingKey = new random.RandomPassword(
+                `${name}-kiali-signing-key`,
+                { length: 32, special: false },
+                { parent: this },
+            );
+            const keySecret = new k8s.core.v1.Secret(
+                `${name}-kiali-signing-key`,
+                {
+                    metadata: { name: "kiali-signing-key", namespace: ns },
+                    stringData: { key: pulumi.secret(signingKey.result) },
+                },
+                release,
+            );
             helmRelease(
                 `${name}-kiali`,
                 {
@@ -213,6 +245,10 @@ export class Addons extends pulumi.ComponentResource {
             );
         }
 
-        this.registerOutputs({ prometheusUrl: this.prometheusUrl, grafanaUrl: this.grafanaUrl, grafanaAdminPassword: this.grafanaAdminPassword });
+        this.registerOutputs({
+            prometheusUrl: this.prometheusUrl,
+            grafanaUrl: this.grafanaUrl,
+            grafanaAdminPassword: this.grafanaAdminPassword,
+        });
     }
 }

@@ -8,7 +8,8 @@ import { gatewaySelectorLabels } from "./gateway-labels";
 // networking.istio.io/v1 Gateway spec, the fields we use, from the Istio CRD
 // (crd-all.gen.yaml, Gateway v1: servers[].port requires number, protocol, name;
 // servers[] requires port and hosts).
-export type ServerTlsMode = "PASSTHROUGH" | "SIMPLE" | "MUTUAL" | "AUTO_PASSTHROUGH" | "ISTIO_MUTUAL" | "OPTIONAL_MUTUAL";
+export type ServerTlsMode =
+    "PASSTHROUGH" | "SIMPLE" | "MUTUAL" | "AUTO_PASSTHROUGH" | "ISTIO_MUTUAL" | "OPTIONAL_MUTUAL";
 
 export interface GatewayPort {
     readonly number: number;
@@ -22,7 +23,11 @@ export interface GatewayServer {
     readonly hosts: string[];
     readonly name?: string;
     readonly bind?: string;
-    readonly tls?: { readonly mode?: ServerTlsMode; readonly credentialName?: string; readonly subjectAltNames?: string[] };
+    readonly tls?: {
+        readonly mode?: ServerTlsMode;
+        readonly credentialName?: string;
+        readonly subjectAltNames?: string[];
+    };
 }
 
 export interface GatewaySpec {
@@ -39,7 +44,13 @@ export interface GatewaySpec {
 export function crossNetworkGatewaySpec(gatewayName: string): GatewaySpec {
     return {
         selector: gatewaySelectorLabels(gatewayName),
-        servers: [{ port: { number: CROSS_NETWORK_PORT, name: "tls", protocol: "TLS" }, tls: { mode: "AUTO_PASSTHROUGH" }, hosts: ["*.local"] }],
+        servers: [
+            {
+                port: { number: CROSS_NETWORK_PORT, name: "tls", protocol: "TLS" },
+                tls: { mode: "AUTO_PASSTHROUGH" },
+                hosts: ["*.local"],
+            },
+        ],
     };
 }
 
@@ -79,9 +90,19 @@ export class EastWestGateway extends pulumi.ComponentResource {
 
         this.release = gatewayRelease(
             `${name}-release`,
-            { name: EAST_WEST_GATEWAY, version: args.version, hub: args.hub, namespace: args.namespace, address: args.address, values: { networkGateway: args.network } },
+            {
+                name: EAST_WEST_GATEWAY,
+                version: args.version,
+                hub: args.hub,
+                namespace: args.namespace,
+                address: args.address,
+                values: { networkGateway: args.network },
+            },
             // No data flows: istiod injects the proxy, MetalLB assigns the address, SPIRE serves the CSI socket.
-            { parent: this, dependsOn: [args.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
+            {
+                parent: this,
+                dependsOn: [args.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])],
+            },
         );
 
         this.gateway = new TypedCustomResource<GatewaySpec>(

@@ -29,14 +29,27 @@ export interface GatewayLabelValues {
  * labels, every `labels` entry except app/istio (which would only override the
  * selector labels), and with `networkGateway` the network label.
  */
-export function gatewayRenderedLabels(values: GatewayLabelValues): { pod: Record<string, string>; service: Record<string, string> } {
+export function gatewayRenderedLabels(values: GatewayLabelValues): {
+    pod: Record<string, string>;
+    service: Record<string, string>;
+} {
     const selector = { ...gatewaySelectorLabels(values.name) };
     if (values.labels?.app) selector.app = values.labels.app;
     if (values.labels?.istio) selector.istio = values.labels.istio;
-    const extra = Object.fromEntries(Object.entries({ "istio.io/dataplane-mode": "none", ...values.labels }).filter(([k]) => k !== "app" && k !== "istio"));
+    const extra = Object.fromEntries(
+        Object.entries({ "istio.io/dataplane-mode": "none", ...values.labels }).filter(
+            ([k]) => k !== "app" && k !== "istio",
+        ),
+    );
     const network: Record<string, string> = values.networkGateway ? { [NETWORK_LABEL]: values.networkGateway } : {};
     return {
-        pod: { "sidecar.istio.io/inject": "true", ...selector, "app.kubernetes.io/name": values.name, ...extra, ...network },
+        pod: {
+            "sidecar.istio.io/inject": "true",
+            ...selector,
+            "app.kubernetes.io/name": values.name,
+            ...extra,
+            ...network,
+        },
         service: { "app.kubernetes.io/name": values.name, ...selector, ...extra, ...network },
     };
 }

@@ -47,9 +47,18 @@ export function spiffeSocketValues(waitImage: string): Record<string, unknown> {
             {
                 name: "wait-for-spire-socket",
                 image: waitImage,
-                command: ["sh", "-c", `until [ -S ${WORKLOAD_SOCKET} ]; do echo "waiting for ${WORKLOAD_SOCKET}"; sleep 2; done`],
+                command: [
+                    "sh",
+                    "-c",
+                    `until [ -S ${WORKLOAD_SOCKET} ]; do echo "waiting for ${WORKLOAD_SOCKET}"; sleep 2; done`,
+                ],
                 volumeMounts: [{ name: WORKLOAD_SOCKET_VOLUME, mountPath: WORKLOAD_SOCKET_DIR, readOnly: true }],
-                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, runAsUser: 1337 },
+                securityContext: {
+                    allowPrivilegeEscalation: false,
+                    capabilities: { drop: ["ALL"] },
+                    runAsNonRoot: true,
+                    runAsUser: 1337,
+                },
             },
         ],
     };

@@ -85,13 +85,34 @@ export class HostPrep extends pulumi.ComponentResource {
         const { host } = args;
         const { connection, target } = sshHost(host.address, host.sshPort, host.sshUser, args.sshPrivateKey);
         // A command that runs `script` with `inputs` as arguments, re-run when either changes.
-        const run = (step: string, script: HostScript, inputs: string[], extra: Partial<command.remote.CommandArgs>, stepOpts: pulumi.CustomResourceOptions) =>
-            new command.remote.Command(`${name}-${step}`, { connection, create: scriptCommand(script, inputs), triggers: [target, scriptHash(script.text, inputs)], ...extra }, { parent: this, ...stepOpts });
+        const run = (
+            step: string,
+            script: HostScript,
+            inputs: string[],
+            extra: Partial<command.remote.CommandArgs>,
+            stepOpts: pulumi.CustomResourceOptions,
+        ) =>
+            new command.remote.Command(
+                `${name}-${step}`,
+                {
+                    connection,
+                    create: scriptCommand(script, inputs),
+                    triggers: [target, scriptHash(script.text, inputs)],
+                    ...extra,
+                },
+                { parent: this, ...stepOpts },
+            );
 
         const gate = connectionGate(name, { connection, target }, this);
 
         const { minor, versionPrefix } = kubernetesPackages(args.kubernetesVersion);
-        const prepare = run("prepare", PREPARE, [minor, versionPrefix, ...(args.localVolumeDirs ?? [])], {}, { dependsOn: [gate] });
+        const prepare = run(
+            "prepare",
+            PREPARE,
+            [minor, versionPrefix, ...(args.localVolumeDirs ?? [])],
+            {},
+            { dependsOn: [gate] },
+        );
 
         let trust: command.remote.Command | undefined;
         if (args.registryCaCert !== undefined) {
@@ -113,7 +134,13 @@ export class HostPrep extends pulumi.ComponentResource {
         }
 
         const kubeProxy = args.kubeProxy ? "with-kube-proxy" : "without-kube-proxy";
-        const init = run("kubeadm-init", INIT, [host.address, args.podCidr, args.serviceCidr, kubeProxy], {}, { dependsOn: [prepare] });
+        const init = run(
+            "kubeadm-init",
+            INIT,
+            [host.address, args.podCidr, args.serviceCidr, kubeProxy],
+            {},
+            { dependsOn: [prepare] },
+        );
 
         // kubeadm reset is only ever a delete step, of a command of its own without triggers:
         // a replaced kubeadm-init must never reset the cluster it just checked. It is declared
@@ -142,7 +169,11 @@ export class HostPrep extends pulumi.ComponentResource {
                 logging: "none",
             },
             // The provider built from this kubeconfig deploys pods that pull from the lab registry: trust first.
-            { parent: this, dependsOn: trust ? [resetGuard, trust] : [resetGuard], additionalSecretOutputs: ["stdout"] },
+            {
+                parent: this,
+                dependsOn: trust ? [resetGuard, trust] : [resetGuard],
+                additionalSecretOutputs: ["stdout"],
+            },
         );
         this.kubeconfig = pulumi.secret(read.stdout);
         this.apiServer = pulumi.output(`https://${host.address}:6443`);

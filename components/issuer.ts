@@ -40,7 +40,12 @@ export interface RealmImport {
         readonly serviceAccountsEnabled: true;
         readonly standardFlowEnabled: false;
         readonly directAccessGrantsEnabled: false;
-        readonly protocolMappers: { name: string; protocol: "openid-connect"; protocolMapper: string; config: Record<string, string> }[];
+        readonly protocolMappers: {
+            name: string;
+            protocol: "openid-connect";
+            protocolMapper: string;
+            config: Record<string, string>;
+        }[];
     }[];
 }
 
@@ -72,7 +77,11 @@ export function realmImport(realm: string, clients: readonly RealmClient[]): Rea
                     name: `${clientId}-audience`,
                     protocol: "openid-connect",
                     protocolMapper: "oidc-audience-mapper",
-                    config: { "included.client.audience": clientId, "access.token.claim": "true", "id.token.claim": "false" },
+                    config: {
+                        "included.client.audience": clientId,
+                        "access.token.claim": "true",
+                        "id.token.claim": "false",
+                    },
                 },
             ],
         })),
@@ -116,7 +125,11 @@ export class LabIssuer extends pulumi.ComponentResource {
 
         const { key, cert } = comp1ServerCertificate(name, args, this);
         const clientSecret = new random.RandomPassword(`${name}-client-secret`, { length: 40, special: false }, child);
-        const otherClientSecret = new random.RandomPassword(`${name}-other-client-secret`, { length: 40, special: false }, child);
+        const otherClientSecret = new random.RandomPassword(
+            `${name}-other-client-secret`,
+            { length: 40, special: false },
+            child,
+        );
         this.clientSecret = pulumi.secret(clientSecret.result);
         this.otherClientId = otherAudienceClientId(args.clientId);
         this.otherClientSecret = pulumi.secret(otherClientSecret.result);
@@ -125,13 +138,21 @@ export class LabIssuer extends pulumi.ComponentResource {
         const gate = connectionGate(name, ssh, this);
         const inputs = [args.image, args.address, String(args.port), args.realm];
         // Everything secret travels on standard input: certificate, its CA, key, realm (with the client secrets).
-        const stdin = pulumi.all([cert.certPem, pulumi.output(args.servicesCaCert), key.privateKeyPem, this.clientSecret, this.otherClientSecret]).apply(([leaf, root, pem, secret, otherSecret]) => {
-            const realm = realmImport(args.realm, [
-                { clientId: args.clientId, secret },
-                { clientId: this.otherClientId, secret: otherSecret },
-            ]);
-            return `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realm)}\n`;
-        });
+        const stdin = pulumi
+            .all([
+                cert.certPem,
+                pulumi.output(args.servicesCaCert),
+                key.privateKeyPem,
+                this.clientSecret,
+                this.otherClientSecret,
+            ])
+            .apply(([leaf, root, pem, secret, otherSecret]) => {
+                const realm = realmImport(args.realm, [
+                    { clientId: args.clientId, secret },
+                    { clientId: this.otherClientId, secret: otherSecret },
+                ]);
+                return `${leaf.trimEnd()}\n${root.trimEnd()}\n${pem.trimEnd()}\nrealm: ${JSON.stringify(realm)}\n`;
+            });
         new command.remote.Command(
             `${name}-container`,
             {

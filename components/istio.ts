@@ -1,7 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { ClusterNetwork, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SPIFFE_CSI_DRIVER, SPIRE_MANAGED_LABEL } from "../model/lab";
+import {
+    ClusterNetwork,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    MeshIdentity,
+    SPIFFE_CSI_DRIVER,
+    SPIRE_MANAGED_LABEL,
+} from "../model/lab";
 import { helmRelease } from "./chart";
 import { gatewayRelease, ISTIO_HUB, istioChart, WORKLOAD_SOCKET_DIR, WORKLOAD_SOCKET_VOLUME } from "./gateway";
 import { gatewaySelectorLabels, NETWORK_LABEL } from "./gateway-labels";
@@ -16,7 +23,12 @@ import { IstioCaFiles } from "./pki";
 export const READER_RBAC_OFF = { enableReaderRBAC: false } as const;
 
 /** The keys of istiod's plugged-in CA Secret `cacerts` (all four, or istiod reports an incomplete bundle). */
-export const CACERTS_KEYS: readonly (keyof IstioCaFiles)[] = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"];
+export const CACERTS_KEYS: readonly (keyof IstioCaFiles)[] = [
+    "ca-cert.pem",
+    "ca-key.pem",
+    "root-cert.pem",
+    "cert-chain.pem",
+];
 
 /**
  * The `spire` injection template, for workloads annotated
@@ -137,7 +149,12 @@ export const FEDERATED_DEFAULT_TEMPLATES = ["sidecar", "spire"];
  */
 export function meshConfigOf(trustDomain: string, federation: IstioFederation | undefined): Record<string, unknown> {
     const peers = federation?.peers ?? [];
-    return { trustDomain, ...(peers.length > 0 ? { caCertificates: peers.map((p) => ({ pem: p.rootCaCert, trustDomains: [p.trustDomain] })) } : {}) };
+    return {
+        trustDomain,
+        ...(peers.length > 0
+            ? { caCertificates: peers.map((p) => ({ pem: p.rootCaCert, trustDomains: [p.trustDomain] })) }
+            : {}),
+    };
 }
 
 /** What istiod's CA is made of. */
@@ -176,10 +193,23 @@ export class IstioPrimary extends pulumi.ComponentResource {
         this.hub = args.hub ?? ISTIO_HUB;
 
         // istiod reads the network of its own namespace from this label (Helm install step 1).
-        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } }, { parent: this });
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: ISTIO_NAMESPACE, labels: { [NETWORK_LABEL]: args.network } } },
+            { parent: this },
+        );
         this.namespace = ns.metadata.name;
 
-        this.base = helmRelease(`${name}-base`, { ref: istioChart("base", args.version), namespace: this.namespace, releaseName: "istio-base", values: { global: READER_RBAC_OFF } }, { parent: this });
+        this.base = helmRelease(
+            `${name}-base`,
+            {
+                ref: istioChart("base", args.version),
+                namespace: this.namespace,
+                releaseName: "istio-base",
+                values: { global: READER_RBAC_OFF },
+            },
+            { parent: this },
+        );
 
         this.ingressSelector = gatewaySelectorLabels(INGRESS_GATEWAY);
         const ca = args.ca;
@@ -197,7 +227,9 @@ export class IstioPrimary extends pulumi.ComponentResource {
             {
                 metadata: { name: "cacerts", namespace: this.namespace },
                 type: "Opaque",
-                stringData: Object.fromEntries(CACERTS_KEYS.map((k) => [k, pulumi.secret(ca.istioCa.apply((files) => files[k]))])),
+                stringData: Object.fromEntries(
+                    CACERTS_KEYS.map((k) => [k, pulumi.secret(ca.istioCa.apply((files) => files[k]))]),
+                ),
             },
             { parent: this, additionalSecretOutputs: ["data", "stringData"] },
         ));
@@ -209,11 +241,20 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 namespace: this.namespace,
                 releaseName: "istiod",
                 values: {
-                    global: { hub: this.hub, meshID: args.meshId, multiCluster: { clusterName: args.clusterName }, network: args.network, ...READER_RBAC_OFF },
+                    global: {
+                        hub: this.hub,
+                        meshID: args.meshId,
+                        multiCluster: { clusterName: args.clusterName },
+                        network: args.network,
+                        ...READER_RBAC_OFF,
+                    },
                     meshConfig: meshConfigOf(args.trustDomain, args.federation),
                     // Federated model: every injected pod gets its identity from SPIRE (and with it the
                     // peers' bundles, scoped to their trust domains); istiod's CA carries only this cluster's root.
-                    sidecarInjectorWebhook: { templates: { spire: SPIRE_TEMPLATE }, ...(args.federation ? { defaultTemplates: FEDERATED_DEFAULT_TEMPLATES } : {}) },
+                    sidecarInjectorWebhook: {
+                        templates: { spire: SPIRE_TEMPLATE },
+                        ...(args.federation ? { defaultTemplates: FEDERATED_DEFAULT_TEMPLATES } : {}),
+                    },
                     // Top-level in the Helm chart (`pilot.` is the IstioOperator path and is
                     // silently ignored): istiod fetches the issuer's JWKS trusting this CA (istio#46350).
                     ...(args.jwksCaCert !== undefined ? { jwksResolverExtraRootCA: args.jwksCaCert } : {}),
@@ -238,7 +279,10 @@ export class IstioPrimary extends pulumi.ComponentResource {
             },
             // No data flows: the gateway's proxy is injected by istiod's webhook, its
             // LoadBalancer address comes from MetalLB, and its identity from SPIRE's CSI socket.
-            { parent: this, dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])] },
+            {
+                parent: this,
+                dependsOn: [this.istiod, ...(args.clusterNetwork?.loadBalancer ?? []), ...(args.identity?.ready ?? [])],
+            },
         );
 
         this.registerOutputs({
@@ -261,7 +305,9 @@ export const INGRESS_CREDENTIAL = "ingress-tls";
  * status-port 15021, http2 80, https 443, each targetPort = port) is replaced so
  * that port 80 is not even open unless it redirects.
  */
-export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: string; port: number; protocol: string; targetPort: number }[] {
+export function ingressServicePorts(
+    plainHttp: "off" | "redirect",
+): { name: string; port: number; protocol: string; targetPort: number }[] {
     const port = (name: string, n: number) => ({ name, port: n, protocol: "TCP", targetPort: n });
     return [port("status-port", 15021), ...(plainHttp === "redirect" ? [port("http2", 80)] : []), port("https", 443)];
 }
@@ -283,7 +329,13 @@ export function ingressServicePorts(plainHttp: "off" | "redirect"): { name: stri
  * client that trusts only the lab root can build the chain. The certificate
  * is public (visible in the plan); the key only ever travels as a secret.
  */
-function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: IstioCaArgs, args: IstioPrimaryArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+function ingressCredential(
+    name: string,
+    namespace: pulumi.Input<string>,
+    ca: IstioCaArgs,
+    args: IstioPrimaryArgs,
+    opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Secret {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
     const hostName = args.ingressTls.hostName;
     const csr = new tls.CertRequest(
@@ -316,7 +368,9 @@ function ingressCredential(name: string, namespace: pulumi.Input<string>, ca: Is
             metadata: { name: INGRESS_CREDENTIAL, namespace },
             type: "kubernetes.io/tls",
             stringData: {
-                "tls.crt": pulumi.all([cert.certPem, intermediate]).apply(([leaf, ca]) => `${leaf.trimEnd()}\n${ca.trimEnd()}\n`),
+                "tls.crt": pulumi
+                    .all([cert.certPem, intermediate])
+                    .apply(([leaf, ca]) => `${leaf.trimEnd()}\n${ca.trimEnd()}\n`),
                 "tls.key": pulumi.secret(key.privateKeyPem),
             },
         },

@@ -34,7 +34,9 @@ export interface AuthorizationPolicySpec {
 
 export interface AuthorizationRule {
     readonly from?: { readonly source: AuthorizationSource }[];
-    readonly to?: { readonly operation: { readonly methods?: string[]; readonly paths?: string[]; readonly ports?: string[] } }[];
+    readonly to?: {
+        readonly operation: { readonly methods?: string[]; readonly paths?: string[]; readonly ports?: string[] };
+    }[];
 }
 
 export interface AuthorizationSource {
@@ -136,8 +138,14 @@ export function principalOf(trustDomain: string, sa: ServiceAccountRef): string 
 }
 
 /** The principals a policy admits for `callers`: each in this trust domain, and one per peer trust domain for those `fromPeers`. */
-export function callerPrincipals(trustDomain: string, peerTrustDomains: readonly string[], callers: readonly Caller[]): string[] {
-    return callers.flatMap((c) => [trustDomain, ...(c.fromPeers ? peerTrustDomains : [])].map((td) => principalOf(td, c)));
+export function callerPrincipals(
+    trustDomain: string,
+    peerTrustDomains: readonly string[],
+    callers: readonly Caller[],
+): string[] {
+    return callers.flatMap((c) =>
+        [trustDomain, ...(c.fromPeers ? peerTrustDomains : [])].map((td) => principalOf(td, c)),
+    );
 }
 
 /**
@@ -217,7 +225,16 @@ export class MeshPolicies extends pulumi.ComponentResource {
                 apiVersion: "security.istio.io/v1",
                 kind: "RequestAuthentication",
                 metadata: { name: "ingress-jwt", namespace: args.ingressNamespace },
-                spec: { selector: ingress, jwtRules: [{ issuer: args.issuer, jwksUri: args.jwksUri, ...(args.audiences.length > 0 ? { audiences: args.audiences } : {}) }] },
+                spec: {
+                    selector: ingress,
+                    jwtRules: [
+                        {
+                            issuer: args.issuer,
+                            jwksUri: args.jwksUri,
+                            ...(args.audiences.length > 0 ? { audiences: args.audiences } : {}),
+                        },
+                    ],
+                },
             },
             child,
         );
@@ -260,7 +277,21 @@ export class MeshPolicies extends pulumi.ComponentResource {
                         spec: {
                             selector: { matchLabels: allow.workload },
                             action: "ALLOW",
-                            rules: [{ from: [{ source: { principals: callerPrincipals(args.trustDomain, args.peerTrustDomains, allow.callers) } }] }],
+                            rules: [
+                                {
+                                    from: [
+                                        {
+                                            source: {
+                                                principals: callerPrincipals(
+                                                    args.trustDomain,
+                                                    args.peerTrustDomains,
+                                                    allow.callers,
+                                                ),
+                                            },
+                                        },
+                                    ],
+                                },
+                            ],
                         },
                     },
                     child,
@@ -275,7 +306,16 @@ export class MeshPolicies extends pulumi.ComponentResource {
                         metadata: { name: `${svc.service}-servers`, namespace: ns.namespace },
                         spec: {
                             host: `${svc.service}.${ns.name}.svc.cluster.local`,
-                            trafficPolicy: { tls: { mode: "ISTIO_MUTUAL", subjectAltNames: servingSans([args.trustDomain, ...args.peerTrustDomains], ns.name, svc) } },
+                            trafficPolicy: {
+                                tls: {
+                                    mode: "ISTIO_MUTUAL",
+                                    subjectAltNames: servingSans(
+                                        [args.trustDomain, ...args.peerTrustDomains],
+                                        ns.name,
+                                        svc,
+                                    ),
+                                },
+                            },
                         },
                     },
                     child,
@@ -283,6 +323,10 @@ export class MeshPolicies extends pulumi.ComponentResource {
             }
         }
 
-        this.registerOutputs({ peerAuthentication: this.peerAuthentication, ingressJwt: this.ingressJwt, ingressRequireJwt: this.ingressRequireJwt });
+        this.registerOutputs({
+            peerAuthentication: this.peerAuthentication,
+            ingressJwt: this.ingressJwt,
+            ingressRequireJwt: this.ingressRequireJwt,
+        });
     }
 }

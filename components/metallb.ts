@@ -90,8 +90,14 @@ export class MetalLBPool extends pulumi.ComponentResource {
 
         // https://metallb.universe.tf/installation/ (Helm): "the namespace MetalLB is deployed to
         // must be labelled" with the privileged level for enforce, audit and warn.
-        const privileged = Object.fromEntries(["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, "privileged"]));
-        const namespace = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels: privileged } }, child);
+        const privileged = Object.fromEntries(
+            ["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, "privileged"]),
+        );
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            { metadata: { name: args.namespace, labels: privileged } },
+            child,
+        );
 
         const ref: ChartRef = { chart: METALLB_CHART, repo: METALLB_REPO, version: args.version };
         this.release = helmRelease(

@@ -60,7 +60,11 @@ export function rootCommonName(trustDomain: string): string {
  * keys, the certificates the root signed for them, and the root. Pure: the keys
  * go in and come out in the files of this stack's own Secrets, nowhere else.
  */
-export function assembleIntermediates(keys: IntermediateKeys, signed: SignedIntermediates, root: string): ClusterIntermediates {
+export function assembleIntermediates(
+    keys: IntermediateKeys,
+    signed: SignedIntermediates,
+    root: string,
+): ClusterIntermediates {
     return {
         istio: {
             "ca-cert.pem": signed.istio,
@@ -91,21 +95,35 @@ export class ClusterCa extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterCaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:pki:ClusterCa", name, {}, opts);
         const request = (kind: string, commonName: string) => {
-            const key = new tls.PrivateKey(`${name}-${kind}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
-            const csr = new tls.CertRequest(`${name}-${kind}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: ORGANIZATION } }, { parent: this });
+            const key = new tls.PrivateKey(
+                `${name}-${kind}-key`,
+                { algorithm: "RSA", rsaBits: 4096 },
+                { parent: this },
+            );
+            const csr = new tls.CertRequest(
+                `${name}-${kind}-csr`,
+                { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: ORGANIZATION } },
+                { parent: this },
+            );
             return { key: key.privateKeyPem, csr: csr.certRequestPem };
         };
         const istio = request("istio", `Istio intermediate CA ${args.clusterName}`);
         const spire = request("spire", `SPIRE upstream CA ${args.clusterName}`);
-        this.signingRequests = pulumi.all([istio.csr, spire.csr]).apply(([i, s]): SigningRequests => ({ istio: i, spire: s }));
-        this.keys = pulumi.secret(pulumi.all([istio.key, spire.key]).apply(([i, s]): IntermediateKeys => ({ istio: i, spire: s })));
+        this.signingRequests = pulumi
+            .all([istio.csr, spire.csr])
+            .apply(([i, s]): SigningRequests => ({ istio: i, spire: s }));
+        this.keys = pulumi.secret(
+            pulumi.all([istio.key, spire.key]).apply(([i, s]): IntermediateKeys => ({ istio: i, spire: s })),
+        );
         this.registerOutputs({ signingRequests: this.signingRequests });
     }
 
     /** This cluster's trust: its own keys with the certificates signed for them, chained to `rootCaCert`. */
     trust(rootCaCert: pulumi.Input<string>, signed: pulumi.Input<SignedIntermediates>): ClusterTrust {
         const root = pulumi.output(rootCaCert);
-        const intermediates = pulumi.all([this.keys, signed, root]).apply(([keys, certs, r]) => assembleIntermediates(keys, certs, r));
+        const intermediates = pulumi
+            .all([this.keys, signed, root])
+            .apply(([keys, certs, r]) => assembleIntermediates(keys, certs, r));
         return { rootCaCert: root, intermediates: pulumi.secret(intermediates) };
     }
 }
@@ -161,7 +179,11 @@ export class Pki extends pulumi.ComponentResource {
             this.rootCaCert = pulumi.output(args.root.certPem);
             this.rootCaKey = pulumi.secret(args.root.keyPem);
         } else {
-            const rootKey = new tls.PrivateKey(`${name}-root-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this, protect: true });
+            const rootKey = new tls.PrivateKey(
+                `${name}-root-key`,
+                { algorithm: "RSA", rsaBits: 4096 },
+                { parent: this, protect: true },
+            );
             const rootCert = new tls.SelfSignedCert(
                 `${name}-root-cert`,
                 {
@@ -200,14 +222,30 @@ export class Pki extends pulumi.ComponentResource {
                 SPIRE_UPSTREAM_PATH_LENGTH,
                 args.intermediates,
             );
-            return [cluster, pulumi.all([istio.certPem, spire.certPem]).apply(([i, s]): SignedIntermediates => ({ istio: i, spire: s }))] as const;
+            return [
+                cluster,
+                pulumi
+                    .all([istio.certPem, spire.certPem])
+                    .apply(([i, s]): SignedIntermediates => ({ istio: i, spire: s })),
+            ] as const;
         });
-        this.signedIntermediates = pulumi.all(Object.fromEntries(signed)).apply((m) => m as Record<string, SignedIntermediates>);
+        this.signedIntermediates = pulumi
+            .all(Object.fromEntries(signed))
+            .apply((m) => m as Record<string, SignedIntermediates>);
 
-        this.registerOutputs({ rootCaCert: this.rootCaCert, rootCaKey: this.rootCaKey, signedIntermediates: this.signedIntermediates });
+        this.registerOutputs({
+            rootCaCert: this.rootCaCert,
+            rootCaKey: this.rootCaKey,
+            signedIntermediates: this.signedIntermediates,
+        });
     }
 
-    private sign(name: string, request: pulumi.Output<string>, maxPathLength: number | undefined, lifetime: IntermediateLifetime): tls.LocallySignedCert {
+    private sign(
+        name: string,
+        request: pulumi.Output<string>,
+        maxPathLength: number | undefined,
+        lifetime: IntermediateLifetime,
+    ): tls.LocallySignedCert {
         return new tls.LocallySignedCert(
             `${name}-cert`,
             {
@@ -251,7 +289,11 @@ export class LabServicesCa extends pulumi.ComponentResource {
 
     constructor(name: string, args: LabServicesCaArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("zta:pki:LabServicesCa", name, {}, opts);
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this, protect: true });
+        const key = new tls.PrivateKey(
+            `${name}-key`,
+            { algorithm: "ECDSA", ecdsaCurve: "P256" },
+            { parent: this, protect: true },
+        );
         const cert = new tls.SelfSignedCert(
             `${name}-cert`,
             {

@@ -22,7 +22,8 @@ export interface RegistryArgs extends Comp1ServiceArgs {
  * docker-library/repo-info `repos/nginx/remote/stable-alpine.md` (image built
  * 2026-10-21; read 2026-12-07).
  */
-export const REGISTRY_FRONT_IMAGE = "nginx:1.30.6-alpine@sha256:0e52bd054126cdc040b1276c0af347aeb02a41b9cfe305d6094767ac30e97949";
+export const REGISTRY_FRONT_IMAGE =
+    "nginx:1.30.6-alpine@sha256:0e52bd054126cdc040b1276c0af347aeb02a41b9cfe305d6094767ac30e97949";
 
 /** The one account that may push (distribution has no per-user rights; reads need none). */
 export const REGISTRY_PUSH_USER = "zta-push";
@@ -57,9 +58,18 @@ export class Registry extends pulumi.ComponentResource {
 
         const ssh = sshHost(args.address, args.sshPort ?? 22, args.sshUser, args.sshPrivateKey);
         const gate = connectionGate(name, ssh, this);
-        const push = new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this });
+        const push = new random.RandomPassword(
+            `${name}-push-password`,
+            { length: 32, special: false },
+            { parent: this },
+        );
         const htpasswd = pulumi.secret(pulumi.interpolate`${REGISTRY_PUSH_USER}:${push.bcryptHash}`);
-        const inputs = [args.image ?? "registry:2", args.frontImage ?? REGISTRY_FRONT_IMAGE, args.address, String(args.port)];
+        const inputs = [
+            args.image ?? "registry:2",
+            args.frontImage ?? REGISTRY_FRONT_IMAGE,
+            args.address,
+            String(args.port),
+        ];
         const container = new command.remote.Command(
             `${name}-container`,
             {
@@ -68,9 +78,16 @@ export class Registry extends pulumi.ComponentResource {
                 // and removal on destroy is the opt-in step below.
                 create: scriptCommand(RUN, inputs),
                 // The key and the push account's hash travel on standard input, never on a command line or in a file on the way.
-                stdin: pulumi.secret(pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\nhtpasswd: ${htpasswd}\n`),
+                stdin: pulumi.secret(
+                    pulumi.interpolate`${cert.certPem}\n${key.privateKeyPem}\nhtpasswd: ${htpasswd}\n`,
+                ),
                 // A new certificate means a new key, so the certificate stands for both in the trigger; a new password, a new hash.
-                triggers: [ssh.target, pulumi.all([cert.certPem, htpasswd]).apply(([pem, line]) => scriptHash(RUN.text, [...inputs, pem, line]))],
+                triggers: [
+                    ssh.target,
+                    pulumi
+                        .all([cert.certPem, htpasswd])
+                        .apply(([pem, line]) => scriptHash(RUN.text, [...inputs, pem, line])),
+                ],
             },
             // The gate passes no data: dependsOn.
             { parent: this, dependsOn: [gate] },
@@ -92,6 +109,11 @@ export class Registry extends pulumi.ComponentResource {
         this.certPem = cert.certPem;
         this.pushUser = REGISTRY_PUSH_USER;
         this.pushPassword = pulumi.secret(push.result);
-        this.registerOutputs({ endpoint: this.endpoint, certPem: this.certPem, pushUser: this.pushUser, pushPassword: this.pushPassword });
+        this.registerOutputs({
+            endpoint: this.endpoint,
+            certPem: this.certPem,
+            pushUser: this.pushUser,
+            pushPassword: this.pushPassword,
+        });
     }
 }

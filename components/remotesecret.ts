@@ -55,7 +55,9 @@ export const REMOTE_READER_RULES = [
  * NewConfigMapSource, an informer on istio-system with the field selector
  * `metadata.name=istio`, which a Role scoped by resourceNames authorizes.
  */
-export const REMOTE_READER_MESH_CONFIG_RULES = [{ apiGroups: [""], resources: ["configmaps"], resourceNames: [MESH_CONFIGMAP], verbs: ["list", "watch"] }];
+export const REMOTE_READER_MESH_CONFIG_RULES = [
+    { apiGroups: [""], resources: ["configmaps"], resourceNames: [MESH_CONFIGMAP], verbs: ["list", "watch"] },
+];
 
 /** istiod's secret controller watches Secrets with this label in its namespace (pkg/kube/multicluster/secretcontroller.go). */
 export const MULTICLUSTER_LABEL = "istio/multiCluster";
@@ -144,18 +146,47 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
 
     constructor(name: string, args: RemoteSecretSourceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:mesh:RemoteSecretSource", name, {}, opts);
-        const account = (this.account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata: { name: REMOTE_READER_ACCOUNT, namespace: args.namespace } }, { parent: this }));
-        const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace }];
-        const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: REMOTE_READER_ROLE }, rules: REMOTE_READER_RULES }, { parent: this });
-        const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(
-            `${name}-binding`,
-            { metadata: { name: REMOTE_READER_ROLE }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name }, subjects },
+        const account = (this.account = new k8s.core.v1.ServiceAccount(
+            `${name}-account`,
+            { metadata: { name: REMOTE_READER_ACCOUNT, namespace: args.namespace } },
+            { parent: this },
+        ));
+        const subjects = [
+            { kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace },
+        ];
+        const clusterRole = new k8s.rbac.v1.ClusterRole(
+            `${name}-role`,
+            { metadata: { name: REMOTE_READER_ROLE }, rules: REMOTE_READER_RULES },
             { parent: this },
         );
-        const meshConfigRole = new k8s.rbac.v1.Role(`${name}-mesh-config-role`, { metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace }, rules: REMOTE_READER_MESH_CONFIG_RULES }, { parent: this });
+        const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(
+            `${name}-binding`,
+            {
+                metadata: { name: REMOTE_READER_ROLE },
+                roleRef: {
+                    apiGroup: "rbac.authorization.k8s.io",
+                    kind: "ClusterRole",
+                    name: clusterRole.metadata.name,
+                },
+                subjects,
+            },
+            { parent: this },
+        );
+        const meshConfigRole = new k8s.rbac.v1.Role(
+            `${name}-mesh-config-role`,
+            {
+                metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace },
+                rules: REMOTE_READER_MESH_CONFIG_RULES,
+            },
+            { parent: this },
+        );
         const meshConfigBinding = new k8s.rbac.v1.RoleBinding(
             `${name}-mesh-config-binding`,
-            { metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: meshConfigRole.metadata.name }, subjects },
+            {
+                metadata: { name: REMOTE_READER_ROLE, namespace: args.namespace },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: meshConfigRole.metadata.name },
+                subjects,
+            },
             { parent: this },
         );
         const token = new k8s.core.v1.Secret(
@@ -177,8 +208,19 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
             pulumi.all([token.data, args.apiServer]).apply(([data, server]): RemoteSecretValue => {
                 const caData = data?.["ca.crt"];
                 const jwt = data?.token;
-                if (!caData || !jwt) throw new Error(`${REMOTE_READER_TOKEN_SECRET} has no token or ca.crt: the token controller has not filled it in`);
-                return { clusterName, kubeconfig: readerKubeconfig(clusterName, server, caData, Buffer.from(jwt, "base64").toString("utf8")) };
+                if (!caData || !jwt)
+                    throw new Error(
+                        `${REMOTE_READER_TOKEN_SECRET} has no token or ca.crt: the token controller has not filled it in`,
+                    );
+                return {
+                    clusterName,
+                    kubeconfig: readerKubeconfig(
+                        clusterName,
+                        server,
+                        caData,
+                        Buffer.from(jwt, "base64").toString("utf8"),
+                    ),
+                };
             }),
         );
         this.registerOutputs({ account: this.account, remoteSecret: this.remoteSecret });
@@ -207,7 +249,10 @@ export class RemoteSecret extends pulumi.ComponentResource {
         const kubeconfig = pulumi.secret(
             args.remoteSecret.apply((rs) => {
                 // istiod takes the data key as the cluster id; it must be the name the peer uses for itself.
-                if (rs.clusterName !== peer) throw new Error(`the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (the clusterName of its zta-testbed:peers entry)`);
+                if (rs.clusterName !== peer)
+                    throw new Error(
+                        `the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (the clusterName of its zta-testbed:peers entry)`,
+                    );
                 return rs.kubeconfig;
             }),
         );

@@ -37,7 +37,8 @@ export function imageFrom(upstream: string, registry: string): string {
 /** The sample images: upstream, or all from one registry. */
 export function sampleImages(registry?: string): SampleImages {
     const images = { ...UPSTREAM_IMAGES } as Record<keyof SampleImages, string>;
-    if (registry) for (const key of Object.keys(images) as (keyof SampleImages)[]) images[key] = imageFrom(images[key], registry);
+    if (registry)
+        for (const key of Object.keys(images) as (keyof SampleImages)[]) images[key] = imageFrom(images[key], registry);
     return images;
 }
 
@@ -56,7 +57,11 @@ export interface GatewayServer {
 export interface VirtualServiceSpec {
     readonly hosts: string[];
     readonly gateways?: string[];
-    readonly http: { readonly route: { readonly destination: { readonly host: string; readonly port?: { readonly number: number } } }[] }[];
+    readonly http: {
+        readonly route: {
+            readonly destination: { readonly host: string; readonly port?: { readonly number: number } };
+        }[];
+    }[];
 }
 
 export interface SamplesArgs {
@@ -88,9 +93,16 @@ const GATEWAY_NAME = "httpbin-gateway";
  * `ingress.plainHttp` is "redirect", and then it only answers 301 to https.
  */
 export function ingressServers(ingressTls: IngressTls): GatewayServer[] {
-    const https: GatewayServer = { port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["*"], tls: { mode: "SIMPLE", credentialName: ingressTls.credentialName } };
+    const https: GatewayServer = {
+        port: { number: 443, name: "https", protocol: "HTTPS" },
+        hosts: ["*"],
+        tls: { mode: "SIMPLE", credentialName: ingressTls.credentialName },
+    };
     if (ingressTls.plainHttp === "off") return [https];
-    return [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], tls: { httpsRedirect: true } }, https];
+    return [
+        { port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], tls: { httpsRedirect: true } },
+        https,
+    ];
 }
 
 /** Pod annotation that adds Istio's `spire` injection template to the default sidecar. */
@@ -118,13 +130,24 @@ export class Samples extends pulumi.ComponentResource {
         super("zta:samples:Samples", name, {}, opts);
         const child = { parent: this };
 
-        const namespace = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } }, { ...child, dependsOn: args.dependsOn });
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } },
+            { ...child, dependsOn: args.dependsOn },
+        );
         this.namespace = namespace.metadata.name;
         const ns = this.namespace;
 
-        const app = (app: string, opts: { version?: string; image: string; port?: number; command?: string[]; spire?: boolean }): k8s.apps.v1.Deployment => {
+        const app = (
+            app: string,
+            opts: { version?: string; image: string; port?: number; command?: string[]; spire?: boolean },
+        ): k8s.apps.v1.Deployment => {
             const suffix = opts.version ? `${app}-${opts.version}` : app;
-            const sa = new k8s.core.v1.ServiceAccount(`${name}-${app}-sa`, { metadata: { name: app, namespace: ns } }, child);
+            const sa = new k8s.core.v1.ServiceAccount(
+                `${name}-${app}-sa`,
+                { metadata: { name: app, namespace: ns } },
+                child,
+            );
             const labels = { app, ...(opts.version && { version: opts.version }) };
             return new k8s.apps.v1.Deployment(
                 `${name}-${suffix}`,
@@ -196,7 +219,18 @@ export class Samples extends pulumi.ComponentResource {
                 spec: {
                     hosts: ["*"],
                     gateways: [GATEWAY_NAME],
-                    http: [{ route: [{ destination: { host: `${httpbin.name}.${args.namespace}.svc.cluster.local`, port: { number: httpbin.port } } }] }],
+                    http: [
+                        {
+                            route: [
+                                {
+                                    destination: {
+                                        host: `${httpbin.name}.${args.namespace}.svc.cluster.local`,
+                                        port: { number: httpbin.port },
+                                    },
+                                },
+                            ],
+                        },
+                    ],
                 },
             },
             child,
@@ -204,13 +238,25 @@ export class Samples extends pulumi.ComponentResource {
 
         // sleep and curl call helloworld and httpbin in every cluster (the samples' Service accounts are
         // named after their apps); the ingress gateway calls only its own cluster's httpbin.
-        const peersToo = (serviceAccount: string): Caller => ({ namespace: args.namespace, serviceAccount, fromPeers: true });
+        const peersToo = (serviceAccount: string): Caller => ({
+            namespace: args.namespace,
+            serviceAccount,
+            fromPeers: true,
+        });
         this.traffic = {
             name: args.namespace,
             namespace: ns,
             allows: [
-                { name: `${helloworld.name}-callers`, workload: { app: helloworld.name }, callers: [peersToo(sleep.name)] },
-                { name: `${httpbin.name}-callers`, workload: { app: httpbin.name }, callers: [peersToo(curl.name), args.ingressServiceAccount] },
+                {
+                    name: `${helloworld.name}-callers`,
+                    workload: { app: helloworld.name },
+                    callers: [peersToo(sleep.name)],
+                },
+                {
+                    name: `${httpbin.name}-callers`,
+                    workload: { app: httpbin.name },
+                    callers: [peersToo(curl.name), args.ingressServiceAccount],
+                },
             ],
             meshServices: [
                 { service: helloworld.name, serviceAccount: helloworld.name },

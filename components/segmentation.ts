@@ -98,7 +98,12 @@ export class Segmentation extends pulumi.ComponentResource {
         const policy = (namespace: string, policyName: string, spec: CiliumNetworkPolicySpec) => {
             this.policies[`${namespace}/${policyName}`] = new TypedCustomResource<CiliumNetworkPolicySpec>(
                 `${name}-${namespace}-${policyName}`,
-                { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: policyName, namespace }, spec },
+                {
+                    apiVersion: "cilium.io/v2",
+                    kind: "CiliumNetworkPolicy",
+                    metadata: { name: policyName, namespace },
+                    spec,
+                },
                 child,
             );
         };

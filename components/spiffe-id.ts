@@ -8,7 +8,11 @@ import { workloadSpiffeId } from "../model/lab";
  * Istio's workload SPIFFE ID (`workloadSpiffeId`) as a ClusterSPIFFEID template: in
  * place of the values, the fields spire-controller-manager fills in for each pod.
  */
-export const ISTIO_SPIFFE_ID_TEMPLATE = workloadSpiffeId("{{ .TrustDomain }}", "{{ .PodMeta.Namespace }}", "{{ .PodSpec.ServiceAccountName }}");
+export const ISTIO_SPIFFE_ID_TEMPLATE = workloadSpiffeId(
+    "{{ .TrustDomain }}",
+    "{{ .PodMeta.Namespace }}",
+    "{{ .PodSpec.ServiceAccountName }}",
+);
 
 // A sample pod to render templates for: values no template could hard-code by accident.
 const SAMPLE: Record<string, string> = {
@@ -24,7 +28,11 @@ const SAMPLE: Record<string, string> = {
  */
 export function spiffeIdTemplateProblems(template: string): string[] {
     const rendered = template.replace(/\{\{-?\s*(\S+?)\s*-?\}\}/g, (whole, field: string) => SAMPLE[field] ?? whole);
-    const expected = workloadSpiffeId(SAMPLE[".TrustDomain"], SAMPLE[".PodMeta.Namespace"], SAMPLE[".PodSpec.ServiceAccountName"]);
+    const expected = workloadSpiffeId(
+        SAMPLE[".TrustDomain"],
+        SAMPLE[".PodMeta.Namespace"],
+        SAMPLE[".PodSpec.ServiceAccountName"],
+    );
     if (rendered === expected) return [];
     return [
         `spiffeIDTemplate ${JSON.stringify(template)} renders as ${JSON.stringify(rendered)} for a pod in namespace "sample-namespace" ` +

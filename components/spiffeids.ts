@@ -61,7 +61,10 @@ export function meshRegistrations(): Registration[] {
             key: "spire-managed-identity",
             spec: {
                 podSelector: { matchLabels: { [SPIRE_MANAGED_LABEL]: "true" } },
-                workloadSelectorTemplates: ["k8s:ns:{{ .PodMeta.Namespace }}", "k8s:sa:{{ .PodSpec.ServiceAccountName }}"],
+                workloadSelectorTemplates: [
+                    "k8s:ns:{{ .PodMeta.Namespace }}",
+                    "k8s:sa:{{ .PodSpec.ServiceAccountName }}",
+                ],
             },
         },
     ];

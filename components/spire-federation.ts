@@ -62,17 +62,29 @@ export interface FederationArgs extends SpireFederationArgs {
  * peer, declared with the SPIRE server's child options `opts`. Returns the
  * `federation` output and the ClusterFederatedTrustDomains (what SVIDs wait for).
  */
-export function declareFederation(name: string, fed: FederationArgs, opts: pulumi.CustomResourceOptions): { federation: pulumi.Output<SpireFederation>; peerDomains: pulumi.Resource[] } {
+export function declareFederation(
+    name: string,
+    fed: FederationArgs,
+    opts: pulumi.CustomResourceOptions,
+): { federation: pulumi.Output<SpireFederation>; peerDomains: pulumi.Resource[] } {
     new k8s.core.v1.Service(
         `${name}-federation`,
         {
-            metadata: { name: "spire-server-federation", namespace: fed.namespace, annotations: loadBalancerAnnotations(fed.address, METALLB_POOL) },
+            metadata: {
+                name: "spire-server-federation",
+                namespace: fed.namespace,
+                annotations: loadBalancerAnnotations(fed.address, METALLB_POOL),
+            },
             spec: {
                 type: "LoadBalancer",
                 // The chart's own Service would also expose the server API (gRPC 443) if made a
                 // LoadBalancer; this one exposes only the bundle endpoint. Labels: the server
                 // pod's (charts/spire-server/templates/server-resource.yaml, nameOverride "server").
-                selector: { ...SPIRE_SERVER.labels, "app.kubernetes.io/instance": SPIRE_RELEASE, "app.kubernetes.io/component": "server" },
+                selector: {
+                    ...SPIRE_SERVER.labels,
+                    "app.kubernetes.io/instance": SPIRE_RELEASE,
+                    "app.kubernetes.io/component": "server",
+                },
                 ports: [{ name: "federation", port: FEDERATION_PORT, targetPort: "federation", protocol: "TCP" }],
             },
         },

@@ -24,7 +24,12 @@ export const SPIRE_DATA_CLAIM = "spire-data-spire-server-0";
 export function localDataVolume(name: string, path: string, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
     const storageClass = new k8s.storage.v1.StorageClass(
         `${name}-data-class`,
-        { metadata: { name: SPIRE_DATA_CLASS }, provisioner: "kubernetes.io/no-provisioner", volumeBindingMode: "WaitForFirstConsumer", reclaimPolicy: "Retain" },
+        {
+            metadata: { name: SPIRE_DATA_CLASS },
+            provisioner: "kubernetes.io/no-provisioner",
+            volumeBindingMode: "WaitForFirstConsumer",
+            reclaimPolicy: "Retain",
+        },
         opts,
     );
     const volume = new k8s.core.v1.PersistentVolume(
@@ -40,7 +45,17 @@ export function localDataVolume(name: string, path: string, opts: pulumi.CustomR
                 claimRef: { namespace: SPIRE_SERVER_NAMESPACE, name: SPIRE_DATA_CLAIM },
                 local: { path },
                 // The node kubeadm made: the only control-plane node of the cluster.
-                nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }] }] } },
+                nodeAffinity: {
+                    required: {
+                        nodeSelectorTerms: [
+                            {
+                                matchExpressions: [
+                                    { key: "node-role.kubernetes.io/control-plane", operator: "Exists" },
+                                ],
+                            },
+                        ],
+                    },
+                },
             },
         },
         opts,

@@ -50,7 +50,11 @@ export function spireValues(v: ValuesInputs): Record<string, unknown> {
             // cluster's default StorageClass. Not `hostPath`: the chart's hostPath volume is not
             // allowed in the restricted spire-server namespace, and kubelet applies the pod's
             // fsGroup to a local volume, not to a hostPath one.
-            persistence: { type: "pvc", size: SPIRE_DATA_SIZE, ...(v.dataStorageClass ? { storageClass: v.dataStorageClass } : {}) },
+            persistence: {
+                type: "pvc",
+                size: SPIRE_DATA_SIZE,
+                ...(v.dataStorageClass ? { storageClass: v.dataStorageClass } : {}),
+            },
             upstreamAuthority: {
                 disk: {
                     enabled: true,

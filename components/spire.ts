@@ -73,8 +73,16 @@ export class SpireServer extends pulumi.ComponentResource {
         // we create them with the Pod Security labels the chart's recommendations would set
         // (charts/spire-lib/templates/_spire-{server,system}-namespace.yaml): the server is
         // restricted, the agent and CSI driver (hostPath sockets, privileged) need privileged.
-        const serverNs = new k8s.core.v1.Namespace(`${name}-server-ns`, { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } }, { parent: this });
-        const systemNs = new k8s.core.v1.Namespace(`${name}-system-ns`, { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } }, { parent: this });
+        const serverNs = new k8s.core.v1.Namespace(
+            `${name}-server-ns`,
+            { metadata: { name: SPIRE_SERVER_NAMESPACE, labels: podSecurity("restricted") } },
+            { parent: this },
+        );
+        const systemNs = new k8s.core.v1.Namespace(
+            `${name}-system-ns`,
+            { metadata: { name: SPIRE_SYSTEM_NAMESPACE, labels: podSecurity("privileged") } },
+            { parent: this },
+        );
 
         // The disk UpstreamAuthority's files, from the lab PKI. Each value stays secret.
         const upstreamCa = pulumi.output(args.upstreamCa);
@@ -83,7 +91,9 @@ export class SpireServer extends pulumi.ComponentResource {
             {
                 metadata: { name: "spire-upstream-ca", namespace: serverNs.metadata.name },
                 type: "kubernetes.io/tls",
-                stringData: Object.fromEntries(UPSTREAM_CA_KEYS.map((k) => [k, pulumi.secret(upstreamCa.apply((f) => f[k]))])),
+                stringData: Object.fromEntries(
+                    UPSTREAM_CA_KEYS.map((k) => [k, pulumi.secret(upstreamCa.apply((f) => f[k]))]),
+                ),
             },
             { parent: this },
         );
@@ -94,7 +104,15 @@ export class SpireServer extends pulumi.ComponentResource {
         // Survives the pod: the SQLite datastore (entries, attested agents) and the disk KeyManager's
         // keys.json (SPIRE's own CA keys) live under /run/spire/data, on this volume.
         const dataVolume = args.localDataPath ? localDataVolume(name, args.localDataPath, { parent: this }) : [];
-        this.crds = helmRelease(`${name}-crds`, { ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds }, namespace: serverNs.metadata.name, values: {} }, { parent: this });
+        this.crds = helmRelease(
+            `${name}-crds`,
+            {
+                ref: { chart: "spire-crds", repo: SPIRE_CHART_REPO, version: args.versions.crds },
+                namespace: serverNs.metadata.name,
+                values: {},
+            },
+            { parent: this },
+        );
         const ref: ChartRef = { chart: "spire", repo: SPIRE_CHART_REPO, version: args.versions.spire };
         this.release = helmRelease(
             `${name}-chart`,
@@ -122,16 +140,36 @@ export class SpireServer extends pulumi.ComponentResource {
 
         const fed = args.federation;
         if (fed) {
-            const declared = declareFederation(name, { ...fed, trustDomain: args.trustDomain, namespace: serverNs.metadata.name, reconciledBy: [this.crds, this.release] }, { parent: this });
+            const declared = declareFederation(
+                name,
+                {
+                    ...fed,
+                    trustDomain: args.trustDomain,
+                    namespace: serverNs.metadata.name,
+                    reconciledBy: [this.crds, this.release],
+                },
+                { parent: this },
+            );
             this.federation = declared.federation;
             this.ready = [...this.ready, ...declared.peerDomains];
         }
-        this.federatesWith = pulumi.all((fed?.peers ?? []).map((p) => pulumi.output(p.federation).apply((f) => f.trustDomain)));
+        this.federatesWith = pulumi.all(
+            (fed?.peers ?? []).map((p) => pulumi.output(p.federation).apply((f) => f.trustDomain)),
+        );
 
-        this.registerOutputs({ className: this.className, upstreamCa: this.upstreamCa, crds: this.crds, release: this.release, federatesWith: this.federatesWith, federation: this.federation });
+        this.registerOutputs({
+            className: this.className,
+            upstreamCa: this.upstreamCa,
+            crds: this.crds,
+            release: this.release,
+            federatesWith: this.federatesWith,
+            federation: this.federation,
+        });
     }
 }
 
 function podSecurity(level: "restricted" | "privileged"): Record<string, string> {
-    return Object.fromEntries(["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, level]));
+    return Object.fromEntries(
+        ["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, level]),
+    );
 }

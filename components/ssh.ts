@@ -12,7 +12,10 @@ export interface SshHost {
 }
 
 export function sshHost(address: string, port: number, user: string, privateKey: pulumi.Input<string>): SshHost {
-    return { connection: { host: address, port, user, privateKey: pulumi.secret(privateKey) }, target: sshTarget(user, address, port) };
+    return {
+        connection: { host: address, port, user, privateKey: pulumi.secret(privateKey) },
+        target: sshTarget(user, address, port),
+    };
 }
 
 const CHECK = hostScript("host/check.sh");
@@ -23,7 +26,15 @@ const CHECK = hostScript("host/check.sh");
  * anything changes.
  */
 export function connectionGate(name: string, host: SshHost, parent: pulumi.Resource): command.remote.Command {
-    return new command.remote.Command(`${name}-connection`, { connection: host.connection, create: scriptCommand(CHECK, [], false), triggers: [host.target, scriptHash(CHECK.text, [])] }, { parent });
+    return new command.remote.Command(
+        `${name}-connection`,
+        {
+            connection: host.connection,
+            create: scriptCommand(CHECK, [], false),
+            triggers: [host.target, scriptHash(CHECK.text, [])],
+        },
+        { parent },
+    );
 }
 
 /** What a service on comp1 needs from the root stack: SSH access to the host and the lab-services CA that signs its certificate. */
@@ -59,7 +70,15 @@ export function comp1ServerCertificate(
     parent: pulumi.Resource,
 ): { key: tls.PrivateKey; cert: tls.LocallySignedCert } {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
-    const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: args.address, organization: "zta-testbed" }, ipAddresses: [args.address] }, { parent });
+    const csr = new tls.CertRequest(
+        `${name}-csr`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: args.address, organization: "zta-testbed" },
+            ipAddresses: [args.address],
+        },
+        { parent },
+    );
     const cert = new tls.LocallySignedCert(
         `${name}-cert`,
         {

@@ -232,7 +232,17 @@ export interface SignedIntermediates {
 }
 
 /** Names of the stack outputs of the protocol. */
-export const PEER_OUTPUTS = ["identity", "rootCaCert", "labServicesCaCert", "signingRequests", "signedIntermediates", "remoteSecret", "eastWestAddress", "federation", "usedFromPeer"] as const;
+export const PEER_OUTPUTS = [
+    "identity",
+    "rootCaCert",
+    "labServicesCaCert",
+    "signingRequests",
+    "signedIntermediates",
+    "remoteSecret",
+    "eastWestAddress",
+    "federation",
+    "usedFromPeer",
+] as const;
 export type PeerOutputName = (typeof PEER_OUTPUTS)[number];
 
 /**
@@ -264,7 +274,12 @@ export interface StackOutputs {
     /** The cluster's admin kubeconfig (secret), for kubectl and verify. */
     readonly kubeconfig?: pulumi.Output<string>;
     /** The lab issuer (root stack on comp1): what verify needs to get a token. */
-    readonly issuer?: { readonly url: string; readonly tokenUrl: string; readonly clientId: string; readonly otherClientId: string };
+    readonly issuer?: {
+        readonly url: string;
+        readonly tokenUrl: string;
+        readonly clientId: string;
+        readonly otherClientId: string;
+    };
     readonly issuerClientSecret?: pulumi.Output<string>;
     /** The secret of the issuer's second client, whose tokens carry an audience the ingress refuses (verify shows it). */
     readonly issuerOtherClientSecret?: pulumi.Output<string>;

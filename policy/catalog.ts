@@ -15,4 +15,14 @@ import { trustDomainAligned } from "./policies/trust-domain-aligned";
 
 export const PACK_NAME = "zta-testbed";
 
-export const PREVIEW_POLICIES: Policies = [meshWideMtlsStrict, peerAuthenticationStrict, ingressGatewayJwt, trustDomainAligned, spiffeIdTemplate, rootCaProtected, singleRootCa, allowedRegistries, helmVersionPinned];
+export const PREVIEW_POLICIES: Policies = [
+    meshWideMtlsStrict,
+    peerAuthenticationStrict,
+    ingressGatewayJwt,
+    trustDomainAligned,
+    spiffeIdTemplate,
+    rootCaProtected,
+    singleRootCa,
+    allowedRegistries,
+    helmVersionPinned,
+];

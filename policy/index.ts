@@ -6,6 +6,7 @@ import { PolicyPack } from "@pulumi/policy";
 import { PACK_NAME, PREVIEW_POLICIES } from "./catalog";
 
 new PolicyPack(PACK_NAME, {
-    description: "Refuses what breaks zero trust in the zta-testbed: weak mTLS, an unauthenticated ingress, misaligned trust domains, foreign images, unpinned charts, an unprotected or second root CA.",
+    description:
+        "Refuses what breaks zero trust in the zta-testbed: weak mTLS, an unauthenticated ingress, misaligned trust domains, foreign images, unpinned charts, an unprotected or second root CA.",
     policies: PREVIEW_POLICIES,
 });

@@ -18,7 +18,17 @@ import { labServices } from "./layers/services";
 import { StackInput } from "./layers/stack";
 import { zeroTrust } from "./layers/zerotrust";
 import { loadConfig, StackSecrets } from "./config/load";
-import { identityOf, intermediatesProblems, labViewProblems, PeerUse, peerVersionCheck, PeerView, readPeers, rootPeerOf, unusedByPeer } from "./peer";
+import {
+    identityOf,
+    intermediatesProblems,
+    labViewProblems,
+    PeerUse,
+    peerVersionCheck,
+    PeerView,
+    readPeers,
+    rootPeerOf,
+    unusedByPeer,
+} from "./peer";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<StackOutputs> {
@@ -30,7 +40,9 @@ export async function main(): Promise<StackOutputs> {
     const problems = [...labViewProblems(cfg, peers), ...intermediatesProblems(cfg, rootPeerOf(cfg, peers))];
     if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
     for (const peer of peers) {
-        if (peer.identity) for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, peer.stack).warnings) pulumi.log.warn(warning);
+        if (peer.identity)
+            for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, peer.stack).warnings)
+                pulumi.log.warn(warning);
     }
     return buildCluster(cfg, secrets, peers);
 }
@@ -82,17 +94,30 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         ...cluster,
         ...(issuer
             ? {
-                  issuer: { url: issuer.url, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, otherClientId: issuer.otherClientId },
+                  issuer: {
+                      url: issuer.url,
+                      tokenUrl: issuer.tokenUrl,
+                      clientId: issuer.clientId,
+                      otherClientId: issuer.otherClientId,
+                  },
                   issuerClientSecret: issuer.clientSecret,
                   issuerOtherClientSecret: issuer.otherClientSecret,
               }
             : {}),
-        ...(registry ? { registry: { endpoint: registry.endpoint, pushUser: registry.pushUser }, registryPushPassword: registry.pushPassword } : {}),
+        ...(registry
+            ? {
+                  registry: { endpoint: registry.endpoint, pushUser: registry.pushUser },
+                  registryPushPassword: registry.pushPassword,
+              }
+            : {}),
         usedFromPeer: stack.used.output(),
     });
     for (const peer of peers) {
         const unused = unusedByPeer(cfg, peer, peers.length, Object.keys(outputs));
-        if (unused.length > 0) pulumi.log.warn(`peer stack "${peer.stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${peer.stack}" next`);
+        if (unused.length > 0)
+            pulumi.log.warn(
+                `peer stack "${peer.stack}" has not used ${unused.join(", ")} of this stack yet: run \`pulumi up\` on "${peer.stack}" next`,
+            );
     }
     return outputs;
 }

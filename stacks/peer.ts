@@ -2,10 +2,25 @@
 // in model/lab.ts): what a stack exports for its peers, and the checks it runs on what
 // they exported.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterIdentity, PEER_OUTPUTS, PeerOutputName, PkiRole, PROTOCOL_VERSION, TrustModel, UsedFromPeers, Versions } from "../model/lab";
+import {
+    ClusterIdentity,
+    PEER_OUTPUTS,
+    PeerOutputName,
+    PkiRole,
+    PROTOCOL_VERSION,
+    TrustModel,
+    UsedFromPeers,
+    Versions,
+} from "../model/lab";
 import { labAddressesOf, LabConfig } from "./config/lab-config";
 import { stackNameOf } from "./config/messages";
-import { machineInPoolProblems, networkFacts, NetworkFacts, poolOverlapProblems, rangeOverlapProblems } from "./config/network";
+import {
+    machineInPoolProblems,
+    networkFacts,
+    NetworkFacts,
+    poolOverlapProblems,
+    rangeOverlapProblems,
+} from "./config/network";
 import { fullKey, PeerRef } from "./config/schema";
 import { compareVersions } from "./support";
 
@@ -37,7 +52,11 @@ export function identityOf(cfg: LabConfig): ClusterIdentity {
  * one the peer was deployed from. The cross-stack protocol is compared first
  * (peerProtocolCheck): the versions of a peer it refuses are not read.
  */
-export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
+export function peerVersionCheck(
+    own: ClusterIdentity,
+    peer: ClusterIdentity,
+    peerStack: string,
+): { problems: string[]; warnings: string[] } {
     const protocol = peerProtocolCheck(own, peer, peerStack);
     if (protocol.problems.length > 0) return protocol;
     const problems: string[] = [];
@@ -55,11 +74,15 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
         }
     }
     if (problems.length > 0 && ahead.length > 0) {
-        problems.push(`this stack is also ahead of peer stack "${peerStack}" in ${ahead.join(", ")}: deploy every stack from one Pulumi.yaml`);
+        problems.push(
+            `this stack is also ahead of peer stack "${peerStack}" in ${ahead.join(", ")}: deploy every stack from one Pulumi.yaml`,
+        );
     }
     const warnings =
         problems.length === 0 && ahead.length > 0
-            ? [`upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, from this checkout (docs/upgrade.md, "In place")`]
+            ? [
+                  `upgrade under way: peer stack "${peerStack}" still runs ${ahead.join(", ")}; run \`pulumi up\` on "${peerStack}" next, from this checkout (docs/upgrade.md, "In place")`,
+              ]
             : [];
     return { problems, warnings: [...protocol.warnings, ...warnings] };
 }
@@ -74,18 +97,29 @@ export function peerVersionCheck(own: ClusterIdentity, peer: ClusterIdentity, pe
  * one that lacks a field this stack's own identity has, or is further behind, is
  * refused, naming the stack to deploy again first and from which commit.
  */
-export function peerProtocolCheck(own: ClusterIdentity, peer: ClusterIdentity, peerStack: string): { problems: string[]; warnings: string[] } {
+export function peerProtocolCheck(
+    own: ClusterIdentity,
+    peer: ClusterIdentity,
+    peerStack: string,
+): { problems: string[]; warnings: string[] } {
     // As the peer's program exported it: any field may be absent, whatever the type says.
     const theirs = peer.protocolVersion ?? 1;
     const protocol = peer.protocolVersion === undefined ? "protocol 1, no protocolVersion" : `protocol ${theirs}`;
     const docs = 'docs/upgrade.md, "The cross-stack protocol"';
     const refused = (problem: string) => ({ problems: [problem], warnings: [] });
     if (theirs > own.protocolVersion) {
-        return refused(`peer stack "${peerStack}" exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}: it was deployed from a newer checkout; pull that one and run here again (${docs})`);
+        return refused(
+            `peer stack "${peerStack}" exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}: it was deployed from a newer checkout; pull that one and run here again (${docs})`,
+        );
     }
-    const missing = Object.keys(own).filter((key) => key !== "protocolVersion" && peer[key as keyof ClusterIdentity] === undefined);
+    const missing = Object.keys(own).filter(
+        (key) => key !== "protocolVersion" && peer[key as keyof ClusterIdentity] === undefined,
+    );
     if (missing.length > 0 || theirs < own.protocolVersion - 1) {
-        const why = missing.length > 0 ? `its identity (${protocol}) has no ${missing.join(", ")}` : `it exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}`;
+        const why =
+            missing.length > 0
+                ? `its identity (${protocol}) has no ${missing.join(", ")}`
+                : `it exports cross-stack ${protocol}, this checkout protocol ${own.protocolVersion}`;
         return refused(
             `peer stack "${peerStack}" was deployed by a program older than this checkout reads: ${why}; ` +
                 `run \`pulumi up\` on "${peerStack}" from commit c42e6a9 first (it reads every earlier identity and exports a whole one), then here again (${docs})`,
@@ -121,7 +155,12 @@ function peerSide(identity: ClusterIdentity, stack: string): Side {
  * Problems between this cluster and one peer: the pairwise rules, the versions,
  * and that the peer is the cluster the roster names.
  */
-export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expectedPeerName: string, peerStack: string): string[] {
+export function peerProblems(
+    own: ClusterIdentity,
+    peer: ClusterIdentity,
+    expectedPeerName: string,
+    peerStack: string,
+): string[] {
     const problems: string[] = [...peerVersionCheck(own, peer, peerStack).problems];
     // The rules below read every field of the identity, which a refused one may lack.
     if (peerProtocolCheck(own, peer, peerStack).problems.length > 0) return problems;
@@ -144,32 +183,53 @@ export function peerProblems(own: ClusterIdentity, peer: ClusterIdentity, expect
 function pairProblems(a: Side, b: Side): string[] {
     const problems: string[] = [];
     const [x, y] = [a.identity, b.identity];
-    const both = (key: string, va: unknown, vb: unknown) => `${fullKey(key)} is ${JSON.stringify(va)} ${a.where} and ${JSON.stringify(vb)} ${b.where}`;
+    const both = (key: string, va: unknown, vb: unknown) =>
+        `${fullKey(key)} is ${JSON.stringify(va)} ${a.where} and ${JSON.stringify(vb)} ${b.where}`;
 
-    if (x.meshId !== y.meshId) problems.push(`${both("mesh.id", x.meshId, y.meshId)}: every cluster of the lab must be in one mesh`);
-    if (x.trustModel !== y.trustModel) problems.push(`${both("mesh.trustModel", x.trustModel, y.trustModel)}: choose one trust model for every cluster`);
+    if (x.meshId !== y.meshId)
+        problems.push(`${both("mesh.id", x.meshId, y.meshId)}: every cluster of the lab must be in one mesh`);
+    if (x.trustModel !== y.trustModel)
+        problems.push(
+            `${both("mesh.trustModel", x.trustModel, y.trustModel)}: choose one trust model for every cluster`,
+        );
     if (x.trustModel === "shared" && x.trustDomain !== y.trustDomain) {
-        problems.push(`${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the shared trust model needs one trust domain (or set mesh.trustModel to "federated")`);
+        problems.push(
+            `${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the shared trust model needs one trust domain (or set mesh.trustModel to "federated")`,
+        );
     }
     if (x.trustModel === "federated" && x.trustDomain === y.trustDomain) {
-        problems.push(`${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the federated trust model needs a trust domain per cluster`);
+        problems.push(
+            `${both("mesh.trustDomain", x.trustDomain, y.trustDomain)}: the federated trust model needs a trust domain per cluster`,
+        );
     }
-    if (x.clusterName === y.clusterName) problems.push(`${both("cluster.name", x.clusterName, y.clusterName)}: cluster names must differ`);
-    if (x.clusterId === y.clusterId) problems.push(`${both("cluster.id", x.clusterId, y.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`);
-    if (x.network === y.network) problems.push(`${both("cluster.network", x.network, y.network)}: the clusters are on different networks; name them differently`);
+    if (x.clusterName === y.clusterName)
+        problems.push(`${both("cluster.name", x.clusterName, y.clusterName)}: cluster names must differ`);
+    if (x.clusterId === y.clusterId)
+        problems.push(
+            `${both("cluster.id", x.clusterId, y.clusterId)}: cluster ids must differ (Cilium and Istio key state by it)`,
+        );
+    if (x.network === y.network)
+        problems.push(
+            `${both("cluster.network", x.network, y.network)}: the clusters are on different networks; name them differently`,
+        );
 
     // Two stacks on one machine would run two kubeadm clusters on it, each resetting the other's.
     // registry.host is comp1, shared by design (lab-wide).
     const hostsOf = (i: ClusterIdentity) => Object.entries(i.labAddresses).filter(([key]) => key !== "registry.host");
     for (const [ka, ip] of hostsOf(x)) {
         const same = hostsOf(y).find(([, other]) => other === ip);
-        if (same) problems.push(`${fullKey(ka)} = "${ip}" ${a.where} is ${same[0]} ${b.where} too: each stack builds its own machine; give each stack its own host addresses`);
+        if (same)
+            problems.push(
+                `${fullKey(ka)} = "${ip}" ${a.where} is ${same[0]} ${b.where} too: each stack builds its own machine; give each stack its own host addresses`,
+            );
     }
     problems.push(...poolOverlapProblems([networkOf(a), networkOf(b)]));
     // One root among the stacks that see each other: two would be two PKIs that do not
     // trust each other (and both would drive the registry on comp1).
     if (x.pkiRole === "root" && y.pkiRole === "root") {
-        problems.push(`${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`);
+        problems.push(
+            `${both("pki.role", "root", "root")}: exactly one stack of the lab owns the root CA; set pki.role to "peer" in one of them`,
+        );
     }
     problems.push(...rangeOverlapProblems([networkOf(a), networkOf(b)]));
     return problems;
@@ -196,7 +256,11 @@ export function labViewProblems(cfg: LabConfig, peers: readonly PeerView[]): str
     seen.forEach((a, i) =>
         seen.slice(i + 1).forEach((b) => {
             const [sa, sb] = [peerSide(a.identity, a.stack), peerSide(b.identity, b.stack)];
-            problems.push(...pairProblems(sa, sb), ...machineInPoolProblems([networkOf(sa), networkOf(sb)]), ...machineInPoolProblems([networkOf(sb), networkOf(sa)]));
+            problems.push(
+                ...pairProblems(sa, sb),
+                ...machineInPoolProblems([networkOf(sa), networkOf(sb)]),
+                ...machineInPoolProblems([networkOf(sb), networkOf(sa)]),
+            );
         }),
     );
     if (cfg.pki.role === "peer" && seen.length === peers.length && seen.every((p) => p.identity.pkiRole === "peer")) {
@@ -267,7 +331,9 @@ export function rootPeerOf(cfg: LabConfig, peers: readonly PeerView[]): PeerView
  */
 export function rootStackLabel(cfg: LabConfig, peers: readonly PeerView[]): string {
     const root = rootPeerOf(cfg, peers) ?? (peers.length === 1 ? peers[0] : undefined);
-    return root ? `root stack "${root.stack}"` : `the root stack (one of ${peers.map((p) => `"${p.stack}"`).join(", ")})`;
+    return root
+        ? `root stack "${root.stack}"`
+        : `the root stack (one of ${peers.map((p) => `"${p.stack}"`).join(", ")})`;
 }
 
 /**
@@ -275,12 +341,19 @@ export function rootStackLabel(cfg: LabConfig, peers: readonly PeerView[]): stri
  * run (its `usedFromPeer` output), given what this run exports: the peer must run
  * next to pick them up. Nothing when the peer is not deployed (it is told so then).
  */
-export function unusedByPeer(cfg: LabConfig, peer: PeerView, peerCount: number, exported: readonly string[]): PeerOutputName[] {
+export function unusedByPeer(
+    cfg: LabConfig,
+    peer: PeerView,
+    peerCount: number,
+    exported: readonly string[],
+): PeerOutputName[] {
     const used = peer.plain<UsedFromPeers>("usedFromPeer");
     if (!peer.identity || used === undefined) return [];
     // None for this cluster: the peer has not run since this cluster joined its roster.
     const fromHere = used[cfg.cluster.name] ?? [];
-    return consumedOutputs(roleOf(cfg, peer, peerCount), cfg.pki.role, cfg.mesh.trustModel).filter((n) => exported.includes(n) && !fromHere.includes(n));
+    return consumedOutputs(roleOf(cfg, peer, peerCount), cfg.pki.role, cfg.mesh.trustModel).filter(
+        (n) => exported.includes(n) && !fromHere.includes(n),
+    );
 }
 
 /** The peer outputs this run declares resources from, by peer: the `usedFromPeer` output. */
@@ -305,7 +378,12 @@ export class PeerUse {
  * means the peer has not been deployed (that far) yet: a warning naming the
  * stack to run, never an error.
  */
-async function readPeer(cfg: LabConfig, entry: PeerRef, peerCount: number, opts?: pulumi.CustomResourceOptions): Promise<PeerView> {
+async function readPeer(
+    cfg: LabConfig,
+    entry: PeerRef,
+    peerCount: number,
+    opts?: pulumi.CustomResourceOptions,
+): Promise<PeerView> {
     const ref = new pulumi.StackReference(`${cfg.stack}-peer-${entry.clusterName}`, { name: entry.stack }, opts);
     const available = new Set<PeerOutputName>();
     const plain = new Map<PeerOutputName, unknown>();
@@ -329,7 +407,9 @@ async function readPeer(cfg: LabConfig, entry: PeerRef, peerCount: number, opts?
         output: <T>(name: PeerOutputName) => ref.getOutput(name) as pulumi.Output<T>,
         plain: <T>(name: PeerOutputName) => plain.get(name) as T | undefined,
     };
-    const missing = consumedOutputs(cfg.pki.role, roleOf(cfg, view, peerCount), cfg.mesh.trustModel).filter((n) => !available.has(n));
+    const missing = consumedOutputs(cfg.pki.role, roleOf(cfg, view, peerCount), cfg.mesh.trustModel).filter(
+        (n) => !available.has(n),
+    );
     if (missing.length > 0) {
         pulumi.log.warn(
             `peer stack "${entry.stack}" has not exported ${missing.join(", ")} yet (not deployed, or not yet converged): ` +
@@ -355,8 +435,18 @@ export async function readPeers(cfg: LabConfig, opts?: pulumi.CustomResourceOpti
  * it is a message and not a failure inside an Output. (When it signed only for
  * itself, or not for every peer yet, stacks/layers/pki.ts warns and leaves the PKI out.)
  */
-export function intermediatesProblems(cfg: LabConfig, root: Pick<PeerView, "stack" | "signedClusters" | "identity"> | undefined): string[] {
-    if (!root || cfg.pki.role !== "peer" || cfg.mesh.trustModel !== "shared" || root.signedClusters === undefined || root.signedClusters.includes(cfg.cluster.name)) return [];
+export function intermediatesProblems(
+    cfg: LabConfig,
+    root: Pick<PeerView, "stack" | "signedClusters" | "identity"> | undefined,
+): string[] {
+    if (
+        !root ||
+        cfg.pki.role !== "peer" ||
+        cfg.mesh.trustModel !== "shared" ||
+        root.signedClusters === undefined ||
+        root.signedClusters.includes(cfg.cluster.name)
+    )
+        return [];
     const rootCluster = root.identity?.clusterName;
     const others = root.signedClusters.filter((c) => c !== rootCluster);
     // A cluster of this stack's roster is a peer the root signed for by its right name.

@@ -106,14 +106,62 @@ export const RANGE_RULES: readonly RangeRule[] = [
 ];
 
 export const KUBERNETES_SUPPORT: readonly KubernetesSupport[] = [
-    { component: "istio", minor: "1.27", kubernetes: { min: "1.29", max: "1.33" }, release: "1.27", source: ISTIO_RELEASES },
-    { component: "istio", minor: "1.28", kubernetes: { min: "1.30", max: "1.34" }, release: "1.28", source: ISTIO_RELEASES },
-    { component: "istio", minor: "1.29", kubernetes: { min: "1.31", max: "1.35" }, release: "1.29", source: ISTIO_RELEASES },
-    { component: "istio", minor: "1.30", kubernetes: { min: "1.32", max: "1.36" }, release: "1.30.3", source: ISTIO_RELEASES },
-    { component: "cilium", minor: "1.17", kubernetes: { min: "1.29", max: "1.32" }, release: "1.17.18", source: CILIUM_K8S("1.17") },
-    { component: "cilium", minor: "1.18", kubernetes: { min: "1.30", max: "1.33" }, release: "1.18.12", source: CILIUM_K8S("1.18") },
-    { component: "cilium", minor: "1.19", kubernetes: { min: "1.32", max: "1.35" }, release: "1.19.6", source: CILIUM_K8S("1.19") },
-    { component: "cilium", minor: "1.20", kubernetes: { min: "1.33", max: "1.36" }, release: "1.20.0", source: CILIUM_K8S("1.20") },
+    {
+        component: "istio",
+        minor: "1.27",
+        kubernetes: { min: "1.29", max: "1.33" },
+        release: "1.27",
+        source: ISTIO_RELEASES,
+    },
+    {
+        component: "istio",
+        minor: "1.28",
+        kubernetes: { min: "1.30", max: "1.34" },
+        release: "1.28",
+        source: ISTIO_RELEASES,
+    },
+    {
+        component: "istio",
+        minor: "1.29",
+        kubernetes: { min: "1.31", max: "1.35" },
+        release: "1.29",
+        source: ISTIO_RELEASES,
+    },
+    {
+        component: "istio",
+        minor: "1.30",
+        kubernetes: { min: "1.32", max: "1.36" },
+        release: "1.30.3",
+        source: ISTIO_RELEASES,
+    },
+    {
+        component: "cilium",
+        minor: "1.17",
+        kubernetes: { min: "1.29", max: "1.32" },
+        release: "1.17.18",
+        source: CILIUM_K8S("1.17"),
+    },
+    {
+        component: "cilium",
+        minor: "1.18",
+        kubernetes: { min: "1.30", max: "1.33" },
+        release: "1.18.12",
+        source: CILIUM_K8S("1.18"),
+    },
+    {
+        component: "cilium",
+        minor: "1.19",
+        kubernetes: { min: "1.32", max: "1.35" },
+        release: "1.19.6",
+        source: CILIUM_K8S("1.19"),
+    },
+    {
+        component: "cilium",
+        minor: "1.20",
+        kubernetes: { min: "1.33", max: "1.36" },
+        release: "1.20.0",
+        source: CILIUM_K8S("1.20"),
+    },
 ];
 
 export const CRDS_PAIRINGS: readonly CrdsPairing[] = [
@@ -186,7 +234,10 @@ export function supportProblems(versions: Versions): string[] {
         const value = versions[rule.component];
         if (inRange(value, rule.range)) continue;
         const nearest = compareTo(value, rule.range.min) < 0 ? rule.range.min : rule.pinned;
-        problems.push(`${key(rule.component)} = "${value}" is outside the supported ${describeRange(rule.range)}: ${rule.reason} (${rule.source}); ` + `nearest supported: "${nearest}"`);
+        problems.push(
+            `${key(rule.component)} = "${value}" is outside the supported ${describeRange(rule.range)}: ${rule.reason} (${rule.source}); ` +
+                `nearest supported: "${nearest}"`,
+        );
     }
     const k8s = versions.kubernetes;
     for (const component of ["istio", "cilium"] as const) {
@@ -195,13 +246,14 @@ export function supportProblems(versions: Versions): string[] {
         if (!support || inRange(k8s, support.kubernetes)) continue;
         // The minor of the component closest to this one that supports this Kubernetes (the newer on a tie).
         const distance = (s: KubernetesSupport) => Math.abs(parts(s.minor)[1] - parts(minor)[1]);
-        const fits = KUBERNETES_SUPPORT.filter((s) => s.component === component && inRange(k8s, s.kubernetes)).reduce<KubernetesSupport | undefined>(
-            (best, s) => (best === undefined || distance(s) <= distance(best) ? s : best),
-            undefined,
-        );
+        const fits = KUBERNETES_SUPPORT.filter((s) => s.component === component && inRange(k8s, s.kubernetes)).reduce<
+            KubernetesSupport | undefined
+        >((best, s) => (best === undefined || distance(s) <= distance(best) ? s : best), undefined);
         problems.push(
             `${key(component)} = "${versions[component]}" supports Kubernetes ${describeRange(support.kubernetes)}, not ${key("kubernetes")} = "${k8s}" (${support.source}); ` +
-                (fits ? `nearest supported: ${component} "${fits.release}"` : `no ${component} release here supports it: use Kubernetes ${describeRange(support.kubernetes)}`),
+                (fits
+                    ? `nearest supported: ${component} "${fits.release}"`
+                    : `no ${component} release here supports it: use Kubernetes ${describeRange(support.kubernetes)}`),
         );
     }
     const pairing = CRDS_PAIRINGS.find((p) => inRange(versions.spire, p.spire));
@@ -218,13 +270,19 @@ export function supportProblems(versions: Versions): string[] {
 export function supportTable(): string {
     const rows: string[] = ["| component (`versions.*`) | supported | why | source |", "|---|---|---|---|"];
     for (const rule of RANGE_RULES) {
-        rows.push(`| \`${rule.component}\` | ${describeRange(rule.range)} (pinned: ${rule.pinned}) | ${rule.reason} | ${rule.source} |`);
+        rows.push(
+            `| \`${rule.component}\` | ${describeRange(rule.range)} (pinned: ${rule.pinned}) | ${rule.reason} | ${rule.source} |`,
+        );
     }
     for (const s of KUBERNETES_SUPPORT) {
-        rows.push(`| \`${s.component}\` ${s.minor}.x needs \`kubernetes\` | ${describeRange(s.kubernetes)} | the Kubernetes minors ${s.component} ${s.minor} supports | ${s.source} |`);
+        rows.push(
+            `| \`${s.component}\` ${s.minor}.x needs \`kubernetes\` | ${describeRange(s.kubernetes)} | the Kubernetes minors ${s.component} ${s.minor} supports | ${s.source} |`,
+        );
     }
     for (const p of CRDS_PAIRINGS) {
-        rows.push(`| \`spire\` ${describeRange(p.spire)} needs \`spireCrds\` | ${p.spireCrds}.x (pinned: ${p.pinned}) | the CRDs the spire chart's controller manager reads | ${p.source} |`);
+        rows.push(
+            `| \`spire\` ${describeRange(p.spire)} needs \`spireCrds\` | ${p.spireCrds}.x (pinned: ${p.pinned}) | the CRDs the spire chart's controller manager reads | ${p.source} |`,
+        );
     }
     return rows.join("\n");
 }

@@ -114,53 +114,112 @@ describe("the real CLIs: one message, the documented exit code, no stack frame",
     // `inProcess`: run through planCommand in this process (what offline/planner/plan.ts calls), as the
     // spawned cases show the command line does; loading the program in a new node for each
     // case would be most of this file's time.
-    const cases: [string, number, () => { script: string; args: string[]; cwd?: string; inProcess?: boolean }, RegExp][] = [
+    const cases: [
+        string,
+        number,
+        () => { script: string; args: string[]; cwd?: string; inProcess?: boolean },
+        RegExp,
+    ][] = [
         [
             "plan: pki.role root in both stacks",
             1,
-            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("lab", "pki.role root in both stacks"), "--out", path.join(tmp("zta-out-"), "p")] }),
+            () => ({
+                script: "offline/planner/plan.ts",
+                args: [
+                    "--config-dir",
+                    badLabDir("lab", "pki.role root in both stacks"),
+                    "--out",
+                    path.join(tmp("zta-out-"), "p"),
+                ],
+            }),
             /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root"/,
         ],
         [
             "plan: a gateway address that is the host's own address",
             1,
-            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("config", "a gateway address that is the host's own address"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({
+                script: "offline/planner/plan.ts",
+                args: [
+                    "--config-dir",
+                    badLabDir("config", "a gateway address that is the host's own address"),
+                    "--out",
+                    path.join(tmp("zta-out-"), "p"),
+                ],
+                inProcess: true,
+            }),
             /Pulumi\.comp2\.yaml: zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address/,
         ],
         [
             "plan: a YAML syntax error",
             1,
-            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("file", "a YAML syntax error"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({
+                script: "offline/planner/plan.ts",
+                args: [
+                    "--config-dir",
+                    badLabDir("file", "a YAML syntax error"),
+                    "--out",
+                    path.join(tmp("zta-out-"), "p"),
+                ],
+                inProcess: true,
+            }),
             /Pulumi\.comp2\.yaml, line \d+, column \d+: /,
         ],
         [
             "plan: a duplicate key",
             1,
-            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({
+                script: "offline/planner/plan.ts",
+                args: ["--config-dir", badLabDir("file", "a duplicate key"), "--out", path.join(tmp("zta-out-"), "p")],
+                inProcess: true,
+            }),
             /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique/,
         ],
         [
             "plan: --config-dir that does not exist",
             1,
-            () => ({ script: "offline/planner/plan.ts", args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")], inProcess: true }),
+            () => ({
+                script: "offline/planner/plan.ts",
+                args: ["--config-dir", "/nonexistent-zta", "--out", path.join(tmp("zta-out-"), "p")],
+                inProcess: true,
+            }),
             /--config-dir \/nonexistent-zta does not exist/,
         ],
-        ["plan: an unknown flag", 2, () => ({ script: "offline/planner/plan.ts", args: ["--outdir", "x"] }), /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/],
+        [
+            "plan: an unknown flag",
+            2,
+            () => ({ script: "offline/planner/plan.ts", args: ["--outdir", "x"] }),
+            /plan failed: unknown argument --outdir[\s\S]*Exit codes: 0/,
+        ],
         [
             "policy:plan: --plan that holds no plan",
             1,
             () => ({ script: "offline/simulate/check-policy.ts", args: ["--plan", "/nonexistent-zta"] }),
             /--plan \/nonexistent-zta: no <stack>\/resources\.json in it: write the plan first/,
         ],
-        ["policy:plan: an unknown flag", 2, () => ({ script: "offline/simulate/check-policy.ts", args: ["--plans", "x"] }), /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/],
+        [
+            "policy:plan: an unknown flag",
+            2,
+            () => ({ script: "offline/simulate/check-policy.ts", args: ["--plans", "x"] }),
+            /policy:plan failed: unknown argument --plans[\s\S]*Exit codes: 0/,
+        ],
         [
             "check:schemas: --schemas that does not exist",
             1,
             () => ({ script: "offline/check/check-schemas.ts", args: ["--schemas", "/nonexistent-zta"] }),
             /check:schemas failed: --schemas \/nonexistent-zta does not exist/,
         ],
-        ["check:schemas: no --schemas", 2, () => ({ script: "offline/check/check-schemas.ts", args: [] }), /--schemas DIR is required[\s\S]*Exit codes: 0/],
-        ["verify: an unknown flag", 2, () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }), /verify: Unknown option '--colour'/],
+        [
+            "check:schemas: no --schemas",
+            2,
+            () => ({ script: "offline/check/check-schemas.ts", args: [] }),
+            /--schemas DIR is required[\s\S]*Exit codes: 0/,
+        ],
+        [
+            "verify: an unknown flag",
+            2,
+            () => ({ script: "verify/cli.ts", args: ["--stack", "comp2", "--colour"] }),
+            /verify: Unknown option '--colour'/,
+        ],
     ];
 
     test.each(cases)("%s exits %i", async (_label, exit, setup, message) => {
@@ -208,32 +267,61 @@ describe("re-planning into a plan directory replaces only what the plan wrote, a
         writeOutDir(dir, ["comp2", "comp3"], new Map([...plan("1"), ["comp2/stale.json", "{}\n"]]));
         fs.writeFileSync(path.join(dir, "README.txt"), "mine\n");
         writeOutDir(dir, ["comp2", "comp3"], plan("2"));
-        expect(Object.keys(snapshot(dir)).sort()).toEqual([PLAN_MARKER, "README.txt", "comp2/manifests/a.yaml", "comp2/resources.json", "comp3/resources.json"]);
+        expect(Object.keys(snapshot(dir)).sort()).toEqual([
+            PLAN_MARKER,
+            "README.txt",
+            "comp2/manifests/a.yaml",
+            "comp2/resources.json",
+            "comp3/resources.json",
+        ]);
         expect(fs.readFileSync(path.join(dir, "comp2", "resources.json"), "utf8")).toBe("[2]\n");
         expect(fs.readFileSync(path.join(dir, "README.txt"), "utf8")).toBe("mine\n");
         expect(JSON.parse(fs.readFileSync(path.join(dir, PLAN_MARKER), "utf8"))).toEqual({
             tool: "zta-testbed offline plan",
             wrote: ["comp2", "comp3"],
-            files: { "comp2/manifests/a.yaml": sha256("a: 1\n"), "comp2/resources.json": sha256("[2]\n"), "comp3/resources.json": sha256("[]\n") },
+            files: {
+                "comp2/manifests/a.yaml": sha256("a: 1\n"),
+                "comp2/resources.json": sha256("[2]\n"),
+                "comp3/resources.json": sha256("[]\n"),
+            },
         });
     });
 
     test.each([
         [
             "a hand-made marker without file hashes",
-            (dir: string) => fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] })),
+            (dir: string) =>
+                fs.writeFileSync(
+                    path.join(dir, PLAN_MARKER),
+                    JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }),
+                ),
             /without the list of files and hashes/,
         ],
         [
             "a marker that names a path outside the directory",
-            (dir: string) => fs.writeFileSync(path.join(dir, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."], files: {} })),
+            (dir: string) =>
+                fs.writeFileSync(
+                    path.join(dir, PLAN_MARKER),
+                    JSON.stringify({ tool: "zta-testbed offline plan", wrote: [".."], files: {} }),
+                ),
             /names \.\., which a plan never writes/,
         ],
-        ["a file added to a plan folder", (dir: string) => fs.writeFileSync(path.join(dir, "comp2", "notes.txt"), "mine\n"), /has comp2\/notes\.txt, which the earlier plan did not write/],
-        ["a plan file edited", (dir: string) => fs.writeFileSync(path.join(dir, "comp3", "resources.json"), "[1]\n"), /has comp3\/resources\.json, changed since the earlier plan wrote it/],
+        [
+            "a file added to a plan folder",
+            (dir: string) => fs.writeFileSync(path.join(dir, "comp2", "notes.txt"), "mine\n"),
+            /has comp2\/notes\.txt, which the earlier plan did not write/,
+        ],
+        [
+            "a plan file edited",
+            (dir: string) => fs.writeFileSync(path.join(dir, "comp3", "resources.json"), "[1]\n"),
+            /has comp3\/resources\.json, changed since the earlier plan wrote it/,
+        ],
         [
             "a plan file replaced by a symbolic link",
-            (dir: string) => (fs.rmSync(path.join(dir, "comp3", "resources.json")), fs.symlinkSync("/etc/hostname", path.join(dir, "comp3", "resources.json"))),
+            (dir: string) => (
+                fs.rmSync(path.join(dir, "comp3", "resources.json")),
+                fs.symlinkSync("/etc/hostname", path.join(dir, "comp3", "resources.json"))
+            ),
             /has comp3\/resources\.json, a symbolic link/,
         ],
     ])("%s is refused, and nothing is removed", (_label, change, message) => {
@@ -252,7 +340,9 @@ describe("re-planning into a plan directory replaces only what the plan wrote, a
         const dir = tmp("zta-unlisted-");
         writeOutDir(dir, ["comp2"], new Map([["comp2/resources.json", "[]\n"]]));
         fs.mkdirSync(path.join(dir, "comp3"));
-        expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(/comp3 exists but the earlier plan did not write it/);
+        expect(() => checkOutDir(dir, ["comp2", "comp3"])).toThrow(
+            /comp3 exists but the earlier plan did not write it/,
+        );
     });
 
     test("a new or empty directory is fine", () => {
@@ -279,7 +369,12 @@ describe("issue 27: every guarded mistake is refused by `npm run plan` with exit
     test.each(GUARD_CASES.map((c) => [c.label, c] as const))("%s", async (_label, c) => {
         const root = tmp("zta-guard-");
         fs.cpSync(c.lab(), path.join(root, "lab"), { recursive: true });
-        const args = ["--quiet", "--config-dir", path.join(root, "lab"), ...(c.args?.(root) ?? ["--out", path.join(root, "out")])];
+        const args = [
+            "--quiet",
+            "--config-dir",
+            path.join(root, "lab"),
+            ...(c.args?.(root) ?? ["--out", path.join(root, "out")]),
+        ];
         const before = snapshot(root);
         const r = await planCommandOutput(args);
         expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 1 });
@@ -297,19 +392,37 @@ describe("issue 27: every guarded mistake is refused by `npm run plan` with exit
     });
 
     test("a problem of Pulumi.yaml is reported once, under Pulumi.yaml, not under each stack file", async () => {
-        const c = GUARD_CASES.find((g) => g.label === "a misspelt section in Pulumi.yaml (reported once, there)") as (typeof GUARD_CASES)[number];
-        const r = await planCommandOutput(["--quiet", "--config-dir", c.lab(), "--out", path.join(tmp("zta-once-"), "out")]);
-        expect(r.stderr.split("\n").filter((l) => l.includes("netwrokPolicy"))).toEqual([expect.stringMatching(/^ {2}- Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting/)]);
+        const c = GUARD_CASES.find(
+            (g) => g.label === "a misspelt section in Pulumi.yaml (reported once, there)",
+        ) as (typeof GUARD_CASES)[number];
+        const r = await planCommandOutput([
+            "--quiet",
+            "--config-dir",
+            c.lab(),
+            "--out",
+            path.join(tmp("zta-once-"), "out"),
+        ]);
+        expect(r.stderr.split("\n").filter((l) => l.includes("netwrokPolicy"))).toEqual([
+            expect.stringMatching(/^ {2}- Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting/),
+        ]);
     });
 
     test("the opt-ins let the value through, and every preview warns", async () => {
         const dir = labDirWith((_s, raw) => {
             raw.networkPolicy = { egressCidrs: ["0.0.0.0/0"], allowBroadEgress: true };
         });
-        const r = await planCommandOutput(["--quiet", "--config-dir", dir, "--out", path.join(tmp("zta-optin-"), "out")]);
+        const r = await planCommandOutput([
+            "--quiet",
+            "--config-dir",
+            dir,
+            "--out",
+            path.join(tmp("zta-optin-"), "out"),
+        ]);
         expect(r.status).toBe(0);
         expect(r.stdout.split("\n").filter((l) => l.includes("allowBroadEgress")).length).toBeGreaterThanOrEqual(2);
-        expect(r.stdout).toContain("warning: zta-testbed:networkPolicy.allowBroadEgress is true: every pod of every segmented namespace, SPIRE's included, may reach 0.0.0.0/0");
+        expect(r.stdout).toContain(
+            "warning: zta-testbed:networkPolicy.allowBroadEgress is true: every pod of every segmented namespace, SPIRE's included, may reach 0.0.0.0/0",
+        );
     });
 });
 
@@ -330,7 +443,13 @@ describe("checks the real engine runs against the peer's outputs", () => {
 
 describe("what the Pulumi engine would refuse is wrong input", () => {
     test("an EngineRuleError exits 1, as a bad stack file does; an error of the program itself exits 2", () => {
-        expect(planExitCode(new EngineRuleError("the Pulumi engine refuses urn:pulumi:comp2::zta-testbed::x::y: Duplicate resource URN"))).toBe(1);
+        expect(
+            planExitCode(
+                new EngineRuleError(
+                    "the Pulumi engine refuses urn:pulumi:comp2::zta-testbed::x::y: Duplicate resource URN",
+                ),
+            ),
+        ).toBe(1);
         expect(planExitCode(new TypeError("x is undefined"))).toBe(2);
     });
 });
@@ -341,9 +460,24 @@ describe("a wrong clusterName in the root stack's roster, seen from the peer und
         const root = stackOf(lab, "comp2").outputs;
         // As the root stack would have exported it had it signed comp3's requests under the roster's clusterName "cluster9".
         const signed = root.signedIntermediates.value as Record<string, unknown>;
-        const misnamed = { ...root, signedIntermediates: { ...root.signedIntermediates, value: { cluster1: signed.cluster1, cluster9: signed.cluster2 } } };
+        const misnamed = {
+            ...root,
+            signedIntermediates: {
+                ...root.signedIntermediates,
+                value: { cluster1: signed.cluster1, cluster9: signed.cluster2 },
+            },
+        };
         const file = readStackConfig(REPO, "comp3");
-        await expect(evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, deployed: { comp2: misnamed }, program: main })).rejects.toThrow(
+        await expect(
+            evaluateStack({
+                project: "zta-testbed",
+                stack: "comp3",
+                config: file.config,
+                secretKeys: file.secretKeys,
+                deployed: { comp2: misnamed },
+                program: main,
+            }),
+        ).rejects.toThrow(
             /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": in Pulumi\.comp2\.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2"/,
         );
     });
@@ -353,13 +487,26 @@ describe("under the engine, a private key in a stack file is refused before anyt
     test("the program reads its stack file at the project root and names the key, never the key itself", async () => {
         const dir = labDirWith(() => undefined);
         const file = path.join(dir, "Pulumi.comp2.yaml");
-        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("config:\n", `config:\n  zta-testbd:sshPrivateKey: ${JSON.stringify(PLAIN_KEY)}\n`));
+        fs.writeFileSync(
+            file,
+            fs
+                .readFileSync(file, "utf8")
+                .replace("config:\n", `config:\n  zta-testbd:sshPrivateKey: ${JSON.stringify(PLAIN_KEY)}\n`),
+        );
         // The engine runs the program at the project root; the mock runtime has none, so the test gives it.
         const root = jest.spyOn(pulumi.runtime, "getRootDirectory").mockReturnValue(dir);
         try {
             const stack = readStackConfig(REPO, "comp2");
-            const run = evaluateStack({ project: "zta-testbed", stack: "comp2", config: stack.config, secretKeys: stack.secretKeys, program: main });
-            await expect(run).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/);
+            const run = evaluateStack({
+                project: "zta-testbed",
+                stack: "comp2",
+                config: stack.config,
+                secretKeys: stack.secretKeys,
+                program: main,
+            });
+            await expect(run).rejects.toThrow(
+                /Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/,
+            );
             await expect(run).rejects.not.toThrow(PLAIN_KEY.split("\n")[1]);
         } finally {
             root.mockRestore();
@@ -371,7 +518,11 @@ describe("a brought kubeconfig is checked before anything is declared", () => {
     test.each([
         ["an empty one", "", /^is empty: set it again/],
         ["one that is not YAML", "clusters: [", /^does not parse as a kubeconfig/],
-        ["one without a current context", "apiVersion: v1\nkind: Config\nclusters: []\n", /^has no current-context with a cluster server/],
+        [
+            "one without a current context",
+            "apiVersion: v1\nkind: Config\nclusters: []\n",
+            /^has no current-context with a cluster server/,
+        ],
     ])("%s is named, never shown", (_label, text, message) => {
         expect(brokenKubeconfig(text)).toMatch(message);
     });
@@ -379,7 +530,15 @@ describe("a brought kubeconfig is checked before anything is declared", () => {
     test("the program refuses it with the stack file and key, and the evaluation rejects cleanly", async () => {
         const file = readStackConfig(byoLabDir(), "comp2");
         const config = { ...file.config, "zta-testbed:kubeconfig": "clusters: [" };
-        await expect(evaluateStack({ project: "zta-testbed", stack: "comp2", config, secretKeys: file.secretKeys, program: main })).rejects.toThrow(
+        await expect(
+            evaluateStack({
+                project: "zta-testbed",
+                stack: "comp2",
+                config,
+                secretKeys: file.secretKeys,
+                program: main,
+            }),
+        ).rejects.toThrow(
             /Pulumi\.comp2\.yaml: zta-testbed:kubeconfig \(secret, not shown\) does not parse as a kubeconfig/,
         );
         expect(brokenKubeconfig(file.config["zta-testbed:kubeconfig"])).toBeUndefined();
@@ -389,20 +548,32 @@ describe("a brought kubeconfig is checked before anything is declared", () => {
 describe("verify answers in one line", () => {
     test("an unknown stack: the Automation API's raw text becomes what to do", () => {
         // The shape of @pulumi/pulumi/automation's StackNotFoundError: its message is the CLI's whole output.
-        const err = Object.assign(new Error("code: 255\n stdout: \n stderr: error: no stack named 'comp9' found\n err?: \n"), {
-            name: "StackNotFoundError",
-            commandResult: { code: 255, stderr: "error: no stack named 'comp9' found\n" },
-        });
-        expect(pulumiErrorMessage(err, "comp9")).toBe('no stack named "comp9" in the Pulumi backend you are logged in to: `pulumi stack ls` lists its stacks (`pulumi whoami -v` shows the backend)');
-        const other = Object.assign(new Error("code: 255\n stdout: \n stderr: warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n"), {
-            commandResult: { code: 255, stderr: "warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n" },
-        });
+        const err = Object.assign(
+            new Error("code: 255\n stdout: \n stderr: error: no stack named 'comp9' found\n err?: \n"),
+            {
+                name: "StackNotFoundError",
+                commandResult: { code: 255, stderr: "error: no stack named 'comp9' found\n" },
+            },
+        );
+        expect(pulumiErrorMessage(err, "comp9")).toBe(
+            'no stack named "comp9" in the Pulumi backend you are logged in to: `pulumi stack ls` lists its stacks (`pulumi whoami -v` shows the backend)',
+        );
+        const other = Object.assign(
+            new Error("code: 255\n stdout: \n stderr: warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n"),
+            {
+                commandResult: { code: 255, stderr: "warning: x\nerror: PULUMI_ACCESS_TOKEN must be set\n" },
+            },
+        );
         expect(pulumiErrorMessage(other, "comp2")).toBe("the Pulumi CLI said: error: PULUMI_ACCESS_TOKEN must be set");
     });
 
     test.each([
         ["an empty kubeconfig", "", "it is empty"],
-        ["a kubeconfig with no cluster", "apiVersion: v1\nkind: Config\n", "its current-context names no cluster with a server URL"],
+        [
+            "a kubeconfig with no cluster",
+            "apiVersion: v1\nkind: Config\n",
+            "its current-context names no cluster with a server URL",
+        ],
     ])("%s is named, not a JavaScript error", (_label, kubeconfig, message) => {
         expect(() => new KubeCluster(kubeconfig, 1000, 1000)).toThrow(message);
     });
@@ -419,10 +590,15 @@ describe("the plan refuses any value that was secret anywhere in the program", (
         if (leak === "base64") {
             // binaryData holds base64, as a Secret's data does: only the guard's base64 form of the password matches it.
             const encoded = pulumi.unsecret(password.result).apply((p) => Buffer.from(p).toString("base64"));
-            new k8s.core.v1.ConfigMap("admin-binary", { metadata: { name: "admin-binary" }, binaryData: { password: encoded } }, { provider });
+            new k8s.core.v1.ConfigMap(
+                "admin-binary",
+                { metadata: { name: "admin-binary" }, binaryData: { password: encoded } },
+                { provider },
+            );
         }
         if (leak === "output") return { adminPassword: pulumi.unsecret(password.result) };
-        if (leak === "config") return { token: pulumi.unsecret(new pulumi.Config("zta-testbed").requireSecret("apiToken")) };
+        if (leak === "config")
+            return { token: pulumi.unsecret(new pulumi.Config("zta-testbed").requireSecret("apiToken")) };
         return { adminPassword: password.result };
     };
     const evaluate = async (leak: Leak): Promise<StackPlan> => ({
@@ -444,7 +620,11 @@ describe("the plan refuses any value that was secret anywhere in the program", (
     });
 
     test.each([
-        ["a generated password passed on as a plain resource input", "resource" as const, /comp2\/resources\.json \(inputs of kubernetes:core\/v1:ConfigMap admin\)/],
+        [
+            "a generated password passed on as a plain resource input",
+            "resource" as const,
+            /comp2\/resources\.json \(inputs of kubernetes:core\/v1:ConfigMap admin\)/,
+        ],
         ["a generated password exported as a plain output", "output" as const, /comp2\/outputs\.json/],
         ["a secret config value exported as a plain output", "config" as const, /comp2\/outputs\.json/],
     ])("%s is refused, without printing it", async (_label, leak, where) => {
@@ -455,7 +635,9 @@ describe("the plan refuses any value that was secret anywhere in the program", (
         } catch (e) {
             err = e as Error;
         }
-        expect(err?.message).toMatch(/a value that is secret elsewhere in the program would be written in plain text to /);
+        expect(err?.message).toMatch(
+            /a value that is secret elsewhere in the program would be written in plain text to /,
+        );
         expect(err?.message).toMatch(where);
         expect(err?.message).not.toMatch(/MOCK-PASSWORD|a-token-that-is-secret/);
         expect(planExitCode(err)).toBe(1);
@@ -463,9 +645,13 @@ describe("the plan refuses any value that was secret anywhere in the program", (
 
     test("a generated password written base64-encoded into a resource's data is found by its base64 form, and named", async () => {
         const plan = await evaluate("base64");
-        const binary = plan.resources.find((r) => r.name === "admin-binary") as unknown as { inputs: { binaryData: { password: string } } };
+        const binary = plan.resources.find((r) => r.name === "admin-binary") as unknown as {
+            inputs: { binaryData: { password: string } };
+        };
         // The plain password is nowhere in the plan: only the base64 needle can see it.
-        expect(binary.inputs.binaryData.password).toBe(Buffer.from("MOCK-PASSWORD(RandomPassword/admin)").toString("base64"));
+        expect(binary.inputs.binaryData.password).toBe(
+            Buffer.from("MOCK-PASSWORD(RandomPassword/admin)").toString("base64"),
+        );
         expect(JSON.stringify(plan.resources)).not.toContain("MOCK-PASSWORD(");
         expect(() => assertNoSecrets(plan)).toThrow(
             "offline plan: a value that is secret elsewhere in the program would be written in plain text to comp2/resources.json (inputs of kubernetes:core/v1:ConfigMap admin-binary) (a 35-character value, base64-encoded; not shown)",
@@ -483,7 +669,11 @@ describe("the plan refuses any value that was secret anywhere in the program", (
                     urn: "urn:x",
                     parent: null,
                     custom: true,
-                    inputs: { kind: "ConfigMap", metadata: { name: "tls" }, data: { "tls.key": "-----BEGIN EC PRIVATE KEY-----\nAAAA\n" } },
+                    inputs: {
+                        kind: "ConfigMap",
+                        metadata: { name: "tls" },
+                        data: { "tls.key": "-----BEGIN EC PRIVATE KEY-----\nAAAA\n" },
+                    },
                 } as never,
             ],
             outputs: {},
@@ -491,6 +681,8 @@ describe("the plan refuses any value that was secret anywhere in the program", (
             secretValues: [],
             standIns: [],
         } as unknown as StackPlan;
-        expect(() => planFiles(plan)).toThrow(/secret material would be written to comp2\/resources\.json \(input data\.tls\.key of kubernetes:core\/v1:ConfigMap tls\)/);
+        expect(() => planFiles(plan)).toThrow(
+            /secret material would be written to comp2\/resources\.json \(input data\.tls\.key of kubernetes:core\/v1:ConfigMap tls\)/,
+        );
     });
 });

@@ -24,49 +24,155 @@ export function broughtRoot(file: string): string {
  */
 export const CONFIG_CASES: [string, Edit, RegExp][] = [
     ["cluster id 0", (r: any) => (r.cluster.id = 0), /zta-testbed:cluster\.id = 0: expected an integer from 1 to 255/],
-    ["cluster id 256", (r: any) => (r.cluster.id = 256), /zta-testbed:cluster\.id = 256: expected an integer from 1 to 255/],
-    ["a pool that is not a range", (r: any) => (r.metallb.addresses = ["10.5.0.100..10.5.0.120"]), /zta-testbed:metallb\.addresses\[0\] = "10\.5\.0\.100\.\.10\.5\.0\.120": expected an IPv4 range/],
-    ["a backwards range", (r: any) => (r.metallb.addresses = ["10.5.0.120-10.5.0.100"]), /metallb\.addresses\[0\].*first <= last/],
-    ["a CIDR with host bits", (r: any) => (r.cluster.podCidr = "10.244.1.0/16"), /zta-testbed:cluster\.podCidr = "10\.244\.1\.0\/16": expected an IPv4 CIDR/],
-    ["a trust domain with a scheme", (r: any) => (r.mesh.trustDomain = "spiffe://zta.lab"), /zta-testbed:mesh\.trustDomain = "spiffe:\/\/zta\.lab": expected a SPIFFE trust domain/],
+    [
+        "cluster id 256",
+        (r: any) => (r.cluster.id = 256),
+        /zta-testbed:cluster\.id = 256: expected an integer from 1 to 255/,
+    ],
+    [
+        "a pool that is not a range",
+        (r: any) => (r.metallb.addresses = ["10.5.0.100..10.5.0.120"]),
+        /zta-testbed:metallb\.addresses\[0\] = "10\.5\.0\.100\.\.10\.5\.0\.120": expected an IPv4 range/,
+    ],
+    [
+        "a backwards range",
+        (r: any) => (r.metallb.addresses = ["10.5.0.120-10.5.0.100"]),
+        /metallb\.addresses\[0\].*first <= last/,
+    ],
+    [
+        "a CIDR with host bits",
+        (r: any) => (r.cluster.podCidr = "10.244.1.0/16"),
+        /zta-testbed:cluster\.podCidr = "10\.244\.1\.0\/16": expected an IPv4 CIDR/,
+    ],
+    [
+        "a trust domain with a scheme",
+        (r: any) => (r.mesh.trustDomain = "spiffe://zta.lab"),
+        /zta-testbed:mesh\.trustDomain = "spiffe:\/\/zta\.lab": expected a SPIFFE trust domain/,
+    ],
     ["a trust domain with capitals", (r: any) => (r.mesh.trustDomain = "ZTA.lab"), /mesh\.trustDomain = "ZTA\.lab"/],
-    ["an unknown PKI role", (r: any) => (r.pki.role = "primary"), /zta-testbed:pki\.role = "primary": expected "root".*or "peer"/],
+    [
+        "an unknown PKI role",
+        (r: any) => (r.pki.role = "primary"),
+        /zta-testbed:pki\.role = "primary": expected "root".*or "peer"/,
+    ],
     ["an unknown trust model", (r: any) => (r.mesh.trustModel = "mixed"), /mesh\.trustModel = "mixed"/],
-    ["a chart version range", (r: any) => (r.versions.istio = "^1.30"), /zta-testbed:versions\.istio = "\^1\.30": expected a pinned chart version/],
-    ["an unsupported Kubernetes version", (r: any) => (r.versions.kubernetes = "1.19"), /zta-testbed:versions\.kubernetes = "1\.19" is outside the supported/],
-    ["a Kubernetes version that is no version", (r: any) => (r.versions.kubernetes = "v1.36"), /zta-testbed:versions\.kubernetes = "v1\.36": expected a Kubernetes minor or patch version/],
-    ["a cluster name Cilium refuses", (r: any) => (r.cluster.name = "default"), /cluster\.name = "default": may not be "default"/],
+    [
+        "a chart version range",
+        (r: any) => (r.versions.istio = "^1.30"),
+        /zta-testbed:versions\.istio = "\^1\.30": expected a pinned chart version/,
+    ],
+    [
+        "an unsupported Kubernetes version",
+        (r: any) => (r.versions.kubernetes = "1.19"),
+        /zta-testbed:versions\.kubernetes = "1\.19" is outside the supported/,
+    ],
+    [
+        "a Kubernetes version that is no version",
+        (r: any) => (r.versions.kubernetes = "v1.36"),
+        /zta-testbed:versions\.kubernetes = "v1\.36": expected a Kubernetes minor or patch version/,
+    ],
+    [
+        "a cluster name Cilium refuses",
+        (r: any) => (r.cluster.name = "default"),
+        /cluster\.name = "default": may not be "default"/,
+    ],
     ["a cluster name over 32 characters", (r: any) => (r.cluster.name = "c".repeat(33)), /at most 32 characters/],
     ["a missing section", (r: any) => delete r.mesh, /zta-testbed:mesh is not set/],
-    ["a gateway address outside the pool", (r: any) => (r.metallb.eastWestAddress = "10.5.0.130"), /zta-testbed:metallb\.eastWestAddress = "10\.5\.0\.130" is outside zta-testbed:metallb\.addresses/],
-    ["two gateways on one address", (r: any) => (r.metallb.eastWestAddress = r.metallb.ingressAddress), /eastWestAddress = "10\.5\.0\.100" is already used by zta-testbed:metallb\.ingressAddress/],
-    ["overlapping pools", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.110/31"]), /"10\.5\.0\.100-10\.5\.0\.120" overlaps "10\.5\.0\.110\/31"/],
-    ["a pool outside the host's networks", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.6.0.1-10.6.0.9"]), /"10\.6\.0\.1-10\.6\.0\.9" is not inside any of zta-testbed:host\.networks/],
-    ["pod and service CIDRs overlapping", (r: any) => (r.cluster.serviceCidr = "10.244.128.0/17"), /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps zta-testbed:cluster\.serviceCidr/],
-    ["a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)", (r: any) => (r.cluster.podCidr = "10.244.0.0/25"), /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/],
-    ["kube-proxy replacement as a string", (r: any) => (r.cilium.kubeProxyReplacement = "strict"), /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/],
-    ["a pod CIDR over the hosts' network", (r: any) => (r.cluster.podCidr = "10.5.0.0/16"), /cluster\.podCidr = "10\.5\.0\.0\/16" overlaps zta-testbed:host\.networks entry "10\.5\.0\.0\/24"/],
+    [
+        "a gateway address outside the pool",
+        (r: any) => (r.metallb.eastWestAddress = "10.5.0.130"),
+        /zta-testbed:metallb\.eastWestAddress = "10\.5\.0\.130" is outside zta-testbed:metallb\.addresses/,
+    ],
+    [
+        "two gateways on one address",
+        (r: any) => (r.metallb.eastWestAddress = r.metallb.ingressAddress),
+        /eastWestAddress = "10\.5\.0\.100" is already used by zta-testbed:metallb\.ingressAddress/,
+    ],
+    [
+        "overlapping pools",
+        (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.110/31"]),
+        /"10\.5\.0\.100-10\.5\.0\.120" overlaps "10\.5\.0\.110\/31"/,
+    ],
+    [
+        "a pool outside the host's networks",
+        (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.6.0.1-10.6.0.9"]),
+        /"10\.6\.0\.1-10\.6\.0\.9" is not inside any of zta-testbed:host\.networks/,
+    ],
+    [
+        "pod and service CIDRs overlapping",
+        (r: any) => (r.cluster.serviceCidr = "10.244.128.0/17"),
+        /cluster\.podCidr = "10\.244\.0\.0\/16" overlaps zta-testbed:cluster\.serviceCidr/,
+    ],
+    [
+        "a pod CIDR too small for a node's /24 (Cilium's kubernetes IPAM)",
+        (r: any) => (r.cluster.podCidr = "10.244.0.0/25"),
+        /zta-testbed:cluster\.podCidr = "10\.244\.0\.0\/25": expected a prefix of \/24 or shorter/,
+    ],
+    [
+        "kube-proxy replacement as a string",
+        (r: any) => (r.cilium.kubeProxyReplacement = "strict"),
+        /zta-testbed:cilium\.kubeProxyReplacement = "strict": expected true or false/,
+    ],
+    [
+        "a pod CIDR over the hosts' network",
+        (r: any) => (r.cluster.podCidr = "10.5.0.0/16"),
+        /cluster\.podCidr = "10\.5\.0\.0\/16" overlaps zta-testbed:host\.networks entry "10\.5\.0\.0\/24"/,
+    ],
     [
         "a service CIDR over the registry host",
         (r: any) => ((r.host.networks = []), (r.cluster.serviceCidr = "10.5.0.0/24")),
         /cluster\.serviceCidr = "10\.5\.0\.0\/24" contains zta-testbed:registry\.host = "10\.5\.0\.2"/,
     ],
-    ["JWT audiences that are not a list", (r: any) => (r.jwt.audiences = "zta-ingress"), /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/],
-    ["a SPIRE switch that is not a boolean", (r: any) => (r.spire = { oidcDiscovery: "yes" }), /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/],
-    ["peer with our own name", (r: any) => (r.peers[0].clusterName = "cluster1"), /zta-testbed:peers\[0\]\.clusterName = "cluster1" equals zta-testbed:cluster\.name/],
-    ["a helloworld version that does not exist", (r: any) => (r.samples.helloworldVersion = "v3"), /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/],
-    ["samples on without a helloworld version", (r: any) => delete r.samples.helloworldVersion, /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/],
-    ["a misspelt version while samples are off", (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }), /samples\.helloworldVersion = "1": expected "v1" or "v2"/],
-    ["a registry switch that is not a boolean", (r: any) => (r.samples.imagesFromRegistry = "yes"), /zta-testbed:samples\.imagesFromRegistry = "yes": expected true or false/],
+    [
+        "JWT audiences that are not a list",
+        (r: any) => (r.jwt.audiences = "zta-ingress"),
+        /zta-testbed:jwt\.audiences = "zta-ingress": expected a non-empty list of strings/,
+    ],
+    [
+        "a SPIRE switch that is not a boolean",
+        (r: any) => (r.spire = { oidcDiscovery: "yes" }),
+        /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/,
+    ],
+    [
+        "peer with our own name",
+        (r: any) => (r.peers[0].clusterName = "cluster1"),
+        /zta-testbed:peers\[0\]\.clusterName = "cluster1" equals zta-testbed:cluster\.name/,
+    ],
+    [
+        "a helloworld version that does not exist",
+        (r: any) => (r.samples.helloworldVersion = "v3"),
+        /zta-testbed:samples\.helloworldVersion = "v3": expected "v1" or "v2"/,
+    ],
+    [
+        "samples on without a helloworld version",
+        (r: any) => delete r.samples.helloworldVersion,
+        /zta-testbed:samples\.helloworldVersion = undefined: expected a non-empty string/,
+    ],
+    [
+        "a misspelt version while samples are off",
+        (r: any) => (r.samples = { enabled: false, helloworldVersion: "1" }),
+        /samples\.helloworldVersion = "1": expected "v1" or "v2"/,
+    ],
+    [
+        "a registry switch that is not a boolean",
+        (r: any) => (r.samples.imagesFromRegistry = "yes"),
+        /zta-testbed:samples\.imagesFromRegistry = "yes": expected true or false/,
+    ],
     // Issue 17: values that would break the real lab.
     [
         "a gateway address that is the host's own address",
-        (r: any) => ((r.metallb.addresses = ["10.5.0.3-10.5.0.3", "10.5.0.100-10.5.0.120"]), (r.metallb.federationAddress = "10.5.0.3")),
+        (r: any) => (
+            (r.metallb.addresses = ["10.5.0.3-10.5.0.3", "10.5.0.100-10.5.0.120"]),
+            (r.metallb.federationAddress = "10.5.0.3")
+        ),
         /zta-testbed:metallb\.federationAddress = "10\.5\.0\.3" is zta-testbed:host\.address: MetalLB would answer ARP for that machine's own address/,
     ],
     [
         "an ingress address that is the registry's",
-        (r: any) => ((r.metallb.addresses = ["10.5.0.2/32", "10.5.0.100-10.5.0.120"]), (r.metallb.ingressAddress = "10.5.0.2")),
+        (r: any) => (
+            (r.metallb.addresses = ["10.5.0.2/32", "10.5.0.100-10.5.0.120"]),
+            (r.metallb.ingressAddress = "10.5.0.2")
+        ),
         /zta-testbed:metallb\.ingressAddress = "10\.5\.0\.2" is zta-testbed:registry\.host/,
     ],
     [
@@ -79,17 +185,57 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         (r: any) => (r.metallb.addresses = ["10.5.0.3-10.5.0.120"]),
         /zta-testbed:metallb\.addresses: "10\.5\.0\.3-10\.5\.0\.120" contains zta-testbed:host\.address = "10\.5\.0\.3": .*leave the hosts' and the registry's addresses out of the pool/,
     ],
-    ["a pool that contains the registry's address", (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.2/32"]), /"10\.5\.0\.2\/32" contains zta-testbed:registry\.host = "10\.5\.0\.2"/],
-    ["peer.stack naming the stack itself", (r: any) => (r.peers[0].stack = "comp2"), /zta-testbed:peers\[0\]\.stack = "comp2" is this stack itself: name the other stacks/],
-    ["peer.stack naming the stack itself with its organization", (r: any) => (r.peers[0].stack = "acme/zta-testbed/comp2"), /zta-testbed:peers\[0\]\.stack = "acme\/zta-testbed\/comp2" is this stack itself/],
-    ["an SSH user with a space and capitals", (r: any) => (r.host.sshUser = "Lab Admin"), /zta-testbed:host\.sshUser = "Lab Admin": expected a Linux user name/],
-    ["an SSH user with shell syntax", (r: any) => (r.host.sshUser = "ubuntu;reboot"), /zta-testbed:host\.sshUser = "ubuntu;reboot": expected a Linux user name/],
-    ["a registry SSH user that is an ssh option", (r: any) => (r.registry.sshUser = "-oProxyCommand=x"), /zta-testbed:registry\.sshUser = "-oProxyCommand=x": expected a Linux user name/],
-    ["an SSH user over 32 characters", (r: any) => (r.host.sshUser = "u".repeat(33)), /host\.sshUser = "u{33}": expected a Linux user name.*at most 32 characters/],
+    [
+        "a pool that contains the registry's address",
+        (r: any) => (r.metallb.addresses = ["10.5.0.100-10.5.0.120", "10.5.0.2/32"]),
+        /"10\.5\.0\.2\/32" contains zta-testbed:registry\.host = "10\.5\.0\.2"/,
+    ],
+    [
+        "peer.stack naming the stack itself",
+        (r: any) => (r.peers[0].stack = "comp2"),
+        /zta-testbed:peers\[0\]\.stack = "comp2" is this stack itself: name the other stacks/,
+    ],
+    [
+        "peer.stack naming the stack itself with its organization",
+        (r: any) => (r.peers[0].stack = "acme/zta-testbed/comp2"),
+        /zta-testbed:peers\[0\]\.stack = "acme\/zta-testbed\/comp2" is this stack itself/,
+    ],
+    [
+        "an SSH user with a space and capitals",
+        (r: any) => (r.host.sshUser = "Lab Admin"),
+        /zta-testbed:host\.sshUser = "Lab Admin": expected a Linux user name/,
+    ],
+    [
+        "an SSH user with shell syntax",
+        (r: any) => (r.host.sshUser = "ubuntu;reboot"),
+        /zta-testbed:host\.sshUser = "ubuntu;reboot": expected a Linux user name/,
+    ],
+    [
+        "a registry SSH user that is an ssh option",
+        (r: any) => (r.registry.sshUser = "-oProxyCommand=x"),
+        /zta-testbed:registry\.sshUser = "-oProxyCommand=x": expected a Linux user name/,
+    ],
+    [
+        "an SSH user over 32 characters",
+        (r: any) => (r.host.sshUser = "u".repeat(33)),
+        /host\.sshUser = "u{33}": expected a Linux user name.*at most 32 characters/,
+    ],
     // Issue 16: a typo is refused with the nearest valid key, in a stack file's section and in Pulumi.yaml's.
-    ["a misspelt key inside a section (host.allowRest)", (r: any) => (r.host.allowRest = true), /Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
-    ["a misspelt lab-wide key (jwt.audiance)", (r: any) => (r.jwt.audiance = ["zta-ingress"]), /(^|\s)Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
-    ["registry.allowRemove that is not a boolean", (r: any) => (r.registry.allowRemove = "yes"), /zta-testbed:registry\.allowRemove = "yes": expected true or false/],
+    [
+        "a misspelt key inside a section (host.allowRest)",
+        (r: any) => (r.host.allowRest = true),
+        /Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/,
+    ],
+    [
+        "a misspelt lab-wide key (jwt.audiance)",
+        (r: any) => (r.jwt.audiance = ["zta-ingress"]),
+        /(^|\s)Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/,
+    ],
+    [
+        "registry.allowRemove that is not a boolean",
+        (r: any) => (r.registry.allowRemove = "yes"),
+        /zta-testbed:registry\.allowRemove = "yes": expected true or false/,
+    ],
     // Issues 23 and 27: a brought root (pki.rootCaCert) that cannot carry the lab's chains, refused before anything is touched.
     [
         "a brought root followed by a second, unrelated CA",
@@ -136,7 +282,11 @@ export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
         (_s, r) => (r.pki.role = "root"),
         /Pulumi\.comp2\.yaml: zta-testbed:pki\.role is "root" here and "root" in peer stack "comp3": exactly one stack of the lab owns the root CA; set pki\.role to "peer" in one of them/,
     ],
-    ["pki.role peer in both stacks", (_s, r) => (r.pki.role = "peer"), /zta-testbed:pki\.role is "peer" in every stack file \(Pulumi\.comp2\.yaml, Pulumi\.comp3\.yaml\): then no stack issues the lab PKI/],
+    [
+        "pki.role peer in both stacks",
+        (_s, r) => (r.pki.role = "peer"),
+        /zta-testbed:pki\.role is "peer" in every stack file \(Pulumi\.comp2\.yaml, Pulumi\.comp3\.yaml\): then no stack issues the lab PKI/,
+    ],
     [
         "a pool that contains the peer's host address",
         (s, r) => s === "comp2" && r.metallb.addresses.push("10.5.0.4/32"),
@@ -157,15 +307,35 @@ export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
         (s, r) => s === "comp3" && (r.peers[0].stack = "comp9"),
         /Pulumi\.comp3\.yaml: zta-testbed:peers\[0\]\.stack = "comp9" is not a stack of the lab \(its other stacks: "comp2"\): name one of them/,
     ],
-    ["equal cluster ids in the two files", (s, r) => s === "comp3" && (r.cluster.id = 1), /Pulumi\.comp3\.yaml: zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp2"/],
-    ["a misspelt key", (s, r) => s === "comp2" && (r.hots = r.host), /Pulumi\.comp2\.yaml: zta-testbed:hots is not a known setting/],
+    [
+        "equal cluster ids in the two files",
+        (s, r) => s === "comp3" && (r.cluster.id = 1),
+        /Pulumi\.comp3\.yaml: zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp2"/,
+    ],
+    [
+        "a misspelt key",
+        (s, r) => s === "comp2" && (r.hots = r.host),
+        /Pulumi\.comp2\.yaml: zta-testbed:hots is not a known setting/,
+    ],
 ];
 
 /** Broken stack files: [label, the file's text from the committed one, the problem]. */
 export const FILE_CASES: [string, (stack: string, text: string) => string, RegExp][] = [
-    ["a YAML syntax error", (s, t) => (s === "comp2" ? t.replace("    id: 1\n", "    id: [1\n") : t), /Pulumi\.comp2\.yaml, line \d+, column \d+: .*\(.+\): fix the YAML there/],
-    ["a duplicate key", (s, t) => (s === "comp3" ? t.replace("    id: 2\n", "    id: 2\n    id: 3\n") : t), /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique \(DUPLICATE_KEY\)/],
-    ["a stack file that is a list", (s, t) => (s === "comp2" ? "- config\n" : t), /Pulumi\.comp2\.yaml: expected a mapping with a `config:` mapping/],
+    [
+        "a YAML syntax error",
+        (s, t) => (s === "comp2" ? t.replace("    id: 1\n", "    id: [1\n") : t),
+        /Pulumi\.comp2\.yaml, line \d+, column \d+: .*\(.+\): fix the YAML there/,
+    ],
+    [
+        "a duplicate key",
+        (s, t) => (s === "comp3" ? t.replace("    id: 2\n", "    id: 2\n    id: 3\n") : t),
+        /Pulumi\.comp3\.yaml, line 8, column 5: Map keys must be unique \(DUPLICATE_KEY\)/,
+    ],
+    [
+        "a stack file that is a list",
+        (s, t) => (s === "comp2" ? "- config\n" : t),
+        /Pulumi\.comp2\.yaml: expected a mapping with a `config:` mapping/,
+    ],
     [
         "an SSH key in plain text",
         (s, t) => (s === "comp2" ? t.replace("config:\n", "config:\n  zta-testbed:sshPrivateKey: not-a-key\n") : t),
@@ -188,12 +358,16 @@ export function badLabDir(kind: "config" | "lab" | "file", label: string): strin
             }
         });
     }
-    if (kind === "lab") return labDirWith((LAB_CASES.find(([l]) => l === label) as [string, (s: string, r: any) => void, RegExp])[1]);
+    if (kind === "lab")
+        return labDirWith((LAB_CASES.find(([l]) => l === label) as [string, (s: string, r: any) => void, RegExp])[1]);
     const text = (FILE_CASES.find(([l]) => l === label) as [string, (s: string, t: string) => string, RegExp])[1];
     const dir = labDirWith(() => undefined);
     for (const stack of ["comp2", "comp3"]) {
         const file = path.join(dir, `Pulumi.${stack}.yaml`);
-        fs.writeFileSync(file, text(stack, fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stack}.yaml`), "utf8")));
+        fs.writeFileSync(
+            file,
+            text(stack, fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stack}.yaml`), "utf8")),
+        );
     }
     return dir;
 }
@@ -201,13 +375,21 @@ export function badLabDir(kind: "config" | "lab" | "file", label: string): strin
 // ---------------------------------------------------------------- issue 27: guardrails
 
 /** A PEM private key made for the test (never a real one): what an operator might paste into a stack file. */
-export const PLAIN_KEY = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+export const PLAIN_KEY = crypto
+    .generateKeyPairSync("ed25519")
+    .privateKey.export({ type: "pkcs8", format: "pem" })
+    .toString();
 /** A CA certificate that expired on 2025-01-01 (test/fixtures/guards/README.md). */
 const EXPIRED_CA = fs.readFileSync(path.join(__dirname, "fixtures/guards/expired-issuer-ca.pem"), "utf8");
 /** A CA certificate valid until 2046 (test/fixtures/verify/README.md). */
 const VALID_CA = fs.readFileSync(path.join(__dirname, "fixtures/verify/other-root.pem"), "utf8");
 /** An external issuer as an operator would bring it: its keys on its own host, its CA, an audience. */
-const EXTERNAL_JWT = { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs", caCert: VALID_CA, audiences: ["zta-lab"] };
+const EXTERNAL_JWT = {
+    issuer: "https://idp.example.org/realms/lab",
+    jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs",
+    caCert: VALID_CA,
+    audiences: ["zta-lab"],
+};
 
 /** The committed lab with each stack's raw config changed as `edit` says (lab-wide keys land in Pulumi.yaml, as labDirWith does). */
 const everyStack = (edit: (raw: any) => void) => () => labDirWith((_stack, raw) => edit(raw));
@@ -257,60 +439,72 @@ export const GUARD_CASES: GuardCase[] = [
     {
         label: "an external issuer without audiences",
         lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, audiences: undefined })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.audiences is not set for the external issuer "https:\/\/idp\.example\.org\/realms\/lab": .* or set zta-testbed:jwt\.allowAnyAudience: true/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.audiences is not set for the external issuer "https:\/\/idp\.example\.org\/realms\/lab": .* or set zta-testbed:jwt\.allowAnyAudience: true/m,
     },
     {
         label: "egress to 0.0.0.0/0 in a stack file",
         lab: oneStack("comp3", (r) => (r.networkPolicy = { egressCidrs: ["0.0.0.0/0"] })),
-        message: /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress to every address, .* or set zta-testbed:networkPolicy\.allowBroadEgress: true/m,
+        message:
+            /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress to every address, .* or set zta-testbed:networkPolicy\.allowBroadEgress: true/m,
     },
     {
         label: "egress to 0.0.0.0/0 in Pulumi.yaml",
         lab: labFiles((file, doc) => {
-            if (file === "Pulumi.yaml") doc.config["zta-testbed:networkPolicy"] = { value: { egressCidrs: ["0.0.0.0/0"] } };
+            if (file === "Pulumi.yaml")
+                doc.config["zta-testbed:networkPolicy"] = { value: { egressCidrs: ["0.0.0.0/0"] } };
         }),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "0\.0\.0\.0\/0": a \/0 opens egress/m,
     },
     {
         label: "egress to a /8",
         lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["10.0.0.0/8"] })),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.0\.0\.0\/8": a \/8 opens egress to 16777216 addresses/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.0\.0\.0\/8": a \/8 opens egress to 16777216 addresses/m,
     },
     {
         label: "egress to the hosts' network",
         lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["192.0.2.0/24", "10.5.0.0/24"] })),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[1\] = "10\.5\.0\.0\/24": it holds the lab machine address registry\.host = "10\.5\.0\.2"/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[1\] = "10\.5\.0\.0\/24": it holds the lab machine address registry\.host = "10\.5\.0\.2"/m,
     },
     {
         label: "egress to the peer stack's host",
         lab: oneStack("comp2", (r) => (r.networkPolicy = { egressCidrs: ["10.5.0.4/32"] })),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.5\.0\.4\/32": it holds the lab machine address host\.address of stack "comp3" = "10\.5\.0\.4"/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.5\.0\.4\/32": it holds the lab machine address host\.address of stack "comp3" = "10\.5\.0\.4"/m,
     },
     {
         label: "a JWKS URI on another host than the issuer",
         lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://keys.attacker.example/certs" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/keys\.attacker\.example\/certs" is on host "keys\.attacker\.example", not the issuer's "idp\.example\.org"/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/keys\.attacker\.example\/certs" is on host "keys\.attacker\.example", not the issuer's "idp\.example\.org"/m,
     },
     // Free text that reaches a shell or a root container.
     {
         label: "an issuer image at :latest",
         lab: everyStack((r) => (r.issuer = { image: "quay.io/keycloak/keycloak:latest" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:latest": expected a pinned image: .*not "latest"/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:latest": expected a pinned image: .*not "latest"/m,
     },
     {
         label: "an issuer image that is a docker option",
         lab: everyStack((r) => (r.issuer = { image: "--privileged" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "--privileged": expected a container image reference/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "--privileged": expected a container image reference/m,
     },
     {
         label: "an issuer image from another registry",
         lab: everyStack((r) => (r.issuer = { image: "docker.io/someone/keycloak:26.4.7" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "docker\.io\/someone\/keycloak:26\.4\.7": expected an image from "quay\.io" or "10\.5\.0\.2:8443"/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "docker\.io\/someone\/keycloak:26\.4\.7": expected an image from "quay\.io" or "10\.5\.0\.2:8443"/m,
     },
     {
         label: "an issuer image at a moving minor tag",
         lab: everyStack((r) => (r.issuer = { image: "quay.io/keycloak/keycloak:26.4" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:26\.4": expected a pinned image/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.image = "quay\.io\/keycloak\/keycloak:26\.4": expected a pinned image/m,
     },
     // Names that become paths.
     {
@@ -332,7 +526,8 @@ export const GUARD_CASES: GuardCase[] = [
         label: "--out whose marker is hand-made",
         lab: everyStack(() => undefined),
         args: (root) => ["--out", handMadeMarker(root)],
-        message: /^plan failed: --out .*: .* is not empty and has a \.zta-plan marker without the list of files and hashes/m,
+        message:
+            /^plan failed: --out .*: .* is not empty and has a \.zta-plan marker without the list of files and hashes/m,
     },
     {
         label: "--out whose marker is a symbolic link",
@@ -343,7 +538,8 @@ export const GUARD_CASES: GuardCase[] = [
             fs.symlinkSync(path.join(root, "marker.json"), path.join(out, PLAN_MARKER));
             return ["--out", out];
         },
-        message: /^plan failed: --out .*: .* is not empty and has a \.zta-plan that is not a regular file \(a symbolic link\)/m,
+        message:
+            /^plan failed: --out .*: .* is not empty and has a \.zta-plan that is not a regular file \(a symbolic link\)/m,
     },
     {
         label: "--out whose stack folder is a symbolic link elsewhere",
@@ -356,7 +552,8 @@ export const GUARD_CASES: GuardCase[] = [
             fs.symlinkSync(path.join(root, "elsewhere"), path.join(out, "comp2"));
             return ["--out", out];
         },
-        message: /^plan failed: --out .*: .* is not empty and has comp2, which the marker lists but which is a symbolic link/m,
+        message:
+            /^plan failed: --out .*: .* is not empty and has comp2, which the marker lists but which is a symbolic link/m,
     },
     {
         label: "--out holding a plan file changed since",
@@ -378,40 +575,51 @@ export const GUARD_CASES: GuardCase[] = [
     {
         label: "two stacks on one host address",
         lab: oneStack("comp3", (r) => (r.host.address = "10.5.0.3")),
-        message: /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:host\.address = "10\.5\.0\.3" here is host\.address in peer stack "comp2" too/m,
+        message:
+            /(?:^|- )Pulumi\.comp3\.yaml: zta-testbed:host\.address = "10\.5\.0\.3" here is host\.address in peer stack "comp2" too/m,
     },
     {
         label: "a roster entry naming another project's stack",
         lab: oneStack("comp2", (r) => (r.peers[0].stack = "acme/other-project/comp3")),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:peers\[0\]\.stack = "acme\/other-project\/comp3": names a stack of Pulumi project "other-project", not of this project "zta-testbed"/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:peers\[0\]\.stack = "acme\/other-project\/comp3": names a stack of Pulumi project "other-project", not of this project "zta-testbed"/m,
     },
     {
         label: "the registry and the issuer on one comp1 port",
         lab: everyStack((r) => (r.registry.port = 9443)),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.port = 9443 is zta-testbed:registry\.port too: the registry and the lab issuer both listen on comp1/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:issuer\.port = 9443 is zta-testbed:registry\.port too: the registry and the lab issuer both listen on comp1/m,
     },
     // Credentials and keys where they do not belong.
     {
         label: "credentials in jwt.issuer",
-        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, issuer: "https://admin:s3cret-pass@idp.example.org/realms/lab" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.issuer = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab": carries credentials/m,
+        lab: everyStack(
+            (r) => (r.jwt = { ...EXTERNAL_JWT, issuer: "https://admin:s3cret-pass@idp.example.org/realms/lab" }),
+        ),
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.issuer = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab": carries credentials/m,
     },
     {
         label: "credentials in jwt.jwksUri",
-        lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://admin:s3cret-pass@idp.example.org/realms/lab/certs" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab\/certs": carries credentials/m,
+        lab: everyStack(
+            (r) => (r.jwt = { ...EXTERNAL_JWT, jwksUri: "https://admin:s3cret-pass@idp.example.org/realms/lab/certs" }),
+        ),
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.jwksUri = "https:\/\/\*\*\*@idp\.example\.org\/realms\/lab\/certs": carries credentials/m,
     },
     {
         label: "credentials in charts.mirror",
         lab: everyStack((r) => (r.charts = { mirror: "http://mirror:s3cret-pass@10.5.0.2:8080/charts" })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:charts\.mirror = "http:\/\/\*\*\*@10\.5\.0\.2:8080\/charts": carries credentials/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:charts\.mirror = "http:\/\/\*\*\*@10\.5\.0\.2:8080\/charts": carries credentials/m,
     },
     {
         label: "a plain private key under a misspelt namespace",
         lab: labFiles((file, doc) => {
             if (file === "Pulumi.comp2.yaml") doc.config["zta-testbd:sshPrivateKey"] = PLAIN_KEY;
         }),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbd:sshPrivateKey holds a private key in plain text \(PEM "PRIVATE KEY", not shown\)/m,
     },
     {
         label: "a plain private key without a namespace",
@@ -425,7 +633,8 @@ export const GUARD_CASES: GuardCase[] = [
         lab: labFiles((file, doc) => {
             if (file === "Pulumi.comp2.yaml") doc.config["zta-testbed:sshPrivateKey"] = { secure: PLAIN_KEY };
         }),
-        message: /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:sshPrivateKey holds a private key in plain text wrapped by hand as \{secure: \.\.\.\}/m,
+        message:
+            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:sshPrivateKey holds a private key in plain text wrapped by hand as \{secure: \.\.\.\}/m,
     },
     {
         label: "a plain private key in Pulumi.yaml",
@@ -440,18 +649,26 @@ export const GUARD_CASES: GuardCase[] = [
         lab: labFiles((file, doc) => {
             if (file === "Pulumi.yaml") doc.config["zta-testbed:netwrokPolicy"] = { value: { egressCidrs: [] } };
         }),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting: did you mean zta-testbed:networkPolicy\?/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:netwrokPolicy is not a known setting: did you mean zta-testbed:networkPolicy\?/m,
     },
     {
         label: "a version written as a YAML number",
         lab: labFiles((file, doc) => {
-            return file === "Pulumi.yaml" ? YAML.stringify(doc).replace(/istio: "?1\.30\.3"?/, "istio: 1.30") : undefined;
+            return file === "Pulumi.yaml"
+                ? YAML.stringify(doc).replace(/istio: "?1\.30\.3"?/, "istio: 1.30")
+                : undefined;
         }),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:versions\.istio = 1\.30 \(YAML reads it as the number 1\.3\): expected a string: quote it, as "1\.30"/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:versions\.istio = 1\.30 \(YAML reads it as the number 1\.3\): expected a string: quote it, as "1\.30"/m,
     },
     {
         label: "a stack file in UTF-16",
-        lab: labFiles((file, doc) => (file === "Pulumi.comp2.yaml" ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(YAML.stringify(doc), "utf16le")]) : undefined)),
+        lab: labFiles((file, doc) =>
+            file === "Pulumi.comp2.yaml"
+                ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(YAML.stringify(doc), "utf16le")])
+                : undefined,
+        ),
         message: /Pulumi\.comp2\.yaml is not UTF-8 text \(it looks like UTF-16, or holds NUL bytes\): save it as UTF-8/,
     },
     {
@@ -494,7 +711,8 @@ export const GUARD_CASES: GuardCase[] = [
     {
         label: "an expired jwt.caCert",
         lab: everyStack((r) => (r.jwt = { ...EXTERNAL_JWT, caCert: EXPIRED_CA })),
-        message: /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.caCert = "-----BEGIN CERTIFICATE-----\\nMIIB.*\.\.\.": the certificate expired on Jan {1,2}1 00:00:00 2025 GMT/m,
+        message:
+            /(?:^|- )Pulumi\.yaml: zta-testbed:jwt\.caCert = "-----BEGIN CERTIFICATE-----\\nMIIB.*\.\.\.": the certificate expired on Jan {1,2}1 00:00:00 2025 GMT/m,
     },
 ];
 
@@ -503,6 +721,9 @@ function handMadeMarker(root: string): string {
     const out = path.join(root, "out");
     fs.mkdirSync(path.join(out, "comp2"), { recursive: true });
     fs.writeFileSync(path.join(out, "comp2", "thesis.tex"), "\\documentclass{article}\n");
-    fs.writeFileSync(path.join(out, PLAN_MARKER), JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }));
+    fs.writeFileSync(
+        path.join(out, PLAN_MARKER),
+        JSON.stringify({ tool: "zta-testbed offline plan", wrote: ["comp2", "comp3"] }),
+    );
     return out;
 }

@@ -13,7 +13,9 @@ describe("a brought root on its own", () => {
     });
 
     test("pathLenConstraint 1 is one CA short", () => {
-        expect(rootCertificateProblem(broughtRoot("pathlen-1.pem"), DEC_2026)).toMatch(/has pathLenConstraint 1, but the lab puts 2 CAs below its root/);
+        expect(rootCertificateProblem(broughtRoot("pathlen-1.pem"), DEC_2026)).toMatch(
+            /has pathLenConstraint 1, but the lab puts 2 CAs below its root/,
+        );
     });
 
     test("a root valid now but not at the time given is refused as not valid now", () => {
@@ -25,22 +27,56 @@ describe("a brought root on its own", () => {
 
 describe("a brought root in the lab", () => {
     test("URI name constraints: permitting zta.lab lets spiffe://zta.lab IDs through but not a subdomain (RFC 5280: no leading dot, that host only)", () => {
-        expect(rootUseProblems(broughtRoot("good-root.pem"), { trustDomain: "zta.lab", intermediateValidityHours: 8760, now: DEC_2026 })).toEqual([]);
-        expect(rootUseProblems(broughtRoot("good-root.pem"), { trustDomain: "cluster1.zta.lab", intermediateValidityHours: 8760, now: DEC_2026 })).toEqual([
-            expect.stringMatching(/its name constraints permit URIs only under "zta\.lab", which shuts out spiffe:\/\/cluster1\.zta\.lab\/\.\.\./),
+        expect(
+            rootUseProblems(broughtRoot("good-root.pem"), {
+                trustDomain: "zta.lab",
+                intermediateValidityHours: 8760,
+                now: DEC_2026,
+            }),
+        ).toEqual([]);
+        expect(
+            rootUseProblems(broughtRoot("good-root.pem"), {
+                trustDomain: "cluster1.zta.lab",
+                intermediateValidityHours: 8760,
+                now: DEC_2026,
+            }),
+        ).toEqual([
+            expect.stringMatching(
+                /its name constraints permit URIs only under "zta\.lab", which shuts out spiffe:\/\/cluster1\.zta\.lab\/\.\.\./,
+            ),
         ]);
         // ".example.com" covers hosts below example.com only.
-        expect(rootUseProblems(broughtRoot("uri-permitted-elsewhere.pem"), { trustDomain: "lab.example.com", intermediateValidityHours: 8760, now: DEC_2026 })).toEqual([]);
-        expect(rootUseProblems(broughtRoot("uri-permitted-elsewhere.pem"), { trustDomain: "example.com", intermediateValidityHours: 8760, now: DEC_2026 })).toHaveLength(1);
+        expect(
+            rootUseProblems(broughtRoot("uri-permitted-elsewhere.pem"), {
+                trustDomain: "lab.example.com",
+                intermediateValidityHours: 8760,
+                now: DEC_2026,
+            }),
+        ).toEqual([]);
+        expect(
+            rootUseProblems(broughtRoot("uri-permitted-elsewhere.pem"), {
+                trustDomain: "example.com",
+                intermediateValidityHours: 8760,
+                now: DEC_2026,
+            }),
+        ).toHaveLength(1);
         // An excluded subtree shuts out that trust domain only.
-        expect(rootUseProblems(broughtRoot("uri-excluded-lab.pem"), { trustDomain: "other.lab", intermediateValidityHours: 8760, now: DEC_2026 })).toEqual([]);
+        expect(
+            rootUseProblems(broughtRoot("uri-excluded-lab.pem"), {
+                trustDomain: "other.lab",
+                intermediateValidityHours: 8760,
+                now: DEC_2026,
+            }),
+        ).toEqual([]);
     });
 
     test("it must outlive the intermediates it signs now: a root ending 2034-06-01 carries one-year intermediates in 2026, not ten-year ones", () => {
         const use = { trustDomain: "zta.lab", now: DEC_2026 };
         expect(rootUseProblems(broughtRoot("ends-2034.pem"), { ...use, intermediateValidityHours: 8760 })).toEqual([]);
         expect(rootUseProblems(broughtRoot("ends-2034.pem"), { ...use, intermediateValidityHours: 87600 })).toEqual([
-            expect.stringMatching(/ends 2034-06-01T00:00:00\.000Z, before the intermediates it would sign now \(zta-testbed:pki\.intermediateValidityHours = 87600, until 2036-12-04T00:00:00\.000Z\)/),
+            expect.stringMatching(
+                /ends 2034-06-01T00:00:00\.000Z, before the intermediates it would sign now \(zta-testbed:pki\.intermediateValidityHours = 87600, until 2036-12-04T00:00:00\.000Z\)/,
+            ),
         ]);
     });
 });

@@ -36,12 +36,15 @@ describe("charts.mirror", () => {
     test("with it, every release of both stacks takes its chart from the mirror, same chart and pinned version", () => {
         expect(mirrored.length).toBeGreaterThanOrEqual(10);
         expect(mirrored.filter((r) => r.repo !== MIRROR)).toEqual([]);
-        const key = (r: { stack: string; name: string; chart: unknown; version: unknown }) => `${r.stack} ${r.name} ${r.chart}@${r.version}`;
+        const key = (r: { stack: string; name: string; chart: unknown; version: unknown }) =>
+            `${r.stack} ${r.name} ${r.chart}@${r.version}`;
         expect(mirrored.map(key).sort()).toEqual(upstream.map(key).sort());
     });
 
     test("a mirror that is not an http(s) URL is refused naming the key", () => {
         const raw = { ...rawConfig("comp2"), charts: { mirror: "ftp://10.5.0.2/charts" } };
-        expect(() => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]))).toThrow(/zta-testbed:charts\.mirror = "ftp:\/\/10\.5\.0\.2\/charts": expected an http:\/\/ or https:\/\/ URL/);
+        expect(() => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]))).toThrow(
+            /zta-testbed:charts\.mirror = "ftp:\/\/10\.5\.0\.2\/charts": expected an http:\/\/ or https:\/\/ URL/,
+        );
     });
 });

@@ -31,7 +31,10 @@ const crd = {
                             spec: {
                                 type: "object",
                                 required: ["addresses"],
-                                properties: { addresses: { type: "array", items: { type: "string" } }, autoAssign: { type: "boolean" } },
+                                properties: {
+                                    addresses: { type: "array", items: { type: "string" } },
+                                    autoAssign: { type: "boolean" },
+                                },
                                 // As Cilium's CRDs do (spec: oneOf endpointSelector/nodeSelector): branches only require what the parent declares.
                                 anyOf: [
                                     { properties: { addresses: {} }, required: ["addresses"] },
@@ -58,20 +61,30 @@ beforeAll(() => {
             $schema: "https://json-schema.org/draft-07/schema#",
             additionalProperties: false,
             $ref: "#/$defs/values",
-            $defs: { values: { type: "object", required: ["replicas"], properties: { replicas: { type: "integer" } } } },
+            $defs: {
+                values: { type: "object", required: ["replicas"], properties: { replicas: { type: "integer" } } },
+            },
         }),
     );
     schemas = new SchemaSet(dir);
 });
 
-const pool = (spec: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ apiVersion: "example.io/v1", kind: "Pool", metadata: { name: "p" }, spec, ...more });
+const pool = (spec: Record<string, unknown>, more: Record<string, unknown> = {}) => ({
+    apiVersion: "example.io/v1",
+    kind: "Pool",
+    metadata: { name: "p" },
+    spec,
+    ...more,
+});
 
 test("a valid object passes, with the envelope (apiVersion, kind, metadata) the CRD schema does not list", () => {
     expect(schemas.checkObject(pool({ addresses: ["10.0.0.1-10.0.0.9"], autoAssign: false }))).toEqual([]);
 });
 
 test("a misspelt field fails, naming it", () => {
-    expect(schemas.checkObject(pool({ addresses: [], autoAsign: false }))?.join()).toMatch(/\/spec must NOT have additional properties.*autoAsign/);
+    expect(schemas.checkObject(pool({ addresses: [], autoAsign: false }))?.join()).toMatch(
+        /\/spec must NOT have additional properties.*autoAsign/,
+    );
 });
 
 test("fields under x-kubernetes-preserve-unknown-fields are free", () => {
@@ -90,7 +103,9 @@ test("values follow Helm's reading: siblings of $ref are ignored, defaults fill 
     expect(schemas.checkValues("mychart", { replicas: 1 })).toEqual([]);
     expect(schemas.checkValues("mychart", {})).toEqual([]);
     expect(schemas.checkValues("mychart", { replicas: "one" })?.join()).toMatch(/\/replicas must be integer/);
-    expect(schemas.checkValues("otherchart", { mychart: { replicas: "x" } })?.join()).toMatch(/\/mychart\/replicas must be integer/);
+    expect(schemas.checkValues("otherchart", { mychart: { replicas: "x" } })?.join()).toMatch(
+        /\/mychart\/replicas must be integer/,
+    );
     expect(schemas.checkValues("otherchart", {})).toBeUndefined();
 });
 
@@ -104,13 +119,19 @@ describe("schemas from packaged charts (--charts)", () => {
         newer.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.avoidBuggyIPs = { type: "boolean" };
         const template =
             "{{- if .Values.crds.enabled }}\n" +
-            YAML.stringify(newer).replace("metadata:\n", "metadata:\n  annotations:\n    {{- toYaml .Values.annotations | nindent 4 }}\n  labels:\n    release: {{ .Release.Name }}\n") +
+            YAML.stringify(newer).replace(
+                "metadata:\n",
+                "metadata:\n  annotations:\n    {{- toYaml .Values.annotations | nindent 4 }}\n  labels:\n    release: {{ .Release.Name }}\n",
+            ) +
             "{{- end }}\n";
         fs.mkdirSync(path.join(dir, "pools", "templates"), { recursive: true });
         fs.mkdirSync(path.join(dir, "pools", "charts", "sub"), { recursive: true });
         fs.writeFileSync(path.join(dir, "pools", "Chart.yaml"), "apiVersion: v2\nname: pools\nversion: 2.0.0\n");
         fs.writeFileSync(path.join(dir, "pools", "templates", "crds.yaml"), template);
-        fs.writeFileSync(path.join(dir, "pools", "charts", "sub", "values.schema.json"), JSON.stringify({ type: "object", properties: { port: { type: "integer" } } }));
+        fs.writeFileSync(
+            path.join(dir, "pools", "charts", "sub", "values.schema.json"),
+            JSON.stringify({ type: "object", properties: { port: { type: "integer" } } }),
+        );
         archive = path.join(dir, "pools-2.0.0.tgz");
         tar.c({ gzip: true, file: archive, cwd: dir, sync: true }, ["pools"]);
     });
@@ -128,7 +149,9 @@ describe("schemas from packaged charts (--charts)", () => {
         const newField = pool({ addresses: [], avoidBuggyIPs: true });
         expect(fromChart.checkObject(newField)).toEqual([]);
         expect(fromDir.checkObject(newField)?.join()).toMatch(/avoidBuggyIPs/);
-        expect(fromChart.sourcesOf(newField)).toEqual([["example.io/v1/Pool", "pools-2.0.0.tgz:pools/templates/crds.yaml"]]);
+        expect(fromChart.sourcesOf(newField)).toEqual([
+            ["example.io/v1/Pool", "pools-2.0.0.tgz:pools/templates/crds.yaml"],
+        ]);
         expect(fromChart.checkValues("pools", { sub: { port: "x" } })?.join()).toMatch(/\/sub\/port must be integer/);
     });
 });
@@ -167,18 +190,24 @@ describe("RE2 patterns (Kubernetes checks CRD patterns with Go's regexp)", () =>
     test("a CRD with an RE2-only pattern compiles and its pattern is enforced", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-schemas-"));
         const withPattern = JSON.parse(JSON.stringify(crd));
-        withPattern.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.path = { type: "string", pattern: "^\\PC*$" };
+        withPattern.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.path = {
+            type: "string",
+            pattern: "^\\PC*$",
+        };
         fs.writeFileSync(path.join(dir, "pools.yaml"), YAML.stringify(withPattern));
         const set = new SchemaSet(dir);
         expect(set.checkObject(pool({ addresses: [], path: "/api/v1" }))).toEqual([]);
-        expect(set.checkObject(pool({ addresses: [], path: "/api\u0000" }))?.join()).toMatch(/\/spec\/path must match pattern/);
+        expect(set.checkObject(pool({ addresses: [], path: "/api\u0000" }))?.join()).toMatch(
+            /\/spec\/path must match pattern/,
+        );
     });
 });
 
 describe("the schemas of the pinned version", () => {
     test("a <chart>-<version> folder of a chart the plan pins at another version is skipped; others are read", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-schemas-"));
-        for (const folder of ["cilium-1.17", "cilium-1.20", "kubernetes-1.36", "spire"]) fs.mkdirSync(path.join(dir, folder));
+        for (const folder of ["cilium-1.17", "cilium-1.20", "kubernetes-1.36", "spire"])
+            fs.mkdirSync(path.join(dir, folder));
         fs.writeFileSync(path.join(dir, "pools.yaml"), "");
         const { use, skipped } = schemaSources([dir], new Map([["cilium", "1.20.0"]]));
         expect(use.map((u) => path.basename(u))).toEqual(["cilium-1.20", "kubernetes-1.36", "pools.yaml", "spire"]);
@@ -191,12 +220,20 @@ describe("the schemas of the pinned version", () => {
     const SHARED = process.env.ZTA_SHARED ?? path.resolve(__dirname, "..", "..", "shared");
     const CILIUM_120 = path.join(SHARED, "schemas-pending", "cilium-1.20");
     const maybe = fs.existsSync(CILIUM_120) ? test : test.skip;
-    if (!fs.existsSync(CILIUM_120)) console.log(`skipped: Cilium 1.20 CRDs not found at ${CILIUM_120} (set ZTA_SHARED to the shared folder)`);
+    if (!fs.existsSync(CILIUM_120))
+        console.log(`skipped: Cilium 1.20 CRDs not found at ${CILIUM_120} (set ZTA_SHARED to the shared folder)`);
     maybe("Cilium 1.20's network-policy CRDs compile, and their RE2 pattern on spec.log.value is enforced", () => {
         const set = new SchemaSet(path.join(CILIUM_120, "crds"));
-        const policy = (spec: Record<string, unknown>) => ({ apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: "p", namespace: "n" }, spec: { endpointSelector: {}, ingress: [{}], ...spec } });
+        const policy = (spec: Record<string, unknown>) => ({
+            apiVersion: "cilium.io/v2",
+            kind: "CiliumNetworkPolicy",
+            metadata: { name: "p", namespace: "n" },
+            spec: { endpointSelector: {}, ingress: [{}], ...spec },
+        });
         expect(set.checkObject(policy({ log: { value: "allowed to dns" } }))).toEqual([]);
-        expect(set.checkObject(policy({ log: { value: "bell\u0007" } }))?.join()).toMatch(/\/spec\/log\/value must match pattern/);
+        expect(set.checkObject(policy({ log: { value: "bell\u0007" } }))?.join()).toMatch(
+            /\/spec\/log\/value must match pattern/,
+        );
         expect(set.checkObject(policy({ ingres: [] }))?.join()).toMatch(/ingres/);
     });
 });

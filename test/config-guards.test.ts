@@ -1,22 +1,41 @@
 // Issue 27: the guards on what operators type, as pure functions (stacks/config/values.ts).
 // The refusals as `npm run plan` gives them, with file and key: test/bad-inputs.ts.
-import { broadEgressReason, checkIssuerImage, checkStackName, checkStackReference, hasUserinfo, privateKeyPaths, redactUserinfo, validityProblem } from "../stacks/config/values";
+import {
+    broadEgressReason,
+    checkIssuerImage,
+    checkStackName,
+    checkStackReference,
+    hasUserinfo,
+    privateKeyPaths,
+    redactUserinfo,
+    validityProblem,
+} from "../stacks/config/values";
 
 const LAB_REGISTRY = "10.5.0.2:8443";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
 describe("stack names are Pulumi's, and never climb out of a folder", () => {
     // pulumi/pulumi sdk/go/common/tokens/stack_name.go: 1 to 100 of [A-Za-z0-9_.-].
-    test.each(["comp2", "Comp_3", "lab.v2", "a", "x".repeat(100), "..."])("%s is a stack name", (name) => expect(checkStackName(name)).toBeUndefined());
-    test.each(["", ".", "..", "../x", "a/b", "a b", "x".repeat(101), "comp2;rm"])("%j is refused", (name) => expect(checkStackName(name)).toMatch(/expected a Pulumi stack name/));
+    test.each(["comp2", "Comp_3", "lab.v2", "a", "x".repeat(100), "..."])("%s is a stack name", (name) =>
+        expect(checkStackName(name)).toBeUndefined(),
+    );
+    test.each(["", ".", "..", "../x", "a/b", "a b", "x".repeat(101), "comp2;rm"])("%j is refused", (name) =>
+        expect(checkStackName(name)).toMatch(/expected a Pulumi stack name/),
+    );
 });
 
 describe("a roster entry names a stack of this project", () => {
-    test.each(["comp3", "acme/zta-testbed/comp3"])("%s is accepted", (ref) => expect(checkStackReference(ref, "zta-testbed")).toBeUndefined());
+    test.each(["comp3", "acme/zta-testbed/comp3"])("%s is accepted", (ref) =>
+        expect(checkStackReference(ref, "zta-testbed")).toBeUndefined(),
+    );
     test("another project's stack is refused, with the fix", () => {
-        expect(checkStackReference("acme/other/comp3", "zta-testbed")).toBe('names a stack of Pulumi project "other", not of this project "zta-testbed": write "acme/zta-testbed/comp3" or just "comp3"');
+        expect(checkStackReference("acme/other/comp3", "zta-testbed")).toBe(
+            'names a stack of Pulumi project "other", not of this project "zta-testbed": write "acme/zta-testbed/comp3" or just "comp3"',
+        );
     });
-    test.each(["acme/comp3", "acme/zta-testbed/..", "a/b/c/d", "../comp3"])("%s is refused", (ref) => expect(checkStackReference(ref, "zta-testbed")).toMatch(/expected/));
+    test.each(["acme/comp3", "acme/zta-testbed/..", "a/b/c/d", "../comp3"])("%s is refused", (ref) =>
+        expect(checkStackReference(ref, "zta-testbed")).toMatch(/expected/),
+    );
 });
 
 describe("the issuer image is a pinned reference from Keycloak's registry or the lab registry", () => {
@@ -44,18 +63,28 @@ describe("the issuer image is a pinned reference from Keycloak's registry or the
 });
 
 describe("URLs with credentials are found, and never printed", () => {
-    test.each(["https://u:p@idp.example/x", "https://u@idp.example/x", "http://:p@10.5.0.2:8080/charts"])("%s carries credentials", (url) => expect(hasUserinfo(url)).toBe(true));
-    test.each(["https://idp.example/x", "https://idp.example/x?next=a@b"])("%s does not", (url) => expect(hasUserinfo(url)).toBe(false));
-    test("the message shows the URL without them", () => expect(redactUserinfo("https://admin:hunter2@idp.example/realms/x")).toBe("https://***@idp.example/realms/x"));
+    test.each(["https://u:p@idp.example/x", "https://u@idp.example/x", "http://:p@10.5.0.2:8080/charts"])(
+        "%s carries credentials",
+        (url) => expect(hasUserinfo(url)).toBe(true),
+    );
+    test.each(["https://idp.example/x", "https://idp.example/x?next=a@b"])("%s does not", (url) =>
+        expect(hasUserinfo(url)).toBe(false),
+    );
+    test("the message shows the URL without them", () =>
+        expect(redactUserinfo("https://admin:hunter2@idp.example/realms/x")).toBe("https://***@idp.example/realms/x"));
 });
 
 describe("a private key is found under any key", () => {
     test("in nested objects, lists and a hand-made {secure: ...}, by path", () => {
         const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
-        expect(privateKeyPaths({ "zta-testbed:host": { keys: ["x", key] }, other: { secure: key }, cert: "-----BEGIN CERTIFICATE-----", secure: { secure: "v1:abc" } })).toEqual([
-            "zta-testbed:host.keys[1]",
-            "other.secure",
-        ]);
+        expect(
+            privateKeyPaths({
+                "zta-testbed:host": { keys: ["x", key] },
+                other: { secure: key },
+                cert: "-----BEGIN CERTIFICATE-----",
+                secure: { secure: "v1:abc" },
+            }),
+        ).toEqual(["zta-testbed:host.keys[1]", "other.secure"]);
     });
 });
 
@@ -68,17 +97,24 @@ describe("broad egress", () => {
         ["10.5.0.0/24", 'it holds the lab machine address registry.host = "10.5.0.2"'],
         ["10.5.0.3/32", 'it holds the lab machine address host.address = "10.5.0.3"'],
     ])("%s: %s", (cidr, reason) => expect(broadEgressReason(cidr, machines)).toBe(reason));
-    test.each(["192.0.2.0/24", "172.16.0.0/17", "10.5.0.4/32"])("%s is narrow", (cidr) => expect(broadEgressReason(cidr, machines)).toBeUndefined());
+    test.each(["192.0.2.0/24", "172.16.0.0/17", "10.5.0.4/32"])("%s is narrow", (cidr) =>
+        expect(broadEgressReason(cidr, machines)).toBeUndefined(),
+    );
 });
 
 describe("a certificate's validity", () => {
     const fs = jest.requireActual<typeof import("fs")>("fs");
     const expired = fs.readFileSync(`${__dirname}/fixtures/guards/expired-issuer-ca.pem`, "utf8");
     const valid = fs.readFileSync(`${__dirname}/fixtures/verify/other-root.pem`, "utf8");
-    test("an expired CA is named with its end date", () => expect(validityProblem(expired)).toBe("the certificate expired on Jan  1 00:00:00 2025 GMT: give the issuer CA's current certificate"));
+    test("an expired CA is named with its end date", () =>
+        expect(validityProblem(expired)).toBe(
+            "the certificate expired on Jan  1 00:00:00 2025 GMT: give the issuer CA's current certificate",
+        ));
     test("a CA valid now passes; before its start it does not", () => {
         expect(validityProblem(valid)).toBeUndefined();
-        expect(validityProblem(valid, Date.parse("2026-01-01T00:00:00Z"))).toMatch(/^the certificate is not valid before Nov 23 16:39:53 2026 GMT/);
+        expect(validityProblem(valid, Date.parse("2026-01-01T00:00:00Z"))).toMatch(
+            /^the certificate is not valid before Nov 23 16:39:53 2026 GMT/,
+        );
     });
 });
 
@@ -89,7 +125,9 @@ describe("every config value that reaches a host script's command line is one pl
         const args: string[] = [];
         for (const stack of ["comp2", "comp3"]) {
             for (const r of stackOf(lab, stack).resources.filter((x) => x.type === "command:remote:Command")) {
-                for (const command of [r.inputs.create, r.inputs.delete].filter((c): c is string => typeof c === "string" && c.includes(" bash -c "))) {
+                for (const command of [r.inputs.create, r.inputs.delete].filter(
+                    (c): c is string => typeof c === "string" && c.includes(" bash -c "),
+                )) {
                     // sudo -n bash -c '<script>' '<name>' '<arg>'...: the words after the script's name (scripts/<dir>/<file>.sh).
                     const words = [...command.matchAll(/'((?:[^']|'\\'')*)'/g)].map((m) => m[1]);
                     const name = words.findIndex((w) => /^(host|issuer|registry)\/[a-z-]+\.sh$/.test(w));

@@ -41,8 +41,18 @@ describe("the committed reference lab", () => {
     test("carries the reference lab of docs/design.md: hosts, ids, networks, pools", () => {
         const c2 = parseLabConfig("comp2", raw("comp2"), SSH);
         const c3 = parseLabConfig("comp3", raw("comp3"), SSH);
-        expect([c2.cluster.name, c2.cluster.id, c2.cluster.network, c2.host?.address]).toEqual(["cluster1", 1, "network1", "10.5.0.3"]);
-        expect([c3.cluster.name, c3.cluster.id, c3.cluster.network, c3.host?.address]).toEqual(["cluster2", 2, "network2", "10.5.0.4"]);
+        expect([c2.cluster.name, c2.cluster.id, c2.cluster.network, c2.host?.address]).toEqual([
+            "cluster1",
+            1,
+            "network1",
+            "10.5.0.3",
+        ]);
+        expect([c3.cluster.name, c3.cluster.id, c3.cluster.network, c3.host?.address]).toEqual([
+            "cluster2",
+            2,
+            "network2",
+            "10.5.0.4",
+        ]);
         expect(c2.metallb.addresses).toEqual(["10.5.0.100-10.5.0.120"]);
         expect(c3.metallb.addresses).toEqual(["10.5.0.121-10.5.0.139"]);
         expect(c2.pki.role).toBe("root");
@@ -86,8 +96,14 @@ describe("bad input is rejected with the key, the value and what is expected", (
         const r = raw();
         expect(parseLabConfig("comp2", r, SSH).cilium.kubeProxyReplacement).toBe(true);
         delete r.cilium;
-        expect(parseLabConfig("comp2", r, SSH).cilium).toMatchObject({ bgpControlPlane: false, kubeProxyReplacement: true });
-        expect(parseLabConfig("comp2", { ...raw(), cilium: { kubeProxyReplacement: false } }, SSH).cilium.kubeProxyReplacement).toBe(false);
+        expect(parseLabConfig("comp2", r, SSH).cilium).toMatchObject({
+            bgpControlPlane: false,
+            kubeProxyReplacement: true,
+        });
+        expect(
+            parseLabConfig("comp2", { ...raw(), cilium: { kubeProxyReplacement: false } }, SSH).cilium
+                .kubeProxyReplacement,
+        ).toBe(false);
     });
 
     test("every problem is reported at once, not only the first", () => {
@@ -100,7 +116,9 @@ describe("bad input is rejected with the key, the value and what is expected", (
 
     test("a host without an SSH key secret names the key and the command that sets it", () => {
         const problems = problemsOf("comp2", raw(), new Set());
-        expect(problems.join("\n")).toMatch(/zta-testbed:sshPrivateKey is not set.*pulumi config set --secret zta-testbed:sshPrivateKey/);
+        expect(problems.join("\n")).toMatch(
+            /zta-testbed:sshPrivateKey is not set.*pulumi config set --secret zta-testbed:sshPrivateKey/,
+        );
     });
 
     test("a host and a kubeconfig together are refused", () => {
@@ -112,7 +130,9 @@ describe("bad input is rejected with the key, the value and what is expected", (
         const r = raw();
         delete r.host;
         expect(requiredSecrets(r)).toEqual(["kubeconfig"]);
-        expect(problemsOf("comp2", r, new Set()).join("\n")).toMatch(/neither zta-testbed:host nor zta-testbed:kubeconfig is set/);
+        expect(problemsOf("comp2", r, new Set()).join("\n")).toMatch(
+            /neither zta-testbed:host nor zta-testbed:kubeconfig is set/,
+        );
         expect(problemsOf("comp2", r, new Set(["kubeconfig"]))).toEqual([]);
     });
 
@@ -130,18 +150,36 @@ describe("checks across the StackReference", () => {
 
     test("overlapping pools between the stacks fail with both ranges", () => {
         const peer = { ...c3(), metallbAddresses: ["10.5.0.115-10.5.0.125"] };
-        expect(peerProblems(c2(), peer, "cluster2", "comp3").join("\n")).toMatch(/"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.115-10\.5\.0\.125" in peer stack "comp3"/);
+        expect(peerProblems(c2(), peer, "cluster2", "comp3").join("\n")).toMatch(
+            /"10\.5\.0\.100-10\.5\.0\.120" here overlaps "10\.5\.0\.115-10\.5\.0\.125" in peer stack "comp3"/,
+        );
     });
 
     test.each([
         ["equal cluster ids", { clusterId: 1 }, /zta-testbed:cluster\.id is 1 here and 1 in peer stack "comp3"/],
         ["equal networks", { network: "network1" }, /cluster\.network is "network1" here and "network1"/],
         ["another mesh", { meshId: "mesh2" }, /mesh\.id is "mesh1" here and "mesh2"/],
-        ["another trust domain in the shared model", { trustDomain: "other.lab" }, /mesh\.trustDomain is "zta\.lab" here and "other\.lab".*one trust domain/],
-        ["overlapping pod CIDRs", { podCidr: "10.244.0.0/16" }, /cluster\.podCidr = "10\.244\.0\.0\/16" here overlaps cluster\.podCidr = "10\.244\.0\.0\/16" in peer stack "comp3"/],
+        [
+            "another trust domain in the shared model",
+            { trustDomain: "other.lab" },
+            /mesh\.trustDomain is "zta\.lab" here and "other\.lab".*one trust domain/,
+        ],
+        [
+            "overlapping pod CIDRs",
+            { podCidr: "10.244.0.0/16" },
+            /cluster\.podCidr = "10\.244\.0\.0\/16" here overlaps cluster\.podCidr = "10\.244\.0\.0\/16" in peer stack "comp3"/,
+        ],
         ["an unexpected peer name", { clusterName: "cluster9" }, /peer stack "comp3" reports cluster "cluster9"/],
-        ["equal cluster names", { clusterName: "cluster1" }, /cluster\.name is "cluster1" here and "cluster1" in peer stack "comp3": cluster names must differ/],
-        ["another trust model", { trustModel: "federated" as const }, /mesh\.trustModel is "shared" here and "federated"/],
+        [
+            "equal cluster names",
+            { clusterName: "cluster1" },
+            /cluster\.name is "cluster1" here and "cluster1" in peer stack "comp3": cluster names must differ/,
+        ],
+        [
+            "another trust model",
+            { trustModel: "federated" as const },
+            /mesh\.trustModel is "shared" here and "federated"/,
+        ],
     ])("%s fail the preview with both values", (_label, change, message) => {
         expect(peerProblems(c2(), { ...c3(), ...change }, "cluster2", "comp3").join("\n")).toMatch(message);
     });
@@ -149,7 +187,9 @@ describe("checks across the StackReference", () => {
     test("the federated model needs distinct trust domains", () => {
         const own = { ...c2(), trustModel: "federated" as const };
         const peer = { ...c3(), trustModel: "federated" as const };
-        expect(peerProblems(own, peer, "cluster2", "comp3").join("\n")).toMatch(/federated trust model needs a trust domain per cluster/);
+        expect(peerProblems(own, peer, "cluster2", "comp3").join("\n")).toMatch(
+            /federated trust model needs a trust domain per cluster/,
+        );
         expect(peerProblems(own, { ...peer, trustDomain: "cluster2.zta.lab" }, "cluster2", "comp3")).toEqual([]);
     });
 });
@@ -170,14 +210,35 @@ describe("the lab PKI settings", () => {
 
     test("intermediates default to a year, re-issued in their last 30 days", () => {
         const cfg = parseLabConfig("comp2", raw(), SSH);
-        expect(cfg.pki).toEqual({ role: "root", rootCaCert: undefined, intermediateValidityHours: 8760, intermediateEarlyRenewalHours: 720 });
+        expect(cfg.pki).toEqual({
+            role: "root",
+            rootCaCert: undefined,
+            intermediateValidityHours: 8760,
+            intermediateEarlyRenewalHours: 720,
+        });
     });
 
     test.each([
-        ["a validity under a day", { intermediateValidityHours: 1 }, /zta-testbed:pki\.intermediateValidityHours = 1: expected an integer from 24 to 87600/],
-        ["a renewal window as long as the validity", { intermediateValidityHours: 48, intermediateEarlyRenewalHours: 48 }, /zta-testbed:pki\.intermediateEarlyRenewalHours = 48: expected an integer from 0 to 47/],
-        ["a root that is not PEM", { rootCaCert: "my-root" }, /zta-testbed:pki\.rootCaCert = "my-root": expected a PEM certificate/],
-        ["a root that is not a CA", { rootCaCert: fixture("curl-leaf.pem") }, /zta-testbed:pki\.rootCaCert = "-----BEGIN CERTIFICATE-----.*\.\.\.": expected a CA certificate/],
+        [
+            "a validity under a day",
+            { intermediateValidityHours: 1 },
+            /zta-testbed:pki\.intermediateValidityHours = 1: expected an integer from 24 to 87600/,
+        ],
+        [
+            "a renewal window as long as the validity",
+            { intermediateValidityHours: 48, intermediateEarlyRenewalHours: 48 },
+            /zta-testbed:pki\.intermediateEarlyRenewalHours = 48: expected an integer from 0 to 47/,
+        ],
+        [
+            "a root that is not PEM",
+            { rootCaCert: "my-root" },
+            /zta-testbed:pki\.rootCaCert = "my-root": expected a PEM certificate/,
+        ],
+        [
+            "a root that is not a CA",
+            { rootCaCert: fixture("curl-leaf.pem") },
+            /zta-testbed:pki\.rootCaCert = "-----BEGIN CERTIFICATE-----.*\.\.\.": expected a CA certificate/,
+        ],
     ])("%s is refused", (_label, pki, message) => {
         const r = raw();
         Object.assign(r.pki, pki);
@@ -187,20 +248,26 @@ describe("the lab PKI settings", () => {
     test("a brought root needs its key as a secret, and the secret is then required (the plan gives it a stand-in)", () => {
         const r = raw();
         r.pki.rootCaCert = fixture("lab-root.pem");
-        expect(problemsOf("comp2", r, SSH).join("\n")).toMatch(/zta-testbed:pki\.rootCaCert is set but its key is not: `pulumi config set --secret zta-testbed:rootCaKey < root-key\.pem`/);
+        expect(problemsOf("comp2", r, SSH).join("\n")).toMatch(
+            /zta-testbed:pki\.rootCaCert is set but its key is not: `pulumi config set --secret zta-testbed:rootCaKey < root-key\.pem`/,
+        );
         expect(parseLabConfig("comp2", r, WITH_ROOT_KEY).pki.rootCaCert).toBe(fixture("lab-root.pem"));
         expect(requiredSecrets(r)).toEqual(["sshPrivateKey", "rootCaKey"]);
         expect(requiredSecrets(raw())).toEqual(["sshPrivateKey"]);
     });
 
     test("a key without its certificate is refused", () => {
-        expect(problemsOf("comp2", raw(), WITH_ROOT_KEY).join("\n")).toMatch(/zta-testbed:rootCaKey is set but zta-testbed:pki\.rootCaCert is not/);
+        expect(problemsOf("comp2", raw(), WITH_ROOT_KEY).join("\n")).toMatch(
+            /zta-testbed:rootCaKey is set but zta-testbed:pki\.rootCaCert is not/,
+        );
     });
 
     test("the peer stack of the shared model owns no root to bring; in the federated model it does", () => {
         const r = raw("comp3");
         r.pki.rootCaCert = fixture("lab-root.pem");
-        expect(problemsOf("comp3", r, WITH_ROOT_KEY).join("\n")).toMatch(/zta-testbed:pki\.rootCaCert is set but this stack owns no root .*set it on the root stack "comp2" instead/);
+        expect(problemsOf("comp3", r, WITH_ROOT_KEY).join("\n")).toMatch(
+            /zta-testbed:pki\.rootCaCert is set but this stack owns no root .*set it on the root stack "comp2" instead/,
+        );
         r.mesh.trustModel = "federated";
         r.mesh.trustDomain = "cluster2.zta.lab";
         expect(problemsOf("comp3", r, WITH_ROOT_KEY)).toEqual([]);
@@ -214,16 +281,36 @@ describe("a misspelt key is refused naming it and the nearest valid key", () => 
             (r: any) => (r.jwt.audiance = ["zta-ingress"]),
             /^Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\? \(the keys of zta-testbed:jwt: issuer, jwksUri, audiences, caCert, allowAnyAudience; see docs\/config\.md\)$/m,
         ],
-        ["jwt.audience", (r: any) => (r.jwt.audience = "zta-ingress"), /zta-testbed:jwt\.audience is not a known setting: did you mean zta-testbed:jwt\.audiences\?/],
-        ["host.allowRest", (r: any) => (r.host.allowRest = true), /^Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/m],
-        ["host.allowreset (case)", (r: any) => (r.host.allowreset = true), /zta-testbed:host\.allowreset is not a known setting: did you mean zta-testbed:host\.allowReset\?/],
-        ["a top-level version", (r: any) => (r.version = r.versions), /^Pulumi\.comp2\.yaml: zta-testbed:version is not a known setting: did you mean zta-testbed:versions\? \(the keys: cluster, host/m],
+        [
+            "jwt.audience",
+            (r: any) => (r.jwt.audience = "zta-ingress"),
+            /zta-testbed:jwt\.audience is not a known setting: did you mean zta-testbed:jwt\.audiences\?/,
+        ],
+        [
+            "host.allowRest",
+            (r: any) => (r.host.allowRest = true),
+            /^Pulumi\.comp2\.yaml: zta-testbed:host\.allowRest is not a known setting: did you mean zta-testbed:host\.allowReset\?/m,
+        ],
+        [
+            "host.allowreset (case)",
+            (r: any) => (r.host.allowreset = true),
+            /zta-testbed:host\.allowreset is not a known setting: did you mean zta-testbed:host\.allowReset\?/,
+        ],
+        [
+            "a top-level version",
+            (r: any) => (r.version = r.versions),
+            /^Pulumi\.comp2\.yaml: zta-testbed:version is not a known setting: did you mean zta-testbed:versions\? \(the keys: cluster, host/m,
+        ],
         [
             "a roster entry's clustername",
             (r: any) => (r.peers[0].clustername = "cluster2"),
             /zta-testbed:peers\[0\]\.clustername is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\? \(the keys of zta-testbed:peers: stack, clusterName/,
         ],
-        ["a word far from every key", (r: any) => (r.cilium.hubbleRelayEnabled = true), /zta-testbed:cilium\.hubbleRelayEnabled is not a known setting: the nearest valid key is zta-testbed:cilium\./],
+        [
+            "a word far from every key",
+            (r: any) => (r.cilium.hubbleRelayEnabled = true),
+            /zta-testbed:cilium\.hubbleRelayEnabled is not a known setting: the nearest valid key is zta-testbed:cilium\./,
+        ],
     ])("%s", (_label, edit, message) => {
         const r = raw();
         edit(r);
@@ -233,7 +320,15 @@ describe("a misspelt key is refused naming it and the nearest valid key", () => 
     test("a typo is refused under the engine too (loadConfig), before anything is declared", async () => {
         const file = readStackConfig(REPO, "comp2");
         const jwt = { ...(JSON.parse(file.config["zta-testbed:jwt"]) as object), audiance: ["zta-ingress"] };
-        await expect(evaluateStack({ project: "zta-testbed", stack: "comp2", config: { ...file.config, "zta-testbed:jwt": JSON.stringify(jwt) }, secretKeys: file.secretKeys, program: main })).rejects.toThrow(
+        await expect(
+            evaluateStack({
+                project: "zta-testbed",
+                stack: "comp2",
+                config: { ...file.config, "zta-testbed:jwt": JSON.stringify(jwt) },
+                secretKeys: file.secretKeys,
+                program: main,
+            }),
+        ).rejects.toThrow(
             /Pulumi\.yaml: zta-testbed:jwt\.audiance is not a known setting: did you mean zta-testbed:jwt\.audiences\?/,
         );
     });
@@ -257,19 +352,33 @@ describe("the roster of peers", () => {
         r.peers.push({ stack: "comp4", clusterName: "cluster3" });
         expect(parseLabConfig("comp2", r, SSH).peers.map((p) => p.stack)).toEqual(["comp3", "comp4"]);
         r.peers.push({ stack: "acme/zta-testbed/comp4", clusterName: "cluster4" });
-        expect(problemsOf("comp2", r).join("\n")).toMatch(/zta-testbed:peers\[2\]\.stack = "acme\/zta-testbed\/comp4" is already zta-testbed:peers\[1\]: name each peer stack once/);
+        expect(problemsOf("comp2", r).join("\n")).toMatch(
+            /zta-testbed:peers\[2\]\.stack = "acme\/zta-testbed\/comp4" is already zta-testbed:peers\[1\]: name each peer stack once/,
+        );
     });
 
     test.each([
-        ["peer and peers both", (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/],
-        ["no roster at all", (r: any) => delete r.peers, /Pulumi\.comp2\.yaml: zta-testbed:peers is not set: name every other stack of the lab/],
+        [
+            "peer and peers both",
+            (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }),
+            /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/,
+        ],
+        [
+            "no roster at all",
+            (r: any) => delete r.peers,
+            /Pulumi\.comp2\.yaml: zta-testbed:peers is not set: name every other stack of the lab/,
+        ],
         ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
         [
             "a roster that is one object",
             (r: any) => (r.peers = { stack: "comp3", clusterName: "cluster2" }),
             /zta-testbed:peers = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries/,
         ],
-        ["an entry without its cluster name", (r: any) => delete r.peers[0].clusterName, /zta-testbed:peers\[0\]\.clusterName = undefined: expected a non-empty string/],
+        [
+            "an entry without its cluster name",
+            (r: any) => delete r.peers[0].clusterName,
+            /zta-testbed:peers\[0\]\.clusterName = undefined: expected a non-empty string/,
+        ],
     ])("%s is refused", (_label, edit, message) => {
         const r = raw();
         edit(r);
@@ -281,9 +390,16 @@ describe("lab-wide config lives once in Pulumi.yaml", () => {
     const LAB_WIDE = ["versions", "mesh", "registry", "issuer", "jwt", "charts"];
 
     test("Pulumi.yaml holds the lab-wide keys and no stack file sets one", () => {
-        expect(Object.keys(readProjectConfig(path.join(REPO, "Pulumi.yaml")))).toEqual(["zta-testbed:versions", "zta-testbed:mesh", "zta-testbed:registry", "zta-testbed:jwt"]);
+        expect(Object.keys(readProjectConfig(path.join(REPO, "Pulumi.yaml")))).toEqual([
+            "zta-testbed:versions",
+            "zta-testbed:mesh",
+            "zta-testbed:registry",
+            "zta-testbed:jwt",
+        ]);
         for (const stack of ["comp2", "comp3"]) {
-            const keys = Object.keys(readStackFileConfig(path.join(REPO, `Pulumi.${stack}.yaml`))).map((k) => k.replace("zta-testbed:", ""));
+            const keys = Object.keys(readStackFileConfig(path.join(REPO, `Pulumi.${stack}.yaml`))).map((k) =>
+                k.replace("zta-testbed:", ""),
+            );
             expect(keys.filter((k) => LAB_WIDE.includes(k))).toEqual([]);
         }
     });
@@ -292,36 +408,56 @@ describe("lab-wide config lives once in Pulumi.yaml", () => {
         const dir = labDirWith((stack, r) => {
             if (stack === "comp3") r[key] = { ...(r[key] ?? {}), drifted: true };
         });
-        expect(() => readStackConfig(dir, "comp3")).toThrow(new RegExp(`Pulumi\\.comp3\\.yaml: zta-testbed:${key} is lab-wide, equal in every stack: set it once in Pulumi\\.yaml's config block`));
+        expect(() => readStackConfig(dir, "comp3")).toThrow(
+            new RegExp(
+                `Pulumi\\.comp3\\.yaml: zta-testbed:${key} is lab-wide, equal in every stack: set it once in Pulumi\\.yaml's config block`,
+            ),
+        );
         expect(() => readStackConfig(dir, "comp2")).not.toThrow();
     });
 
     test("the stack file's key replaces the project's whole value, as Pulumi merges them", () => {
-        const merged = mergedConfig({ "zta-testbed:addons": { prometheus: true, kiali: true }, "zta-testbed:mesh": { id: "mesh1" } }, { "zta-testbed:addons": { grafana: true } });
+        const merged = mergedConfig(
+            { "zta-testbed:addons": { prometheus: true, kiali: true }, "zta-testbed:mesh": { id: "mesh1" } },
+            { "zta-testbed:addons": { grafana: true } },
+        );
         expect(merged).toEqual({ "zta-testbed:addons": { grafana: true }, "zta-testbed:mesh": { id: "mesh1" } });
     });
 
     test("Pulumi.yaml entries: value:, plain scalars and un-namespaced keys as Pulumi reads them; an object without value: is refused", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-project-"));
         const file = path.join(dir, "Pulumi.yaml");
-        fs.writeFileSync(file, "name: zta-testbed\nruntime: nodejs\nconfig:\n  mesh:\n    value: {id: mesh1}\n  aws:region: eu-west-1\n");
+        fs.writeFileSync(
+            file,
+            "name: zta-testbed\nruntime: nodejs\nconfig:\n  mesh:\n    value: {id: mesh1}\n  aws:region: eu-west-1\n",
+        );
         expect(readProjectConfig(file)).toEqual({ "zta-testbed:mesh": { id: "mesh1" }, "aws:region": "eu-west-1" });
         fs.writeFileSync(file, "name: zta-testbed\nruntime: nodejs\nconfig:\n  zta-testbed:mesh:\n    id: mesh1\n");
-        expect(() => readProjectConfig(file)).toThrow(/Pulumi\.yaml: zta-testbed:mesh holds an object without `value:`/);
+        expect(() => readProjectConfig(file)).toThrow(
+            /Pulumi\.yaml: zta-testbed:mesh holds an object without `value:`/,
+        );
     });
 
     test("a lab directory without Pulumi.yaml is refused, naming it", () => {
         const dir = labDirWith(() => undefined);
         fs.rmSync(path.join(dir, "Pulumi.yaml"));
-        expect(() => readStackConfig(dir, "comp2")).toThrow(/Pulumi\.yaml does not exist: the project file holds the lab-wide config/);
+        expect(() => readStackConfig(dir, "comp2")).toThrow(
+            /Pulumi\.yaml does not exist: the project file holds the lab-wide config/,
+        );
     });
 
     test("a federated cluster names its own trust domain in cluster.trustDomain; the shared model refuses one that differs", () => {
         const r = raw("comp3");
         r.cluster.trustDomain = "cluster2.zta.lab";
-        expect(problemsOf("comp3", r).join("\n")).toMatch(/zta-testbed:cluster\.trustDomain = "cluster2\.zta\.lab" but zta-testbed:mesh\.trustModel is "shared"/);
+        expect(problemsOf("comp3", r).join("\n")).toMatch(
+            /zta-testbed:cluster\.trustDomain = "cluster2\.zta\.lab" but zta-testbed:mesh\.trustModel is "shared"/,
+        );
         r.mesh.trustModel = "federated";
-        expect(parseLabConfig("comp3", r, SSH).mesh).toEqual({ id: "mesh1", trustDomain: "cluster2.zta.lab", trustModel: "federated" });
+        expect(parseLabConfig("comp3", r, SSH).mesh).toEqual({
+            id: "mesh1",
+            trustDomain: "cluster2.zta.lab",
+            trustModel: "federated",
+        });
     });
 });
 
@@ -333,7 +469,9 @@ describe("the configuration tables are the schema's (`npm run docs:config` write
 
     test("they list the keys with their scope, type and default", () => {
         const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
-        expect(readme).toContain("| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert`, `allowAnyAudience` |");
+        expect(readme).toContain(
+            "| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert`, `allowAnyAudience` |",
+        );
         expect(readme).toContain("| `peers[]` | stack | `stack`, `clusterName` |");
         const doc = fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8");
         expect(doc).toContain("| `host.allowReset` | boolean | `false` | stack |");
@@ -346,6 +484,8 @@ describe("the configuration tables are the schema's (`npm run docs:config` write
         const edited = text.replace("| `jwt` | project |", "| `jwt` | stack |");
         expect(edited).not.toBe(text);
         expect(withTable(edited, shortTable(), "README.md")).not.toBe(edited);
-        expect(() => withTable("no markers", shortTable(), "README.md")).toThrow(/README\.md has no config-table markers/);
+        expect(() => withTable("no markers", shortTable(), "README.md")).toThrow(
+            /README\.md has no config-table markers/,
+        );
     });
 });

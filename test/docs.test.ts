@@ -55,7 +55,11 @@ function brokenLinks(file: string, markdown: string): string[] {
             broken.push(`${rel(file)}: ${target} (no file ${rel(resolved)})`);
             continue;
         }
-        if (anchor !== undefined && resolved.endsWith(".md") && !anchorsOf(fs.readFileSync(resolved, "utf8")).has(anchor)) {
+        if (
+            anchor !== undefined &&
+            resolved.endsWith(".md") &&
+            !anchorsOf(fs.readFileSync(resolved, "utf8")).has(anchor)
+        ) {
             broken.push(`${rel(file)}: ${target} (no heading with anchor #${anchor} in ${rel(resolved)})`);
         }
     }
@@ -67,7 +71,8 @@ function sourceFiles(dir: string = REPO): string[] {
     const skip = new Set(["node_modules", "plan", "bin", "fixtures"]);
     return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
         const full = path.join(dir, e.name);
-        if (e.isDirectory()) return skip.has(e.name) || (e.name.startsWith(".") && e.name !== ".ci") ? [] : sourceFiles(full);
+        if (e.isDirectory())
+            return skip.has(e.name) || (e.name.startsWith(".") && e.name !== ".ci") ? [] : sourceFiles(full);
         // This file's own examples of citations are not citations.
         if (full === __filename) return [];
         return /\.(ts|js|sh|ya?ml)$/.test(e.name) || rel(full) === path.join(".ci", "run") ? [full] : [];
@@ -96,7 +101,9 @@ describe("the README, a newcomer's front door", () => {
         const section = readme.slice(readme.indexOf("## Configuration"));
         expect(readme).toContain("## Configuration");
         expect(section.indexOf("<!-- config-table:begin -->")).toBeGreaterThan(0);
-        expect(section.indexOf("<!-- config-table:end -->")).toBeGreaterThan(section.indexOf("<!-- config-table:begin -->"));
+        expect(section.indexOf("<!-- config-table:end -->")).toBeGreaterThan(
+            section.indexOf("<!-- config-table:begin -->"),
+        );
     });
 
     test("links to the design page, which is in the repository", () => {
@@ -106,20 +113,32 @@ describe("the README, a newcomer's front door", () => {
 });
 
 describe("links between the pages", () => {
-    test.each(pages.map((p) => [rel(p), p]))("every relative link of %s reaches a file, and a heading when it names one", (_name, file) => {
-        expect(brokenLinks(file, fs.readFileSync(file, "utf8"))).toEqual([]);
-    });
+    test.each(pages.map((p) => [rel(p), p]))(
+        "every relative link of %s reaches a file, and a heading when it names one",
+        (_name, file) => {
+            expect(brokenLinks(file, fs.readFileSync(file, "utf8"))).toEqual([]);
+        },
+    );
 
     test("a link to a missing page or heading is found", () => {
         const readme = path.join(REPO, "README.md");
-        expect(brokenLinks(readme, "see [x](docs/no-such-page.md) and [y](docs/design.md#no-such-heading), not `[z](nowhere.md)`")).toEqual([
+        expect(
+            brokenLinks(
+                readme,
+                "see [x](docs/no-such-page.md) and [y](docs/design.md#no-such-heading), not `[z](nowhere.md)`",
+            ),
+        ).toEqual([
             "README.md: docs/no-such-page.md (no file docs/no-such-page.md)",
             "README.md: docs/design.md#no-such-heading (no heading with anchor #no-such-heading in docs/design.md)",
         ]);
     });
 
     test("anchors are GitHub's", () => {
-        expect([...anchorsOf("# A B\n## `--out` never deletes\n## A B\n```\n# not a heading\n```\n## Istio's dashboards, in Grafana\n")]).toEqual(["a-b", "--out-never-deletes", "a-b-1", "istios-dashboards-in-grafana"]);
+        expect([
+            ...anchorsOf(
+                "# A B\n## `--out` never deletes\n## A B\n```\n# not a heading\n```\n## Istio's dashboards, in Grafana\n",
+            ),
+        ]).toEqual(["a-b", "--out-never-deletes", "a-b-1", "istios-dashboards-in-grafana"]);
     });
 });
 
@@ -127,13 +146,20 @@ describe("what the code cites", () => {
     const files = sourceFiles();
     const cited = files.flatMap((f) => {
         const c = citationsIn(fs.readFileSync(f, "utf8"));
-        return [...c.pages.map((page) => ({ file: rel(f), page, section: undefined as string | undefined })), ...c.sections.map((s) => ({ file: rel(f), ...s }))];
+        return [
+            ...c.pages.map((page) => ({ file: rel(f), page, section: undefined as string | undefined })),
+            ...c.sections.map((s) => ({ file: rel(f), ...s })),
+        ];
     });
 
     test("the scan finds the code's citations", () => {
         expect(files).toContain(path.join(REPO, "stacks", "main.ts"));
         expect(cited.filter((c) => c.page === "docs/design.md").length).toBeGreaterThan(0);
-        expect(citationsIn('// (docs/pki.md, "Rotation"); see\n// docs/upgrade.md, "In\n// place" and README, "Verify"; not x/docs/y.md')).toEqual({
+        expect(
+            citationsIn(
+                '// (docs/pki.md, "Rotation"); see\n// docs/upgrade.md, "In\n// place" and README, "Verify"; not x/docs/y.md',
+            ),
+        ).toEqual({
             pages: ["docs/pki.md", "docs/upgrade.md"],
             sections: [
                 { page: "docs/pki.md", section: "Rotation" },

@@ -19,7 +19,10 @@ export const REPO = path.resolve(__dirname, "..");
  * loader (`node --import <loader> script.ts`). tsx's command line would start a second node
  * for each; this is the same program in a third of the start-up time.
  */
-export const TSX_LOADER_ARGS = ["--import", pathToFileURL(path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs")).href];
+export const TSX_LOADER_ARGS = [
+    "--import",
+    pathToFileURL(path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs")).href,
+];
 /** The raw (unvalidated) config of a committed stack, keyed without namespace: Pulumi.yaml's project config with the stack file's over it. */
 export function rawConfig(stack: string, dir = REPO): Record<string, unknown> {
     return readRawConfig(dir, stack).raw;
@@ -73,7 +76,10 @@ export function byoLabDir(): string {
  * fail are not shared. `shared: false` plans afresh and shares nothing: for a test that plans
  * with a module mocked (the plan depends on more than the stack files then).
  */
-export async function planOf(dir = REPO, { shared = true, ...options }: { shared?: boolean } & PlanOptions = {}): Promise<LabPlan> {
+export async function planOf(
+    dir = REPO,
+    { shared = true, ...options }: { shared?: boolean } & PlanOptions = {},
+): Promise<LabPlan> {
     const plan = () => planLab(dir, main, options);
     const cache = process.env[PLAN_CACHE_ENV];
     if (!shared || !cache) return plan();
@@ -138,7 +144,9 @@ export function stackOf(lab: LabPlan, stack: string): StackPlan {
 export function findResource(plan: Pick<StackPlan, "resources">, type: string, name: string): PlannedResource {
     const found = plan.resources.filter((r) => r.type === type && r.name === name);
     if (found.length !== 1) {
-        throw new Error(`expected one ${type} named ${name}, found ${found.length}; have: ${plan.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
+        throw new Error(
+            `expected one ${type} named ${name}, found ${found.length}; have: ${plan.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`,
+        );
     }
     return found[0];
 }

@@ -15,8 +15,20 @@ pulumi.runtime.setMocks(
     {
         newResource: (args) => {
             created.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const password = args.type === "random:index/randomPassword:RandomPassword" ? { result: `password of ${args.name}`, bcryptHash: `$2a$10$hash-of-${args.name}` } : {};
-            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: `stdout of ${args.name}`, certPem: `cert of ${args.name}`, privateKeyPem: `key of ${args.name}`, ...password } };
+            const password =
+                args.type === "random:index/randomPassword:RandomPassword"
+                    ? { result: `password of ${args.name}`, bcryptHash: `$2a$10$hash-of-${args.name}` }
+                    : {};
+            return {
+                id: `${args.name}-id`,
+                state: {
+                    ...args.inputs,
+                    stdout: `stdout of ${args.name}`,
+                    certPem: `cert of ${args.name}`,
+                    privateKeyPem: `key of ${args.name}`,
+                    ...password,
+                },
+            };
         },
         call: (args) => {
             throw new Error(`unmocked invoke ${args.token}`);
@@ -72,9 +84,23 @@ describe("HostPrep's commands", () => {
         expect(await promiseOf(prep.apiServer)).toBe("https://192.0.2.10:6443");
 
         const commands = created.filter((c) => c.type === "command:remote:Command" && c.name.startsWith("unit-"));
-        expect(commands.map((c) => c.name).sort()).toEqual(["unit-connection", "unit-kubeadm-init", "unit-kubeconfig", "unit-prepare", "unit-reset", "unit-trust"].sort());
+        expect(commands.map((c) => c.name).sort()).toEqual(
+            [
+                "unit-connection",
+                "unit-kubeadm-init",
+                "unit-kubeconfig",
+                "unit-prepare",
+                "unit-reset",
+                "unit-trust",
+            ].sort(),
+        );
         for (const c of commands) {
-            expect(secretValue(c.inputs.connection)).toMatchObject({ host: "192.0.2.10", port: 2222, user: "lab", privateKey: KEY });
+            expect(secretValue(c.inputs.connection)).toMatchObject({
+                host: "192.0.2.10",
+                port: 2222,
+                user: "lab",
+                privateKey: KEY,
+            });
         }
     });
 });
@@ -91,8 +117,15 @@ describe("Registry's commands", () => {
             servicesCaKey: pulumi.secret("SERVICES-CA-KEY"),
         });
         const container = await registered("reg-container");
-        expect(secretValue(container.inputs.connection)).toMatchObject({ host: "192.0.2.2", port: 22, user: "ops", privateKey: KEY });
-        expect(secretValue(container.inputs.stdin)).toBe("cert of reg-cert\nkey of reg-key\nhtpasswd: zta-push:$2a$10$hash-of-reg-push-password\n");
+        expect(secretValue(container.inputs.connection)).toMatchObject({
+            host: "192.0.2.2",
+            port: 22,
+            user: "ops",
+            privateKey: KEY,
+        });
+        expect(secretValue(container.inputs.stdin)).toBe(
+            "cert of reg-cert\nkey of reg-key\nhtpasswd: zta-push:$2a$10$hash-of-reg-push-password\n",
+        );
         expect(String(secretValue(container.inputs.stdin))).not.toContain("password of reg-push-password");
     });
 });

@@ -39,29 +39,46 @@ function dependsOn(plan: StackPlan, from: PlannedResource, to: PlannedResource):
 }
 
 function scriptFiles(dir: string): string[] {
-    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? scriptFiles(path.join(dir, e.name)) : e.name.endsWith(".sh") ? [path.join(dir, e.name)] : []));
+    return fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+            e.isDirectory()
+                ? scriptFiles(path.join(dir, e.name))
+                : e.name.endsWith(".sh")
+                  ? [path.join(dir, e.name)]
+                  : [],
+        );
 }
 
 describe("HostPrep connects to the stack's own host", () => {
-    test.each(Object.entries(HOSTS))("%s: every command of HostPrep runs on %s over SSH with a secret connection", (stack, address) => {
-        const plan = stackOf(lab, stack);
-        const prep = findResource(plan, "zta:host:HostPrep", `${stack}-hostprep`);
-        const commands = childrenOf(plan, prep);
-        expect(commands.map((c) => c.name.replace(`${stack}-hostprep-`, "")).sort()).toEqual(["connection", "kubeadm-init", "kubeconfig", "prepare", "reset", "trust"].sort());
-        for (const c of commands) {
-            expect(c.type).toBe(COMMAND);
-            // The connection carries the SSH key: the whole input is secret in the plan.
-            expect(c.inputs.connection).toBe("[secret]");
-            const target = `ssh://ubuntu@${address}:22`;
-            if (c.inputs.triggers) expect((c.inputs.triggers as unknown[])[0]).toBe(target);
-            else expect(c.inputs.create).toContain(target);
-        }
-    });
+    test.each(Object.entries(HOSTS))(
+        "%s: every command of HostPrep runs on %s over SSH with a secret connection",
+        (stack, address) => {
+            const plan = stackOf(lab, stack);
+            const prep = findResource(plan, "zta:host:HostPrep", `${stack}-hostprep`);
+            const commands = childrenOf(plan, prep);
+            expect(commands.map((c) => c.name.replace(`${stack}-hostprep-`, "")).sort()).toEqual(
+                ["connection", "kubeadm-init", "kubeconfig", "prepare", "reset", "trust"].sort(),
+            );
+            for (const c of commands) {
+                expect(c.type).toBe(COMMAND);
+                // The connection carries the SSH key: the whole input is secret in the plan.
+                expect(c.inputs.connection).toBe("[secret]");
+                const target = `ssh://ubuntu@${address}:22`;
+                if (c.inputs.triggers) expect((c.inputs.triggers as unknown[])[0]).toBe(target);
+                else expect(c.inputs.create).toContain(target);
+            }
+        },
+    );
 
     test("the API server, the init arguments and the kubeconfig point at the management address", () => {
         for (const [stack, address] of Object.entries(HOSTS)) {
             const plan = stackOf(lab, stack);
-            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(new RegExp(`'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16' '(with|without)-kube-proxy'$`));
+            expect(cmd(plan, "kubeadm-init").inputs.create).toMatch(
+                new RegExp(
+                    `'host/kubeadm-init.sh' '${address}' '10\\.24[45]\\.0\\.0/16' '10\\.9[67]\\.0\\.0/16' '(with|without)-kube-proxy'$`,
+                ),
+            );
             expect(cmd(plan, "kubeconfig").inputs.create).toMatch(new RegExp(`'host/kubeconfig.sh' '${address}'$`));
         }
     });
@@ -69,7 +86,8 @@ describe("HostPrep connects to the stack's own host", () => {
     test("scripts run as root through sudo -n, the connection gate as the SSH user", () => {
         const plan = stackOf(lab, "comp2");
         expect(cmd(plan, "connection").inputs.create).toMatch(/^bash -c /);
-        for (const step of ["prepare", "trust", "kubeadm-init", "kubeconfig"]) expect(cmd(plan, step).inputs.create).toMatch(/^sudo -n bash -c /);
+        for (const step of ["prepare", "trust", "kubeadm-init", "kubeconfig"])
+            expect(cmd(plan, step).inputs.create).toMatch(/^sudo -n bash -c /);
     });
 });
 
@@ -77,7 +95,14 @@ describe("order: connection, prepare, kubeadm init, kubeconfig, then the Kuberne
     test.each(Object.keys(HOSTS))("%s", (stack) => {
         const plan = stackOf(lab, stack);
         const provider = findResource(plan, "pulumi:providers:kubernetes", `${stack}-k8s`);
-        const [gate, prepare, trust, init, reset, read] = ["connection", "prepare", "trust", "kubeadm-init", "reset", "kubeconfig"].map((s) => cmd(plan, s));
+        const [gate, prepare, trust, init, reset, read] = [
+            "connection",
+            "prepare",
+            "trust",
+            "kubeadm-init",
+            "reset",
+            "kubeconfig",
+        ].map((s) => cmd(plan, s));
         expect(prepare.dependsOn).toContain(gate.urn);
         expect(init.dependsOn).toContain(prepare.urn);
         expect(trust.dependsOn).toContain(prepare.urn);
@@ -93,10 +118,16 @@ describe("order: connection, prepare, kubeadm init, kubeconfig, then the Kuberne
 
 describe("kube-proxy follows cilium.kubeProxyReplacement", () => {
     test("with Cilium's replacement (the committed lab) kubeadm skips its kube-proxy addon; without it, installs it", async () => {
-        for (const stack of Object.keys(HOSTS)) expect(cmd(stackOf(lab, stack), "kubeadm-init").inputs.create).toMatch(/ 'without-kube-proxy'$/);
-        const plain = stackOf(await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cilium.kubeProxyReplacement = false))), "comp2");
+        for (const stack of Object.keys(HOSTS))
+            expect(cmd(stackOf(lab, stack), "kubeadm-init").inputs.create).toMatch(/ 'without-kube-proxy'$/);
+        const plain = stackOf(
+            await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cilium.kubeProxyReplacement = false))),
+            "comp2",
+        );
         expect(cmd(plain, "kubeadm-init").inputs.create).toMatch(/ 'with-kube-proxy'$/);
-        expect(hostScript("host/kubeadm-init.sh").text).toMatch(/with-kube-proxy \]\] \|\| skip=\(--skip-phases=addon\/kube-proxy\)/);
+        expect(hostScript("host/kubeadm-init.sh").text).toMatch(
+            /with-kube-proxy \]\] \|\| skip=\(--skip-phases=addon\/kube-proxy\)/,
+        );
     });
 });
 
@@ -115,11 +146,16 @@ describe("re-runs: a step runs again only when its script or inputs change", () 
     test("the Kubernetes version picks the apt repository minor and the package versions", () => {
         expect(kubernetesPackages("1.32")).toEqual({ minor: "1.32", versionPrefix: "1.32." });
         expect(kubernetesPackages("1.32.4")).toEqual({ minor: "1.32", versionPrefix: "1.32.4-" });
-        expect(cmd(stackOf(lab, "comp2"), "prepare").inputs.create).toMatch(/'host\/prepare.sh' '1\.36' '1\.36\.' '\/var\/lib\/zta-testbed\/spire-server'$/);
+        expect(cmd(stackOf(lab, "comp2"), "prepare").inputs.create).toMatch(
+            /'host\/prepare.sh' '1\.36' '1\.36\.' '\/var\/lib\/zta-testbed\/spire-server'$/,
+        );
     });
 
     test("a new pod CIDR changes kubeadm-init's trigger and nothing else's", async () => {
-        const changed = stackOf(await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cluster.podCidr = "10.248.0.0/16"))), "comp2");
+        const changed = stackOf(
+            await planOf(labDirWith((s, raw) => s === "comp2" && (raw.cluster.podCidr = "10.248.0.0/16"))),
+            "comp2",
+        );
         const before = stackOf(lab, "comp2");
         for (const step of ["connection", "prepare", "trust", "kubeconfig"]) {
             expect(cmd(changed, step).inputs.triggers).toEqual(cmd(before, step).inputs.triggers);
@@ -153,7 +189,13 @@ describe("the nodes trust the lab-services CA for the registry only", () => {
 
     test("comp3 before comp2 exists: the host is prepared without the trust step, with a warning", async () => {
         const file = readStackConfig(path.resolve(__dirname, ".."), "comp3");
-        const alone = await evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, program: main });
+        const alone = await evaluateStack({
+            project: "zta-testbed",
+            stack: "comp3",
+            config: file.config,
+            secretKeys: file.secretKeys,
+            program: main,
+        });
         const names = resourcesOfType(alone as StackPlan, COMMAND).map((r) => r.name);
         expect(names).toContain("comp3-hostprep-kubeadm-init");
         expect(names).not.toContain("comp3-hostprep-trust");
@@ -172,7 +214,10 @@ describe("kubeadm reset is opt-in", () => {
     });
 
     test("with host.allowReset only the reset guard, which has no triggers, runs kubeadm-reset.sh on delete", async () => {
-        const plan = stackOf(await planOf(labDirWith((s, raw) => s === "comp2" && (raw.host.allowReset = true))), "comp2");
+        const plan = stackOf(
+            await planOf(labDirWith((s, raw) => s === "comp2" && (raw.host.allowReset = true))),
+            "comp2",
+        );
         const reset = cmd(plan, "reset");
         expect(reset.inputs.delete).toMatch(/^sudo -n bash -c .*'host\/kubeadm-reset.sh'$/s);
         expect(reset.inputs.triggers).toBeUndefined();
@@ -181,12 +226,15 @@ describe("kubeadm reset is opt-in", () => {
 });
 
 describe("the admin kubeconfig", () => {
-    test.each(Object.keys(HOSTS))("%s: read back as a secret and exported as the secret output `kubeconfig`", (stack) => {
-        const plan = stackOf(lab, stack);
-        expect(cmd(plan, "kubeconfig").additionalSecretOutputs).toContain("stdout");
-        expect(plan.outputs.kubeconfig.secret).toBe(true);
-        expect(plan.outputs.kubeconfig.value).toBe(`MOCK-STDOUT(Command/${stack}-hostprep-kubeconfig)`);
-    });
+    test.each(Object.keys(HOSTS))(
+        "%s: read back as a secret and exported as the secret output `kubeconfig`",
+        (stack) => {
+            const plan = stackOf(lab, stack);
+            expect(cmd(plan, "kubeconfig").additionalSecretOutputs).toContain("stdout");
+            expect(plan.outputs.kubeconfig.secret).toBe(true);
+            expect(plan.outputs.kubeconfig.value).toBe(`MOCK-STDOUT(Command/${stack}-hostprep-kubeconfig)`);
+        },
+    );
 });
 
 describe("the private registry on comp1", () => {
@@ -195,17 +243,24 @@ describe("the private registry on comp1", () => {
         const plan = stackOf(lab, "comp2");
         const registry = findResource(plan, "zta:host:Registry", "comp2-registry");
         const commands = childrenOf(plan, registry).filter((r) => r.type === COMMAND);
-        expect(commands.map((c) => c.name).sort()).toEqual(["comp2-registry-connection", "comp2-registry-container", "comp2-registry-remove"]);
+        expect(commands.map((c) => c.name).sort()).toEqual([
+            "comp2-registry-connection",
+            "comp2-registry-container",
+            "comp2-registry-remove",
+        ]);
         for (const c of commands) {
             expect(c.inputs.connection).toBe("[secret]");
             // The removal guard has no triggers (see the allowRemove test); the others re-run when the target changes.
-            if (c.name !== "comp2-registry-remove") expect((c.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
+            if (c.name !== "comp2-registry-remove")
+                expect((c.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
         }
     });
 
     test("serves a certificate for its IP signed by the lab-services CA, and gets the key on standard input only", () => {
         const plan = stackOf(lab, "comp2");
-        expect(findResource(plan, "tls:index/certRequest:CertRequest", "comp2-registry-csr").inputs.ipAddresses).toEqual(["10.5.0.2"]);
+        expect(
+            findResource(plan, "tls:index/certRequest:CertRequest", "comp2-registry-csr").inputs.ipAddresses,
+        ).toEqual(["10.5.0.2"]);
         const cert = findResource(plan, "tls:index/locallySignedCert:LocallySignedCert", "comp2-registry-cert");
         expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
         expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
@@ -218,19 +273,30 @@ describe("the private registry on comp1", () => {
 
     test("pushes need the push account: a generated password, exported as a secret, whose bcrypt hash alone reaches the host", () => {
         const plan = stackOf(lab, "comp2");
-        const password = findResource(plan, "random:index/randomPassword:RandomPassword", "comp2-registry-push-password");
+        const password = findResource(
+            plan,
+            "random:index/randomPassword:RandomPassword",
+            "comp2-registry-push-password",
+        );
         expect(password.parent).toBe(findResource(plan, "zta:host:Registry", "comp2-registry").urn);
-        expect(plan.outputs.registry).toEqual({ value: { endpoint: "10.5.0.2:8443", pushUser: "zta-push" }, secret: false });
+        expect(plan.outputs.registry).toEqual({
+            value: { endpoint: "10.5.0.2:8443", pushUser: "zta-push" },
+            secret: false,
+        });
         expect(plan.outputs.registryPushPassword.secret).toBe(true);
         expect(stackOf(lab, "comp3").outputs.registryPushPassword).toBeUndefined();
         // The front image is pinned by digest, not by a tag that can move.
-        expect(findResource(plan, COMMAND, "comp2-registry-container").inputs.create).toMatch(/'nginx:[\w.-]+@sha256:[0-9a-f]{64}'/);
+        expect(findResource(plan, COMMAND, "comp2-registry-container").inputs.create).toMatch(
+            /'nginx:[\w.-]+@sha256:[0-9a-f]{64}'/,
+        );
     });
 
     test("the front (run.sh) lets reads through and asks every other method, and the /v2/ ping, for the push account", () => {
         const run = fs.readFileSync(path.join(REPO, "scripts", "registry", "run.sh"), "utf8");
         // Distribution's API: pulls are GET and HEAD; pushes POST, PUT, PATCH (and DELETE).
-        expect(run).toMatch(/location \/v2\/ \{\s*limit_except GET HEAD \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
+        expect(run).toMatch(
+            /location \/v2\/ \{\s*limit_except GET HEAD \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/,
+        );
         expect(run).toMatch(/location = \/v2\/ \{\s*auth_basic "[^"]+";\s*auth_basic_user_file \/auth\/htpasswd;/);
         // Only the front publishes a port: the registry itself is reachable on its Docker network only.
         expect(run.match(/^\s*-p /gm)).toHaveLength(1);
@@ -247,7 +313,9 @@ describe("the private registry on comp1", () => {
         const allowed = await planOf(labDirWith((_stack, raw) => (raw.registry.allowRemove = true)));
         const removing = findResource(stackOf(allowed, "comp2"), COMMAND, "comp2-registry-remove");
         expect(removing.inputs.delete).toMatch(/'registry\/remove.sh'$/);
-        expect(removing.dependsOn).toContain(findResource(stackOf(allowed, "comp2"), COMMAND, "comp2-registry-container").urn);
+        expect(removing.dependsOn).toContain(
+            findResource(stackOf(allowed, "comp2"), COMMAND, "comp2-registry-container").urn,
+        );
     });
 });
 
@@ -284,7 +352,8 @@ describe("host scripts", () => {
 
     test("none writes the system trust store; the one script that touches it only removes the root earlier versions put there", () => {
         // Debian's system store: the local CA directory update-ca-certificates reads, and what it builds.
-        const systemStore = /\/usr\/local\/share\/ca-certificates|\/usr\/share\/ca-certificates|\/etc\/ssl\/certs|\/etc\/ca-certificates|update-ca-certificates/;
+        const systemStore =
+            /\/usr\/local\/share\/ca-certificates|\/usr\/share\/ca-certificates|\/etc\/ssl\/certs|\/etc\/ca-certificates|update-ca-certificates/;
         const touching = files.flatMap((file) =>
             fs
                 .readFileSync(file, "utf8")
@@ -292,9 +361,14 @@ describe("host scripts", () => {
                 .filter((line) => systemStore.test(line) && !/^\s*#/.test(line))
                 .map((line) => `${path.relative(SCRIPTS_DIR, file)}: ${line.trim()}`),
         );
-        expect(touching).toEqual(["host/trust-ca.sh: legacy_root=/usr/local/share/ca-certificates/zta-testbed-root-ca.crt", "host/trust-ca.sh: update-ca-certificates"]);
+        expect(touching).toEqual([
+            "host/trust-ca.sh: legacy_root=/usr/local/share/ca-certificates/zta-testbed-root-ca.crt",
+            "host/trust-ca.sh: update-ca-certificates",
+        ]);
         // The store is rebuilt only after that file was there and is gone.
-        expect(fs.readFileSync(path.join(SCRIPTS_DIR, "host/trust-ca.sh"), "utf8")).toContain('if [[ -e "$legacy_root" ]]; then\n    rm -f "$legacy_root"\n    update-ca-certificates\nfi\n');
+        expect(fs.readFileSync(path.join(SCRIPTS_DIR, "host/trust-ca.sh"), "utf8")).toContain(
+            'if [[ -e "$legacy_root" ]]; then\n    rm -f "$legacy_root"\n    update-ca-certificates\nfi\n',
+        );
     });
 
     test("each one starts with `set -euo pipefail`", () => {
@@ -302,19 +376,24 @@ describe("host scripts", () => {
         for (const file of files) expect(fs.readFileSync(file, "utf8")).toMatch(/^set -euo pipefail$/m);
     });
 
-    (shellcheck ? test : test.skip)("shellcheck is clean on every scripts/**/*.sh, alone and as sent to the host (lib.sh in front)", () => {
-        const alone = spawnSync("shellcheck", ["--shell=bash", ...files], { encoding: "utf8" });
-        expect(alone.stdout + alone.stderr).toBe("");
-        expect(alone.status).toBe(0);
-        for (const file of files.filter((f) => !f.endsWith("lib.sh"))) {
-            const sent = hostScript(path.relative(SCRIPTS_DIR, file)).text;
-            const result = spawnSync("shellcheck", ["--shell=bash", "-"], { input: sent, encoding: "utf8" });
-            expect(`${file}: ${result.stdout}`).toBe(`${file}: `);
-        }
-    });
+    (shellcheck ? test : test.skip)(
+        "shellcheck is clean on every scripts/**/*.sh, alone and as sent to the host (lib.sh in front)",
+        () => {
+            const alone = spawnSync("shellcheck", ["--shell=bash", ...files], { encoding: "utf8" });
+            expect(alone.stdout + alone.stderr).toBe("");
+            expect(alone.status).toBe(0);
+            for (const file of files.filter((f) => !f.endsWith("lib.sh"))) {
+                const sent = hostScript(path.relative(SCRIPTS_DIR, file)).text;
+                const result = spawnSync("shellcheck", ["--shell=bash", "-"], { input: sent, encoding: "utf8" });
+                expect(`${file}: ${result.stdout}`).toBe(`${file}: `);
+            }
+        },
+    );
     if (!shellcheck) {
         test("shellcheck is installed (.ci/run installs it)", () => {
-            console.warn("shellcheck is not installed here: the script lint test is skipped; `apt-get install shellcheck` to run it");
+            console.warn(
+                "shellcheck is not installed here: the script lint test is skipped; `apt-get install shellcheck` to run it",
+            );
         });
     }
 });
@@ -326,30 +405,51 @@ describe("containerd against the Kubernetes minor (require_containerd_for in lib
         const bin = fs.mkdtempSync(path.join(os.tmpdir(), "zta-containerd-"));
         fs.writeFileSync(path.join(bin, "containerd"), `#!/bin/sh\necho '${versionLine}'\n`, { mode: 0o755 });
         const lib = path.join(REPO, "scripts", "lib.sh");
-        const run = spawnSync("bash", ["-c", `. "${lib}"; require_containerd_for "$1"`, "check", minor], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        const run = spawnSync("bash", ["-c", `. "${lib}"; require_containerd_for "$1"`, "check", minor], {
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        });
         fs.rmSync(bin, { recursive: true });
         return { status: run.status, stderr: run.stderr };
     }
 
-    (dpkg ? test : test.skip)("Kubernetes 1.36 on Ubuntu's containerd 1.7 stops with the fix; containerd 2.x passes; 1.35 still takes 1.7", () => {
-        // `containerd --version` as Ubuntu's 1.7 package and an upstream 2.x build print it.
-        const old = check("1.36", "containerd github.com/containerd/containerd 1.7.28");
-        expect(old.status).toBe(1);
-        expect(old.stderr).toMatch(/has containerd 1\.7\.28; Kubernetes 1\.36 needs containerd 2\.0 or later .*install containerd 2\.x on the host, or set versions\.kubernetes to 1\.35/);
-        expect(check("1.36", "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376")).toEqual({ status: 0, stderr: "" });
-        expect(check("1.37", "containerd github.com/containerd/containerd 1.7.28").status).toBe(1);
-        expect(check("1.35", "containerd github.com/containerd/containerd 1.7.28")).toEqual({ status: 0, stderr: "" });
-    });
+    (dpkg ? test : test.skip)(
+        "Kubernetes 1.36 on Ubuntu's containerd 1.7 stops with the fix; containerd 2.x passes; 1.35 still takes 1.7",
+        () => {
+            // `containerd --version` as Ubuntu's 1.7 package and an upstream 2.x build print it.
+            const old = check("1.36", "containerd github.com/containerd/containerd 1.7.28");
+            expect(old.status).toBe(1);
+            expect(old.stderr).toMatch(
+                /has containerd 1\.7\.28; Kubernetes 1\.36 needs containerd 2\.0 or later .*install containerd 2\.x on the host, or set versions\.kubernetes to 1\.35/,
+            );
+            expect(
+                check(
+                    "1.36",
+                    "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376",
+                ),
+            ).toEqual({ status: 0, stderr: "" });
+            expect(check("1.37", "containerd github.com/containerd/containerd 1.7.28").status).toBe(1);
+            expect(check("1.35", "containerd github.com/containerd/containerd 1.7.28")).toEqual({
+                status: 0,
+                stderr: "",
+            });
+        },
+    );
 
     test("prepare.sh runs the check before it installs kubelet, kubeadm and kubectl", () => {
         const prepare = fs.readFileSync(path.join(REPO, "scripts", "host", "prepare.sh"), "utf8");
         expect(prepare).toMatch(/^require_containerd_for "\$minor"$/m);
-        expect(prepare.indexOf('require_containerd_for "$minor"')).toBeLessThan(prepare.indexOf("apt-get install -y -qq --allow-change-held-packages"));
+        expect(prepare.indexOf('require_containerd_for "$minor"')).toBeLessThan(
+            prepare.indexOf("apt-get install -y -qq --allow-change-held-packages"),
+        );
     });
 });
 
 describe("the admin kubeconfig stays out of logs", () => {
-    test.each(["comp2", "comp3"])("%s: the read-back command logs nothing (pulumi-command#401 logs secret stdout otherwise)", (stack) => {
-        expect(cmd(stackOf(lab, stack), "kubeconfig").inputs.logging).toBe("none");
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: the read-back command logs nothing (pulumi-command#401 logs secret stdout otherwise)",
+        (stack) => {
+            expect(cmd(stackOf(lab, stack), "kubeconfig").inputs.logging).toBe("none");
+        },
+    );
 });

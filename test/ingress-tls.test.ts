@@ -28,13 +28,18 @@ const serversOf = (plan: StackPlan): Server[] =>
     resourcesOfType(plan, GATEWAY)
         .filter((g) => meta(g).name === "httpbin-gateway")
         .flatMap((g) => spec(g).servers as Server[]);
-const ingressServicePorts = (plan: StackPlan): number[] => (resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istio-ingressgateway")?.inputs.values as any).service.ports.map((p: { port: number }) => p.port);
+const ingressServicePorts = (plan: StackPlan): number[] =>
+    (
+        resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istio-ingressgateway")?.inputs.values as any
+    ).service.ports.map((p: { port: number }) => p.port);
 
 let lab: LabPlan;
 let redirectLab: LabPlan;
 beforeAll(async () => {
     lab = await planOf();
-    redirectLab = await planOf(labDirWith((_s, raw) => (raw.ingress = { plainHttp: "redirect", hostName: "ingress.zta.lab" })));
+    redirectLab = await planOf(
+        labDirWith((_s, raw) => (raw.ingress = { plainHttp: "redirect", hostName: "ingress.zta.lab" })),
+    );
 });
 
 describe.each([
@@ -44,7 +49,13 @@ describe.each([
     test("the Gateway serves HTTPS on 443, TLS mode SIMPLE, with the credential Secret in the gateway's namespace", () => {
         const plan = stackOf(lab, stack);
         const https = serversOf(plan).filter((s) => s.port.number === 443);
-        expect(https).toEqual([{ port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["*"], tls: { mode: "SIMPLE", credentialName: "ingress-tls" } }]);
+        expect(https).toEqual([
+            {
+                port: { number: 443, name: "https", protocol: "HTTPS" },
+                hosts: ["*"],
+                tls: { mode: "SIMPLE", credentialName: "ingress-tls" },
+            },
+        ]);
         const secret = resourcesOfType(plan, SECRET).filter((s) => meta(s).name === "ingress-tls");
         expect(secret.map(meta)).toEqual([{ name: "ingress-tls", namespace: "istio-system" }]);
         expect(secret[0].inputs.type).toBe("kubernetes.io/tls");
@@ -61,13 +72,17 @@ describe.each([
         const root = stackOf(lab, "comp2");
         const cert = findResource(plan, SIGNED, `${stack}-istio-ingress-tls-cert`);
         const secret = findResource(plan, SECRET, `${stack}-istio-ingress-tls-credential`);
-        expect(secret.dependsOn).toEqual(expect.arrayContaining([cert.urn, findResource(plan, KEY, `${stack}-istio-ingress-tls-key`).urn]));
+        expect(secret.dependsOn).toEqual(
+            expect.arrayContaining([cert.urn, findResource(plan, KEY, `${stack}-istio-ingress-tls-key`).urn]),
+        );
         // The issuer: the Istio intermediate the root stack made for this cluster...
         const intermediate = `comp2-pki-${cluster}-istio-cert`;
         expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(LocallySignedCert/${intermediate})`);
         expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         // ...whose own issuer is the lab root.
-        expect(mockCertName(findResource(root, SIGNED, intermediate).inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${findResource(root, SELF_SIGNED, "comp2-pki-root-cert").name})`);
+        expect(mockCertName(findResource(root, SIGNED, intermediate).inputs.caCertPem)).toBe(
+            `MOCK-CERT(SelfSignedCert/${findResource(root, SELF_SIGNED, "comp2-pki-root-cert").name})`,
+        );
         expect(cert.inputs.isCaCertificate ?? false).toBe(false);
         expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["server_auth", "digital_signature"]));
         // The key is this stack's own and its PEM never shows.
@@ -78,16 +93,27 @@ describe.each([
 });
 
 describe("ingress.plainHttp = redirect and ingress.hostName", () => {
-    test.each(["comp2", "comp3"])("%s: port 80 only redirects to https, and the certificate names the host", (stack) => {
-        const plan = stackOf(redirectLab, stack);
-        const plain = serversOf(plan).filter((s) => s.port.number === 80);
-        expect(plain).toEqual([{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], tls: { httpsRedirect: true } }]);
-        expect(ingressServicePorts(plan)).toEqual([15021, 80, 443]);
-        expect(findResource(plan, CSR, `${stack}-istio-ingress-tls-csr`).inputs.dnsNames).toEqual(["ingress.zta.lab"]);
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: port 80 only redirects to https, and the certificate names the host",
+        (stack) => {
+            const plan = stackOf(redirectLab, stack);
+            const plain = serversOf(plan).filter((s) => s.port.number === 80);
+            expect(plain).toEqual([
+                { port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"], tls: { httpsRedirect: true } },
+            ]);
+            expect(ingressServicePorts(plan)).toEqual([15021, 80, 443]);
+            expect(findResource(plan, CSR, `${stack}-istio-ingress-tls-csr`).inputs.dnsNames).toEqual([
+                "ingress.zta.lab",
+            ]);
+        },
+    );
 
     test.each([
-        ["plainHttp", { plainHttp: "on" }, /zta-testbed:ingress\.plainHttp = "on": expected "off" \(no plain-HTTP listener\) or "redirect"/],
+        [
+            "plainHttp",
+            { plainHttp: "on" },
+            /zta-testbed:ingress\.plainHttp = "on": expected "off" \(no plain-HTTP listener\) or "redirect"/,
+        ],
         ["hostName", { hostName: "Ingress_Lab" }, /zta-testbed:ingress\.hostName = "Ingress_Lab": expected a DNS name/],
     ])("a bad ingress.%s is refused naming the key and value", (_key, ingress, message) => {
         const raw = { ...rawConfig("comp2"), ingress };

@@ -19,8 +19,13 @@ const RELEASE = "kubernetes:helm.sh/v3:Release";
 const REQUEST_AUTHN = "kubernetes:security.istio.io/v1:RequestAuthentication";
 const EXTERNAL_CA = fs.readFileSync(path.join(__dirname, "fixtures/verify/other-root.pem"), "utf8");
 
-const istiodValues = (plan: StackPlan) => (resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istiod") as PlannedResource).inputs.values as Record<string, any>;
-const jwtRules = (plan: StackPlan) => (resourcesOfType(plan, REQUEST_AUTHN)[0].inputs.spec as { jwtRules: Record<string, unknown>[] }).jwtRules;
+const istiodValues = (plan: StackPlan) =>
+    (resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "istiod") as PlannedResource).inputs.values as Record<
+        string,
+        any
+    >;
+const jwtRules = (plan: StackPlan) =>
+    (resourcesOfType(plan, REQUEST_AUTHN)[0].inputs.spec as { jwtRules: Record<string, unknown>[] }).jwtRules;
 
 let lab: LabPlan;
 let external: LabPlan;
@@ -29,7 +34,12 @@ beforeAll(async () => {
     external = await planOf(
         labDirWith((_s, raw) => {
             // Without audiences: the opt-in (any client of the issuer), which every preview warns about.
-            raw.jwt = { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs", caCert: EXTERNAL_CA, allowAnyAudience: true };
+            raw.jwt = {
+                issuer: "https://idp.example.org/realms/lab",
+                jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs",
+                caCert: EXTERNAL_CA,
+                allowAnyAudience: true,
+            };
         }),
     );
 });
@@ -38,7 +48,9 @@ describe("by default the root stack runs the issuer on comp1", () => {
     test("a Keycloak container at the pinned image, on comp1 (registry.host) over SSH, serving the configured port and realm", () => {
         const comp2 = stackOf(lab, "comp2");
         const container = findResource(comp2, COMMAND, "comp2-issuer-container");
-        expect(container.inputs.create).toMatch(/ 'issuer\/run\.sh' 'quay\.io\/keycloak\/keycloak:26\.8\.1' '10\.5\.0\.2' '9443' 'zta'$/);
+        expect(container.inputs.create).toMatch(
+            / 'issuer\/run\.sh' 'quay\.io\/keycloak\/keycloak:26\.8\.1' '10\.5\.0\.2' '9443' 'zta'$/,
+        );
         expect(container.inputs.create).toMatch(/^sudo -n bash -c /);
         expect((container.inputs.triggers as string[])[0]).toBe("ssh://ubuntu@10.5.0.2:22");
         // The certificate, key and client secrets go on standard input, as a secret.
@@ -56,7 +68,9 @@ describe("by default the root stack runs the issuer on comp1", () => {
         const comp2 = stackOf(lab, "comp2");
         const cert = findResource(comp2, SIGNED, "comp2-issuer-cert");
         expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
-        expect(cert.dependsOn).toContain(findResource(comp2, "tls:index/selfSignedCert:SelfSignedCert", "comp2-lab-services-ca-cert").urn);
+        expect(cert.dependsOn).toContain(
+            findResource(comp2, "tls:index/selfSignedCert:SelfSignedCert", "comp2-lab-services-ca-cert").urn,
+        );
         expect(findResource(comp2, CSR, "comp2-issuer-csr").inputs.ipAddresses).toEqual(["10.5.0.2"]);
         expect(comp2.outputs.issuer).toEqual({
             value: {
@@ -71,18 +85,34 @@ describe("by default the root stack runs the issuer on comp1", () => {
         expect(comp2.outputs.issuerOtherClientSecret.secret).toBe(true);
     });
 
-    test.each(["comp2", "comp3"])("%s: istiod's JWKS CA is the issuer's CA (the lab-services CA), and istiod on comp2 starts after the issuer", (stack) => {
-        const issuerCa = findResource(stackOf(lab, "comp2"), SIGNED, "comp2-issuer-cert").inputs.caCertPem;
-        expect(istiodValues(stackOf(lab, stack)).jwksResolverExtraRootCA).toBe(issuerCa);
-        if (stack === "comp2") {
-            const istiod = resourcesOfType(stackOf(lab, stack), RELEASE).find((r) => r.inputs.name === "istiod") as PlannedResource;
-            expect(istiod.dependsOn).toContain(findResource(stackOf(lab, stack), COMMAND, "comp2-issuer-container").urn);
-        }
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: istiod's JWKS CA is the issuer's CA (the lab-services CA), and istiod on comp2 starts after the issuer",
+        (stack) => {
+            const issuerCa = findResource(stackOf(lab, "comp2"), SIGNED, "comp2-issuer-cert").inputs.caCertPem;
+            expect(istiodValues(stackOf(lab, stack)).jwksResolverExtraRootCA).toBe(issuerCa);
+            if (stack === "comp2") {
+                const istiod = resourcesOfType(stackOf(lab, stack), RELEASE).find(
+                    (r) => r.inputs.name === "istiod",
+                ) as PlannedResource;
+                expect(istiod.dependsOn).toContain(
+                    findResource(stackOf(lab, stack), COMMAND, "comp2-issuer-container").urn,
+                );
+            }
+        },
+    );
 
-    test.each(["comp2", "comp3"])("%s: the ingress accepts the lab issuer's tokens for the generated client only", (stack) => {
-        expect(jwtRules(stackOf(lab, stack))).toEqual([{ issuer: "https://10.5.0.2:9443/realms/zta", jwksUri: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/certs", audiences: ["zta-testbed"] }]);
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: the ingress accepts the lab issuer's tokens for the generated client only",
+        (stack) => {
+            expect(jwtRules(stackOf(lab, stack))).toEqual([
+                {
+                    issuer: "https://10.5.0.2:9443/realms/zta",
+                    jwksUri: "https://10.5.0.2:9443/realms/zta/protocol/openid-connect/certs",
+                    audiences: ["zta-testbed"],
+                },
+            ]);
+        },
+    );
 
     test("the realm import: confidential clients, client-credentials only, whose tokens each carry their own id as audience", () => {
         const realm = realmImport("zta", [
@@ -95,9 +125,20 @@ describe("by default the root stack runs the issuer on comp1", () => {
             ["zta-testbed-other-audience", "0ther"],
         ]);
         for (const client of realm.clients) {
-            expect(client).toMatchObject({ publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false, directAccessGrantsEnabled: false });
+            expect(client).toMatchObject({
+                publicClient: false,
+                serviceAccountsEnabled: true,
+                standardFlowEnabled: false,
+                directAccessGrantsEnabled: false,
+            });
             expect(client.protocolMappers).toEqual([
-                expect.objectContaining({ protocolMapper: "oidc-audience-mapper", config: expect.objectContaining({ "included.client.audience": client.clientId, "access.token.claim": "true" }) }),
+                expect.objectContaining({
+                    protocolMapper: "oidc-audience-mapper",
+                    config: expect.objectContaining({
+                        "included.client.audience": client.clientId,
+                        "access.token.claim": "true",
+                    }),
+                }),
             ]);
         }
     });
@@ -105,11 +146,18 @@ describe("by default the root stack runs the issuer on comp1", () => {
     test("no admin: no admin password is made or exported, and Keycloak runs without its admin console and admin API, on a named database", () => {
         const comp2 = stackOf(lab, "comp2");
         expect(comp2.outputs.issuerAdminPassword).toBeUndefined();
-        expect(resourcesOfType(comp2, "random:index/randomPassword:RandomPassword").map((r) => r.name)).not.toContain("comp2-issuer-admin-password");
-        expect(findResource(comp2, "random:index/randomPassword:RandomPassword", "comp2-issuer-other-client-secret").parent).toBe(findResource(comp2, "zta:host:LabIssuer", "comp2-issuer").urn);
+        expect(resourcesOfType(comp2, "random:index/randomPassword:RandomPassword").map((r) => r.name)).not.toContain(
+            "comp2-issuer-admin-password",
+        );
+        expect(
+            findResource(comp2, "random:index/randomPassword:RandomPassword", "comp2-issuer-other-client-secret")
+                .parent,
+        ).toBe(findResource(comp2, "zta:host:LabIssuer", "comp2-issuer").urn);
         const run = fs.readFileSync(path.join(REPO, "scripts", "issuer", "run.sh"), "utf8");
         // Keycloak's bootstrap-admin variables (keycloak.org, "Bootstrapping an admin account") appear nowhere but in a comment.
-        expect(run.split("\n").filter((l) => !l.trimStart().startsWith("#") && /KC_BOOTSTRAP_ADMIN|--env-file/.test(l))).toEqual([]);
+        expect(
+            run.split("\n").filter((l) => !l.trimStart().startsWith("#") && /KC_BOOTSTRAP_ADMIN|--env-file/.test(l)),
+        ).toEqual([]);
         expect(run).toMatch(/rm -f "\$base\/admin\.env"/);
         // Keycloak's feature names: `admin` is the admin console, `admin-api` the REST API it calls.
         expect(run).toMatch(/"\$image" start \\\n\s+--db=dev-file \\\n\s+--features-disabled=admin,admin-api \\\n/);
@@ -138,19 +186,30 @@ describe("the federated model: each stack has its own root, the issuer's CA is t
 });
 
 describe("an external issuer", () => {
-    test.each(["comp2", "comp3"])("%s: istiod trusts exactly the configured CA for the JWKS fetch, and no issuer runs on comp1", (stack) => {
-        const plan = stackOf(external, stack);
-        expect(istiodValues(plan).jwksResolverExtraRootCA).toBe(EXTERNAL_CA);
-        expect(resourcesOfType(plan, COMMAND).filter((r) => r.name.includes("issuer"))).toEqual([]);
-        expect(plan.outputs.issuer).toBeUndefined();
-        expect(jwtRules(plan)).toEqual([{ issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs" }]);
-        // jwt.allowAnyAudience is the opt-in for that: every preview says so.
-        expect(plan.warnings).toContain("zta-testbed:jwt.allowAnyAudience is true: the ingress accepts a token https://idp.example.org/realms/lab signs for any of its clients (no audience check)");
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: istiod trusts exactly the configured CA for the JWKS fetch, and no issuer runs on comp1",
+        (stack) => {
+            const plan = stackOf(external, stack);
+            expect(istiodValues(plan).jwksResolverExtraRootCA).toBe(EXTERNAL_CA);
+            expect(resourcesOfType(plan, COMMAND).filter((r) => r.name.includes("issuer"))).toEqual([]);
+            expect(plan.outputs.issuer).toBeUndefined();
+            expect(jwtRules(plan)).toEqual([
+                {
+                    issuer: "https://idp.example.org/realms/lab",
+                    jwksUri: "https://idp.example.org/realms/lab/protocol/openid-connect/certs",
+                },
+            ]);
+            // jwt.allowAnyAudience is the opt-in for that: every preview says so.
+            expect(plan.warnings).toContain(
+                "zta-testbed:jwt.allowAnyAudience is true: the ingress accepts a token https://idp.example.org/realms/lab signs for any of its clients (no audience check)",
+            );
+        },
+    );
 });
 
 describe("bad issuer input is refused before anything is declared, naming the key", () => {
-    const parse = (jwt: Record<string, unknown>) => () => parseLabConfig("comp2", { ...rawConfig("comp2"), jwt }, new Set(["sshPrivateKey"]));
+    const parse = (jwt: Record<string, unknown>) => () =>
+        parseLabConfig("comp2", { ...rawConfig("comp2"), jwt }, new Set(["sshPrivateKey"]));
     test.each([
         [
             "an external issuer without its CA certificate",
@@ -159,17 +218,29 @@ describe("bad issuer input is refused before anything is declared, naming the ke
         ],
         [
             "an http:// issuer",
-            { issuer: "http://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/realms/lab/certs", caCert: EXTERNAL_CA },
+            {
+                issuer: "http://idp.example.org/realms/lab",
+                jwksUri: "https://idp.example.org/realms/lab/certs",
+                caCert: EXTERNAL_CA,
+            },
             /zta-testbed:jwt\.issuer = "http:\/\/idp\.example\.org\/realms\/lab": expected an https:\/\/ URL/,
         ],
         [
             "an http:// JWKS URI",
-            { issuer: "https://idp.example.org/realms/lab", jwksUri: "http://idp.example.org/certs", caCert: EXTERNAL_CA },
+            {
+                issuer: "https://idp.example.org/realms/lab",
+                jwksUri: "http://idp.example.org/certs",
+                caCert: EXTERNAL_CA,
+            },
             /zta-testbed:jwt\.jwksUri = "http:\/\/idp\.example\.org\/certs": expected an https:\/\/ URL/,
         ],
         [
             "a CA certificate that is not PEM",
-            { issuer: "https://idp.example.org/realms/lab", jwksUri: "https://idp.example.org/certs", caCert: "not a certificate" },
+            {
+                issuer: "https://idp.example.org/realms/lab",
+                jwksUri: "https://idp.example.org/certs",
+                caCert: "not a certificate",
+            },
             /zta-testbed:jwt\.caCert = "not a certificate": expected a PEM certificate/,
         ],
         [

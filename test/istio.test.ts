@@ -54,13 +54,16 @@ const release = (stack: string, name: string) => findResource(stackOf(lab, stack
 const gatewayReleases = (stack: string) => [release(stack, "istio-ingress"), release(stack, "eastwest-release")];
 
 describe("IstioPrimary: each istiod knows its cluster, network, mesh and trust domain", () => {
-    test.each(STACKS)("$stack: istio-system's network label is the network istiod is given ($network)", ({ stack, network }) => {
-        const ns = findResource(stackOf(lab, stack), "kubernetes:core/v1:Namespace", `${stack}-istio-namespace`);
-        const meta = ns.inputs.metadata as { name: string; labels: Record<string, string> };
-        expect(meta.name).toBe(ISTIO_NAMESPACE);
-        expect(meta.labels[NETWORK_LABEL]).toBe(network);
-        expect(values(release(stack, "istio-istiod")).global.network).toBe(network);
-    });
+    test.each(STACKS)(
+        "$stack: istio-system's network label is the network istiod is given ($network)",
+        ({ stack, network }) => {
+            const ns = findResource(stackOf(lab, stack), "kubernetes:core/v1:Namespace", `${stack}-istio-namespace`);
+            const meta = ns.inputs.metadata as { name: string; labels: Record<string, string> };
+            expect(meta.name).toBe(ISTIO_NAMESPACE);
+            expect(meta.labels[NETWORK_LABEL]).toBe(network);
+            expect(values(release(stack, "istio-istiod")).global.network).toBe(network);
+        },
+    );
 
     test.each(STACKS)("$stack: istiod's clusterName is $cluster", ({ stack, cluster }) => {
         expect(values(release(stack, "istio-istiod")).global.multiCluster.clusterName).toBe(cluster);
@@ -113,7 +116,8 @@ describe("IstioPrimary: each istiod knows its cluster, network, mesh and trust d
 });
 
 /** The `spire` injection template the stack gives istiod. */
-const spireTemplate = (stack: string) => values(release(stack, "istio-istiod")).sidecarInjectorWebhook.templates.spire as string;
+const spireTemplate = (stack: string) =>
+    values(release(stack, "istio-istiod")).sidecarInjectorWebhook.templates.spire as string;
 
 /** The spire template as istiod renders it, for classic (containers) or native (initContainers) sidecars. */
 function renderSpireTemplate(template: string, native: boolean): any {
@@ -144,12 +148,23 @@ describe("the `spire` injection template", () => {
         expect(pod.metadata.labels[SPIRE_MANAGED_LABEL]).toBe("true");
         const other = list === "containers" ? "initContainers" : "containers";
         expect(pod.spec[other]).toBeUndefined();
-        expect(pod.spec[list as string]).toEqual([{ name: "istio-proxy", volumeMounts: [{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }] }]);
-        expect(pod.spec.volumes).toEqual([{ name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } }]);
+        expect(pod.spec[list as string]).toEqual([
+            {
+                name: "istio-proxy",
+                volumeMounts: [
+                    { name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true },
+                ],
+            },
+        ]);
+        expect(pod.spec.volumes).toEqual([
+            { name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } },
+        ]);
     });
 
     test("decides native mode as istiod's own sidecar template does", () => {
-        expect(spireTemplate("comp2").split("\n")[0]).toContain('index .ObjectMeta.Annotations `sidecar.istio.io/nativeSidecar` | default (printf "%t" .NativeSidecars)');
+        expect(spireTemplate("comp2").split("\n")[0]).toContain(
+            'index .ObjectMeta.Annotations `sidecar.istio.io/nativeSidecar` | default (printf "%t" .NativeSidecars)',
+        );
     });
 });
 
@@ -158,7 +173,9 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
         for (const r of gatewayReleases(stack)) {
             const v = values(r);
             expect(v.volumes).toEqual([{ name: "workload-socket", csi: { driver: "csi.spiffe.io", readOnly: true } }]);
-            expect(v.volumeMounts).toEqual([{ name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true }]);
+            expect(v.volumeMounts).toEqual([
+                { name: "workload-socket", mountPath: "/run/secrets/workload-spiffe-uds", readOnly: true },
+            ]);
             const [wait] = v.initContainers;
             expect(wait.volumeMounts).toEqual(v.volumeMounts);
             expect(wait.command.join(" ")).toContain("-S /run/secrets/workload-spiffe-uds/socket");
@@ -169,19 +186,26 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
         }
     });
 
-    test.each(STACKS)("$stack: both gateways are LoadBalancers at their MetalLB address, externalTrafficPolicy Cluster", ({ stack }) => {
-        const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
-        const [ingress, eastWest] = gatewayReleases(stack).map(values);
-        for (const [v, address] of [
-            [ingress, lb.ingressAddress],
-            [eastWest, lb.eastWestAddress],
-        ] as const) {
-            expect(v.service).toMatchObject({ type: "LoadBalancer", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL }, externalTrafficPolicy: "Cluster" });
-        }
-        // The ingress's ports are its own (test/ingress-tls.test.ts); the east-west gateway keeps the chart's.
-        expect(Object.keys(eastWest.service).sort()).toEqual(["annotations", "externalTrafficPolicy", "type"]);
-        expect(stackOf(lab, stack).outputs.eastWestAddress).toEqual({ value: lb.eastWestAddress, secret: false });
-    });
+    test.each(STACKS)(
+        "$stack: both gateways are LoadBalancers at their MetalLB address, externalTrafficPolicy Cluster",
+        ({ stack }) => {
+            const lb = rawConfig(stack).metallb as { ingressAddress: string; eastWestAddress: string };
+            const [ingress, eastWest] = gatewayReleases(stack).map(values);
+            for (const [v, address] of [
+                [ingress, lb.ingressAddress],
+                [eastWest, lb.eastWestAddress],
+            ] as const) {
+                expect(v.service).toMatchObject({
+                    type: "LoadBalancer",
+                    annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": METALLB_POOL },
+                    externalTrafficPolicy: "Cluster",
+                });
+            }
+            // The ingress's ports are its own (test/ingress-tls.test.ts); the east-west gateway keeps the chart's.
+            expect(Object.keys(eastWest.service).sort()).toEqual(["annotations", "externalTrafficPolicy", "type"]);
+            expect(stackOf(lab, stack).outputs.eastWestAddress).toEqual({ value: lb.eastWestAddress, secret: false });
+        },
+    );
 
     test.each(STACKS)("$stack: the releases are named as the layers agree, and istiod comes first", ({ stack }) => {
         const [ingress, eastWest] = gatewayReleases(stack);
@@ -192,14 +216,22 @@ describe("gateways: fixed addresses and the SPIFFE socket", () => {
 });
 
 describe("EastWestGateway: labels and selectors that must match", () => {
-    const crossNetwork = (stack: string) => findResource(stackOf(lab, stack), "kubernetes:networking.istio.io/v1:Gateway", `${stack}-eastwest-cross-network`);
+    const crossNetwork = (stack: string) =>
+        findResource(
+            stackOf(lab, stack),
+            "kubernetes:networking.istio.io/v1:Gateway",
+            `${stack}-eastwest-cross-network`,
+        );
 
-    test.each(STACKS)("$stack: the east-west gateway's pod labels match the cross-network Gateway's selector", ({ stack }) => {
-        const selector = (crossNetwork(stack).inputs.spec as { selector: Record<string, string> }).selector;
-        expect(selector).toEqual({ app: "istio-eastwestgateway", istio: "eastwestgateway" });
-        const pod = gatewayRenderedLabels(values(release(stack, "eastwest-release")) as GatewayLabelValues).pod;
-        expect(pod).toMatchObject(selector);
-    });
+    test.each(STACKS)(
+        "$stack: the east-west gateway's pod labels match the cross-network Gateway's selector",
+        ({ stack }) => {
+            const selector = (crossNetwork(stack).inputs.spec as { selector: Record<string, string> }).selector;
+            expect(selector).toEqual({ app: "istio-eastwestgateway", istio: "eastwestgateway" });
+            const pod = gatewayRenderedLabels(values(release(stack, "eastwest-release")) as GatewayLabelValues).pod;
+            expect(pod).toMatchObject(selector);
+        },
+    );
 
     test("a release under another name would no longer match the selector (the check can fail)", () => {
         const renamed = gatewayRenderedLabels({ name: "eastwest", networkGateway: "network1" }).pod;
@@ -226,63 +258,107 @@ describe("EastWestGateway: labels and selectors that must match", () => {
 
     test.each(STACKS)("$stack: cross-network-gateway passes through mTLS on 15443 for *.local", ({ stack }) => {
         const gw = crossNetwork(stack);
-        expect(gw.inputs).toMatchObject({ apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "cross-network-gateway", namespace: ISTIO_NAMESPACE } });
-        expect((gw.inputs.spec as { servers: unknown[] }).servers).toEqual([{ port: { number: 15443, name: "tls", protocol: "TLS" }, tls: { mode: "AUTO_PASSTHROUGH" }, hosts: ["*.local"] }]);
+        expect(gw.inputs).toMatchObject({
+            apiVersion: "networking.istio.io/v1",
+            kind: "Gateway",
+            metadata: { name: "cross-network-gateway", namespace: ISTIO_NAMESPACE },
+        });
+        expect((gw.inputs.spec as { servers: unknown[] }).servers).toEqual([
+            {
+                port: { number: 15443, name: "tls", protocol: "TLS" },
+                tls: { mode: "AUTO_PASSTHROUGH" },
+                hosts: ["*.local"],
+            },
+        ]);
         expect(gw.dependsOn).toContain(release(stack, "istio-istiod").urn);
     });
 });
 
 describe("remote secrets across stacks", () => {
-    test.each(STACKS)("$stack exports a reader kubeconfig of $cluster, as a secret, for the host's API server", ({ stack, cluster }) => {
-        const out = stackOf(lab, stack).outputs.remoteSecret;
-        expect(out.secret).toBe(true);
-        const { clusterName, kubeconfig } = out.value as { clusterName: string; kubeconfig: string };
-        expect(clusterName).toBe(cluster);
-        const kc = YAML.parse(kubeconfig);
-        expect(kc["current-context"]).toBe(cluster);
-        expect(kc.contexts).toMatchObject([{ name: cluster, context: { cluster, user: cluster } }]);
-        // The host's management address, which the peer's istiod can reach: never 127.0.0.1 or kubernetes.default.svc.
-        expect(kc.clusters[0].cluster.server).toBe(`https://${(rawConfig(stack).host as { address: string }).address}:6443`);
-        expect(kc.clusters[0].cluster.server).toMatch(/^https:\/\/10\.5\.0\.[34]:6443$/);
-        expect(mockCertName(Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64").toString())).toMatch(/^MOCK-CERT\(/);
-        expect(kc.users).toEqual([{ name: cluster, user: { token: `MOCK-TOKEN(Secret/${stack}-istio-reader-token)` } }]);
-    });
+    test.each(STACKS)(
+        "$stack exports a reader kubeconfig of $cluster, as a secret, for the host's API server",
+        ({ stack, cluster }) => {
+            const out = stackOf(lab, stack).outputs.remoteSecret;
+            expect(out.secret).toBe(true);
+            const { clusterName, kubeconfig } = out.value as { clusterName: string; kubeconfig: string };
+            expect(clusterName).toBe(cluster);
+            const kc = YAML.parse(kubeconfig);
+            expect(kc["current-context"]).toBe(cluster);
+            expect(kc.contexts).toMatchObject([{ name: cluster, context: { cluster, user: cluster } }]);
+            // The host's management address, which the peer's istiod can reach: never 127.0.0.1 or kubernetes.default.svc.
+            expect(kc.clusters[0].cluster.server).toBe(
+                `https://${(rawConfig(stack).host as { address: string }).address}:6443`,
+            );
+            expect(kc.clusters[0].cluster.server).toMatch(/^https:\/\/10\.5\.0\.[34]:6443$/);
+            expect(
+                mockCertName(Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64").toString()),
+            ).toMatch(/^MOCK-CERT\(/);
+            expect(kc.users).toEqual([
+                { name: cluster, user: { token: `MOCK-TOKEN(Secret/${stack}-istio-reader-token)` } },
+            ]);
+        },
+    );
 
-    test.each(STACKS)("$stack: the reader token is a long-lived token Secret of our own reader account, made after its bindings", ({ stack }) => {
-        const plan = stackOf(lab, stack);
-        const token = findResource(plan, SECRET, `${stack}-istio-reader-token`);
-        expect(token.inputs).toMatchObject({
-            type: "kubernetes.io/service-account-token",
-            metadata: { name: "zta-istio-remote-reader-token", namespace: ISTIO_NAMESPACE, annotations: { "kubernetes.io/service-account.name": "zta-istio-remote-reader" } },
-        });
-        expect(token.dependsOn).toEqual(
-            expect.arrayContaining([findResource(plan, CLUSTER_ROLE_BINDING, `${stack}-istio-reader-binding`).urn, findResource(plan, ROLE_BINDING, `${stack}-istio-reader-mesh-config-binding`).urn]),
-        );
-        expect(token.additionalSecretOutputs).toContain("data");
-        expect(findResource(plan, "kubernetes:core/v1:ServiceAccount", `${stack}-istio-reader-account`).inputs.metadata).toEqual({ name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE });
-    });
+    test.each(STACKS)(
+        "$stack: the reader token is a long-lived token Secret of our own reader account, made after its bindings",
+        ({ stack }) => {
+            const plan = stackOf(lab, stack);
+            const token = findResource(plan, SECRET, `${stack}-istio-reader-token`);
+            expect(token.inputs).toMatchObject({
+                type: "kubernetes.io/service-account-token",
+                metadata: {
+                    name: "zta-istio-remote-reader-token",
+                    namespace: ISTIO_NAMESPACE,
+                    annotations: { "kubernetes.io/service-account.name": "zta-istio-remote-reader" },
+                },
+            });
+            expect(token.dependsOn).toEqual(
+                expect.arrayContaining([
+                    findResource(plan, CLUSTER_ROLE_BINDING, `${stack}-istio-reader-binding`).urn,
+                    findResource(plan, ROLE_BINDING, `${stack}-istio-reader-mesh-config-binding`).urn,
+                ]),
+            );
+            expect(token.additionalSecretOutputs).toContain("data");
+            expect(
+                findResource(plan, "kubernetes:core/v1:ServiceAccount", `${stack}-istio-reader-account`).inputs
+                    .metadata,
+            ).toEqual({ name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE });
+        },
+    );
 
-    test.each(STACKS)("$stack installs $peer's remote secret, labelled and annotated as istioctl's", ({ stack, peer }) => {
-        const secrets = resourcesOfType(stackOf(lab, stack), SECRET).filter((r) => (r.inputs.metadata as { labels?: object }).labels);
-        expect(secrets).toHaveLength(1);
-        expect(secrets[0].inputs.metadata).toEqual({
-            name: `istio-remote-secret-${peer}`,
-            namespace: ISTIO_NAMESPACE,
-            labels: { "istio/multiCluster": "true" },
-            annotations: { "networking.istio.io/cluster": peer },
-        });
-        expect(secrets[0].inputs.stringData).toBe("[secret]");
-    });
+    test.each(STACKS)(
+        "$stack installs $peer's remote secret, labelled and annotated as istioctl's",
+        ({ stack, peer }) => {
+            const secrets = resourcesOfType(stackOf(lab, stack), SECRET).filter(
+                (r) => (r.inputs.metadata as { labels?: object }).labels,
+            );
+            expect(secrets).toHaveLength(1);
+            expect(secrets[0].inputs.metadata).toEqual({
+                name: `istio-remote-secret-${peer}`,
+                namespace: ISTIO_NAMESPACE,
+                labels: { "istio/multiCluster": "true" },
+                annotations: { "networking.istio.io/cluster": peer },
+            });
+            expect(secrets[0].inputs.stringData).toBe("[secret]");
+        },
+    );
 
     test("no token reaches plan/, in plain text or base64, and a leaked one is refused", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-istio-plan-"));
         for (const plan of lab.stacks) writePlan(out, plan);
-        const written = lab.stacks.map((p) => fs.readFileSync(path.join(out, p.stack, "resources.json"), "utf8")).join("");
+        const written = lab.stacks
+            .map((p) => fs.readFileSync(path.join(out, p.stack, "resources.json"), "utf8"))
+            .join("");
         expect(written).toContain("zta-istio-remote-reader-token");
         expect(written).not.toMatch(/MOCK-TOKEN|TU9DSy1UT0tF/);
         const leaky = { ...stackOf(lab, "comp2") };
-        leaky.resources = [...leaky.resources, { ...leaky.resources[0], inputs: { data: { token: Buffer.from("MOCK-TOKEN(x)").toString("base64") } } }];
-        expect(() => writePlan(fs.mkdtempSync(path.join(os.tmpdir(), "zta-leak-")), leaky)).toThrow(/secret material would be written/);
+        leaky.resources = [
+            ...leaky.resources,
+            { ...leaky.resources[0], inputs: { data: { token: Buffer.from("MOCK-TOKEN(x)").toString("base64") } } },
+        ];
+        expect(() => writePlan(fs.mkdtempSync(path.join(os.tmpdir(), "zta-leak-")), leaky)).toThrow(
+            /secret material would be written/,
+        );
     });
 
     test("the API server must be one the peer can reach", () => {
@@ -298,69 +374,121 @@ describe("remote secrets across stacks", () => {
 describe("a remote secret opens only what a peer's istiod reads (istiod 1.30.3, multi-primary)", () => {
     const READER = { kind: "ServiceAccount", name: "zta-istio-remote-reader", namespace: ISTIO_NAMESPACE };
     type Rule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
-    type Binding = { metadata: { name: string; namespace?: string }; roleRef: { kind: string; name: string }; subjects: (typeof READER)[] };
+    type Binding = {
+        metadata: { name: string; namespace?: string };
+        roleRef: { kind: string; name: string };
+        subjects: (typeof READER)[];
+    };
 
     /** Every binding in the plan that names the reader, with the rules of the role it grants. */
     function readerGrants(stack: string): { binding: Binding; rules: Rule[] }[] {
         const plan = stackOf(lab, stack);
-        const bindings = [...resourcesOfType(plan, CLUSTER_ROLE_BINDING), ...resourcesOfType(plan, ROLE_BINDING)].map((r) => r.inputs as unknown as Binding);
+        const bindings = [...resourcesOfType(plan, CLUSTER_ROLE_BINDING), ...resourcesOfType(plan, ROLE_BINDING)].map(
+            (r) => r.inputs as unknown as Binding,
+        );
         return bindings
-            .filter((b) => b.subjects.some((s) => s.kind === READER.kind && s.name === READER.name && s.namespace === READER.namespace))
+            .filter((b) =>
+                b.subjects.some(
+                    (s) => s.kind === READER.kind && s.name === READER.name && s.namespace === READER.namespace,
+                ),
+            )
             .map((binding) => {
                 const roles = resourcesOfType(plan, binding.roleRef.kind === "ClusterRole" ? CLUSTER_ROLE : ROLE)
                     .map((r) => r.inputs as { metadata: { name: string; namespace?: string }; rules: Rule[] })
-                    .filter((r) => r.metadata.name === binding.roleRef.name && r.metadata.namespace === binding.metadata.namespace);
+                    .filter(
+                        (r) =>
+                            r.metadata.name === binding.roleRef.name &&
+                            r.metadata.namespace === binding.metadata.namespace,
+                    );
                 expect(roles).toHaveLength(1);
                 return { binding, rules: roles[0].rules };
             });
     }
 
-    test.each(STACKS)("$stack: the exported token's account is bound to our ClusterRole and the istio-system Role, nothing else", ({ stack }) => {
-        const grants = readerGrants(stack);
-        expect(grants.map((g) => [g.binding.roleRef.kind, g.binding.roleRef.name, g.binding.metadata.namespace])).toEqual([
-            ["ClusterRole", "zta-istio-remote-reader", undefined],
-            ["Role", "zta-istio-remote-reader", ISTIO_NAMESPACE],
-        ]);
-        expect(grants[0].rules).toEqual(ISTIOD_REMOTE_READS);
-        expect(grants[1].rules).toEqual(MESH_CONFIG_READ);
-    });
+    test.each(STACKS)(
+        "$stack: the exported token's account is bound to our ClusterRole and the istio-system Role, nothing else",
+        ({ stack }) => {
+            const grants = readerGrants(stack);
+            expect(
+                grants.map((g) => [g.binding.roleRef.kind, g.binding.roleRef.name, g.binding.metadata.namespace]),
+            ).toEqual([
+                ["ClusterRole", "zta-istio-remote-reader", undefined],
+                ["Role", "zta-istio-remote-reader", ISTIO_NAMESPACE],
+            ]);
+            expect(grants[0].rules).toEqual(ISTIOD_REMOTE_READS);
+            expect(grants[1].rules).toEqual(MESH_CONFIG_READ);
+        },
+    );
 
-    test.each(STACKS)("$stack: no rule the reader holds names secrets, a wildcard, or a verb but list and watch", ({ stack }) => {
-        const rules = readerGrants(stack).flatMap((g) => g.rules);
-        expect(rules.length).toBeGreaterThan(0);
-        for (const rule of rules) {
-            expect(rule.resources).not.toContain("secrets");
-            expect([...rule.resources, ...rule.apiGroups, ...rule.verbs, ...(rule.resourceNames ?? [])]).not.toContain("*");
-            expect(rule.verbs.filter((v) => !["list", "watch"].includes(v))).toEqual([]);
-        }
-    });
+    test.each(STACKS)(
+        "$stack: no rule the reader holds names secrets, a wildcard, or a verb but list and watch",
+        ({ stack }) => {
+            const rules = readerGrants(stack).flatMap((g) => g.rules);
+            expect(rules.length).toBeGreaterThan(0);
+            for (const rule of rules) {
+                expect(rule.resources).not.toContain("secrets");
+                expect([
+                    ...rule.resources,
+                    ...rule.apiGroups,
+                    ...rule.verbs,
+                    ...(rule.resourceNames ?? []),
+                ]).not.toContain("*");
+                expect(rule.verbs.filter((v) => !["list", "watch"].includes(v))).toEqual([]);
+            }
+        },
+    );
 
-    test.each(STACKS)("$stack: asked what verify's remote-secret-scope asks, the planned grants allow every read istiod needs and nothing it must not have", ({ stack }) => {
-        const grants: RbacGrant[] = readerGrants(stack).map((g) => ({ rules: g.rules, namespace: g.binding.metadata.namespace }));
-        expect(MUST_ALLOW.filter((p) => !rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
-        expect(MUST_DENY.filter((p) => rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
-        // The questions include the CA keys by name, as components/istio.ts and components/spire.ts name them.
-        expect(MUST_DENY.map(describeProbe)).toEqual(expect.arrayContaining(["get secrets istio-system/cacerts", "get secrets spire-server/spire-upstream-ca", "list secrets"]));
-    });
+    test.each(STACKS)(
+        "$stack: asked what verify's remote-secret-scope asks, the planned grants allow every read istiod needs and nothing it must not have",
+        ({ stack }) => {
+            const grants: RbacGrant[] = readerGrants(stack).map((g) => ({
+                rules: g.rules,
+                namespace: g.binding.metadata.namespace,
+            }));
+            expect(MUST_ALLOW.filter((p) => !rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+            expect(MUST_DENY.filter((p) => rbacAllows(grants, p)).map(describeProbe)).toEqual([]);
+            // The questions include the CA keys by name, as components/istio.ts and components/spire.ts name them.
+            expect(MUST_DENY.map(describeProbe)).toEqual(
+                expect.arrayContaining([
+                    "get secrets istio-system/cacerts",
+                    "get secrets spire-server/spire-upstream-ca",
+                    "list secrets",
+                ]),
+            );
+        },
+    );
 
-    test.each(STACKS)("$stack: the charts' reader RBAC is off in base and istiod, and nothing names istio-reader-service-account", ({ stack }) => {
-        expect(values(release(stack, "istio-base")).global.enableReaderRBAC).toBe(false);
-        expect(values(release(stack, "istio-istiod")).global.enableReaderRBAC).toBe(false);
-        expect(JSON.stringify(stackOf(lab, stack).resources.map((r) => r.inputs))).not.toContain("istio-reader-service-account");
-    });
+    test.each(STACKS)(
+        "$stack: the charts' reader RBAC is off in base and istiod, and nothing names istio-reader-service-account",
+        ({ stack }) => {
+            expect(values(release(stack, "istio-base")).global.enableReaderRBAC).toBe(false);
+            expect(values(release(stack, "istio-istiod")).global.enableReaderRBAC).toBe(false);
+            expect(JSON.stringify(stackOf(lab, stack).resources.map((r) => r.inputs))).not.toContain(
+                "istio-reader-service-account",
+            );
+        },
+    );
 });
 
 describe("the first deployment converges in three runs", () => {
     // The runs of the first deployment (docs/design.md, "The run order"): comp3 alone, comp2 with comp3, comp3 with comp2; then each again.
     const run = (stack: string, deployed?: Record<string, StackOutputs>): Promise<Evaluation> => {
         const file = readStackConfig(labDir, stack);
-        return evaluateStack({ project: "zta-testbed", stack, config: file.config, secretKeys: file.secretKeys, deployed, program: main });
+        return evaluateStack({
+            project: "zta-testbed",
+            stack,
+            config: file.config,
+            secretKeys: file.secretKeys,
+            deployed,
+            program: main,
+        });
     };
     const remoteSecrets = (e: Evaluation) =>
         resourcesOfType(e, SECRET)
             .map((r) => (r.inputs.metadata as { name: string }).name)
             .filter((n) => n.startsWith("istio-remote-secret-"));
-    const shape = (e: Evaluation) => JSON.stringify(e.resources.map(({ urn, inputs, dependsOn }) => ({ urn, inputs, dependsOn })));
+    const shape = (e: Evaluation) =>
+        JSON.stringify(e.resources.map(({ urn, inputs, dependsOn }) => ({ urn, inputs, dependsOn })));
     let runs: Evaluation[];
     beforeAll(async () => {
         const first = await run("comp3");
@@ -379,19 +507,31 @@ describe("the first deployment converges in three runs", () => {
         expect(resourcesOfType(runs[0], RELEASE).map((r) => r.name)).not.toContain("comp3-istio-istiod");
         // The ingress certificate is signed with the cluster's Istio intermediate: left out with it.
         expect(runs[0].resources.filter((r) => r.name.startsWith("comp3-istio-ingress-tls-"))).toEqual([]);
-        expect(runs[0].warnings.join("\n")).toMatch(/peer stack "comp2" has not exported .*run `pulumi up` on "comp2", then here again/);
+        expect(runs[0].warnings.join("\n")).toMatch(
+            /peer stack "comp2" has not exported .*run `pulumi up` on "comp2", then here again/,
+        );
     });
 
     test("run 2, comp2: installs cluster2's remote secret, signs cluster2's requests, and says to run comp3 next", () => {
         expect(remoteSecrets(runs[1])).toEqual(["istio-remote-secret-cluster2"]);
-        expect(Object.keys(runs[1].outputs.signedIntermediates.value as object).sort()).toEqual(["cluster1", "cluster2"]);
-        expect(runs[1].warnings.join("\n")).toMatch(/peer stack "comp3" has not used .*signedIntermediates.*run `pulumi up` on "comp3" next/);
+        expect(Object.keys(runs[1].outputs.signedIntermediates.value as object).sort()).toEqual([
+            "cluster1",
+            "cluster2",
+        ]);
+        expect(runs[1].warnings.join("\n")).toMatch(
+            /peer stack "comp3" has not used .*signedIntermediates.*run `pulumi up` on "comp3" next/,
+        );
     });
 
     test("run 3, comp3: installs cluster1's remote secret and istiod, and asks for no further run", () => {
         expect(remoteSecrets(runs[2])).toEqual(["istio-remote-secret-cluster1"]);
         expect(resourcesOfType(runs[2], RELEASE).map((r) => r.name)).toContain("comp3-istio-istiod");
-        expect(mockCertName(findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert").inputs.caCertPem)).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)");
+        expect(
+            mockCertName(
+                findResource(runs[2], "tls:index/locallySignedCert:LocallySignedCert", "comp3-istio-ingress-tls-cert")
+                    .inputs.caCertPem,
+            ),
+        ).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)");
         expect(runs[2].warnings.join("\n")).not.toMatch(/run `pulumi up`/);
     });
 
@@ -421,13 +561,21 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
             secretKeys: [],
             program: async () => {
                 const ca = new ClusterCa("t-ca", { clusterName: "cluster2" });
-                const pki = new Pki("t-pki", { trustDomain: "cluster2.zta.lab", sign: [{ cluster: "cluster2", requests: ca.signingRequests }], intermediates: { validityHours: 8760, earlyRenewalHours: 720 } });
+                const pki = new Pki("t-pki", {
+                    trustDomain: "cluster2.zta.lab",
+                    sign: [{ cluster: "cluster2", requests: ca.signingRequests }],
+                    intermediates: { validityHours: 8760, earlyRenewalHours: 720 },
+                });
                 const trust = ca.trust(
                     pki.rootCaCert,
                     pki.signedIntermediates.apply((m) => m.cluster2),
                 );
                 const provider = new k8s.Provider("t-k8s", { kubeconfig: "unused" });
-                const spire = new k8s.core.v1.Namespace("t-spire-layer", { metadata: { name: "spire-server" } }, { provider });
+                const spire = new k8s.core.v1.Namespace(
+                    "t-spire-layer",
+                    { metadata: { name: "spire-server" } },
+                    { provider },
+                );
                 const identity: MeshIdentity = { ready: [spire] };
                 const primary = new IstioPrimary(
                     "t-istio",
@@ -496,7 +644,10 @@ describe("the components with a SPIRE layer, and the secrets they hold", () => {
 
     test("federated: the peer's trust domain and root are a caCertificates entry, never a trust domain alias", () => {
         // Aliases would make every principal of a policy stand for the same account in the peer's domain.
-        expect(values(find(RELEASE, "t-istio-istiod")).meshConfig).toEqual({ trustDomain: "cluster2.zta.lab", caCertificates: [{ pem: "ROOT-OF-CLUSTER1", trustDomains: ["cluster1.zta.lab"] }] });
+        expect(values(find(RELEASE, "t-istio-istiod")).meshConfig).toEqual({
+            trustDomain: "cluster2.zta.lab",
+            caCertificates: [{ pem: "ROOT-OF-CLUSTER1", trustDomains: ["cluster1.zta.lab"] }],
+        });
         // istiod would push `pem` entries to proxies as one flat bundle only with ISTIO_MULTIROOT_MESH (pilot/pkg/xds/pcds.go): it stays off.
         expect(values(find(RELEASE, "t-istio-istiod")).env).toBeUndefined();
     });

@@ -64,45 +64,58 @@ describe("every layer of docs/design.md is in both stacks", () => {
         expect(resourcesOfType(stackOf(lab, "comp3"), "zta:host:Registry")).toHaveLength(0);
     });
 
-    test.each(STACKS)("%s: every Kubernetes resource goes through the cluster's own provider, built from HostPrep's kubeconfig", (stack) => {
-        const plan = stackOf(lab, stack);
-        const provider = findResource(plan, "pulumi:providers:kubernetes", `${stack}-k8s`);
-        const kubeconfig = findResource(plan, "command:remote:Command", `${stack}-hostprep-kubeconfig`);
-        expect(provider.dependsOn).toContain(kubeconfig.urn);
-        const k8sResources = plan.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
-        expect(k8sResources.length).toBeGreaterThan(20);
-        for (const r of k8sResources) expect([r.name, r.provider]).toEqual([r.name, provider.urn]);
-    });
+    test.each(STACKS)(
+        "%s: every Kubernetes resource goes through the cluster's own provider, built from HostPrep's kubeconfig",
+        (stack) => {
+            const plan = stackOf(lab, stack);
+            const provider = findResource(plan, "pulumi:providers:kubernetes", `${stack}-k8s`);
+            const kubeconfig = findResource(plan, "command:remote:Command", `${stack}-hostprep-kubeconfig`);
+            expect(provider.dependsOn).toContain(kubeconfig.urn);
+            const k8sResources = plan.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+            expect(k8sResources.length).toBeGreaterThan(20);
+            for (const r of k8sResources) expect([r.name, r.provider]).toEqual([r.name, provider.urn]);
+        },
+    );
 });
 
 describe("order on a fresh cluster", () => {
     // Charts that schedule no pods: CRDs, webhooks configuration, service accounts.
     const NO_PODS = ["istio-base", "spire-crds"];
 
-    test.each(STACKS)("%s: every Helm release is done only once its resources are ready (skipAwait false), so what waits for it finds it running", (stack) => {
-        const releases = resourcesOfType(stackOf(lab, stack), "kubernetes:helm.sh/v3:Release");
-        expect(releases.length).toBeGreaterThan(5);
-        for (const r of releases) expect([r.name, r.inputs.skipAwait]).toEqual([r.name, false]);
-    });
+    test.each(STACKS)(
+        "%s: every Helm release is done only once its resources are ready (skipAwait false), so what waits for it finds it running",
+        (stack) => {
+            const releases = resourcesOfType(stackOf(lab, stack), "kubernetes:helm.sh/v3:Release");
+            expect(releases.length).toBeGreaterThan(5);
+            for (const r of releases) expect([r.name, r.inputs.skipAwait]).toEqual([r.name, false]);
+        },
+    );
 
     test.each(STACKS)("%s: everything that schedules pods waits for the CNI", (stack) => {
         const plan = stackOf(lab, stack);
         const cni = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-cilium-release`);
-        const scheduling = plan.resources.filter((r) => (r.type === "kubernetes:helm.sh/v3:Release" && r !== cni && !NO_PODS.some((n) => r.name.endsWith(n))) || r.type === "kubernetes:apps/v1:Deployment");
+        const scheduling = plan.resources.filter(
+            (r) =>
+                (r.type === "kubernetes:helm.sh/v3:Release" && r !== cni && !NO_PODS.some((n) => r.name.endsWith(n))) ||
+                r.type === "kubernetes:apps/v1:Deployment",
+        );
         expect(scheduling.length).toBeGreaterThan(10);
         for (const r of scheduling) expect([r.name, waitsFor(plan, r).has(cni.urn)]).toEqual([r.name, true]);
     });
 
-    test.each(STACKS)("%s: SPIRE and the ClusterSPIFFEIDs are in place before any gateway mounts the CSI socket", (stack) => {
-        const plan = stackOf(lab, stack);
-        const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
-        const spire = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-spire-chart`);
-        for (const gateway of [`${stack}-istio-ingress`, `${stack}-eastwest-release`]) {
-            const waits = waitsFor(plan, findResource(plan, "kubernetes:helm.sh/v3:Release", gateway));
-            expect(waits.has(spire.urn)).toBe(true);
-            for (const id of ids) expect(waits.has(id.urn)).toBe(true);
-        }
-    });
+    test.each(STACKS)(
+        "%s: SPIRE and the ClusterSPIFFEIDs are in place before any gateway mounts the CSI socket",
+        (stack) => {
+            const plan = stackOf(lab, stack);
+            const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
+            const spire = findResource(plan, "kubernetes:helm.sh/v3:Release", `${stack}-spire-chart`);
+            for (const gateway of [`${stack}-istio-ingress`, `${stack}-eastwest-release`]) {
+                const waits = waitsFor(plan, findResource(plan, "kubernetes:helm.sh/v3:Release", gateway));
+                expect(waits.has(spire.urn)).toBe(true);
+                for (const id of ids) expect(waits.has(id.urn)).toBe(true);
+            }
+        },
+    );
 });
 
 describe("SPIRE-managed samples", () => {
@@ -110,7 +123,9 @@ describe("SPIRE-managed samples", () => {
         const plan = stackOf(lab, stack);
         const ids = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID");
         expect(ids.length).toBeGreaterThan(0);
-        const samples = resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) => d.name.includes("-samples-"));
+        const samples = resourcesOfType(plan, "kubernetes:apps/v1:Deployment").filter((d) =>
+            d.name.includes("-samples-"),
+        );
         expect(samples.length).toBeGreaterThan(0);
         for (const deployment of samples) {
             const waits = waitsFor(plan, deployment);
@@ -120,26 +135,39 @@ describe("SPIRE-managed samples", () => {
 });
 
 describe("zero trust in the plan (issue 7's must-show)", () => {
-    test.each(STACKS)("%s: mesh-wide STRICT mTLS, and JWT required at the ingress by the configured issuer", (stack) => {
-        const dir = path.join(out, stack, "manifests");
-        const read = (file: string) => YAML.parse(fs.readFileSync(path.join(dir, file), "utf8"));
-        const issuer = (rawConfig(stack).jwt as { issuer: string; jwksUri: string }).issuer;
-        expect(read("peerauthentication_istio-system_default.yaml").spec).toEqual({ mtls: { mode: "STRICT" } });
-        const ra = read("requestauthentication_istio-system_ingress-jwt.yaml").spec;
-        expect(ra.jwtRules).toEqual([expect.objectContaining({ issuer, jwksUri: (rawConfig(stack).jwt as { jwksUri: string }).jwksUri })]);
-        const ap = read("authorizationpolicy_istio-system_ingress-require-jwt.yaml").spec;
-        const principals: string[] = ap.rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.requestPrincipals));
-        expect(principals.length).toBeGreaterThan(0);
-        for (const p of principals) expect(p.startsWith(issuer)).toBe(true);
-        // Both select the ingress gateway's pods.
-        expect(ra.selector).toEqual(ap.selector);
-    });
+    test.each(STACKS)(
+        "%s: mesh-wide STRICT mTLS, and JWT required at the ingress by the configured issuer",
+        (stack) => {
+            const dir = path.join(out, stack, "manifests");
+            const read = (file: string) => YAML.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+            const issuer = (rawConfig(stack).jwt as { issuer: string; jwksUri: string }).issuer;
+            expect(read("peerauthentication_istio-system_default.yaml").spec).toEqual({ mtls: { mode: "STRICT" } });
+            const ra = read("requestauthentication_istio-system_ingress-jwt.yaml").spec;
+            expect(ra.jwtRules).toEqual([
+                expect.objectContaining({ issuer, jwksUri: (rawConfig(stack).jwt as { jwksUri: string }).jwksUri }),
+            ]);
+            const ap = read("authorizationpolicy_istio-system_ingress-require-jwt.yaml").spec;
+            const principals: string[] = ap.rules.flatMap((r: any) =>
+                r.from.flatMap((f: any) => f.source.requestPrincipals),
+            );
+            expect(principals.length).toBeGreaterThan(0);
+            for (const p of principals) expect(p.startsWith(issuer)).toBe(true);
+            // Both select the ingress gateway's pods.
+            expect(ra.selector).toEqual(ap.selector);
+        },
+    );
 
     test.each(STACKS)("%s: the Grafana admin password is generated and only ever shown as [secret]", (stack) => {
         const outputs = JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8"));
         expect(outputs.grafanaAdminPassword).toBe("[secret]");
-        expect(YAML.parse(fs.readFileSync(path.join(out, stack, "manifests", "secret_istio-system_grafana-admin.yaml"), "utf8")).stringData).toBe("[secret]");
-        expect(resourcesOfType(stackOf(lab, stack), "random:index/randomPassword:RandomPassword").length).toBeGreaterThan(0);
+        expect(
+            YAML.parse(
+                fs.readFileSync(path.join(out, stack, "manifests", "secret_istio-system_grafana-admin.yaml"), "utf8"),
+            ).stringData,
+        ).toBe("[secret]");
+        expect(
+            resourcesOfType(stackOf(lab, stack), "random:index/randomPassword:RandomPassword").length,
+        ).toBeGreaterThan(0);
     });
 });
 

@@ -18,8 +18,13 @@ function moduleSpecifiers(fileName: string, text: string): string[] {
     };
     const visit = (node: ts.Node): void => {
         if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) literal(node.moduleSpecifier);
-        else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) literal(node.moduleReference.expression);
-        else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === "require"))) {
+        else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference))
+            literal(node.moduleReference.expression);
+        else if (
+            ts.isCallExpression(node) &&
+            (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+                (ts.isIdentifier(node.expression) && node.expression.text === "require"))
+        ) {
             literal(node.arguments[0]);
         } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) literal(node.argument.literal);
         ts.forEachChild(node, visit);
@@ -48,7 +53,9 @@ function importsOf(file: string): Import[] {
     return moduleSpecifiers(file, fs.readFileSync(path.join(ROOT, file), "utf8")).map((specifier) => ({
         file,
         specifier,
-        target: specifier.startsWith(".") ? path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)) : undefined,
+        target: specifier.startsWith(".")
+            ? path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier))
+            : undefined,
     }));
 }
 
@@ -70,11 +77,27 @@ describe("the import scanner", () => {
             'let j: import("./j").J;',
             'import * as pulumi from "@pulumi/pulumi";',
         ].join("\n");
-        expect(moduleSpecifiers("sample.ts", text)).toEqual(["./a", "../b", "../c", "./d", "./e", "./f", "./g", "./h", "./i", "./j", "@pulumi/pulumi"]);
+        expect(moduleSpecifiers("sample.ts", text)).toEqual([
+            "./a",
+            "../b",
+            "../c",
+            "./d",
+            "./e",
+            "./f",
+            "./g",
+            "./h",
+            "./i",
+            "./j",
+            "@pulumi/pulumi",
+        ]);
     });
 
     test("ignores strings and comments that only look like imports", () => {
-        const text = ['// import { x } from "../stacks/config";', "const s = 'import { y } from \"../stacks/peer\"';", '/* require("../stacks/main") */'].join("\n");
+        const text = [
+            '// import { x } from "../stacks/config";',
+            "const s = 'import { y } from \"../stacks/peer\"';",
+            '/* require("../stacks/main") */',
+        ].join("\n");
         expect(moduleSpecifiers("sample.ts", text)).toEqual([]);
     });
 });
@@ -86,13 +109,16 @@ describe("layers point one way", () => {
 
     test("the folders hold the files the rules are about", () => {
         expect(model).toContain("model/lab.ts");
-        expect(components).toEqual(expect.arrayContaining(["components/spire.ts", "components/hostprep.ts", "components/remotesecret.ts"]));
+        expect(components).toEqual(
+            expect.arrayContaining(["components/spire.ts", "components/hostprep.ts", "components/remotesecret.ts"]),
+        );
         expect(stacks).toEqual(expect.arrayContaining(["stacks/main.ts", "stacks/peer.ts"]));
     });
 
     test("model/ imports nothing of this repository: only Pulumi's packages and Node's own modules", () => {
         const node = new Set(builtinModules);
-        const allowed = (specifier: string) => specifier.startsWith("@pulumi/") || specifier.startsWith("node:") || node.has(specifier);
+        const allowed = (specifier: string) =>
+            specifier.startsWith("@pulumi/") || specifier.startsWith("node:") || node.has(specifier);
         const bad = model.flatMap(importsOf).filter((i) => i.target !== undefined || !allowed(i.specifier));
         expect(shown(bad)).toEqual([]);
     });
@@ -100,9 +126,20 @@ describe("layers point one way", () => {
     test("model/ takes only types from Pulumi, so verify and the policy pack load no Pulumi SDK through it", () => {
         const valueImports = model.flatMap((file) =>
             ts
-                .createSourceFile(file, fs.readFileSync(path.join(ROOT, file), "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)
+                .createSourceFile(
+                    file,
+                    fs.readFileSync(path.join(ROOT, file), "utf8"),
+                    ts.ScriptTarget.Latest,
+                    false,
+                    ts.ScriptKind.TS,
+                )
                 .statements.filter(ts.isImportDeclaration)
-                .filter((d) => ts.isStringLiteral(d.moduleSpecifier) && d.moduleSpecifier.text.startsWith("@pulumi/") && !d.importClause?.isTypeOnly)
+                .filter(
+                    (d) =>
+                        ts.isStringLiteral(d.moduleSpecifier) &&
+                        d.moduleSpecifier.text.startsWith("@pulumi/") &&
+                        !d.importClause?.isTypeOnly,
+                )
                 .map((d) => `${file} imports "${(d.moduleSpecifier as ts.StringLiteral).text}" as values`),
         );
         expect(model.length).toBeGreaterThan(0);
@@ -117,13 +154,21 @@ describe("layers point one way", () => {
 
     test("stacks/ wire components/ and model/, and import none of offline/, verify/, policy/ or the tests", () => {
         const ours = stacks.flatMap(importsOf).filter((i) => i.target !== undefined);
-        expect(shown(ours.filter((i) => !["stacks", "components", "model"].includes(topFolder(i.target as string))))).toEqual([]);
+        expect(
+            shown(ours.filter((i) => !["stacks", "components", "model"].includes(topFolder(i.target as string)))),
+        ).toEqual([]);
     });
 });
 
 describe("offline/'s rooms point one way: simulate/ builds on planner/, planner/ and check/ on engine/, docs/ on none of them", () => {
     /** The rooms of offline/ each room may import, besides its own. */
-    const MAY_IMPORT: Record<string, string[]> = { engine: [], planner: ["engine"], simulate: ["engine", "planner"], check: ["engine"], docs: [] };
+    const MAY_IMPORT: Record<string, string[]> = {
+        engine: [],
+        planner: ["engine"],
+        simulate: ["engine", "planner"],
+        check: ["engine"],
+        docs: [],
+    };
     const rooms = fs
         .readdirSync(path.join(ROOT, "offline"), { withFileTypes: true })
         .filter((e) => e.isDirectory())
@@ -138,7 +183,12 @@ describe("offline/'s rooms point one way: simulate/ builds on planner/, planner/
         const imports = sourcesUnder(`offline/${room}`).flatMap(importsOf);
         expect(imports.length).toBeGreaterThan(0);
         // A file beside the rooms (offline/cli.ts, which reads the command lines) serves them all.
-        const wrong = imports.filter((i) => i.target?.startsWith("offline/") && i.target.split("/").length > 2 && ![room, ...allowed].includes(i.target.split("/")[1]));
+        const wrong = imports.filter(
+            (i) =>
+                i.target?.startsWith("offline/") &&
+                i.target.split("/").length > 2 &&
+                ![room, ...allowed].includes(i.target.split("/")[1]),
+        );
         expect(shown(wrong)).toEqual([]);
     });
 

@@ -13,22 +13,42 @@ describe("the certificates of the mock runtime", () => {
         expect(root.issuer).toBe(root.subject);
         expect(root.verify(root.publicKey)).toBe(true);
         expect(root.ca).toBe(true);
-        expect(new X509Certificate(mockCertificatePem("MOCK-CERT(LocallySignedCert/comp2-registry-cert)", false)).ca).toBe(false);
+        expect(
+            new X509Certificate(mockCertificatePem("MOCK-CERT(LocallySignedCert/comp2-registry-cert)", false)).ca,
+        ).toBe(false);
     });
 
     test("are what the tls resources and a service-account token Secret return, named after the resource", () => {
-        expect(mockCertName(mockOutputs("tls:index/selfSignedCert:SelfSignedCert", "comp2-pki-root-cert", { isCaCertificate: true }).certPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
-        expect(new X509Certificate(String(mockOutputs("tls:index/selfSignedCert:SelfSignedCert", "r", { isCaCertificate: true }).certPem)).ca).toBe(true);
-        expect(mockCertName(mockOutputs("tls:index/locallySignedCert:LocallySignedCert", "leaf", {}).certPem)).toBe("MOCK-CERT(LocallySignedCert/leaf)");
-        const token = mockOutputs("kubernetes:core/v1:Secret", "reader-token", { type: "kubernetes.io/service-account-token" }) as { data: Record<string, string> };
-        expect(mockCertName(Buffer.from(token.data["ca.crt"], "base64").toString())).toBe("MOCK-CERT(Secret/reader-token cluster CA)");
+        expect(
+            mockCertName(
+                mockOutputs("tls:index/selfSignedCert:SelfSignedCert", "comp2-pki-root-cert", { isCaCertificate: true })
+                    .certPem,
+            ),
+        ).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+        expect(
+            new X509Certificate(
+                String(mockOutputs("tls:index/selfSignedCert:SelfSignedCert", "r", { isCaCertificate: true }).certPem),
+            ).ca,
+        ).toBe(true);
+        expect(mockCertName(mockOutputs("tls:index/locallySignedCert:LocallySignedCert", "leaf", {}).certPem)).toBe(
+            "MOCK-CERT(LocallySignedCert/leaf)",
+        );
+        const token = mockOutputs("kubernetes:core/v1:Secret", "reader-token", {
+            type: "kubernetes.io/service-account-token",
+        }) as { data: Record<string, string> };
+        expect(mockCertName(Buffer.from(token.data["ca.crt"], "base64").toString())).toBe(
+            "MOCK-CERT(Secret/reader-token cluster CA)",
+        );
     });
 
     test("are the same on every run for the same label (a fresh copy of the module, not its cache, makes the same PEM), and differ between labels", async () => {
         const first = mockCertificatePem("MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)", true);
         let again = "";
         await jest.isolateModulesAsync(async () => {
-            again = (await import("../offline/engine/mock-cert")).mockCertificatePem("MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)", true);
+            again = (await import("../offline/engine/mock-cert")).mockCertificatePem(
+                "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)",
+                true,
+            );
         });
         expect(again).toBe(first);
         expect(mockCertificatePem("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", true)).not.toBe(first);
@@ -37,6 +57,8 @@ describe("the certificates of the mock runtime", () => {
     test("make a SPIFFE bundle as a real root does, so the federated model's initial bundle needs no branch for the plan", () => {
         const pem = mockCertificatePem("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", true);
         const bundle = JSON.parse(spiffeBundle(pem)) as { keys: { use: string; x5c: string[] }[] };
-        expect(bundle.keys).toEqual([expect.objectContaining({ use: "x509-svid", x5c: [new X509Certificate(pem).raw.toString("base64")] })]);
+        expect(bundle.keys).toEqual([
+            expect.objectContaining({ use: "x509-svid", x5c: [new X509Certificate(pem).raw.toString("base64")] }),
+        ]);
     });
 });

@@ -8,7 +8,12 @@ import { X509Certificate } from "crypto";
 export function mockCertName(pem: unknown): string {
     const cert = new X509Certificate(String(pem));
     const name = /^CN=(.*)$/m.exec(cert.subject)?.[1];
-    if (name === undefined || !name.startsWith("MOCK-CERT(") || cert.subject !== cert.issuer || !cert.verify(cert.publicKey)) {
+    if (
+        name === undefined ||
+        !name.startsWith("MOCK-CERT(") ||
+        cert.subject !== cert.issuer ||
+        !cert.verify(cert.publicKey)
+    ) {
         throw new Error(`not a certificate the mock runtime issued: subject ${cert.subject}, issuer ${cert.issuer}`);
     }
     return name;

@@ -12,7 +12,14 @@ import { EngineRuleError } from "../offline/engine/rules";
 const STACK = "urn:pulumi:test::rules::";
 
 function evaluate(program: () => Record<string, unknown> | void, peerOutputs?: StackOutputs): Promise<Evaluation> {
-    return evaluateStack({ project: "rules", stack: "test", config: {}, secretKeys: [], deployed: peerOutputs && { other: peerOutputs }, program: async () => program() ?? {} });
+    return evaluateStack({
+        project: "rules",
+        stack: "test",
+        config: {},
+        secretKeys: [],
+        deployed: peerOutputs && { other: peerOutputs },
+        program: async () => program() ?? {},
+    });
 }
 
 function one(e: Evaluation, name: string): PlannedResource {
@@ -51,7 +58,9 @@ describe("a resource goes to a provider of its own package", () => {
                 new random.RandomPassword("addons-pw", { length: 16 }, child);
             });
         });
-        await expect(run).rejects.toThrow(/refuses urn:pulumi:test::rules::test:addons:Addons\$random:index\/randomPassword:RandomPassword::addons-pw: it is bound to pulumi:providers:kubernetes k8s/);
+        await expect(run).rejects.toThrow(
+            /refuses urn:pulumi:test::rules::test:addons:Addons\$random:index\/randomPassword:RandomPassword::addons-pw: it is bound to pulumi:providers:kubernetes k8s/,
+        );
     });
 
     test("with parent only, a component's Kubernetes provider reaches its Kubernetes children and not the others", async () => {
@@ -85,7 +94,9 @@ describe("URNs are the engine's, and unique in a stack", () => {
             new random.RandomPassword("pw", { length: 16 });
             new random.RandomPassword("pw", { length: 20 });
         });
-        await expect(run).rejects.toThrow(`the Pulumi engine refuses ${STACK}random:index/randomPassword:RandomPassword::pw: Duplicate resource URN '${STACK}random:index/randomPassword:RandomPassword::pw'`);
+        await expect(run).rejects.toThrow(
+            `the Pulumi engine refuses ${STACK}random:index/randomPassword:RandomPassword::pw: Duplicate resource URN '${STACK}random:index/randomPassword:RandomPassword::pw'`,
+        );
     });
 
     test("one name under parents whose chains of types differ is two URNs, as in the engine", async () => {
@@ -119,7 +130,9 @@ describe("references are to resources of this stack", () => {
         const run = evaluate(() => {
             new random.RandomPassword("pw", { length: 16 }, { dependsOn: [new pulumi.DependencyResource(nowhere)] });
         });
-        await expect(run).rejects.toThrow(`refuses ${STACK}random:index/randomPassword:RandomPassword::pw: dependency ${nowhere} refers to missing resource`);
+        await expect(run).rejects.toThrow(
+            `refuses ${STACK}random:index/randomPassword:RandomPassword::pw: dependency ${nowhere} refers to missing resource`,
+        );
     });
 
     test("a parent the stack does not have is refused", async () => {
@@ -207,18 +220,26 @@ describe("resource options", () => {
         const run = evaluate(() => {
             new random.RandomPassword("pw", { length: 16 }, { customTimeouts: { create: "ten minutes" } });
         });
-        await expect(run).rejects.toThrow(`refuses ${STACK}random:index/randomPassword:RandomPassword::pw: unable to parse customTimeout Value ten minutes`);
+        await expect(run).rejects.toThrow(
+            `refuses ${STACK}random:index/randomPassword:RandomPassword::pw: unable to parse customTimeout Value ten minutes`,
+        );
     });
 });
 
 describe("secrets stay secret", () => {
     test("what the program marks secret stays secret in the stack outputs, also when a resource echoes it", async () => {
         const e = await evaluate(() => {
-            const cm = new k8s.core.v1.ConfigMap("cm", { metadata: { name: "cm", annotations: { token: pulumi.secret("t") } }, data: { a: "b" } });
+            const cm = new k8s.core.v1.ConfigMap("cm", {
+                metadata: { name: "cm", annotations: { token: pulumi.secret("t") } },
+                data: { a: "b" },
+            });
             const plain = new k8s.core.v1.ConfigMap("plain", { metadata: { name: "plain" }, data: { a: "b" } });
             return { secretMeta: cm.metadata, plainMeta: plain.metadata, marked: pulumi.secret("s") };
         });
-        expect(e.outputs.secretMeta).toEqual({ value: expect.objectContaining({ annotations: { token: "t" } }), secret: true });
+        expect(e.outputs.secretMeta).toEqual({
+            value: expect.objectContaining({ annotations: { token: "t" } }),
+            secret: true,
+        });
         expect(e.outputs.plainMeta.secret).toBe(false);
         expect(e.outputs.marked).toEqual({ value: "s", secret: true });
     });

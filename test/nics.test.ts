@@ -11,7 +11,8 @@ const L2 = "kubernetes:metallb.io/v1beta1:L2Advertisement";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 
 const l2Spec = (plan: StackPlan) => resourcesOfType(plan, L2)[0].inputs.spec as Record<string, unknown>;
-const ciliumValues = (plan: StackPlan) => resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "cilium")?.inputs.values as Record<string, unknown>;
+const ciliumValues = (plan: StackPlan) =>
+    resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "cilium")?.inputs.values as Record<string, unknown>;
 
 let lab: LabPlan;
 let oneNic: LabPlan;
@@ -41,7 +42,15 @@ test("other NIC names come from config", async () => {
     );
     expect(l2Spec(stackOf(named, "comp2")).interfaces).toEqual(["enp1s0"]);
     expect(ciliumValues(stackOf(named, "comp2")).devices).toEqual(["enp1s0", "enp2s0"]);
-    const explicit = parseLabConfig("comp2", { ...rawConfig("comp2"), metallb: { ...(rawConfig("comp2").metallb as object), interfaces: ["bond0"] }, cilium: { devices: ["bond0"] } }, new Set(["sshPrivateKey"]));
+    const explicit = parseLabConfig(
+        "comp2",
+        {
+            ...rawConfig("comp2"),
+            metallb: { ...(rawConfig("comp2").metallb as object), interfaces: ["bond0"] },
+            cilium: { devices: ["bond0"] },
+        },
+        new Set(["sshPrivateKey"]),
+    );
     expect([explicit.metallb.interfaces, explicit.cilium.devices]).toEqual([["bond0"], ["bond0"]]);
 });
 
@@ -60,14 +69,26 @@ describe("a name that is not a Linux interface name is refused, naming the key",
         return () => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]));
     };
     test.each([
-        ["metallb.interfaces", (r: any) => (r.metallb.interfaces = ["eno3", "eth0/1"]), /zta-testbed:metallb\.interfaces\[1\] = "eth0\/1": expected a Linux interface name/],
+        [
+            "metallb.interfaces",
+            (r: any) => (r.metallb.interfaces = ["eno3", "eth0/1"]),
+            /zta-testbed:metallb\.interfaces\[1\] = "eth0\/1": expected a Linux interface name/,
+        ],
         [
             "host.managementInterface",
             (r: any) => (r.host.managementInterface = "a-name-that-is-too-long"),
             /zta-testbed:host\.managementInterface = "a-name-that-is-too-long": expected a Linux interface name \(1 to 15 characters/,
         ],
-        ["cilium.devices", (r: any) => (r.cilium.devices = ["eno 3"]), /zta-testbed:cilium\.devices\[0\] = "eno 3": expected a Linux interface name/],
-        ["host.serviceInterface", (r: any) => (r.host.serviceInterface = ".."), /zta-testbed:host\.serviceInterface = "\.\.": expected a Linux interface name/],
+        [
+            "cilium.devices",
+            (r: any) => (r.cilium.devices = ["eno 3"]),
+            /zta-testbed:cilium\.devices\[0\] = "eno 3": expected a Linux interface name/,
+        ],
+        [
+            "host.serviceInterface",
+            (r: any) => (r.host.serviceInterface = ".."),
+            /zta-testbed:host\.serviceInterface = "\.\.": expected a Linux interface name/,
+        ],
     ])("%s", (_key, edit, message) => {
         expect(refuse(edit)).toThrow(ConfigError);
         expect(refuse(edit)).toThrow(message);

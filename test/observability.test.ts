@@ -6,13 +6,17 @@ import { labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const CNP = "kubernetes:cilium.io/v2:CiliumNetworkPolicy";
-const grafanaValues = (plan: StackPlan) => resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "grafana")?.inputs.values as Record<string, any> | undefined;
+const grafanaValues = (plan: StackPlan) =>
+    resourcesOfType(plan, RELEASE).find((r) => r.inputs.name === "grafana")?.inputs.values as
+        Record<string, any> | undefined;
 
 let lab: LabPlan;
 let noPrometheus: LabPlan;
 beforeAll(async () => {
     lab = await planOf();
-    noPrometheus = await planOf(labDirWith((_s, raw) => (raw.addons = { prometheus: false, kiali: false, grafana: true })));
+    noPrometheus = await planOf(
+        labDirWith((_s, raw) => (raw.addons = { prometheus: false, kiali: false, grafana: true })),
+    );
 });
 
 describe.each(["comp2", "comp3"])("%s", (stack) => {
@@ -23,13 +27,20 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
             .map((d) => d.gnetId)
             .sort((a, b) => a - b);
         expect(ids).toEqual([7630, 7636, 7639, 7645, 11829]);
-        for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string }>)) expect(d.datasource).toBe("Prometheus");
+        for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string }>))
+            expect(d.datasource).toBe("Prometheus");
         // Each at a pinned revision (the chart downloads .../dashboards/<id>/revisions/<revision>/download): never "latest", which moves.
         for (const d of Object.values(v.dashboards.istio as Record<string, { revision: unknown }>)) {
             expect(d.revision).not.toBe("latest");
             expect(Number.isInteger(d.revision) && (d.revision as number) > 0).toBe(true);
         }
-        expect(Object.fromEntries(Object.entries(v.dashboards.istio as Record<string, { gnetId: number; revision: number }>).map(([, d]) => [d.gnetId, d.revision]))).toEqual({
+        expect(
+            Object.fromEntries(
+                Object.entries(v.dashboards.istio as Record<string, { gnetId: number; revision: number }>).map(
+                    ([, d]) => [d.gnetId, d.revision],
+                ),
+            ),
+        ).toEqual({
             7630: 278,
             7636: 278,
             7639: 278,
@@ -37,13 +48,25 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
             11829: 278,
         });
         // The provider named like the dashboards' key reads the folder the chart writes them to.
-        expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([expect.objectContaining({ name: "istio", folder: "Istio", type: "file", options: { path: "/var/lib/grafana/dashboards/istio" } })]);
+        expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([
+            expect.objectContaining({
+                name: "istio",
+                folder: "Istio",
+                type: "file",
+                options: { path: "/var/lib/grafana/dashboards/istio" },
+            }),
+        ]);
     });
 
     test("Grafana may reach grafana.com on 443 for the download; no other policy names a host outside", () => {
         const plan = stackOf(lab, stack);
         const fqdns = resourcesOfType(plan, CNP).flatMap((r) =>
-            (((r.inputs.spec as any).egress ?? []) as any[]).filter((e) => e.toFQDNs).map((e) => `${(r.inputs.metadata as any).name}: ${e.toFQDNs.map((f: any) => f.matchName).join(",")}:${e.toPorts[0].ports[0].port}`),
+            (((r.inputs.spec as any).egress ?? []) as any[])
+                .filter((e) => e.toFQDNs)
+                .map(
+                    (e) =>
+                        `${(r.inputs.metadata as any).name}: ${e.toFQDNs.map((f: any) => f.matchName).join(",")}:${e.toPorts[0].ports[0].port}`,
+                ),
         );
         expect(fqdns).toEqual(["allow-grafana: grafana.com:443"]);
     });

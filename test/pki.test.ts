@@ -36,10 +36,12 @@ beforeAll(async () => {
 });
 
 /** The lab's server keys and certificates (the registry's and the issuer's on comp1, the ingress gateway's) and the lab-services CA that signs comp1's: not the mesh PKI. */
-const notServerLeaf = (r: PlannedResource) => !["-registry-", "-issuer-", "-ingress-tls-", "-lab-services-ca-"].some((leaf) => r.name.includes(leaf));
+const notServerLeaf = (r: PlannedResource) =>
+    !["-registry-", "-issuer-", "-ingress-tls-", "-lab-services-ca-"].some((leaf) => r.name.includes(leaf));
 
 /** The component a resource was declared in (its parent's URN ends in its type and name). */
-const parentOf = (plan: { resources: PlannedResource[] }, r: PlannedResource) => plan.resources.find((p) => p.urn === r.parent);
+const parentOf = (plan: { resources: PlannedResource[] }, r: PlannedResource) =>
+    plan.resources.find((p) => p.urn === r.parent);
 
 describe.each([
     ["shared", () => shared],
@@ -48,7 +50,8 @@ describe.each([
     test.each(STACKS)("%s: no stack output, secret or not, holds key material", (stack) => {
         const outputs = stackOf(lab(), stack).outputs;
         expect(Object.keys(outputs).length).toBeGreaterThan(5);
-        for (const [name, output] of Object.entries(outputs)) expect([name, JSON.stringify(output.value)]).toEqual([name, expect.not.stringMatching(KEY_MATERIAL)]);
+        for (const [name, output] of Object.entries(outputs))
+            expect([name, JSON.stringify(output.value)]).toEqual([name, expect.not.stringMatching(KEY_MATERIAL)]);
     });
 
     test.each(STACKS)("%s: makes its own cluster's two intermediate keys, and no key for another cluster", (stack) => {
@@ -58,7 +61,8 @@ describe.each([
         const intermediateKeys = keys.filter((k) => parentOf(plan, k)?.type === "zta:pki:ClusterCa");
         expect(intermediateKeys.map((k) => k.name).sort()).toEqual([`${stack}-ca-istio-key`, `${stack}-ca-spire-key`]);
         // Any other key is a root's, under the stack's own Pki.
-        for (const k of keys.filter((x) => !intermediateKeys.includes(x))) expect([k.name, parentOf(plan, k)?.type]).toEqual([`${stack}-pki-root-key`, "zta:pki:Pki"]);
+        for (const k of keys.filter((x) => !intermediateKeys.includes(x)))
+            expect([k.name, parentOf(plan, k)?.type]).toEqual([`${stack}-pki-root-key`, "zta:pki:Pki"]);
         // The requests made from these keys name this cluster and no other.
         const subjects = resourcesOfType(plan, CSR)
             .filter(notServerLeaf)
@@ -68,21 +72,24 @@ describe.each([
 });
 
 describe("the shared model: the root stack signs every cluster's own requests", () => {
-    test.each(["cluster1", "cluster2"])("%s: an Istio and a SPIRE intermediate, signed by comp2's root from the request its own stack made", (cluster) => {
-        const comp2 = stackOf(shared, "comp2");
-        const rootUrn = findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert").urn;
-        const requester = cluster === "cluster1" ? "comp2" : "comp3";
-        for (const kind of ["istio", "spire"]) {
-            const cert = findResource(comp2, SIGNED, `comp2-pki-${cluster}-${kind}-cert`);
-            expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`);
-            expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
-            expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
-            expect(cert.dependsOn).toContain(rootUrn);
-            expect(cert.inputs.isCaCertificate).toBe(true);
-            expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
-            expect(cert.protect).toBe(false);
-        }
-    });
+    test.each(["cluster1", "cluster2"])(
+        "%s: an Istio and a SPIRE intermediate, signed by comp2's root from the request its own stack made",
+        (cluster) => {
+            const comp2 = stackOf(shared, "comp2");
+            const rootUrn = findResource(comp2, SELF_SIGNED, "comp2-pki-root-cert").urn;
+            const requester = cluster === "cluster1" ? "comp2" : "comp3";
+            for (const kind of ["istio", "spire"]) {
+                const cert = findResource(comp2, SIGNED, `comp2-pki-${cluster}-${kind}-cert`);
+                expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`);
+                expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
+                expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
+                expect(cert.dependsOn).toContain(rootUrn);
+                expect(cert.inputs.isCaCertificate).toBe(true);
+                expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
+                expect(cert.protect).toBe(false);
+            }
+        },
+    );
 
     test("SPIRE's upstream intermediate allows exactly one CA below it (the SPIRE server's); Istio's asks for no path length, which the TLS provider could not write as 0", () => {
         const comp2 = stackOf(shared, "comp2");
@@ -97,7 +104,11 @@ describe("the shared model: the root stack signs every cluster's own requests", 
         const certs = resourcesOfType(stackOf(shared, "comp2"), SIGNED).filter((c) => c.name.startsWith("comp2-pki-"));
         expect(certs).toHaveLength(4);
         for (const cert of certs) {
-            expect([cert.name, cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours]).toEqual([cert.name, 8760, 720]);
+            expect([cert.name, cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours]).toEqual([
+                cert.name,
+                8760,
+                720,
+            ]);
         }
     });
 
@@ -113,14 +124,23 @@ describe("the shared model: the root stack signs every cluster's own requests", 
     test("what crosses: comp3's requests to comp2, comp2's certificates and root to comp3, all public", () => {
         const c2 = stackOf(shared, "comp2").outputs;
         const c3 = stackOf(shared, "comp3").outputs;
-        expect(c3.signingRequests).toEqual({ secret: false, value: { istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)", spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)" } });
+        expect(c3.signingRequests).toEqual({
+            secret: false,
+            value: {
+                istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)",
+                spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)",
+            },
+        });
         expect(c2.signedIntermediates.secret).toBe(false);
         const cluster2 = (c2.signedIntermediates.value as Record<string, Record<string, string>>).cluster2;
         expect(Object.fromEntries(Object.entries(cluster2).map(([k, pem]) => [k, mockCertName(pem)]))).toEqual({
             istio: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
             spire: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
         });
-        expect({ ...c3.rootCaCert, value: mockCertName(c3.rootCaCert.value) }).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)" });
+        expect({ ...c3.rootCaCert, value: mockCertName(c3.rootCaCert.value) }).toEqual({
+            secret: false,
+            value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)",
+        });
         // comp3 signs no CA and owns no root (its ingress leaf is signed by its own Istio intermediate, test/ingress-tls.test.ts).
         expect(resourcesOfType(stackOf(shared, "comp3"), SIGNED).filter(notServerLeaf)).toEqual([]);
         expect(resourcesOfType(stackOf(shared, "comp3"), "zta:pki:Pki")).toEqual([]);
@@ -128,11 +148,23 @@ describe("the shared model: the root stack signs every cluster's own requests", 
     });
 
     test("each stack assembles cacerts and SPIRE's upstream files from its own key, its signed certificate and the root", () => {
-        const files = assembleIntermediates({ istio: "ISTIO-KEY", spire: "SPIRE-KEY" }, { istio: "ISTIO-CERT\n", spire: "SPIRE-CERT" }, "ROOT\n");
-        expect(files.istio).toEqual({ "ca-cert.pem": "ISTIO-CERT\n", "ca-key.pem": "ISTIO-KEY", "root-cert.pem": "ROOT\n", "cert-chain.pem": "ISTIO-CERT\nROOT\n" });
+        const files = assembleIntermediates(
+            { istio: "ISTIO-KEY", spire: "SPIRE-KEY" },
+            { istio: "ISTIO-CERT\n", spire: "SPIRE-CERT" },
+            "ROOT\n",
+        );
+        expect(files.istio).toEqual({
+            "ca-cert.pem": "ISTIO-CERT\n",
+            "ca-key.pem": "ISTIO-KEY",
+            "root-cert.pem": "ROOT\n",
+            "cert-chain.pem": "ISTIO-CERT\nROOT\n",
+        });
         expect(files.spire).toEqual({ "tls.crt": "SPIRE-CERT", "tls.key": "SPIRE-KEY", "bundle.crt": "ROOT\n" });
         for (const stack of STACKS) {
-            expect(findResource(stackOf(shared, stack), "kubernetes:core/v1:Secret", `${stack}-istio-cacerts`).inputs.stringData).toBe("[secret]");
+            expect(
+                findResource(stackOf(shared, stack), "kubernetes:core/v1:Secret", `${stack}-istio-cacerts`).inputs
+                    .stringData,
+            ).toBe("[secret]");
         }
     });
 });
@@ -160,8 +192,13 @@ describe.each([
 
     test("its certificate crosses to the peer as the public output labServicesCaCert, which the peer uses for its registry trust", () => {
         const out = stackOf(lab(), "comp2").outputs.labServicesCaCert;
-        expect({ ...out, value: mockCertName(out.value) }).toEqual({ secret: false, value: "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)" });
-        expect(stackOf(lab(), "comp3").outputs.usedFromPeer.value).toMatchObject({ cluster1: expect.arrayContaining(["labServicesCaCert"]) });
+        expect({ ...out, value: mockCertName(out.value) }).toEqual({
+            secret: false,
+            value: "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)",
+        });
+        expect(stackOf(lab(), "comp3").outputs.usedFromPeer.value).toMatchObject({
+            cluster1: expect.arrayContaining(["labServicesCaCert"]),
+        });
         expect(stackOf(lab(), "comp3").outputs.labServicesCaCert).toBeUndefined();
     });
 
@@ -176,32 +213,49 @@ describe.each([
 describe("the federated model: a root per trust domain, nothing signed across", () => {
     test("the two stacks' roots differ, and each is its own stack's protected self-signed root", () => {
         const roots = STACKS.map((s) => stackOf(federated, s).outputs.rootCaCert.value);
-        expect(roots.map(mockCertName)).toEqual(["MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)"]);
+        expect(roots.map(mockCertName)).toEqual([
+            "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)",
+            "MOCK-CERT(SelfSignedCert/comp3-pki-root-cert)",
+        ]);
         expect(new Set(roots).size).toBe(2);
-        for (const s of STACKS) expect(findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).protect).toBe(true);
+        for (const s of STACKS)
+            expect(findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).protect).toBe(true);
     });
 
     test("each generated root names its own trust domain in its subject, so the two roots differ by name as well as by key", () => {
-        const subjects = STACKS.map((s) => findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).inputs.subject);
+        const subjects = STACKS.map(
+            (s) => findResource(stackOf(federated, s), SELF_SIGNED, `${s}-pki-root-cert`).inputs.subject,
+        );
         expect(subjects).toEqual([
             { commonName: "zta-testbed root CA cluster1.zta.lab", organization: "zta-testbed" },
             { commonName: "zta-testbed root CA cluster2.zta.lab", organization: "zta-testbed" },
         ]);
         // The shared model's one root names the lab's one trust domain.
-        expect(findResource(stackOf(shared, "comp2"), SELF_SIGNED, "comp2-pki-root-cert").inputs.subject).toEqual({ commonName: "zta-testbed root CA zta.lab", organization: "zta-testbed" });
+        expect(findResource(stackOf(shared, "comp2"), SELF_SIGNED, "comp2-pki-root-cert").inputs.subject).toEqual({
+            commonName: "zta-testbed root CA zta.lab",
+            organization: "zta-testbed",
+        });
     });
 
-    test.each(STACKS)("%s: its SPIRE and Istio intermediates are signed by its own root, for its own cluster only", (stack) => {
-        const plan = stackOf(federated, stack);
-        const signed = resourcesOfType(plan, SIGNED).filter(notServerLeaf);
-        expect(signed.map((c) => c.name).sort()).toEqual([`${stack}-pki-${CLUSTER[stack]}-istio-cert`, `${stack}-pki-${CLUSTER[stack]}-spire-cert`]);
-        for (const cert of signed) {
-            expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
-            expect(cert.inputs.certRequestPem).toMatch(new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`));
-        }
-        // The upstream chain SPIRE hands out ends at the root the stack exports (bundle.crt = rootCaCert, see assembleIntermediates).
-        expect(mockCertName(plan.outputs.rootCaCert.value)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
-    });
+    test.each(STACKS)(
+        "%s: its SPIRE and Istio intermediates are signed by its own root, for its own cluster only",
+        (stack) => {
+            const plan = stackOf(federated, stack);
+            const signed = resourcesOfType(plan, SIGNED).filter(notServerLeaf);
+            expect(signed.map((c) => c.name).sort()).toEqual([
+                `${stack}-pki-${CLUSTER[stack]}-istio-cert`,
+                `${stack}-pki-${CLUSTER[stack]}-spire-cert`,
+            ]);
+            for (const cert of signed) {
+                expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
+                expect(cert.inputs.certRequestPem).toMatch(new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`));
+            }
+            // The upstream chain SPIRE hands out ends at the root the stack exports (bundle.crt = rootCaCert, see assembleIntermediates).
+            expect(mockCertName(plan.outputs.rootCaCert.value)).toBe(
+                `MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`,
+            );
+        },
+    );
 
     test("no signing requests or signed certificates cross: only the public federation and root", () => {
         for (const s of STACKS) {
@@ -241,8 +295,13 @@ describe("bring your own root", () => {
             expect(cert.inputs.caCertPem).toBe(fixtureRoot);
             expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
         }
-        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"]) expect(mockCertName(findResource(comp2, SIGNED, name).inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)");
-        expect(mockCertName(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem)).toBe("MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)");
+        for (const name of ["comp2-registry-cert", "comp2-issuer-cert"])
+            expect(mockCertName(findResource(comp2, SIGNED, name).inputs.caCertPem)).toBe(
+                "MOCK-CERT(SelfSignedCert/comp2-lab-services-ca-cert)",
+            );
+        expect(mockCertName(findResource(comp2, SIGNED, "comp2-istio-ingress-tls-cert").inputs.caCertPem)).toBe(
+            "MOCK-CERT(LocallySignedCert/comp2-pki-cluster1-istio-cert)",
+        );
         expect(comp2.outputs.rootCaCert.value).toBe(fixtureRoot);
         expect(stackOf(brought, "comp3").outputs.rootCaCert.value).toBe(fixtureRoot);
     });
@@ -256,6 +315,9 @@ describe("bring your own root", () => {
     test("its key is a secret stand-in in the plan and reaches no output", () => {
         const comp2 = stackOf(brought, "comp2");
         expect(comp2.standIns).toContain("zta-testbed:rootCaKey");
-        for (const s of STACKS) expect(JSON.stringify(stackOf(brought, s).outputs)).not.toMatch(/STAND-IN\(zta-testbed:rootCaKey|MOCK-PRIVATE-KEY/);
+        for (const s of STACKS)
+            expect(JSON.stringify(stackOf(brought, s).outputs)).not.toMatch(
+                /STAND-IN\(zta-testbed:rootCaKey|MOCK-PRIVATE-KEY/,
+            );
     });
 });

@@ -31,11 +31,19 @@ describe("the offline plan of the reference lab", () => {
 
     test("is really inspected: unprotecting comp2's root CA key and lab-services CA key in it is reported", async () => {
         const comp2 = stackOf(lab, "comp2");
-        const resources = comp2.resources.map((r) => (r.type === "tls:index/privateKey:PrivateKey" && r.protect ? { ...r, protect: false } : r));
+        const resources = comp2.resources.map((r) =>
+            r.type === "tls:index/privateKey:PrivateKey" && r.protect ? { ...r, protect: false } : r,
+        );
         const found = await checkResources(resources, labPolicyConfigs(REPO).get("comp2") as StackPolicyConfig);
         expect(found.map((v) => [v.policy, v.urn])).toEqual([
-            ["root-ca-protected", "urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/privateKey:PrivateKey::comp2-pki-root-key"],
-            ["root-ca-protected", "urn:pulumi:comp2::zta-testbed::zta:pki:LabServicesCa$tls:index/privateKey:PrivateKey::comp2-lab-services-ca-key"],
+            [
+                "root-ca-protected",
+                "urn:pulumi:comp2::zta-testbed::zta:pki:Pki$tls:index/privateKey:PrivateKey::comp2-pki-root-key",
+            ],
+            [
+                "root-ca-protected",
+                "urn:pulumi:comp2::zta-testbed::zta:pki:LabServicesCa$tls:index/privateKey:PrivateKey::comp2-lab-services-ca-key",
+            ],
         ]);
     });
 });
@@ -63,7 +71,10 @@ describe("the offline plan of the lab with bring-your-own clusters", () => {
 describe("the pack config the offline plan writes (plan/<stack>/policy-config.json)", () => {
     test("holds each stack's lab registry, the trust model and every other stack with its pki.role", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-policy-config-"));
-        expect(writePolicyConfigs(out, REPO, ["comp2", "comp3"]).map((f) => path.relative(out, f))).toEqual(["comp2/policy-config.json", "comp3/policy-config.json"]);
+        expect(writePolicyConfigs(out, REPO, ["comp2", "comp3"]).map((f) => path.relative(out, f))).toEqual([
+            "comp2/policy-config.json",
+            "comp3/policy-config.json",
+        ]);
         expect(JSON.parse(fs.readFileSync(path.join(out, "comp2", "policy-config.json"), "utf8"))).toEqual({
             "allowed-registries": { labRegistry: "10.5.0.2:8443" },
             "single-root-ca": { trustModel: "shared", peers: [{ stack: "comp3", pkiRole: "peer" }] },
@@ -74,7 +85,9 @@ describe("the pack config the offline plan writes (plan/<stack>/policy-config.js
         });
         // Only for the stacks the plan wrote: a plan of some stacks leaves no folder for the others.
         const some = fs.mkdtempSync(path.join(os.tmpdir(), "zta-policy-config-"));
-        expect(writePolicyConfigs(some, REPO, ["comp3"]).map((f) => path.relative(some, f))).toEqual(["comp3/policy-config.json"]);
+        expect(writePolicyConfigs(some, REPO, ["comp3"]).map((f) => path.relative(some, f))).toEqual([
+            "comp3/policy-config.json",
+        ]);
         expect(fs.readdirSync(some)).toEqual(["comp3"]);
     });
 
@@ -82,7 +95,11 @@ describe("the pack config the offline plan writes (plan/<stack>/policy-config.js
         const ssh = new Set(["sshPrivateKey"] as const);
         const comp2 = parseLabConfig("comp2", rawConfig("comp2"), ssh);
         const comp3 = parseLabConfig("comp3", rawConfig("comp3"), ssh);
-        const comp4 = parseLabConfig("comp4", { ...rawConfig("comp3"), registry: { host: "10.5.0.2", port: 5000 } }, ssh);
+        const comp4 = parseLabConfig(
+            "comp4",
+            { ...rawConfig("comp3"), registry: { host: "10.5.0.2", port: 5000 } },
+            ssh,
+        );
         expect(stackPolicyConfig(comp4, [comp2, comp3, comp4])).toEqual({
             "allowed-registries": { labRegistry: "10.5.0.2:5000" },
             "single-root-ca": {
@@ -119,7 +136,8 @@ test("a program that declares a PERMISSIVE PeerAuthentication gets one violation
             policy: "peer-authentication-strict",
             enforcementLevel: "mandatory",
             urn: declared?.urn,
-            message: "PeerAuthentication apps/legacy sets mtls.mode PERMISSIVE: plain-text traffic would be accepted; use STRICT (or leave it UNSET to inherit the mesh-wide STRICT)",
+            message:
+                "PeerAuthentication apps/legacy sets mtls.mode PERMISSIVE: plain-text traffic would be accepted; use STRICT (or leave it UNSET to inherit the mesh-wide STRICT)",
         },
     ]);
 });
@@ -130,18 +148,25 @@ describe("npm run policy:plan -- --plan DIR", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-policy-plan-"));
         fs.mkdirSync(path.join(dir, "comp2"));
         fs.writeFileSync(path.join(dir, "comp2", "resources.json"), JSON.stringify(resources));
-        if (config !== undefined) fs.writeFileSync(path.join(dir, "comp2", "policy-config.json"), JSON.stringify(config));
+        if (config !== undefined)
+            fs.writeFileSync(path.join(dir, "comp2", "policy-config.json"), JSON.stringify(config));
         return dir;
     };
     const run = (dir: string) =>
-        spawnSync(process.execPath, [...TSX_LOADER_ARGS, path.join(REPO, "offline", "simulate", "check-policy.ts"), "--plan", dir], {
-            cwd: REPO,
-            encoding: "utf8",
-            timeout: 60_000,
-        });
+        spawnSync(
+            process.execPath,
+            [...TSX_LOADER_ARGS, path.join(REPO, "offline", "simulate", "check-policy.ts"), "--plan", dir],
+            {
+                cwd: REPO,
+                encoding: "utf8",
+                timeout: 60_000,
+            },
+        );
 
     test("checks each stack with its policy-config.json: 1 on a mandatory violation, 1 without the config", () => {
-        const wrongRegistry = run(planDir(compliantStack(), { ...PACK_CONFIG, "allowed-registries": { labRegistry: "10.9.9.9:5000" } }));
+        const wrongRegistry = run(
+            planDir(compliantStack(), { ...PACK_CONFIG, "allowed-registries": { labRegistry: "10.9.9.9:5000" } }),
+        );
         expect({ status: wrongRegistry.status, stderr: wrongRegistry.stderr }).toEqual({ status: 1, stderr: "" });
         expect(wrongRegistry.stdout).toBe(
             `comp2: ${compliantStack().length} resources, 1 violation(s)\n` +
@@ -151,13 +176,24 @@ describe("npm run policy:plan -- --plan DIR", () => {
         const noConfig = planDir(withEdit("istio-system-default", (i) => (i.spec.mtls.mode = "PERMISSIVE")));
         const missing = run(noConfig);
         expect(missing.status).toBe(1);
-        expect(missing.stderr).toBe(`policy:plan failed: --plan ${noConfig}: ${path.join(noConfig, "comp2", "policy-config.json")} does not exist: write the plan again with \`npm run plan -- --out ${noConfig}\`\n`);
+        expect(missing.stderr).toBe(
+            `policy:plan failed: --plan ${noConfig}: ${path.join(noConfig, "comp2", "policy-config.json")} does not exist: write the plan again with \`npm run plan -- --out ${noConfig}\`\n`,
+        );
     });
 });
 
 describe("the pack", () => {
     const PACK = path.join(REPO, "policy");
-    const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === "node_modules" ? [] : files(path.join(dir, e.name))) : [path.join(dir, e.name)]));
+    const files = (dir: string): string[] =>
+        fs
+            .readdirSync(dir, { withFileTypes: true })
+            .flatMap((e) =>
+                e.isDirectory()
+                    ? e.name === "node_modules"
+                        ? []
+                        : files(path.join(dir, e.name))
+                    : [path.join(dir, e.name)],
+            );
 
     test("serves every policy except the secrecy check, which only the plan can make", () => {
         const served = PREVIEW_POLICIES.map((p) => p.name);
@@ -203,7 +239,8 @@ describe("the pack", () => {
         const pack = JSON.parse(fs.readFileSync(path.join(PACK, "package.json"), "utf8"));
         expect(root.workspaces).toEqual(["policy"]);
         const rootVersions = { ...root.dependencies, ...root.devDependencies };
-        for (const [name, version] of Object.entries({ ...pack.dependencies, ...pack.devDependencies })) expect([name, version]).toEqual([name, rootVersions[name]]);
+        for (const [name, version] of Object.entries({ ...pack.dependencies, ...pack.devDependencies }))
+            expect([name, version]).toEqual([name, rootVersions[name]]);
         expect(Object.keys(pack.dependencies).sort()).toEqual(["@pulumi/policy", "@pulumi/pulumi"]);
         // The lock file records the workspace and its dependencies: `npm ci` refuses a lock that does not match.
         const lock = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8"));
@@ -212,7 +249,9 @@ describe("the pack", () => {
     });
 
     test("each policy that needs to know the lab requires its pack config, so the engine refuses to run it without", () => {
-        const required = Object.fromEntries(PREVIEW_POLICIES.filter((p) => p.configSchema?.required).map((p) => [p.name, p.configSchema?.required]));
+        const required = Object.fromEntries(
+            PREVIEW_POLICIES.filter((p) => p.configSchema?.required).map((p) => [p.name, p.configSchema?.required]),
+        );
         expect(required).toEqual({ "single-root-ca": ["trustModel", "peers"], "allowed-registries": ["labRegistry"] });
     });
 });

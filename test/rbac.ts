@@ -24,13 +24,17 @@ function ruleAllows(rule: RbacRule, p: AccessProbe): boolean {
     return (
         (rule.verbs.includes("*") || rule.verbs.includes(p.verb)) &&
         (rule.apiGroups.includes("*") || rule.apiGroups.includes(p.group)) &&
-        (rule.resources.includes("*") || rule.resources.includes(resource) || (p.subresource !== undefined && rule.resources.includes(`*/${p.subresource}`))) &&
+        (rule.resources.includes("*") ||
+            rule.resources.includes(resource) ||
+            (p.subresource !== undefined && rule.resources.includes(`*/${p.subresource}`))) &&
         (names.length === 0 || (p.name !== undefined && names.includes(p.name)))
     );
 }
 
 export function rbacAllows(grants: readonly RbacGrant[], p: AccessProbe): boolean {
-    return grants.some((g) => (g.namespace === undefined || g.namespace === p.namespace) && g.rules.some((r) => ruleAllows(r, p)));
+    return grants.some(
+        (g) => (g.namespace === undefined || g.namespace === p.namespace) && g.rules.some((r) => ruleAllows(r, p)),
+    );
 }
 
 /**
@@ -46,4 +50,6 @@ export const ISTIOD_REMOTE_READS: RbacRule[] = [
     { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways"], verbs: ["list", "watch"] },
     { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "watch"] },
 ];
-export const MESH_CONFIG_READ: RbacRule[] = [{ apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] }];
+export const MESH_CONFIG_READ: RbacRule[] = [
+    { apiGroups: [""], resources: ["configmaps"], resourceNames: ["istio"], verbs: ["list", "watch"] },
+];

@@ -15,7 +15,16 @@ import { SecretKey } from "../stacks/config/schema";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
 import { labViewProblems, PeerView, peerVersionCheck } from "../stacks/peer";
-import { labDirWith, planCommandOutput, planLabQuietly, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
+import {
+    labDirWith,
+    planCommandOutput,
+    planLabQuietly,
+    planOf,
+    rawConfig,
+    REPO,
+    resourcesOfType,
+    stackOf,
+} from "./helpers";
 import { mockCertName } from "./mock-certs";
 
 const THREE = path.join(REPO, "examples", "three-clusters");
@@ -36,8 +45,10 @@ function configProblems(run: () => unknown): string[] {
 describe("npm run plan -- --config-dir examples/three-clusters", () => {
     let out: string;
     let stdout: string;
-    const resources = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
-    const outputs = (stack: string) => JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
+    const resources = (stack: string) =>
+        JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as PlannedResource[];
+    const outputs = (stack: string) =>
+        JSON.parse(fs.readFileSync(path.join(out, stack, "outputs.json"), "utf8")) as Record<string, any>;
     // The command offline/planner/plan.ts runs, in this process (test/plan.test.ts runs the command line itself).
     beforeAll(async () => {
         ({ out, stdout } = await planLabQuietly(THREE, "zta-three-"));
@@ -64,7 +75,9 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     });
 
     test("prints the first deployment's runs, their count, and the runs that found nothing to change", () => {
-        expect(stdout).toMatch(/first deployment: 5 runs of `pulumi up`, in this order: comp3, comp4, comp2, comp3, comp4\n/);
+        expect(stdout).toMatch(
+            /first deployment: 5 runs of `pulumi up`, in this order: comp3, comp4, comp2, comp3, comp4\n/,
+        );
         expect(stdout).toMatch(/converged: 2 more runs \(comp2, comp3\) changed nothing/);
     });
 
@@ -78,9 +91,22 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     test.each(STACKS)("%s has a remote secret for each of the two other clusters, as istioctl labels it", (stack) => {
         const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
         const secrets = resourcesOfType({ resources: resources(stack) }, "kubernetes:core/v1:Secret")
-            .map((r) => r.inputs.metadata as { name: string; labels?: Record<string, string>; annotations?: Record<string, string> })
+            .map(
+                (r) =>
+                    r.inputs.metadata as {
+                        name: string;
+                        labels?: Record<string, string>;
+                        annotations?: Record<string, string>;
+                    },
+            )
             .filter((m) => m.name.startsWith("istio-remote-secret-"));
-        expect(secrets.map((m) => [m.name, m.labels?.["istio/multiCluster"], m.annotations?.["networking.istio.io/cluster"]])).toEqual(others.map((c) => [`istio-remote-secret-${c}`, "true", c]));
+        expect(
+            secrets.map((m) => [
+                m.name,
+                m.labels?.["istio/multiCluster"],
+                m.annotations?.["networking.istio.io/cluster"],
+            ]),
+        ).toEqual(others.map((c) => [`istio-remote-secret-${c}`, "true", c]));
     });
 
     test("the clusters have distinct ids, names and networks", () => {
@@ -96,8 +122,16 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
         expect(Object.keys(outputs("comp2").signedIntermediates).sort()).toEqual(["cluster1", "cluster2", "cluster3"]);
         for (const stack of ["comp3", "comp4"] as const) {
             const cert = resources(stack).find((r) => r.name === `${stack}-istio-ingress-tls-cert`);
-            expect(mockCertName(cert?.inputs.caCertPem)).toBe(`MOCK-CERT(LocallySignedCert/comp2-pki-${CLUSTERS[stack]}-istio-cert)`);
-            expect(outputs(stack).usedFromPeer.cluster1).toEqual(["identity", "labServicesCaCert", "remoteSecret", "rootCaCert", "signedIntermediates"]);
+            expect(mockCertName(cert?.inputs.caCertPem)).toBe(
+                `MOCK-CERT(LocallySignedCert/comp2-pki-${CLUSTERS[stack]}-istio-cert)`,
+            );
+            expect(outputs(stack).usedFromPeer.cluster1).toEqual([
+                "identity",
+                "labServicesCaCert",
+                "remoteSecret",
+                "rootCaCert",
+                "signedIntermediates",
+            ]);
         }
         expect(outputs("comp2").usedFromPeer).toEqual({
             cluster2: ["identity", "remoteSecret", "signingRequests"],
@@ -106,8 +140,16 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
     });
 
     test("network policies let the samples out to both other east-west gateways, and istiod to both other API servers", () => {
-        const policy = (name: string) => resources("comp2").find((r) => r.type.endsWith("CiliumNetworkPolicy") && (r.inputs.metadata as { name: string }).name === name);
-        const egress = (name: string) => (policy(name)?.inputs.spec as { egress: { toCIDR?: string[]; toPorts?: { ports: { port: string }[] }[] }[] }).egress;
+        const policy = (name: string) =>
+            resources("comp2").find(
+                (r) => r.type.endsWith("CiliumNetworkPolicy") && (r.inputs.metadata as { name: string }).name === name,
+            );
+        const egress = (name: string) =>
+            (
+                policy(name)?.inputs.spec as {
+                    egress: { toCIDR?: string[]; toPorts?: { ports: { port: string }[] }[] }[];
+                }
+            ).egress;
         expect(
             egress("allow-sleep")
                 .filter((e) => e.toPorts?.[0].ports[0].port === "15443")
@@ -122,7 +164,9 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
 
     test("the converged plan asks for no further run", () => {
         for (const stack of STACKS) {
-            const warnings = (JSON.parse(fs.readFileSync(path.join(out, stack, "summary.json"), "utf8")) as { warnings: string[] }).warnings;
+            const warnings = (
+                JSON.parse(fs.readFileSync(path.join(out, stack, "summary.json"), "utf8")) as { warnings: string[] }
+            ).warnings;
             expect([stack, warnings.filter((w) => /run `pulumi up`/.test(w))]).toEqual([stack, []]);
         }
     });
@@ -138,24 +182,42 @@ describe("three clusters in the federated trust model", () => {
         lab = await planOf(dir);
     });
 
-    test.each(STACKS)("%s: a ClusterFederatedTrustDomain for each other cluster, and its SVIDs federate with both", (stack) => {
-        const plan = stackOf(lab, stack);
-        const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
-        const domains = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain");
-        expect(domains.map((d) => [(d.inputs.metadata as { name: string }).name, (d.inputs.spec as { trustDomain: string }).trustDomain])).toEqual(others.map((c) => [c, `${c}.zta.lab`]));
-        for (const id of resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID")) {
-            expect((id.inputs.spec as { federatesWith: string[] }).federatesWith).toEqual(others.map((c) => `${c}.zta.lab`));
-        }
-    });
+    test.each(STACKS)(
+        "%s: a ClusterFederatedTrustDomain for each other cluster, and its SVIDs federate with both",
+        (stack) => {
+            const plan = stackOf(lab, stack);
+            const others = STACKS.filter((s) => s !== stack).map((s) => CLUSTERS[s]);
+            const domains = resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain");
+            expect(
+                domains.map((d) => [
+                    (d.inputs.metadata as { name: string }).name,
+                    (d.inputs.spec as { trustDomain: string }).trustDomain,
+                ]),
+            ).toEqual(others.map((c) => [c, `${c}.zta.lab`]));
+            for (const id of resourcesOfType(plan, "kubernetes:spire.spiffe.io/v1alpha1:ClusterSPIFFEID")) {
+                expect((id.inputs.spec as { federatesWith: string[] }).federatesWith).toEqual(
+                    others.map((c) => `${c}.zta.lab`),
+                );
+            }
+        },
+    );
 
-    test.each(STACKS)("%s: istiod names both other trust domains with their roots (caCertificates), and aliases none", (stack) => {
-        const istiod = stackOf(lab, stack).resources.find((r) => r.name === `${stack}-istio-istiod`);
-        const others = STACKS.filter((s) => s !== stack);
-        const meshConfig = (istiod?.inputs.values as { meshConfig: Record<string, unknown> }).meshConfig;
-        expect(meshConfig.trustDomainAliases).toBeUndefined();
-        const anchors = meshConfig.caCertificates as { pem: string; trustDomains: string[] }[];
-        expect(anchors.map((a) => ({ ...a, pem: mockCertName(a.pem) }))).toEqual(others.map((s) => ({ pem: `MOCK-CERT(SelfSignedCert/${s}-pki-root-cert)`, trustDomains: [`${CLUSTERS[s]}.zta.lab`] })));
-    });
+    test.each(STACKS)(
+        "%s: istiod names both other trust domains with their roots (caCertificates), and aliases none",
+        (stack) => {
+            const istiod = stackOf(lab, stack).resources.find((r) => r.name === `${stack}-istio-istiod`);
+            const others = STACKS.filter((s) => s !== stack);
+            const meshConfig = (istiod?.inputs.values as { meshConfig: Record<string, unknown> }).meshConfig;
+            expect(meshConfig.trustDomainAliases).toBeUndefined();
+            const anchors = meshConfig.caCertificates as { pem: string; trustDomains: string[] }[];
+            expect(anchors.map((a) => ({ ...a, pem: mockCertName(a.pem) }))).toEqual(
+                others.map((s) => ({
+                    pem: `MOCK-CERT(SelfSignedCert/${s}-pki-root-cert)`,
+                    trustDomains: [`${CLUSTERS[s]}.zta.lab`],
+                })),
+            );
+        },
+    );
 });
 
 describe("the checks run pairwise over every stack a stack can see", () => {
@@ -175,8 +237,12 @@ describe("the checks run pairwise over every stack a stack can see", () => {
             if (stack === "comp4") raw.metallb = { ...raw.metallb, addresses: ["10.5.0.135-10.5.0.159"] };
         }, THREE);
         const problems = configProblems(() => readLabConfig(dir)).join("\n");
-        expect(problems).toMatch(/Pulumi\.comp3\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.121-10\.5\.0\.139" here overlaps "10\.5\.0\.135-10\.5\.0\.159" in peer stack "comp4"/);
-        expect(problems).toMatch(/Pulumi\.comp4\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.135-10\.5\.0\.159" here overlaps "10\.5\.0\.121-10\.5\.0\.139" in peer stack "comp3"/);
+        expect(problems).toMatch(
+            /Pulumi\.comp3\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.121-10\.5\.0\.139" here overlaps "10\.5\.0\.135-10\.5\.0\.159" in peer stack "comp4"/,
+        );
+        expect(problems).toMatch(
+            /Pulumi\.comp4\.yaml: zta-testbed:metallb\.addresses: "10\.5\.0\.135-10\.5\.0\.159" here overlaps "10\.5\.0\.121-10\.5\.0\.139" in peer stack "comp3"/,
+        );
     });
 
     const own = () => parseLabConfig("comp2", rawConfig("comp2", THREE), SSH);
@@ -209,8 +275,15 @@ describe("the checks run pairwise over every stack a stack can see", () => {
     });
 
     test("under the engine, the root stack refuses two peers that share a network, naming both peer stacks", () => {
-        expect(labViewProblems(own(), [view("comp3", identity("comp3")), view("comp4", identity("comp4"))])).toEqual([]);
-        expect(labViewProblems(own(), [view("comp3", identity("comp3")), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+        expect(labViewProblems(own(), [view("comp3", identity("comp3")), view("comp4", identity("comp4"))])).toEqual(
+            [],
+        );
+        expect(
+            labViewProblems(own(), [
+                view("comp3", identity("comp3")),
+                view("comp4", identity("comp4", { network: "network2" })),
+            ]),
+        ).toEqual([
             'zta-testbed:cluster.network is "network2" in peer stack "comp3" and "network2" in peer stack "comp4": the clusters are on different networks; name them differently',
         ]);
     });
@@ -218,9 +291,19 @@ describe("the checks run pairwise over every stack a stack can see", () => {
     test("a peer-role stack that sees every peer and no root among them is refused; one not deployed yet may still be the root", () => {
         const comp3 = parseLabConfig("comp3", rawConfig("comp3", THREE), SSH);
         const peerComp2 = { ...view("comp4"), stack: "comp2", clusterName: "cluster1" };
-        const comp2Identity = { ...identity("comp4"), clusterName: "cluster1", clusterId: 1, network: "network1", metallbAddresses: ["10.5.0.100-10.5.0.120"], podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/16" };
+        const comp2Identity = {
+            ...identity("comp4"),
+            clusterName: "cluster1",
+            clusterId: 1,
+            network: "network1",
+            metallbAddresses: ["10.5.0.100-10.5.0.120"],
+            podCidr: "10.244.0.0/16",
+            serviceCidr: "10.96.0.0/16",
+        };
         expect(labViewProblems(comp3, [peerComp2, view("comp4", identity("comp4"))])).toEqual([]);
-        expect(labViewProblems(comp3, [{ ...peerComp2, identity: comp2Identity }, view("comp4", identity("comp4"))])).toEqual([
+        expect(
+            labViewProblems(comp3, [{ ...peerComp2, identity: comp2Identity }, view("comp4", identity("comp4"))]),
+        ).toEqual([
             'zta-testbed:pki.role is "peer" here and in every peer stack ("comp2", "comp4"): then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
         ]);
     });
@@ -234,10 +317,15 @@ describe("the checks run pairwise over every stack a stack can see", () => {
                 stack: "comp2",
                 config: file.config,
                 secretKeys: file.secretKeys,
-                deployed: { comp3: peerIdentity(identity("comp3")), comp4: peerIdentity(identity("comp4", { clusterId: 2 })) },
+                deployed: {
+                    comp3: peerIdentity(identity("comp3")),
+                    comp4: peerIdentity(identity("comp4", { clusterId: 2 })),
+                },
                 program: main,
             }),
-        ).rejects.toThrow(/Pulumi\.comp2\.yaml: zta-testbed:cluster\.id is 2 in peer stack "comp3" and 2 in peer stack "comp4"/);
+        ).rejects.toThrow(
+            /Pulumi\.comp2\.yaml: zta-testbed:cluster\.id is 2 in peer stack "comp3" and 2 in peer stack "comp4"/,
+        );
     });
     describe("the cross-stack protocol (identity.protocolVersion)", () => {
         const { protocolVersion: _, ...unversioned } = identity("comp3");
@@ -247,23 +335,40 @@ describe("the checks run pairwise over every stack a stack can see", () => {
         test("a peer one protocol behind (no protocolVersion: protocol 1) is read, with a warning naming its `pulumi up` as the next run", () => {
             expect(peerVersionCheck(identity("comp4"), behind, "comp3")).toEqual({
                 problems: [],
-                warnings: [`upgrade under way: peer stack "comp3" still exports cross-stack protocol 1, no protocolVersion, this checkout protocol 2; run \`pulumi up\` on "comp3" next, from this checkout ${docs}`],
+                warnings: [
+                    `upgrade under way: peer stack "comp3" still exports cross-stack protocol 1, no protocolVersion, this checkout protocol 2; run \`pulumi up\` on "comp3" next, from this checkout ${docs}`,
+                ],
             });
             // Read: every rule still holds it.
-            expect(labViewProblems(own(), [view("comp3", behind), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+            expect(
+                labViewProblems(own(), [
+                    view("comp3", behind),
+                    view("comp4", identity("comp4", { network: "network2" })),
+                ]),
+            ).toEqual([
                 'zta-testbed:cluster.network is "network2" in peer stack "comp3" and "network2" in peer stack "comp4": the clusters are on different networks; name them differently',
             ]);
         });
 
         test("a peer of a newer protocol is refused: this checkout is older than the one it was deployed from", () => {
-            expect(labViewProblems(own(), [view("comp3", identity("comp3", { protocolVersion: 3 })), view("comp4", identity("comp4"))])).toEqual([
+            expect(
+                labViewProblems(own(), [
+                    view("comp3", identity("comp3", { protocolVersion: 3 })),
+                    view("comp4", identity("comp4")),
+                ]),
+            ).toEqual([
                 `peer stack "comp3" exports cross-stack protocol 3, this checkout protocol 2: it was deployed from a newer checkout; pull that one and run here again ${docs}`,
             ]);
         });
 
         test("a peer deployed before its identity had every field is refused, and left out of the rules that read them", () => {
             const { eastWestAddress: _e, versions: _v, pkiRole: _p, labAddresses: _l, ...early } = behind;
-            expect(labViewProblems(own(), [view("comp3", early as ClusterIdentity), view("comp4", identity("comp4", { network: "network2" }))])).toEqual([
+            expect(
+                labViewProblems(own(), [
+                    view("comp3", early as ClusterIdentity),
+                    view("comp4", identity("comp4", { network: "network2" })),
+                ]),
+            ).toEqual([
                 'peer stack "comp3" was deployed by a program older than this checkout reads: its identity (protocol 1, no protocolVersion) has no eastWestAddress, versions, pkiRole, labAddresses; ' +
                     `run \`pulumi up\` on "comp3" from commit c42e6a9 first (it reads every earlier identity and exports a whole one), then here again ${docs}`,
             ]);
@@ -277,7 +382,10 @@ describe("the checks run pairwise over every stack a stack can see", () => {
                     stack: "comp2",
                     config: file.config,
                     secretKeys: file.secretKeys,
-                    deployed: { comp3: { identity: { value: comp3, secret: false } }, comp4: { identity: { value: identity("comp4"), secret: false } } },
+                    deployed: {
+                        comp3: { identity: { value: comp3, secret: false } },
+                        comp4: { identity: { value: identity("comp4"), secret: false } },
+                    },
                     program: main,
                 });
             const { warnings } = await evaluate(behind);
@@ -303,12 +411,32 @@ describe("the roster", () => {
     });
 
     test.each([
-        ["a stack listed twice", (r: any) => r.peers.push({ ...r.peers[0] }), /zta-testbed:peers\[2\]\.stack = "comp3" is already zta-testbed:peers\[0\]: name each peer stack once/],
-        ["a cluster name listed twice", (r: any) => (r.peers[1].clusterName = "cluster2"), /zta-testbed:peers\[1\]\.clusterName = "cluster2" is already zta-testbed:peers\[0\]\.clusterName/],
-        ["an entry with an unknown key", (r: any) => (r.peers[0].cluster = "cluster2"), /zta-testbed:peers\[0\]\.cluster is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\?/],
+        [
+            "a stack listed twice",
+            (r: any) => r.peers.push({ ...r.peers[0] }),
+            /zta-testbed:peers\[2\]\.stack = "comp3" is already zta-testbed:peers\[0\]: name each peer stack once/,
+        ],
+        [
+            "a cluster name listed twice",
+            (r: any) => (r.peers[1].clusterName = "cluster2"),
+            /zta-testbed:peers\[1\]\.clusterName = "cluster2" is already zta-testbed:peers\[0\]\.clusterName/,
+        ],
+        [
+            "an entry with an unknown key",
+            (r: any) => (r.peers[0].cluster = "cluster2"),
+            /zta-testbed:peers\[0\]\.cluster is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\?/,
+        ],
         ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
-        ["no roster at all", (r: any) => delete r.peers, /zta-testbed:peers is not set: name every other stack of the lab/],
-        ["both peer and peers", (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }), /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/],
+        [
+            "no roster at all",
+            (r: any) => delete r.peers,
+            /zta-testbed:peers is not set: name every other stack of the lab/,
+        ],
+        [
+            "both peer and peers",
+            (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }),
+            /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/,
+        ],
     ])("%s is refused naming the key", (_label, edit, message) => {
         const raw = JSON.parse(JSON.stringify(rawConfig("comp2", THREE)));
         edit(raw);
@@ -320,13 +448,28 @@ describe("the roster", () => {
             raw.peer = raw.peers[0];
             delete raw.peers;
         });
-        expect(fs.readFileSync(path.join(dir, "Pulumi.comp3.yaml"), "utf8")).toMatch(/zta-testbed:peer:\n {4}stack: comp2\n {4}clusterName: cluster1\n/);
+        expect(fs.readFileSync(path.join(dir, "Pulumi.comp3.yaml"), "utf8")).toMatch(
+            /zta-testbed:peer:\n {4}stack: comp2\n {4}clusterName: cluster1\n/,
+        );
         const files = readLabConfig(dir);
-        expect(files.map((f) => parseLabConfig(f.stack, f.raw, SSH).peers)).toEqual([[{ stack: "comp3", clusterName: "cluster2" }], [{ stack: "comp2", clusterName: "cluster1" }]]);
+        expect(files.map((f) => parseLabConfig(f.stack, f.raw, SSH).peers)).toEqual([
+            [{ stack: "comp3", clusterName: "cluster2" }],
+            [{ stack: "comp2", clusterName: "cluster1" }],
+        ]);
         // Under the engine: comp3 reads comp2 through one StackReference named after its cluster.
         const file = readStackConfig(dir, "comp3");
-        const alone = await evaluateStack({ project: "zta-testbed", stack: "comp3", config: file.config, secretKeys: file.secretKeys, program: main });
-        expect(alone.resources.filter((r) => r.type === "pulumi:pulumi:StackReference").map((r) => [r.name, r.inputs.name])).toEqual([["comp3-peer-cluster1", "comp2"]]);
+        const alone = await evaluateStack({
+            project: "zta-testbed",
+            stack: "comp3",
+            config: file.config,
+            secretKeys: file.secretKeys,
+            program: main,
+        });
+        expect(
+            alone.resources
+                .filter((r) => r.type === "pulumi:pulumi:StackReference")
+                .map((r) => [r.name, r.inputs.name]),
+        ).toEqual([["comp3-peer-cluster1", "comp2"]]);
     });
 });
 

@@ -19,14 +19,19 @@ const SDK = `@pulumi/pulumi ${(JSON.parse(fs.readFileSync(require.resolve("@pulu
 
 /** What the monitor relies on, as a problem naming the SDK internal and the version, or nothing. */
 function problem(internal: string, ok: boolean, what: string): string[] {
-    return ok ? [] : [`${SDK}: ${internal} ${what}; offline/engine/monitor.ts relies on it: change the monitor with the SDK`];
+    return ok
+        ? []
+        : [`${SDK}: ${internal} ${what}; offline/engine/monitor.ts relies on it: change the monitor with the SDK`];
 }
 
 type Entry = { urn: string; id: string | null; state: unknown };
 type Callback = (err: Error | null, resp?: unknown) => void;
 
 function newMonitor(): MockMonitor {
-    const monitor = new MockMonitor({ newResource: (args) => ({ id: `${args.name}-id`, state: { made: args.name } }), call: () => ({}) });
+    const monitor = new MockMonitor({
+        newResource: (args) => ({ id: `${args.name}-id`, state: { made: args.name } }),
+        call: () => ({}),
+    });
     pulumi.runtime.setMockOptions(monitor, "canary", "stack", true);
     return monitor;
 }
@@ -36,7 +41,10 @@ function resourcesOf(monitor: MockMonitor): unknown {
     return (monitor as unknown as { resources?: unknown }).resources;
 }
 
-function call(method: (req: unknown, callback: Callback) => unknown, req: unknown): Promise<{ err: Error | null; resp?: unknown }> {
+function call(
+    method: (req: unknown, callback: Callback) => unknown,
+    req: unknown,
+): Promise<{ err: Error | null; resp?: unknown }> {
     return new Promise((resolve) => void method(req, (err, resp) => resolve({ err, resp })));
 }
 
@@ -44,7 +52,11 @@ describe(`the SDK internals the mock engine relies on (${SDK})`, () => {
     test("MockMonitor keeps `resources`, a Map by URN of { urn, id, state } that its own registerResource fills", async () => {
         const monitor = newMonitor();
         const resources = resourcesOf(monitor);
-        const problems = problem("MockMonitor.resources", resources instanceof Map, `is not a Map (it is ${typeof resources})`);
+        const problems = problem(
+            "MockMonitor.resources",
+            resources instanceof Map,
+            `is not a Map (it is ${typeof resources})`,
+        );
         const req = new resproto.RegisterResourceRequest();
         req.setType("canary:index:Thing");
         req.setName("thing");
@@ -57,7 +69,14 @@ describe(`the SDK internals the mock engine relies on (${SDK})`, () => {
             ...problem(
                 "MockMonitor.resources",
                 entries.length === 1 &&
-                    isDeepStrictEqual(entries[0], ["urn:pulumi:stack::canary::canary:index:Thing::thing", { urn: "urn:pulumi:stack::canary::canary:index:Thing::thing", id: "thing-id", state: { made: "thing" } }]),
+                    isDeepStrictEqual(entries[0], [
+                        "urn:pulumi:stack::canary::canary:index:Thing::thing",
+                        {
+                            urn: "urn:pulumi:stack::canary::canary:index:Thing::thing",
+                            id: "thing-id",
+                            state: { made: "thing" },
+                        },
+                    ]),
                 `after one registration holds ${JSON.stringify(entries)}, not the one entry { urn, id, state } by URN the monitor writes`,
             ),
         );
@@ -71,27 +90,43 @@ describe(`the SDK internals the mock engine relies on (${SDK})`, () => {
         // As RecordingMonitor.respond writes it.
         resources.set(urn, { urn, id: "c-id", state: {} });
         const outputs = structproto.Struct.fromJavaScript({ answer: 42 });
-        const written = await call(monitor.registerResourceOutputs.bind(monitor), { getUrn: () => urn, getOutputs: () => outputs });
-        const missing = await call(monitor.registerResourceOutputs.bind(monitor), { getUrn: () => `${urn}-unwritten`, getOutputs: () => outputs });
+        const written = await call(monitor.registerResourceOutputs.bind(monitor), {
+            getUrn: () => urn,
+            getOutputs: () => outputs,
+        });
+        const missing = await call(monitor.registerResourceOutputs.bind(monitor), {
+            getUrn: () => `${urn}-unwritten`,
+            getOutputs: () => outputs,
+        });
         expect([
             ...problem(
                 "MockMonitor.registerResourceOutputs",
                 written.err === null && resources.get(urn)?.state === outputs,
                 `does not take the outputs of a resource in MockMonitor.resources (${written.err?.message ?? "its state is unchanged"})`,
             ),
-            ...problem("MockMonitor.registerResourceOutputs", missing.err !== null, "no longer needs the resource in MockMonitor.resources: the monitor's write into the map may be unneeded (check getResource too)"),
+            ...problem(
+                "MockMonitor.registerResourceOutputs",
+                missing.err !== null,
+                "no longer needs the resource in MockMonitor.resources: the monitor's write into the map may be unneeded (check getResource too)",
+            ),
         ]).toEqual([]);
     });
 
     test("MockMonitor answers the getResource invoke (a resource looked up by URN) from the entry the monitor writes", async () => {
         const monitor = newMonitor();
         const urn = "urn:pulumi:stack::canary::canary:index:Thing::looked-up";
-        (resourcesOf(monitor) as Map<string, Entry>).set(urn, { urn, id: "looked-up-id", state: { made: "looked-up" } });
+        (resourcesOf(monitor) as Map<string, Entry>).set(urn, {
+            urn,
+            id: "looked-up-id",
+            state: { made: "looked-up" },
+        });
         const req = new resproto.ResourceInvokeRequest();
         req.setTok("pulumi:pulumi:getResource");
         req.setArgs(structproto.Struct.fromJavaScript({ urn }));
         const { err, resp } = await call(monitor.invoke.bind(monitor), req);
-        const answer = (resp as { getReturn?: () => structproto.Struct | undefined } | undefined)?.getReturn?.()?.toJavaScript();
+        const answer = (resp as { getReturn?: () => structproto.Struct | undefined } | undefined)
+            ?.getReturn?.()
+            ?.toJavaScript();
         expect(
             problem(
                 "MockMonitor.invoke(pulumi:pulumi:getResource)",
@@ -104,7 +139,15 @@ describe(`the SDK internals the mock engine relies on (${SDK})`, () => {
     test("the monitor builds its answers with the google-protobuf the SDK's messages use", () => {
         const sdkDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
         const sdks = require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [sdkDir] });
-        const ours = require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [path.resolve(__dirname, "..", "offline", "engine")] });
-        expect(problem("its google-protobuf", sdks === ours, `is ${sdks}, the monitor's ${ours}: pin package.json's google-protobuf to the SDK's so that npm installs one copy`)).toEqual([]);
+        const ours = require.resolve("google-protobuf/google/protobuf/struct_pb", {
+            paths: [path.resolve(__dirname, "..", "offline", "engine")],
+        });
+        expect(
+            problem(
+                "its google-protobuf",
+                sdks === ours,
+                `is ${sdks}, the monitor's ${ours}: pin package.json's google-protobuf to the SDK's so that npm installs one copy`,
+            ),
+        ).toEqual([]);
     });
 });

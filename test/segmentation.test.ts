@@ -22,7 +22,11 @@ const STACKS = ["comp2", "comp3"] as const;
 const PEER = { comp2: "comp3", comp3: "comp2" } as const;
 
 const meta = (r: PlannedResource) => r.inputs.metadata as { name: string; namespace?: string };
-const policies = (plan: StackPlan): CiliumPolicyObject[] => resourcesOfType(plan, CNP).map((r) => ({ metadata: meta(r) as { name: string; namespace: string }, spec: r.inputs.spec as Record<string, unknown> }));
+const policies = (plan: StackPlan): CiliumPolicyObject[] =>
+    resourcesOfType(plan, CNP).map((r) => ({
+        metadata: meta(r) as { name: string; namespace: string },
+        spec: r.inputs.spec as Record<string, unknown>,
+    }));
 
 /** Where the plan puts workloads: namespaces it creates, Deployments' and Helm releases' namespaces. */
 function workloadNamespaces(plan: StackPlan): string[] {
@@ -36,7 +40,9 @@ function workloadNamespaces(plan: StackPlan): string[] {
 }
 
 function samplePod(plan: StackPlan, app: string): Pod {
-    const d = resourcesOfType(plan, DEPLOYMENT).find((r) => meta(r).namespace === "sample" && (r.inputs.spec as any).template.metadata.labels.app === app);
+    const d = resourcesOfType(plan, DEPLOYMENT).find(
+        (r) => meta(r).namespace === "sample" && (r.inputs.spec as any).template.metadata.labels.app === app,
+    );
     if (!d) throw new Error(`${plan.stack}: no sample Deployment with app=${app}`);
     return { namespace: "sample", labels: (d.inputs.spec as any).template.metadata.labels };
 }
@@ -57,7 +63,9 @@ describe.each(STACKS)("%s: default deny", (stack) => {
         const namespaces = workloadNamespaces(plan);
         expect(namespaces).toEqual(["istio-system", "metallb-system", "sample", "spire-server", "spire-system"]);
         for (const ns of namespaces) {
-            const deny = resourcesOfType(plan, CNP).filter((r) => meta(r).namespace === ns && meta(r).name === "default-deny");
+            const deny = resourcesOfType(plan, CNP).filter(
+                (r) => meta(r).namespace === ns && meta(r).name === "default-deny",
+            );
             expect([ns, deny.length]).toEqual([ns, 1]);
             expect(deny[0].inputs.spec).toMatchObject({ endpointSelector: {}, ingress: [{}], egress: [{}] });
         }
@@ -72,18 +80,32 @@ describe.each(STACKS)("%s: default deny", (stack) => {
 });
 
 describe.each(STACKS)("%s: the flows verify uses", (stack) => {
-    test.each(Object.values(MESH_CALLS).map((c) => [c.check, c] as const))("%s: the caller may reach the local target, and the peer's east-west gateway", (_id, call) => {
-        const plan = stackOf(lab, stack);
-        const target = call.to.service === "helloworld" ? { app: "helloworld", port: 5000 } : { app: "httpbin", port: 8080 };
-        const d = podToPod(policies(plan), samplePod(plan, call.from), samplePod(plan, target.app), target.port);
-        expect(d.reason).toMatch(/allowed/);
-        expect(d.allowed).toBe(true);
-        // Across networks: out to the peer's east-west gateway on 15443, and from this cluster's east-west gateway in.
-        const peerEastWest = `${(rawConfig(PEER[stack]).metallb as { eastWestAddress: string }).eastWestAddress}/32`;
-        expect(egressCidrs(policies(plan), samplePod(plan, call.from))).toContainEqual({ cidr: peerEastWest, ports: ["15443"] });
-        expect(fromWorld(policies(plan), gatewayPod(plan, "istio-eastwestgateway"), 15443)).toBe(true);
-        expect(podToPod(policies(plan), gatewayPod(plan, "istio-eastwestgateway"), samplePod(plan, target.app), target.port).allowed).toBe(true);
-    });
+    test.each(Object.values(MESH_CALLS).map((c) => [c.check, c] as const))(
+        "%s: the caller may reach the local target, and the peer's east-west gateway",
+        (_id, call) => {
+            const plan = stackOf(lab, stack);
+            const target =
+                call.to.service === "helloworld" ? { app: "helloworld", port: 5000 } : { app: "httpbin", port: 8080 };
+            const d = podToPod(policies(plan), samplePod(plan, call.from), samplePod(plan, target.app), target.port);
+            expect(d.reason).toMatch(/allowed/);
+            expect(d.allowed).toBe(true);
+            // Across networks: out to the peer's east-west gateway on 15443, and from this cluster's east-west gateway in.
+            const peerEastWest = `${(rawConfig(PEER[stack]).metallb as { eastWestAddress: string }).eastWestAddress}/32`;
+            expect(egressCidrs(policies(plan), samplePod(plan, call.from))).toContainEqual({
+                cidr: peerEastWest,
+                ports: ["15443"],
+            });
+            expect(fromWorld(policies(plan), gatewayPod(plan, "istio-eastwestgateway"), 15443)).toBe(true);
+            expect(
+                podToPod(
+                    policies(plan),
+                    gatewayPod(plan, "istio-eastwestgateway"),
+                    samplePod(plan, target.app),
+                    target.port,
+                ).allowed,
+            ).toBe(true);
+        },
+    );
 
     test("ingress-jwt: the ingress gateway takes 443 from the lab network and may call httpbin; 80 is closed", () => {
         const plan = stackOf(lab, stack);
@@ -101,32 +123,66 @@ describe.each(STACKS)("%s: the flows verify uses", (stack) => {
 
     test("every meshed pod may reach istiod's xDS port, and nothing else in the sample namespace may call sleep or curl", () => {
         const plan = stackOf(lab, stack);
-        for (const app of ["helloworld", "httpbin", "sleep", "curl"]) expect(podToPod(policies(plan), samplePod(plan, app), ISTIOD_POD, 15012).allowed).toBe(true);
+        for (const app of ["helloworld", "httpbin", "sleep", "curl"])
+            expect(podToPod(policies(plan), samplePod(plan, app), ISTIOD_POD, 15012).allowed).toBe(true);
         expect(podToPod(policies(plan), samplePod(plan, "curl"), samplePod(plan, "sleep"), 8080).allowed).toBe(false);
-        expect(podToPod(policies(plan), samplePod(plan, "sleep"), samplePod(plan, "httpbin"), 8080).allowed).toBe(false);
+        expect(podToPod(policies(plan), samplePod(plan, "sleep"), samplePod(plan, "httpbin"), 8080).allowed).toBe(
+            false,
+        );
     });
 });
 
 describe("egress outside the cluster", () => {
-    test.each(STACKS)("%s: only the lab's own endpoints (issuer, peer API server and east-west gateway), each on its port", (stack) => {
-        const plan = stackOf(lab, stack);
-        const all = resourcesOfType(plan, CNP).flatMap((r) => ((r.inputs.spec as any).egress ?? []) as Record<string, any>[]);
-        // No policy opens the world as a whole.
-        expect(all.filter((r) => (r.toEntities ?? []).some((e: string) => e === "world" || e === "all"))).toEqual([]);
-        const cidrs = [...new Set(all.flatMap((r) => (r.toCIDR ?? []).map((c: string) => `${c}:${(r.toPorts ?? []).flatMap((t: any) => t.ports.map((p: any) => p.port)).join(",")}`)))].sort();
-        const peer = rawConfig(PEER[stack]) as any;
-        expect(cidrs).toEqual([`10.5.0.2/32:9443`, `${peer.host.address}/32:6443`, `${peer.metallb.eastWestAddress}/32:15443`].sort());
-    });
+    test.each(STACKS)(
+        "%s: only the lab's own endpoints (issuer, peer API server and east-west gateway), each on its port",
+        (stack) => {
+            const plan = stackOf(lab, stack);
+            const all = resourcesOfType(plan, CNP).flatMap(
+                (r) => ((r.inputs.spec as any).egress ?? []) as Record<string, any>[],
+            );
+            // No policy opens the world as a whole.
+            expect(all.filter((r) => (r.toEntities ?? []).some((e: string) => e === "world" || e === "all"))).toEqual(
+                [],
+            );
+            const cidrs = [
+                ...new Set(
+                    all.flatMap((r) =>
+                        (r.toCIDR ?? []).map(
+                            (c: string) =>
+                                `${c}:${(r.toPorts ?? []).flatMap((t: any) => t.ports.map((p: any) => p.port)).join(",")}`,
+                        ),
+                    ),
+                ),
+            ].sort();
+            const peer = rawConfig(PEER[stack]) as any;
+            expect(cidrs).toEqual(
+                [`10.5.0.2/32:9443`, `${peer.host.address}/32:6443`, `${peer.metallb.eastWestAddress}/32:15443`].sort(),
+            );
+        },
+    );
 
     test("networkPolicy.egressCidrs opens exactly those CIDRs to every segmented namespace; a bad CIDR is refused naming the key", async () => {
         const opened = await planOf(labDirWith((_s, raw) => (raw.networkPolicy = { egressCidrs: ["192.0.2.0/24"] })));
         const plan = stackOf(opened, "comp2");
         const rules = resourcesOfType(plan, CNP).filter((r) => meta(r).name === "allow-egress-cidrs");
-        expect(rules.map((r) => meta(r).namespace).sort()).toEqual(["istio-system", "metallb-system", "sample", "spire-server", "spire-system"]);
-        for (const r of rules) expect(r.inputs.spec).toEqual({ description: "egress to zta-testbed:networkPolicy.egressCidrs", endpointSelector: { matchLabels: {} }, egress: [{ toCIDR: ["192.0.2.0/24"] }] });
+        expect(rules.map((r) => meta(r).namespace).sort()).toEqual([
+            "istio-system",
+            "metallb-system",
+            "sample",
+            "spire-server",
+            "spire-system",
+        ]);
+        for (const r of rules)
+            expect(r.inputs.spec).toEqual({
+                description: "egress to zta-testbed:networkPolicy.egressCidrs",
+                endpointSelector: { matchLabels: {} },
+                egress: [{ toCIDR: ["192.0.2.0/24"] }],
+            });
 
         const raw = { ...rawConfig("comp2"), networkPolicy: { egressCidrs: ["10.0.0.1/8"] } };
         expect(() => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]))).toThrow(ConfigError);
-        expect(() => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]))).toThrow(/zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.0\.0\.1\/8": expected an IPv4 CIDR/);
+        expect(() => parseLabConfig("comp2", raw, new Set(["sshPrivateKey"]))).toThrow(
+            /zta-testbed:networkPolicy\.egressCidrs\[0\] = "10\.0\.0\.1\/8": expected an IPv4 CIDR/,
+        );
     });
 });

@@ -51,7 +51,9 @@ swriHsW69+UIB58XGwsk0YeB93esgAMl5hM5Ws2hN1gBIWex1FhCqESZ2e64mR4=
 function federatedLabDir(sameTrustDomain = false): string {
     return labDirWith((stack, raw) => {
         raw.mesh.trustModel = "federated";
-        raw.cluster.trustDomain = sameTrustDomain ? "zta.lab" : `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
+        raw.cluster.trustDomain = sameTrustDomain
+            ? "zta.lab"
+            : `${stack === "comp2" ? "cluster1" : "cluster2"}.zta.lab`;
     });
 }
 
@@ -65,21 +67,34 @@ beforeAll(async () => {
 const chart = (plan: StackPlan, stack: string) => findResource(plan, RELEASE, `${stack}-spire-chart`);
 const crds = (plan: StackPlan, stack: string) => findResource(plan, RELEASE, `${stack}-spire-crds`);
 const values = (plan: StackPlan, stack: string) => chart(plan, stack).inputs.values as any;
-const ids = (plan: StackPlan) => new Map(resourcesOfType(plan, SPIFFE_ID).map((r) => [(r.inputs.metadata as any).name as string, r.inputs.spec as any]));
+const ids = (plan: StackPlan) =>
+    new Map(
+        resourcesOfType(plan, SPIFFE_ID).map((r) => [(r.inputs.metadata as any).name as string, r.inputs.spec as any]),
+    );
 
 describe.each(STACKS)("%s (%s)", (stack, cluster) => {
     const plan = () => stackOf(lab, stack);
 
     test("the CNI and the CRD chart come before the spire chart, and the chart before every ClusterSPIFFEID", () => {
         const p = plan();
-        expect(crds(p, stack).inputs).toMatchObject({ chart: "spire-crds", version: "0.6.0", repositoryOpts: { repo: "https://spiffe.github.io/helm-charts-hardened" } });
-        expect(chart(p, stack).inputs).toMatchObject({ chart: "spire", version: "0.30.0", name: "spire", namespace: "spire-server" });
+        expect(crds(p, stack).inputs).toMatchObject({
+            chart: "spire-crds",
+            version: "0.6.0",
+            repositoryOpts: { repo: "https://spiffe.github.io/helm-charts-hardened" },
+        });
+        expect(chart(p, stack).inputs).toMatchObject({
+            chart: "spire",
+            version: "0.30.0",
+            name: "spire",
+            namespace: "spire-server",
+        });
         expect(chart(p, stack).dependsOn).toContain(crds(p, stack).urn);
         // SPIRE's pods wait for the CNI.
         expect(chart(p, stack).dependsOn).toContain(findResource(p, RELEASE, `${stack}-cilium-release`).urn);
         const registrations = resourcesOfType(p, SPIFFE_ID);
         expect(registrations).toHaveLength(3);
-        for (const id of registrations) expect(id.dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
+        for (const id of registrations)
+            expect(id.dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
     });
 
     test("both gateways are created after the SPIRE chart and every ClusterSPIFFEID (they cannot become ready without their SVID)", () => {
@@ -94,7 +109,9 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         const p = plan();
         const secret = findResource(p, SECRET, `${stack}-spire-upstream-ca`);
         expect(chart(p, stack).dependsOn).toContain(secret.urn);
-        expect(values(p, stack)["spire-server"].upstreamAuthority.disk.secret.name).toBe((secret.inputs.metadata as any).name);
+        expect(values(p, stack)["spire-server"].upstreamAuthority.disk.secret.name).toBe(
+            (secret.inputs.metadata as any).name,
+        );
         expect((secret.inputs.metadata as any).namespace).toBe("spire-server");
     });
 
@@ -138,7 +155,10 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         const spec = ids(plan()).get("spire-managed-identity");
         expect(spec.podSelector).toEqual({ matchLabels: { "spiffe.io/spire-managed-identity": "true" } });
         expect(spec.namespaceSelector).toBeUndefined();
-        expect(spec.workloadSelectorTemplates).toEqual(["k8s:ns:{{ .PodMeta.Namespace }}", "k8s:sa:{{ .PodSpec.ServiceAccountName }}"]);
+        expect(spec.workloadSelectorTemplates).toEqual([
+            "k8s:ns:{{ .PodMeta.Namespace }}",
+            "k8s:sa:{{ .PodSpec.ServiceAccountName }}",
+        ]);
     });
 
     test("every registration has Istio's ns/sa ID and the controller manager's class, so it is not ignored", () => {
@@ -147,7 +167,9 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         expect(cm.watchClassless).toBe(false);
         expect(cm.className).toMatch(/\S/);
         for (const spec of ids(plan()).values()) {
-            expect(spec.spiffeIDTemplate).toBe("spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}");
+            expect(spec.spiffeIDTemplate).toBe(
+                "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}",
+            );
             expect(spec.className).toBe(cm.className);
             expect(spec.federatesWith).toBeUndefined();
         }
@@ -167,14 +189,21 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         const withOidc = await planOf(labDirWith((_s, raw) => (raw.spire = { oidcDiscovery: true })));
         const v = values(stackOf(withOidc, stack), stack);
         expect(v["spiffe-oidc-discovery-provider"]).toEqual({ enabled: true });
-        expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs["oidc-discovery-provider"]).toEqual({ enabled: true });
+        expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs["oidc-discovery-provider"]).toEqual({
+            enabled: true,
+        });
         expect(v["spire-server"].controllerManager.identities.clusterSPIFFEIDs.default).toEqual({ enabled: false });
     });
 
     test("the CSI driver is on as csi.spiffe.io, agents serve Istio's SDS names", () => {
         const v = values(plan(), stack);
         expect(v["spiffe-csi-driver"]).toEqual({ enabled: true, pluginName: "csi.spiffe.io" });
-        expect(v["spire-agent"].sds).toEqual({ enabled: true, defaultSVIDName: "default", defaultBundleName: "ROOTCA", defaultAllBundlesName: "ALL" });
+        expect(v["spire-agent"].sds).toEqual({
+            enabled: true,
+            defaultSVIDName: "default",
+            defaultBundleName: "ROOTCA",
+            defaultAllBundlesName: "ALL",
+        });
     });
 
     test("the server's datastore and keys are on a local volume of the control-plane node, not an emptyDir", () => {
@@ -188,21 +217,29 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         expect(volume.persistentVolumeReclaimPolicy).toBe("Retain");
         // The claim the StatefulSet "spire-server" makes from its volumeClaimTemplate "spire-data".
         expect(volume.claimRef).toEqual({ namespace: "spire-server", name: "spire-data-spire-server-0" });
-        expect(volume.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions).toEqual([{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }]);
+        expect(volume.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions).toEqual([
+            { key: "node-role.kubernetes.io/control-plane", operator: "Exists" },
+        ]);
         // The directory exists: HostPrep's prepare step makes it, before the cluster does.
         const prepare = findResource(p, "command:remote:Command", `${stack}-hostprep-prepare`).inputs.create as string;
         expect(prepare.endsWith(` '${volume.local.path}'`)).toBe(true);
         expect(volume.local.path).toBe("/var/lib/zta-testbed/spire-server");
         // The chart installs the server only once the volume is there.
-        expect(chart(p, stack).dependsOn).toContain(findResource(p, "kubernetes:core/v1:PersistentVolume", `${stack}-spire-data`).urn);
+        expect(chart(p, stack).dependsOn).toContain(
+            findResource(p, "kubernetes:core/v1:PersistentVolume", `${stack}-spire-data`).urn,
+        );
     });
 
     test("the server namespace is Pod Security restricted, the agent/CSI namespace privileged, as the chart's layout puts them", () => {
         const p = plan();
-        const labels = (n: string) => (findResource(p, NAMESPACE, `${stack}-spire-${n}-ns`).inputs.metadata as any).labels;
+        const labels = (n: string) =>
+            (findResource(p, NAMESPACE, `${stack}-spire-${n}-ns`).inputs.metadata as any).labels;
         expect(labels("server")["pod-security.kubernetes.io/enforce"]).toBe("restricted");
         expect(labels("system")["pod-security.kubernetes.io/enforce"]).toBe("privileged");
-        expect(values(p, stack).global.spire.namespaces).toEqual({ server: { name: "spire-server" }, system: { name: "spire-system" } });
+        expect(values(p, stack).global.spire.namespaces).toEqual({
+            server: { name: "spire-server" },
+            system: { name: "spire-system" },
+        });
     });
 
     test("the shared trust model declares no federation", () => {
@@ -217,7 +254,9 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
 describe("the upstream CA Secret", () => {
     test("is secret in the plan", () => {
         for (const [stack] of STACKS) {
-            expect(findResource(stackOf(lab, stack), SECRET, `${stack}-spire-upstream-ca`).inputs.stringData).toBe("[secret]");
+            expect(findResource(stackOf(lab, stack), SECRET, `${stack}-spire-upstream-ca`).inputs.stringData).toBe(
+                "[secret]",
+            );
         }
     });
 
@@ -230,11 +269,23 @@ describe("the upstream CA Secret", () => {
             program: async () => {
                 const provider = new k8s.Provider("unit-k8s", { kubeconfig: "unused" });
                 const files = pulumi.secret({ "tls.crt": "intermediate", "tls.key": "key", "bundle.crt": "root" });
-                const server = new SpireServer("unit-spire", { trustDomain: "zta.lab", clusterName: "unit", versions: { crds: "0.6.0", spire: "0.30.0" }, upstreamCa: files }, { provider });
+                const server = new SpireServer(
+                    "unit-spire",
+                    {
+                        trustDomain: "zta.lab",
+                        clusterName: "unit",
+                        versions: { crds: "0.6.0", spire: "0.30.0" },
+                        upstreamCa: files,
+                    },
+                    { provider },
+                );
                 return { stringData: server.upstreamCa.stringData };
             },
         });
-        expect(evaluation.outputs.stringData).toEqual({ secret: true, value: { "tls.crt": "intermediate", "tls.key": "key", "bundle.crt": "root" } });
+        expect(evaluation.outputs.stringData).toEqual({
+            secret: true,
+            value: { "tls.crt": "intermediate", "tls.key": "key", "bundle.crt": "root" },
+        });
     });
 });
 
@@ -244,52 +295,75 @@ describe("the federated trust model", () => {
         ["comp3", "cluster1", "cluster1.zta.lab", "10.5.0.102"],
     ] as const;
 
-    test.each(PEERS)("%s federates with its peer %s: a ClusterFederatedTrustDomain from the peer's exported bundle endpoint", (stack, peer, peerDomain, peerAddress) => {
-        const p = stackOf(federated, stack);
-        const domains = resourcesOfType(p, FEDERATED_DOMAIN);
-        expect(domains).toHaveLength(1);
-        expect(domains[0].inputs.metadata).toEqual({ name: peer });
-        expect(domains[0].inputs.spec).toMatchObject({
-            trustDomain: peerDomain,
-            bundleEndpointURL: `https://${peerAddress}:8443`,
-            bundleEndpointProfile: { type: "https_spiffe", endpointSPIFFEID: `spiffe://${peerDomain}/spire/server` },
-            className: values(p, stack)["spire-server"].controllerManager.className,
-        });
-        // It is what the peer exported, not a guess from this stack's config.
-        const other = stackOf(federated, stack === "comp2" ? "comp3" : "comp2");
-        expect(other.outputs.federation.value).toMatchObject({ trustDomain: peerDomain, bundleEndpointURL: `https://${peerAddress}:8443` });
-        // The controller manager reconciles it, and SVIDs federate only once it exists.
-        expect(domains[0].dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
-        expect(resourcesOfType(p, SPIFFE_ID).length).toBeGreaterThan(0);
-        for (const id of resourcesOfType(p, SPIFFE_ID)) {
-            expect(id.dependsOn).toContain(domains[0].urn);
-            expect((id.inputs.spec as any).federatesWith).toEqual([peerDomain]);
-        }
-    });
+    test.each(PEERS)(
+        "%s federates with its peer %s: a ClusterFederatedTrustDomain from the peer's exported bundle endpoint",
+        (stack, peer, peerDomain, peerAddress) => {
+            const p = stackOf(federated, stack);
+            const domains = resourcesOfType(p, FEDERATED_DOMAIN);
+            expect(domains).toHaveLength(1);
+            expect(domains[0].inputs.metadata).toEqual({ name: peer });
+            expect(domains[0].inputs.spec).toMatchObject({
+                trustDomain: peerDomain,
+                bundleEndpointURL: `https://${peerAddress}:8443`,
+                bundleEndpointProfile: {
+                    type: "https_spiffe",
+                    endpointSPIFFEID: `spiffe://${peerDomain}/spire/server`,
+                },
+                className: values(p, stack)["spire-server"].controllerManager.className,
+            });
+            // It is what the peer exported, not a guess from this stack's config.
+            const other = stackOf(federated, stack === "comp2" ? "comp3" : "comp2");
+            expect(other.outputs.federation.value).toMatchObject({
+                trustDomain: peerDomain,
+                bundleEndpointURL: `https://${peerAddress}:8443`,
+            });
+            // The controller manager reconciles it, and SVIDs federate only once it exists.
+            expect(domains[0].dependsOn).toEqual(expect.arrayContaining([crds(p, stack).urn, chart(p, stack).urn]));
+            expect(resourcesOfType(p, SPIFFE_ID).length).toBeGreaterThan(0);
+            for (const id of resourcesOfType(p, SPIFFE_ID)) {
+                expect(id.dependsOn).toContain(domains[0].urn);
+                expect((id.inputs.spec as any).federatesWith).toEqual([peerDomain]);
+            }
+        },
+    );
 
     test.each(PEERS)("%s exposes its bundle endpoint on its fixed MetalLB address and exports it", (stack) => {
         const p = stackOf(federated, stack);
         const own = rawConfig(stack) as any;
         const address = own.metallb.federationAddress;
         const service = findResource(p, SERVICE, `${stack}-spire-federation`);
-        expect(service.inputs.metadata).toMatchObject({ namespace: "spire-server", annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": "lab-pool" } });
+        expect(service.inputs.metadata).toMatchObject({
+            namespace: "spire-server",
+            annotations: { "metallb.io/loadBalancerIPs": address, "metallb.io/address-pool": "lab-pool" },
+        });
         // MetalLB hands out the address only once its pool exists.
         const pool = resourcesOfType(p, "kubernetes:metallb.io/v1beta1:IPAddressPool");
         expect(pool).toHaveLength(1);
         expect(service.dependsOn).toContain(pool[0].urn);
         expect(service.inputs.spec).toMatchObject({
             type: "LoadBalancer",
-            selector: { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "spire", "app.kubernetes.io/component": "server" },
+            selector: {
+                "app.kubernetes.io/name": "server",
+                "app.kubernetes.io/instance": "spire",
+                "app.kubernetes.io/component": "server",
+            },
             ports: [{ name: "federation", port: 8443, targetPort: "federation", protocol: "TCP" }],
         });
         const td = stack === "comp2" ? "cluster1.zta.lab" : "cluster2.zta.lab";
         expect(p.outputs.federation).toEqual({
             secret: false,
-            value: { trustDomain: td, bundleEndpointURL: `https://${address}:8443`, endpointSPIFFEID: `spiffe://${td}/spire/server`, trustDomainBundle: expect.any(String) },
+            value: {
+                trustDomain: td,
+                bundleEndpointURL: `https://${address}:8443`,
+                endpointSPIFFEID: `spiffe://${td}/spire/server`,
+                trustDomainBundle: expect.any(String),
+            },
         });
         // The initial bundle the peer bootstraps from: this trust domain's root, the only X.509 authority.
         const root = new X509Certificate(String(p.outputs.rootCaCert.value));
-        expect(JSON.parse((p.outputs.federation.value as { trustDomainBundle: string }).trustDomainBundle).keys).toMatchObject([{ use: "x509-svid", x5c: [root.raw.toString("base64")] }]);
+        expect(
+            JSON.parse((p.outputs.federation.value as { trustDomainBundle: string }).trustDomainBundle).keys,
+        ).toMatchObject([{ use: "x509-svid", x5c: [root.raw.toString("base64")] }]);
         const v = values(p, stack);
         expect(v["spire-server"].federation).toEqual({ enabled: true, bundleEndpoint: { port: 8443 } });
         // Istio's federation setup: ROOTCA carries every bundle, the federated ones included.
@@ -299,14 +373,22 @@ describe("the federated trust model", () => {
     test("a stack whose peer has not exported its endpoint yet declares no ClusterFederatedTrustDomain, and says so", async () => {
         const dir = federatedLabDir();
         const file = readStackConfig(dir, "comp2");
-        const alone = await evaluateStack({ project: "zta-testbed", stack: "comp2", config: file.config, secretKeys: file.secretKeys, program: main });
+        const alone = await evaluateStack({
+            project: "zta-testbed",
+            stack: "comp2",
+            config: file.config,
+            secretKeys: file.secretKeys,
+            program: main,
+        });
         expect(resourcesOfType(alone as StackPlan, FEDERATED_DOMAIN)).toEqual([]);
         expect(alone.warnings.join("\n")).toMatch(/has not exported .*federation/);
         expect(alone.outputs.federation.value).toMatchObject({ trustDomain: "cluster1.zta.lab" });
     });
 
     test("one trust domain for both clusters is refused", async () => {
-        await expect(planOf(federatedLabDir(true))).rejects.toThrow(/federated trust model needs a trust domain per cluster/);
+        await expect(planOf(federatedLabDir(true))).rejects.toThrow(
+            /federated trust model needs a trust domain per cluster/,
+        );
     });
 });
 
@@ -319,12 +401,20 @@ describe("the SPIFFE ID template check", () => {
 
     test.each([
         ["a hard-coded namespace", "spiffe://{{ .TrustDomain }}/ns/istio-system/sa/{{ .PodSpec.ServiceAccountName }}"],
-        ["the pod name instead of the service account", "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodMeta.Name }}"],
+        [
+            "the pod name instead of the service account",
+            "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodMeta.Name }}",
+        ],
         ["no service account segment", "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}"],
-        ["a path before ns", "spiffe://{{ .TrustDomain }}/k8s/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"],
+        [
+            "a path before ns",
+            "spiffe://{{ .TrustDomain }}/k8s/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}",
+        ],
         ["a fixed trust domain", "spiffe://zta.lab/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"],
     ])("rejects %s", (_what, template) => {
-        expect(spiffeIdTemplateProblems(template).join("\n")).toMatch(/Istio requires "spiffe:\/\/\{\{ \.TrustDomain \}\}\/ns\/\{\{ \.PodMeta\.Namespace \}\}\/sa\//);
+        expect(spiffeIdTemplateProblems(template).join("\n")).toMatch(
+            /Istio requires "spiffe:\/\/\{\{ \.TrustDomain \}\}\/ns\/\{\{ \.PodMeta\.Namespace \}\}\/sa\//,
+        );
         expect(() => validateSpiffeIdTemplate(template)).toThrow(/renders as/);
     });
 });

@@ -58,7 +58,12 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
         /versions\.istio = "1\.26\.5" is outside the supported 1\.27\.0 to 1\.30\.x: .*workload-socket.*istio\/istio#56217.*nearest supported: "1\.27\.0"/,
         { istio: "1.29.0", kubernetes: "1.35" },
     ],
-    ["Istio newer than the newest minor tested", { istio: "1.31.0" }, /versions\.istio = "1\.31\.0" is outside the supported 1\.27\.0 to 1\.30\.x.*nearest supported: "1\.30\.3"/, { istio: "1.30.9" }],
+    [
+        "Istio newer than the newest minor tested",
+        { istio: "1.31.0" },
+        /versions\.istio = "1\.31\.0" is outside the supported 1\.27\.0 to 1\.30\.x.*nearest supported: "1\.30\.3"/,
+        { istio: "1.30.9" },
+    ],
     [
         "Istio 1.29 on Kubernetes 1.36 (it supports 1.31 to 1.35)",
         { istio: "1.29.2" },
@@ -77,16 +82,36 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
         /versions\.cilium = "1\.18\.12" supports Kubernetes 1\.30 to 1\.33.*nearest supported: cilium "1\.19\.6"/,
         { cilium: "1.20.0", kubernetes: "1.35" },
     ],
-    ["Cilium older than the values were checked against", { cilium: "1.16.9" }, /versions\.cilium = "1\.16\.9" is outside the supported 1\.17\.0 to 1\.20\.x.*nearest supported: "1\.17\.0"/, { cilium: "1.20.0" }],
-    ["Cilium newer than the newest release", { cilium: "1.21.0" }, /versions\.cilium = "1\.21\.0" is outside.*nearest supported: "1\.20\.0"/, { cilium: "1.20.0" }],
+    [
+        "Cilium older than the values were checked against",
+        { cilium: "1.16.9" },
+        /versions\.cilium = "1\.16\.9" is outside the supported 1\.17\.0 to 1\.20\.x.*nearest supported: "1\.17\.0"/,
+        { cilium: "1.20.0" },
+    ],
+    [
+        "Cilium newer than the newest release",
+        { cilium: "1.21.0" },
+        /versions\.cilium = "1\.21\.0" is outside.*nearest supported: "1\.20\.0"/,
+        { cilium: "1.20.0" },
+    ],
     [
         "MetalLB without the metallb.io/ annotations",
         { metallb: "0.14.8" },
         /versions\.metallb = "0\.14\.8" is outside the supported 0\.14\.9 to 0\.16\.x: .*metallb\.io\/.*nearest supported: "0\.14\.9"/,
         { metallb: "0.14.9" },
     ],
-    ["MetalLB newer than the newest minor", { metallb: "0.17.0" }, /versions\.metallb = "0\.17\.0" is outside.*nearest supported: "0\.16\.1"/, { metallb: "0.16.9" }],
-    ["SPIRE chart newer than the newest", { spire: "0.31.0" }, /versions\.spire = "0\.31\.0" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.30\.0"/, { spire: "0.30.1" }],
+    [
+        "MetalLB newer than the newest minor",
+        { metallb: "0.17.0" },
+        /versions\.metallb = "0\.17\.0" is outside.*nearest supported: "0\.16\.1"/,
+        { metallb: "0.16.9" },
+    ],
+    [
+        "SPIRE chart newer than the newest",
+        { spire: "0.31.0" },
+        /versions\.spire = "0\.31\.0" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.30\.0"/,
+        { spire: "0.30.1" },
+    ],
     [
         "the spire 0.30 chart with the CRDs of 0.24 (upstream: upgrade spire-crds first)",
         { spireCrds: "0.5.0" },
@@ -105,9 +130,24 @@ const RULES: [string, Partial<Versions>, RegExp, Partial<Versions>][] = [
         /versions\.spire = "0\.23\.9" is outside the supported 0\.24\.0 to 0\.30\.x.*nearest supported: "0\.24\.0"/,
         { spire: "0.24.0", spireCrds: "0.5.0" },
     ],
-    ["a Prometheus chart of another major", { prometheus: "30.0.0" }, /versions\.prometheus = "30\.0\.0" is outside the supported 29\.0\.0 to 29\.x.*nearest supported: "29\.27\.0"/, { prometheus: "29.0.0" }],
-    ["a Kiali chart of another major", { kiali: "1.89.0" }, /versions\.kiali = "1\.89\.0" is outside the supported 2\.0\.0 to 2\.x.*nearest supported: "2\.0\.0"/, { kiali: "2.0.0" }],
-    ["a Grafana chart of another major", { grafana: "13.0.0" }, /versions\.grafana = "13\.0\.0" is outside the supported 12\.0\.0 to 12\.x.*nearest supported: "12\.11\.1"/, { grafana: "12.0.0" }],
+    [
+        "a Prometheus chart of another major",
+        { prometheus: "30.0.0" },
+        /versions\.prometheus = "30\.0\.0" is outside the supported 29\.0\.0 to 29\.x.*nearest supported: "29\.27\.0"/,
+        { prometheus: "29.0.0" },
+    ],
+    [
+        "a Kiali chart of another major",
+        { kiali: "1.89.0" },
+        /versions\.kiali = "1\.89\.0" is outside the supported 2\.0\.0 to 2\.x.*nearest supported: "2\.0\.0"/,
+        { kiali: "2.0.0" },
+    ],
+    [
+        "a Grafana chart of another major",
+        { grafana: "13.0.0" },
+        /versions\.grafana = "13\.0\.0" is outside the supported 12\.0\.0 to 12\.x.*nearest supported: "12\.11\.1"/,
+        { grafana: "12.0.0" },
+    ],
 ];
 
 describe("each rule of the matrix", () => {
@@ -128,12 +168,16 @@ describe("refused at preview, before any resource", () => {
             error = err;
         }
         expect(error).toBeInstanceOf(ConfigError);
-        expect((error as ConfigError).problems.join("\n")).toMatch(/versions\.istio = "1\.24\.0" is outside.*istio\/istio#56217.*nearest supported: "1\.27\.0"/);
+        expect((error as ConfigError).problems.join("\n")).toMatch(
+            /versions\.istio = "1\.24\.0" is outside.*istio\/istio#56217.*nearest supported: "1\.27\.0"/,
+        );
     });
 
     test("the whole lab plan stops at the version with the same message", async () => {
         const dir = labDirWith((_stack, raw) => (raw.versions.cilium = "1.19.6"));
-        await expect(planOf(dir)).rejects.toThrow(/versions\.cilium = "1\.19\.6" supports Kubernetes 1\.32 to 1\.35.*nearest supported: cilium "1\.20\.0"/);
+        await expect(planOf(dir)).rejects.toThrow(
+            /versions\.cilium = "1\.19\.6" supports Kubernetes 1\.32 to 1\.35.*nearest supported: cilium "1\.20\.0"/,
+        );
     });
 });
 

@@ -48,7 +48,10 @@ describe("one set of versions in both stacks", () => {
     });
 
     test("equal versions pass", () => {
-        expect(peerVersionCheck(identity("comp3", NEW), identity("comp2", NEW), "comp2")).toEqual({ problems: [], warnings: [] });
+        expect(peerVersionCheck(identity("comp3", NEW), identity("comp2", NEW), "comp2")).toEqual({
+            problems: [],
+            warnings: [],
+        });
     });
 
     test("a stack behind its peer is refused, naming the key, both values and the fix", () => {
@@ -60,13 +63,23 @@ describe("one set of versions in both stacks", () => {
     });
 
     test("a stack ahead of its peer (an upgrade under way) passes with a warning naming the next run", () => {
-        const check = peerVersionCheck(identity("comp2", NEW), identity("comp3", { ...NEW, metallb: "0.14.9" }), "comp3");
+        const check = peerVersionCheck(
+            identity("comp2", NEW),
+            identity("comp3", { ...NEW, metallb: "0.14.9" }),
+            "comp3",
+        );
         expect(check.problems).toEqual([]);
-        expect(check.warnings.join()).toMatch(/upgrade under way: peer stack "comp3" still runs versions\.metallb "0\.14\.9" -> "0\.16\.1"; run `pulumi up` on "comp3" next/);
+        expect(check.warnings.join()).toMatch(
+            /upgrade under way: peer stack "comp3" still runs versions\.metallb "0\.14\.9" -> "0\.16\.1"; run `pulumi up` on "comp3" next/,
+        );
     });
 
     test("ahead in one version and behind in another is refused", () => {
-        const check = peerVersionCheck(identity("comp2", { ...NEW, metallb: "0.14.9" }), identity("comp3", { ...NEW, spire: "0.24.5", spireCrds: "0.5.0" }), "comp3");
+        const check = peerVersionCheck(
+            identity("comp2", { ...NEW, metallb: "0.14.9" }),
+            identity("comp3", { ...NEW, spire: "0.24.5", spireCrds: "0.5.0" }),
+            "comp3",
+        );
         expect(check.problems.join("\n")).toMatch(
             /versions\.metallb is "0\.14\.9" here but peer stack "comp3" runs "0\.16\.1"[\s\S]*also ahead of peer stack "comp3" in versions\.spireCrds "0\.5\.0" -> "0\.6\.0", versions\.spire "0\.24\.5" -> "0\.30\.0"/,
         );
@@ -105,7 +118,10 @@ describe("an upgrade from the old pins is an update, not a replace", () => {
         newLab = await planOf();
         const dir = labDirWith((_stack, raw) => (raw.versions = { ...OLD_PINS }));
         await jest.isolateModulesAsync(async () => {
-            jest.doMock("../stacks/support", () => ({ ...jest.requireActual("../stacks/support"), supportProblems: () => [] }));
+            jest.doMock("../stacks/support", () => ({
+                ...jest.requireActual("../stacks/support"),
+                supportProblems: () => [],
+            }));
             const isolated = await import("./helpers");
             oldLab = await isolated.planOf(dir, { shared: false });
         });
@@ -120,25 +136,30 @@ describe("an upgrade from the old pins is an update, not a replace", () => {
         expect(urns(newLab).length).toBeGreaterThan(50);
     });
 
-    test.each(["comp2", "comp3"])("%s: what changes is the chart versions of the upgraded releases and the host's Kubernetes packages", (stack) => {
-        const before = new Map(stackOf(oldLab, stack).resources.map((r) => [r.urn, r.inputs]));
-        const changed: string[] = [];
-        for (const r of stackOf(newLab, stack).resources) {
-            const old = before.get(r.urn) as Record<string, unknown>;
-            const keys = [...new Set([...Object.keys(old), ...Object.keys(r.inputs)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(r.inputs[k]));
-            if (keys.length > 0) changed.push(`${r.name}: ${keys.sort().join(",")}`);
-        }
-        expect(changed.sort()).toEqual(
-            [
-                `${stack}-cilium-release: version`,
-                `${stack}-metallb-release: version`,
-                `${stack}-spire-chart: version`,
-                `${stack}-spire-crds: version`,
-                // prepare.sh runs again with the new minor's apt repository and package prefix (a
-                // Command re-runs on new triggers; the script itself refuses to move a running
-                // cluster's minor: that is `kubeadm upgrade`, docs/upgrade.md, "In place").
-                `${stack}-hostprep-prepare: create,triggers`,
-            ].sort(),
-        );
-    });
+    test.each(["comp2", "comp3"])(
+        "%s: what changes is the chart versions of the upgraded releases and the host's Kubernetes packages",
+        (stack) => {
+            const before = new Map(stackOf(oldLab, stack).resources.map((r) => [r.urn, r.inputs]));
+            const changed: string[] = [];
+            for (const r of stackOf(newLab, stack).resources) {
+                const old = before.get(r.urn) as Record<string, unknown>;
+                const keys = [...new Set([...Object.keys(old), ...Object.keys(r.inputs)])].filter(
+                    (k) => JSON.stringify(old[k]) !== JSON.stringify(r.inputs[k]),
+                );
+                if (keys.length > 0) changed.push(`${r.name}: ${keys.sort().join(",")}`);
+            }
+            expect(changed.sort()).toEqual(
+                [
+                    `${stack}-cilium-release: version`,
+                    `${stack}-metallb-release: version`,
+                    `${stack}-spire-chart: version`,
+                    `${stack}-spire-crds: version`,
+                    // prepare.sh runs again with the new minor's apt repository and package prefix (a
+                    // Command re-runs on new triggers; the script itself refuses to move a running
+                    // cluster's minor: that is `kubeadm upgrade`, docs/upgrade.md, "In place").
+                    `${stack}-hostprep-prepare: create,triggers`,
+                ].sort(),
+            );
+        },
+    );
 });

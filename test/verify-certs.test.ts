@@ -50,15 +50,24 @@ describe("a workload certificate chains to the lab root", () => {
         expect(uriSans(forged)).toEqual([curlId]);
         expect(forged.verify(intermediate.publicKey)).toBe(false);
         const problems = chainProblems([forged, intermediate], root, curlId, now);
-        expect(problems).toEqual(['"O=SPIRE" names "O=zta-testbed fixture\nCN=Fixture cluster1 Intermediate CA" as its issuer, but its signature does not verify with that CA\'s key']);
+        expect(problems).toEqual([
+            '"O=SPIRE" names "O=zta-testbed fixture\nCN=Fixture cluster1 Intermediate CA" as its issuer, but its signature does not verify with that CA\'s key',
+        ]);
     });
 
     test("a chain without its intermediate does not reach the root", () => {
-        expect(chainProblems([cert("curl-leaf.pem")], root, curlId, now)).toEqual([expect.stringMatching(/not signed by the lab root/)]);
+        expect(chainProblems([cert("curl-leaf.pem")], root, curlId, now)).toEqual([
+            expect.stringMatching(/not signed by the lab root/),
+        ]);
     });
 
     test("an expired certificate is refused", () => {
-        const problems = chainProblems([cert("curl-leaf.pem"), intermediate], root, curlId, new Date("2040-01-01T00:00:00Z"));
+        const problems = chainProblems(
+            [cert("curl-leaf.pem"), intermediate],
+            root,
+            curlId,
+            new Date("2040-01-01T00:00:00Z"),
+        );
         expect(problems).toEqual([expect.stringMatching(/^"O=SPIRE" is not valid at 2040-01-01/)]);
     });
 
@@ -85,12 +94,16 @@ describe("the lab root is its key, not its name", () => {
 
     test("a chain that ends at a root with the lab root's subject and another key is refused, naming both fingerprints", () => {
         const problems = chainProblems([cert("curl-leaf.pem"), impostorIntermediate, impostor], root, curlId, now);
-        expect(problems).toEqual([`"${root.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${impostor.fingerprint256}, the lab root's ${root.fingerprint256})`]);
+        expect(problems).toEqual([
+            `"${root.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${impostor.fingerprint256}, the lab root's ${root.fingerprint256})`,
+        ]);
     });
 
     test("without the impostor in the chain, its intermediate names the lab root but the lab root's key did not sign it", () => {
         const problems = chainProblems([cert("curl-leaf.pem"), impostorIntermediate], root, curlId, now);
-        expect(problems).toEqual([`"${intermediate.subject}" names "${root.subject}" as its issuer, but its signature does not verify with the lab root's key`]);
+        expect(problems).toEqual([
+            `"${intermediate.subject}" names "${root.subject}" as its issuer, but its signature does not verify with the lab root's key`,
+        ]);
     });
 
     test("the same chain is good against the impostor as its root: only the key decides", () => {

@@ -5,10 +5,12 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { crossDomainProblems, CrossDomainEvidence } from "../verify/checks/cross-domain-identity";
 
-const fixture = (name: string) => new X509Certificate(readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8"));
+const fixture = (name: string) =>
+    new X509Certificate(readFileSync(path.join(__dirname, "fixtures", "verify", name), "utf8"));
 const leaf = fixture("curl-leaf.pem");
 const hashOf = (c: X509Certificate) => createHash("sha256").update(c.raw).digest("hex");
-const reply = (by: string, uri: string, hash = hashOf(leaf)) => JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${hash};Subject="";URI=${uri}`] } });
+const reply = (by: string, uri: string, hash = hashOf(leaf)) =>
+    JSON.stringify({ headers: { "X-Forwarded-Client-Cert": [`By=${by};Hash=${hash};Subject="";URI=${uri}`] } });
 const CURL = "spiffe://zta.lab/ns/sample/sa/curl";
 const PEER_HTTPBIN = "spiffe://cluster2.zta.lab/ns/sample/sa/httpbin";
 
@@ -27,34 +29,69 @@ describe("a caller's identity crosses into the peer's trust domain", () => {
     });
 
     test("no reply from the peer's trust domain is a failure naming the servers seen", () => {
-        const problems = crossDomainProblems({ ...good, replies: [reply("spiffe://zta.lab/ns/sample/sa/httpbin", CURL)] });
-        expect(problems).toEqual(["none of 1 calls was answered in the peer's trust domain cluster2.zta.lab (By= seen: spiffe://zta.lab/ns/sample/sa/httpbin)"]);
+        const problems = crossDomainProblems({
+            ...good,
+            replies: [reply("spiffe://zta.lab/ns/sample/sa/httpbin", CURL)],
+        });
+        expect(problems).toEqual([
+            "none of 1 calls was answered in the peer's trust domain cluster2.zta.lab (By= seen: spiffe://zta.lab/ns/sample/sa/httpbin)",
+        ]);
     });
 
     test("the caller rewritten into the peer's trust domain is refused", () => {
-        const problems = crossDomainProblems({ ...good, replies: [reply(PEER_HTTPBIN, "spiffe://cluster2.zta.lab/ns/sample/sa/curl")] });
-        expect(problems).toEqual([`the peer's httpbin (${PEER_HTTPBIN}) saw URI [spiffe://cluster2.zta.lab/ns/sample/sa/curl], expected the caller's ${CURL}`]);
+        const problems = crossDomainProblems({
+            ...good,
+            replies: [reply(PEER_HTTPBIN, "spiffe://cluster2.zta.lab/ns/sample/sa/curl")],
+        });
+        expect(problems).toEqual([
+            `the peer's httpbin (${PEER_HTTPBIN}) saw URI [spiffe://cluster2.zta.lab/ns/sample/sa/curl], expected the caller's ${CURL}`,
+        ]);
     });
 
     test("a certificate on the wire that is not the caller's is refused", () => {
         const problems = crossDomainProblems({ ...good, replies: [reply(PEER_HTTPBIN, CURL, "00".repeat(32))] });
-        expect(problems).toEqual([expect.stringMatching(/^the peer saw a client certificate with hash 0{64}, not the one the caller's proxy holds/)]);
+        expect(problems).toEqual([
+            expect.stringMatching(
+                /^the peer saw a client certificate with hash 0{64}, not the one the caller's proxy holds/,
+            ),
+        ]);
     });
 
     test("a caller certificate from another root is refused even with the right ID", () => {
         const other = fixture("other-root-leaf.pem");
-        const problems = crossDomainProblems({ ...good, callerChain: [other, fixture("other-root.pem")], replies: [reply(PEER_HTTPBIN, CURL, hashOf(other))] });
+        const problems = crossDomainProblems({
+            ...good,
+            callerChain: [other, fixture("other-root.pem")],
+            replies: [reply(PEER_HTTPBIN, CURL, hashOf(other))],
+        });
         expect(problems).toEqual([expect.stringMatching(/not signed by the lab root or by a CA in its chain/)]);
     });
 
     test("with two peers, a reply from either trust domain will do, and every domain that answered is checked", () => {
         const third = { root: fixture("other-root.pem"), trustDomain: "cluster3.zta.lab" };
         const thirdHttpbin = "spiffe://cluster3.zta.lab/ns/sample/sa/httpbin";
-        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply(thirdHttpbin, CURL)] })).toEqual([]);
-        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply(PEER_HTTPBIN, CURL), reply(thirdHttpbin, "spiffe://cluster3.zta.lab/ns/sample/sa/curl")] })).toEqual([
+        expect(
+            crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply(thirdHttpbin, CURL)] }),
+        ).toEqual([]);
+        expect(
+            crossDomainProblems({
+                ...good,
+                peers: [...good.peers, third],
+                replies: [
+                    reply(PEER_HTTPBIN, CURL),
+                    reply(thirdHttpbin, "spiffe://cluster3.zta.lab/ns/sample/sa/curl"),
+                ],
+            }),
+        ).toEqual([
             `the peer's httpbin (${thirdHttpbin}) saw URI [spiffe://cluster3.zta.lab/ns/sample/sa/curl], expected the caller's ${CURL}`,
         ]);
-        expect(crossDomainProblems({ ...good, peers: [...good.peers, third], replies: [reply("spiffe://zta.lab/ns/sample/sa/httpbin", CURL)] })).toEqual([
+        expect(
+            crossDomainProblems({
+                ...good,
+                peers: [...good.peers, third],
+                replies: [reply("spiffe://zta.lab/ns/sample/sa/httpbin", CURL)],
+            }),
+        ).toEqual([
             "none of 1 calls was answered in the peers' trust domains cluster2.zta.lab, cluster3.zta.lab (By= seen: spiffe://zta.lab/ns/sample/sa/httpbin)",
         ]);
     });
@@ -65,12 +102,23 @@ describe("a caller's identity crosses into the peer's trust domain", () => {
         const impostor = fixture("impostor-root.pem");
         expect(impostor.subject).toBe(good.ownRoot.subject);
         expect(crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: impostor }] })).toEqual([]);
-        const problems = crossDomainProblems({ ...good, callerChain: [leaf, fixture("impostor-intermediate.pem"), impostor] });
-        expect(problems).toEqual([expect.stringMatching(/^"O=zta-testbed fixture\nCN=Fixture Lab Root CA" has the lab root's subject but another key/)]);
+        const problems = crossDomainProblems({
+            ...good,
+            callerChain: [leaf, fixture("impostor-intermediate.pem"), impostor],
+        });
+        expect(problems).toEqual([
+            expect.stringMatching(
+                /^"O=zta-testbed fixture\nCN=Fixture Lab Root CA" has the lab root's subject but another key/,
+            ),
+        ]);
     });
 
     test("one root for both trust domains is refused", () => {
         const problems = crossDomainProblems({ ...good, peers: [{ ...good.peers[0], root: fixture("lab-root.pem") }] });
-        expect(problems).toEqual([expect.stringMatching(/^this stack and the peer export the same root "O=zta-testbed fixture, CN=Fixture Lab Root CA": the federated model needs a root per trust domain$/)]);
+        expect(problems).toEqual([
+            expect.stringMatching(
+                /^this stack and the peer export the same root "O=zta-testbed fixture, CN=Fixture Lab Root CA": the federated model needs a root per trust domain$/,
+            ),
+        ]);
     });
 });

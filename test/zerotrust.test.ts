@@ -51,7 +51,11 @@ function gatewayChartLabels(release: string): Record<string, string> {
 }
 
 /** One stack's zero-trust layer on a stand-in cluster (a kubeconfig provider) and mesh (a namespace as the control plane). */
-async function planFor(stack: string, edit: (raw: Record<string, any>) => void = () => {}, peerTrustDomains: string[] = []): Promise<StackPlan> {
+async function planFor(
+    stack: string,
+    edit: (raw: Record<string, any>) => void = () => {},
+    peerTrustDomains: string[] = [],
+): Promise<StackPlan> {
     const raw = JSON.parse(JSON.stringify(rawConfig(stack))) as Record<string, any>;
     edit(raw);
     const cfg = parseLabConfig(stack, raw, new Set(["sshPrivateKey"]));
@@ -61,16 +65,36 @@ async function planFor(stack: string, edit: (raw: Record<string, any>) => void =
         config: {},
         secretKeys: [],
         program: async () => {
-            const provider = new k8s.Provider(`${stack}-k8s`, { kubeconfig: pulumi.secret(standInFor(`${PROJECT}:kubeconfig`)) });
-            const control = new k8s.core.v1.Namespace(STAND_IN_CONTROL, { metadata: { name: ISTIO_NAMESPACE } }, { provider });
+            const provider = new k8s.Provider(`${stack}-k8s`, {
+                kubeconfig: pulumi.secret(standInFor(`${PROJECT}:kubeconfig`)),
+            });
+            const control = new k8s.core.v1.Namespace(
+                STAND_IN_CONTROL,
+                { metadata: { name: ISTIO_NAMESPACE } },
+                { provider },
+            );
             const mesh: ServiceMesh = {
                 control: [control],
                 ingressSelector: gatewayChartLabels(INGRESS_GATEWAY),
                 ingressTls: { credentialName: "ingress-tls", credential: control, plainHttp: "off" },
             };
             // Stand-in peers: the layers read only the trust domain each one's identity exports.
-            const peers = peerTrustDomains.map((trustDomain, i) => ({ stack: `peer${i}`, clusterName: `peer${i}`, identity: { trustDomain }, available: new Set() }) as unknown as PeerView);
-            const onMesh = { cfg, peers, used: new PeerUse(peers), access: { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") }, mesh };
+            const peers = peerTrustDomains.map(
+                (trustDomain, i) =>
+                    ({
+                        stack: `peer${i}`,
+                        clusterName: `peer${i}`,
+                        identity: { trustDomain },
+                        available: new Set(),
+                    }) as unknown as PeerView,
+            );
+            const onMesh = {
+                cfg,
+                peers,
+                used: new PeerUse(peers),
+                access: { provider, apiServer: pulumi.output("https://byo-cluster.invalid:6443") },
+                mesh,
+            };
             const samples = sampleWorkloads(onMesh);
             zeroTrust({ ...onMesh, samples });
             const { grafanaAdminPassword } = observability(onMesh);
@@ -122,9 +146,13 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
             };
         });
         // An external issuer without audiences (the opt-in jwt.allowAnyAudience): any audience.
-        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" }]);
+        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
+            { issuer: "https://idp.example:8443/realms/other", jwksUri: "https://idp.example:8443/realms/other/certs" },
+        ]);
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
-        expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-testbed"] }]);
+        expect(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
+            { issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-testbed"] },
+        ]);
     });
 
     test("jwt.audiences, when set, restricts the ingress to tokens issued for those audiences", async () => {
@@ -132,7 +160,9 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
             raw.jwt = { ...raw.jwt, audiences: ["zta-ingress"] };
         });
         const cfg = rawConfig("comp2").jwt as { issuer: string; jwksUri: string };
-        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([{ issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-ingress"] }]);
+        expect(spec(byName(plan, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).jwtRules).toEqual([
+            { issuer: cfg.issuer, jwksUri: cfg.jwksUri, audiences: ["zta-ingress"] },
+        ]);
     });
 
     test("only requests with a principal from the configured issuer pass the ingress", () => {
@@ -143,7 +173,9 @@ describe("mesh-wide mTLS and JWT at the ingress", () => {
         expect(principals).toEqual([`${issuer}/*`]);
         expect(principals.every((p: string) => p.startsWith(`${issuer}/`))).toBe(true);
         // No rule admits anything without a request principal.
-        expect(ap.rules.every((r: any) => r.from.every((f: any) => (f.source.requestPrincipals ?? []).length > 0))).toBe(true);
+        expect(
+            ap.rules.every((r: any) => r.from.every((f: any) => (f.source.requestPrincipals ?? []).length > 0)),
+        ).toBe(true);
         expect(issuerPrincipals("https://a/realms/x")).toBe("https://a/realms/x/*");
     });
 
@@ -167,9 +199,15 @@ describe("the sample namespace denies by default", () => {
         const callers = (name: string) => {
             const s = spec(byName(comp2, AUTHZ, name, SAMPLE_NAMESPACE));
             expect(s.action).toBe("ALLOW");
-            return { selector: s.selector, principals: s.rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.principals)) };
+            return {
+                selector: s.selector,
+                principals: s.rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.principals)),
+            };
         };
-        expect(callers("helloworld-callers")).toEqual({ selector: { matchLabels: { app: "helloworld" } }, principals: [`${td}/ns/sample/sa/sleep`] });
+        expect(callers("helloworld-callers")).toEqual({
+            selector: { matchLabels: { app: "helloworld" } },
+            principals: [`${td}/ns/sample/sa/sleep`],
+        });
         expect(callers("httpbin-callers")).toEqual({
             selector: { matchLabels: { app: "httpbin" } },
             principals: [`${td}/ns/sample/sa/curl`, `${td}/ns/${ISTIO_NAMESPACE}/sa/${INGRESS_GATEWAY}`],
@@ -189,24 +227,43 @@ describe("the sample namespace denies by default", () => {
             },
             ["cluster2.zta.lab", "cluster3.zta.lab"],
         );
-        const principals = (name: string) => spec(byName(plan, AUTHZ, name, SAMPLE_NAMESPACE)).rules.flatMap((r: any) => r.from.flatMap((f: any) => f.source.principals));
-        expect(principals("helloworld-callers")).toEqual(["cluster1.zta.lab/ns/sample/sa/sleep", "cluster2.zta.lab/ns/sample/sa/sleep", "cluster3.zta.lab/ns/sample/sa/sleep"]);
+        const principals = (name: string) =>
+            spec(byName(plan, AUTHZ, name, SAMPLE_NAMESPACE)).rules.flatMap((r: any) =>
+                r.from.flatMap((f: any) => f.source.principals),
+            );
+        expect(principals("helloworld-callers")).toEqual([
+            "cluster1.zta.lab/ns/sample/sa/sleep",
+            "cluster2.zta.lab/ns/sample/sa/sleep",
+            "cluster3.zta.lab/ns/sample/sa/sleep",
+        ]);
         expect(principals("httpbin-callers")).toEqual([
             "cluster1.zta.lab/ns/sample/sa/curl",
             "cluster2.zta.lab/ns/sample/sa/curl",
             "cluster3.zta.lab/ns/sample/sa/curl",
             "cluster1.zta.lab/ns/istio-system/sa/istio-ingressgateway",
         ]);
-        const rules = resourcesOfType(plan, "kubernetes:networking.istio.io/v1:DestinationRule").map((r) => [meta(r).namespace, spec(r).host, spec(r).trafficPolicy.tls]);
+        const rules = resourcesOfType(plan, "kubernetes:networking.istio.io/v1:DestinationRule").map((r) => [
+            meta(r).namespace,
+            spec(r).host,
+            spec(r).trafficPolicy.tls,
+        ]);
         expect(rules).toEqual(
             ["helloworld", "httpbin"].map((app) => [
                 SAMPLE_NAMESPACE,
                 `${app}.sample.svc.cluster.local`,
-                { mode: "ISTIO_MUTUAL", subjectAltNames: ["cluster1", "cluster2", "cluster3"].map((c) => `spiffe://${c}.zta.lab/ns/sample/sa/${app}`) },
+                {
+                    mode: "ISTIO_MUTUAL",
+                    subjectAltNames: ["cluster1", "cluster2", "cluster3"].map(
+                        (c) => `spiffe://${c}.zta.lab/ns/sample/sa/${app}`,
+                    ),
+                },
             ]),
         );
         // The Services' pods run as these accounts.
-        for (const app of ["helloworld-v1", "httpbin"]) expect(spec(byName(plan, DEPLOYMENT, app, SAMPLE_NAMESPACE)).template.spec.serviceAccountName).toBe(app.replace("-v1", ""));
+        for (const app of ["helloworld-v1", "httpbin"])
+            expect(spec(byName(plan, DEPLOYMENT, app, SAMPLE_NAMESPACE)).template.spec.serviceAccountName).toBe(
+                app.replace("-v1", ""),
+            );
     });
 
     test("the allowed callers are the service accounts the client pods run as", () => {
@@ -224,11 +281,14 @@ describe("sample workloads", () => {
         expect(meta(ns).labels).toEqual({ "istio-injection": "enabled" });
     });
 
-    test.each(["httpbin", "curl"])("%s gets its identity from SPIRE: the SPIRE label and Istio's spire template", (app) => {
-        const pod = spec(byName(comp2, DEPLOYMENT, app, SAMPLE_NAMESPACE)).template.metadata;
-        expect(pod.labels[SPIRE_MANAGED_LABEL]).toBe("true");
-        expect(pod.annotations).toEqual({ "inject.istio.io/templates": "sidecar,spire" });
-    });
+    test.each(["httpbin", "curl"])(
+        "%s gets its identity from SPIRE: the SPIRE label and Istio's spire template",
+        (app) => {
+            const pod = spec(byName(comp2, DEPLOYMENT, app, SAMPLE_NAMESPACE)).template.metadata;
+            expect(pod.labels[SPIRE_MANAGED_LABEL]).toBe("true");
+            expect(pod.annotations).toEqual({ "inject.istio.io/templates": "sidecar,spire" });
+        },
+    );
 
     test("sleep and helloworld keep Istio's own identities", () => {
         for (const name of ["sleep", "helloworld-v1"]) {
@@ -242,22 +302,40 @@ describe("sample workloads", () => {
         const versions = (plan: StackPlan) =>
             resourcesOfType(plan, DEPLOYMENT)
                 .filter((d) => meta(d).labels.app === "helloworld")
-                .map((d) => [meta(d).name, spec(d).template.metadata.labels.version, spec(d).template.spec.containers[0].image]);
+                .map((d) => [
+                    meta(d).name,
+                    spec(d).template.metadata.labels.version,
+                    spec(d).template.spec.containers[0].image,
+                ]);
         expect(versions(comp2)).toEqual([["helloworld-v1", "v1", UPSTREAM_IMAGES.helloworldV1]]);
         expect(versions(comp3)).toEqual([["helloworld-v2", "v2", UPSTREAM_IMAGES.helloworldV2]]);
-        const services = [comp2, comp3].map((p) => spec(byName(p, "kubernetes:core/v1:Service", "helloworld", SAMPLE_NAMESPACE)));
+        const services = [comp2, comp3].map((p) =>
+            spec(byName(p, "kubernetes:core/v1:Service", "helloworld", SAMPLE_NAMESPACE)),
+        );
         expect(services[0]).toEqual(services[1]);
         // The selector leaves the version out, so either cluster's Service reaches both versions.
-        expect(services[0]).toEqual({ selector: { app: "helloworld" }, ports: [{ name: "http", port: 5000, targetPort: 5000 }] });
+        expect(services[0]).toEqual({
+            selector: { app: "helloworld" },
+            ports: [{ name: "http", port: 5000, targetPort: 5000 }],
+        });
     });
 
     test("httpbin is published on the ingress gateway, whose policy requires the token", () => {
-        const gw = spec(byName(comp2, "kubernetes:networking.istio.io/v1:Gateway", "httpbin-gateway", SAMPLE_NAMESPACE));
-        expect(gw.selector).toEqual(spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).selector.matchLabels);
-        const vs = spec(byName(comp2, "kubernetes:networking.istio.io/v1:VirtualService", "httpbin-ingress", SAMPLE_NAMESPACE));
+        const gw = spec(
+            byName(comp2, "kubernetes:networking.istio.io/v1:Gateway", "httpbin-gateway", SAMPLE_NAMESPACE),
+        );
+        expect(gw.selector).toEqual(
+            spec(byName(comp2, REQUEST_AUTHN, "ingress-jwt", ISTIO_NAMESPACE)).selector.matchLabels,
+        );
+        const vs = spec(
+            byName(comp2, "kubernetes:networking.istio.io/v1:VirtualService", "httpbin-ingress", SAMPLE_NAMESPACE),
+        );
         expect(vs.gateways).toEqual(["httpbin-gateway"]);
         const svc = spec(byName(comp2, "kubernetes:core/v1:Service", "httpbin", SAMPLE_NAMESPACE));
-        expect(vs.http[0].route[0].destination).toEqual({ host: "httpbin.sample.svc.cluster.local", port: { number: svc.ports[0].port } });
+        expect(vs.http[0].route[0].destination).toEqual({
+            host: "httpbin.sample.svc.cluster.local",
+            port: { number: svc.ports[0].port },
+        });
         const pod = spec(byName(comp2, DEPLOYMENT, "httpbin", SAMPLE_NAMESPACE)).template.spec;
         expect(pod.containers[0].ports).toEqual([{ containerPort: svc.ports[0].targetPort }]);
     });
@@ -272,7 +350,9 @@ describe("sample workloads", () => {
 
     test("samples off: no sample namespace, workloads or namespace policies; the ingress and mesh policies stay", async () => {
         const plan = await planFor("comp2", (raw) => (raw.samples = { enabled: false }));
-        expect(plan.resources.filter((r) => r.type.startsWith("zta:samples:") || r.type.startsWith("kubernetes:apps/"))).toEqual([]);
+        expect(
+            plan.resources.filter((r) => r.type.startsWith("zta:samples:") || r.type.startsWith("kubernetes:apps/")),
+        ).toEqual([]);
         expect(resourcesOfType(plan, AUTHZ).map((r) => meta(r).name)).toEqual(["ingress-require-jwt"]);
         expect(resourcesOfType(plan, PEER_AUTHN)).toHaveLength(1);
     });
@@ -303,11 +383,26 @@ describe("observability add-ons", () => {
 
     test("pinned upstream charts in istio-system, at the configured versions", () => {
         const versions = rawConfig("comp2").versions as Record<string, string>;
-        const got = resourcesOfType(comp2, RELEASE).map((r) => [r.inputs.chart, r.inputs.repositoryOpts, r.inputs.version, r.inputs.namespace]);
+        const got = resourcesOfType(comp2, RELEASE).map((r) => [
+            r.inputs.chart,
+            r.inputs.repositoryOpts,
+            r.inputs.version,
+            r.inputs.namespace,
+        ]);
         expect(got).toEqual(
             expect.arrayContaining([
-                ["prometheus", { repo: "https://prometheus-community.github.io/helm-charts" }, versions.prometheus, ISTIO_NAMESPACE],
-                ["grafana", { repo: "https://grafana-community.github.io/helm-charts" }, versions.grafana, ISTIO_NAMESPACE],
+                [
+                    "prometheus",
+                    { repo: "https://prometheus-community.github.io/helm-charts" },
+                    versions.prometheus,
+                    ISTIO_NAMESPACE,
+                ],
+                [
+                    "grafana",
+                    { repo: "https://grafana-community.github.io/helm-charts" },
+                    versions.grafana,
+                    ISTIO_NAMESPACE,
+                ],
                 ["kiali-server", { repo: "https://kiali.org/helm-charts" }, versions.kiali, ISTIO_NAMESPACE],
             ]),
         );
@@ -318,7 +413,11 @@ describe("observability add-ons", () => {
         const prom = values(release(comp2, "prometheus"));
         const url = `http://${prom.server.fullnameOverride}.${ISTIO_NAMESPACE}:${prom.server.service.servicePort}`;
         expect(values(release(comp2, "kiali-server")).external_services.prometheus).toEqual({ url });
-        expect(values(release(comp2, "grafana")).datasources["datasources.yaml"].datasources[0]).toMatchObject({ type: "prometheus", url, isDefault: true });
+        expect(values(release(comp2, "grafana")).datasources["datasources.yaml"].datasources[0]).toMatchObject({
+            type: "prometheus",
+            url,
+            isDefault: true,
+        });
         expect(prom.server.persistentVolume).toEqual({ enabled: false });
         expect(prom.alertmanager).toEqual({ enabled: false });
     });
@@ -346,8 +445,15 @@ describe("observability add-ons", () => {
     });
 
     test("add-ons off: nothing is declared and there is no password output", async () => {
-        const plan = await planFor("comp2", (raw) => (raw.addons = { prometheus: false, kiali: false, grafana: false }));
-        expect(plan.resources.filter((r) => r.type.startsWith("zta:addons:") || r.type === RELEASE || r.type.startsWith("random:"))).toEqual([]);
+        const plan = await planFor(
+            "comp2",
+            (raw) => (raw.addons = { prometheus: false, kiali: false, grafana: false }),
+        );
+        expect(
+            plan.resources.filter(
+                (r) => r.type.startsWith("zta:addons:") || r.type === RELEASE || r.type.startsWith("random:"),
+            ),
+        ).toEqual([]);
         expect(resourcesOfType(plan, SECRET_TYPE)).toEqual([]);
         expect(plan.outputs.grafanaAdminPassword).toBeUndefined();
     });

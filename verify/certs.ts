@@ -30,7 +30,9 @@ interface DynamicSecret {
         tls_certificate?: { certificate_chain?: { inline_bytes?: string } };
         validation_context?: {
             trusted_ca?: { inline_bytes?: string };
-            custom_validator_config?: { typed_config?: { trust_domains?: { trust_bundle?: { inline_bytes?: string } }[] } };
+            custom_validator_config?: {
+                typed_config?: { trust_domains?: { trust_bundle?: { inline_bytes?: string } }[] };
+            };
         };
     };
 }
@@ -46,11 +48,18 @@ const decode = (b64: string | undefined) => (b64 ? Buffer.from(b64, "base64").to
  */
 export function proxySecretsFromConfigDump(json: string): ProxySecrets {
     const dump = JSON.parse(json) as { configs?: (DynamicSecret & { dynamic_active_secrets?: DynamicSecret[] })[] };
-    const secrets: DynamicSecret[] = (dump.configs ?? []).flatMap((c) => c.dynamic_active_secrets ?? (c.secret ? [c] : []));
+    const secrets: DynamicSecret[] = (dump.configs ?? []).flatMap(
+        (c) => c.dynamic_active_secrets ?? (c.secret ? [c] : []),
+    );
     const byName = (name: string) => secrets.find((s) => s.name === name)?.secret;
     const chain = parsePemBundle(decode(byName("default")?.tls_certificate?.certificate_chain?.inline_bytes));
     const validation = byName("ROOTCA")?.validation_context;
-    const bundles = [decode(validation?.trusted_ca?.inline_bytes), ...(validation?.custom_validator_config?.typed_config?.trust_domains ?? []).map((td) => decode(td.trust_bundle?.inline_bytes))];
+    const bundles = [
+        decode(validation?.trusted_ca?.inline_bytes),
+        ...(validation?.custom_validator_config?.typed_config?.trust_domains ?? []).map((td) =>
+            decode(td.trust_bundle?.inline_bytes),
+        ),
+    ];
     return { chain, roots: bundles.flatMap(parsePemBundle) };
 }
 
@@ -64,7 +73,12 @@ export function proxySecretsFromConfigDump(json: string): ProxySecrets {
  * peer's in a federated lab whose roots share a name) is told apart and named.
  * An empty list means it is good.
  */
-export function chainProblems(chain: X509Certificate[], root: X509Certificate, expectedId: string, now: Date): string[] {
+export function chainProblems(
+    chain: X509Certificate[],
+    root: X509Certificate,
+    expectedId: string,
+    now: Date,
+): string[] {
     const leaf = chain[0];
     if (leaf === undefined) return ["the proxy holds no workload certificate"];
     const problems: string[] = [];
@@ -76,13 +90,18 @@ export function chainProblems(chain: X509Certificate[], root: X509Certificate, e
     let current = leaf;
     const path: string[] = [];
     for (let depth = 0; depth <= chain.length; depth++) {
-        if (!validAt(current, now)) problems.push(`"${current.subject}" is not valid at ${now.toISOString()} (${current.validFrom} - ${current.validTo})`);
+        if (!validAt(current, now))
+            problems.push(
+                `"${current.subject}" is not valid at ${now.toISOString()} (${current.validFrom} - ${current.validTo})`,
+            );
         if (isRoot(current, root) || signedBy(current, root)) {
             path.push(`"${root.subject}"`);
             return problems;
         }
         if (current.subject === root.subject) {
-            problems.push(`"${current.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${current.fingerprint256}, the lab root's ${root.fingerprint256})`);
+            problems.push(
+                `"${current.subject}" has the lab root's subject but another key (SHA-256 fingerprint ${current.fingerprint256}, the lab root's ${root.fingerprint256})`,
+            );
             return problems;
         }
         const issuer = intermediates.find((c) => c !== current && c.ca && signedBy(current, c));

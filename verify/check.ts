@@ -98,10 +98,20 @@ export function failIf(problems: string[]): void {
 export const PROXY_CONTAINER = "istio-proxy";
 
 /** A Ready, Running pod of the selector (with that container): the one a check execs in. */
-export async function readyPod(cluster: Cluster, namespace: string, selector: string, container?: string): Promise<PodInfo> {
+export async function readyPod(
+    cluster: Cluster,
+    namespace: string,
+    selector: string,
+    container?: string,
+): Promise<PodInfo> {
     const pods = await cluster.listPods(namespace, selector);
-    const pod = pods.find((p) => p.ready && p.phase === "Running" && (container === undefined || p.containers.includes(container)));
-    if (pod === undefined) throw new CheckFailed([`no Ready pod with ${selector}${container ? ` and container ${container}` : ""} in ${namespace} (found ${pods.length})`]);
+    const pod = pods.find(
+        (p) => p.ready && p.phase === "Running" && (container === undefined || p.containers.includes(container)),
+    );
+    if (pod === undefined)
+        throw new CheckFailed([
+            `no Ready pod with ${selector}${container ? ` and container ${container}` : ""} in ${namespace} (found ${pods.length})`,
+        ]);
     return pod;
 }
 
@@ -109,7 +119,9 @@ export async function readyPod(cluster: Cluster, namespace: string, selector: st
 export async function run(cluster: Cluster, pod: PodInfo, container: string, command: string[]): Promise<string> {
     const res = await cluster.exec(pod.namespace, pod.name, container, command);
     if (res.code !== 0) {
-        throw new CheckFailed([`\`${command.join(" ")}\` in ${pod.namespace}/${pod.name} (${container}) exited ${res.code}: ${(res.stderr || res.stdout).trim().slice(0, 300)}`]);
+        throw new CheckFailed([
+            `\`${command.join(" ")}\` in ${pod.namespace}/${pod.name} (${container}) exited ${res.code}: ${(res.stderr || res.stdout).trim().slice(0, 300)}`,
+        ]);
     }
     return res.stdout;
 }

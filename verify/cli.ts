@@ -84,7 +84,10 @@ function checkIds(value: string | undefined, flag: string): string[] {
         .map((s) => s.trim())
         .filter((s) => s !== "");
     const unknown = ids.filter((id) => !CHECKS.some((c) => c.id === id));
-    if (unknown.length > 0) throw new UsageError(`${flag}: unknown check ${unknown.join(", ")} (checks: ${CHECKS.map((c) => c.id).join(", ")})`);
+    if (unknown.length > 0)
+        throw new UsageError(
+            `${flag}: unknown check ${unknown.join(", ")} (checks: ${CHECKS.map((c) => c.id).join(", ")})`,
+        );
     return ids;
 }
 
@@ -115,8 +118,10 @@ function parse(argv: string[], deps: VerifyDeps): Parsed | "help" {
     if (values.help) return "help";
     if (!values.stack) throw new UsageError("--stack is required (comp2 or comp3)");
     const requests = values.requests === undefined ? DEFAULTS.requests : Number(values.requests);
-    if (!Number.isInteger(requests) || requests < 2) throw new UsageError(`--requests must be an integer of at least 2, got "${values.requests}"`);
-    if (values.token !== undefined && values["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
+    if (!Number.isInteger(requests) || requests < 2)
+        throw new UsageError(`--requests must be an integer of at least 2, got "${values.requests}"`);
+    if (values.token !== undefined && values["token-file"] !== undefined)
+        throw new UsageError("give --token or --token-file, not both");
     let token = values.token?.trim();
     if (values["token-file"] !== undefined) {
         try {
@@ -163,7 +168,11 @@ export async function main(argv: string[], deps: VerifyDeps): Promise<number> {
     const { stack, json, options } = parsed;
     const cannotVerify = (endpoint: string, message: string) => {
         deps.progress(`verify: ${message}\n`);
-        if (json) deps.out(JSON.stringify({ stack, endpoint, ok: false, error: message, results: [] } satisfies Report, null, 2) + "\n");
+        if (json)
+            deps.out(
+                JSON.stringify({ stack, endpoint, ok: false, error: message, results: [] } satisfies Report, null, 2) +
+                    "\n",
+            );
         return EXIT.cannotVerify;
     };
 
@@ -185,12 +194,22 @@ export async function main(argv: string[], deps: VerifyDeps): Promise<number> {
     try {
         await cluster.probe();
     } catch (err) {
-        return cannotVerify(cluster.endpoint, `cannot reach the Kubernetes API of stack "${stack}" at ${cluster.endpoint}: ${(err as Error).message}`);
+        return cannotVerify(
+            cluster.endpoint,
+            `cannot reach the Kubernetes API of stack "${stack}" at ${cluster.endpoint}: ${(err as Error).message}`,
+        );
     }
 
     const results: CheckResult[] = await runChecks(
         CHECKS,
-        { cluster, http: deps.http, fetchToken: deps.fetchToken, target: access.target, options, accessReview: (kubeconfig) => deps.accessReview(kubeconfig, options.timeoutMs) },
+        {
+            cluster,
+            http: deps.http,
+            fetchToken: deps.fetchToken,
+            target: access.target,
+            options,
+            accessReview: (kubeconfig) => deps.accessReview(kubeconfig, options.timeoutMs),
+        },
         parsed.skip,
         {
             started: (check, i, total) => deps.progress(`[${i + 1}/${total}] ${check.id}: ${check.title} ...\n`),
@@ -203,7 +222,11 @@ export async function main(argv: string[], deps: VerifyDeps): Promise<number> {
     if (json) deps.out(JSON.stringify(report, null, 2) + "\n");
     else {
         const failed = results.filter((r) => r.status === "fail").map((r) => r.id);
-        deps.out(failed.length === 0 ? `verify: stack "${stack}": all checks passed\n` : `verify: stack "${stack}": FAILED ${failed.join(", ")}\n`);
+        deps.out(
+            failed.length === 0
+                ? `verify: stack "${stack}": all checks passed\n`
+                : `verify: stack "${stack}": FAILED ${failed.join(", ")}\n`,
+        );
     }
     return report.ok ? EXIT.ok : EXIT.failed;
 }

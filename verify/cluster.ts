@@ -90,7 +90,10 @@ export function podInfo(p: k8s.V1Pod): PodInfo {
         ready: (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
         serviceAccount: p.spec?.serviceAccountName ?? "default",
         labels: p.metadata?.labels ?? {},
-        containers: [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always")].map((c) => c.name),
+        containers: [
+            ...(p.spec?.containers ?? []),
+            ...(p.spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always"),
+        ].map((c) => c.name),
         notReadyContainers: notReady,
     };
 }
@@ -116,7 +119,9 @@ export class KubeCluster implements Cluster {
         try {
             kc.loadFromString(kubeconfig);
         } catch (err) {
-            throw new Error(`it does not parse as a kubeconfig: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+            throw new Error(`it does not parse as a kubeconfig: ${(err as Error).message.split("\n")[0]}`, {
+                cause: err,
+            });
         }
         const server = kc.getCurrentCluster()?.server;
         if (!server) throw new Error("its current-context names no cluster with a server URL");
@@ -136,7 +141,9 @@ export class KubeCluster implements Cluster {
     }
 
     async listPods(namespace: string, labelSelector?: string): Promise<PodInfo[]> {
-        const res = await this.core.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, labelSelector).catch((err) => Promise.reject(asError(err, `list pods in ${namespace}`)));
+        const res = await this.core
+            .listNamespacedPod(namespace, undefined, undefined, undefined, undefined, labelSelector)
+            .catch((err) => Promise.reject(asError(err, `list pods in ${namespace}`)));
         return res.body.items.map(podInfo);
     }
 
@@ -148,7 +155,9 @@ export class KubeCluster implements Cluster {
                 namespace,
                 type: body.spec?.type ?? "ClusterIP",
                 selector: body.spec?.selector ?? {},
-                loadBalancerIps: (body.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? "").filter((a) => a !== ""),
+                loadBalancerIps: (body.status?.loadBalancer?.ingress ?? [])
+                    .map((i) => i.ip ?? i.hostname ?? "")
+                    .filter((a) => a !== ""),
             };
         } catch (err) {
             if (statusOf(err) === 404) return undefined;
@@ -169,7 +178,9 @@ export class KubeCluster implements Cluster {
     async secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
         try {
             const { body } = await this.core.readNamespacedSecret(name, namespace);
-            return Object.fromEntries(Object.entries(body.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+            return Object.fromEntries(
+                Object.entries(body.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+            );
         } catch (err) {
             if (statusOf(err) === 404) return undefined;
             throw asError(err, `read secret ${namespace}/${name}`);
@@ -179,17 +190,32 @@ export class KubeCluster implements Cluster {
     async exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult> {
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        const sink = (into: Buffer[]) => new Writable({ write: (chunk, _enc, done) => (into.push(Buffer.from(chunk)), done()) });
+        const sink = (into: Buffer[]) =>
+            new Writable({ write: (chunk, _enc, done) => (into.push(Buffer.from(chunk)), done()) });
         let status: k8s.V1Status | undefined;
         let socket: { close(): void } | undefined;
         const what = `exec ${command.join(" ")} in ${namespace}/${pod} (${container})`;
         const run = (async () => {
-            const ws = await this.execApi.exec(namespace, pod, container, command, sink(out), sink(err), null, false, (s) => (status = s));
+            const ws = await this.execApi.exec(
+                namespace,
+                pod,
+                container,
+                command,
+                sink(out),
+                sink(err),
+                null,
+                false,
+                (s) => (status = s),
+            );
             socket = ws;
             await new Promise<void>((resolve) => ws.on("close", () => resolve()));
         })();
         await withTimeout(run, this.timeoutMs, () => socket?.close()).catch((e) => Promise.reject(asError(e, what)));
-        return { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code: exitCodeOf(status) };
+        return {
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(err).toString("utf8"),
+            code: exitCodeOf(status),
+        };
     }
 }
 
@@ -224,7 +250,16 @@ export function selfAccessReview(kubeconfig: string, timeoutMs: number): ScopedR
             .createSelfSubjectAccessReview({
                 apiVersion: "authorization.k8s.io/v1",
                 kind: "SelfSubjectAccessReview",
-                spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name: p.name } },
+                spec: {
+                    resourceAttributes: {
+                        verb: p.verb,
+                        group: p.group,
+                        resource: p.resource,
+                        subresource: p.subresource,
+                        namespace: p.namespace,
+                        name: p.name,
+                    },
+                },
             })
             .catch((err) => Promise.reject(asError(err, `SelfSubjectAccessReview at ${server}`)));
         return res.body.status?.allowed === true;

@@ -43,18 +43,35 @@ export function tokenFromResponse(status: number, body: string): string {
     } catch {
         throw new Error(`the token endpoint answered HTTP ${status} with no JSON: ${body.slice(0, 120)}`);
     }
-    if (status === 200 && typeof parsed.access_token === "string" && parsed.access_token !== "") return parsed.access_token;
-    const why = typeof parsed.error === "string" ? `${parsed.error}${typeof parsed.error_description === "string" ? `: ${parsed.error_description}` : ""}` : "no access_token";
+    if (status === 200 && typeof parsed.access_token === "string" && parsed.access_token !== "")
+        return parsed.access_token;
+    const why =
+        typeof parsed.error === "string"
+            ? `${parsed.error}${typeof parsed.error_description === "string" ? `: ${parsed.error_description}` : ""}`
+            : "no access_token";
     throw new Error(`the token endpoint answered HTTP ${status} (${why})`);
 }
 
 /** The real TokenFetch: POST grant_type=client_credentials with the client's id and secret (RFC 6749 §4.4, client_secret_post). */
 export const clientCredentialsToken: TokenFetch = (client, ca, timeoutMs) =>
     new Promise((resolve, reject) => {
-        const form = new URLSearchParams({ grant_type: "client_credentials", client_id: client.clientId, client_secret: client.clientSecret }).toString();
+        const form = new URLSearchParams({
+            grant_type: "client_credentials",
+            client_id: client.clientId,
+            client_secret: client.clientSecret,
+        }).toString();
         const req = https.request(
             client.tokenUrl,
-            { method: "POST", ca, rejectUnauthorized: true, timeout: timeoutMs, headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(form) } },
+            {
+                method: "POST",
+                ca,
+                rejectUnauthorized: true,
+                timeout: timeoutMs,
+                headers: {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Content-Length": Buffer.byteLength(form),
+                },
+            },
             (res) => {
                 let body = "";
                 res.setEncoding("utf8");
@@ -69,7 +86,9 @@ export const clientCredentialsToken: TokenFetch = (client, ca, timeoutMs) =>
             },
         );
         req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
-        req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(tlsProblem(err).replace("the gateway's", "the issuer's"))));
+        req.on("error", (err: NodeJS.ErrnoException) =>
+            reject(new Error(tlsProblem(err).replace("the gateway's", "the issuer's"))),
+        );
         req.end(form);
     });
 
@@ -88,7 +107,9 @@ const CERT_ERRORS: Record<string, string> = {
 /** A request error as a reason: certificate problems say what is wrong with the gateway's certificate. */
 export function tlsProblem(err: NodeJS.ErrnoException): string {
     const why = err.code ? CERT_ERRORS[err.code] : undefined;
-    return why ? `the gateway's certificate does not validate against the lab root (rootCaCert): ${why} (${err.code}: ${err.message})` : err.message;
+    return why
+        ? `the gateway's certificate does not validate against the lab root (rootCaCert): ${why} (${err.code}: ${err.message})`
+        : err.message;
 }
 
 export type TokenCase = "valid" | "missing" | "bad" | "other-audience";
@@ -111,7 +132,9 @@ export const EXPECTED_STATUS: Readonly<Record<TokenCase, readonly number[]>> = {
 /** The outcome of one case: undefined when the status is the expected one, else the problem. */
 export function jwtOutcome(tokenCase: TokenCase, status: number): string | undefined {
     const expected = EXPECTED_STATUS[tokenCase];
-    return expected.includes(status) ? undefined : `${tokenCase} token: HTTP ${status}, expected ${expected.join(" or ")}`;
+    return expected.includes(status)
+        ? undefined
+        : `${tokenCase} token: HTTP ${status}, expected ${expected.join(" or ")}`;
 }
 
 /**
@@ -120,7 +143,8 @@ export function jwtOutcome(tokenCase: TokenCase, status: number): string | undef
  */
 export function corruptSignature(token: string): string {
     const parts = token.trim().split(".");
-    if (parts.length !== 3 || parts[2] === "") throw new Error("the token is not a signed JWT (header.payload.signature)");
+    if (parts.length !== 3 || parts[2] === "")
+        throw new Error("the token is not a signed JWT (header.payload.signature)");
     const sig = parts[2];
     const swapped = sig[0] === "A" ? "B" : "A";
     return `${parts[0]}.${parts[1]}.${swapped}${sig.slice(1)}`;

@@ -23,11 +23,23 @@ export interface MeshCall {
 }
 
 export const MESH_CALLS = {
-    crossCluster: { check: "cross-cluster-traffic", from: sleep.name, to: { service: helloworld.name, port: helloworld.port, path: "/hello" } },
+    crossCluster: {
+        check: "cross-cluster-traffic",
+        from: sleep.name,
+        to: { service: helloworld.name, port: helloworld.port, path: "/hello" },
+    },
     // curl, not sleep: the sample namespace is default-deny and httpbin admits only curl and the ingress gateway.
-    clientIdentity: { check: "mtls-client-identity", from: curl.name, to: { service: httpbin.name, port: httpbin.port, path: "/headers" } },
+    clientIdentity: {
+        check: "mtls-client-identity",
+        from: curl.name,
+        to: { service: httpbin.name, port: httpbin.port, path: "/headers" },
+    },
     // Federated model only: the same call, answered by the peer cluster's httpbin.
-    crossDomain: { check: "cross-domain-identity", from: curl.name, to: { service: httpbin.name, port: httpbin.port, path: "/headers" } },
+    crossDomain: {
+        check: "cross-domain-identity",
+        from: curl.name,
+        to: { service: httpbin.name, port: httpbin.port, path: "/headers" },
+    },
 } as const satisfies Record<string, MeshCall>;
 
 /**

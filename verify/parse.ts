@@ -110,7 +110,12 @@ export interface NetworkGateway {
 
 export function parseNetworkz(json: string): NetworkGateway[] {
     const list = (JSON.parse(json) ?? []) as { Network?: string; Cluster?: string; Addr?: string; Port?: number }[];
-    return list.map((g) => ({ network: g.Network ?? "", cluster: g.Cluster ?? "", address: g.Addr ?? "", port: g.Port ?? 0 }));
+    return list.map((g) => ({
+        network: g.Network ?? "",
+        cluster: g.Cluster ?? "",
+        address: g.Addr ?? "",
+        port: g.Port ?? 0,
+    }));
 }
 
 /** The SPIFFE IDs of SPIRE's registration entries (`spire-server entry show -output json`). */

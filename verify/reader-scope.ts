@@ -49,7 +49,9 @@ const CA_SECRETS = [
 ];
 
 /** Every read a peer's istiod needs: each must be allowed. */
-export const MUST_ALLOW: readonly AccessProbe[] = ISTIOD_READS.flatMap((target) => READ.map((verb) => ({ verb, ...target })));
+export const MUST_ALLOW: readonly AccessProbe[] = ISTIOD_READS.flatMap((target) =>
+    READ.map((verb) => ({ verb, ...target })),
+);
 
 /** What the token must not do, in groups: read a CA key or any Secret, read other ConfigMaps, write anything, mint tokens or escalate. */
 const DENY_GROUPS: readonly (readonly AccessProbe[])[] = [
@@ -62,7 +64,9 @@ const DENY_GROUPS: readonly (readonly AccessProbe[])[] = [
         { verb: "watch", group: "", resource: "secrets" },
         { verb: "list", group: "", resource: "configmaps", namespace: ISTIO_NAMESPACE },
     ],
-    [...ISTIOD_READS, { group: "", resource: "secrets", namespace: ISTIO_NAMESPACE }].flatMap((target) => WRITE.map((verb) => ({ verb, ...target }))),
+    [...ISTIOD_READS, { group: "", resource: "secrets", namespace: ISTIO_NAMESPACE }].flatMap((target) =>
+        WRITE.map((verb) => ({ verb, ...target })),
+    ),
     [
         { verb: "create", group: "", resource: "serviceaccounts", subresource: "token", namespace: ISTIO_NAMESPACE },
         { verb: "create", group: "", resource: "pods", subresource: "exec", namespace: ISTIO_NAMESPACE },
@@ -78,7 +82,12 @@ export const MUST_DENY: readonly AccessProbe[] = DENY_GROUPS.flat();
 /** `list secrets spire-server`, `get secrets istio-system/cacerts`, `watch pods`, `create pods/exec istio-system`. */
 export function describeProbe(p: AccessProbe): string {
     const resource = `${p.resource}${p.group ? `.${p.group}` : ""}${p.subresource ? `/${p.subresource}` : ""}`;
-    const where = p.namespace === undefined ? (p.name === undefined ? "" : ` ${p.name}`) : ` ${p.namespace}${p.name === undefined ? "" : `/${p.name}`}`;
+    const where =
+        p.namespace === undefined
+            ? p.name === undefined
+                ? ""
+                : ` ${p.name}`
+            : ` ${p.namespace}${p.name === undefined ? "" : `/${p.name}`}`;
     return `${p.verb} ${resource}${where}`;
 }
 

@@ -19,12 +19,23 @@ export interface Progress {
     finished(result: CheckResult): void;
 }
 
-export async function runChecks(checks: readonly Check[], ctx: CheckContext, skip: ReadonlySet<string>, progress: Progress): Promise<CheckResult[]> {
+export async function runChecks(
+    checks: readonly Check[],
+    ctx: CheckContext,
+    skip: ReadonlySet<string>,
+    progress: Progress,
+): Promise<CheckResult[]> {
     const results: CheckResult[] = [];
     for (const [i, check] of checks.entries()) {
         let result: CheckResult;
         if (skip.has(check.id)) {
-            result = { id: check.id, title: check.title, status: "skip", detail: "skipped (--skip/--only)", seconds: 0 };
+            result = {
+                id: check.id,
+                title: check.title,
+                status: "skip",
+                detail: "skipped (--skip/--only)",
+                seconds: 0,
+            };
         } else {
             progress.started(check, i, checks.length);
             const start = Date.now();
@@ -36,7 +47,13 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext, ski
                 // A check that does not apply here (e.g. cross-domain in the shared model) says why.
                 const status = err instanceof CheckSkipped ? "skip" : "fail";
                 const message = err instanceof Error ? err.message : String(err);
-                result = { id: check.id, title: check.title, status, detail: status === "skip" ? `skipped: ${message}` : message, seconds: seconds() };
+                result = {
+                    id: check.id,
+                    title: check.title,
+                    status,
+                    detail: status === "skip" ? `skipped: ${message}` : message,
+                    seconds: seconds(),
+                };
             }
         }
         results.push(result);

@@ -17,7 +17,10 @@ export interface StackAccess {
 }
 
 /** The stack's config as the CLI prints it (objects as JSON text), read as the program reads it (stacks/config/load.ts). */
-async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig; secrets: Partial<Record<SecretKey, string>> }> {
+async function labConfigOf(
+    stack: Stack,
+    name: string,
+): Promise<{ cfg: LabConfig; secrets: Partial<Record<SecretKey, string>> }> {
     const all = await stack.getAllConfig().catch((err: Error) => {
         throw new Error(pulumiErrorMessage(err, name));
     });
@@ -30,8 +33,12 @@ async function labConfigOf(stack: Stack, name: string): Promise<{ cfg: LabConfig
  * One line for an Automation API failure instead of its raw text (exit code,
  * stdout and stderr of the Pulumi CLI run): what went wrong and what to do.
  */
-export function pulumiErrorMessage(err: Error & { commandResult?: { stderr?: string; code?: number } }, stackName: string): string {
-    if (/spawn pulumi ENOENT/.test(err.message)) return "the Pulumi CLI is not on PATH; the Automation API runs it (https://www.pulumi.com/docs/install/)";
+export function pulumiErrorMessage(
+    err: Error & { commandResult?: { stderr?: string; code?: number } },
+    stackName: string,
+): string {
+    if (/spawn pulumi ENOENT/.test(err.message))
+        return "the Pulumi CLI is not on PATH; the Automation API runs it (https://www.pulumi.com/docs/install/)";
     const stderr = err.commandResult?.stderr ?? "";
     if (err.name === "StackNotFoundError" || /no stack named.*found/.test(stderr)) {
         return `no stack named "${stackName}" in the Pulumi backend you are logged in to: \`pulumi stack ls\` lists its stacks (\`pulumi whoami -v\` shows the backend)`;
@@ -60,7 +67,9 @@ function issuerClient(outputs: OutputMap): IssuerClient | undefined {
 function otherAudienceClient(outputs: OutputMap): IssuerClient | undefined {
     const issuer = output<{ tokenUrl: string; otherClientId?: string }>(outputs, "issuer");
     const clientSecret = output<string>(outputs, "issuerOtherClientSecret");
-    return issuer?.otherClientId && clientSecret ? { tokenUrl: issuer.tokenUrl, clientId: issuer.otherClientId, clientSecret } : undefined;
+    return issuer?.otherClientId && clientSecret
+        ? { tokenUrl: issuer.tokenUrl, clientId: issuer.otherClientId, clientSecret }
+        : undefined;
 }
 
 /**
@@ -69,10 +78,17 @@ function otherAudienceClient(outputs: OutputMap): IssuerClient | undefined {
  * stack's `labServicesCaCert`, or its `rootCaCert` when it was deployed before the
  * lab-services CA (the lab root signed the issuer's certificate then).
  */
-export function issuerTrust(outputs: OutputMap, peerOutputs: readonly OutputMap[]): { issuer?: IssuerClient; otherAudienceIssuer?: IssuerClient; issuerCaCert?: string } {
+export function issuerTrust(
+    outputs: OutputMap,
+    peerOutputs: readonly OutputMap[],
+): { issuer?: IssuerClient; otherAudienceIssuer?: IssuerClient; issuerCaCert?: string } {
     const from = issuerClient(outputs) ? outputs : peerOutputs.find((o) => issuerClient(o) !== undefined);
     if (!from) return {};
-    return { issuer: issuerClient(from), otherAudienceIssuer: otherAudienceClient(from), issuerCaCert: output<string>(from, "labServicesCaCert") ?? output<string>(from, "rootCaCert") };
+    return {
+        issuer: issuerClient(from),
+        otherAudienceIssuer: otherAudienceClient(from),
+        issuerCaCert: output<string>(from, "labServicesCaCert") ?? output<string>(from, "rootCaCert"),
+    };
 }
 
 /** Selects `stackName` in the project at `workDir` and reads its outputs, its config and its peers' outputs. */
@@ -90,7 +106,9 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
     const identity = output<ClusterIdentity>(outputs, "identity");
     const missing = [kubeconfig ? "" : "kubeconfig", rootCaCert ? "" : "rootCaCert"].filter((k) => k !== "");
     if (kubeconfig === undefined || rootCaCert === undefined) {
-        throw new Error(`stack "${stackName}" has no output ${missing.join(", ")}: run \`pulumi up --stack ${stackName}\` first`);
+        throw new Error(
+            `stack "${stackName}" has no output ${missing.join(", ")}: run \`pulumi up --stack ${stackName}\` first`,
+        );
     }
 
     // A peer that is not deployed (yet) only leaves its outputs unknown; the checks that need them say so.

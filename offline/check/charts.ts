@@ -20,7 +20,8 @@ export interface PlannedRelease {
 }
 
 export function plannedReleases(planDir: string): PlannedRelease[] {
-    if (!fs.existsSync(planDir)) throw new Error(`no plan at ${planDir}: run \`npm run plan -- --out ${planDir}\` first`);
+    if (!fs.existsSync(planDir))
+        throw new Error(`no plan at ${planDir}: run \`npm run plan -- --out ${planDir}\` first`);
     const releases: PlannedRelease[] = [];
     for (const stack of fs.readdirSync(planDir).sort()) {
         const dir = path.join(planDir, stack, "helm");
@@ -92,6 +93,14 @@ export function chartCrdDocuments(files: Map<string, string>): { file: string; c
 }
 
 /** Each values.schema.json of a chart and its sub-charts, by chart name ("spire-server"). */
-export function chartValuesSchemas(files: Map<string, string>): { chart: string; file: string; schema: Record<string, unknown> }[] {
-    return [...files].filter(([file]) => path.basename(file) === "values.schema.json").map(([file, text]) => ({ chart: path.basename(path.dirname(file)), file, schema: JSON.parse(text) as Record<string, unknown> }));
+export function chartValuesSchemas(
+    files: Map<string, string>,
+): { chart: string; file: string; schema: Record<string, unknown> }[] {
+    return [...files]
+        .filter(([file]) => path.basename(file) === "values.schema.json")
+        .map(([file, text]) => ({
+            chart: path.basename(path.dirname(file)),
+            file,
+            schema: JSON.parse(text) as Record<string, unknown>,
+        }));
 }

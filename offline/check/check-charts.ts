@@ -16,8 +16,23 @@ import { readFlags, UsageError } from "../cli";
 import { chartArchive, PlannedRelease, plannedReleases } from "./charts";
 
 /** The `helm template` arguments that render one release the way the program installs it. */
-export function templateArgs(release: PlannedRelease, archive: string, valuesFile: string, kubeVersion: string): string[] {
-    return ["template", release.name, archive, "--namespace", release.namespace, "--values", valuesFile, "--kube-version", semver(kubeVersion)];
+export function templateArgs(
+    release: PlannedRelease,
+    archive: string,
+    valuesFile: string,
+    kubeVersion: string,
+): string[] {
+    return [
+        "template",
+        release.name,
+        archive,
+        "--namespace",
+        release.namespace,
+        "--values",
+        valuesFile,
+        "--kube-version",
+        semver(kubeVersion),
+    ];
 }
 
 /** Helm wants a full version: "1.36" -> "1.36.0". */
@@ -42,20 +57,35 @@ export interface RenderResult {
     readonly objects: Record<string, any>[];
 }
 
-export function renderRelease(helm: string, chartsDir: string, release: PlannedRelease, kubeVersion: string): RenderResult {
+export function renderRelease(
+    helm: string,
+    chartsDir: string,
+    release: PlannedRelease,
+    kubeVersion: string,
+): RenderResult {
     const archive = chartArchive(chartsDir, release.chart, release.version);
     const kinds = new Map<string, number>();
     const objects: Record<string, any>[] = [];
-    if (!fs.existsSync(archive)) return { release, kinds, objects, error: `${archive} does not exist: the plan pins ${release.chart} ${release.version}` };
+    if (!fs.existsSync(archive))
+        return {
+            release,
+            kinds,
+            objects,
+            error: `${archive} does not exist: the plan pins ${release.chart} ${release.version}`,
+        };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-render-"));
     try {
         const valuesFile = path.join(dir, "values.json");
         fs.writeFileSync(valuesFile, JSON.stringify(release.values));
-        const run = spawnSync(helm, templateArgs(release, archive, valuesFile, kubeVersion), { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+        const run = spawnSync(helm, templateArgs(release, archive, valuesFile, kubeVersion), {
+            encoding: "utf8",
+            maxBuffer: 256 * 1024 * 1024,
+        });
         if (run.error) return { release, kinds, objects, error: `could not run ${helm}: ${run.error.message}` };
         if (run.status !== 0) return { release, kinds, objects, error: run.stderr.trim() };
         for (const doc of YAML.parseAllDocuments(run.stdout)) {
-            if (doc.errors.length > 0) return { release, kinds, objects, error: `rendered YAML does not parse: ${doc.errors[0].message}` };
+            if (doc.errors.length > 0)
+                return { release, kinds, objects, error: `rendered YAML does not parse: ${doc.errors[0].message}` };
             const obj = doc.toJS() as Record<string, any> | null;
             if (!obj?.kind) continue;
             kinds.set(obj.kind, (kinds.get(obj.kind) ?? 0) + 1);
@@ -78,15 +108,27 @@ export function immutableFields(objects: readonly Record<string, any>[]): Record
     return Object.fromEntries(
         kept.map((o) => [
             `${o.kind} ${o.metadata?.namespace ?? ""}/${o.metadata?.name}`,
-            { selector: o.spec?.selector, serviceName: o.spec?.serviceName, volumeClaimTemplates: o.spec?.volumeClaimTemplates, clusterIP: o.spec?.clusterIP },
+            {
+                selector: o.spec?.selector,
+                serviceName: o.spec?.serviceName,
+                volumeClaimTemplates: o.spec?.volumeClaimTemplates,
+                clusterIP: o.spec?.clusterIP,
+            },
         ]),
     );
 }
 
-const USAGE = "usage: npm run check:charts -- --charts DIR [--plan DIR] [--helm PATH] [--kube-version V]   (run `npm run plan` first)";
+const USAGE =
+    "usage: npm run check:charts -- --charts DIR [--plan DIR] [--helm PATH] [--kube-version V]   (run `npm run plan` first)";
 
 function main(argv: string[]): number {
-    const flags = readFlags(argv, { charts: { type: "string" }, plan: { type: "string" }, helm: { type: "string" }, "kube-version": { type: "string" }, help: { type: "boolean", short: "h" } });
+    const flags = readFlags(argv, {
+        charts: { type: "string" },
+        plan: { type: "string" },
+        helm: { type: "string" },
+        "kube-version": { type: "string" },
+        help: { type: "boolean", short: "h" },
+    });
     if (flags.help) {
         console.log(USAGE);
         return 0;
@@ -100,7 +142,9 @@ function main(argv: string[]): number {
     for (const release of releases) {
         const kubeVersion = flags["kube-version"] ?? plannedKubernetes(planDir, release.stack);
         if (!kubeVersion) {
-            console.log(`FAIL ${release.file}: no Kubernetes version (the plan's identity output has none; pass --kube-version)`);
+            console.log(
+                `FAIL ${release.file}: no Kubernetes version (the plan's identity output has none; pass --kube-version)`,
+            );
             failures++;
             continue;
         }
@@ -111,7 +155,9 @@ function main(argv: string[]): number {
             console.log(`FAIL ${release.file}: ${what}\n${result.error.replace(/^/gm, "     ")}`);
         } else {
             const objects = [...result.kinds.values()].reduce((a, b) => a + b, 0);
-            console.log(`ok   ${release.file}: ${what}: ${objects} objects (${[...result.kinds].map(([k, n]) => `${n} ${k}`).join(", ")})`);
+            console.log(
+                `ok   ${release.file}: ${what}: ${objects} objects (${[...result.kinds].map(([k, n]) => `${n} ${k}`).join(", ")})`,
+            );
         }
     }
     console.log(`${releases.length - failures} passed, ${failures} failed`);

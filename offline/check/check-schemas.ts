@@ -23,24 +23,40 @@ function parseFile<T>(file: string, parse: (text: string) => T): T {
     try {
         return parse(fs.readFileSync(file, "utf8"));
     } catch (err) {
-        throw new InputError(`${file} cannot be read as ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+        throw new InputError(
+            `${file} cannot be read as ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`,
+        );
     }
 }
 
 function filesUnder(dir: string, suffix: string): string[] {
     if (!fs.existsSync(dir)) return [];
     if (!fs.statSync(dir).isDirectory()) return dir.endsWith(suffix) ? [dir] : [];
-    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), suffix) : e.name.endsWith(suffix) ? [path.join(dir, e.name)] : []));
+    return fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+            e.isDirectory()
+                ? filesUnder(path.join(dir, e.name), suffix)
+                : e.name.endsWith(suffix)
+                  ? [path.join(dir, e.name)]
+                  : [],
+        );
 }
 
 /** Objects that list their properties reject others, unless the schema says unknown fields are kept. */
 export function strict(schema: unknown, branch = false): unknown {
     if (Array.isArray(schema)) return schema.map((v) => strict(v, branch));
     if (schema === null || typeof schema !== "object") return schema;
-    const s = Object.fromEntries(Object.entries(schema as Schema).map(([k, v]) => [k, k === "properties" ? mapValues(v as Schema, (p) => strict(p)) : strict(v, COMBINATORS.includes(k))]));
+    const s = Object.fromEntries(
+        Object.entries(schema as Schema).map(([k, v]) => [
+            k,
+            k === "properties" ? mapValues(v as Schema, (p) => strict(p)) : strict(v, COMBINATORS.includes(k)),
+        ]),
+    );
     // A oneOf/anyOf/allOf/not branch only validates the object its parent declares (Kubernetes
     // structural schemas: branches name properties only to require them), so it gets no additionalProperties.
-    if (!branch && s.properties && s.additionalProperties === undefined && !s["x-kubernetes-preserve-unknown-fields"]) s.additionalProperties = false;
+    if (!branch && s.properties && s.additionalProperties === undefined && !s["x-kubernetes-preserve-unknown-fields"])
+        s.additionalProperties = false;
     return s;
 }
 
@@ -56,7 +72,10 @@ export function asOverrideSchema(schema: unknown): unknown {
     if (Array.isArray(schema)) return schema.map(asOverrideSchema);
     if (schema === null || typeof schema !== "object") return schema;
     const s = schema as Schema;
-    const kept = "$ref" in s ? Object.fromEntries(Object.entries(s).filter(([k]) => ["$ref", "$defs", "definitions"].includes(k))) : s;
+    const kept =
+        "$ref" in s
+            ? Object.fromEntries(Object.entries(s).filter(([k]) => ["$ref", "$defs", "definitions"].includes(k)))
+            : s;
     return Object.fromEntries(
         Object.entries(kept)
             .filter(([k, v]) => !(k === "required" && Array.isArray(v)))
@@ -87,7 +106,10 @@ export function withoutPlaceholders(value: unknown): unknown {
  * (`cilium-1.17` when the plan pins cilium 1.20.0), which would check the plan
  * against what it will not meet. `pinned` maps a chart to the version the plan pins.
  */
-export function schemaSources(dirs: readonly string[], pinned: ReadonlyMap<string, string>): { use: string[]; skipped: string[] } {
+export function schemaSources(
+    dirs: readonly string[],
+    pinned: ReadonlyMap<string, string>,
+): { use: string[]; skipped: string[] } {
     const use: string[] = [];
     const skipped: string[] = [];
     for (const dir of dirs) {
@@ -95,7 +117,12 @@ export function schemaSources(dirs: readonly string[], pinned: ReadonlyMap<strin
             const at = path.join(dir, entry.name);
             const versioned = entry.isDirectory() ? /^(.+)-(\d+(?:\.\d+)*)$/.exec(entry.name) : null;
             const version = versioned ? pinned.get(versioned[1]) : undefined;
-            if (versioned && version !== undefined && version !== versioned[2] && !version.startsWith(`${versioned[2]}.`)) {
+            if (
+                versioned &&
+                version !== undefined &&
+                version !== versioned[2] &&
+                !version.startsWith(`${versioned[2]}.`)
+            ) {
                 skipped.push(`${at} (the plan pins ${versioned[1]} ${version})`);
             } else {
                 use.push(at);
@@ -114,7 +141,12 @@ export interface ChartSchemas {
 
 export class SchemaSet {
     // CRD patterns are RE2 (Go) syntax, checked by the API server with Go's regexp: see offline/check/re2.ts.
-    private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2RegExp } });
+    private readonly ajv = new Ajv({
+        strict: false,
+        allErrors: true,
+        validateFormats: false,
+        code: { regExp: re2RegExp },
+    });
     private readonly byGvk = new Map<string, ValidateFunction>();
     private readonly values = new Map<string, ValidateFunction>();
     /** Where each kind's and each chart's schema came from (first source wins). */
@@ -128,7 +160,8 @@ export class SchemaSet {
     constructor(dirs: string | readonly string[] = [], charts: readonly ChartSchemas[] = []) {
         for (const chart of charts) {
             for (const { file, crd } of chartCrdDocuments(chart.files)) this.addCrd(crd, `${chart.label}:${file}`);
-            for (const { chart: name, file, schema } of chartValuesSchemas(chart.files)) this.addValuesSchema(name, schema, `${chart.label}:${file}`);
+            for (const { chart: name, file, schema } of chartValuesSchemas(chart.files))
+                this.addValuesSchema(name, schema, `${chart.label}:${file}`);
         }
         for (const dir of typeof dirs === "string" ? [dirs] : dirs) this.addDir(dir);
     }
@@ -142,7 +175,11 @@ export class SchemaSet {
             const doc = parseFile(file, JSON.parse);
             this.ajv.addSchema({ $id: id, components: { schemas: mapValues(doc.components.schemas, strict) } });
             for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, Schema>)) {
-                for (const gvk of (schema["x-kubernetes-group-version-kind"] as { group: string; version: string; kind: string }[]) ?? []) {
+                for (const gvk of (schema["x-kubernetes-group-version-kind"] as {
+                    group: string;
+                    version: string;
+                    kind: string;
+                }[]) ?? []) {
                     const key = `${gvk.group}/${gvk.version}/${gvk.kind}`;
                     if (this.byGvk.has(key)) continue;
                     this.byGvk.set(key, this.ajv.compile({ $ref: `${id}#/components/schemas/${name}` }));
@@ -151,7 +188,10 @@ export class SchemaSet {
             }
         }
         for (const file of filesUnder(dir, "values.schema.json")) {
-            const chart = path.basename(file) === "values.schema.json" ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "") : path.basename(file).split(".")[0];
+            const chart =
+                path.basename(file) === "values.schema.json"
+                    ? path.basename(path.dirname(file)).replace(/-[\d.]+$/, "")
+                    : path.basename(file).split(".")[0];
             this.addValuesSchema(chart, parseFile(file, JSON.parse), file);
         }
     }
@@ -170,7 +210,9 @@ export class SchemaSet {
             try {
                 validate = this.ajv.compile(strict(whole) as Schema);
             } catch (err) {
-                throw new InputError(`${source}: the schema of ${key} cannot be compiled: ${(err as Error).message.split("\n")[0]}`);
+                throw new InputError(
+                    `${source}: the schema of ${key} cannot be compiled: ${(err as Error).message.split("\n")[0]}`,
+                );
             }
             this.byGvk.set(key, validate);
             this.sources.set(key, source);
@@ -190,8 +232,13 @@ export class SchemaSet {
     }
 
     /** The schemas a check of this object (or of these chart values) uses, with their sources. */
-    sourcesOf(item: { apiVersion?: string; kind?: string } | { chart: string; values: Record<string, unknown> }): [string, string][] {
-        const keys = "chart" in item ? [item.chart, ...Object.keys(item.values)].map((name) => `chart ${name}`) : [`${item.apiVersion?.includes("/") ? item.apiVersion : `/${item.apiVersion}`}/${item.kind}`];
+    sourcesOf(
+        item: { apiVersion?: string; kind?: string } | { chart: string; values: Record<string, unknown> },
+    ): [string, string][] {
+        const keys =
+            "chart" in item
+                ? [item.chart, ...Object.keys(item.values)].map((name) => `chart ${name}`)
+                : [`${item.apiVersion?.includes("/") ? item.apiVersion : `/${item.apiVersion}`}/${item.kind}`];
         return keys.filter((k) => this.sources.has(k)).map((k) => [k, this.sources.get(k) as string]);
     }
 
@@ -200,17 +247,26 @@ export class SchemaSet {
         const [group, version] = obj.apiVersion?.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
         const validate = this.byGvk.get(`${group}/${version}/${obj.kind}`);
         if (!validate) return undefined;
-        return validate(withoutPlaceholders(obj)) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+        return validate(withoutPlaceholders(obj))
+            ? []
+            : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
     }
 
     /** Problems of a chart's values (and of its sub-charts' sections), or undefined when none has a schema here. */
     checkValues(chart: string, values: Record<string, unknown>): string[] | undefined {
-        const sections: [string, string, unknown][] = [["", chart, values], ...Object.entries(values).map(([k, v]): [string, string, unknown] => [`/${k}`, k, v])];
+        const sections: [string, string, unknown][] = [
+            ["", chart, values],
+            ...Object.entries(values).map(([k, v]): [string, string, unknown] => [`/${k}`, k, v]),
+        ];
         const checked = sections.filter(([, name]) => this.values.has(name));
         if (checked.length === 0) return undefined;
         return checked.flatMap(([at, name, v]) => {
             const validate = this.values.get(name) as ValidateFunction;
-            return validate(withoutPlaceholders(v)) ? [] : (validate.errors ?? []).map((e) => `${at}${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+            return validate(withoutPlaceholders(v))
+                ? []
+                : (validate.errors ?? []).map(
+                      (e) => `${at}${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`,
+                  );
         });
     }
 }
@@ -234,7 +290,12 @@ plan, a file that does not parse); 2 the check could not run (a bad flag, or an
 error of the program itself).`;
 
 function main(argv: string[]): number {
-    const flags = readFlags(argv, { schemas: { type: "string", multiple: true }, charts: { type: "string" }, plan: { type: "string" }, help: { type: "boolean", short: "h" } });
+    const flags = readFlags(argv, {
+        schemas: { type: "string", multiple: true },
+        charts: { type: "string" },
+        plan: { type: "string" },
+        help: { type: "boolean", short: "h" },
+    });
     if (flags.help) {
         console.log(USAGE);
         return 0;
@@ -244,12 +305,24 @@ function main(argv: string[]): number {
     const planDir = flags.plan ?? "plan";
     if (schemasDirs.length === 0 && !chartsDir) throw new UsageError("--schemas DIR is required (or --charts DIR)");
     for (const dir of schemasDirs) {
-        if (!fs.existsSync(dir)) throw new InputError(`--schemas ${dir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`);
-        if (!fs.statSync(dir).isDirectory()) throw new InputError(`--schemas ${dir} is not a directory: give a directory with the upstream CRDs and OpenAPI specs`);
+        if (!fs.existsSync(dir))
+            throw new InputError(
+                `--schemas ${dir} does not exist: give a directory with the upstream CRDs and OpenAPI specs`,
+            );
+        if (!fs.statSync(dir).isDirectory())
+            throw new InputError(
+                `--schemas ${dir} is not a directory: give a directory with the upstream CRDs and OpenAPI specs`,
+            );
     }
-    if (chartsDir && !fs.existsSync(chartsDir)) throw new InputError(`--charts ${chartsDir} does not exist: give a Helm repository folder holding <chart>-<version>.tgz archives`);
+    if (chartsDir && !fs.existsSync(chartsDir))
+        throw new InputError(
+            `--charts ${chartsDir} does not exist: give a Helm repository folder holding <chart>-<version>.tgz archives`,
+        );
     const planFiles = filesUnder(planDir, ".yaml").sort();
-    if (planFiles.length === 0) throw new InputError(`--plan ${planDir} holds no plan (no <stack>/manifests or <stack>/helm files): run \`npm run plan -- --out ${planDir}\` first`);
+    if (planFiles.length === 0)
+        throw new InputError(
+            `--plan ${planDir} holds no plan (no <stack>/manifests or <stack>/helm files): run \`npm run plan -- --out ${planDir}\` first`,
+        );
     // Every plan file parses (or is named) before the charts are read from the releases among them.
     const planDocs = planFiles.map((file) => ({ file, doc: parseFile(file, YAML.parse) ?? {} }));
     const charts: ChartSchemas[] = [];
@@ -269,7 +342,9 @@ function main(argv: string[]): number {
             try {
                 files = readChartArchive(archive);
             } catch (err) {
-                throw new InputError(`${archive} cannot be read as a chart archive (.tgz): ${(err as Error).message.split("\n")[0]}`);
+                throw new InputError(
+                    `${archive} cannot be read as a chart archive (.tgz): ${(err as Error).message.split("\n")[0]}`,
+                );
             }
             charts.push({ label: path.basename(archive), files });
         }
@@ -288,7 +363,8 @@ function main(argv: string[]): number {
             unchecked.add(isRelease ? `chart ${doc.chart}` : `${doc.apiVersion} ${doc.kind}`);
             continue;
         }
-        for (const [key, source] of schemas.sourcesOf(isRelease ? { chart: doc.chart, values: doc.values ?? {} } : doc)) used.set(key, source);
+        for (const [key, source] of schemas.sourcesOf(isRelease ? { chart: doc.chart, values: doc.values ?? {} } : doc))
+            used.set(key, source);
         checked++;
         if (problems.length > 0) {
             failures++;

@@ -48,7 +48,8 @@ export function re2ToJs(pattern: string): { source: string; flags: string } {
     // RE2's leading flag group, e.g. `(?i)`: JavaScript has i, m and s as RegExp flags.
     const lead = /^\(\?([imsU]+)\)/.exec(pattern);
     if (lead) {
-        if (lead[1].includes("U")) throw new Re2SyntaxError(`the ungreedy flag (?U) in ${pattern} has no JavaScript equivalent`);
+        if (lead[1].includes("U"))
+            throw new Re2SyntaxError(`the ungreedy flag (?U) in ${pattern} has no JavaScript equivalent`);
         flags = [...new Set(lead[1])].join("");
         i = lead[0].length;
     }
@@ -101,7 +102,10 @@ export function re2ToJs(pattern: string): { source: string; flags: string } {
         if (inClass && c === "[" && pattern[i + 1] === ":") {
             const end = pattern.indexOf(":]", i + 2);
             const name = end < 0 ? "" : pattern.slice(i + 2, end);
-            if (name.startsWith("^")) throw new Re2SyntaxError(`the negated class [:${name}:] in ${pattern} has no JavaScript equivalent inside a bracket`);
+            if (name.startsWith("^"))
+                throw new Re2SyntaxError(
+                    `the negated class [:${name}:] in ${pattern} has no JavaScript equivalent inside a bracket`,
+                );
             if (!(name in POSIX)) throw new Re2SyntaxError(`unknown class [:${name}:] in ${pattern}`);
             out += POSIX[name];
             i = end + 2;

@@ -42,7 +42,12 @@ export function shortTable(): string {
         return `| ${code(doc.list ? `${name}[]` : name)} | ${doc.scope} | ${keys} | ${cell(doc.description)} |`;
     });
     const secrets = Object.keys(SECRET_KEY_DOCS).map(code).join(", ");
-    return ["| key | scope | keys it holds | what |", "|---|---|---|---|", ...rows, `| secrets | stack | ${secrets} | set with \`pulumi config set --secret\`, never in a file |`].join("\n");
+    return [
+        "| key | scope | keys it holds | what |",
+        "|---|---|---|---|",
+        ...rows,
+        `| secrets | stack | ${secrets} | set with \`pulumi config set --secret\`, never in a file |`,
+    ].join("\n");
 }
 
 /** docs/config.md's table: every key with its type, default, scope and description. */
@@ -50,13 +55,18 @@ export function fullTable(): string {
     const rows: string[] = [];
     for (const [name, doc] of sections()) {
         const required = doc.presence === "required" ? "required" : "optional";
-        rows.push(`| **${code(doc.list ? `${name}[]` : name)}** | ${doc.list ? "list of objects" : "object"} | ${required} | ${scopeOf(doc)} | ${cell(doc.description)} |`);
+        rows.push(
+            `| **${code(doc.list ? `${name}[]` : name)}** | ${doc.list ? "list of objects" : "object"} | ${required} | ${scopeOf(doc)} | ${cell(doc.description)} |`,
+        );
         for (const [k, schema] of Object.entries(doc.fields)) {
             const d = keyDocOf(schema);
-            rows.push(`| ${code(`${name}${doc.list ? "[]" : ""}.${k}`)} | ${cell(d.type)} | ${cell(defaultOf(schema))} | ${doc.scope} | ${cell(d.description)} |`);
+            rows.push(
+                `| ${code(`${name}${doc.list ? "[]" : ""}.${k}`)} | ${cell(d.type)} | ${cell(defaultOf(schema))} | ${doc.scope} | ${cell(d.description)} |`,
+            );
         }
     }
-    for (const [k, description] of Object.entries(SECRET_KEY_DOCS)) rows.push(`| ${code(k)} (secret) | string | unset | stack | ${cell(description)} |`);
+    for (const [k, description] of Object.entries(SECRET_KEY_DOCS))
+        rows.push(`| ${code(k)} (secret) | string | unset | stack | ${cell(description)} |`);
     return ["| key | type | default | scope | description |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 
@@ -83,13 +93,19 @@ function main(check: boolean): void {
         const wanted = withTable(text, table(), file);
         if (check) {
             if (wanted !== text) {
-                console.error(`${file}'s config table differs from stacks/config/schema.ts: run \`npm run docs:config\``);
+                console.error(
+                    `${file}'s config table differs from stacks/config/schema.ts: run \`npm run docs:config\``,
+                );
                 stale++;
             }
             continue;
         }
         fs.writeFileSync(full, wanted);
-        console.log(wanted === text ? `${file}'s config table is up to date` : `${file}'s config table written from stacks/config/schema.ts`);
+        console.log(
+            wanted === text
+                ? `${file}'s config table is up to date`
+                : `${file}'s config table written from stacks/config/schema.ts`,
+        );
     }
     if (stale > 0) process.exit(1);
     if (check) console.log("README.md's and docs/config.md's config tables match stacks/config/schema.ts");

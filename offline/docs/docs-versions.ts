@@ -6,7 +6,8 @@ import * as path from "path";
 import { supportTable } from "../../stacks/support";
 import { readFlags, UsageError } from "../cli";
 
-export const BEGIN = "<!-- versions:begin (generated from stacks/support.ts by `npm run docs:versions`; do not edit) -->";
+export const BEGIN =
+    "<!-- versions:begin (generated from stacks/support.ts by `npm run docs:versions`; do not edit) -->";
 export const END = "<!-- versions:end -->";
 /** The page that holds the table, relative to the repository. */
 export const VERSIONS_PAGE = "docs/versions.md";
@@ -15,7 +16,8 @@ export const VERSIONS_PAGE = "docs/versions.md";
 export function withVersionTable(page: string): string {
     const start = page.indexOf(BEGIN);
     const end = page.indexOf(END);
-    if (start < 0 || end < start) throw new Error(`${VERSIONS_PAGE} has no version-table markers (${BEGIN} ... ${END})`);
+    if (start < 0 || end < start)
+        throw new Error(`${VERSIONS_PAGE} has no version-table markers (${BEGIN} ... ${END})`);
     return `${page.slice(0, start)}${BEGIN}\n${supportTable()}\n${page.slice(end)}`;
 }
 
@@ -25,14 +27,20 @@ function main(check: boolean): void {
     const wanted = withVersionTable(page);
     if (check) {
         if (wanted !== page) {
-            console.error(`${VERSIONS_PAGE}'s version table differs from stacks/support.ts: run \`npm run docs:versions\``);
+            console.error(
+                `${VERSIONS_PAGE}'s version table differs from stacks/support.ts: run \`npm run docs:versions\``,
+            );
             process.exit(1);
         }
         console.log(`${VERSIONS_PAGE}'s version table matches stacks/support.ts`);
         return;
     }
     fs.writeFileSync(file, wanted);
-    console.log(wanted === page ? `${VERSIONS_PAGE}'s version table is up to date` : `${VERSIONS_PAGE}'s version table written from stacks/support.ts`);
+    console.log(
+        wanted === page
+            ? `${VERSIONS_PAGE}'s version table is up to date`
+            : `${VERSIONS_PAGE}'s version table written from stacks/support.ts`,
+    );
 }
 
 if (require.main === module) {

@@ -105,5 +105,11 @@ export async function evaluateStack(opts: EvaluateOptions): Promise<Evaluation> 
     if (monitor.rules.refusals.length > 0) throw monitor.rules.refusals[0];
     if (failure !== undefined) throw failure;
     const outputs = Object.fromEntries(Object.entries(monitor.stackOutputs).map(([k, v]) => [k, toStackOutput(v)]));
-    return { stack: opts.stack, resources: monitor.planned, outputs, warnings, secretValues: [...monitor.secrets.values] };
+    return {
+        stack: opts.stack,
+        resources: monitor.planned,
+        outputs,
+        warnings,
+        secretValues: [...monitor.secrets.values],
+    };
 }

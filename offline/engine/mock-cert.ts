@@ -42,8 +42,16 @@ export function mockCertificatePem(label: string, ca: boolean): string {
     const cached = cache.get(key);
     if (cached) return cached;
     const seed = createHash("sha256").update(`zta-testbed mock key: ${label}`).digest();
-    const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
-    const name = new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: COMMON_NAME, value: new AttributeValue({ utf8String: label }) })])]);
+    const privateKey = createPrivateKey({
+        key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+        format: "der",
+        type: "pkcs8",
+    });
+    const name = new Name([
+        new RelativeDistinguishedName([
+            new AttributeTypeAndValue({ type: COMMON_NAME, value: new AttributeValue({ utf8String: label }) }),
+        ]),
+    ]);
     // A positive serial number of 16 bytes, from the label.
     const serial = createHash("sha256").update(`zta-testbed mock serial: ${label}`).digest().subarray(0, 16);
     serial[0] &= 0x7f;
@@ -54,11 +62,28 @@ export function mockCertificatePem(label: string, ca: boolean): string {
         issuer: name,
         validity: new Validity({ notBefore: NOT_BEFORE, notAfter: NOT_AFTER }),
         subject: name,
-        subjectPublicKeyInfo: AsnConvert.parse(createPublicKey(privateKey).export({ type: "spki", format: "der" }), SubjectPublicKeyInfo),
-        extensions: new Extensions([new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: ca }))) })]),
+        subjectPublicKeyInfo: AsnConvert.parse(
+            createPublicKey(privateKey).export({ type: "spki", format: "der" }),
+            SubjectPublicKeyInfo,
+        ),
+        extensions: new Extensions([
+            new Extension({
+                extnID: id_ce_basicConstraints,
+                critical: true,
+                extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: ca }))),
+            }),
+        ]),
     });
     const signature = sign(null, Buffer.from(AsnConvert.serialize(tbs)), privateKey);
-    const der = Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ED25519 }), signatureValue: new Uint8Array(signature).buffer })));
+    const der = Buffer.from(
+        AsnConvert.serialize(
+            new Certificate({
+                tbsCertificate: tbs,
+                signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ED25519 }),
+                signatureValue: new Uint8Array(signature).buffer,
+            }),
+        ),
+    );
     const pem = `-----BEGIN CERTIFICATE-----\n${der
         .toString("base64")
         .match(/.{1,64}/g)

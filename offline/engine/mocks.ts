@@ -35,7 +35,13 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
         case "kubernetes:core/v1:Secret":
             // Kubernetes' token controller fills in a service-account token Secret's data.
             if (inputs.type !== "kubernetes.io/service-account-token") return k8sObject;
-            return { ...k8sObject, data: { token: base64(`${MOCK_TOKEN}(${label})`), "ca.crt": base64(mockCertificatePem(`MOCK-CERT(${label} cluster CA)`, true)) } };
+            return {
+                ...k8sObject,
+                data: {
+                    token: base64(`${MOCK_TOKEN}(${label})`),
+                    "ca.crt": base64(mockCertificatePem(`MOCK-CERT(${label} cluster CA)`, true)),
+                },
+            };
         default:
             return type.startsWith("kubernetes:") ? k8sObject : {};
     }

@@ -88,7 +88,13 @@ export class RecordingMonitor extends MockMonitor {
         }
     }
 
-    private async respond(urn: string, record: PlannedResource, state: Record<string, unknown>, callback: Callback, read: boolean) {
+    private async respond(
+        urn: string,
+        record: PlannedResource,
+        state: Record<string, unknown>,
+        callback: Callback,
+        read: boolean,
+    ) {
         this.rules.add(urn, record.type);
         this.planned.push(record);
         const serialized = await rpc.serializeProperties("", state);
@@ -116,11 +122,23 @@ export class RecordingMonitor extends MockMonitor {
             const options = optionsOf(req);
             const propertyDeps: string[] = [];
             req.getPropertydependenciesMap().forEach((deps) => propertyDeps.push(...deps.getUrnsList()));
-            const references = [...req.getDependenciesList(), ...propertyDeps, ...(options.deletedWith ? [options.deletedWith] : []), ...options.replaceWith];
+            const references = [
+                ...req.getDependenciesList(),
+                ...propertyDeps,
+                ...(options.deletedWith ? [options.deletedWith] : []),
+                ...options.replaceWith,
+            ];
             const { urn, provider } = this.rules.admit(req, req.getCustom(), references);
             this.rules.checkTimeouts(urn, options.customTimeouts);
             const raw = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
-            const state: Record<string, unknown> = { ...raw, ...mockOutputs(req.getType(), req.getName(), rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0])) };
+            const state: Record<string, unknown> = {
+                ...raw,
+                ...mockOutputs(
+                    req.getType(),
+                    req.getName(),
+                    rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0]),
+                ),
+            };
             // The engine marks these outputs secret; the mock runtime does not, so do it here. (An output
             // echoed from a secret input stays secret already: deserializing lifts the secret to its key.)
             for (const key of options.additionalSecretOutputs) {
@@ -148,7 +166,8 @@ export class RecordingMonitor extends MockMonitor {
     async readResource(req: ReadRequest, callback: Callback): Promise<void> {
         try {
             const raw = (req.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>;
-            if (req.getType() !== "pulumi:pulumi:StackReference") throw new Error(`offline plan: unexpected read of ${req.getType()}`);
+            if (req.getType() !== "pulumi:pulumi:StackReference")
+                throw new Error(`offline plan: unexpected read of ${req.getType()}`);
             const { urn, provider } = this.rules.admit(req, true, req.getDependenciesList());
             // The engine reads the referenced stack's last deployment; one never deployed has no outputs.
             const peer =
@@ -162,7 +181,9 @@ export class RecordingMonitor extends MockMonitor {
                 ...raw,
                 // The engine's StackReference (builtins.go readStackReference) keeps the peer's secrets secret
                 // inside `outputs`, and lists their names.
-                outputs: Object.fromEntries(Object.entries(peer).map(([k, o]) => [k, o.secret ? makeSecret(o.value) : o.value])),
+                outputs: Object.fromEntries(
+                    Object.entries(peer).map(([k, o]) => [k, o.secret ? makeSecret(o.value) : o.value]),
+                ),
                 secretOutputNames: Object.entries(peer)
                     .filter(([, o]) => o.secret)
                     .map(([k]) => k)
@@ -186,8 +207,12 @@ export class RecordingMonitor extends MockMonitor {
         }
     }
 
-    registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback): void {
-        if (qualifiedTypeOf(req.getUrn()) === ROOT_STACK_TYPE) this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
+    registerResourceOutputs(
+        req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined },
+        callback: Callback,
+    ): void {
+        if (qualifiedTypeOf(req.getUrn()) === ROOT_STACK_TYPE)
+            this.stackOutputs = req.getOutputs()?.toJavaScript() ?? {};
         this.secrets.addMarked(req.getOutputs()?.toJavaScript());
         super.registerResourceOutputs(req, callback);
     }
@@ -198,5 +223,9 @@ export function makeSecret(value: unknown): Record<string, unknown> {
 }
 
 function isSecretValue(v: unknown): boolean {
-    return v !== null && typeof v === "object" && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+    return (
+        v !== null &&
+        typeof v === "object" &&
+        (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig
+    );
 }

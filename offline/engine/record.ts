@@ -10,7 +10,16 @@ export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
 
 /** An alias as the SDK sends it: a URN, or a spec of what changed. */
-export type RecordedAlias = { readonly urn: string } | { readonly name?: string; readonly type?: string; readonly stack?: string; readonly project?: string; readonly parent?: string; readonly noParent?: boolean };
+export type RecordedAlias =
+    | { readonly urn: string }
+    | {
+          readonly name?: string;
+          readonly type?: string;
+          readonly stack?: string;
+          readonly project?: string;
+          readonly parent?: string;
+          readonly noParent?: boolean;
+      };
 
 /** The resource options the engine receives, as it receives them (defaults where the program set none). */
 export interface RecordedOptions {
@@ -102,7 +111,14 @@ export function redact(value: unknown): unknown {
 function aliasOf(alias: InstanceType<typeof aliasproto.Alias>): RecordedAlias {
     if (alias.hasSpec()) {
         const spec = alias.getSpec() as InstanceType<typeof aliasproto.Alias.Spec>;
-        const fields = { name: spec.getName(), type: spec.getType(), stack: spec.getStack(), project: spec.getProject(), parent: spec.getParenturn(), noParent: spec.getNoparent() };
+        const fields = {
+            name: spec.getName(),
+            type: spec.getType(),
+            stack: spec.getStack(),
+            project: spec.getProject(),
+            parent: spec.getParenturn(),
+            noParent: spec.getNoparent(),
+        };
         return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== "" && v !== false));
     }
     return { urn: alias.getUrn() };
@@ -129,7 +145,10 @@ export function optionsOf(req: RegisterRequest): RecordedOptions {
         retainOnDelete: req.getRetainondelete() ?? false,
         aliases: [...req.getAliasesList().map(aliasOf), ...req.getAliasurnsList().map((urn) => ({ urn }))],
         // The SDK always sends the message; all empty is no timeout.
-        customTimeouts: timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete()) ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : null,
+        customTimeouts:
+            timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete())
+                ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() }
+                : null,
         deletedWith: req.getDeletedwith() || null,
         replaceWith: req.getReplaceWithList(),
         importId: req.getImportid() || null,

@@ -82,17 +82,32 @@ export class EngineRules {
     }
 
     /** Refuses what the engine refuses; returns the URN and the provider the engine keeps. */
-    admit(req: RegisterRequest | ReadRequest, custom: boolean, deps: string[]): { urn: string; provider: string | null } {
+    admit(
+        req: RegisterRequest | ReadRequest,
+        custom: boolean,
+        deps: string[],
+    ): { urn: string; provider: string | null } {
         const type = req.getType();
         const urn = this.urnOf(req);
         // step_generator.go generateURN.
-        if (this.registered.has(urn)) this.refuse(urn, `Duplicate resource URN '${urn}'`, "give one of the two resources another name (or parent)");
+        if (this.registered.has(urn))
+            this.refuse(
+                urn,
+                `Duplicate resource URN '${urn}'`,
+                "give one of the two resources another name (or parent)",
+            );
         // step_generator.go checkParent.
         const parent = req.getParent();
-        if (parent && !this.registered.has(parent)) this.refuse(urn, `could not find parent resource ${parent}`, "parent it to a resource of this stack");
+        if (parent && !this.registered.has(parent))
+            this.refuse(urn, `could not find parent resource ${parent}`, "parent it to a resource of this stack");
         // The snapshot integrity check (snapshot.go): every dependency is a resource of this stack, registered before.
         for (const dep of deps) {
-            if (!this.registered.has(dep)) this.refuse(urn, `dependency ${dep} refers to missing resource`, "depend only on resources of this stack");
+            if (!this.registered.has(dep))
+                this.refuse(
+                    urn,
+                    `dependency ${dep} refers to missing resource`,
+                    "depend only on resources of this stack",
+                );
         }
         // source_eval.go RegisterResource resolves a provider for custom resources that are not providers;
         // for components and providers it keeps none (a component's `provider` is its children's).
@@ -118,7 +133,12 @@ export class EngineRules {
     /** source_eval.go: each custom timeout is a Go duration. */
     checkTimeouts(urn: string, timeouts: Record<string, string> | null): void {
         for (const value of Object.values(timeouts ?? {})) {
-            if (value !== "" && !GO_DURATION.test(value)) this.refuse(urn, `unable to parse customTimeout Value ${value}`, 'use a Go duration such as "10m" or "1h30m"');
+            if (value !== "" && !GO_DURATION.test(value))
+                this.refuse(
+                    urn,
+                    `unable to parse customTimeout Value ${value}`,
+                    'use a Go duration such as "10m" or "1h30m"',
+                );
         }
     }
 }

@@ -15,5 +15,10 @@ export const EXIT = { ok: 0, inputWrong: 1, cannotRun: 2 } as const;
  * the Pulumi engine would refuse the program (an EngineRuleError); 2 when it could not run.
  */
 export function planExitCode(err: unknown): 1 | 2 {
-    return err instanceof ConfigError || err instanceof OutDirError || err instanceof SecretLeakError || err instanceof EngineRuleError ? EXIT.inputWrong : EXIT.cannotRun;
+    return err instanceof ConfigError ||
+        err instanceof OutDirError ||
+        err instanceof SecretLeakError ||
+        err instanceof EngineRuleError
+        ? EXIT.inputWrong
+        : EXIT.cannotRun;
 }

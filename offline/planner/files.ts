@@ -22,7 +22,12 @@ function fileName(...parts: (string | undefined)[]): string {
 
 /** Kubernetes objects: typed and custom resources, not providers and not Helm releases. */
 export function isKubernetesObject(r: PlannedResource): boolean {
-    return r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/") && r.type !== "pulumi:providers:kubernetes";
+    return (
+        r.custom &&
+        r.type.startsWith("kubernetes:") &&
+        !r.type.startsWith("kubernetes:helm.sh/") &&
+        r.type !== "pulumi:providers:kubernetes"
+    );
 }
 
 export function isHelmRelease(r: PlannedResource): boolean {
@@ -33,7 +38,12 @@ export function isHelmRelease(r: PlannedResource): boolean {
  * Text that only secret values carry: mock keys and tokens (also base64-encoded,
  * as a Secret's `data` holds them) and stand-ins for unset secret config.
  */
-export const LEAK_MARKERS = [MOCK_PRIVATE_KEY, MOCK_TOKEN, Buffer.from(MOCK_TOKEN).toString("base64").slice(0, 12), "STAND-IN("];
+export const LEAK_MARKERS = [
+    MOCK_PRIVATE_KEY,
+    MOCK_TOKEN,
+    Buffer.from(MOCK_TOKEN).toString("base64").slice(0, 12),
+    "STAND-IN(",
+];
 
 /**
  * Secret values shorter than this are not searched for: a secret object also
@@ -115,10 +125,21 @@ export function planFiles(plan: StackPlan): Map<string, string> {
     const files = new Map<string, string>();
     files.set("resources.json", JSON.stringify(plan.resources, null, 2) + "\n");
     files.set("outputs.json", JSON.stringify(redactOutputs(plan.outputs), null, 2) + "\n");
-    files.set("summary.json", JSON.stringify({ stack: plan.stack, resources: plan.resources.length, warnings: plan.warnings, standIns: plan.standIns }, null, 2) + "\n");
+    files.set(
+        "summary.json",
+        JSON.stringify(
+            { stack: plan.stack, resources: plan.resources.length, warnings: plan.warnings, standIns: plan.standIns },
+            null,
+            2,
+        ) + "\n",
+    );
     for (const r of plan.resources.filter(isKubernetesObject)) {
         const meta = (r.inputs.metadata ?? {}) as { name?: string; namespace?: string };
-        const name = fileName(String(r.inputs.kind ?? r.type.split(":").pop()).toLowerCase(), meta.namespace, meta.name ?? r.name);
+        const name = fileName(
+            String(r.inputs.kind ?? r.type.split(":").pop()).toLowerCase(),
+            meta.namespace,
+            meta.name ?? r.name,
+        );
         files.set(path.join("manifests", `${name}.yaml`), YAML.stringify(r.inputs));
     }
     for (const r of plan.resources.filter(isHelmRelease)) {

@@ -78,7 +78,11 @@ interface StackConfigFile {
 export function stackNameProblems(stacks: readonly string[], from: string): string[] {
     return stacks.flatMap((s) => {
         const problem = checkStackName(s);
-        return problem ? [`${from === "--stacks" ? "--stacks" : path.join(from, `Pulumi.${s}.yaml`)}: stack name ${JSON.stringify(s)}: ${problem}`] : [];
+        return problem
+            ? [
+                  `${from === "--stacks" ? "--stacks" : path.join(from, `Pulumi.${s}.yaml`)}: stack name ${JSON.stringify(s)}: ${problem}`,
+              ]
+            : [];
     });
 }
 
@@ -109,7 +113,10 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
     const badName = stackNameProblems([stack], configDir);
     if (badName.length > 0) throw new ConfigError(badName);
     const file = path.join(configDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) throw new ConfigError([`${file} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${configDir} (--stacks), or write that file`]);
+    if (!fs.existsSync(file))
+        throw new ConfigError([
+            `${file} does not exist: give the stacks whose Pulumi.<stack>.yaml is in ${configDir} (--stacks), or write that file`,
+        ]);
     const { merged, raw, origin } = readRawConfig(configDir, stack);
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
@@ -144,7 +151,11 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
  * whose files are in the config dir but left out of the plan (--stacks), which a
  * roster may name (they are then not deployed).
  */
-export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "raw" | "secretKeys"> & Partial<Pick<StackConfigFile, "origin">>)[], elsewhere: readonly string[] = []): string[] {
+export function labProblems(
+    files: readonly (Pick<StackConfigFile, "stack" | "raw" | "secretKeys"> &
+        Partial<Pick<StackConfigFile, "origin">>)[],
+    elsewhere: readonly string[] = [],
+): string[] {
     const problems: string[] = [];
     const parsed: LabConfig[] = [];
     for (const file of files) {
@@ -172,7 +183,9 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
                 );
             }
         });
-        for (const other of parsed.filter((c) => c !== own && !own.peers.some((p) => stackNameOf(p.stack) === c.stack))) {
+        for (const other of parsed.filter(
+            (c) => c !== own && !own.peers.some((p) => stackNameOf(p.stack) === c.stack),
+        )) {
             mine.push(
                 `${fullKey("peers")} has no entry for stack "${other.stack}" of the lab: add {stack: ${other.stack}, clusterName: ${other.cluster.name}} ` +
                     "(every cluster of the mesh installs a remote secret for every other)",
@@ -181,11 +194,15 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
         // Egress to another stack's machine is as broad as egress to this one's (parseLabConfig checked its own).
         if (!own.networkPolicy.allowBroadEgress) {
             for (const other of parsed.filter((c) => c !== own)) {
-                const machines = Object.fromEntries(Object.entries(labAddressesOf(other)).map(([k, ip]) => [`${k} of stack "${other.stack}"`, ip]));
+                const machines = Object.fromEntries(
+                    Object.entries(labAddressesOf(other)).map(([k, ip]) => [`${k} of stack "${other.stack}"`, ip]),
+                );
                 own.networkPolicy.egressCidrs.forEach((cidr, i) => {
                     const reason = broadEgressReason(cidr, machines);
                     if (reason)
-                        mine.push(`${fullKey(`networkPolicy.egressCidrs[${i}]`)} = "${cidr}": ${reason}: set ${fullKey("networkPolicy.allowBroadEgress")}: true to accept that (warned at every preview), or leave it out`);
+                        mine.push(
+                            `${fullKey(`networkPolicy.egressCidrs[${i}]`)} = "${cidr}": ${reason}: set ${fullKey("networkPolicy.allowBroadEgress")}: true to accept that (warned at every preview), or leave it out`,
+                        );
                 });
             }
         }
@@ -193,7 +210,8 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
     }
     if (!parsed.some((c) => c.pki.role === "root")) {
         problems.push(
-            `${fullKey("pki.role")} is "peer" in every stack file (${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` + 'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
+            `${fullKey("pki.role")} is "peer" in every stack file (${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` +
+                'then no stack issues the lab PKI and no run can converge; set pki.role to "root" in one of them',
         );
     }
     return problems;
@@ -201,7 +219,10 @@ export function labProblems(files: readonly (Pick<StackConfigFile, "stack" | "ra
 
 /** The lab's stack files, read and checked (each alone and against each other) before anything is evaluated. */
 export function readLabConfig(configDir: string, stacks: readonly string[] = stacksIn(configDir)): StackConfigFile[] {
-    if (stacks.length === 0) throw new ConfigError([`${configDir} holds no stack file (Pulumi.<stack>.yaml): give the directory of the lab's stack files`]);
+    if (stacks.length === 0)
+        throw new ConfigError([
+            `${configDir} holds no stack file (Pulumi.<stack>.yaml): give the directory of the lab's stack files`,
+        ]);
     const badNames = stackNameProblems(stacks, configDir);
     if (badNames.length > 0) throw new ConfigError(badNames);
     const files = stacks.map((s) => readStackConfig(configDir, s));
@@ -227,7 +248,11 @@ export class NotConvergedError extends Error {}
 
 /** JSON with object keys sorted: equal values give equal text whatever order their keys were set in. */
 function stableJson(value: unknown): string {
-    return JSON.stringify(value, (_k, v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+    return JSON.stringify(value, (_k, v: unknown) =>
+        v !== null && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+            : v,
+    );
 }
 
 /**
@@ -240,7 +265,11 @@ function stableJson(value: unknown): string {
  * Bounded: a stack still due after `maxRounds` passes is an error naming the
  * stacks whose outputs still changed. Each stack's plan is its last evaluation.
  */
-export async function planLab(configDir: string, program: () => Promise<object>, options: PlanOptions = {}): Promise<LabPlan> {
+export async function planLab(
+    configDir: string,
+    program: () => Promise<object>,
+    options: PlanOptions = {},
+): Promise<LabPlan> {
     const files = readLabConfig(configDir, options.stacks);
     const order = deploymentOrder(files);
     const maxRounds = options.maxRounds ?? files.length + 2;
@@ -252,7 +281,8 @@ export async function planLab(configDir: string, program: () => Promise<object>,
     const runs: string[] = [];
     const evaluations: LabRun[] = [];
     const deployed = () => Object.fromEntries([...last].map(([stack, plan]) => [stack, plan.outputs]));
-    const rosterOutputs = (stack: string) => stableJson((rosterOf.get(stack) ?? []).map((s) => last.get(s)?.outputs ?? null));
+    const rosterOutputs = (stack: string) =>
+        stableJson((rosterOf.get(stack) ?? []).map((s) => last.get(s)?.outputs ?? null));
     let changedOutputs = new Map<string, string[]>();
     for (let round = 1; ; round++) {
         const due = order.filter((s) => !last.has(s) || readAtLastRun.get(s) !== rosterOutputs(s));
@@ -270,11 +300,21 @@ export async function planLab(configDir: string, program: () => Promise<object>,
             const seen = rosterOutputs(stack);
             if (last.has(stack) && readAtLastRun.get(stack) === seen) continue;
             const file = byStack.get(stack) as StackConfigFile;
-            const e = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, deployed: deployed(), program });
+            const e = await evaluateStack({
+                project: PROJECT,
+                stack,
+                config: file.config,
+                secretKeys: file.secretKeys,
+                deployed: deployed(),
+                program,
+            });
             const plan: StackPlan = { ...e, standIns: file.standIns };
             const before = last.get(stack);
-            const outputsChanged = Object.keys({ ...before?.outputs, ...plan.outputs }).filter((k) => stableJson(before?.outputs[k]) !== stableJson(plan.outputs[k]));
-            const changed = !before || outputsChanged.length > 0 || stableJson(before.resources) !== stableJson(plan.resources);
+            const outputsChanged = Object.keys({ ...before?.outputs, ...plan.outputs }).filter(
+                (k) => stableJson(before?.outputs[k]) !== stableJson(plan.outputs[k]),
+            );
+            const changed =
+                !before || outputsChanged.length > 0 || stableJson(before.resources) !== stableJson(plan.resources);
             if (outputsChanged.length > 0) changedOutputs.set(stack, outputsChanged.sort());
             evaluations.push({ stack, changed });
             if (changed) runs.push(stack);

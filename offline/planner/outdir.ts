@@ -56,7 +56,8 @@ function readMarker(dir: string): Marker | string {
     const file = path.join(dir, PLAN_MARKER);
     const stat = lstat(file);
     if (!stat) return `holds no ${PLAN_MARKER} marker`;
-    if (!stat.isFile()) return `has a ${PLAN_MARKER} that is not a regular file (${stat.isSymbolicLink() ? "a symbolic link" : "a directory or special file"})`;
+    if (!stat.isFile())
+        return `has a ${PLAN_MARKER} that is not a regular file (${stat.isSymbolicLink() ? "a symbolic link" : "a directory or special file"})`;
     let marker: Partial<Marker>;
     try {
         marker = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Marker>;
@@ -76,7 +77,8 @@ function readMarker(dir: string): Marker | string {
         return `has a ${PLAN_MARKER} marker without the list of files and hashes this plan writes`;
     }
     const foreign = marker.wrote.filter((w) => !isOwnFolder(w));
-    if (foreign.length > 0) return `has a ${PLAN_MARKER} marker that names ${foreign.join(", ")}, which a plan never writes`;
+    if (foreign.length > 0)
+        return `has a ${PLAN_MARKER} marker that names ${foreign.join(", ")}, which a plan never writes`;
     // Every listed folder must hold exactly the files the marker lists, unchanged, and nothing that leads elsewhere.
     const listed = new Set(Object.keys(files));
     const seen = new Set<string>();
@@ -84,16 +86,19 @@ function readMarker(dir: string): Marker | string {
         const where = path.join(dir, folder);
         const s = lstat(where);
         if (!s) continue;
-        if (!s.isDirectory()) return `has ${folder}, which the marker lists but which is ${s.isSymbolicLink() ? "a symbolic link" : "not a directory"}`;
+        if (!s.isDirectory())
+            return `has ${folder}, which the marker lists but which is ${s.isSymbolicLink() ? "a symbolic link" : "not a directory"}`;
         const { files: present, odd } = filesUnder(where, dir);
         if (odd.length > 0) return `has ${odd[0]}, a symbolic link or special file, which a plan never writes`;
         for (const rel of present) {
             if (!listed.has(rel)) return `has ${rel}, which the earlier plan did not write`;
-            if (sha256(fs.readFileSync(path.join(dir, rel))) !== files[rel]) return `has ${rel}, changed since the earlier plan wrote it`;
+            if (sha256(fs.readFileSync(path.join(dir, rel))) !== files[rel])
+                return `has ${rel}, changed since the earlier plan wrote it`;
             seen.add(rel);
         }
     }
-    if ([...listed].some((rel) => !marker.wrote?.some((w) => rel.startsWith(`${w}/`)))) return `has a ${PLAN_MARKER} marker that lists files outside its folders`;
+    if ([...listed].some((rel) => !marker.wrote?.some((w) => rel.startsWith(`${w}/`))))
+        return `has a ${PLAN_MARKER} marker that lists files outside its folders`;
     return marker as Marker;
 }
 
@@ -105,13 +110,17 @@ export function checkOutDir(out: string, stacks: readonly string[]): void {
     const dir = path.resolve(out);
     const give = "give a new directory, or one an earlier plan wrote";
     const stat = lstat(dir);
-    if (stat?.isSymbolicLink()) throw new OutDirError(`--out ${out}: ${dir} is a symbolic link; the plan writes only into a directory itself: ${give}`);
+    if (stat?.isSymbolicLink())
+        throw new OutDirError(
+            `--out ${out}: ${dir} is a symbolic link; the plan writes only into a directory itself: ${give}`,
+        );
     if (!stat) {
         // It is made at write time: its nearest existing parent must be a directory the plan can write to.
         let parent = path.dirname(dir);
         while (!lstat(parent)) parent = path.dirname(parent);
         const p = fs.statSync(parent);
-        if (!p.isDirectory()) throw new OutDirError(`--out ${out}: ${parent} is not a directory, so ${dir} cannot be made: ${give}`);
+        if (!p.isDirectory())
+            throw new OutDirError(`--out ${out}: ${parent} is not a directory, so ${dir} cannot be made: ${give}`);
         try {
             fs.accessSync(parent, fs.constants.W_OK);
         } catch {
@@ -130,7 +139,10 @@ export function checkOutDir(out: string, stacks: readonly string[]): void {
         );
     }
     const unlisted = stacks.filter((s) => !marker.wrote.includes(s) && lstat(path.join(dir, s)));
-    if (unlisted.length > 0) throw new OutDirError(`--out ${out}: ${unlisted.map((s) => path.join(dir, s)).join(", ")} exists but the earlier plan did not write it; move it away or give another directory`);
+    if (unlisted.length > 0)
+        throw new OutDirError(
+            `--out ${out}: ${unlisted.map((s) => path.join(dir, s)).join(", ")} exists but the earlier plan did not write it; move it away or give another directory`,
+        );
 }
 
 /**
@@ -144,7 +156,11 @@ export function writeOutDir(out: string, stacks: readonly string[], files: Reado
     checkOutDir(out, stacks);
     const dir = path.resolve(out);
     for (const rel of files.keys()) {
-        if (!stacks.some((s) => rel.startsWith(`${s}/`)) || rel.split("/").some((p) => p === ".." || p === "." || p === "")) throw new Error(`the plan would write ${rel}, outside its stack folders`);
+        if (
+            !stacks.some((s) => rel.startsWith(`${s}/`)) ||
+            rel.split("/").some((p) => p === ".." || p === "." || p === "")
+        )
+            throw new Error(`the plan would write ${rel}, outside its stack folders`);
     }
     const made = !lstat(dir);
     fs.mkdirSync(dir, { recursive: true });
@@ -154,7 +170,13 @@ export function writeOutDir(out: string, stacks: readonly string[], files: Reado
             fs.mkdirSync(path.dirname(path.join(staging, rel)), { recursive: true });
             fs.writeFileSync(path.join(staging, rel), text);
         }
-        const marker: Marker = { tool: TOOL, wrote: [...stacks], files: Object.fromEntries([...files].map(([rel, text]) => [rel, sha256(text)]).sort(([a], [b]) => (a < b ? -1 : 1))) };
+        const marker: Marker = {
+            tool: TOOL,
+            wrote: [...stacks],
+            files: Object.fromEntries(
+                [...files].map(([rel, text]) => [rel, sha256(text)]).sort(([a], [b]) => (a < b ? -1 : 1)),
+            ),
+        };
         fs.writeFileSync(path.join(staging, PLAN_MARKER), JSON.stringify(marker, null, 2) + "\n");
     } catch (err) {
         fs.rmSync(staging, { recursive: true, force: true });

@@ -60,14 +60,26 @@ file, key, value and fix; 2 the plan could not run (a bad flag, or an error of
 the program itself).`;
 
 function parseArgs(argv: string[]): Args {
-    const flags = readFlags(argv, { out: { type: "string" }, "config-dir": { type: "string" }, stacks: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" } });
-    const args: Args = { out: flags.out ?? "plan", configDir: flags["config-dir"] ?? path.resolve(__dirname, "..", ".."), quiet: flags.quiet ?? false, help: flags.help };
+    const flags = readFlags(argv, {
+        out: { type: "string" },
+        "config-dir": { type: "string" },
+        stacks: { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+    });
+    const args: Args = {
+        out: flags.out ?? "plan",
+        configDir: flags["config-dir"] ?? path.resolve(__dirname, "..", ".."),
+        quiet: flags.quiet ?? false,
+        help: flags.help,
+    };
     if (flags.stacks !== undefined) {
         const stacks = flags.stacks
             .split(",")
             .map((s) => s.trim())
             .filter((s) => s !== "");
-        if (stacks.length === 0) throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
+        if (stacks.length === 0)
+            throw new UsageError("--stacks needs stack names separated by commas, e.g. --stacks comp2,comp3");
         const twice = stacks.find((s, i) => stacks.indexOf(s) !== i);
         if (twice !== undefined) throw new UsageError(`--stacks names "${twice}" twice`);
         args.stacks = stacks;
@@ -77,10 +89,22 @@ function parseArgs(argv: string[]): Args {
 
 async function plan(args: Args, io: PlanIo): Promise<void> {
     const started = Date.now();
-    if (!fs.existsSync(args.configDir)) throw new ConfigError([`--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
-    if (!fs.statSync(args.configDir).isDirectory()) throw new ConfigError([`--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`]);
+    if (!fs.existsSync(args.configDir))
+        throw new ConfigError([
+            `--config-dir ${args.configDir} does not exist: give the directory that holds the stack files (Pulumi.<stack>.yaml)`,
+        ]);
+    if (!fs.statSync(args.configDir).isDirectory())
+        throw new ConfigError([
+            `--config-dir ${args.configDir} is not a directory: give the directory that holds the stack files (Pulumi.<stack>.yaml)`,
+        ]);
     // Loaded once the flags are read: the program and the mock runtime take a second or two to load.
-    const [{ planLab, stackNameProblems, stacksIn }, { planFiles }, { clusterSummary, renderTree }, { main }, { policyConfigFiles }] = await Promise.all([
+    const [
+        { planLab, stackNameProblems, stacksIn },
+        { planFiles },
+        { clusterSummary, renderTree },
+        { main },
+        { policyConfigFiles },
+    ] = await Promise.all([
         import("./lab"),
         import("./files"),
         import("./report"),
@@ -96,7 +120,8 @@ async function plan(args: Args, io: PlanIo): Promise<void> {
     const lab = await planLab(args.configDir, main, { stacks });
     // Every file is made, and checked for leaks, before any is written: a refusal writes and deletes nothing.
     const files = new Map<string, string>();
-    for (const stack of lab.stacks) for (const [rel, text] of planFiles(stack)) files.set(path.join(stack.stack, rel), text);
+    for (const stack of lab.stacks)
+        for (const [rel, text] of planFiles(stack)) files.set(path.join(stack.stack, rel), text);
     for (const [rel, text] of policyConfigFiles(args.configDir, stacks)) files.set(rel, text);
     writeOutDir(args.out, stacks, files);
     for (const stack of lab.stacks) {
@@ -114,7 +139,9 @@ async function plan(args: Args, io: PlanIo): Promise<void> {
                 .map((e) => e.stack)
                 .join(", ")}) changed nothing`,
     );
-    io.out(`plan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`);
+    io.out(
+        `plan written to ${path.resolve(args.out)} (${lab.stacks.map((s) => `${s.stack}: ${s.resources.length} resources`).join(", ")}) in ${seconds}s`,
+    );
 }
 
 /** Runs `npm run plan -- <argv>`: prints to `io` and returns the exit code (docs/offline-plan.md, "Exit codes"). */

@@ -26,7 +26,9 @@ export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): St
 
 /** The validated config of every stack of the lab in configDir (a ConfigError, as for the plan, when it is wrong). */
 export function labConfigs(configDir: string): LabConfig[] {
-    return readLabConfig(configDir).map((file) => parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map(ownKey) as SecretKey[])));
+    return readLabConfig(configDir).map((file) =>
+        parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map(ownKey) as SecretKey[])),
+    );
 }
 
 /** The pack config of every stack of the lab in configDir, by stack name. */
@@ -37,7 +39,11 @@ export function labPolicyConfigs(configDir: string): Map<string, StackPolicyConf
 
 /** The policy-config.json of each of `stacks` (the stacks the plan writes), by path under the plan ("comp2/policy-config.json"). */
 export function policyConfigFiles(configDir: string, stacks: readonly string[]): Map<string, string> {
-    return new Map([...labPolicyConfigs(configDir)].filter(([stack]) => stacks.includes(stack)).map(([stack, config]) => [path.join(stack, POLICY_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n"]));
+    return new Map(
+        [...labPolicyConfigs(configDir)]
+            .filter(([stack]) => stacks.includes(stack))
+            .map(([stack, config]) => [path.join(stack, POLICY_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n"]),
+    );
 }
 
 /**

@@ -12,7 +12,9 @@ export function clusterSummary(plan: StackPlan): string {
         .map((r) => r.inputs.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> })
         .filter((m) => m.labels?.[MULTICLUSTER_LABEL] === "true")
         .map((m) => m.annotations?.[CLUSTER_ANNOTATION]);
-    const cluster = identity ? `${identity.clusterName} (cluster id ${identity.clusterId}, ${identity.network})` : "no identity output";
+    const cluster = identity
+        ? `${identity.clusterName} (cluster id ${identity.clusterId}, ${identity.network})`
+        : "no identity output";
     return `${plan.stack}: ${cluster}; remote secrets for ${remotes.length > 0 ? remotes.join(", ") : "no peer cluster"}`;
 }
 

@@ -68,7 +68,10 @@ export function matchesPattern(pattern: string, value: string): boolean {
 
 function refuseUnknown(fields: object, known: Set<string>, where: string): void {
     const unknown = Object.keys(fields).filter((k) => !known.has(k));
-    if (unknown.length > 0) throw new Error(`${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/simulate/authz.ts before relying on it`);
+    if (unknown.length > 0)
+        throw new Error(
+            `${where}: the evaluator does not model ${unknown.join(", ")}; extend offline/simulate/authz.ts before relying on it`,
+        );
 }
 
 /**
@@ -96,8 +99,17 @@ function sourceMatches(source: Record<string, unknown>, req: Request, trustDomai
         const candidates = principals.flatMap((p) => principalVariants(p, trustDomains));
         if (!candidates.some((p) => matchesPattern(p, req.principal as string))) return false;
     }
-    if (requestPrincipals && (req.requestPrincipal === undefined || !requestPrincipals.some((p) => matchesPattern(p, req.requestPrincipal as string)))) return false;
-    if (namespaces && (req.namespace === undefined || !namespaces.some((n) => matchesPattern(n, req.namespace as string)))) return false;
+    if (
+        requestPrincipals &&
+        (req.requestPrincipal === undefined ||
+            !requestPrincipals.some((p) => matchesPattern(p, req.requestPrincipal as string)))
+    )
+        return false;
+    if (
+        namespaces &&
+        (req.namespace === undefined || !namespaces.some((n) => matchesPattern(n, req.namespace as string)))
+    )
+        return false;
     return true;
 }
 
@@ -132,15 +144,23 @@ function applies(policy: PolicyObject, workload: Workload, rootNamespace: string
  * Whether `policies` admit `req` at `workload`. `trustDomains` are the
  * receiving mesh's trust domain and its aliases.
  */
-export function authorize(policies: PolicyObject[], workload: Workload, req: Request, rootNamespace: string, trustDomains: string[]): Decision {
+export function authorize(
+    policies: PolicyObject[],
+    workload: Workload,
+    req: Request,
+    rootNamespace: string,
+    trustDomains: string[],
+): Decision {
     const applicable = policies.filter((p) => applies(p, workload, rootNamespace));
-    for (const p of applicable) refuseUnknown(p.spec, SPEC_FIELDS, `AuthorizationPolicy ${p.metadata.namespace}/${p.metadata.name}`);
+    for (const p of applicable)
+        refuseUnknown(p.spec, SPEC_FIELDS, `AuthorizationPolicy ${p.metadata.namespace}/${p.metadata.name}`);
     const rulesOf = (p: PolicyObject) => (p.spec.rules as Record<string, unknown>[] | undefined) ?? [];
     const name = (p: PolicyObject) => `${p.metadata.namespace}/${p.metadata.name}`;
     const action = (p: PolicyObject) => (p.spec.action as string | undefined) ?? "ALLOW";
 
     for (const p of applicable.filter((p) => action(p) === "DENY")) {
-        if (rulesOf(p).some((r) => ruleMatches(r, req, trustDomains, name(p)))) return { allowed: false, reason: `denied by DENY policy ${name(p)}` };
+        if (rulesOf(p).some((r) => ruleMatches(r, req, trustDomains, name(p))))
+            return { allowed: false, reason: `denied by DENY policy ${name(p)}` };
     }
     const allows = applicable.filter((p) => action(p) === "ALLOW");
     if (allows.length === 0) return { allowed: true, reason: "no ALLOW policy applies" };

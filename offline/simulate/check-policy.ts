@@ -10,9 +10,15 @@ import { POLICY_CONFIG_FILE } from "../planner/policy-config";
 import { checkLab, ConfigFile, PolicyConfigError } from "./policy-plan";
 
 /** The lab planned afresh from its stack files, with the pack config of each stack. */
-async function planAfresh(configDir: string): Promise<{ stacks: { stack: string; resources: PlannedResource[] }[]; configs: ReadonlyMap<string, object> }> {
+async function planAfresh(
+    configDir: string,
+): Promise<{ stacks: { stack: string; resources: PlannedResource[] }[]; configs: ReadonlyMap<string, object> }> {
     // Loaded only here: they bring in the program and the mock runtime, which --plan does not need.
-    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([import("../planner/lab"), import("../../stacks/main"), import("../planner/policy-config")]);
+    const [{ planLab }, { main }, { labPolicyConfigs }] = await Promise.all([
+        import("../planner/lab"),
+        import("../../stacks/main"),
+        import("../planner/policy-config"),
+    ]);
     return { stacks: (await planLab(configDir, main)).stacks, configs: labPolicyConfigs(configDir) };
 }
 
@@ -35,28 +41,46 @@ the program itself).`;
 class InputError extends Error {}
 
 function readJson(file: string, what: string, planDir: string): unknown {
-    if (!fs.existsSync(file)) throw new InputError(`--plan ${planDir}: ${file} does not exist: write the plan again with \`npm run plan -- --out ${planDir}\``);
+    if (!fs.existsSync(file))
+        throw new InputError(
+            `--plan ${planDir}: ${file} does not exist: write the plan again with \`npm run plan -- --out ${planDir}\``,
+        );
     try {
         return JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
     } catch {
-        throw new InputError(`--plan ${planDir}: ${file} is not ${what} written by \`npm run plan\`: write the plan again`);
+        throw new InputError(
+            `--plan ${planDir}: ${file} is not ${what} written by \`npm run plan\`: write the plan again`,
+        );
     }
 }
 
 /** The stacks of a plan written by `npm run plan`: every DIR/<stack>/ holding resources.json, with their pack configs. */
-function readPlan(planDir: string): { stacks: { stack: string; resources: PlannedResource[] }[]; configs: Map<string, ConfigFile> } {
-    const names = fs.existsSync(planDir) ? fs.readdirSync(planDir).filter((name) => fs.existsSync(path.join(planDir, name, "resources.json"))) : [];
-    if (names.length === 0) throw new InputError(`--plan ${planDir}: no <stack>/resources.json in it: write the plan first with \`npm run plan -- --out ${planDir}\``);
+function readPlan(planDir: string): {
+    stacks: { stack: string; resources: PlannedResource[] }[];
+    configs: Map<string, ConfigFile>;
+} {
+    const names = fs.existsSync(planDir)
+        ? fs.readdirSync(planDir).filter((name) => fs.existsSync(path.join(planDir, name, "resources.json")))
+        : [];
+    if (names.length === 0)
+        throw new InputError(
+            `--plan ${planDir}: no <stack>/resources.json in it: write the plan first with \`npm run plan -- --out ${planDir}\``,
+        );
     const stacks = names.sort().map((stack) => {
         const resources = readJson(path.join(planDir, stack, "resources.json"), "a resource list", planDir);
-        if (!Array.isArray(resources)) throw new InputError(`--plan ${planDir}: ${path.join(planDir, stack, "resources.json")} is not a resource list written by \`npm run plan\`: write the plan again`);
+        if (!Array.isArray(resources))
+            throw new InputError(
+                `--plan ${planDir}: ${path.join(planDir, stack, "resources.json")} is not a resource list written by \`npm run plan\`: write the plan again`,
+            );
         return { stack, resources: resources as PlannedResource[] };
     });
     const configs = new Map(
         names.map((stack) => {
             const config = readJson(path.join(planDir, stack, POLICY_CONFIG_FILE), "a policy config", planDir);
             if (config === null || typeof config !== "object" || Array.isArray(config)) {
-                throw new InputError(`--plan ${planDir}: ${path.join(planDir, stack, POLICY_CONFIG_FILE)} is not a policy config written by \`npm run plan\`: write the plan again`);
+                throw new InputError(
+                    `--plan ${planDir}: ${path.join(planDir, stack, POLICY_CONFIG_FILE)} is not a policy config written by \`npm run plan\`: write the plan again`,
+                );
             }
             return [stack, config as ConfigFile];
         }),
@@ -65,7 +89,11 @@ function readPlan(planDir: string): { stacks: { stack: string; resources: Planne
 }
 
 async function run(): Promise<number> {
-    const flags = readFlags(process.argv.slice(2), { "config-dir": { type: "string" }, plan: { type: "string" }, help: { type: "boolean", short: "h" } });
+    const flags = readFlags(process.argv.slice(2), {
+        "config-dir": { type: "string" },
+        plan: { type: "string" },
+        help: { type: "boolean", short: "h" },
+    });
     if (flags.help) {
         console.log(USAGE);
         return 0;

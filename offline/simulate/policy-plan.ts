@@ -5,7 +5,15 @@
 // each policy gets its pack config as the engine reconciles and validates a
 // `--policy-pack-config` file.
 import Ajv, { ValidateFunction } from "ajv";
-import type { EnforcementLevel, Policies, PolicyResource, PolicyResourceOptions, ResourceValidation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type {
+    EnforcementLevel,
+    Policies,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidation,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+} from "@pulumi/policy";
 import { PREVIEW_POLICIES } from "../../policy/catalog";
 import type { StackPolicyConfig } from "../../policy/config";
 import type { PlannedResource } from "../engine/record";
@@ -44,17 +52,27 @@ interface Reconciled {
 }
 
 /** A file's entry for one policy as the engine parses it: an enforcement level, or properties with an optional one. */
-function entryOf(file: ConfigFile, name: string, source: string): { level?: EnforcementLevel; properties: Record<string, unknown> } {
+function entryOf(
+    file: ConfigFile,
+    name: string,
+    source: string,
+): { level?: EnforcementLevel; properties: Record<string, unknown> } {
     const entry = file[name];
     if (entry === undefined) return { properties: {} };
     if (typeof entry === "string") {
-        if (!LEVELS.includes(entry)) throw new PolicyConfigError(`${source}: "${name}": ${JSON.stringify(entry)} is not an enforcement level (${LEVELS.join(", ")})`);
+        if (!LEVELS.includes(entry))
+            throw new PolicyConfigError(
+                `${source}: "${name}": ${JSON.stringify(entry)} is not an enforcement level (${LEVELS.join(", ")})`,
+            );
         return { level: entry as EnforcementLevel, properties: {} };
     }
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw new PolicyConfigError(`${source}: "${name}" must be an enforcement level or an object`);
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry))
+        throw new PolicyConfigError(`${source}: "${name}" must be an enforcement level or an object`);
     const { enforcementLevel, ...properties } = entry as Record<string, unknown>;
     if (enforcementLevel !== undefined && !LEVELS.includes(enforcementLevel as string)) {
-        throw new PolicyConfigError(`${source}: "${name}".enforcementLevel ${JSON.stringify(enforcementLevel)} is not an enforcement level (${LEVELS.join(", ")})`);
+        throw new PolicyConfigError(
+            `${source}: "${name}".enforcementLevel ${JSON.stringify(enforcementLevel)} is not an enforcement level (${LEVELS.join(", ")})`,
+        );
     }
     return { level: enforcementLevel as EnforcementLevel | undefined, properties };
 }
@@ -68,7 +86,11 @@ function schemaProblems(policy: Policy, properties: Record<string, unknown>): st
     // The object schema the engine builds from a configSchema (convertSchema), compiled once per policy.
     let validate = validators.get(policy);
     if (!validate) {
-        validate = ajv.compile({ type: "object", properties: policy.configSchema.properties, required: policy.configSchema.required ?? [] });
+        validate = ajv.compile({
+            type: "object",
+            properties: policy.configSchema.properties,
+            required: policy.configSchema.required ?? [],
+        });
         validators.set(policy, validate);
     }
     if (validate(properties)) return [];
@@ -76,8 +98,12 @@ function schemaProblems(policy: Policy, properties: Record<string, unknown>): st
         const where = e.instancePath.slice(1).replace(/\//g, ".");
         const key = (k: unknown) => `${where ? `${where}.` : ""}${String(k)}`;
         if (e.keyword === "required") return `${policy.name}: ${key(e.params.missingProperty)} is required`;
-        if (e.keyword === "additionalProperties") return `${policy.name}: ${key(e.params.additionalProperty)} is not a known key`;
-        const allowed = e.keyword === "enum" ? ` (${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")})` : "";
+        if (e.keyword === "additionalProperties")
+            return `${policy.name}: ${key(e.params.additionalProperty)} is not a known key`;
+        const allowed =
+            e.keyword === "enum"
+                ? ` (${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")})`
+                : "";
         return `${policy.name}: ${where} ${e.message}${allowed}`;
     });
 }
@@ -89,19 +115,32 @@ function schemaProblems(policy: Policy, properties: Record<string, unknown>): st
  * key; then every policy's config checked against its configSchema. Any problem
  * is a PolicyConfigError naming `source` and stops everything, as under the engine.
  */
-export function reconcileConfig(policies: Policies, file: ConfigFile | StackPolicyConfig, source = "policy config"): Map<string, Reconciled> {
+export function reconcileConfig(
+    policies: Policies,
+    file: ConfigFile | StackPolicyConfig,
+    source = "policy config",
+): Map<string, Reconciled> {
     const entries = file as ConfigFile;
     const all = entryOf(entries, "all", source).level;
     const result = new Map<string, Reconciled>();
     const problems: string[] = [];
     for (const policy of policies) {
-        const defaults = Object.entries(policy.configSchema?.properties ?? {}).filter(([, schema]) => schema.default !== undefined);
+        const defaults = Object.entries(policy.configSchema?.properties ?? {}).filter(
+            ([, schema]) => schema.default !== undefined,
+        );
         const given = entryOf(entries, policy.name, source);
-        const properties = { ...Object.fromEntries(defaults.map(([key, schema]) => [key, schema.default])), ...given.properties };
+        const properties = {
+            ...Object.fromEntries(defaults.map(([key, schema]) => [key, schema.default])),
+            ...given.properties,
+        };
         problems.push(...schemaProblems(policy, properties));
-        result.set(policy.name, { enforcementLevel: given.level ?? all ?? policy.enforcementLevel ?? "advisory", properties });
+        result.set(policy.name, {
+            enforcementLevel: given.level ?? all ?? policy.enforcementLevel ?? "advisory",
+            properties,
+        });
     }
-    if (problems.length > 0) throw new PolicyConfigError(`${source} is not what the pack needs: ${problems.sort().join("; ")}`);
+    if (problems.length > 0)
+        throw new PolicyConfigError(`${source} is not what the pack needs: ${problems.sort().join("; ")}`);
     return result;
 }
 
@@ -139,9 +178,12 @@ export function toPolicyResources(planned: readonly PlannedResource[]): PolicyRe
     planned.forEach((r, i) => {
         const resource = resources[i];
         if (r.parent && byUrn.has(r.parent)) resource.parent = byUrn.get(r.parent);
-        resource.dependencies = r.dependsOn.map((urn) => byUrn.get(urn)).filter((d): d is PolicyResource => d !== undefined);
+        resource.dependencies = r.dependsOn
+            .map((urn) => byUrn.get(urn))
+            .filter((d): d is PolicyResource => d !== undefined);
         const provider = r.provider ? byUrn.get(r.provider) : undefined;
-        if (provider) resource.provider = { type: provider.type, props: provider.props, urn: provider.urn, name: provider.name };
+        if (provider)
+            resource.provider = { type: provider.type, props: provider.props, urn: provider.urn, name: provider.name };
     });
     return resources;
 }
@@ -150,7 +192,12 @@ export function toPolicyResources(planned: readonly PlannedResource[]): PolicyRe
  * Violations of `policies` in one stack's resources, each policy run with its
  * reconciled config. A policy that finds itself not applicable reports nothing.
  */
-export async function checkResources(planned: readonly PlannedResource[], config: ConfigFile | StackPolicyConfig, policies: Policies = PLAN_POLICIES, source?: string): Promise<Violation[]> {
+export async function checkResources(
+    planned: readonly PlannedResource[],
+    config: ConfigFile | StackPolicyConfig,
+    policies: Policies = PLAN_POLICIES,
+    source?: string,
+): Promise<Violation[]> {
     const resources = toPolicyResources(planned);
     const reconciled = reconcileConfig(policies, config, source);
     const violations: Violation[] = [];
@@ -159,15 +206,30 @@ export async function checkResources(planned: readonly PlannedResource[], config
         if (level === "disabled") continue;
         // A copy per call, as the engine hands each policy its own.
         const getConfig = <T extends object>() => JSON.parse(JSON.stringify(properties)) as T;
-        const report = (fallbackUrn: string) => (message: string, urn?: string) => violations.push({ policy: policy.name, enforcementLevel: level, urn: urn ?? fallbackUrn, message });
+        const report = (fallbackUrn: string) => (message: string, urn?: string) =>
+            violations.push({ policy: policy.name, enforcementLevel: level, urn: urn ?? fallbackUrn, message });
         try {
             if ("validateStack" in policy) {
                 await policy.validateStack({ resources, stackTags: new Map(), getConfig, notApplicable }, report(""));
                 continue;
             }
-            const validations: ResourceValidation[] = ([] as ResourceValidation[]).concat(policy.validateResource ?? []);
+            const validations: ResourceValidation[] = ([] as ResourceValidation[]).concat(
+                policy.validateResource ?? [],
+            );
             for (const r of resources) {
-                const args = { type: r.type, props: r.props, urn: r.urn, name: r.name, opts: r.opts, provider: r.provider, stackTags: new Map(), isType: r.isType, asType: r.asType, getConfig, notApplicable };
+                const args = {
+                    type: r.type,
+                    props: r.props,
+                    urn: r.urn,
+                    name: r.name,
+                    opts: r.opts,
+                    provider: r.provider,
+                    stackTags: new Map(),
+                    isType: r.isType,
+                    asType: r.asType,
+                    getConfig,
+                    notApplicable,
+                };
                 for (const validate of validations) {
                     try {
                         await validate(args as Parameters<ResourceValidation>[0], report(r.urn));

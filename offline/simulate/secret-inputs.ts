@@ -11,8 +11,12 @@ import { SECRET } from "../engine/record";
  */
 const SECRET_INPUTS: Record<string, { paths: string[]; map?: boolean }[]> = {
     [TYPES.secret]: [{ paths: ["data", "stringData"], map: true }],
-    [TYPES.remoteCommand]: [{ paths: ["connection.privateKey", "connection.password", "connection.privateKeyPassword"] }],
-    [TYPES.copyToRemote]: [{ paths: ["connection.privateKey", "connection.password", "connection.privateKeyPassword"] }],
+    [TYPES.remoteCommand]: [
+        { paths: ["connection.privateKey", "connection.password", "connection.privateKeyPassword"] },
+    ],
+    [TYPES.copyToRemote]: [
+        { paths: ["connection.privateKey", "connection.password", "connection.privateKeyPassword"] },
+    ],
     [TYPES.k8sProvider]: [{ paths: ["kubeconfig"] }],
 };
 
@@ -38,9 +42,14 @@ export function plainSecretProblems(type: string, props: Props, name: string): s
                 const plain = Object.entries(asRecord(value))
                     .filter(([, v]) => v !== SECRET)
                     .map(([k]) => k);
-                if (plain.length > 0) problems.push(`${type.split(":").pop()} ${name} passes ${path} ${plain.join(", ")} as plain values: wrap them in pulumi.secret()`);
+                if (plain.length > 0)
+                    problems.push(
+                        `${type.split(":").pop()} ${name} passes ${path} ${plain.join(", ")} as plain values: wrap them in pulumi.secret()`,
+                    );
             } else {
-                problems.push(`${type.split(":").pop()} ${name} passes ${path} as a plain value: it must be a secret (pulumi.secret / requireSecret)`);
+                problems.push(
+                    `${type.split(":").pop()} ${name} passes ${path} as a plain value: it must be a secret (pulumi.secret / requireSecret)`,
+                );
             }
         }
     }
@@ -49,7 +58,8 @@ export function plainSecretProblems(type: string, props: Props, name: string): s
 
 export const secretInputs: ResourceValidationPolicy = {
     name: "secret-inputs",
-    description: "Kubernetes Secret data, remote Command connection keys and kubeconfigs are passed as secrets (offline plan only).",
+    description:
+        "Kubernetes Secret data, remote Command connection keys and kubeconfigs are passed as secrets (offline plan only).",
     enforcementLevel: "mandatory",
     severity: "critical",
     validateResource: (args, reportViolation) => {

@@ -38,7 +38,8 @@ export function normalizeImage(ref: string): string {
     const colon = name.lastIndexOf(":");
     if (colon > slash) name = name.slice(0, colon);
     const parts = name.split("/");
-    const hasRegistry = parts.length > 1 && (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost");
+    const hasRegistry =
+        parts.length > 1 && (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost");
     if (hasRegistry) return name;
     return parts.length === 1 ? `docker.io/library/${name}` : `docker.io/${name}`;
 }
@@ -54,14 +55,19 @@ function podSpecsOf(type: string, props: Props): Props[] {
     if (!type.startsWith("kubernetes:") || type.startsWith("kubernetes:helm.sh/")) return [];
     if (kind === "Pod") return [asRecord(props.spec)];
     if (kind === "CronJob") return [asRecord(at(props, "spec.jobTemplate.spec.template.spec"))];
-    if (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(kind ?? "")) return [asRecord(at(props, "spec.template.spec"))];
+    if (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(kind ?? ""))
+        return [asRecord(at(props, "spec.template.spec"))];
     return [];
 }
 
 /** `image` of every container, init container and ephemeral container. "auto" is Istio's injection placeholder. */
 export function workloadImages(type: string, props: Props): string[] {
     return podSpecsOf(type, props)
-        .flatMap((spec) => [...asArray(spec.containers), ...asArray(spec.initContainers), ...asArray(spec.ephemeralContainers)])
+        .flatMap((spec) => [
+            ...asArray(spec.containers),
+            ...asArray(spec.initContainers),
+            ...asArray(spec.ephemeralContainers),
+        ])
         .map((c) => asRecord(c).image)
         .filter((i): i is string => typeof i === "string" && i !== "auto");
 }
@@ -82,7 +88,11 @@ export function helmValueImages(values: unknown): string[] {
         const o = v as Record<string, unknown>;
         const { registry, repository, hub, image } = o;
         if (typeof repository === "string" && repository !== "") {
-            found.push(normalizeImage(typeof registry === "string" && registry !== "" ? `${registry}/${repository}` : repository));
+            found.push(
+                normalizeImage(
+                    typeof registry === "string" && registry !== "" ? `${registry}/${repository}` : repository,
+                ),
+            );
         } else if (typeof registry === "string" && registry !== "") {
             found.push(registry);
         }
@@ -100,8 +110,13 @@ export function imageProblems(type: string, props: Props, name: string, allowed:
     const images = isRelease ? helmValueImages(props.values) : workloadImages(type, props);
     const repos = isRelease ? images : images.map(normalizeImage);
     return repos
-        .filter((repo) => !allowed.some((p) => underPrefix(repo, p) || (!repo.includes("/") && p.split("/")[0] === repo)))
-        .map((repo) => `${type.split(":").pop()} ${name} uses images from ${repo}, which is neither the lab registry nor in allowedRegistries (${allowed.join(", ")})`);
+        .filter(
+            (repo) => !allowed.some((p) => underPrefix(repo, p) || (!repo.includes("/") && p.split("/")[0] === repo)),
+        )
+        .map(
+            (repo) =>
+                `${type.split(":").pop()} ${name} uses images from ${repo}, which is neither the lab registry nor in allowedRegistries (${allowed.join(", ")})`,
+        );
 }
 
 export const allowedRegistries: ResourceValidationPolicy = {
@@ -111,8 +126,18 @@ export const allowedRegistries: ResourceValidationPolicy = {
     severity: "high",
     configSchema: {
         properties: {
-            labRegistry: { type: "string", minLength: 1, description: "host:port of the lab registry (zta-testbed:registry of the stack): npm run plan writes it to plan/<stack>/policy-config.json" },
-            allowedRegistries: { type: "array", items: { type: "string", minLength: 1 }, default: DEFAULT_ALLOWED_REGISTRIES, description: "upstream repository prefixes allowed besides the lab registry" },
+            labRegistry: {
+                type: "string",
+                minLength: 1,
+                description:
+                    "host:port of the lab registry (zta-testbed:registry of the stack): npm run plan writes it to plan/<stack>/policy-config.json",
+            },
+            allowedRegistries: {
+                type: "array",
+                items: { type: "string", minLength: 1 },
+                default: DEFAULT_ALLOWED_REGISTRIES,
+                description: "upstream repository prefixes allowed besides the lab registry",
+            },
         },
         // Without it every image from the lab registry would be refused: the engine refuses to run the pack instead.
         required: ["labRegistry"],

@@ -12,7 +12,9 @@ export function chartVersionProblems(props: Props, name: string): string[] {
         return [`Helm release ${name} (chart ${chart}) has no version: pin an exact chart version from cfg.versions`];
     }
     if (typeof version !== "string" || !EXACT_SEMVER.test(version)) {
-        return [`Helm release ${name} (chart ${chart}) has version ${JSON.stringify(version)}: it must be an exact version such as 1.2.3, not a range`];
+        return [
+            `Helm release ${name} (chart ${chart}) has version ${JSON.stringify(version)}: it must be an exact version such as 1.2.3, not a range`,
+        ];
     }
     return [];
 }

@@ -1,5 +1,16 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, asRecord, at, Finding, objectName, Props, releasesOf, rootNamespaceOf, selects, TYPES } from "../resources";
+import {
+    asArray,
+    asRecord,
+    at,
+    Finding,
+    objectName,
+    Props,
+    releasesOf,
+    rootNamespaceOf,
+    selects,
+    TYPES,
+} from "../resources";
 
 /**
  * The pod labels the Istio `gateway` chart gives a release
@@ -11,7 +22,9 @@ import { asArray, asRecord, at, Finding, objectName, Props, releasesOf, rootName
 export function gatewayPodLabels(release: Props): Record<string, string> {
     const values = asRecord(release.values);
     const name = String(values.name ?? release.name ?? "istio-ingressgateway");
-    const extra = Object.fromEntries(Object.entries(asRecord(values.labels)).filter((e): e is [string, string] => typeof e[1] === "string"));
+    const extra = Object.fromEntries(
+        Object.entries(asRecord(values.labels)).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
     return { ...extra, app: extra.app ?? name, istio: extra.istio ?? name.replace(/^istio-/, "") };
 }
 
@@ -27,7 +40,9 @@ function requiresRequestPrincipal(spec: Props): boolean {
             const source = asRecord(asRecord(f).source);
             return asArray(source.requestPrincipals).length > 0 || asArray(source.notRequestPrincipals).length > 0;
         });
-        const whenClaim = asArray(asRecord(rule).when).some((w) => String(asRecord(w).key ?? "").startsWith("request.auth."));
+        const whenClaim = asArray(asRecord(rule).when).some((w) =>
+            String(asRecord(w).key ?? "").startsWith("request.auth."),
+        );
         return fromPrincipal || whenClaim;
     });
 }
@@ -49,18 +64,28 @@ export function ingressGatewayJwtProblems(resources: PolicyResource[]): Finding[
         const applying = (type: string) =>
             resources.filter((r) => {
                 const ns = at(r.props, "metadata.namespace");
-                return r.type === type && (ns === namespace || ns === root) && selects(at(r.props, "spec.selector.matchLabels"), labels);
+                return (
+                    r.type === type &&
+                    (ns === namespace || ns === root) &&
+                    selects(at(r.props, "spec.selector.matchLabels"), labels)
+                );
             });
         const who = `ingress gateway ${gateway.name} (pods ${Object.entries(labels)
             .map(([k, v]) => `${k}=${v}`)
             .join(",")} in ${String(namespace)})`;
         const requestAuthn = applying(TYPES.requestAuthentication);
         if (!requestAuthn.some((r) => asArray(at(r.props, "spec.jwtRules")).length > 0)) {
-            problems.push({ urn: gateway.urn, message: `${who} has no RequestAuthentication with jwtRules selecting it: tokens would not be validated` });
+            problems.push({
+                urn: gateway.urn,
+                message: `${who} has no RequestAuthentication with jwtRules selecting it: tokens would not be validated`,
+            });
         }
         const authz = applying(TYPES.authorizationPolicy);
         if (authz.length === 0) {
-            problems.push({ urn: gateway.urn, message: `${who} has no AuthorizationPolicy selecting it: requests without a token would pass` });
+            problems.push({
+                urn: gateway.urn,
+                message: `${who} has no AuthorizationPolicy selecting it: requests without a token would pass`,
+            });
         } else if (!authz.some((a) => requiresRequestPrincipal(asRecord(a.props.spec)))) {
             const names = authz.map((a) => objectName(a.props, a.name)).join(", ");
             problems.push({
@@ -74,11 +99,13 @@ export function ingressGatewayJwtProblems(resources: PolicyResource[]): Finding[
 
 export const ingressGatewayJwt: StackValidationPolicy = {
     name: "ingress-gateway-jwt",
-    description: "Every ingress gateway has a JWT RequestAuthentication and an AuthorizationPolicy that requires a request principal.",
+    description:
+        "Every ingress gateway has a JWT RequestAuthentication and an AuthorizationPolicy that requires a request principal.",
     enforcementLevel: "mandatory",
     severity: "high",
     validateStack: (args, reportViolation) => {
-        if (!releasesOf(args.resources, "gateway").some(isIngressGateway)) args.notApplicable("the stack installs no ingress gateway");
+        if (!releasesOf(args.resources, "gateway").some(isIngressGateway))
+            args.notApplicable("the stack installs no ingress gateway");
         for (const f of ingressGatewayJwtProblems(args.resources)) reportViolation(f.message, f.urn);
     },
 };

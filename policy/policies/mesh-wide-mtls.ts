@@ -11,7 +11,12 @@ export function meshWideMtlsProblems(resources: PolicyResource[]): Finding[] {
     const problems: Finding[] = [];
     for (const istiod of releasesOf(resources, "istiod")) {
         const root = rootNamespaceOf(istiod);
-        const meshWide = resources.filter((r) => r.type === TYPES.peerAuthentication && at(r.props, "metadata.namespace") === root && Object.keys(asRecord(at(r.props, "spec.selector.matchLabels"))).length === 0);
+        const meshWide = resources.filter(
+            (r) =>
+                r.type === TYPES.peerAuthentication &&
+                at(r.props, "metadata.namespace") === root &&
+                Object.keys(asRecord(at(r.props, "spec.selector.matchLabels"))).length === 0,
+        );
         if (meshWide.length === 0) {
             problems.push({
                 urn: istiod.urn,
@@ -34,7 +39,8 @@ export function meshWideMtlsProblems(resources: PolicyResource[]): Finding[] {
 
 export const meshWideMtlsStrict: StackValidationPolicy = {
     name: "mesh-wide-mtls-strict",
-    description: "A stack that installs istiod declares a mesh-wide PeerAuthentication in the root namespace with mtls.mode STRICT.",
+    description:
+        "A stack that installs istiod declares a mesh-wide PeerAuthentication in the root namespace with mtls.mode STRICT.",
     enforcementLevel: "mandatory",
     severity: "critical",
     validateStack: (args, reportViolation) => {

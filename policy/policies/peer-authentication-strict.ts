@@ -14,12 +14,16 @@ export function peerAuthenticationProblems(props: Props, name: string): string[]
     const problems: string[] = [];
     const mode = asRecord(spec.mtls).mode;
     if (typeof mode === "string" && WEAK_MODES.includes(mode)) {
-        problems.push(`${who} sets mtls.mode ${mode}: plain-text traffic would be accepted; use STRICT (or leave it UNSET to inherit the mesh-wide STRICT)`);
+        problems.push(
+            `${who} sets mtls.mode ${mode}: plain-text traffic would be accepted; use STRICT (or leave it UNSET to inherit the mesh-wide STRICT)`,
+        );
     }
     for (const [port, level] of Object.entries(asRecord(spec.portLevelMtls))) {
         const portMode = asRecord(level).mode;
         if (typeof portMode === "string" && WEAK_MODES.includes(portMode)) {
-            problems.push(`${who} sets portLevelMtls[${port}].mode ${portMode}: plain-text traffic would be accepted on port ${port}; use STRICT`);
+            problems.push(
+                `${who} sets portLevelMtls[${port}].mode ${portMode}: plain-text traffic would be accepted on port ${port}; use STRICT`,
+            );
         }
     }
     return problems;

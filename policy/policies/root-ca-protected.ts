@@ -11,11 +11,17 @@ export function rootCaProblems(resources: PolicyResource[]): Finding[] {
     const problems: Finding[] = [];
     for (const cert of resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true)) {
         if (!cert.opts.protect) {
-            problems.push({ urn: cert.urn, message: `root CA certificate ${cert.name} is not protected: set protect: true, replacing it invalidates every certificate under it` });
+            problems.push({
+                urn: cert.urn,
+                message: `root CA certificate ${cert.name} is not protected: set protect: true, replacing it invalidates every certificate under it`,
+            });
         }
         for (const key of cert.dependencies.filter((d) => d.type === TYPES.privateKey)) {
             if (!key.opts.protect) {
-                problems.push({ urn: key.urn, message: `root CA private key ${key.name} (of ${cert.name}) is not protected: set protect: true, replacing it invalidates every certificate under it` });
+                problems.push({
+                    urn: key.urn,
+                    message: `root CA private key ${key.name} (of ${cert.name}) is not protected: set protect: true, replacing it invalidates every certificate under it`,
+                });
             }
         }
     }
@@ -28,7 +34,8 @@ export const rootCaProtected: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "high",
     validateStack: (args, reportViolation) => {
-        if (!args.resources.some((r) => r.type === TYPES.selfSignedCert)) args.notApplicable("the stack declares no self-signed certificate");
+        if (!args.resources.some((r) => r.type === TYPES.selfSignedCert))
+            args.notApplicable("the stack declares no self-signed certificate");
         for (const f of rootCaProblems(args.resources)) reportViolation(f.message, f.urn);
     },
 };

@@ -24,7 +24,12 @@ const LAB_SERVICES_CA = "zta:pki:LabServicesCa";
  * domain; one that signs an intermediate counts as a root like any other.
  */
 function isLabServicesCa(ca: PolicyResource, resources: PolicyResource[]): boolean {
-    const signsCa = resources.some((r) => r.type === TYPES.locallySignedCert && r.props.isCaCertificate === true && r.dependencies.some((d) => d.urn === ca.urn));
+    const signsCa = resources.some(
+        (r) =>
+            r.type === TYPES.locallySignedCert &&
+            r.props.isCaCertificate === true &&
+            r.dependencies.some((d) => d.urn === ca.urn),
+    );
     return ca.parent?.type === LAB_SERVICES_CA && !signsCa;
 }
 
@@ -37,7 +42,9 @@ function isLabServicesCa(ca: PolicyResource, resources: PolicyResource[]): boole
  * its own trust domain (docs/pki.md, "Shared and federated"), so the peers' roles do not count.
  */
 export function secondRootProblems(resources: PolicyResource[], cfg: SingleRootCaConfig): Finding[] {
-    const roots = resources.filter((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true && !isLabServicesCa(r, resources));
+    const roots = resources.filter(
+        (r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true && !isLabServicesCa(r, resources),
+    );
     const problems: Finding[] = roots.slice(1).map((cert) => ({
         urn: cert.urn,
         message: `second root CA ${cert.name} in this stack (the first is ${roots[0].name}): the lab has one root CA; issue further CAs as intermediates signed by it`,
@@ -56,18 +63,27 @@ export function secondRootProblems(resources: PolicyResource[], cfg: SingleRootC
 
 export const singleRootCa: StackValidationPolicy = {
     name: "single-root-ca",
-    description: "One root CA per trust domain: at most one self-signed CA certificate per stack, and in the shared trust model none while a peer stack is the root stack.",
+    description:
+        "One root CA per trust domain: at most one self-signed CA certificate per stack, and in the shared trust model none while a peer stack is the root stack.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: {
         properties: {
-            trustModel: { type: "string", enum: ["shared", "federated"], description: "zta-testbed:mesh.trustModel of the lab" },
+            trustModel: {
+                type: "string",
+                enum: ["shared", "federated"],
+                description: "zta-testbed:mesh.trustModel of the lab",
+            },
             peers: {
                 type: "array",
-                description: "every other stack of the lab with its zta-testbed:pki.role (npm run plan writes them to plan/<stack>/policy-config.json)",
+                description:
+                    "every other stack of the lab with its zta-testbed:pki.role (npm run plan writes them to plan/<stack>/policy-config.json)",
                 items: {
                     type: "object",
-                    properties: { stack: { type: "string", minLength: 1 }, pkiRole: { type: "string", enum: ["root", "peer"] } },
+                    properties: {
+                        stack: { type: "string", minLength: 1 },
+                        pkiRole: { type: "string", enum: ["root", "peer"] },
+                    },
                     required: ["stack", "pkiRole"],
                     additionalProperties: false,
                 },
@@ -77,7 +93,9 @@ export const singleRootCa: StackValidationPolicy = {
         required: ["trustModel", "peers"],
     },
     validateStack: (args, reportViolation) => {
-        if (!args.resources.some((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true)) args.notApplicable("the stack declares no root CA");
-        for (const f of secondRootProblems(args.resources, args.getConfig<SingleRootCaConfig>())) reportViolation(f.message, f.urn);
+        if (!args.resources.some((r) => r.type === TYPES.selfSignedCert && r.props.isCaCertificate === true))
+            args.notApplicable("the stack declares no root CA");
+        for (const f of secondRootProblems(args.resources, args.getConfig<SingleRootCaConfig>()))
+            reportViolation(f.message, f.urn);
     },
 };

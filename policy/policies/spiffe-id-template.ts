@@ -6,7 +6,8 @@ import { at, Props, TYPES } from "../resources";
  * (istio.io, ops/integrations/spire: "All registrations must follow the Istio SPIFFE ID pattern"),
  * as a ClusterSPIFFEID template of the SPIRE controller manager.
  */
-export const ISTIO_SPIFFE_ID_TEMPLATE = "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}";
+export const ISTIO_SPIFFE_ID_TEMPLATE =
+    "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}";
 
 /** A Go template with every action written `{{ .Field }}`: spaces and trim markers inside the braces change nothing here. */
 function canonical(template: string): string {
@@ -22,7 +23,9 @@ export function spiffeIdTemplateProblems(props: Props, name: string): string[] {
     const template = at(props, "spec.spiffeIDTemplate");
     if (typeof template === "string" && canonical(template) === ISTIO_SPIFFE_ID_TEMPLATE) return [];
     const shown = template === undefined ? "no spiffeIDTemplate" : `spiffeIDTemplate ${JSON.stringify(template)}`;
-    return [`ClusterSPIFFEID ${String(at(props, "metadata.name") ?? name)} has ${shown}: it must be ${ISTIO_SPIFFE_ID_TEMPLATE} so identities have Istio's /ns/<ns>/sa/<sa> form`];
+    return [
+        `ClusterSPIFFEID ${String(at(props, "metadata.name") ?? name)} has ${shown}: it must be ${ISTIO_SPIFFE_ID_TEMPLATE} so identities have Istio's /ns/<ns>/sa/<sa> form`,
+    ];
 }
 
 export const spiffeIdTemplate: ResourceValidationPolicy = {

@@ -6,7 +6,17 @@
 // pathLenConstraint, name constraints) are parsed with @peculiar/asn1-x509.
 import { X509Certificate } from "crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { BasicConstraints, Certificate, GeneralSubtrees, id_ce_basicConstraints, id_ce_keyUsage, id_ce_nameConstraints, KeyUsage, KeyUsageFlags, NameConstraints } from "@peculiar/asn1-x509";
+import {
+    BasicConstraints,
+    Certificate,
+    GeneralSubtrees,
+    id_ce_basicConstraints,
+    id_ce_keyUsage,
+    id_ce_nameConstraints,
+    KeyUsage,
+    KeyUsageFlags,
+    NameConstraints,
+} from "@peculiar/asn1-x509";
 import { CAS_BELOW_ROOT } from "../../model/lab";
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -38,7 +48,9 @@ function uriConstraintCovers(constraint: string, trustDomain: string): boolean {
 }
 
 function uriConstraints(subtrees: GeneralSubtrees | undefined): string[] {
-    return (subtrees ?? []).flatMap((s) => (s.base.uniformResourceIdentifier !== undefined ? [s.base.uniformResourceIdentifier] : []));
+    return (subtrees ?? []).flatMap((s) =>
+        s.base.uniformResourceIdentifier !== undefined ? [s.base.uniformResourceIdentifier] : [],
+    );
 }
 
 /**
@@ -63,13 +75,16 @@ export function rootCertificateProblem(pem: string, now = Date.now()): string | 
         );
     }
     // basicConstraints as written: Node's `ca` is also false for a CA whose keyUsage lacks keyCertSign (OpenSSL's X509_check_ca), reported below.
-    if (!extension(cert, id_ce_basicConstraints, BasicConstraints)?.cA) return `expected a CA certificate (basicConstraints CA:TRUE); "${subject}" is not one: bring the root CA's certificate`;
+    if (!extension(cert, id_ce_basicConstraints, BasicConstraints)?.cA)
+        return `expected a CA certificate (basicConstraints CA:TRUE); "${subject}" is not one: bring the root CA's certificate`;
     if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) {
         return `expected a certificate valid now; "${subject}" is valid from ${cert.validFrom} to ${cert.validTo}: bring a root that is valid now (or remove pki.rootCaCert to have one generated)`;
     }
     const usage = extension(cert, id_ce_keyUsage, KeyUsage);
     if (!usage || (usage.toNumber() & KeyUsageFlags.keyCertSign) === 0) {
-        const has = usage ? `its keyUsage is ${usage.toJSON().join(", ") || "empty"}` : "it has no keyUsage extension (RFC 5280 4.2.1.3 requires one on a CA)";
+        const has = usage
+            ? `its keyUsage is ${usage.toJSON().join(", ") || "empty"}`
+            : "it has no keyUsage extension (RFC 5280 4.2.1.3 requires one on a CA)";
         return `"${subject}" may not sign certificates: ${has}, without keyCertSign; bring a root whose keyUsage includes keyCertSign (and cRLSign)`;
     }
     const pathLen = pathLenConstraintOf(cert);
@@ -104,10 +119,14 @@ export function rootUseProblems(pem: string, use: RootUse): string[] {
     if (constraints) {
         const id = `spiffe://${use.trustDomain}`;
         const permitted = uriConstraints(constraints.permittedSubtrees);
-        const excluded = uriConstraints(constraints.excludedSubtrees).filter((c) => uriConstraintCovers(c, use.trustDomain));
+        const excluded = uriConstraints(constraints.excludedSubtrees).filter((c) =>
+            uriConstraintCovers(c, use.trustDomain),
+        );
         const shutOut = permitted.length > 0 && !permitted.some((c) => uriConstraintCovers(c, use.trustDomain));
         if (shutOut || excluded.length > 0) {
-            const why = shutOut ? `its name constraints permit URIs only under ${permitted.map((c) => `"${c}"`).join(", ")}` : `its name constraints exclude URIs under ${excluded.map((c) => `"${c}"`).join(", ")}`;
+            const why = shutOut
+                ? `its name constraints permit URIs only under ${permitted.map((c) => `"${c}"`).join(", ")}`
+                : `its name constraints exclude URIs under ${excluded.map((c) => `"${c}"`).join(", ")}`;
             problems.push(
                 `"${subject}": ${why}, which shuts out ${id}/..., the SPIFFE ID of every workload of trust domain "${use.trustDomain}"; ` +
                     `bring a root without URI name constraints, or one that permits "${use.trustDomain}"`,

@@ -16,30 +16,51 @@ import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./v
 export const NODE_CIDR_MASK_SIZE = 24;
 
 /** Rules between keys of one section or two, whose defaults depend on each other: the roster, the JWT issuer, the renewal window. */
-export function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig, origin: RawOrigin): { file: string; text: string }[] {
+export function dependentProblems(
+    raw: RawConfig,
+    p: Parsed,
+    cfg: LabConfig,
+    origin: RawOrigin,
+): { file: string; text: string }[] {
     const stackFile = stackFileOf(cfg.stack);
     const out: { file: string; text: string }[] = [];
     const inStack = (text: string) => out.push({ file: stackFile, text });
     const inProject = (text: string) => out.push({ file: PROJECT_FILE, text });
 
-    if (p.peer && p.peers) inStack(`${fullKey("peer")} and ${fullKey("peers")} are both set: keep the roster ${fullKey("peers")} (add this peer to it) and remove ${fullKey("peer")}`);
-    if (!p.peer && !p.peers) inStack(`${fullKey("peers")} is not set: name every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see ${CONFIG_DOC})`);
-    if (p.peers && p.peers.length === 0) inStack(`${fullKey("peers")} = []: expected at least one peer stack (the lab has two clusters or more)`);
+    if (p.peer && p.peers)
+        inStack(
+            `${fullKey("peer")} and ${fullKey("peers")} are both set: keep the roster ${fullKey("peers")} (add this peer to it) and remove ${fullKey("peer")}`,
+        );
+    if (!p.peer && !p.peers)
+        inStack(
+            `${fullKey("peers")} is not set: name every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see ${CONFIG_DOC})`,
+        );
+    if (p.peers && p.peers.length === 0)
+        inStack(`${fullKey("peers")} = []: expected at least one peer stack (the lab has two clusters or more)`);
     const seen = new Map<string, number>();
     const clusters = new Map<string, number>();
     cfg.peers.forEach((peer, i) => {
         const name = stackNameOf(peer.stack);
         const first = seen.get(name);
-        if (first !== undefined) inStack(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is already ${fullKey(`peers[${first}]`)}: name each peer stack once`);
+        if (first !== undefined)
+            inStack(
+                `${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is already ${fullKey(`peers[${first}]`)}: name each peer stack once`,
+            );
         seen.set(name, i);
         const sameCluster = clusters.get(peer.clusterName);
         if (sameCluster !== undefined) {
-            inStack(`${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" is already ${fullKey(`peers[${sameCluster}].clusterName`)}: every cluster of the lab needs its own name`);
+            inStack(
+                `${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" is already ${fullKey(`peers[${sameCluster}].clusterName`)}: every cluster of the lab needs its own name`,
+            );
         }
         clusters.set(peer.clusterName, i);
     });
 
-    if (p.cluster.trustDomain !== undefined && p.mesh.trustModel === "shared" && p.cluster.trustDomain !== p.mesh.trustDomain) {
+    if (
+        p.cluster.trustDomain !== undefined &&
+        p.mesh.trustModel === "shared" &&
+        p.cluster.trustDomain !== p.mesh.trustDomain
+    ) {
         inStack(
             `${fullKey("cluster.trustDomain")} = "${p.cluster.trustDomain}" but ${fullKey("mesh.trustModel")} is "shared": the shared model has one trust domain, ` +
                 `${fullKey("mesh.trustDomain")} = "${p.mesh.trustDomain}"; remove cluster.trustDomain (or make the lab "federated")`,
@@ -47,7 +68,9 @@ export function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig, ori
     }
 
     if (p.pki.intermediateEarlyRenewalHours > p.pki.intermediateValidityHours - 1) {
-        inStack(`${fullKey("pki.intermediateEarlyRenewalHours")} = ${p.pki.intermediateEarlyRenewalHours}: expected an integer from 0 to ${p.pki.intermediateValidityHours - 1}`);
+        inStack(
+            `${fullKey("pki.intermediateEarlyRenewalHours")} = ${p.pki.intermediateEarlyRenewalHours}: expected an integer from 0 to ${p.pki.intermediateValidityHours - 1}`,
+        );
     }
 
     // JWT validation at the ingress. Without jwt.issuer, or with the lab issuer's own URL, the lab
@@ -55,7 +78,9 @@ export function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig, ori
     // issuer is external and must come with its keys' URL and its CA certificate.
     const jwt = raw.jwt as Record<string, unknown> | undefined;
     if (!cfg.jwt.labIssuer && p.jwt.jwksUri === undefined) {
-        inProject(`${fullKey("jwt.jwksUri")} is not set: give the https:// URL of ${cfg.jwt.issuer}'s signing keys (an external issuer's JWKS URI is not derived)`);
+        inProject(
+            `${fullKey("jwt.jwksUri")} is not set: give the https:// URL of ${cfg.jwt.issuer}'s signing keys (an external issuer's JWKS URI is not derived)`,
+        );
     }
     if (!cfg.jwt.labIssuer && jwt?.caCert === undefined) {
         inProject(
@@ -64,7 +89,9 @@ export function dependentProblems(raw: RawConfig, p: Parsed, cfg: LabConfig, ori
         );
     }
     if (cfg.jwt.labIssuer && cfg.jwt.caCert !== undefined) {
-        inProject(`${fullKey("jwt.caCert")} = "(PEM)": the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer`);
+        inProject(
+            `${fullKey("jwt.caCert")} = "(PEM)": the lab issuer's certificate comes from the lab root: remove jwt.caCert, or name an external jwt.issuer`,
+        );
     }
     out.push(...guardProblems(p, cfg).map(([top, text]) => ({ file: fileOfKey(cfg.stack, top, origin), text })));
     return out;
@@ -81,7 +108,10 @@ function guardProblems(p: Parsed, cfg: LabConfig): [string, string][] {
     if (image) out.push(["issuer", `${fullKey("issuer.image")} = ${shown(p.issuer.image)}: ${image}`]);
     // Both run on comp1 (docker run -p <port>): one port cannot serve both.
     if (cfg.jwt.labIssuer && p.registry.port === p.issuer.port) {
-        out.push(["issuer", `${fullKey("issuer.port")} = ${p.issuer.port} is ${fullKey("registry.port")} too: the registry and the lab issuer both listen on comp1; give the issuer another port (default 9443)`]);
+        out.push([
+            "issuer",
+            `${fullKey("issuer.port")} = ${p.issuer.port} is ${fullKey("registry.port")} too: the registry and the lab issuer both listen on comp1; give the issuer another port (default 9443)`,
+        ]);
     }
     if (!cfg.jwt.labIssuer) {
         // The ingress checks `aud` only when audiences are given: without, any client of the issuer gets in.
@@ -120,11 +150,15 @@ function guardProblems(p: Parsed, cfg: LabConfig): [string, string][] {
 export function optInWarnings(cfg: LabConfig): string[] {
     const warnings: string[] = [];
     if (!cfg.jwt.labIssuer && cfg.jwt.audiences.length === 0 && cfg.jwt.allowAnyAudience) {
-        warnings.push(`${fullKey("jwt.allowAnyAudience")} is true: the ingress accepts a token ${redactUserinfo(cfg.jwt.issuer)} signs for any of its clients (no audience check)`);
+        warnings.push(
+            `${fullKey("jwt.allowAnyAudience")} is true: the ingress accepts a token ${redactUserinfo(cfg.jwt.issuer)} signs for any of its clients (no audience check)`,
+        );
     }
     const broad = cfg.networkPolicy.egressCidrs.filter((c) => broadEgressReason(c, labAddressesOf(cfg)) !== undefined);
     if (cfg.networkPolicy.allowBroadEgress && broad.length > 0) {
-        warnings.push(`${fullKey("networkPolicy.allowBroadEgress")} is true: every pod of every segmented namespace, SPIRE's included, may reach ${broad.join(", ")}`);
+        warnings.push(
+            `${fullKey("networkPolicy.allowBroadEgress")} is true: every pod of every segmented namespace, SPIRE's included, may reach ${broad.join(", ")}`,
+        );
     }
     return warnings;
 }
@@ -133,7 +167,10 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
     // The versions first: a combination known not to work is refused before anything else is looked at.
     const problems: string[] = supportProblems(cfg.versions);
     if (cfg.host && !secretsSet.has("sshPrivateKey")) {
-        problems.push(`${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` + `\`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\``);
+        problems.push(
+            `${fullKey("sshPrivateKey")} is not set but ${fullKey("host")} is: set the SSH key with ` +
+                `\`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\``,
+        );
     }
     if (!cfg.host && !secretsSet.has("kubeconfig")) {
         problems.push(
@@ -142,7 +179,9 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
         );
     }
     if (cfg.host && secretsSet.has("kubeconfig")) {
-        problems.push(`${fullKey("host")} and ${fullKey("kubeconfig")} are both set: remove one (a host is built by Pulumi; a kubeconfig is a cluster you bring)`);
+        problems.push(
+            `${fullKey("host")} and ${fullKey("kubeconfig")} are both set: remove one (a host is built by Pulumi; a kubeconfig is a cluster you bring)`,
+        );
     }
     if (cfg.pki.rootCaCert !== undefined && !ownsRoot(cfg)) {
         problems.push(
@@ -151,18 +190,26 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
         );
     }
     if (cfg.pki.rootCaCert !== undefined && !secretsSet.has("rootCaKey")) {
-        problems.push(`${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` + "(or remove pki.rootCaCert to have a root generated)");
+        problems.push(
+            `${fullKey("pki.rootCaCert")} is set but its key is not: \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\` ` +
+                "(or remove pki.rootCaCert to have a root generated)",
+        );
     }
     if (cfg.pki.rootCaCert !== undefined && ownsRoot(cfg)) {
         const use = { trustDomain: cfg.mesh.trustDomain, intermediateValidityHours: cfg.pki.intermediateValidityHours };
-        for (const problem of rootUseProblems(cfg.pki.rootCaCert, use)) problems.push(`${fullKey("pki.rootCaCert")} ${problem}`);
+        for (const problem of rootUseProblems(cfg.pki.rootCaCert, use))
+            problems.push(`${fullKey("pki.rootCaCert")} ${problem}`);
     }
     if (cfg.pki.rootCaCert === undefined && secretsSet.has("rootCaKey")) {
-        problems.push(`${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`);
+        problems.push(
+            `${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`,
+        );
     }
     cfg.peers.forEach((peer, i) => {
         if (peer.clusterName === cfg.cluster.name) {
-            problems.push(`${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" equals ${fullKey("cluster.name")}: every cluster of the lab needs its own name`);
+            problems.push(
+                `${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" equals ${fullKey("cluster.name")}: every cluster of the lab needs its own name`,
+            );
         }
     });
 
@@ -189,9 +236,13 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
         const network = (cfg.host?.networks ?? []).find((n) => overlaps(range, parseCidr(n) as Ipv4Range));
         const address = hostAddresses.find(([, ip]) => containsIp(range, ip));
         if (network) {
-            problems.push(`${fullKey(key)} = "${range.text}" overlaps ${fullKey("host.networks")} entry "${network}": cluster ranges must be disjoint from the hosts' networks`);
+            problems.push(
+                `${fullKey(key)} = "${range.text}" overlaps ${fullKey("host.networks")} entry "${network}": cluster ranges must be disjoint from the hosts' networks`,
+            );
         } else if (address) {
-            problems.push(`${fullKey(key)} = "${range.text}" contains ${fullKey(address[0])} = "${address[1]}": cluster ranges must not cover the hosts' addresses`);
+            problems.push(
+                `${fullKey(key)} = "${range.text}" contains ${fullKey(address[0])} = "${address[1]}": cluster ranges must not cover the hosts' addresses`,
+            );
         }
     }
 
@@ -202,7 +253,10 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
         ["cluster.serviceCidr", svc],
     ] as const) {
         for (const pool of pools) {
-            if (overlaps(pool, range)) problems.push(`${fullKey("metallb.addresses")}: "${pool.text}" overlaps ${fullKey(key)} = "${range.text}"`);
+            if (overlaps(pool, range))
+                problems.push(
+                    `${fullKey("metallb.addresses")}: "${pool.text}" overlaps ${fullKey(key)} = "${range.text}"`,
+                );
         }
     }
     if (cfg.host && cfg.host.networks.length > 0) {
@@ -225,13 +279,20 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
     for (const [key, ip] of gatewayAddresses) {
         if (ip === undefined) continue;
         if (!pools.some((p) => containsIp(p, ip))) {
-            problems.push(`${fullKey(key)} = "${ip}" is outside ${fullKey("metallb.addresses")} (${cfg.metallb.addresses.join(", ")}): pick an address from the pool`);
+            problems.push(
+                `${fullKey(key)} = "${ip}" is outside ${fullKey("metallb.addresses")} (${cfg.metallb.addresses.join(", ")}): pick an address from the pool`,
+            );
         }
-        if (seen.has(ip)) problems.push(`${fullKey(key)} = "${ip}" is already used by ${fullKey(seen.get(ip) as string)}: each gateway needs its own address`);
+        if (seen.has(ip))
+            problems.push(
+                `${fullKey(key)} = "${ip}" is already used by ${fullKey(seen.get(ip) as string)}: each gateway needs its own address`,
+            );
         seen.set(ip, key);
     }
     if (cfg.mesh.trustModel === "federated" && cfg.metallb.federationAddress === undefined) {
-        problems.push(`${fullKey("metallb.federationAddress")} is not set but ${fullKey("mesh.trustModel")} is "federated": the SPIRE bundle endpoint needs an address from the pool`);
+        problems.push(
+            `${fullKey("metallb.federationAddress")} is not set but ${fullKey("mesh.trustModel")} is "federated": the SPIRE bundle endpoint needs an address from the pool`,
+        );
     }
     return problems;
 }
@@ -265,7 +326,9 @@ export function labAddressProblems(cfg: LabConfig): string[] {
     problems.push(...machineInPoolProblems([{ ...ownNetwork(cfg), machines: unreported }]));
     cfg.peers.forEach((peer, i) => {
         if (stackNameOf(peer.stack) === cfg.stack) {
-            problems.push(`${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`);
+            problems.push(
+                `${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`,
+            );
         }
     });
     return problems;

@@ -20,9 +20,16 @@ interface Mapping {
 /** The text of every number scalar under `node`, by its path joined with NUL: YAML reads 1.30 as 1.3, the message shows 1.30. */
 function numbersAsWritten(node: unknown, text: string, at: string[], into: Map<string, string>): void {
     if (YAML.isScalar(node)) {
-        if (typeof node.value === "number" && node.range) into.set(at.join("\0"), text.slice(node.range[0], node.range[1]));
+        if (typeof node.value === "number" && node.range)
+            into.set(at.join("\0"), text.slice(node.range[0], node.range[1]));
     } else if (YAML.isMap(node)) {
-        for (const pair of node.items) numbersAsWritten(pair.value, text, [...at, String(YAML.isScalar(pair.key) ? pair.key.value : pair.key)], into);
+        for (const pair of node.items)
+            numbersAsWritten(
+                pair.value,
+                text,
+                [...at, String(YAML.isScalar(pair.key) ? pair.key.value : pair.key)],
+                into,
+            );
     } else if (YAML.isSeq(node)) {
         node.items.forEach((item, i) => numbersAsWritten(item, text, [...at, String(i)], into));
     }
@@ -34,11 +41,15 @@ function readMapping(file: string, what: string): Mapping {
     try {
         bytes = fs.readFileSync(file);
     } catch (err) {
-        throw new ConfigError([`${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+        throw new ConfigError([
+            `${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        ]);
     }
     // Pulumi reads its files as UTF-8: a UTF-16 file (an editor's "Unicode") is named, not misread.
     if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0)) {
-        throw new ConfigError([`${file} is not UTF-8 text (it looks like UTF-16, or holds NUL bytes): save it as UTF-8`]);
+        throw new ConfigError([
+            `${file} is not UTF-8 text (it looks like UTF-16, or holds NUL bytes): save it as UTF-8`,
+        ]);
     }
     const text = bytes.toString("utf8");
     // uniqueKeys: a key given twice is an error (YAML 1.2 forbids it; the default parser would keep the last one silently).
@@ -57,14 +68,22 @@ function readMapping(file: string, what: string): Mapping {
         // The yaml library refuses aliases that expand past a bound (an "alias bomb"): the file is named.
         value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     } catch (err) {
-        throw new ConfigError([`${file}: ${(err as Error).message} (YAML aliases that expand too far): write the values out instead of aliasing them`]);
+        throw new ConfigError([
+            `${file}: ${(err as Error).message} (YAML aliases that expand too far): write the values out instead of aliasing them`,
+        ]);
     }
     const numbers = new Map<string, string>();
     numbersAsWritten(doc.contents, text, [], numbers);
     if (value === null || value === undefined) return { value: {}, numbers };
     const config = (value as { config?: unknown }).config;
-    if (typeof value !== "object" || Array.isArray(value) || (config !== undefined && config !== null && (typeof config !== "object" || Array.isArray(config)))) {
-        throw new ConfigError([`${file}: expected a mapping with a \`config:\` mapping of "zta-testbed:<key>" entries (${what})`]);
+    if (
+        typeof value !== "object" ||
+        Array.isArray(value) ||
+        (config !== undefined && config !== null && (typeof config !== "object" || Array.isArray(config)))
+    ) {
+        throw new ConfigError([
+            `${file}: expected a mapping with a \`config:\` mapping of "zta-testbed:<key>" entries (${what})`,
+        ]);
     }
     return { value: value as Record<string, unknown>, numbers };
 }
@@ -76,7 +95,8 @@ function writtenNumbers(numbers: ReadonlyMap<string, string>, skipValueLevel: bo
         const parts = at.split("\0");
         const top = parts[0] === "config" && parts[1] !== undefined ? ownKey(parts[1]) : undefined;
         if (top === undefined) continue;
-        const rest = skipValueLevel && (parts[2] === "value" || parts[2] === "default") ? parts.slice(3) : parts.slice(2);
+        const rest =
+            skipValueLevel && (parts[2] === "value" || parts[2] === "default") ? parts.slice(3) : parts.slice(2);
         const key = [top, ...rest].map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i > 0 ? "." : ""}${p}`)).join("");
         out[key] = text;
     }
@@ -104,7 +124,11 @@ export function readProjectConfig(file: string): Record<string, unknown> {
 }
 
 /** Pulumi.yaml's config as readProjectConfig gives it, its block as written (for the key guard), and its numbers as written. */
-export function readProjectFile(file: string): { config: Record<string, unknown>; block: Record<string, unknown>; written: Record<string, string> } {
+export function readProjectFile(file: string): {
+    config: Record<string, unknown>;
+    block: Record<string, unknown>;
+    written: Record<string, string>;
+} {
     const { value, numbers } = readMapping(file, "see the committed Pulumi.yaml");
     const block = (value.config ?? {}) as Record<string, unknown>;
     const config: Record<string, unknown> = {};
@@ -118,7 +142,9 @@ export function readProjectFile(file: string): { config: Record<string, unknown>
         } else if ("default" in entry) {
             config[key] = (entry as { default: unknown }).default;
         } else {
-            problems.push(`${file}: ${key} holds an object without \`value:\`: Pulumi takes an object in the project's config block only as \`${key}: { value: {...} }\``);
+            problems.push(
+                `${file}: ${key} holds an object without \`value:\`: Pulumi takes an object in the project's config block only as \`${key}: { value: {...} }\``,
+            );
         }
     }
     if (problems.length > 0) throw new ConfigError(problems);
@@ -126,7 +152,10 @@ export function readProjectFile(file: string): { config: Record<string, unknown>
 }
 
 /** The stack's config as Pulumi hands it to the program: Pulumi.yaml's project config with the stack file's keys over it. */
-export function mergedConfig(project: Readonly<Record<string, unknown>>, stack: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function mergedConfig(
+    project: Readonly<Record<string, unknown>>,
+    stack: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
     return { ...project, ...stack };
 }
 
@@ -134,7 +163,9 @@ export function mergedConfig(project: Readonly<Record<string, unknown>>, stack: 
 export function projectFileIn(configDir: string): string {
     const file = path.join(configDir, PROJECT_FILE);
     if (!fs.existsSync(file)) {
-        throw new ConfigError([`${file} does not exist: the project file holds the lab-wide config (versions, mesh, registry, ...) in its \`config:\` block; copy the committed ${PROJECT_FILE}`]);
+        throw new ConfigError([
+            `${file} does not exist: the project file holds the lab-wide config (versions, mesh, registry, ...) in its \`config:\` block; copy the committed ${PROJECT_FILE}`,
+        ]);
     }
     return file;
 }
@@ -142,7 +173,9 @@ export function projectFileIn(configDir: string): string {
 /** Every plain private key in a file's config block, each a problem naming the file and key, never the key itself. */
 export function plainKeyProblems(file: string, block: Readonly<Record<string, unknown>>): string[] {
     return privateKeyPaths(block).map((at) => {
-        const byHand = /(^|\.)secure$/.test(at) ? " wrapped by hand as {secure: ...} (a secure value is the ciphertext `pulumi config set --secret` writes)" : "";
+        const byHand = /(^|\.)secure$/.test(at)
+            ? " wrapped by hand as {secure: ...} (a secure value is the ciphertext `pulumi config set --secret` writes)"
+            : "";
         return (
             `${file}: ${at.replace(/\.secure$/, "")} holds a private key in plain text${byHand} (PEM "PRIVATE KEY", not shown): remove it from the file; ` +
             `an SSH key is set with \`pulumi config set --secret ${fullKey("sshPrivateKey")} < ~/.ssh/id_ed25519\`, a brought root's with \`pulumi config set --secret ${fullKey("rootCaKey")} < root-key.pem\``

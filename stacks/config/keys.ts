@@ -21,7 +21,8 @@ export function key<T extends z.ZodType>(schema: T, type: string, description: s
 /** The type, derived default and description the tables show for a key of SECTIONS (schema.ts; every key is declared with key()). */
 export function keyDocOf(schema: z.ZodType): KeyDoc & { readonly description: string } {
     const doc = KEY_DOCS.get(schema);
-    if (!doc || !schema.description) throw new Error("a config key declared without key(): give it a type and a description");
+    if (!doc || !schema.description)
+        throw new Error("a config key declared without key(): give it a type and a description");
     return { ...doc, description: schema.description };
 }
 
@@ -39,7 +40,9 @@ export function text(check?: Check) {
 
 export function integer(min: number, max: number) {
     const expected = `expected an integer from ${min} to ${max}`;
-    return z.number({ error: expected }).refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: expected });
+    return z
+        .number({ error: expected })
+        .refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: expected });
 }
 
 export const bool = () => z.boolean({ error: "expected true or false" });

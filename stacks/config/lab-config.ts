@@ -20,7 +20,10 @@ export function resolve(stack: string, p: Parsed) {
         /** Set when Pulumi builds the cluster on a bare host; absent for bring-your-own. */
         host: p.host,
         mesh: { ...p.mesh, trustDomain: ownTrustDomain ?? p.mesh.trustDomain },
-        metallb: { ...p.metallb, interfaces: p.metallb.interfaces ?? (p.host?.managementInterface ? [p.host.managementInterface] : []) },
+        metallb: {
+            ...p.metallb,
+            interfaces: p.metallb.interfaces ?? (p.host?.managementInterface ? [p.host.managementInterface] : []),
+        },
         versions: p.versions,
         registry: { ...p.registry, sshUser: p.registry.sshUser ?? p.host?.sshUser ?? "ubuntu" },
         jwt: {
@@ -39,7 +42,12 @@ export function resolve(stack: string, p: Parsed) {
         pki: p.pki,
         addons: p.addons,
         samples: p.samples,
-        cilium: { ...p.cilium, devices: p.cilium.devices ?? [p.host?.managementInterface, p.host?.serviceInterface].filter((d): d is string => d !== undefined) },
+        cilium: {
+            ...p.cilium,
+            devices:
+                p.cilium.devices ??
+                [p.host?.managementInterface, p.host?.serviceInterface].filter((d): d is string => d !== undefined),
+        },
         spire: p.spire,
         charts: p.charts,
         ingress: p.ingress,

@@ -45,7 +45,9 @@ export function rawConfigOf(all: Readonly<Record<string, string>>): RawConfig {
 
 /** The secret keys set in config as Pulumi hands it over, with their values. */
 export function secretsOf(all: Readonly<Record<string, string>>): Partial<Record<SecretKey, string>> {
-    return Object.fromEntries(SECRET_KEYS.flatMap((key) => (all[fullKey(key)] === undefined ? [] : [[key, all[fullKey(key)]]])));
+    return Object.fromEntries(
+        SECRET_KEYS.flatMap((key) => (all[fullKey(key)] === undefined ? [] : [[key, all[fullKey(key)]]])),
+    );
 }
 
 /**
@@ -57,8 +59,14 @@ export function secretsOf(all: Readonly<Record<string, string>>): Partial<Record
 function readConfigFiles(dir: string, stack: string, projectFile: "required" | "if present" = "required") {
     const file = path.join(dir, stackFileOf(stack));
     const own = readStackFile(file);
-    const project = projectFile === "required" || fs.existsSync(path.join(dir, PROJECT_FILE)) ? readProjectFile(projectFileIn(dir)) : undefined;
-    const keys = [...(project ? plainKeyProblems(PROJECT_FILE, project.block) : []), ...plainKeyProblems(stackFileOf(stack), own.config)];
+    const project =
+        projectFile === "required" || fs.existsSync(path.join(dir, PROJECT_FILE))
+            ? readProjectFile(projectFileIn(dir))
+            : undefined;
+    const keys = [
+        ...(project ? plainKeyProblems(PROJECT_FILE, project.block) : []),
+        ...plainKeyProblems(stackFileOf(stack), own.config),
+    ];
     if (keys.length > 0) throw new ConfigError(keys);
     const drift = labWideKeyProblems(stack, Object.keys(own.config));
     if (drift.length > 0) throw new ConfigError(drift);
@@ -77,7 +85,10 @@ export function isSecure(value: unknown): boolean {
  * parseLabConfig takes), `origin` where each came from, for the messages. A
  * secret key in plain text is refused.
  */
-export function readRawConfig(dir: string, stack: string): { merged: Record<string, unknown>; raw: Record<string, unknown>; origin: RawOrigin } {
+export function readRawConfig(
+    dir: string,
+    stack: string,
+): { merged: Record<string, unknown>; raw: Record<string, unknown>; origin: RawOrigin } {
     const { file, own, project } = readConfigFiles(dir, stack);
     const merged = mergedConfig(project.config, own.config);
     const projectKeys = new Set(
@@ -85,12 +96,17 @@ export function readRawConfig(dir: string, stack: string): { merged: Record<stri
             .filter((k) => !(k in own.config))
             .map((k) => ownKey(k) ?? k),
     );
-    const written = { ...Object.fromEntries(Object.entries(project.written).filter(([k]) => projectKeys.has(k.split(/[.[]/)[0]))), ...own.written };
+    const written = {
+        ...Object.fromEntries(Object.entries(project.written).filter(([k]) => projectKeys.has(k.split(/[.[]/)[0]))),
+        ...own.written,
+    };
     const raw: Record<string, unknown> = {};
     for (const [full, value] of Object.entries(merged)) {
         const key = ownKey(full);
         if (key !== undefined && isSecretKey(key) && !isSecure(value)) {
-            throw new ConfigError([`${full} is in plain text in ${file}: remove it and run \`pulumi config set --secret ${full}\``]);
+            throw new ConfigError([
+                `${full} is in plain text in ${file}: remove it and run \`pulumi config set --secret ${full}\``,
+            ]);
         }
         if (key !== undefined && !isSecure(value)) raw[key] = value;
     }
@@ -119,7 +135,10 @@ export function loadConfig(stack: string): { cfg: LabConfig; secrets: StackSecre
     // A brought kubeconfig is checked here, before anything is declared, not inside an Output
     // where a mistake would surface as an unhandled rejection. Its text is never in a message.
     const kubeconfigProblem = secrets.kubeconfig ? brokenKubeconfig(config.get("kubeconfig") ?? "") : undefined;
-    if (kubeconfigProblem) throw new ConfigError(inStackFile(stack, [`${fullKey("kubeconfig")} (secret, not shown) ${kubeconfigProblem}`]));
+    if (kubeconfigProblem)
+        throw new ConfigError(
+            inStackFile(stack, [`${fullKey("kubeconfig")} (secret, not shown) ${kubeconfigProblem}`]),
+        );
     const cfg = parseLabConfig(stack, raw, new Set(Object.keys(secrets) as SecretKey[]));
     return { cfg, secrets };
 }
@@ -134,6 +153,7 @@ export function brokenKubeconfig(text: string): string | undefined {
     } catch {
         return `does not parse as a kubeconfig: ${fix}`;
     }
-    if (!kc.getCurrentCluster()?.server) return `has no current-context with a cluster server: set current-context, or ${fix}`;
+    if (!kc.getCurrentCluster()?.server)
+        return `has no current-context with a cluster server: set current-context, or ${fix}`;
     return undefined;
 }

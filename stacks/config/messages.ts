@@ -40,7 +40,9 @@ export interface RawOrigin {
 
 /** The file a top-level key is set in: Pulumi.yaml for a lab-wide key or one only Pulumi.yaml sets, else the stack's file. */
 export function fileOfKey(stack: string, top: string, origin: RawOrigin = {}): string {
-    return (LAB_WIDE_KEYS as readonly string[]).includes(top) || origin.projectKeys?.has(top) ? PROJECT_FILE : stackFileOf(stack);
+    return (LAB_WIDE_KEYS as readonly string[]).includes(top) || origin.projectKeys?.has(top)
+        ? PROJECT_FILE
+        : stackFileOf(stack);
 }
 
 /** The problem of a lab-wide key set in a stack file: the lab would drift. */
@@ -75,7 +77,10 @@ function keyPath(path: readonly PropertyKey[]): string {
 }
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-    return path.reduce<unknown>((v, p) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined), raw);
+    return path.reduce<unknown>(
+        (v, p) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined),
+        raw,
+    );
 }
 
 export function shown(value: unknown): string {
@@ -114,26 +119,44 @@ export function unknownKeyProblem(path: readonly PropertyKey[], typo: string): s
 }
 
 /** The problems of a failed schema parse, each naming its full key, the bad value and what is expected, with its file. */
-export function schemaProblems(stack: string, raw: RawConfig, issues: readonly z.core.$ZodIssue[], origin: RawOrigin): { file: string; text: string }[] {
+export function schemaProblems(
+    stack: string,
+    raw: RawConfig,
+    issues: readonly z.core.$ZodIssue[],
+    origin: RawOrigin,
+): { file: string; text: string }[] {
     const out: { file: string; text: string }[] = [];
     for (const issue of issues) {
         const top = String(issue.path[0] ?? "");
         if (issue.code === "unrecognized_keys") {
             for (const k of issue.keys)
-                out.push({ file: fileOfKey(stack, issue.path.length === 0 ? k : top, issue.path.length === 0 ? { projectKeys: origin.projectKeys } : origin), text: unknownKeyProblem(issue.path, k) });
+                out.push({
+                    file: fileOfKey(
+                        stack,
+                        issue.path.length === 0 ? k : top,
+                        issue.path.length === 0 ? { projectKeys: origin.projectKeys } : origin,
+                    ),
+                    text: unknownKeyProblem(issue.path, k),
+                });
             continue;
         }
         const file = fileOfKey(stack, top, origin);
         const value = valueAt(raw, issue.path);
         if (issue.path.length === 1 && value === undefined) {
-            out.push({ file, text: `${fullKey(top)} is not set: add it to ${file === PROJECT_FILE ? `${PROJECT_FILE}'s config block` : stackFileOf(stack)} (see ${CONFIG_DOC})` });
+            out.push({
+                file,
+                text: `${fullKey(top)} is not set: add it to ${file === PROJECT_FILE ? `${PROJECT_FILE}'s config block` : stackFileOf(stack)} (see ${CONFIG_DOC})`,
+            });
             continue;
         }
         if (typeof value === "number" && issue.message === NON_EMPTY) {
             // YAML reads 1.30 as the number 1.3: the message shows what was written, and the fix.
             const written = origin.written?.[keyPath(issue.path)] ?? String(value);
             const lost = written !== String(value) ? ` (YAML reads it as the number ${value})` : " (a number in YAML)";
-            out.push({ file, text: `${fullKey(keyPath(issue.path))} = ${written}${lost}: expected a string: quote it, as "${written}"` });
+            out.push({
+                file,
+                text: `${fullKey(keyPath(issue.path))} = ${written}${lost}: expected a string: quote it, as "${written}"`,
+            });
             continue;
         }
         out.push({ file, text: `${fullKey(keyPath(issue.path))} = ${shown(value)}: ${issue.message}` });

@@ -24,7 +24,11 @@ export interface NetworkFacts {
 }
 
 /** The network facts of a cluster: what its identity exports, or the same from its own configuration. Values that do not parse are left out. */
-export function networkFacts(cluster: Pick<ClusterIdentity, "podCidr" | "serviceCidr" | "metallbAddresses" | "labAddresses">, where = "here", owner = "this stack"): NetworkFacts {
+export function networkFacts(
+    cluster: Pick<ClusterIdentity, "podCidr" | "serviceCidr" | "metallbAddresses" | "labAddresses">,
+    where = "here",
+    owner = "this stack",
+): NetworkFacts {
     const ranges = (["podCidr", "serviceCidr"] as const).map((key) => ({ key, range: parseCidr(cluster[key]) }));
     return {
         where,
@@ -37,7 +41,12 @@ export function networkFacts(cluster: Pick<ClusterIdentity, "podCidr" | "service
 
 /** This stack's network facts from its own configuration, as its identity will export them: its own check runs the rules on it alone. */
 export function ownNetwork(cfg: LabConfig): NetworkFacts {
-    return networkFacts({ podCidr: cfg.cluster.podCidr, serviceCidr: cfg.cluster.serviceCidr, metallbAddresses: cfg.metallb.addresses, labAddresses: labAddressesOf(cfg) });
+    return networkFacts({
+        podCidr: cfg.cluster.podCidr,
+        serviceCidr: cfg.cluster.serviceCidr,
+        metallbAddresses: cfg.metallb.addresses,
+        labAddresses: labAddressesOf(cfg),
+    });
 }
 
 interface Located<T> {
@@ -46,9 +55,18 @@ interface Located<T> {
 }
 
 /** Every two items of the clusters' lists, in list order: of the one cluster when the list holds one, else only items of different clusters. */
-function pairs<T>(clusters: readonly NetworkFacts[], itemsOf: (c: NetworkFacts) => readonly T[]): [Located<T>, Located<T>][] {
+function pairs<T>(
+    clusters: readonly NetworkFacts[],
+    itemsOf: (c: NetworkFacts) => readonly T[],
+): [Located<T>, Located<T>][] {
     const items = clusters.flatMap((cluster) => itemsOf(cluster).map((item) => ({ cluster, item })));
-    return items.flatMap((a, i) => items.slice(i + 1).flatMap((b): [Located<T>, Located<T>][] => (clusters.length === 1 || a.cluster !== b.cluster ? [[a, b]] : [])));
+    return items.flatMap((a, i) =>
+        items
+            .slice(i + 1)
+            .flatMap((b): [Located<T>, Located<T>][] =>
+                clusters.length === 1 || a.cluster !== b.cluster ? [[a, b]] : [],
+            ),
+    );
 }
 
 /** Pod and service ranges must not overlap: traffic for one would be routed to the other. */

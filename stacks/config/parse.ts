@@ -19,13 +19,27 @@ export function requiredSecrets(raw: RawConfig): SecretKey[] {
  * themselves never pass through here. Every problem is reported at once, each
  * prefixed with the file its key is set in.
  */
-export function parseLabConfig(stack: string, raw: RawConfig, secretsSet: ReadonlySet<SecretKey>, origin: RawOrigin = {}): LabConfig {
+export function parseLabConfig(
+    stack: string,
+    raw: RawConfig,
+    secretsSet: ReadonlySet<SecretKey>,
+    origin: RawOrigin = {},
+): LabConfig {
     const parsed = CONFIG_SCHEMA.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(schemaProblems(stack, raw, parsed.error.issues, origin).map((p) => `${p.file}: ${p.text}`));
+    if (!parsed.success)
+        throw new ConfigError(
+            schemaProblems(stack, raw, parsed.error.issues, origin).map((p) => `${p.file}: ${p.text}`),
+        );
     const config = resolve(stack, parsed.data);
     const own = dependentProblems(raw, parsed.data, config, origin);
     // Checks across fields run only on values that parsed, so one mistake is reported once.
-    const problems = own.length > 0 ? own : [...crossFieldProblems(config, secretsSet), ...labAddressProblems(config)].map((text) => ({ file: stackFileOf(stack), text }));
+    const problems =
+        own.length > 0
+            ? own
+            : [...crossFieldProblems(config, secretsSet), ...labAddressProblems(config)].map((text) => ({
+                  file: stackFileOf(stack),
+                  text,
+              }));
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${p.file}: ${p.text}`));
     return config;
 }

@@ -61,11 +61,27 @@ export const DEFAULT_INTERMEDIATE_VALIDITY_HOURS = 365 * 24;
 export const DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS = 30 * 24;
 
 const clusterFields = {
-    name: key(text(checkClusterName), "DNS label, at most 32 characters", "Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`; distinct per cluster"),
+    name: key(
+        text(checkClusterName),
+        "DNS label, at most 32 characters",
+        "Istio `multiCluster.clusterName`, Cilium `cluster.name`, SPIRE `clusterName`; distinct per cluster",
+    ),
     id: key(integer(1, 255), "integer 1-255", "Cilium cluster id, unique across the mesh"),
-    network: key(text(checkLabel), "DNS label", "Istio network name (`topology.istio.io/network`); distinct per cluster"),
-    podCidr: key(text(checkCidr), "IPv4 CIDR, /24 or larger", "kubeadm pod range; disjoint from the service range, the pools, the hosts' networks and every peer's"),
-    serviceCidr: key(text(checkCidr), "IPv4 CIDR", "kubeadm service range; disjoint from the pod range, the pools and the hosts' networks"),
+    network: key(
+        text(checkLabel),
+        "DNS label",
+        "Istio network name (`topology.istio.io/network`); distinct per cluster",
+    ),
+    podCidr: key(
+        text(checkCidr),
+        "IPv4 CIDR, /24 or larger",
+        "kubeadm pod range; disjoint from the service range, the pools, the hosts' networks and every peer's",
+    ),
+    serviceCidr: key(
+        text(checkCidr),
+        "IPv4 CIDR",
+        "kubeadm service range; disjoint from the pod range, the pools and the hosts' networks",
+    ),
     trustDomain: key(
         text(checkTrustDomain).optional(),
         "SPIFFE trust domain",
@@ -77,9 +93,23 @@ const clusterFields = {
 const hostFields = {
     address: key(text(checkIp), "IPv4 address", "management address (eno3): SSH, the API server, what the peers dial"),
     serviceAddress: key(text(checkIp).optional(), "IPv4 address", "service address (eno4), when the host has one"),
-    managementInterface: key(text(checkInterface).optional(), "Linux interface name", "the management NIC", '"eno3" with a `serviceAddress`, else unset (one NIC)'),
-    serviceInterface: key(text(checkInterface).optional(), "Linux interface name", "the service NIC", '"eno4" with a `serviceAddress`, else unset'),
-    networks: key(list(checkCidr, true), "list of IPv4 CIDRs", "networks the host sits on; the MetalLB ranges must lie inside one of them"),
+    managementInterface: key(
+        text(checkInterface).optional(),
+        "Linux interface name",
+        "the management NIC",
+        '"eno3" with a `serviceAddress`, else unset (one NIC)',
+    ),
+    serviceInterface: key(
+        text(checkInterface).optional(),
+        "Linux interface name",
+        "the service NIC",
+        '"eno4" with a `serviceAddress`, else unset',
+    ),
+    networks: key(
+        list(checkCidr, true),
+        "list of IPv4 CIDRs",
+        "networks the host sits on; the MetalLB ranges must lie inside one of them",
+    ),
     sshUser: key(text(checkUserName), "Linux user name", "SSH login on the host"),
     sshPort: key(integer(1, 65535).default(22), "integer 1-65535", "SSH port on the host"),
     allowReset: key(bool().default(false), "boolean", "whether `pulumi destroy` may run `kubeadm reset` on the host"),
@@ -87,7 +117,11 @@ const hostFields = {
 
 const meshFields = {
     id: key(text(checkLabel), "DNS label", "Istio mesh id: one mesh for the whole lab"),
-    trustDomain: key(text(checkTrustDomain), "SPIFFE trust domain", "the lab's trust domain (`shared` model); in the `federated` model each cluster sets its own `cluster.trustDomain`"),
+    trustDomain: key(
+        text(checkTrustDomain),
+        "SPIFFE trust domain",
+        "the lab's trust domain (`shared` model); in the `federated` model each cluster sets its own `cluster.trustDomain`",
+    ),
     trustModel: key(
         oneOf(TRUST_MODELS, 'expected "shared" (one trust domain) or "federated" (one per cluster)'),
         '"shared" or "federated"',
@@ -96,16 +130,37 @@ const meshFields = {
 };
 
 const metallbFields = {
-    addresses: key(list(checkRange, false), "list of IPv4 ranges or CIDRs", "IPAddressPool entries (`first-last` or CIDR), disjoint from every peer's"),
+    addresses: key(
+        list(checkRange, false),
+        "list of IPv4 ranges or CIDRs",
+        "IPAddressPool entries (`first-last` or CIDR), disjoint from every peer's",
+    ),
     ingressAddress: key(text(checkIp), "IPv4 address", "the ingress gateway's fixed address, from the pool"),
-    eastWestAddress: key(text(checkIp), "IPv4 address", "the east-west gateway's fixed address, from the pool: what the peers' proxies dial"),
-    federationAddress: key(text(checkIp).optional(), "IPv4 address", "the SPIRE bundle endpoint's address, from the pool (required in the `federated` model)"),
-    interfaces: key(list(checkInterface, true).optional(), "list of Linux interface names", "NICs the L2Advertisement answers ARP on; [] = every NIC", "[`host.managementInterface`] or []"),
+    eastWestAddress: key(
+        text(checkIp),
+        "IPv4 address",
+        "the east-west gateway's fixed address, from the pool: what the peers' proxies dial",
+    ),
+    federationAddress: key(
+        text(checkIp).optional(),
+        "IPv4 address",
+        "the SPIRE bundle endpoint's address, from the pool (required in the `federated` model)",
+    ),
+    interfaces: key(
+        list(checkInterface, true).optional(),
+        "list of Linux interface names",
+        "NICs the L2Advertisement answers ARP on; [] = every NIC",
+        "[`host.managementInterface`] or []",
+    ),
 };
 
 // The protocol's Versions (model/lab.ts) names the same keys: a pin added to one and not the other does not compile.
 const versionFields = {
-    kubernetes: key(text(checkKubernetesVersion), 'Kubernetes minor or patch ("1.36")', "kubeadm/kubelet packages; inside the supported range (docs/versions.md)"),
+    kubernetes: key(
+        text(checkKubernetesVersion),
+        'Kubernetes minor or patch ("1.36")',
+        "kubeadm/kubelet packages; inside the supported range (docs/versions.md)",
+    ),
     cilium: key(text(checkChartVersion), "pinned chart version", "Cilium chart"),
     metallb: key(text(checkChartVersion), "pinned chart version", "MetalLB chart"),
     istio: key(text(checkChartVersion), "pinned chart version", "Istio charts (base, istiod, gateways)"),
@@ -117,16 +172,37 @@ const versionFields = {
 } satisfies Record<keyof Versions, z.ZodType<string>>;
 
 const registryFields = {
-    host: key(text(checkIp), "IPv4 address", "comp1's address: the registry (and the lab issuer) run there, images are pulled from there"),
+    host: key(
+        text(checkIp),
+        "IPv4 address",
+        "comp1's address: the registry (and the lab issuer) run there, images are pulled from there",
+    ),
     port: key(integer(1, 65535).default(8443), "integer 1-65535", "the registry's port"),
-    sshUser: key(text(checkUserName).optional(), "Linux user name", "SSH login on comp1 (root stack only)", "`host.sshUser`, else ubuntu"),
-    allowRemove: key(bool().default(false), "boolean", "whether destroying the root stack may remove the registry container (the images stay either way)"),
+    sshUser: key(
+        text(checkUserName).optional(),
+        "Linux user name",
+        "SSH login on comp1 (root stack only)",
+        "`host.sshUser`, else ubuntu",
+    ),
+    allowRemove: key(
+        bool().default(false),
+        "boolean",
+        "whether destroying the root stack may remove the registry container (the images stay either way)",
+    ),
 };
 
 const issuerFields = {
-    port: key(integer(1, 65535).default(9443), "integer 1-65535", "the lab issuer's (Keycloak on comp1, run by the root stack) HTTPS port"),
+    port: key(
+        integer(1, 65535).default(9443),
+        "integer 1-65535",
+        "the lab issuer's (Keycloak on comp1, run by the root stack) HTTPS port",
+    ),
     realm: key(text(checkLabel).default("zta"), "DNS label", "the lab issuer's realm"),
-    clientId: key(text(checkLabel).default("zta-testbed"), "DNS label", "the confidential client the realm import creates, and the audience its tokens carry"),
+    clientId: key(
+        text(checkLabel).default("zta-testbed"),
+        "DNS label",
+        "the confidential client the realm import creates, and the audience its tokens carry",
+    ),
     image: key(
         text().default(KEYCLOAK_IMAGE),
         "pinned image reference",
@@ -141,9 +217,23 @@ const jwtFields = {
         "the issuer whose tokens the ingress accepts; any other than the lab issuer is external",
         "the lab issuer: `https://<registry.host>:<issuer.port>/realms/<issuer.realm>`",
     ),
-    jwksUri: key(text(checkUrl).optional(), "https:// URL", "the issuer's signing keys (required for an external issuer)", "the lab issuer's `<issuer>/protocol/openid-connect/certs`"),
-    audiences: key(list(() => undefined, false).optional(), "list of strings", "accepted `aud` values; with an external issuer, unset accepts a token of any of its clients", "[`issuer.clientId`] with the lab issuer"),
-    caCert: key(text(checkPemCertificate).optional(), "PEM certificate, valid now", "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)"),
+    jwksUri: key(
+        text(checkUrl).optional(),
+        "https:// URL",
+        "the issuer's signing keys (required for an external issuer)",
+        "the lab issuer's `<issuer>/protocol/openid-connect/certs`",
+    ),
+    audiences: key(
+        list(() => undefined, false).optional(),
+        "list of strings",
+        "accepted `aud` values; with an external issuer, unset accepts a token of any of its clients",
+        "[`issuer.clientId`] with the lab issuer",
+    ),
+    caCert: key(
+        text(checkPemCertificate).optional(),
+        "PEM certificate, valid now",
+        "the CA that signed an external issuer's certificate: istiod trusts exactly it for the JWKS fetch (required for an external issuer)",
+    ),
     allowAnyAudience: key(
         bool().default(false),
         "boolean",
@@ -171,7 +261,11 @@ const pkiFields = {
         "PEM CA certificate",
         "a root the lab brings, its key in the secret `rootCaKey`: one CA certificate with keyCertSign, pathLenConstraint 2 or none, no URI name constraint that shuts out the trust domain, valid until the intermediates end (docs/pki.md); unset: a root is generated. Only on a stack that owns a root",
     ),
-    intermediateValidityHours: key(integer(24, 10 * 365 * 24).default(DEFAULT_INTERMEDIATE_VALIDITY_HOURS), "integer 24-87600", "lifetime of the Istio and SPIRE intermediates, in hours"),
+    intermediateValidityHours: key(
+        integer(24, 10 * 365 * 24).default(DEFAULT_INTERMEDIATE_VALIDITY_HOURS),
+        "integer 24-87600",
+        "lifetime of the Istio and SPIRE intermediates, in hours",
+    ),
     intermediateEarlyRenewalHours: key(
         integer(0, 10 * 365 * 24 - 1).default(DEFAULT_INTERMEDIATE_EARLY_RENEWAL_HOURS),
         "integer, below the validity",
@@ -186,33 +280,68 @@ const addonFields = {
 };
 
 /** Which helloworld version a cluster runs: the lab guide runs v1 in cluster1 and v2 in cluster2. */
-const helloworldVersion = oneOf(["v1", "v2"], 'expected "v1" or "v2" (the lab guide runs v1 in cluster1, v2 in cluster2)');
+const helloworldVersion = oneOf(
+    ["v1", "v2"],
+    'expected "v1" or "v2" (the lab guide runs v1 in cluster1, v2 in cluster2)',
+);
 export type HelloworldVersion = z.output<typeof helloworldVersion>;
 
 const sampleFields = {
     enabled: key(bool().default(false), "boolean", "the sample workloads and the default-deny `sample` namespace"),
-    helloworldVersion: key(helloworldVersion.optional(), '"v1" or "v2"', "the helloworld Deployment this cluster runs behind the shared `helloworld` Service; required when samples are on"),
-    imagesFromRegistry: key(bool().default(false), "boolean", "pull the sample images from `registry.host:registry.port` (mirror them first) instead of upstream"),
+    helloworldVersion: key(
+        helloworldVersion.optional(),
+        '"v1" or "v2"',
+        "the helloworld Deployment this cluster runs behind the shared `helloworld` Service; required when samples are on",
+    ),
+    imagesFromRegistry: key(
+        bool().default(false),
+        "boolean",
+        "pull the sample images from `registry.host:registry.port` (mirror them first) instead of upstream",
+    ),
 };
 
 const ciliumFields = {
     bgpControlPlane: key(bool().default(false), "boolean", "Cilium's BGP control plane"),
-    kubeProxyReplacement: key(bool().default(true), "boolean", "Cilium replaces kube-proxy; the cluster must then run without it (`kubeadm init --skip-phases=addon/kube-proxy`)"),
-    devices: key(list(checkInterface, true).optional(), "list of Linux interface names", "NICs running Cilium's eBPF datapath (Helm `devices`); [] = Cilium detects them", "[management, service NIC] or []"),
+    kubeProxyReplacement: key(
+        bool().default(true),
+        "boolean",
+        "Cilium replaces kube-proxy; the cluster must then run without it (`kubeadm init --skip-phases=addon/kube-proxy`)",
+    ),
+    devices: key(
+        list(checkInterface, true).optional(),
+        "list of Linux interface names",
+        "NICs running Cilium's eBPF datapath (Helm `devices`); [] = Cilium detects them",
+        "[management, service NIC] or []",
+    ),
 };
 
 const spireFields = {
-    oidcDiscovery: key(bool().default(false), "boolean", "SPIRE's OIDC discovery provider, for services outside the mesh that verify JWT-SVIDs"),
+    oidcDiscovery: key(
+        bool().default(false),
+        "boolean",
+        "SPIRE's OIDC discovery provider, for services outside the mesh that verify JWT-SVIDs",
+    ),
 };
 
 const chartFields = {
-    mirror: key(text(checkMirrorUrl).optional(), "http(s):// URL", "one Helm repository (the folder with index.yaml) serving every pinned chart, for a lab without internet; unset: each chart's upstream repository"),
+    mirror: key(
+        text(checkMirrorUrl).optional(),
+        "http(s):// URL",
+        "one Helm repository (the folder with index.yaml) serving every pinned chart, for a lab without internet; unset: each chart's upstream repository",
+    ),
 };
 
 const ingressFields = {
-    hostName: key(text(checkHostName).optional(), "DNS name", "a DNS name for `metallb.ingressAddress`, added to the ingress certificate's SANs (the address always is)"),
+    hostName: key(
+        text(checkHostName).optional(),
+        "DNS name",
+        "a DNS name for `metallb.ingressAddress`, added to the ingress certificate's SANs (the address always is)",
+    ),
     plainHttp: key(
-        oneOf(["off", "redirect"], 'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)').default("off"),
+        oneOf(
+            ["off", "redirect"],
+            'expected "off" (no plain-HTTP listener) or "redirect" (port 80 redirects to https)',
+        ).default("off"),
         '"off" or "redirect"',
         "`off`: HTTPS on 443 only; `redirect`: port 80 answers with a redirect to https",
     ),
@@ -246,11 +375,18 @@ const peerSchema = section(peerFields);
 
 const samplesSchema = section(sampleFields)
     .superRefine((s, ctx) => {
-        if (s.enabled && s.helloworldVersion === undefined) ctx.addIssue({ code: "custom", message: NON_EMPTY, path: ["helloworldVersion"] });
+        if (s.enabled && s.helloworldVersion === undefined)
+            ctx.addIssue({ code: "custom", message: NON_EMPTY, path: ["helloworldVersion"] });
     })
     .transform((s) =>
         // The settings exist only when the samples are on (a typo is refused either way).
-        s.enabled ? { enabled: true as const, helloworldVersion: s.helloworldVersion as HelloworldVersion, imagesFromRegistry: s.imagesFromRegistry } : { enabled: false as const },
+        s.enabled
+            ? {
+                  enabled: true as const,
+                  helloworldVersion: s.helloworldVersion as HelloworldVersion,
+                  imagesFromRegistry: s.imagesFromRegistry,
+              }
+            : { enabled: false as const },
     );
 
 // ---------------------------------------------------------------- the sections
@@ -275,9 +411,25 @@ export interface Section {
  * lab-wide: set once in Pulumi.yaml's `config:` block, refused in a stack file.
  */
 export const SECTIONS = {
-    cluster: { scope: "stack", presence: "required", description: "this cluster's name, id, network and ranges", fields: clusterFields },
-    host: { scope: "stack", presence: "optional", description: "the bare host Pulumi builds the cluster on; unset: bring your own cluster (secret `kubeconfig`)", fields: hostFields, schema: hostSchema },
-    metallb: { scope: "stack", presence: "required", description: "this cluster's MetalLB pool and gateway addresses", fields: metallbFields },
+    cluster: {
+        scope: "stack",
+        presence: "required",
+        description: "this cluster's name, id, network and ranges",
+        fields: clusterFields,
+    },
+    host: {
+        scope: "stack",
+        presence: "optional",
+        description: "the bare host Pulumi builds the cluster on; unset: bring your own cluster (secret `kubeconfig`)",
+        fields: hostFields,
+        schema: hostSchema,
+    },
+    metallb: {
+        scope: "stack",
+        presence: "required",
+        description: "this cluster's MetalLB pool and gateway addresses",
+        fields: metallbFields,
+    },
     peers: {
         scope: "stack",
         presence: "optional",
@@ -286,20 +438,66 @@ export const SECTIONS = {
         fields: peerFields,
         schema: z.array(peerSchema, { error: "expected a list of {stack, clusterName} entries, one per peer stack" }),
     },
-    peer: { scope: "stack", presence: "optional", description: "the former one-peer form, read as a one-entry `peers`", fields: peerFields },
+    peer: {
+        scope: "stack",
+        presence: "optional",
+        description: "the former one-peer form, read as a one-entry `peers`",
+        fields: peerFields,
+    },
     pki: { scope: "stack", presence: "required", description: "this stack's part in the lab PKI", fields: pkiFields },
     addons: { scope: "stack", presence: "defaulted", description: "observability add-ons", fields: addonFields },
-    samples: { scope: "stack", presence: "defaulted", description: "the sample workloads", fields: sampleFields, schema: samplesSchema },
+    samples: {
+        scope: "stack",
+        presence: "defaulted",
+        description: "the sample workloads",
+        fields: sampleFields,
+        schema: samplesSchema,
+    },
     cilium: { scope: "stack", presence: "defaulted", description: "Cilium switches and NICs", fields: ciliumFields },
     spire: { scope: "stack", presence: "defaulted", description: "SPIRE switches", fields: spireFields },
-    ingress: { scope: "stack", presence: "defaulted", description: "how the ingress gateway serves", fields: ingressFields },
-    networkPolicy: { scope: "stack", presence: "defaulted", description: "micro-segmentation: what lab workloads may reach outside the cluster", fields: networkPolicyFields },
-    versions: { scope: "project", presence: "required", description: "Kubernetes and every chart, pinned: one set for the lab", fields: versionFields },
-    mesh: { scope: "project", presence: "required", description: "the one mesh: id, trust domain, trust model", fields: meshFields },
-    registry: { scope: "project", presence: "required", description: "the lab registry on comp1", fields: registryFields },
-    issuer: { scope: "project", presence: "defaulted", description: "the lab's own OIDC issuer (Keycloak on comp1)", fields: issuerFields },
+    ingress: {
+        scope: "stack",
+        presence: "defaulted",
+        description: "how the ingress gateway serves",
+        fields: ingressFields,
+    },
+    networkPolicy: {
+        scope: "stack",
+        presence: "defaulted",
+        description: "micro-segmentation: what lab workloads may reach outside the cluster",
+        fields: networkPolicyFields,
+    },
+    versions: {
+        scope: "project",
+        presence: "required",
+        description: "Kubernetes and every chart, pinned: one set for the lab",
+        fields: versionFields,
+    },
+    mesh: {
+        scope: "project",
+        presence: "required",
+        description: "the one mesh: id, trust domain, trust model",
+        fields: meshFields,
+    },
+    registry: {
+        scope: "project",
+        presence: "required",
+        description: "the lab registry on comp1",
+        fields: registryFields,
+    },
+    issuer: {
+        scope: "project",
+        presence: "defaulted",
+        description: "the lab's own OIDC issuer (Keycloak on comp1)",
+        fields: issuerFields,
+    },
     jwt: { scope: "project", presence: "defaulted", description: "JWT validation at every ingress", fields: jwtFields },
-    charts: { scope: "project", presence: "defaulted", description: "where Helm charts come from", fields: chartFields },
+    charts: {
+        scope: "project",
+        presence: "defaulted",
+        description: "where Helm charts come from",
+        fields: chartFields,
+    },
 } as const satisfies Record<string, Section>;
 
 export type SectionName = keyof typeof SECTIONS;
@@ -321,9 +519,15 @@ export const SECRET_KEY_DOCS: Readonly<Record<SecretKey, string>> = {
 // ---------------------------------------------------------------- the schema, from the sections
 
 /** A section's schema before its presence: its own, or its keys in a strict object. */
-type InnerSchema<S extends Section> = S extends { readonly schema: infer T extends z.ZodType } ? T : ReturnType<typeof section<S["fields"]>>;
+type InnerSchema<S extends Section> = S extends { readonly schema: infer T extends z.ZodType }
+    ? T
+    : ReturnType<typeof section<S["fields"]>>;
 /** A section's schema, as sectionSchema builds it. */
-type SectionSchema<S extends Section> = S["presence"] extends "optional" ? z.ZodOptional<InnerSchema<S>> : S["presence"] extends "defaulted" ? z.ZodPrefault<InnerSchema<S>> : InnerSchema<S>;
+type SectionSchema<S extends Section> = S["presence"] extends "optional"
+    ? z.ZodOptional<InnerSchema<S>>
+    : S["presence"] extends "defaulted"
+      ? z.ZodPrefault<InnerSchema<S>>
+      : InnerSchema<S>;
 
 /** A section's schema: its own or its keys', unset as its presence says (SectionSchema is its type). */
 function sectionSchema(s: Section): z.ZodType {
@@ -332,9 +536,14 @@ function sectionSchema(s: Section): z.ZodType {
 }
 
 /** The whole stack configuration as Pulumi hands it to the program (project config merged under the stack's). */
-export const CONFIG_SCHEMA = z.strictObject(Object.fromEntries(Object.entries(SECTIONS).map(([name, s]) => [name, sectionSchema(s)])) as { -readonly [K in SectionName]: SectionSchema<(typeof SECTIONS)[K]> }, {
-    error: "expected a mapping of zta-testbed:<key> entries",
-});
+export const CONFIG_SCHEMA = z.strictObject(
+    Object.fromEntries(Object.entries(SECTIONS).map(([name, s]) => [name, sectionSchema(s)])) as {
+        -readonly [K in SectionName]: SectionSchema<(typeof SECTIONS)[K]>;
+    },
+    {
+        error: "expected a mapping of zta-testbed:<key> entries",
+    },
+);
 
 /** The configuration as the schema parses it, before the defaults that depend on other keys (lab-config.ts). */
 export type Parsed = z.output<typeof CONFIG_SCHEMA>;

@@ -22,10 +22,16 @@ const CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const KUBERNETES_VERSION = /^1\.\d+(\.\d+)?$/;
 
 export const checkIp: Check = (s) => (isIpv4(s) ? undefined : "expected an IPv4 address (the lab is IPv4-only)");
-export const checkCidr: Check = (s) => (parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)");
-export const checkRange: Check = (s) => (parseAddressRange(s) ? undefined : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28');
-export const checkLabel: Check = (s) => (DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')");
-export const checkChartVersion: Check = (s) => (CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)');
+export const checkCidr: Check = (s) =>
+    parseCidr(s) ? undefined : "expected an IPv4 CIDR such as 10.244.0.0/16 (host bits zero)";
+export const checkRange: Check = (s) =>
+    parseAddressRange(s)
+        ? undefined
+        : 'expected an IPv4 range "first-last" with first <= last, or a CIDR such as 10.5.0.96/28';
+export const checkLabel: Check = (s) =>
+    DNS_LABEL.test(s) && s.length <= 63 ? undefined : "expected a DNS-1123 label (lowercase letters, digits, '-')";
+export const checkChartVersion: Check = (s) =>
+    CHART_VERSION.test(s) ? undefined : 'expected a pinned chart version such as "1.20.0" (no ranges)';
 export const checkUrl: Check = (s) => {
     if (hasUserinfo(s)) return USERINFO_PROBLEM;
     try {
@@ -51,15 +57,21 @@ export const checkMirrorUrl: Check = (s) => {
 // useradd's 32-character limit: it is also passed to ssh and into host scripts.
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export function checkUserName(s: string): string | undefined {
-    return USER_NAME.test(s) ? undefined : 'expected a Linux user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters (e.g. "ubuntu")';
+    return USER_NAME.test(s)
+        ? undefined
+        : 'expected a Linux user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters (e.g. "ubuntu")';
 }
 
 export function checkTrustDomain(s: string): string | undefined {
-    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".") ? undefined : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
+    return TRUST_DOMAIN.test(s) && !s.startsWith(".") && !s.endsWith(".")
+        ? undefined
+        : 'expected a SPIFFE trust domain: lowercase letters, digits, ".", "-", "_" only, no scheme, port or path (e.g. "zta.lab")';
 }
 
 export function checkKubernetesVersion(s: string): string | undefined {
-    return KUBERNETES_VERSION.test(s) ? undefined : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
+    return KUBERNETES_VERSION.test(s)
+        ? undefined
+        : 'expected a Kubernetes minor or patch version, as "1.36" or "1.36.3"';
 }
 
 /** A root CA certificate the lab brings, on its own (brought-root.ts; what it must fit in the lab is checked with the other keys). */
@@ -86,12 +98,16 @@ export function checkClusterName(s: string): string | undefined {
 // A Linux interface name as the kernel accepts it (net/core/dev.c, dev_valid_name): 1 to 15
 // characters (IFNAMSIZ 16 with the NUL), not "." or "..", no "/", ":" or whitespace.
 export function checkInterface(s: string): string | undefined {
-    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".." ? undefined : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
+    return /^[^\s/:]{1,15}$/.test(s) && s !== "." && s !== ".."
+        ? undefined
+        : 'expected a Linux interface name (1 to 15 characters, no "/", ":" or whitespace), such as "eno3"';
 }
 
 // RFC 1123 host name: dot-separated DNS labels, at most 253 characters.
 export const checkHostName: Check = (s) =>
-    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63) ? undefined : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
+    s.length <= 253 && s.split(".").every((l) => DNS_LABEL.test(l) && l.length <= 63)
+        ? undefined
+        : 'expected a DNS name such as "ingress.zta.lab" (lowercase labels separated by dots)';
 
 // ---------------------------------------------------------------- stack names
 
@@ -120,7 +136,8 @@ export function checkStackReference(s: string, project: string): string | undefi
     if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_.-]{1,100}$/.test(p)) || checkStackName(parts[2])) {
         return `expected a stack name ("comp3") or a fully qualified one ("org/${project}/comp3")`;
     }
-    if (parts[1] !== project) return `names a stack of Pulumi project "${parts[1]}", not of this project "${project}": write "${parts[0]}/${project}/${parts[2]}" or just "${parts[2]}"`;
+    if (parts[1] !== project)
+        return `names a stack of Pulumi project "${parts[1]}", not of this project "${project}": write "${parts[0]}/${project}/${parts[2]}" or just "${parts[2]}"`;
     return undefined;
 }
 
@@ -131,7 +148,9 @@ export function checkStackReference(s: string, project: string): string | undefi
 // alphanumerics joined by ".", "_", "__" or dashes, then ":tag" and/or "@digest".
 const DOMAIN = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?`;
 const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-const IMAGE = new RegExp(String.raw`^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`);
+const IMAGE = new RegExp(
+    String.raw`^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`,
+);
 /** An exact release tag: major.minor.patch with an optional suffix ("26.4.7", "26.4.7-0"); never "latest" or a moving "26.4". */
 const EXACT_TAG = /^v?\d+\.\d+\.\d+(?:[-+._][0-9A-Za-z.-]+)?$/;
 
@@ -148,7 +167,8 @@ export const ISSUER_IMAGE_REGISTRIES = ["quay.io"] as const;
 export function checkIssuerImage(s: string, labRegistry: string): string | undefined {
     const fix = `e.g. "quay.io/keycloak/keycloak:26.8.1" or "${labRegistry}/keycloak/keycloak@sha256:<digest>"`;
     const m = IMAGE.exec(s);
-    if (s.startsWith("-") || !m) return `expected a container image reference (registry/path:tag or @sha256:digest), ${fix}`;
+    if (s.startsWith("-") || !m)
+        return `expected a container image reference (registry/path:tag or @sha256:digest), ${fix}`;
     const [, domain, , tag, digest] = m;
     const allowed = [...ISSUER_IMAGE_REGISTRIES, labRegistry];
     if (domain === undefined || !allowed.includes(domain)) {
@@ -173,7 +193,8 @@ export function hasUserinfo(s: string): boolean {
 }
 
 /** The message of a URL with credentials in it. */
-export const USERINFO_PROBLEM = "carries credentials (user:password@): the plan and the stack files are shared; give the URL without them (a mirror or issuer that needs a login is not supported)";
+export const USERINFO_PROBLEM =
+    "carries credentials (user:password@): the plan and the stack files are shared; give the URL without them (a mirror or issuer that needs a login is not supported)";
 
 /** A URL with its userinfo hidden, for messages: the credentials are never printed. */
 export function redactUserinfo(s: string): string {
@@ -196,7 +217,8 @@ export const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 export function privateKeyPaths(value: unknown, at = ""): string[] {
     if (typeof value === "string") return PRIVATE_KEY_PEM.test(value) ? [at] : [];
     if (Array.isArray(value)) return value.flatMap((v, i) => privateKeyPaths(v, `${at}[${i}]`));
-    if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => privateKeyPaths(v, at === "" ? k : `${at}.${k}`));
+    if (value !== null && typeof value === "object")
+        return Object.entries(value).flatMap(([k, v]) => privateKeyPaths(v, at === "" ? k : `${at}.${k}`));
     return [];
 }
 
@@ -208,8 +230,10 @@ export function validityProblem(pem: string, now = Date.now()): string | undefin
     } catch {
         return undefined;
     }
-    if (Date.parse(cert.validTo) <= now) return `the certificate expired on ${cert.validTo}: give the issuer CA's current certificate`;
-    if (Date.parse(cert.validFrom) > now) return `the certificate is not valid before ${cert.validFrom}: give one valid now`;
+    if (Date.parse(cert.validTo) <= now)
+        return `the certificate expired on ${cert.validTo}: give the issuer CA's current certificate`;
+    if (Date.parse(cert.validFrom) > now)
+        return `the certificate is not valid before ${cert.validFrom}: give one valid now`;
     return undefined;
 }
 
@@ -228,7 +252,8 @@ export function broadEgressReason(cidr: string, machines: Readonly<Record<string
     const range = parseCidr(cidr);
     if (!range) return undefined;
     const prefix = Number(cidr.split("/")[1]);
-    if (prefix <= BROAD_EGRESS_PREFIX) return `a /${prefix} opens egress to ${prefix === 0 ? "every address" : `${2 ** (32 - prefix)} addresses`}`;
+    if (prefix <= BROAD_EGRESS_PREFIX)
+        return `a /${prefix} opens egress to ${prefix === 0 ? "every address" : `${2 ** (32 - prefix)} addresses`}`;
     const machine = Object.entries(machines).find(([, ip]) => containsIp(range, ip));
     if (machine) return `it holds the lab machine address ${machine[0]} = "${machine[1]}"`;
     return undefined;

@@ -21,7 +21,11 @@ export interface AdminKubeconfig {
 }
 
 /** The Kubernetes provider for this cluster: from a host Pulumi builds, or from a kubeconfig the user brings. */
-export function clusterAccess({ cfg, secrets, registryCa }: AccessInput): (ClusterAccess & AdminKubeconfig) | undefined {
+export function clusterAccess({
+    cfg,
+    secrets,
+    registryCa,
+}: AccessInput): (ClusterAccess & AdminKubeconfig) | undefined {
     if (cfg.host && secrets.sshPrivateKey) {
         const host = cfg.host;
         if (!registryCa) {
@@ -43,7 +47,11 @@ export function clusterAccess({ cfg, secrets, registryCa }: AccessInput): (Clust
         });
         // The kubeconfig is HostPrep's output: the provider waits for the cluster through it.
         const kubeconfig = prep.kubeconfig;
-        return { provider: new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig }), apiServer: prep.apiServer, kubeconfig };
+        return {
+            provider: new k8s.Provider(`${cfg.stack}-k8s`, { kubeconfig }),
+            apiServer: prep.apiServer,
+            kubeconfig,
+        };
     }
     if (cfg.host === undefined && secrets.kubeconfig) {
         const kubeconfig = secrets.kubeconfig;
@@ -61,6 +69,9 @@ function serverOf(kubeconfig: string): string {
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
     const server = kc.getCurrentCluster()?.server;
-    if (!server) throw new ConfigError(["zta-testbed:kubeconfig has no current context with a cluster server: give a kubeconfig with current-context set"]);
+    if (!server)
+        throw new ConfigError([
+            "zta-testbed:kubeconfig has no current context with a cluster server: give a kubeconfig with current-context set",
+        ]);
     return server;
 }

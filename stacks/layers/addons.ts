@@ -4,7 +4,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { Addons, DASHBOARD_HOST } from "../../components/addons";
 import { WorkloadFlows } from "../../components/segmentation";
 import { gatewaySelectorLabels } from "../../components/gateway-labels";
-import { ClusterAccess, ClusterNetwork, EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, ServiceMesh } from "../../model/lab";
+import {
+    ClusterAccess,
+    ClusterNetwork,
+    EAST_WEST_GATEWAY,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    SAMPLE_NAMESPACE,
+    ServiceMesh,
+} from "../../model/lab";
 import { GRAFANA, ISTIOD, KIALI, PROMETHEUS, PROXY_METRICS_PORTS } from "../../model/workloads";
 import { LabConfig } from "../config/lab-config";
 import { API_SERVER, dns, inNamespace, LayerFlows, outside, tcp } from "./flows";
@@ -39,7 +47,10 @@ export function observability({ cfg, access, network, mesh }: AddonsInput): Obse
                   { provider: access.provider },
               )
             : undefined;
-    return { grafanaAdminPassword: addons?.grafanaAdminPassword, flows: [{ name: ISTIO_NAMESPACE, flows: addonsFlows(cfg.addons) }] };
+    return {
+        grafanaAdminPassword: addons?.grafanaAdminPassword,
+        flows: [{ name: ISTIO_NAMESPACE, flows: addonsFlows(cfg.addons) }],
+    };
 }
 
 /** Each add-on that runs: who it reads and who reads it. */
@@ -47,13 +58,33 @@ function addonsFlows({ prometheus, grafana, kiali }: LabConfig["addons"]): Workl
     const flows: WorkloadFlows[] = [];
     const toPrometheus = { toEndpoints: [{ matchLabels: PROMETHEUS.labels }], toPorts: tcp(PROMETHEUS.port) };
     if (prometheus) {
-        const proxies = [inNamespace(SAMPLE_NAMESPACE), { matchLabels: gatewaySelectorLabels(INGRESS_GATEWAY) }, { matchLabels: gatewaySelectorLabels(EAST_WEST_GATEWAY) }];
+        const proxies = [
+            inNamespace(SAMPLE_NAMESPACE),
+            { matchLabels: gatewaySelectorLabels(INGRESS_GATEWAY) },
+            { matchLabels: gatewaySelectorLabels(EAST_WEST_GATEWAY) },
+        ];
         flows.push({
             name: "allow-prometheus",
             description: "Prometheus: scrapes the proxies and istiod; queried by Grafana and Kiali",
             selector: PROMETHEUS.labels,
-            ingress: grafana || kiali ? [{ fromEndpoints: [...(grafana ? [{ matchLabels: GRAFANA.labels }] : []), ...(kiali ? [{ matchLabels: KIALI.labels }] : [])], toPorts: tcp(PROMETHEUS.port) }] : [],
-            egress: [dns(), API_SERVER, { toEndpoints: proxies, toPorts: tcp(...PROXY_METRICS_PORTS) }, { toEndpoints: [{ matchLabels: ISTIOD.labels }], toPorts: tcp(ISTIOD.ports.monitoring) }],
+            ingress:
+                grafana || kiali
+                    ? [
+                          {
+                              fromEndpoints: [
+                                  ...(grafana ? [{ matchLabels: GRAFANA.labels }] : []),
+                                  ...(kiali ? [{ matchLabels: KIALI.labels }] : []),
+                              ],
+                              toPorts: tcp(PROMETHEUS.port),
+                          },
+                      ]
+                    : [],
+            egress: [
+                dns(),
+                API_SERVER,
+                { toEndpoints: proxies, toPorts: tcp(...PROXY_METRICS_PORTS) },
+                { toEndpoints: [{ matchLabels: ISTIOD.labels }], toPorts: tcp(ISTIOD.ports.monitoring) },
+            ],
         });
     }
     if (grafana) {
@@ -61,16 +92,23 @@ function addonsFlows({ prometheus, grafana, kiali }: LabConfig["addons"]): Workl
         const dashboards = prometheus ? outside(DASHBOARD_HOST, 443) : undefined;
         flows.push({
             name: "allow-grafana",
-            description: prometheus ? "Grafana: reads Prometheus, downloads Istio's dashboards from grafana.com; Kiali links to it" : "Grafana; Kiali links to it",
+            description: prometheus
+                ? "Grafana: reads Prometheus, downloads Istio's dashboards from grafana.com; Kiali links to it"
+                : "Grafana; Kiali links to it",
             selector: GRAFANA.labels,
             ingress: kiali ? [{ fromEndpoints: [{ matchLabels: KIALI.labels }], toPorts: tcp(GRAFANA.port) }] : [],
-            egress: [dns(dashboards?.names ?? []), ...(prometheus ? [toPrometheus] : []), ...(dashboards ? [dashboards.rule] : [])],
+            egress: [
+                dns(dashboards?.names ?? []),
+                ...(prometheus ? [toPrometheus] : []),
+                ...(dashboards ? [dashboards.rule] : []),
+            ],
         });
     }
     if (kiali) {
         flows.push({
             name: "allow-kiali",
-            description: "Kiali (reached with kubectl port-forward): reads the API server, Prometheus, Grafana and istiod",
+            description:
+                "Kiali (reached with kubectl port-forward): reads the API server, Prometheus, Grafana and istiod",
             selector: KIALI.labels,
             ingress: [],
             egress: [

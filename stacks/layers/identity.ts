@@ -5,7 +5,16 @@ import { ClusterTrust } from "../../components/pki";
 import { EgressRule, WorkloadFlows } from "../../components/segmentation";
 import { ClusterSPIFFEIDs } from "../../components/spiffeids";
 import { SpireServer } from "../../components/spire";
-import { ClusterAccess, ClusterNetwork, FEDERATION_PORT, MeshIdentity, SpireFederation, SPIRE_DATA_DIR, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../../model/lab";
+import {
+    ClusterAccess,
+    ClusterNetwork,
+    FEDERATION_PORT,
+    MeshIdentity,
+    SpireFederation,
+    SPIRE_DATA_DIR,
+    SPIRE_SERVER_NAMESPACE,
+    SPIRE_SYSTEM_NAMESPACE,
+} from "../../model/lab";
 import { OIDC_DISCOVERY, SPIRE_SERVER } from "../../model/workloads";
 import { LabConfig } from "../config/lab-config";
 import { PeerView } from "../peer";
@@ -24,9 +33,18 @@ export interface IdentityInput extends StackInput {
  * SPIRE intermediate. In the federated trust model also the bundle endpoint for
  * the peers, and a ClusterFederatedTrustDomain for each peer once it exported its own.
  */
-export function meshIdentity({ cfg, peers, used, access, network, trust }: IdentityInput): (MeshIdentity & LayerFlows) | undefined {
+export function meshIdentity({
+    cfg,
+    peers,
+    used,
+    access,
+    network,
+    trust,
+}: IdentityInput): (MeshIdentity & LayerFlows) | undefined {
     if (!trust) {
-        pulumi.log.warn("SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet");
+        pulumi.log.warn(
+            "SPIRE is left out: it needs the cluster's SPIRE intermediate from the lab PKI, which is not available yet",
+        );
         return undefined;
     }
     const federated = cfg.mesh.trustModel === "federated";
@@ -50,14 +68,21 @@ export function meshIdentity({ cfg, peers, used, access, network, trust }: Ident
                       address: cfg.metallb.federationAddress as string,
                       loadBalancer: network?.loadBalancer ?? [],
                       rootCaCert: trust.rootCaCert,
-                      peers: federatedPeers.map((p) => ({ name: p.clusterName, federation: p.output<SpireFederation>("federation") })),
+                      peers: federatedPeers.map((p) => ({
+                          name: p.clusterName,
+                          federation: p.output<SpireFederation>("federation"),
+                      })),
                   }
                 : undefined,
         },
         { provider: access.provider },
     );
     const ids = new ClusterSPIFFEIDs(`${cfg.stack}-spiffeids`, { server }, { provider: access.provider });
-    return { ready: [...server.ready, ...ids.ids], federation: server.federation, flows: spireFlows(cfg, federatedPeers) };
+    return {
+        ready: [...server.ready, ...ids.ids],
+        federation: server.federation,
+        flows: spireFlows(cfg, federatedPeers),
+    };
 }
 
 /**
@@ -69,12 +94,30 @@ export function meshIdentity({ cfg, peers, used, access, network, trust }: Ident
 function spireFlows(cfg: LabConfig, federatedPeers: readonly PeerView[]): LayerFlows["flows"] {
     const federated = cfg.mesh.trustModel === "federated";
     const peerBundle: EgressRule[] =
-        federatedPeers.length > 0 ? [{ toCIDR: federatedPeers.map((p) => p.output<SpireFederation>("federation").apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`)), toPorts: tcp(FEDERATION_PORT) }] : [];
+        federatedPeers.length > 0
+            ? [
+                  {
+                      toCIDR: federatedPeers.map((p) =>
+                          p
+                              .output<SpireFederation>("federation")
+                              .apply((f) => `${new URL(f.bundleEndpointURL).hostname}/32`),
+                      ),
+                      toPorts: tcp(FEDERATION_PORT),
+                  },
+              ]
+            : [];
     // Helm hook Jobs of the spire chart patch webhooks through the API server.
-    const controlPlane: WorkloadFlows = { name: "allow-api-server", description: "every pod: DNS and the API server (the chart's hook Jobs, the controllers)", selector: {}, ingress: [], egress: [dns(), API_SERVER] };
+    const controlPlane: WorkloadFlows = {
+        name: "allow-api-server",
+        description: "every pod: DNS and the API server (the chart's hook Jobs, the controllers)",
+        selector: {},
+        ingress: [],
+        egress: [dns(), API_SERVER],
+    };
     const server: WorkloadFlows = {
         name: "allow-spire-server",
-        description: "SPIRE server: the agents (host network) and the controller manager's webhook; federation bundle endpoint",
+        description:
+            "SPIRE server: the agents (host network) and the controller manager's webhook; federation bundle endpoint",
         selector: SPIRE_SERVER.labels,
         ingress: [
             { fromEntities: ["host", "remote-node"], toPorts: tcp(SPIRE_SERVER.ports.grpc) },

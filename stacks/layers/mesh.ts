@@ -9,7 +9,19 @@ import { ClusterTrust } from "../../components/pki";
 import { RemoteSecret, RemoteSecretSource } from "../../components/remotesecret";
 import { HTTPBIN_TARGET_PORT } from "../../components/samples";
 import { EgressRule, IngressRule, WorkloadFlows } from "../../components/segmentation";
-import { ClusterAccess, ClusterNetwork, CROSS_NETWORK_PORT, EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, RemoteSecretValue, SAMPLE_APPS, SAMPLE_NAMESPACE, ServiceMesh } from "../../model/lab";
+import {
+    ClusterAccess,
+    ClusterNetwork,
+    CROSS_NETWORK_PORT,
+    EAST_WEST_GATEWAY,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    MeshIdentity,
+    RemoteSecretValue,
+    SAMPLE_APPS,
+    SAMPLE_NAMESPACE,
+    ServiceMesh,
+} from "../../model/lab";
 import { ISTIOD, KIALI, PROMETHEUS } from "../../model/workloads";
 import { LabConfig } from "../config/lab-config";
 import { isIpv4 } from "../config/net";
@@ -51,9 +63,13 @@ export interface IstioMesh extends LayerFlows {
 export function istioMesh({ cfg, peers, used, access, network, trust, identity, services }: MeshInput): IstioMesh {
     const jwksCaCert = jwksTrust(cfg, peers, services.caCert);
     if (!trust) {
-        pulumi.log.warn("istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)");
+        pulumi.log.warn(
+            "istiod and the gateways are left out: they need this cluster's intermediate CA, which is not signed yet (the remote secrets are exchanged already)",
+        );
     } else if (!identity) {
-        pulumi.log.warn("no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs");
+        pulumi.log.warn(
+            "no SPIRE layer in this stack: the gateways mount the SPIFFE CSI socket and wait for it, so they will not become ready until SPIRE runs",
+        );
     }
     // Federated model: every peer's trust domain with its root, once the peer exported both (docs/pki.md, "What the federated model isolates").
     const federation: IstioFederation | undefined =
@@ -131,7 +147,11 @@ export function istioMesh({ cfg, peers, used, access, network, trust, identity, 
             ? {
                   control: [primary.base, primary.istiod],
                   ingressSelector: primary.ingressSelector,
-                  ingressTls: { credentialName: INGRESS_CREDENTIAL, credential: primary.ingressCredential, plainHttp: cfg.ingress.plainHttp },
+                  ingressTls: {
+                      credentialName: INGRESS_CREDENTIAL,
+                      credential: primary.ingressCredential,
+                      plainHttp: cfg.ingress.plainHttp,
+                  },
               }
             : undefined;
     return {
@@ -148,7 +168,11 @@ export function istioMesh({ cfg, peers, used, access, network, trust, identity, 
  * certificate (the root stack's, in either trust model; never a mesh root);
  * unknown, with a warning, until the root stack is deployed.
  */
-function jwksTrust(cfg: LabConfig, peers: readonly PeerView[], labServicesCa: pulumi.Output<string> | undefined): pulumi.Input<string> | undefined {
+function jwksTrust(
+    cfg: LabConfig,
+    peers: readonly PeerView[],
+    labServicesCa: pulumi.Output<string> | undefined,
+): pulumi.Input<string> | undefined {
     if (cfg.jwt.caCert !== undefined) return cfg.jwt.caCert;
     if (!labServicesCa) {
         pulumi.log.warn(
@@ -164,18 +188,32 @@ function istioFlows(cfg: LabConfig, peers: readonly PeerView[]): LayerFlows["flo
     const { prometheus, kiali } = cfg.addons;
     const ingress = gatewaySelectorLabels(INGRESS_GATEWAY);
     const eastWest = gatewaySelectorLabels(EAST_WEST_GATEWAY);
-    const sampleTargets: EgressRule[] = cfg.samples.enabled ? [{ toEndpoints: [inNamespace(SAMPLE_NAMESPACE)], toPorts: tcp(SAMPLE_APPS.helloworld.port, HTTPBIN_TARGET_PORT) }] : [];
+    const sampleTargets: EgressRule[] = cfg.samples.enabled
+        ? [
+              {
+                  toEndpoints: [inNamespace(SAMPLE_NAMESPACE)],
+                  toPorts: tcp(SAMPLE_APPS.helloworld.port, HTTPBIN_TARGET_PORT),
+              },
+          ]
+        : [];
     const jwks = hostPort(cfg.jwt.jwksUri);
     const issuer = outside(jwks.host, jwks.port);
     const peerApis = peers.map(peerApiServer).filter((r): r is EgressRule => r !== undefined);
     const fromLab: IngressRule["fromEntities"] = ["world", "remote-node"];
-    const monitoring = [...(prometheus ? [{ matchLabels: PROMETHEUS.labels }] : []), ...(kiali ? [{ matchLabels: KIALI.labels }] : [])];
+    const monitoring = [
+        ...(prometheus ? [{ matchLabels: PROMETHEUS.labels }] : []),
+        ...(kiali ? [{ matchLabels: KIALI.labels }] : []),
+    ];
     const istiod: WorkloadFlows = {
         name: "allow-istiod",
-        description: "istiod: xDS/CA for the proxies, webhooks from the API server, monitoring; reads every cluster's API server and the issuer's JWKS",
+        description:
+            "istiod: xDS/CA for the proxies, webhooks from the API server, monitoring; reads every cluster's API server and the issuer's JWKS",
         selector: ISTIOD.labels,
         ingress: [
-            { fromEndpoints: [inNamespace(SAMPLE_NAMESPACE), { matchLabels: ingress }, { matchLabels: eastWest }], toPorts: tcp(ISTIOD.ports.xds) },
+            {
+                fromEndpoints: [inNamespace(SAMPLE_NAMESPACE), { matchLabels: ingress }, { matchLabels: eastWest }],
+                toPorts: tcp(ISTIOD.ports.xds),
+            },
             { fromEntities: ["kube-apiserver"], toPorts: tcp(ISTIOD.ports.webhook) },
             ...(monitoring.length > 0 ? [{ fromEndpoints: monitoring, toPorts: tcp(ISTIOD.ports.monitoring) }] : []),
         ],
@@ -185,7 +223,9 @@ function istioFlows(cfg: LabConfig, peers: readonly PeerView[]): LayerFlows["flo
         name: "allow-ingress-gateway",
         description: "ingress gateway: HTTPS from the lab network to the samples",
         selector: ingress,
-        ingress: [{ fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) }],
+        ingress: [
+            { fromEntities: fromLab, toPorts: tcp(...(cfg.ingress.plainHttp === "redirect" ? [80, 443] : [443])) },
+        ],
         egress: [...sampleTargets, ...peerEastWest(peers)],
     });
     const eastWestGateway = meshed(cfg, {

@@ -16,7 +16,9 @@ export interface NetworkInput extends StackInput {
 export function clusterNetwork({ cfg, access }: NetworkInput): ClusterNetwork & LayerFlows {
     // Cilium dials the API server directly: on a host, kubeadm's on the management address and
     // its default port; when bringing your own, the kubeconfig's server (its URL is not secret).
-    const apiServer = cfg.host ? { host: cfg.host.address, port: 6443 } : pulumi.unsecret(access.apiServer).apply(apiEndpointOf);
+    const apiServer = cfg.host
+        ? { host: cfg.host.address, port: 6443 }
+        : pulumi.unsecret(access.apiServer).apply(apiEndpointOf);
     const cilium = new CiliumRelease(
         `${cfg.stack}-cilium`,
         {
@@ -42,7 +44,11 @@ export function clusterNetwork({ cfg, access }: NetworkInput): ClusterNetwork & 
         },
         { provider: access.provider },
     );
-    return { cni: cilium.release, loadBalancer: [metallb.release, metallb.pool, metallb.advertisement], flows: metallbFlows() };
+    return {
+        cni: cilium.release,
+        loadBalancer: [metallb.release, metallb.pool, metallb.advertisement],
+        flows: metallbFlows(),
+    };
 }
 
 function metallbFlows(): LayerFlows["flows"] {
@@ -50,7 +56,13 @@ function metallbFlows(): LayerFlows["flows"] {
         {
             name: METALLB_NAMESPACE,
             flows: [
-                { name: "allow-api-server", description: "every pod: DNS and the API server", selector: {}, ingress: [], egress: [dns(), API_SERVER] },
+                {
+                    name: "allow-api-server",
+                    description: "every pod: DNS and the API server",
+                    selector: {},
+                    ingress: [],
+                    egress: [dns(), API_SERVER],
+                },
                 {
                     name: "allow-controller-webhook",
                     description: "MetalLB controller: its validating webhook, called by the API server",

@@ -52,9 +52,15 @@ function clusterPki({ cfg, secrets, peers, used }: PkiInput, ca: ClusterCa): Pki
     const pki = new Pki(`${cfg.stack}-pki`, {
         trustDomain: cfg.mesh.trustDomain,
         sign,
-        intermediates: { validityHours: cfg.pki.intermediateValidityHours, earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours },
+        intermediates: {
+            validityHours: cfg.pki.intermediateValidityHours,
+            earlyRenewalHours: cfg.pki.intermediateEarlyRenewalHours,
+        },
         // Validated: pki.rootCaCert requires the secret rootCaKey (stacks/config/cross-field.ts).
-        root: brought !== undefined ? { certPem: brought, keyPem: secrets.rootCaKey as pulumi.Output<string> } : undefined,
+        root:
+            brought !== undefined
+                ? { certPem: brought, keyPem: secrets.rootCaKey as pulumi.Output<string> }
+                : undefined,
     });
     return pki;
 }

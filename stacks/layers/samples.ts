@@ -2,7 +2,18 @@
 // mesh, and their flows.
 import { gatewaySelectorLabels } from "../../components/gateway-labels";
 import { HTTPBIN_TARGET_PORT, Samples, sampleImages } from "../../components/samples";
-import { ClusterAccess, ClusterNetwork, EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, MeshIdentity, SAMPLE_APPS, SAMPLE_NAMESPACE, ServiceMesh, SPIRE_MANAGED_LABEL } from "../../model/lab";
+import {
+    ClusterAccess,
+    ClusterNetwork,
+    EAST_WEST_GATEWAY,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    MeshIdentity,
+    SAMPLE_APPS,
+    SAMPLE_NAMESPACE,
+    ServiceMesh,
+    SPIRE_MANAGED_LABEL,
+} from "../../model/lab";
 import { inNamespace, LayerFlows, meshed, peerEastWest, tcp } from "./flows";
 import { StackInput } from "./stack";
 
@@ -18,7 +29,14 @@ export interface SampleWorkloads extends LayerFlows {
 }
 
 /** The samples, when `samples.enabled`: on the mesh, with SPIRE identities for httpbin and curl. */
-export function sampleWorkloads({ cfg, peers, access, network, identity, mesh }: SamplesInput): SampleWorkloads | undefined {
+export function sampleWorkloads({
+    cfg,
+    peers,
+    access,
+    network,
+    identity,
+    mesh,
+}: SamplesInput): SampleWorkloads | undefined {
     if (!cfg.samples.enabled) return undefined;
     const samples = new Samples(
         `${cfg.stack}-samples`,
@@ -28,7 +46,9 @@ export function sampleWorkloads({ cfg, peers, access, network, identity, mesh }:
             // are created, and the SPIRE-managed ones the CSI driver and their ClusterSPIFFEID.
             dependsOn: [...mesh.control, ...(network ? [network.cni] : []), ...(identity?.ready ?? [])],
             helloworldVersion: cfg.samples.helloworldVersion,
-            images: sampleImages(cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined),
+            images: sampleImages(
+                cfg.samples.imagesFromRegistry ? `${cfg.registry.host}:${cfg.registry.port}` : undefined,
+            ),
             spireLabel: SPIRE_MANAGED_LABEL,
             ingressSelector: mesh.ingressSelector,
             // The gateway chart names the gateway's service account after the release.
@@ -45,14 +65,21 @@ export function sampleWorkloads({ cfg, peers, access, network, identity, mesh }:
             name: `allow-${helloworld.name}`,
             description: "helloworld: called by sleep, and across networks through the east-west gateway",
             selector: { app: helloworld.name },
-            ingress: [{ fromEndpoints: [{ matchLabels: { app: sleep.name } }, eastWest], toPorts: tcp(helloworld.port) }],
+            ingress: [
+                { fromEndpoints: [{ matchLabels: { app: sleep.name } }, eastWest], toPorts: tcp(helloworld.port) },
+            ],
             egress: [],
         }),
         meshed(cfg, {
             name: `allow-${httpbin.name}`,
             description: "httpbin: called by curl, the ingress gateway, and across networks",
             selector: { app: httpbin.name },
-            ingress: [{ fromEndpoints: [{ matchLabels: { app: curl.name } }, ingress, eastWest], toPorts: tcp(HTTPBIN_TARGET_PORT) }],
+            ingress: [
+                {
+                    fromEndpoints: [{ matchLabels: { app: curl.name } }, ingress, eastWest],
+                    toPorts: tcp(HTTPBIN_TARGET_PORT),
+                },
+            ],
             egress: [],
         }),
         meshed(cfg, {
@@ -60,14 +87,20 @@ export function sampleWorkloads({ cfg, peers, access, network, identity, mesh }:
             description: "sleep: calls helloworld here and in the peer clusters (through their east-west gateways)",
             selector: { app: sleep.name },
             ingress: [],
-            egress: [{ toEndpoints: [{ matchLabels: { app: helloworld.name } }], toPorts: tcp(helloworld.port) }, ...peerEastWest(peers)],
+            egress: [
+                { toEndpoints: [{ matchLabels: { app: helloworld.name } }], toPorts: tcp(helloworld.port) },
+                ...peerEastWest(peers),
+            ],
         }),
         meshed(cfg, {
             name: `allow-${curl.name}`,
             description: "curl: calls httpbin here and in the peer clusters",
             selector: { app: curl.name },
             ingress: [],
-            egress: [{ toEndpoints: [{ matchLabels: { app: httpbin.name } }], toPorts: tcp(HTTPBIN_TARGET_PORT) }, ...peerEastWest(peers)],
+            egress: [
+                { toEndpoints: [{ matchLabels: { app: httpbin.name } }], toPorts: tcp(HTTPBIN_TARGET_PORT) },
+                ...peerEastWest(peers),
+            ],
         }),
     ];
     return { samples, flows: [{ name: SAMPLE_NAMESPACE, flows }] };

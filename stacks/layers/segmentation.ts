@@ -21,11 +21,25 @@ export interface SegmentationInput extends StackInput {
 }
 
 /** Declares the segmentation of one cluster once its layers are declared. */
-export function segmentation({ cfg, access, network, identity, mesh, observability, samples }: SegmentationInput): Segmentation {
+export function segmentation({
+    cfg,
+    access,
+    network,
+    identity,
+    mesh,
+    observability,
+    samples,
+}: SegmentationInput): Segmentation {
     return new Segmentation(
         `${cfg.stack}-segmentation`,
         {
-            dependsOn: [network.cni, ...network.loadBalancer, ...(mesh.serviceMesh?.control ?? []), ...(identity?.ready ?? []), ...(samples ? [samples.samples] : [])],
+            dependsOn: [
+                network.cni,
+                ...network.loadBalancer,
+                ...(mesh.serviceMesh?.control ?? []),
+                ...(identity?.ready ?? []),
+                ...(samples ? [samples.samples] : []),
+            ],
             namespaces: segmentedNamespaces(cfg, [samples, mesh, observability, identity, network]),
         },
         { provider: access.provider },
@@ -40,10 +54,21 @@ export function segmentation({ cfg, access, network, identity, mesh, observabili
  */
 function segmentedNamespaces(cfg: LabConfig, layers: (LayerFlows | undefined)[]): SegmentedNamespace[] {
     const byName = new Map<string, WorkloadFlows[]>();
-    for (const ns of layers.flatMap((layer) => layer?.flows ?? [])) byName.set(ns.name, [...(byName.get(ns.name) ?? []), ...ns.flows]);
+    for (const ns of layers.flatMap((layer) => layer?.flows ?? []))
+        byName.set(ns.name, [...(byName.get(ns.name) ?? []), ...ns.flows]);
     /** Lab-wide: egress to the CIDRs networkPolicy.egressCidrs lists, for every pod of the namespace. */
     const egressCidrs = cfg.networkPolicy.egressCidrs;
     const configured: WorkloadFlows[] =
-        egressCidrs.length > 0 ? [{ name: "allow-egress-cidrs", description: "egress to zta-testbed:networkPolicy.egressCidrs", selector: {}, ingress: [], egress: [{ toCIDR: [...egressCidrs] }] }] : [];
+        egressCidrs.length > 0
+            ? [
+                  {
+                      name: "allow-egress-cidrs",
+                      description: "egress to zta-testbed:networkPolicy.egressCidrs",
+                      selector: {},
+                      ingress: [],
+                      egress: [{ toCIDR: [...egressCidrs] }],
+                  },
+              ]
+            : [];
     return [...byName].map(([name, flows]) => ({ name, flows: [...flows, ...configured] }));
 }

@@ -37,7 +37,10 @@ export function labServices({ cfg, secrets, peers, used }: ServicesInput): LabSe
  * root stack exports (`labServicesCaCert`), in either trust model. The nodes'
  * containerd trusts it for the registry only, istiod for the JWKS fetch only.
  */
-function labServicesTrust({ cfg, peers, used }: StackInput, servicesCa: LabServicesCa | undefined): pulumi.Output<string> | undefined {
+function labServicesTrust(
+    { cfg, peers, used }: StackInput,
+    servicesCa: LabServicesCa | undefined,
+): pulumi.Output<string> | undefined {
     if (servicesCa) return servicesCa.certPem;
     const root = rootPeerOf(cfg, peers);
     if (!root?.available.has("labServicesCaCert")) return undefined;

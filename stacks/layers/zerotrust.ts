@@ -18,7 +18,8 @@ export interface ZeroTrustInput extends StackInput {
  * this one's.
  */
 export function zeroTrust({ cfg, peers, access, mesh, samples }: ZeroTrustInput): MeshPolicies {
-    const peerTrustDomains = cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
+    const peerTrustDomains =
+        cfg.mesh.trustModel === "federated" ? peers.flatMap((p) => (p.identity ? [p.identity.trustDomain] : [])) : [];
     return new MeshPolicies(
         `${cfg.stack}-mesh-policies`,
         {

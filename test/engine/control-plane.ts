@@ -27,8 +27,10 @@ import { Bind } from "./pods";
 /** istiod's log says it signs with the plugged-in CA files (pilot/pkg/bootstrap/istio_ca.go, createIstioCA) and not with a self-signed root. */
 export function pluggedCaProblems(log: string): string[] {
     const problems: string[] = [];
-    if (!/Use local CA certificate/.test(log)) problems.push('istiod\'s log lacks "Use local CA certificate" (the plugged-in cacerts)');
-    if (!/Using (istiod file format|kubernetes.io\/tls secret type) for signing ca files/.test(log)) problems.push("istiod's log does not say which signing CA files it read");
+    if (!/Use local CA certificate/.test(log))
+        problems.push('istiod\'s log lacks "Use local CA certificate" (the plugged-in cacerts)');
+    if (!/Using (istiod file format|kubernetes.io\/tls secret type) for signing ca files/.test(log))
+        problems.push("istiod's log does not say which signing CA files it read");
     if (/Use self-signed certificate as the CA certificate/.test(log)) problems.push("istiod made a self-signed CA");
     const fatal = /failed to create an istiod CA[^\n]*/.exec(log);
     if (fatal) problems.push(fatal[0]);
@@ -48,14 +50,21 @@ type Shardz = Record<string, Record<string, { Shards?: Record<string, ShardEndpo
  * (`<name>.<namespace>.svc.<domain>`) must have endpoints in the peer cluster's shard
  * (model.ShardKey "Kubernetes/<cluster id>"), each on the peer's network.
  */
-export function peerServiceProblems(shardz: Shardz, peer: { cluster: string; network: string; services: { name: string; namespace: string }[] }, domain = "cluster.local"): string[] {
+export function peerServiceProblems(
+    shardz: Shardz,
+    peer: { cluster: string; network: string; services: { name: string; namespace: string }[] },
+    domain = "cluster.local",
+): string[] {
     const problems: string[] = [];
     for (const svc of peer.services) {
         const host = `${svc.name}.${svc.namespace}.svc.${domain}`;
         const endpoints = shardz[host]?.[svc.namespace]?.Shards?.[`Kubernetes/${peer.cluster}`] ?? [];
         if (endpoints.length === 0) problems.push(`no endpoint of ${host} from cluster ${peer.cluster}`);
         const elsewhere = endpoints.filter((e) => e.Network !== peer.network);
-        if (elsewhere.length > 0) problems.push(`${host}: endpoints of ${peer.cluster} on network "${elsewhere[0].Network}", not ${peer.network}`);
+        if (elsewhere.length > 0)
+            problems.push(
+                `${host}: endpoints of ${peer.cluster} on network "${elsewhere[0].Network}", not ${peer.network}`,
+            );
     }
     return problems;
 }
@@ -67,7 +76,10 @@ export function peerServiceProblems(shardz: Shardz, peer: { cluster: string; net
  */
 export function refusedReads(log: string, serviceAccount: string): string[] {
     const refused = new Set<string>();
-    for (const m of log.matchAll(/User \\?"system:serviceaccount:([^"\\]+)\\?" cannot (?:list|watch|get) resource \\?"([^"\\]+)\\?"/g)) if (m[1] === serviceAccount) refused.add(m[2]);
+    for (const m of log.matchAll(
+        /User \\?"system:serviceaccount:([^"\\]+)\\?" cannot (?:list|watch|get) resource \\?"([^"\\]+)\\?"/g,
+    ))
+        if (m[1] === serviceAccount) refused.add(m[2]);
     return [...refused].sort();
 }
 
@@ -79,7 +91,10 @@ export function refusedReads(log: string, serviceAccount: string): string[] {
  */
 export function remoteReadProblems(clusters: RemoteCluster[], id: string, refused: string[]): string[] {
     const others = refused.filter((r) => r !== "secrets");
-    return [...remoteClusterProblems(clusters, id), ...(others.length > 0 ? [`istiod was refused ${others.join(", ")} on cluster ${id}`] : [])];
+    return [
+        ...remoteClusterProblems(clusters, id),
+        ...(others.length > 0 ? [`istiod was refused ${others.join(", ")} on cluster ${id}`] : []),
+    ];
 }
 
 /**
@@ -92,12 +107,15 @@ export function withoutEndpointSliceReads(rule: k8s.V1PolicyRule): k8s.V1PolicyR
     const resources = rule.resources ?? [];
     const group = groups.includes("discovery.k8s.io") || groups.includes("*");
     if (!group || !(resources.includes("endpointslices") || resources.includes("*"))) return [rule];
-    if (groups.includes("*") || resources.includes("*")) throw new Error(`a wildcard rule grants endpointslices: ${JSON.stringify(rule)}`);
+    if (groups.includes("*") || resources.includes("*"))
+        throw new Error(`a wildcard rule grants endpointslices: ${JSON.stringify(rule)}`);
     const verbs = rule.verbs.filter((v) => v !== "list" && v !== "watch");
     const others = resources.filter((r) => r !== "endpointslices");
     return [
         ...(others.length > 0 ? [{ ...rule, resources: others }] : []),
-        ...(verbs.length > 0 ? [{ ...rule, apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs }] : []),
+        ...(verbs.length > 0
+            ? [{ ...rule, apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs }]
+            : []),
         ...(groups.length > 1 ? [{ ...rule, apiGroups: groups.filter((g) => g !== "discovery.k8s.io") }] : []),
     ];
 }
@@ -116,7 +134,10 @@ export function selects(selector: k8s.V1LabelSelector | undefined, labels: Recor
 }
 
 /** The fields spire-controller-manager gives a spiffeIDTemplate (pkg/spireentry, renderer), for one pod. */
-export function renderSpiffeIdTemplate(template: string, values: { trustDomain: string; clusterName: string; pod: k8s.V1Pod }): string {
+export function renderSpiffeIdTemplate(
+    template: string,
+    values: { trustDomain: string; clusterName: string; pod: k8s.V1Pod },
+): string {
     const fields: Record<string, string | undefined> = {
         ".TrustDomain": values.trustDomain,
         ".ClusterName": values.clusterName,
@@ -128,7 +149,8 @@ export function renderSpiffeIdTemplate(template: string, values: { trustDomain: 
     };
     return template.replace(/\{\{-?\s*(\S+?)\s*-?\}\}/g, (whole, field: string) => {
         const value = fields[field];
-        if (value === undefined) throw new Error(`the template ${template} uses ${whole}, which this check cannot render`);
+        if (value === undefined)
+            throw new Error(`the template ${template} uses ${whole}, which this check cannot render`);
         return value;
     });
 }
@@ -136,7 +158,13 @@ export function renderSpiffeIdTemplate(template: string, values: { trustDomain: 
 /** A ClusterSPIFFEID as the API server holds it. */
 export interface LiveClusterSpiffeId {
     readonly name: string;
-    readonly spec: { spiffeIDTemplate: string; className?: string; podSelector?: k8s.V1LabelSelector; namespaceSelector?: k8s.V1LabelSelector; fallback?: boolean };
+    readonly spec: {
+        spiffeIDTemplate: string;
+        className?: string;
+        podSelector?: k8s.V1LabelSelector;
+        namespaceSelector?: k8s.V1LabelSelector;
+        fallback?: boolean;
+    };
 }
 
 /**
@@ -155,8 +183,20 @@ export function promisedIds(
         for (const pod of pods) {
             const ns = pod.metadata?.namespace ?? "";
             if (ignored(ns) || pod.status?.phase !== "Running") continue;
-            if (!selects(csid.spec.namespaceSelector, namespaces[ns] ?? {}) || !selects(csid.spec.podSelector, pod.metadata?.labels ?? {})) continue;
-            out.push({ id: renderSpiffeIdTemplate(csid.spec.spiffeIDTemplate, { trustDomain: opts.trustDomain, clusterName: opts.clusterName, pod }), pod: `${ns}/${pod.metadata?.name}`, by: csid.name });
+            if (
+                !selects(csid.spec.namespaceSelector, namespaces[ns] ?? {}) ||
+                !selects(csid.spec.podSelector, pod.metadata?.labels ?? {})
+            )
+                continue;
+            out.push({
+                id: renderSpiffeIdTemplate(csid.spec.spiffeIDTemplate, {
+                    trustDomain: opts.trustDomain,
+                    clusterName: opts.clusterName,
+                    pod,
+                }),
+                pod: `${ns}/${pod.metadata?.name}`,
+                by: csid.name,
+            });
         }
     }
     return out;
@@ -167,22 +207,34 @@ export function promisedIds(
  * the server's X.509 authority, which the upstream CA (the Secret's tls.crt) signed
  * directly, and the server's bundle holds the Secret's bundle.crt.
  */
-export function spireChainProblems(chain: X509Certificate[], bundle: X509Certificate[], upstream: X509Certificate, upstreamBundle: X509Certificate[]): string[] {
+export function spireChainProblems(
+    chain: X509Certificate[],
+    bundle: X509Certificate[],
+    upstream: X509Certificate,
+    upstreamBundle: X509Certificate[],
+): string[] {
     const problems: string[] = [];
-    if (chain.length < 2) return [`the minted SVID's chain has ${chain.length} certificate(s), expected the leaf and the server's CA`];
+    if (chain.length < 2)
+        return [`the minted SVID's chain has ${chain.length} certificate(s), expected the leaf and the server's CA`];
     const [leaf, authority] = chain;
     if (!leaf.verify(authority.publicKey)) problems.push("the SVID is not signed by the next certificate of its chain");
     if (!authority.ca) problems.push(`the server's authority ${authority.subject} is not a CA`);
-    if (!authority.verify(upstream.publicKey)) problems.push(`the server's authority (${authority.subject.replace(/\n/g, ", ")}) is not signed by the upstream CA (${upstream.subject.replace(/\n/g, ", ")})`);
+    if (!authority.verify(upstream.publicKey))
+        problems.push(
+            `the server's authority (${authority.subject.replace(/\n/g, ", ")}) is not signed by the upstream CA (${upstream.subject.replace(/\n/g, ", ")})`,
+        );
     const have = new Set(bundle.map((c) => c.fingerprint256));
     const missing = upstreamBundle.filter((c) => !have.has(c.fingerprint256));
     if (upstreamBundle.length === 0) problems.push("the upstream Secret has no bundle.crt");
-    for (const c of missing) problems.push(`the server's bundle lacks the upstream bundle's ${c.subject.replace(/\n/g, ", ")}`);
+    for (const c of missing)
+        problems.push(`the server's bundle lacks the upstream bundle's ${c.subject.replace(/\n/g, ", ")}`);
     return problems;
 }
 
 export function pemCertificates(text: string): X509Certificate[] {
-    return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+    return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+        (p) => new X509Certificate(p),
+    );
 }
 
 // ---------------------------------------------------------------- the commands
@@ -205,10 +257,18 @@ function check(ok: boolean, what: string, detail = ""): boolean {
     return ok;
 }
 
-function run(file: string, args: string[], timeoutMs = 30000): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+    file: string,
+    args: string[],
+    timeoutMs = 30000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
         execFile(file, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1) : 0;
+            const code = err
+                ? typeof (err as { code?: unknown }).code === "number"
+                    ? (err as { code: number }).code
+                    : -1
+                : 0;
             resolve({ code, stdout: String(stdout), stderr: String(stderr) });
         });
     });
@@ -220,7 +280,12 @@ interface Stack {
     readonly stack: string;
     readonly kc: k8s.KubeConfig;
     readonly core: k8s.CoreV1Api;
-    readonly outputs: { rootCaCert?: string; eastWestAddress?: string; federation?: { bundleEndpointURL?: string }; identity?: { clusterName: string; network: string; trustDomain: string; trustModel: string } };
+    readonly outputs: {
+        rootCaCert?: string;
+        eastWestAddress?: string;
+        federation?: { bundleEndpointURL?: string };
+        identity?: { clusterName: string; network: string; trustDomain: string; trustModel: string };
+    };
     readonly istiod: { dir: string; netns: string };
     readonly spire: { dir: string; netns: string };
 }
@@ -245,24 +310,43 @@ function stacksOf(flags: Flags): Stack[] {
 
 /** An istiod debug endpoint, asked from inside its pod's network namespace as `npm run verify` asks it (`pilot-discovery request`). */
 async function istiodDebug(bin: string, s: Stack, endpoint: string): Promise<string> {
-    const res = await run("ip", ["netns", "exec", s.istiod.netns, path.join(bin, "pilot-discovery"), "request", "GET", endpoint]);
-    if (res.code !== 0) throw new Error(`pilot-discovery request GET ${endpoint}: exit ${res.code}: ${(res.stderr || res.stdout).trim().slice(0, 300)}`);
+    const res = await run("ip", [
+        "netns",
+        "exec",
+        s.istiod.netns,
+        path.join(bin, "pilot-discovery"),
+        "request",
+        "GET",
+        endpoint,
+    ]);
+    if (res.code !== 0)
+        throw new Error(
+            `pilot-discovery request GET ${endpoint}: exit ${res.code}: ${(res.stderr || res.stdout).trim().slice(0, 300)}`,
+        );
     return res.stdout;
 }
 
 /** The host path of a path inside a container of a pod the runner started (its binds, pods.ts). */
 function hostPath(dir: string, container: string, inside: string): string {
     const binds = JSON.parse(fs.readFileSync(path.join(dir, `${container}.binds.json`), "utf8")) as Bind[];
-    const b = binds.filter((x) => inside === x.target || inside.startsWith(x.target + "/")).sort((x, y) => y.target.length - x.target.length)[0];
+    const b = binds
+        .filter((x) => inside === x.target || inside.startsWith(x.target + "/"))
+        .sort((x, y) => y.target.length - x.target.length)[0];
     if (!b) throw new Error(`${inside} is on no volume of ${container}`);
     return path.join(b.source, path.relative(b.target, inside));
 }
 
 /** The SPIRE server's CLI over its admin socket (the chart's socket_path, on the pod's emptyDir). */
 async function spire(bin: string, s: Stack, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const conf = JSON.parse(fs.readFileSync(hostPath(s.spire.dir, "spire-server", "/run/spire/config/server.conf"), "utf8")) as { server: { socket_path?: string } };
+    const conf = JSON.parse(
+        fs.readFileSync(hostPath(s.spire.dir, "spire-server", "/run/spire/config/server.conf"), "utf8"),
+    ) as { server: { socket_path?: string } };
     // The chart sets none: SPIRE's default (cmd/spire-server/util/util.go, DefaultSocketPath).
-    const socket = hostPath(s.spire.dir, "spire-server", conf.server.socket_path ?? "/tmp/spire-server/private/api.sock");
+    const socket = hostPath(
+        s.spire.dir,
+        "spire-server",
+        conf.server.socket_path ?? "/tmp/spire-server/private/api.sock",
+    );
     return run(path.join(bin, "spire-server"), [...args, "-socketPath", socket]);
 }
 
@@ -270,12 +354,23 @@ async function spire(bin: string, s: Stack, args: string[]): Promise<{ code: num
 async function tokenAccount(kubeconfig: string): Promise<string> {
     const remote = new k8s.KubeConfig();
     remote.loadFromString(kubeconfig);
-    const review = await remote.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+    const review = await remote
+        .makeApiClient(k8s.AuthenticationV1Api)
+        .createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
     return (review.body.status?.userInfo?.username ?? "").replace(/^system:serviceaccount:/, "");
 }
 
 async function remoteSecrets(s: Stack): Promise<k8s.V1Secret[]> {
-    return (await s.core.listNamespacedSecret(ISTIO_NAMESPACE, undefined, undefined, undefined, undefined, "istio/multiCluster=true")).body.items;
+    return (
+        await s.core.listNamespacedSecret(
+            ISTIO_NAMESPACE,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            "istio/multiCluster=true",
+        )
+    ).body.items;
 }
 
 /** istiod's view of its remote clusters, once none is still syncing (istiod gives up on one after PILOT_REMOTE_CLUSTER_TIMEOUT, 30 s). */
@@ -308,19 +403,31 @@ async function checkIstiod(bin: string, s: Stack, all: Stack[]): Promise<void> {
     try {
         clusters = await settledClusterz(bin, s, ids, 150000);
     } catch (err) {
-        check(false, `${s.stack}: istiod runs and answers its debug endpoints`, `${(err as Error).message}; log: ${istiodLog(s).split("\n").slice(-5).join(" | ")}`);
+        check(
+            false,
+            `${s.stack}: istiod runs and answers its debug endpoints`,
+            `${(err as Error).message}; log: ${istiodLog(s).split("\n").slice(-5).join(" | ")}`,
+        );
         return;
     }
     const log = istiodLog(s);
     const ca = pluggedCaProblems(log);
-    check(ca.length === 0, `${s.stack}: istiod started with the plugged-in CA (istio-system/cacerts at /etc/cacerts)`, ca.join("; "));
+    check(
+        ca.length === 0,
+        `${s.stack}: istiod started with the plugged-in CA (istio-system/cacerts at /etc/cacerts)`,
+        ca.join("; "),
+    );
 
     // The root istiod publishes for its workloads (the istio-ca-root-cert ConfigMap, made by istiod itself) is this stack's root.
     const want = new X509Certificate(String(s.outputs.rootCaCert));
     let published: X509Certificate[] = [];
     for (let i = 0; i < 30 && published.length === 0; i++) {
         try {
-            published = pemCertificates((await s.core.readNamespacedConfigMap("istio-ca-root-cert", ISTIO_NAMESPACE)).body.data?.["root-cert.pem"] ?? "");
+            published = pemCertificates(
+                (await s.core.readNamespacedConfigMap("istio-ca-root-cert", ISTIO_NAMESPACE)).body.data?.[
+                    "root-cert.pem"
+                ] ?? "",
+            );
         } catch {
             await sleep(1000);
         }
@@ -328,7 +435,9 @@ async function checkIstiod(bin: string, s: Stack, all: Stack[]): Promise<void> {
     check(
         published.length > 0 && published.every((c) => c.fingerprint256 === want.fingerprint256),
         `${s.stack}: istiod's root of trust (the istio-ca-root-cert ConfigMap it publishes) is the stack's rootCaCert ${want.subject.replace(/\n/g, ", ")}`,
-        published.length === 0 ? "no istio-ca-root-cert in istio-system" : published.map((c) => c.subject.replace(/\n/g, ", ")).join(" + "),
+        published.length === 0
+            ? "no istio-ca-root-cert in istio-system"
+            : published.map((c) => c.subject.replace(/\n/g, ", ")).join(" + "),
     );
 
     // Every remote secret's cluster read: the token, its RBAC and the kubeconfig work for istiod itself,
@@ -358,9 +467,18 @@ async function checkIstiod(bin: string, s: Stack, all: Stack[]): Promise<void> {
         const problems = [
             ...(services.length === 0 ? [`${peer.stack} has no Service with a selector in ${SAMPLE_NAMESPACE}`] : []),
             ...peerServiceProblems(shardz, { cluster: identity.clusterName, network: identity.network, services }),
-            ...networkGatewayProblems(gateways, [{ cluster: identity.clusterName, address: String(peer.outputs.eastWestAddress) }]),
+            ...networkGatewayProblems(gateways, [
+                { cluster: identity.clusterName, address: String(peer.outputs.eastWestAddress) },
+            ]),
         ];
-        const count = services.reduce((n, svc) => n + (shardz[`${svc.name}.${svc.namespace}.svc.cluster.local`]?.[svc.namespace]?.Shards?.[`Kubernetes/${identity.clusterName}`]?.length ?? 0), 0);
+        const count = services.reduce(
+            (n, svc) =>
+                n +
+                (shardz[`${svc.name}.${svc.namespace}.svc.cluster.local`]?.[svc.namespace]?.Shards?.[
+                    `Kubernetes/${identity.clusterName}`
+                ]?.length ?? 0),
+            0,
+        );
         check(
             problems.length === 0,
             `${s.stack}: istiod's registry holds ${identity.clusterName}'s sample services (${services.map((x) => x.name).join(", ")}: ${count} endpoints) on ${identity.network}, behind its east-west gateway ${peer.outputs.eastWestAddress}:${CROSS_NETWORK_PORT}`,
@@ -376,23 +494,43 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
         health = await spire(bin, s, ["healthcheck"]);
         if (health.code !== 0) await sleep(2000);
     }
-    const serverLog = () => fs.readFileSync(path.join(s.spire.dir, "spire-server.log"), "utf8").split("\n").slice(-4).join(" | ");
-    if (!check(health.code === 0, `${s.stack}: the SPIRE server is healthy (spire-server healthcheck over its admin socket)`, health.code === 0 ? "" : `${(health.stderr || health.stdout).trim()}; log: ${serverLog()}`))
+    const serverLog = () =>
+        fs.readFileSync(path.join(s.spire.dir, "spire-server.log"), "utf8").split("\n").slice(-4).join(" | ");
+    if (
+        !check(
+            health.code === 0,
+            `${s.stack}: the SPIRE server is healthy (spire-server healthcheck over its admin socket)`,
+            health.code === 0 ? "" : `${(health.stderr || health.stdout).trim()}; log: ${serverLog()}`,
+        )
+    )
         return;
 
     // Its X.509 authority chains to the upstream CA the program wrote into spire-server/spire-upstream-ca.
     const upstream = (await s.core.readNamespacedSecret("spire-upstream-ca", SPIRE_SERVER_NAMESPACE)).body.data ?? {};
     const text = (k: string) => Buffer.from(upstream[k] ?? "", "base64").toString();
-    const mint = await spire(bin, s, ["x509", "mint", "-spiffeID", `spiffe://${identity.trustDomain}/zta-engine/chain-check`, "-output", "json"]);
+    const mint = await spire(bin, s, [
+        "x509",
+        "mint",
+        "-spiffeID",
+        `spiffe://${identity.trustDomain}/zta-engine/chain-check`,
+        "-output",
+        "json",
+    ]);
     const bundle = await spire(bin, s, ["bundle", "show", "-format", "pem"]);
     if (mint.code !== 0 || bundle.code !== 0) {
-        check(false, `${s.stack}: the SPIRE server's X.509 authority chains to the upstream CA`, (mint.stderr || bundle.stderr).trim());
+        check(
+            false,
+            `${s.stack}: the SPIRE server's X.509 authority chains to the upstream CA`,
+            (mint.stderr || bundle.stderr).trim(),
+        );
     } else {
         const minted = JSON.parse(mint.stdout) as { x509_svid?: string[] } | { x509_svid?: string[] }[];
         const der = (Array.isArray(minted) ? minted[0] : minted).x509_svid ?? [];
         const chain = der.map((d) => new X509Certificate(Buffer.from(d, "base64")));
         const upstreamCa = pemCertificates(text("tls.crt"))[0];
-        const problems = upstreamCa ? spireChainProblems(chain, pemCertificates(bundle.stdout), upstreamCa, pemCertificates(text("bundle.crt"))) : ["the upstream Secret has no tls.crt"];
+        const problems = upstreamCa
+            ? spireChainProblems(chain, pemCertificates(bundle.stdout), upstreamCa, pemCertificates(text("bundle.crt")))
+            : ["the upstream Secret has no tls.crt"];
         check(
             problems.length === 0,
             `${s.stack}: the SPIRE server's X.509 authority ${chain[1]?.subject.replace(/\n/g, ", ") ?? "?"} is signed by the upstream CA in ${SPIRE_SERVER_NAMESPACE}/spire-upstream-ca, and its bundle holds that Secret's bundle.crt`,
@@ -401,14 +539,22 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
     }
 
     // The controller manager's entries: one per pod its ClusterSPIFFEIDs select, with the ID the template promises.
-    const config = YAML.parse(fs.readFileSync(hostPath(s.spire.dir, "spire-controller-manager", "/controller-manager-config.yaml"), "utf8")) as { className?: string; ignoreNamespaces?: string[]; clusterName?: string };
+    const config = YAML.parse(
+        fs.readFileSync(hostPath(s.spire.dir, "spire-controller-manager", "/controller-manager-config.yaml"), "utf8"),
+    ) as { className?: string; ignoreNamespaces?: string[]; clusterName?: string };
     const custom = s.kc.makeApiClient(k8s.CustomObjectsApi);
-    const csids = ((await custom.listClusterCustomObject("spire.spiffe.io", "v1alpha1", "clusterspiffeids")).body as { items: { metadata: { name: string }; spec: LiveClusterSpiffeId["spec"] }[] }).items.map((i) => ({
+    const csids = (
+        (await custom.listClusterCustomObject("spire.spiffe.io", "v1alpha1", "clusterspiffeids")).body as {
+            items: { metadata: { name: string }; spec: LiveClusterSpiffeId["spec"] }[];
+        }
+    ).items.map((i) => ({
         name: i.metadata.name,
         spec: i.spec,
     }));
     const pods = (await s.core.listPodForAllNamespaces()).body.items;
-    const namespaces = Object.fromEntries((await s.core.listNamespace()).body.items.map((n) => [n.metadata?.name ?? "", n.metadata?.labels ?? {}]));
+    const namespaces = Object.fromEntries(
+        (await s.core.listNamespace()).body.items.map((n) => [n.metadata?.name ?? "", n.metadata?.labels ?? {}]),
+    );
     const promised = promisedIds(csids, pods, namespaces, {
         className: config.className ?? "",
         ignoreNamespaces: config.ignoreNamespaces ?? [],
@@ -427,19 +573,30 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
     check(
         missing.length === 0 && gateways.length > 0,
         `${s.stack}: the controller manager turned the ClusterSPIFFEIDs (${csids.map((c) => c.name).join(", ")}) into entries for the ${promised.length} running pods they select, gateways included: ${[...new Set(promised.map((p) => p.id))].join(", ")}`,
-        missing.length > 0 ? `no entry for ${missing.join(", ")} (entries: ${entries.join(", ") || "none"})` : gateways.length === 0 ? "no gateway pod is selected" : "",
+        missing.length > 0
+            ? `no entry for ${missing.join(", ")} (entries: ${entries.join(", ") || "none"})`
+            : gateways.length === 0
+              ? "no gateway pod is selected"
+              : "",
     );
 
     // Federated model: this server's bundle endpoint serves its bundle (reached on the federation
     // address, which its pod holds), and it holds each peer's, through the ClusterFederatedTrustDomains.
     if (identity.trustModel === "federated") {
         const url = s.outputs.federation?.bundleEndpointURL ?? "";
-        const served = await bundleEndpoint(url).catch((err: Error) => ({ error: err.message, keys: [] as X509Certificate[], san: "" }));
+        const served = await bundleEndpoint(url).catch((err: Error) => ({
+            error: err.message,
+            keys: [] as X509Certificate[],
+            san: "",
+        }));
         const own = new X509Certificate(String(s.outputs.rootCaCert));
         check(
-            served.keys.some((c) => c.fingerprint256 === own.fingerprint256) && served.san === `spiffe://${identity.trustDomain}/spire/server`,
+            served.keys.some((c) => c.fingerprint256 === own.fingerprint256) &&
+                served.san === `spiffe://${identity.trustDomain}/spire/server`,
             `${s.stack}: the SPIRE server's bundle endpoint ${url} serves its trust domain's bundle (with the stack's root) as spiffe://${identity.trustDomain}/spire/server`,
-            "error" in served ? served.error : `served ${served.keys.length} X.509 authorities, TLS identity ${served.san || "none"}`,
+            "error" in served
+                ? served.error
+                : `served ${served.keys.length} X.509 authorities, TLS identity ${served.san || "none"}`,
         );
         for (const peer of all.filter((p) => p !== s)) {
             const td = peer.outputs.identity?.trustDomain ?? "";
@@ -455,7 +612,9 @@ async function checkSpire(bin: string, s: Stack, all: Stack[]): Promise<void> {
                 holds,
                 `${s.stack}: the SPIRE server holds the bundle of ${td} (spire-server bundle list), with ${peer.stack}'s root`,
                 // On success the root by fingerprint; on failure what the command said, on one line.
-                holds ? `SHA-256 ${peerRoot.fingerprint256}` : (shown.stderr || shown.stdout).trim().replace(/\s+/g, " ").slice(0, 300),
+                holds
+                    ? `SHA-256 ${peerRoot.fingerprint256}`
+                    : (shown.stderr || shown.stdout).trim().replace(/\s+/g, " ").slice(0, 300),
             );
         }
     }
@@ -470,8 +629,14 @@ function bundleEndpoint(url: string): Promise<{ keys: X509Certificate[]; san: st
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () => {
                 try {
-                    const bundle = JSON.parse(Buffer.concat(chunks).toString()) as { keys?: { use?: string; x5c?: string[] }[] };
-                    const keys = (bundle.keys ?? []).filter((k) => k.use === "x509-svid").flatMap((k) => (k.x5c ?? []).slice(0, 1).map((d) => new X509Certificate(Buffer.from(d, "base64"))));
+                    const bundle = JSON.parse(Buffer.concat(chunks).toString()) as {
+                        keys?: { use?: string; x5c?: string[] }[];
+                    };
+                    const keys = (bundle.keys ?? [])
+                        .filter((k) => k.use === "x509-svid")
+                        .flatMap((k) =>
+                            (k.x5c ?? []).slice(0, 1).map((d) => new X509Certificate(Buffer.from(d, "base64"))),
+                        );
                     const san = /URI:([^,\s]+)/.exec(peer?.subjectAltName ?? "")?.[1] ?? "";
                     resolve({ keys, san });
                 } catch (err) {
@@ -521,7 +686,8 @@ async function broken(flags: Flags): Promise<void> {
     const name = "zta-engine-broken-reader";
     const id = `broken-${peerId}`;
     const subject = { kind: "ServiceAccount", name, namespace: readerNs };
-    const isReader = (subjects?: k8s.RbacV1Subject[]) => (subjects ?? []).some((x) => x.kind === "ServiceAccount" && x.name === readerName && x.namespace === readerNs);
+    const isReader = (subjects?: k8s.RbacV1Subject[]) =>
+        (subjects ?? []).some((x) => x.kind === "ServiceAccount" && x.name === readerName && x.namespace === readerNs);
     const made: (() => Promise<unknown>)[] = [];
     try {
         await peer.core.createNamespacedServiceAccount(readerNs, { metadata: { name } });
@@ -538,22 +704,44 @@ async function broken(flags: Flags): Promise<void> {
             const copy = `${name}-${binding.roleRef.name}`;
             await rbac.createClusterRole({ metadata: { name: copy }, rules });
             made.push(() => rbac.deleteClusterRole(copy));
-            await rbac.createClusterRoleBinding({ metadata: { name: copy }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: copy }, subjects: [subject] });
+            await rbac.createClusterRoleBinding({
+                metadata: { name: copy },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: copy },
+                subjects: [subject],
+            });
             made.push(() => rbac.deleteClusterRoleBinding(copy));
         }
-        for (const binding of (await rbac.listRoleBindingForAllNamespaces()).body.items.filter((b) => isReader(b.subjects))) {
+        for (const binding of (await rbac.listRoleBindingForAllNamespaces()).body.items.filter((b) =>
+            isReader(b.subjects),
+        )) {
             const ns = binding.metadata?.namespace ?? "";
             const copy = `${name}-${binding.metadata?.name}`;
-            await rbac.createNamespacedRoleBinding(ns, { metadata: { name: copy }, roleRef: binding.roleRef, subjects: [subject] });
+            await rbac.createNamespacedRoleBinding(ns, {
+                metadata: { name: copy },
+                roleRef: binding.roleRef,
+                subjects: [subject],
+            });
             made.push(() => rbac.deleteNamespacedRoleBinding(copy, ns));
         }
-        if (removed === 0) throw new Error(`the reader ${readerNs}/${readerName} has no rule that reads endpointslices`);
-        const token = (await peer.core.createNamespacedServiceAccountToken(name, readerNs, { spec: { audiences: [], expirationSeconds: 3600 } })).body.status?.token ?? "";
-        const kubeconfig = YAML.parse(Buffer.from(data, "base64").toString()) as { users: { user: Record<string, unknown> }[] };
+        if (removed === 0)
+            throw new Error(`the reader ${readerNs}/${readerName} has no rule that reads endpointslices`);
+        const token =
+            (
+                await peer.core.createNamespacedServiceAccountToken(name, readerNs, {
+                    spec: { audiences: [], expirationSeconds: 3600 },
+                })
+            ).body.status?.token ?? "";
+        const kubeconfig = YAML.parse(Buffer.from(data, "base64").toString()) as {
+            users: { user: Record<string, unknown> }[];
+        };
         for (const u of kubeconfig.users) u.user = { token };
         const secretName = `istio-remote-secret-${id}`;
         await s.core.createNamespacedSecret(ISTIO_NAMESPACE, {
-            metadata: { name: secretName, labels: { "istio/multiCluster": "true" }, annotations: { "networking.istio.io/cluster": id } },
+            metadata: {
+                name: secretName,
+                labels: { "istio/multiCluster": "true" },
+                annotations: { "networking.istio.io/cluster": id },
+            },
             stringData: { [id]: YAML.stringify(kubeconfig) },
         });
         made.push(() => s.core.deleteNamespacedSecret(secretName, ISTIO_NAMESPACE));
@@ -567,7 +755,11 @@ async function broken(flags: Flags): Promise<void> {
             `${s.stack}: istiod does not read cluster ${id}, whose token (${readerNs}/${name} on ${peer.stack}) lacks list and watch on endpointslices: the check catches it`,
             problems.length > 0 ? problems.join("; ") : `istiod reads ${id} with nothing refused but Secrets`,
         );
-        check(realProblems.length === 0, `${s.stack}: meanwhile istiod still reads ${peerId} through the real remote secret`, realProblems.join("; "));
+        check(
+            realProblems.length === 0,
+            `${s.stack}: meanwhile istiod still reads ${peerId} through the real remote secret`,
+            realProblems.join("; "),
+        );
     } finally {
         for (const undo of made.reverse()) await undo().catch(() => undefined);
     }
@@ -579,7 +771,9 @@ if (require.main === module) {
     const commands: Record<string, (flags: Flags) => Promise<void>> = { check: checkAll, broken };
     const fn = commands[command];
     if (!fn) {
-        console.error(`usage: control-plane.ts <${Object.keys(commands).join("|")}> --pods DIR --netns-prefix P --bin BIN --kubeconfig S=F... --outputs S=F...`);
+        console.error(
+            `usage: control-plane.ts <${Object.keys(commands).join("|")}> --pods DIR --netns-prefix P --bin BIN --kubeconfig S=F... --outputs S=F...`,
+        );
         process.exit(2);
     }
     fn(parseFlags(rest)).catch((err: unknown) => {

@@ -24,12 +24,30 @@ import { reviewScope, scopeSummary } from "../../verify/reader-scope";
 type Flags = Record<string, string[]>;
 
 /** The flags the commands take: each takes a value, and may be given more than once (--kubeconfig, --crds). */
-const FLAGS = ["config-dir", "out", "mirror", "stack", "expected", "preview", "state", "kubeconfig", "name", "crds", "namespace", "selector", "plan"];
+const FLAGS = [
+    "config-dir",
+    "out",
+    "mirror",
+    "stack",
+    "expected",
+    "preview",
+    "state",
+    "kubeconfig",
+    "name",
+    "crds",
+    "namespace",
+    "selector",
+    "plan",
+];
 
 function parseFlags(argv: string[]): Flags {
     // check-lab also takes one --outputs-<stack> for each stack of its --kubeconfig pairs.
     const names = [...FLAGS, ...argv.filter((a) => /^--outputs-[A-Za-z0-9._-]+$/.test(a)).map((a) => a.slice(2))];
-    const { values } = parseArgs({ args: argv, options: Object.fromEntries(names.map((n) => [n, { type: "string", multiple: true }])), strict: true });
+    const { values } = parseArgs({
+        args: argv,
+        options: Object.fromEntries(names.map((n) => [n, { type: "string", multiple: true }])),
+        strict: true,
+    });
     return values as Flags;
 }
 
@@ -47,7 +65,8 @@ function rawStack(configDir: string, stack: string): Record<string, any> {
 // Values that end up in shell variables: nothing but what an address, a version or a name holds.
 function shellSafe(name: string, value: unknown): string {
     const s = String(value);
-    if (!/^[A-Za-z0-9._/:-]+$/.test(s)) throw new Error(`${name} = ${JSON.stringify(s)} cannot be passed to the test script`);
+    if (!/^[A-Za-z0-9._/:-]+$/.test(s))
+        throw new Error(`${name} = ${JSON.stringify(s)} cannot be passed to the test script`);
     return s;
 }
 
@@ -56,7 +75,10 @@ async function info(flags: Flags): Promise<void> {
     const dir = one(flags, "config-dir");
     const { runs, stacks: plans } = await planLab(dir, main);
     const stacks = plans.map((p) => p.stack);
-    const lines = [`order="${runs.map((s) => shellSafe("stack", s)).join(" ")}"`, `stacks="${stacks.map((s) => shellSafe("stack", s)).join(" ")}"`];
+    const lines = [
+        `order="${runs.map((s) => shellSafe("stack", s)).join(" ")}"`,
+        `stacks="${stacks.map((s) => shellSafe("stack", s)).join(" ")}"`,
+    ];
     const versions = new Set<string>();
     for (const stack of stacks) {
         const raw = rawStack(dir, stack);
@@ -66,11 +88,16 @@ async function info(flags: Flags): Promise<void> {
         // kwok gives the stack's pods addresses from its own pod CIDR, so the pods the test runs never share one.
         lines.push(`${stack}_pod_cidr=${shellSafe("cluster.podCidr", raw.cluster?.podCidr)}`);
         // The federated model's bundle endpoint address (a MetalLB address): the SPIRE server's pod holds it here.
-        lines.push(`${stack}_federation_address=${raw.mesh?.trustModel === "federated" ? shellSafe("metallb.federationAddress", raw.metallb?.federationAddress) : ""}`);
+        lines.push(
+            `${stack}_federation_address=${raw.mesh?.trustModel === "federated" ? shellSafe("metallb.federationAddress", raw.metallb?.federationAddress) : ""}`,
+        );
     }
-    if (versions.size !== 1) throw new Error(`the stacks pin different Kubernetes or MetalLB versions: ${[...versions].join(" ")}`);
+    if (versions.size !== 1)
+        throw new Error(`the stacks pin different Kubernetes or MetalLB versions: ${[...versions].join(" ")}`);
     const [kubernetes, metallb] = JSON.parse([...versions][0]) as [string, string];
-    lines.push(`kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`);
+    lines.push(
+        `kubernetes_minor=${shellSafe("versions.kubernetes", String(kubernetes).split(".").slice(0, 2).join("."))}`,
+    );
     lines.push(`metallb_version=${shellSafe("versions.metallb", metallb)}`);
     // Torn down last (docs/deploy.md, "Tearing down"): the stack with pki.role root (the lab root's owner in
     // the shared model; in the federated model, where every stack owns a root, the one that runs the registry).
@@ -90,8 +117,11 @@ function byo(flags: Flags): void {
     const out = one(flags, "out");
     const mirror = one(flags, "mirror");
     fs.mkdirSync(out, { recursive: true });
-    const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
-    const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[fullKey("charts")] as Record<string, unknown> | undefined;
+    const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as {
+        config?: Record<string, unknown>;
+    };
+    const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[fullKey("charts")] as
+        Record<string, unknown> | undefined;
     project.config = { ...(project.config ?? {}), [fullKey("charts")]: { value: { ...(charts ?? {}), mirror } } };
     fs.writeFileSync(path.join(out, "Pulumi.yaml"), YAML.stringify(project));
     for (const stack of stacksIn(dir)) {
@@ -112,7 +142,13 @@ async function firstRunUrns(flags: Flags): Promise<void> {
     const result: Record<string, string[]> = {};
     for (const stack of stacksIn(dir)) {
         const file = readStackConfig(dir, stack);
-        const evaluation = await evaluateStack({ project: PROJECT, stack, config: file.config, secretKeys: file.secretKeys, program: main });
+        const evaluation = await evaluateStack({
+            project: PROJECT,
+            stack,
+            config: file.config,
+            secretKeys: file.secretKeys,
+            program: main,
+        });
         result[stack] = evaluation.resources.map((r) => r.urn).sort();
     }
     // A file, not stdout: the program may log while it is evaluated.
@@ -131,7 +167,9 @@ function compareUrns(flags: Flags): void {
         const preview = JSON.parse(fs.readFileSync(one(flags, "preview"), "utf8")) as { steps?: { urn: string }[] };
         actual = (preview.steps ?? []).map((s) => s.urn);
     } else {
-        const state = JSON.parse(fs.readFileSync(one(flags, "state"), "utf8")) as { deployment: { resources?: { urn: string }[] } };
+        const state = JSON.parse(fs.readFileSync(one(flags, "state"), "utf8")) as {
+            deployment: { resources?: { urn: string }[] };
+        };
         actual = (state.deployment.resources ?? []).map((r) => r.urn);
     }
     const real = new Set(actual.filter((u) => !engineOnly(u)));
@@ -175,7 +213,12 @@ async function cluster(flags: Flags): Promise<void> {
         metadata: {
             name,
             annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
-            labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+            labels: {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                type: "kwok",
+            },
         },
         status: { allocatable: capacity, capacity },
     });
@@ -213,7 +256,9 @@ async function cluster(flags: Flags): Promise<void> {
 async function podName(flags: Flags): Promise<void> {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(one(flags, "kubeconfig"));
-    const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod(one(flags, "namespace"), undefined, undefined, undefined, undefined, one(flags, "selector"));
+    const pods = await kc
+        .makeApiClient(k8s.CoreV1Api)
+        .listNamespacedPod(one(flags, "namespace"), undefined, undefined, undefined, undefined, one(flags, "selector"));
     const name = pods.body.items.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
     if (name) console.log(name);
 }
@@ -224,7 +269,10 @@ function check(ok: boolean, what: string, detail = ""): void {
 }
 
 function statusOf(err: unknown): number | undefined {
-    return (err as { statusCode?: number; response?: { statusCode?: number } }).statusCode ?? (err as { response?: { statusCode?: number } }).response?.statusCode;
+    return (
+        (err as { statusCode?: number; response?: { statusCode?: number } }).statusCode ??
+        (err as { response?: { statusCode?: number } }).response?.statusCode
+    );
 }
 
 async function readObject(kc: k8s.KubeConfig, r: PlannedResource): Promise<k8s.KubernetesObject | undefined> {
@@ -243,7 +291,9 @@ async function readObject(kc: k8s.KubeConfig, r: PlannedResource): Promise<k8s.K
 }
 
 function plannedObjects(planDir: string, stack: string): PlannedResource[] {
-    const resources = JSON.parse(fs.readFileSync(path.join(planDir, stack, "resources.json"), "utf8")) as PlannedResource[];
+    const resources = JSON.parse(
+        fs.readFileSync(path.join(planDir, stack, "resources.json"), "utf8"),
+    ) as PlannedResource[];
     return resources.filter(isKubernetesObject);
 }
 
@@ -260,18 +310,42 @@ function pemBlocks(text: string): string[] {
 async function checkLab(flags: Flags): Promise<void> {
     const planDir = one(flags, "plan");
     const clients = clientsOf(flags);
-    const outputs = Object.fromEntries([...clients.keys()].map((s) => [s, JSON.parse(fs.readFileSync(one(flags, `outputs-${s}`), "utf8")) as Record<string, unknown>]));
+    const outputs = Object.fromEntries(
+        [...clients.keys()].map((s) => [
+            s,
+            JSON.parse(fs.readFileSync(one(flags, `outputs-${s}`), "utf8")) as Record<string, unknown>,
+        ]),
+    );
     for (const [stack, kc] of clients) {
         const core = kc.makeApiClient(k8s.CoreV1Api);
         const planned = plannedObjects(planDir, stack);
         const absent: string[] = [];
-        for (const r of planned) if (!(await readObject(kc, r))) absent.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
-        check(absent.length === 0, `${stack}: all ${planned.length} planned Kubernetes objects exist in the cluster`, `missing ${absent.join(", ")}`);
+        for (const r of planned)
+            if (!(await readObject(kc, r)))
+                absent.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
+        check(
+            absent.length === 0,
+            `${stack}: all ${planned.length} planned Kubernetes objects exist in the cluster`,
+            `missing ${absent.join(", ")}`,
+        );
 
         // The remote secrets: each holds a peer's reader kubeconfig whose token the *peer's* API server accepts.
-        const secrets = (await core.listNamespacedSecret("istio-system", undefined, undefined, undefined, undefined, "istio/multiCluster=true")).body.items;
+        const secrets = (
+            await core.listNamespacedSecret(
+                "istio-system",
+                undefined,
+                undefined,
+                undefined,
+                undefined,
+                "istio/multiCluster=true",
+            )
+        ).body.items;
         const peers = [...clients.keys()].filter((s) => s !== stack);
-        check(secrets.length === peers.length, `${stack}: one remote secret per peer (${peers.length})`, `found ${secrets.length}`);
+        check(
+            secrets.length === peers.length,
+            `${stack}: one remote secret per peer (${peers.length})`,
+            `found ${secrets.length}`,
+        );
         for (const secret of secrets) {
             for (const [key, data] of Object.entries(secret.data ?? {})) {
                 const remote = new k8s.KubeConfig();
@@ -280,7 +354,9 @@ async function checkLab(flags: Flags): Promise<void> {
                 const own = kc.getCurrentCluster()?.server;
                 let user: string;
                 try {
-                    const review = await remote.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+                    const review = await remote
+                        .makeApiClient(k8s.AuthenticationV1Api)
+                        .createSelfSubjectReview({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
                     user = review.body.status?.userInfo?.username ?? "";
                 } catch (err) {
                     user = `error ${statusOf(err) ?? (err as Error).message}`;
@@ -293,11 +369,17 @@ async function checkLab(flags: Flags): Promise<void> {
                 // What that token opens there, asked of the peer's own authorizers (the same questions as verify's remote-secret-scope).
                 let problems: string[];
                 try {
-                    problems = await reviewScope(selfAccessReview(Buffer.from(data, "base64").toString(), 10_000).review);
+                    problems = await reviewScope(
+                        selfAccessReview(Buffer.from(data, "base64").toString(), 10_000).review,
+                    );
                 } catch (err) {
                     problems = [(err as Error).message];
                 }
-                check(problems.length === 0, `${stack}: remote secret ${secret.metadata?.name} (${key}), its token on ${server}: ${scopeSummary()}`, problems.join("; "));
+                check(
+                    problems.length === 0,
+                    `${stack}: remote secret ${secret.metadata?.name} (${key}), its token on ${server}: ${scopeSummary()}`,
+                    problems.join("; "),
+                );
             }
         }
 
@@ -307,9 +389,17 @@ async function checkLab(flags: Flags): Promise<void> {
         const root = new X509Certificate(String(outputs[stack].rootCaCert));
         const ca = new X509Certificate(text("ca-cert.pem"));
         const chain = pemBlocks(text("cert-chain.pem")).map((p) => new X509Certificate(p));
-        const chained = chain.every((c, i) => (i + 1 < chain.length ? c.verify(chain[i + 1].publicKey) : c.verify(root.publicKey) || c.fingerprint256 === root.fingerprint256));
+        const chained = chain.every((c, i) =>
+            i + 1 < chain.length
+                ? c.verify(chain[i + 1].publicKey)
+                : c.verify(root.publicKey) || c.fingerprint256 === root.fingerprint256,
+        );
         check(
-            new X509Certificate(text("root-cert.pem")).fingerprint256 === root.fingerprint256 && chain.length > 0 && chain[0].fingerprint256 === ca.fingerprint256 && chained && ca.ca,
+            new X509Certificate(text("root-cert.pem")).fingerprint256 === root.fingerprint256 &&
+                chain.length > 0 &&
+                chain[0].fingerprint256 === ca.fingerprint256 &&
+                chained &&
+                ca.ca,
             `${stack}: cacerts holds a CA certificate whose chain ends at the lab root (rootCaCert)`,
             `root-cert.pem ${new X509Certificate(text("root-cert.pem")).subject}, chain of ${chain.length}`,
         );
@@ -317,7 +407,11 @@ async function checkLab(flags: Flags): Promise<void> {
         // The issued intermediates as the API server holds them, and the path length each carries
         // (docs/pki.md, "Path lengths"): the SPIRE upstream CA has exactly one CA below it, the
         // SPIRE server's own; the Istio intermediate none, because the TLS provider cannot write 0.
-        check(pathLenOf(ca) === "none", `${stack}: the Istio intermediate in cacerts has no pathLenConstraint, as docs/pki.md says the TLS provider writes it`, `pathLenConstraint ${pathLenOf(ca)}`);
+        check(
+            pathLenOf(ca) === "none",
+            `${stack}: the Istio intermediate in cacerts has no pathLenConstraint, as docs/pki.md says the TLS provider writes it`,
+            `pathLenConstraint ${pathLenOf(ca)}`,
+        );
         const upstream = (await core.readNamespacedSecret("spire-upstream-ca", "spire-server")).body.data ?? {};
         const spireCa = new X509Certificate(Buffer.from(upstream["tls.crt"] ?? "", "base64").toString());
         check(
@@ -330,13 +424,31 @@ async function checkLab(flags: Flags): Promise<void> {
         // aliases none, and the injector gives every pod the spire template (docs/pki.md).
         const identity = outputs[stack].identity as { trustModel?: string; trustDomain?: string };
         if (identity.trustModel === "federated") {
-            const configMap = async (name: string) => (await core.readNamespacedConfigMap(name, "istio-system")).body.data ?? {};
-            const mesh = YAML.parse((await configMap("istio")).mesh ?? "") as { trustDomainAliases?: string[]; caCertificates?: { pem?: string; trustDomains?: string[] }[] };
-            const injector = YAML.parse((await configMap("istio-sidecar-injector")).config ?? "") as { defaultTemplates?: string[] };
-            const anchors = (mesh.caCertificates ?? []).map((c) => `${(c.trustDomains ?? []).join(",")}=${c.pem ? new X509Certificate(c.pem).fingerprint256 : "none"}`).sort();
-            const expected = peers.map((p) => `${(outputs[p].identity as { trustDomain: string }).trustDomain}=${new X509Certificate(String(outputs[p].rootCaCert)).fingerprint256}`).sort();
+            const configMap = async (name: string) =>
+                (await core.readNamespacedConfigMap(name, "istio-system")).body.data ?? {};
+            const mesh = YAML.parse((await configMap("istio")).mesh ?? "") as {
+                trustDomainAliases?: string[];
+                caCertificates?: { pem?: string; trustDomains?: string[] }[];
+            };
+            const injector = YAML.parse((await configMap("istio-sidecar-injector")).config ?? "") as {
+                defaultTemplates?: string[];
+            };
+            const anchors = (mesh.caCertificates ?? [])
+                .map(
+                    (c) =>
+                        `${(c.trustDomains ?? []).join(",")}=${c.pem ? new X509Certificate(c.pem).fingerprint256 : "none"}`,
+                )
+                .sort();
+            const expected = peers
+                .map(
+                    (p) =>
+                        `${(outputs[p].identity as { trustDomain: string }).trustDomain}=${new X509Certificate(String(outputs[p].rootCaCert)).fingerprint256}`,
+                )
+                .sort();
             check(
-                (mesh.trustDomainAliases ?? []).length === 0 && JSON.stringify(anchors) === JSON.stringify(expected) && JSON.stringify(injector.defaultTemplates) === JSON.stringify(["sidecar", "spire"]),
+                (mesh.trustDomainAliases ?? []).length === 0 &&
+                    JSON.stringify(anchors) === JSON.stringify(expected) &&
+                    JSON.stringify(injector.defaultTemplates) === JSON.stringify(["sidecar", "spire"]),
                 `${stack}: istiod's mesh config names each peer's trust domain with that peer's root (caCertificates), aliases none, and injects the spire template by default`,
                 `aliases [${mesh.trustDomainAliases ?? []}], caCertificates [${anchors.join(" ")}] (expected [${expected.join(" ")}]), defaultTemplates [${injector.defaultTemplates ?? []}]`,
             );
@@ -346,25 +458,41 @@ async function checkLab(flags: Flags): Promise<void> {
         const objects = (kind: string) => planned.filter((r) => r.inputs.kind === kind);
         const strict = [];
         for (const r of objects("PeerAuthentication")) {
-            const live = (await readObject(kc, r)) as { metadata?: { namespace?: string }; spec?: { mtls?: { mode?: string } } } | undefined;
+            const live = (await readObject(kc, r)) as
+                { metadata?: { namespace?: string }; spec?: { mtls?: { mode?: string } } } | undefined;
             if (live?.metadata?.namespace === "istio-system" && live.spec?.mtls?.mode === "STRICT") strict.push(r);
         }
-        check(strict.length === 1, `${stack}: a mesh-wide PeerAuthentication in istio-system with mtls.mode STRICT`, `found ${strict.length}`);
+        check(
+            strict.length === 1,
+            `${stack}: a mesh-wide PeerAuthentication in istio-system with mtls.mode STRICT`,
+            `found ${strict.length}`,
+        );
         let crossNetwork = false;
         for (const r of objects("Gateway")) {
-            const live = (await readObject(kc, r)) as { spec?: { servers?: { port?: { number?: number }; tls?: { mode?: string } }[] } } | undefined;
-            crossNetwork ||= (live?.spec?.servers ?? []).some((s) => s.port?.number === 15443 && s.tls?.mode === "AUTO_PASSTHROUGH");
+            const live = (await readObject(kc, r)) as
+                { spec?: { servers?: { port?: { number?: number }; tls?: { mode?: string } }[] } } | undefined;
+            crossNetwork ||= (live?.spec?.servers ?? []).some(
+                (s) => s.port?.number === 15443 && s.tls?.mode === "AUTO_PASSTHROUGH",
+            );
         }
         check(crossNetwork, `${stack}: the cross-network Gateway serves 15443 with tls.mode AUTO_PASSTHROUGH`);
         const ids = objects("ClusterSPIFFEID");
         let liveIds = 0;
         for (const r of ids) if (await readObject(kc, r)) liveIds++;
-        check(ids.length > 0 && liveIds === ids.length, `${stack}: the ${ids.length} planned ClusterSPIFFEIDs exist`, `${liveIds} found`);
+        check(
+            ids.length > 0 && liveIds === ids.length,
+            `${stack}: the ${ids.length} planned ClusterSPIFFEIDs exist`,
+            `${liveIds} found`,
+        );
 
         // MetalLB's controller gave the east-west gateway the address the stack asked for.
-        const services = (await core.listServiceForAllNamespaces()).body.items.filter((s) => s.spec?.type === "LoadBalancer");
+        const services = (await core.listServiceForAllNamespaces()).body.items.filter(
+            (s) => s.spec?.type === "LoadBalancer",
+        );
         const want = String(outputs[stack].eastWestAddress);
-        const got = services.flatMap((s) => (s.status?.loadBalancer?.ingress ?? []).map((i) => `${s.metadata?.namespace}/${s.metadata?.name}=${i.ip}`));
+        const got = services.flatMap((s) =>
+            (s.status?.loadBalancer?.ingress ?? []).map((i) => `${s.metadata?.namespace}/${s.metadata?.name}=${i.ip}`),
+        );
         check(
             got.some((g) => g.endsWith(`=${want}`)),
             `${stack}: a LoadBalancer Service got the east-west address ${want} from MetalLB`,
@@ -379,14 +507,27 @@ async function checkGone(flags: Flags): Promise<void> {
     const planDir = one(flags, "plan");
     for (const [stack, kc] of clientsOf(flags)) {
         const left: string[] = [];
-        for (const r of plannedObjects(planDir, stack)) if (await readObject(kc, r)) left.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
-        check(left.length === 0, `${stack}: pulumi destroy left none of the planned Kubernetes objects`, left.join(", "));
-        const namespaces = (await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).body.items.map((n) => n.metadata?.name ?? "");
-        const ours = namespaces.filter((n) => !["default", "kube-system", "kube-public", "kube-node-lease"].includes(n));
+        for (const r of plannedObjects(planDir, stack))
+            if (await readObject(kc, r)) left.push(`${r.inputs.kind} ${(r.inputs.metadata as { name: string }).name}`);
+        check(
+            left.length === 0,
+            `${stack}: pulumi destroy left none of the planned Kubernetes objects`,
+            left.join(", "),
+        );
+        const namespaces = (await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).body.items.map(
+            (n) => n.metadata?.name ?? "",
+        );
+        const ours = namespaces.filter(
+            (n) => !["default", "kube-system", "kube-public", "kube-node-lease"].includes(n),
+        );
         check(ours.length === 0, `${stack}: only Kubernetes' own namespaces remain`, ours.join(", "));
-        const crds = (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).body.items.map((c) => c.metadata?.name ?? "");
+        const crds = (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).body.items.map(
+            (c) => c.metadata?.name ?? "",
+        );
         const groups = [...new Set(crds.map((c) => c.split(".").slice(1).join(".")))].sort();
-        console.log(`  ${stack}: kept on purpose: ${crds.length} CustomResourceDefinitions the charts installed (Helm does not delete CRDs): ${groups.join(", ")}`);
+        console.log(
+            `  ${stack}: kept on purpose: ${crds.length} CustomResourceDefinitions the charts installed (Helm does not delete CRDs): ${groups.join(", ")}`,
+        );
     }
     console.log(results.join("\n"));
 }

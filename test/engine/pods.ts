@@ -23,10 +23,25 @@ import * as path from "path";
  * spire-controller-manager Dockerfile (ENTRYPOINT ["/spire-controller-manager"], WORKDIR /).
  * `binary` is the file ../shared/mesh/build.sh builds; it is mounted at the entrypoint's path.
  */
-export const IMAGES: readonly { readonly image: RegExp; readonly binary: string; readonly entrypoint: readonly string[]; readonly workingDir: string }[] = [
+export const IMAGES: readonly {
+    readonly image: RegExp;
+    readonly binary: string;
+    readonly entrypoint: readonly string[];
+    readonly workingDir: string;
+}[] = [
     { image: /\/pilot:/, binary: "pilot-discovery", entrypoint: ["/usr/local/bin/pilot-discovery"], workingDir: "/" },
-    { image: /\/spire-server:/, binary: "spire-server", entrypoint: ["/opt/spire/bin/spire-server", "run"], workingDir: "/opt/spire" },
-    { image: /\/spire-controller-manager:/, binary: "spire-controller-manager", entrypoint: ["/spire-controller-manager"], workingDir: "/" },
+    {
+        image: /\/spire-server:/,
+        binary: "spire-server",
+        entrypoint: ["/opt/spire/bin/spire-server", "run"],
+        workingDir: "/opt/spire",
+    },
+    {
+        image: /\/spire-controller-manager:/,
+        binary: "spire-controller-manager",
+        entrypoint: ["/spire-controller-manager"],
+        workingDir: "/",
+    },
 ];
 
 /** The image's entry in IMAGES; throws for an image this runner has no binary for. */
@@ -64,7 +79,11 @@ export function parseQuantity(q: string): number {
  * the container's limit (or request), else for limits the node's allocatable; divided by the
  * divisor and rounded up.
  */
-export function resourceValue(ref: k8s.V1ResourceFieldSelector, container: k8s.V1Container, allocatable: Record<string, string>): string {
+export function resourceValue(
+    ref: k8s.V1ResourceFieldSelector,
+    container: k8s.V1Container,
+    allocatable: Record<string, string>,
+): string {
     const [kind, resource] = ref.resource.split(".", 2) as ["limits" | "requests", string];
     const own = kind === "limits" ? container.resources?.limits?.[resource] : container.resources?.requests?.[resource];
     const value = own ?? (kind === "limits" ? allocatable[resource] : undefined) ?? "0";
@@ -119,7 +138,12 @@ export function expand(text: string, env: Record<string, string>): string {
 }
 
 /** A container's environment as the kubelet builds it: envFrom, then env in order (each value expanded against the earlier ones). */
-export async function containerEnv(pod: k8s.V1Pod, container: k8s.V1Container, sources: PodSources, service: Record<string, string>): Promise<Record<string, string>> {
+export async function containerEnv(
+    pod: k8s.V1Pod,
+    container: k8s.V1Container,
+    sources: PodSources,
+    service: Record<string, string>,
+): Promise<Record<string, string>> {
     const env: Record<string, string> = { ...service };
     for (const from of container.envFrom ?? []) {
         const ref = from.configMapRef ?? from.secretRef;
@@ -132,12 +156,16 @@ export async function containerEnv(pod: k8s.V1Pod, container: k8s.V1Container, s
         const from = e.valueFrom;
         if (!from) env[e.name] = expand(e.value ?? "", env);
         else if (from.fieldRef) env[e.name] = fieldValue(from.fieldRef.fieldPath, pod);
-        else if (from.resourceFieldRef) env[e.name] = resourceValue(from.resourceFieldRef, container, sources.allocatable);
+        else if (from.resourceFieldRef)
+            env[e.name] = resourceValue(from.resourceFieldRef, container, sources.allocatable);
         else {
             const ref = (from.configMapKeyRef ?? from.secretKeyRef) as k8s.V1ConfigMapKeySelector;
-            const data = from.configMapKeyRef ? await sources.configMap(ref.name ?? "") : await sources.secret(ref.name ?? "");
+            const data = from.configMapKeyRef
+                ? await sources.configMap(ref.name ?? "")
+                : await sources.secret(ref.name ?? "");
             const value = data?.[ref.key];
-            if (value === undefined && !ref.optional) throw new Error(`env ${e.name}: key ${ref.key} of ${ref.name} not found`);
+            if (value === undefined && !ref.optional)
+                throw new Error(`env ${e.name}: key ${ref.key} of ${ref.name} not found`);
             if (value !== undefined) env[e.name] = value.toString();
         }
     }
@@ -145,7 +173,10 @@ export async function containerEnv(pod: k8s.V1Pod, container: k8s.V1Container, s
 }
 
 /** Files of a configMap or secret volume: every key, or the listed items at their paths. */
-function keyFiles(data: Record<string, Buffer>, items: { key: string; path: string }[] | undefined): [string, Buffer][] {
+function keyFiles(
+    data: Record<string, Buffer>,
+    items: { key: string; path: string }[] | undefined,
+): [string, Buffer][] {
     if (!items) return Object.entries(data);
     return items.map((i) => {
         if (!(i.key in data)) throw new Error(`item ${i.key} not found`);
@@ -164,9 +195,20 @@ function write(dir: string, file: string, content: Buffer | string): void {
  * Fills `dir` with a volume's content. Returns a note for what is only an empty
  * directory here (a CSI volume: no driver runs in the simulated lab).
  */
-export async function materializeVolume(volume: k8s.V1Volume, dir: string, pod: k8s.V1Pod, sources: PodSources, claims: string): Promise<string | undefined> {
+export async function materializeVolume(
+    volume: k8s.V1Volume,
+    dir: string,
+    pod: k8s.V1Pod,
+    sources: PodSources,
+    claims: string,
+): Promise<string | undefined> {
     fs.mkdirSync(dir, { recursive: true });
-    const named = async (kind: "configMap" | "secret", name: string, optional: boolean | undefined, items: k8s.V1KeyToPath[] | undefined) => {
+    const named = async (
+        kind: "configMap" | "secret",
+        name: string,
+        optional: boolean | undefined,
+        items: k8s.V1KeyToPath[] | undefined,
+    ) => {
         const data = kind === "configMap" ? await sources.configMap(name) : await sources.secret(name);
         if (data === undefined) {
             if (optional) return;
@@ -176,23 +218,43 @@ export async function materializeVolume(volume: k8s.V1Volume, dir: string, pod: 
     };
     const downward = (items: k8s.V1DownwardAPIVolumeFile[] | undefined) => {
         for (const item of items ?? []) {
-            const container = pod.spec?.containers.find((c) => c.name === item.resourceFieldRef?.containerName) ?? pod.spec?.containers[0];
-            const value = item.fieldRef ? fieldValue(item.fieldRef.fieldPath, pod) : resourceValue(item.resourceFieldRef as k8s.V1ResourceFieldSelector, container as k8s.V1Container, sources.allocatable);
+            const container =
+                pod.spec?.containers.find((c) => c.name === item.resourceFieldRef?.containerName) ??
+                pod.spec?.containers[0];
+            const value = item.fieldRef
+                ? fieldValue(item.fieldRef.fieldPath, pod)
+                : resourceValue(
+                      item.resourceFieldRef as k8s.V1ResourceFieldSelector,
+                      container as k8s.V1Container,
+                      sources.allocatable,
+                  );
             write(dir, item.path, value);
         }
     };
-    if (volume.configMap) await named("configMap", volume.configMap.name ?? "", volume.configMap.optional, volume.configMap.items);
-    else if (volume.secret) await named("secret", volume.secret.secretName ?? "", volume.secret.optional, volume.secret.items);
+    if (volume.configMap)
+        await named("configMap", volume.configMap.name ?? "", volume.configMap.optional, volume.configMap.items);
+    else if (volume.secret)
+        await named("secret", volume.secret.secretName ?? "", volume.secret.optional, volume.secret.items);
     else if (volume.downwardAPI) downward(volume.downwardAPI.items);
     else if (volume.projected) {
         for (const source of volume.projected.sources ?? []) {
             if (source.serviceAccountToken) {
                 const t = source.serviceAccountToken;
                 write(dir, t.path, await sources.token(t.audience, t.expirationSeconds));
-            } else if (source.configMap) await named("configMap", source.configMap.name ?? "", source.configMap.optional, source.configMap.items);
-            else if (source.secret) await named("secret", source.secret.name ?? "", source.secret.optional, source.secret.items);
+            } else if (source.configMap)
+                await named(
+                    "configMap",
+                    source.configMap.name ?? "",
+                    source.configMap.optional,
+                    source.configMap.items,
+                );
+            else if (source.secret)
+                await named("secret", source.secret.name ?? "", source.secret.optional, source.secret.items);
             else if (source.downwardAPI) downward(source.downwardAPI.items);
-            else throw new Error(`volume ${volume.name}: projected source ${Object.keys(source).join(",")} is not supported`);
+            else
+                throw new Error(
+                    `volume ${volume.name}: projected source ${Object.keys(source).join(",")} is not supported`,
+                );
         }
     } else if (volume.emptyDir) {
         // Shared by the pod's containers: they bind the same directory.
@@ -204,7 +266,10 @@ export async function materializeVolume(volume: k8s.V1Volume, dir: string, pod: 
         fs.symlinkSync(kept, dir);
     } else if (volume.csi) {
         return `volume ${volume.name}: CSI driver ${volume.csi.driver} does not run in the simulated lab, an empty directory`;
-    } else throw new Error(`volume ${volume.name}: ${Object.keys(volume).filter((k) => k !== "name")} volumes are not supported`);
+    } else
+        throw new Error(
+            `volume ${volume.name}: ${Object.keys(volume).filter((k) => k !== "name")} volumes are not supported`,
+        );
     return undefined;
 }
 
@@ -287,7 +352,8 @@ export function mountScript(binds: Bind[], root: string, scratch: string, host: 
     const overlays: string[] = [];
     const steps: string[] = [];
     for (const [i, b] of resolved.entries()) {
-        const make = (at: string) => (host.isDir(b.source) ? `mkdir -p ${q(at)}` : `mkdir -p ${q(path.dirname(at))} && touch ${q(at)}`);
+        const make = (at: string) =>
+            host.isDir(b.source) ? `mkdir -p ${q(at)}` : `mkdir -p ${q(path.dirname(at))} && touch ${q(at)}`;
         const parent = resolved
             .slice(0, i)
             .filter((r) => r.target !== b.target && inside(b.target, r.target))
@@ -357,7 +423,16 @@ export function commandLine(container: k8s.V1Container, env: Record<string, stri
 }
 
 /** The script that runs one container: its root and mounts, then its process (exec: the PID run.sh records is the binary's). */
-export function containerScript(opts: { pod: string; container: k8s.V1Container; binds: Bind[]; env: Record<string, string>; root: string; scratch: string; host: HostFs; topLevel: string[] }): string {
+export function containerScript(opts: {
+    pod: string;
+    container: k8s.V1Container;
+    binds: Bind[];
+    env: Record<string, string>;
+    root: string;
+    scratch: string;
+    host: HostFs;
+    topLevel: string[];
+}): string {
     const { container, env } = opts;
     const image = imageOf(container.image ?? "");
     const argv = commandLine(container, env);
@@ -388,7 +463,8 @@ export function containerBinds(container: k8s.V1Container, volumesDir: string, b
         }
         return { source, target: m.mountPath, readOnly: m.readOnly ?? false };
     });
-    if (!container.command) binds.push({ source: path.join(bin, image.binary), target: image.entrypoint[0], readOnly: true });
+    if (!container.command)
+        binds.push({ source: path.join(bin, image.binary), target: image.entrypoint[0], readOnly: true });
     return binds;
 }
 
@@ -403,7 +479,10 @@ function flagsOf(argv: string[]): Flags {
 }
 
 function statusOf(err: unknown): number | undefined {
-    return (err as { statusCode?: number; response?: { statusCode?: number } }).response?.statusCode ?? (err as { statusCode?: number }).statusCode;
+    return (
+        (err as { statusCode?: number; response?: { statusCode?: number } }).response?.statusCode ??
+        (err as { statusCode?: number }).statusCode
+    );
 }
 
 async function orAbsent<T>(read: Promise<{ body: T }>): Promise<T | undefined> {
@@ -415,7 +494,8 @@ async function orAbsent<T>(read: Promise<{ body: T }>): Promise<T | undefined> {
     }
 }
 
-const bytes = (data: Record<string, string> | undefined, base64: boolean) => Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, base64 ? "base64" : "utf8")]));
+const bytes = (data: Record<string, string> | undefined, base64: boolean) =>
+    Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, base64 ? "base64" : "utf8")]));
 
 /**
  * `materialize --kubeconfig F --namespace NS --selector SEL --dir D --bin BIN --claims C`:
@@ -426,16 +506,22 @@ async function materialize(flags: Flags): Promise<void> {
     kc.loadFromFile(flags.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const namespace = flags.namespace;
-    const pods = (await core.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, flags.selector)).body.items;
+    const pods = (await core.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, flags.selector))
+        .body.items;
     const pod = pods.find((p) => !p.metadata?.deletionTimestamp && p.status?.phase === "Running" && p.status.podIP);
-    if (!pod?.metadata?.name || !pod.spec) throw new Error(`no running pod with ${flags.selector} in ${namespace} (found ${pods.length})`);
+    if (!pod?.metadata?.name || !pod.spec)
+        throw new Error(`no running pod with ${flags.selector} in ${namespace} (found ${pods.length})`);
     const name = pod.metadata.name;
     const node = (await core.readNode(pod.spec.nodeName ?? "")).body;
     // In-cluster API access: kube-proxy does not run here and this machine has no iptables to
     // DNAT the `kubernetes` Service's ClusterIP, so the variables name the API server itself
     // (its serving certificate holds that address).
     const server = new URL(kc.getCurrentCluster()?.server ?? "");
-    const service = { KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port || "443", KUBERNETES_SERVICE_PORT_HTTPS: server.port || "443" };
+    const service = {
+        KUBERNETES_SERVICE_HOST: server.hostname,
+        KUBERNETES_SERVICE_PORT: server.port || "443",
+        KUBERNETES_SERVICE_PORT_HTTPS: server.port || "443",
+    };
     const sources: PodSources = {
         configMap: async (n) => {
             const cm = await orAbsent(core.readNamespacedConfigMap(n, namespace));
@@ -446,13 +532,17 @@ async function materialize(flags: Flags): Promise<void> {
             return s && { ...bytes(s.data, true), ...bytes(s.stringData, false) };
         },
         token: async (audience, expirationSeconds) => {
-            const res = await core.createNamespacedServiceAccountToken(pod.spec?.serviceAccountName ?? "default", namespace, {
-                spec: {
-                    audiences: audience ? [audience] : [],
-                    expirationSeconds: expirationSeconds ?? 3607,
-                    boundObjectRef: { apiVersion: "v1", kind: "Pod", name, uid: pod.metadata?.uid },
+            const res = await core.createNamespacedServiceAccountToken(
+                pod.spec?.serviceAccountName ?? "default",
+                namespace,
+                {
+                    spec: {
+                        audiences: audience ? [audience] : [],
+                        expirationSeconds: expirationSeconds ?? 3607,
+                        boundObjectRef: { apiVersion: "v1", kind: "Pod", name, uid: pod.metadata?.uid },
+                    },
                 },
-            });
+            );
             return res.body.status?.token ?? "";
         },
         allocatable: node.status?.allocatable ?? {},
@@ -461,7 +551,13 @@ async function materialize(flags: Flags): Promise<void> {
     const volumesDir = path.join(dir, "volumes");
     const notes: string[] = [];
     for (const volume of pod.spec.volumes ?? []) {
-        const note = await materializeVolume(volume, path.join(volumesDir, volume.name), pod, sources, path.resolve(flags.claims));
+        const note = await materializeVolume(
+            volume,
+            path.join(volumesDir, volume.name),
+            pod,
+            sources,
+            path.resolve(flags.claims),
+        );
         if (note) notes.push(note);
     }
     // Init containers are not run: ours only prepare what running as root makes moot (the chart's chown of the data volume).
@@ -473,8 +569,14 @@ async function materialize(flags: Flags): Promise<void> {
     const clusterDns = apiService.replace(/\.1$/, ".10");
     const kubeletFiles = path.join(dir, "kubelet");
     fs.mkdirSync(kubeletFiles, { recursive: true });
-    fs.writeFileSync(path.join(kubeletFiles, "resolv.conf"), `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${clusterDns}\noptions ndots:5\n`);
-    fs.writeFileSync(path.join(kubeletFiles, "hosts"), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${pod.status?.podIP}\t${name}\n`);
+    fs.writeFileSync(
+        path.join(kubeletFiles, "resolv.conf"),
+        `search ${namespace}.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${clusterDns}\noptions ndots:5\n`,
+    );
+    fs.writeFileSync(
+        path.join(kubeletFiles, "hosts"),
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${pod.status?.podIP}\t${name}\n`,
+    );
     const topLevel = fs.readdirSync("/").filter((e) => !["lost+found"].includes(e));
     const containers = pod.spec.containers;
     for (const container of containers) {
@@ -498,7 +600,11 @@ async function materialize(flags: Flags): Promise<void> {
         });
         fs.writeFileSync(path.join(dir, `${container.name}.sh`), script, { mode: 0o755 });
     }
-    const assignments = [`pod_name=${shellQuote(name)}`, `pod_ip=${shellQuote(pod.status?.podIP ?? "")}`, `containers=${shellQuote(containers.map((c) => c.name).join(" "))}`];
+    const assignments = [
+        `pod_name=${shellQuote(name)}`,
+        `pod_ip=${shellQuote(pod.status?.podIP ?? "")}`,
+        `containers=${shellQuote(containers.map((c) => c.name).join(" "))}`,
+    ];
     fs.writeFileSync(path.join(dir, "pod.sh"), assignments.join("\n") + "\n");
     for (const note of notes) console.log(`  ${namespace}/${name}: ${note}`);
 }
@@ -506,12 +612,16 @@ async function materialize(flags: Flags): Promise<void> {
 if (require.main === module) {
     const [command, ...rest] = process.argv.slice(2);
     if (command !== "materialize") {
-        console.error("usage: pods.ts materialize --kubeconfig F --namespace NS --selector SEL --dir D --bin BIN --claims C");
+        console.error(
+            "usage: pods.ts materialize --kubeconfig F --namespace NS --selector SEL --dir D --bin BIN --claims C",
+        );
         process.exit(2);
     }
     materialize(flagsOf(rest)).catch((err: unknown) => {
         const body = (err as { body?: { message?: string } }).body?.message;
-        console.log(`FAIL: pods.ts materialize ${flagsOf(rest).namespace}/${flagsOf(rest).selector}: ${body ?? (err instanceof Error ? err.message : String(err))}`);
+        console.log(
+            `FAIL: pods.ts materialize ${flagsOf(rest).namespace}/${flagsOf(rest).selector}: ${body ?? (err instanceof Error ? err.message : String(err))}`,
+        );
         process.exit(2);
     });
 }

@@ -12,6 +12,9 @@ module.exports = new Proxy(
         get: (_target, key) => load()[key],
         has: (_target, key) => key in load(),
         ownKeys: () => Reflect.ownKeys(load()),
-        getOwnPropertyDescriptor: (_target, key) => ({ ...Reflect.getOwnPropertyDescriptor(load(), key), configurable: true }),
+        getOwnPropertyDescriptor: (_target, key) => ({
+            ...Reflect.getOwnPropertyDescriptor(load(), key),
+            configurable: true,
+        }),
     },
 );

@@ -4,7 +4,9 @@ import { callerOf, MESH_CALLS, SAMPLE } from "../mesh-calls";
 import { tallyHelloworld, VersionTally } from "../parse";
 
 export function trafficProblems(tally: VersionTally, requests: number): string[] {
-    const problems = SAMPLE.versions.filter((v) => !(tally.versions[v] > 0)).map((v) => `no reply from helloworld ${v}`);
+    const problems = SAMPLE.versions
+        .filter((v) => !(tally.versions[v] > 0))
+        .map((v) => `no reply from helloworld ${v}`);
     if (problems.length > 0) {
         const got =
             Object.entries(tally.versions)

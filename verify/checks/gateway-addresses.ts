@@ -6,7 +6,9 @@ export function gatewayProblems(name: string, service: ServiceInfo | undefined, 
     if (service === undefined) return [`Service ${ISTIO_NAMESPACE}/${name} not found`];
     if (service.type !== "LoadBalancer") return [`${name} is a ${service.type} Service, expected LoadBalancer`];
     if (!service.loadBalancerIps.includes(expectedIp)) {
-        return [`${name} has address [${service.loadBalancerIps.join(", ") || "none, still pending"}], expected ${expectedIp} from MetalLB`];
+        return [
+            `${name} has address [${service.loadBalancerIps.join(", ") || "none, still pending"}], expected ${expectedIp} from MetalLB`,
+        ];
     }
     return [];
 }
@@ -21,7 +23,8 @@ export const gatewayAddresses: Check = {
             [EAST_WEST_GATEWAY, target.eastWestAddress],
         ];
         const problems: string[] = [];
-        for (const [name, ip] of want) problems.push(...gatewayProblems(name, await cluster.getService(ISTIO_NAMESPACE, name), ip));
+        for (const [name, ip] of want)
+            problems.push(...gatewayProblems(name, await cluster.getService(ISTIO_NAMESPACE, name), ip));
         failIf(problems);
         return want.map(([name, ip]) => `${name} ${ip}`).join(", ");
     },

@@ -4,11 +4,17 @@ import { corruptSignature, ingressUrl, jwtOutcome, TokenCase, TokenFetch } from 
 /** A token from the lab issuer by the client-credentials grant, when no --token is given. */
 async function tokenFromIssuer(fetchToken: TokenFetch, target: VerifyTarget, options: VerifyOptions): Promise<string> {
     if (target.issuer === undefined) {
-        throw new CheckFailed(["no token given and no lab issuer in the stack outputs (an external jwt.issuer): pass --token or --token-file (or --skip ingress-jwt)"]);
+        throw new CheckFailed([
+            "no token given and no lab issuer in the stack outputs (an external jwt.issuer): pass --token or --token-file (or --skip ingress-jwt)",
+        ]);
     }
-    return fetchToken(target.issuer, target.issuerCaCert ?? target.rootCaCert, options.timeoutMs).catch((err: Error) => {
-        throw new CheckFailed([`no token from ${target.issuer?.tokenUrl} for client "${target.issuer?.clientId}": ${err.message}`]);
-    });
+    return fetchToken(target.issuer, target.issuerCaCert ?? target.rootCaCert, options.timeoutMs).catch(
+        (err: Error) => {
+            throw new CheckFailed([
+                `no token from ${target.issuer?.tokenUrl} for client "${target.issuer?.clientId}": ${err.message}`,
+            ]);
+        },
+    );
 }
 
 /**
@@ -16,11 +22,17 @@ async function tokenFromIssuer(fetchToken: TokenFetch, target: VerifyTarget, opt
  * undefined when the outputs name no such client. Audience enforcement is only
  * shown by a token that is valid in every other respect.
  */
-async function otherAudienceToken(fetchToken: TokenFetch, target: VerifyTarget, options: VerifyOptions): Promise<string | undefined> {
+async function otherAudienceToken(
+    fetchToken: TokenFetch,
+    target: VerifyTarget,
+    options: VerifyOptions,
+): Promise<string | undefined> {
     const client = target.otherAudienceIssuer;
     if (client === undefined) return undefined;
     return fetchToken(client, target.issuerCaCert ?? target.rootCaCert, options.timeoutMs).catch((err: Error) => {
-        throw new CheckFailed([`no other-audience token from ${client.tokenUrl} for client "${client.clientId}": ${err.message}`]);
+        throw new CheckFailed([
+            `no other-audience token from ${client.tokenUrl} for client "${client.clientId}": ${err.message}`,
+        ]);
     });
 }
 
@@ -37,7 +49,14 @@ export const ingressJwt: Check = {
             ["valid", { ...base, Authorization: `Bearer ${token}` }],
             ["missing", base],
             ["bad", { ...base, Authorization: `Bearer ${corruptSignature(token)}` }],
-            ...(otherAudience !== undefined ? [["other-audience", { ...base, Authorization: `Bearer ${otherAudience}` }] as [TokenCase, Record<string, string>]] : []),
+            ...(otherAudience !== undefined
+                ? [
+                      ["other-audience", { ...base, Authorization: `Bearer ${otherAudience}` }] as [
+                          TokenCase,
+                          Record<string, string>,
+                      ],
+                  ]
+                : []),
         ];
         const perCall = Math.max(1000, Math.floor(options.timeoutMs / cases.length));
         const seen: string[] = [];
@@ -51,7 +70,10 @@ export const ingressJwt: Check = {
             if (problem) problems.push(problem);
         }
         failIf(problems);
-        const untested = otherAudience === undefined ? "; other-audience not tested (no second client of the lab issuer in the outputs: an external jwt.issuer, or a root stack deployed before it had one)" : "";
+        const untested =
+            otherAudience === undefined
+                ? "; other-audience not tested (no second client of the lab issuer in the outputs: an external jwt.issuer, or a root stack deployed before it had one)"
+                : "";
         return `${url}: ${seen.join(", ")}${untested}`;
     },
 };

@@ -17,7 +17,10 @@ export function remoteClusterProblems(clusters: RemoteCluster[], peerCluster: st
     const peer = clusters.find((c) => c.id === peerCluster);
     const seen = clusters.map((c) => `${c.id}${c.secretName ? ` (${c.secretName})` : ""}: ${c.syncStatus}`).join(", ");
     if (peer === undefined) return [`istiod reads no cluster "${peerCluster}"; it reads [${seen}]`];
-    if (!PEER_SYNC_STATES.includes(peer.syncStatus)) return [`istiod's view of "${peerCluster}" is ${peer.syncStatus}, not ${PEER_SYNC_STATES.join(" or ")} (from ${peer.secretName})`];
+    if (!PEER_SYNC_STATES.includes(peer.syncStatus))
+        return [
+            `istiod's view of "${peerCluster}" is ${peer.syncStatus}, not ${PEER_SYNC_STATES.join(" or ")} (from ${peer.secretName})`,
+        ];
     return [];
 }
 
@@ -30,7 +33,9 @@ export const istiodRemoteCluster: Check = {
         for (const peer of target.peers) {
             const secret = remoteSecretName(peer.clusterName);
             if (!(await cluster.hasSecret(ISTIO_NAMESPACE, secret))) {
-                missing.push(`Secret ${ISTIO_NAMESPACE}/${secret} not found: run \`pulumi up\` on stack "${target.stack}" after "${peer.stack}" is deployed`);
+                missing.push(
+                    `Secret ${ISTIO_NAMESPACE}/${secret} not found: run \`pulumi up\` on stack "${target.stack}" after "${peer.stack}" is deployed`,
+                );
             }
         }
         failIf(missing);
@@ -38,6 +43,11 @@ export const istiodRemoteCluster: Check = {
         const clusters = parseClusterz(await istiodDebug(cluster, istiod, "/debug/clusterz"));
         failIf(target.peers.flatMap((peer) => remoteClusterProblems(clusters, peer.clusterName)));
         const status = (peer: PeerTarget) => clusters.find((c) => c.id === peer.clusterName)?.syncStatus;
-        return target.peers.map((peer) => `${istiod.name} ${status(peer)} "${peer.clusterName}" from ${remoteSecretName(peer.clusterName)}`).join(", ");
+        return target.peers
+            .map(
+                (peer) =>
+                    `${istiod.name} ${status(peer)} "${peer.clusterName}" from ${remoteSecretName(peer.clusterName)}`,
+            )
+            .join(", ");
     },
 };

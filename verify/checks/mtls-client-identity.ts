@@ -10,9 +10,12 @@ export function xfccProblems(httpbinBody: string, expectedId: string): string[] 
     } catch {
         return [`httpbin's reply is not JSON: ${httpbinBody.slice(0, 120)}`];
     }
-    if (header === undefined) return ["httpbin saw no X-Forwarded-Client-Cert header: the call did not arrive over mesh mTLS"];
+    if (header === undefined)
+        return ["httpbin saw no X-Forwarded-Client-Cert header: the call did not arrive over mesh mTLS"];
     const uris = xfccUris(header);
-    return uris.includes(expectedId) ? [] : [`X-Forwarded-Client-Cert URIs are [${uris.join(", ")}], expected ${expectedId}`];
+    return uris.includes(expectedId)
+        ? []
+        : [`X-Forwarded-Client-Cert URIs are [${uris.join(", ")}], expected ${expectedId}`];
 }
 
 export const mtlsClientIdentity: Check = {
@@ -22,7 +25,13 @@ export const mtlsClientIdentity: Check = {
     async run({ cluster, target, options }) {
         const caller = callerOf(MESH_CALLS.clientIdentity);
         const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
-        const body = await run(cluster, pod, caller.container, ["curl", "-sS", "--max-time", String(curlSeconds(options, 1)), SAMPLE.httpbinHeadersUrl]);
+        const body = await run(cluster, pod, caller.container, [
+            "curl",
+            "-sS",
+            "--max-time",
+            String(curlSeconds(options, 1)),
+            SAMPLE.httpbinHeadersUrl,
+        ]);
         const expectedId = workloadSpiffeId(target.trustDomain, pod.namespace, pod.serviceAccount);
         failIf(xfccProblems(body, expectedId));
         return `X-Forwarded-Client-Cert URI=${expectedId}`;

@@ -14,11 +14,21 @@ export function splitStatus(output: string): { body: string; status: string } {
  * target: no connection at all ("000"), or the sidecar's own 503 saying it
  * could not connect upstream (Envoy: "upstream connect error").
  */
-export function segmentationProblems(allowed: { body: string; status: string }, denied: { body: string; status: string }, urls: { allowed: string; denied: string }): string[] {
+export function segmentationProblems(
+    allowed: { body: string; status: string },
+    denied: { body: string; status: string },
+    urls: { allowed: string; denied: string },
+): string[] {
     const problems: string[] = [];
-    if (allowed.status !== "200") problems.push(`allowed flow ${urls.allowed}: HTTP ${allowed.status}, expected 200 (${allowed.body.slice(0, 120)})`);
+    if (allowed.status !== "200")
+        problems.push(
+            `allowed flow ${urls.allowed}: HTTP ${allowed.status}, expected 200 (${allowed.body.slice(0, 120)})`,
+        );
     const blocked = denied.status === "000" || (denied.status === "503" && /upstream connect error/.test(denied.body));
-    if (!blocked) problems.push(`denied flow ${urls.denied}: HTTP ${denied.status}, expected no connection (the network policy does not drop it)`);
+    if (!blocked)
+        problems.push(
+            `denied flow ${urls.denied}: HTTP ${denied.status}, expected no connection (the network policy does not drop it)`,
+        );
     return problems;
 }
 
@@ -29,10 +39,26 @@ export const networkSegmentation: Check = {
     async run({ cluster, options }) {
         const caller = callerOf(DENIED_FLOW);
         const pod = await readyPod(cluster, SAMPLE_NAMESPACE, caller.selector, caller.container);
-        const urls = { allowed: SAMPLE.helloworldUrl, denied: `http://${DENIED_FLOW.to.service}.${DENIED_FLOW.to.namespace}:${DENIED_FLOW.to.port}${DENIED_FLOW.to.path}` };
+        const urls = {
+            allowed: SAMPLE.helloworldUrl,
+            denied: `http://${DENIED_FLOW.to.service}.${DENIED_FLOW.to.namespace}:${DENIED_FLOW.to.port}${DENIED_FLOW.to.path}`,
+        };
         const seconds = String(curlSeconds(options, 2));
         // curl exits non-zero on no connection; the status line decides, so read stdout whatever the exit code.
-        const call = async (url: string) => splitStatus((await cluster.exec(pod.namespace, pod.name, caller.container, ["curl", "-s", "--max-time", seconds, "-w", "\\n%{http_code}", url])).stdout);
+        const call = async (url: string) =>
+            splitStatus(
+                (
+                    await cluster.exec(pod.namespace, pod.name, caller.container, [
+                        "curl",
+                        "-s",
+                        "--max-time",
+                        seconds,
+                        "-w",
+                        "\\n%{http_code}",
+                        url,
+                    ])
+                ).stdout,
+            );
         const allowed = await call(urls.allowed);
         const denied = await call(urls.denied);
         failIf(segmentationProblems(allowed, denied, urls));

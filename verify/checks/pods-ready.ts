@@ -1,15 +1,33 @@
-import { ISTIO_NAMESPACE, METALLB_NAMESPACE, SAMPLE_NAMESPACE, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE } from "../../model/lab";
+import {
+    ISTIO_NAMESPACE,
+    METALLB_NAMESPACE,
+    SAMPLE_NAMESPACE,
+    SPIRE_SERVER_NAMESPACE,
+    SPIRE_SYSTEM_NAMESPACE,
+} from "../../model/lab";
 import { Check, failIf } from "../check";
 import { PodInfo } from "../cluster";
 
 /** The namespaces whose pods must all be Ready. */
-export const PLATFORM_NAMESPACES = ["kube-system", METALLB_NAMESPACE, ISTIO_NAMESPACE, SPIRE_SERVER_NAMESPACE, SPIRE_SYSTEM_NAMESPACE, SAMPLE_NAMESPACE];
+export const PLATFORM_NAMESPACES = [
+    "kube-system",
+    METALLB_NAMESPACE,
+    ISTIO_NAMESPACE,
+    SPIRE_SERVER_NAMESPACE,
+    SPIRE_SYSTEM_NAMESPACE,
+    SAMPLE_NAMESPACE,
+];
 
 /** Pods that are not Ready in a namespace (finished Job pods are ignored); an empty namespace is a problem too. */
 export function podProblems(namespace: string, pods: PodInfo[]): string[] {
     const live = pods.filter((p) => p.phase !== "Succeeded");
     if (live.length === 0) return [`${namespace}: no pods`];
-    return live.filter((p) => !p.ready).map((p) => `${namespace}/${p.name} not Ready (phase ${p.phase}${p.notReadyContainers.length ? `, containers ${p.notReadyContainers.join(", ")}` : ""})`);
+    return live
+        .filter((p) => !p.ready)
+        .map(
+            (p) =>
+                `${namespace}/${p.name} not Ready (phase ${p.phase}${p.notReadyContainers.length ? `, containers ${p.notReadyContainers.join(", ")}` : ""})`,
+        );
 }
 
 export const podsReady: Check = {

@@ -15,7 +15,11 @@ export const remoteSecretScope: Check = {
             const data = await cluster.secretData(ISTIO_NAMESPACE, name);
             const kubeconfig = data?.[peer.clusterName];
             if (kubeconfig === undefined) {
-                problems.push(data === undefined ? `Secret ${ISTIO_NAMESPACE}/${name} not found` : `${name} has no key "${peer.clusterName}" (keys: ${Object.keys(data).join(", ")})`);
+                problems.push(
+                    data === undefined
+                        ? `Secret ${ISTIO_NAMESPACE}/${name} not found`
+                        : `${name} has no key "${peer.clusterName}" (keys: ${Object.keys(data).join(", ")})`,
+                );
                 continue;
             }
             let scoped: ScopedReview;

@@ -1,4 +1,12 @@
-import { EAST_WEST_GATEWAY, INGRESS_GATEWAY, ISTIO_NAMESPACE, SAMPLE_NAMESPACE, SPIRE_MANAGED_LABEL, SPIRE_SERVER_NAMESPACE, workloadSpiffeId } from "../../model/lab";
+import {
+    EAST_WEST_GATEWAY,
+    INGRESS_GATEWAY,
+    ISTIO_NAMESPACE,
+    SAMPLE_NAMESPACE,
+    SPIRE_MANAGED_LABEL,
+    SPIRE_SERVER_NAMESPACE,
+    workloadSpiffeId,
+} from "../../model/lab";
 import { labelSelector, SPIRE_SERVER } from "../../model/workloads";
 import { Check, CheckFailed, failIf, readyPod, run } from "../check";
 import { PodInfo } from "../cluster";
@@ -17,7 +25,8 @@ export const spireEntries: Check = {
         const pods: PodInfo[] = [];
         for (const name of [INGRESS_GATEWAY, EAST_WEST_GATEWAY]) {
             const svc = await cluster.getService(ISTIO_NAMESPACE, name);
-            if (svc === undefined || Object.keys(svc.selector).length === 0) throw new CheckFailed([`Service ${ISTIO_NAMESPACE}/${name} not found or without a selector`]);
+            if (svc === undefined || Object.keys(svc.selector).length === 0)
+                throw new CheckFailed([`Service ${ISTIO_NAMESPACE}/${name} not found or without a selector`]);
             const selector = Object.entries(svc.selector)
                 .map(([k, v]) => `${k}=${v}`)
                 .join(",");
@@ -26,12 +35,24 @@ export const spireEntries: Check = {
             pods.push(...gw);
         }
         const managed = await cluster.listPods(SAMPLE_NAMESPACE, `${SPIRE_MANAGED_LABEL}=true`);
-        if (managed.length === 0) throw new CheckFailed([`no pod in ${SAMPLE_NAMESPACE} is labelled ${SPIRE_MANAGED_LABEL}=true`]);
+        if (managed.length === 0)
+            throw new CheckFailed([`no pod in ${SAMPLE_NAMESPACE} is labelled ${SPIRE_MANAGED_LABEL}=true`]);
         pods.push(...managed);
         const expected = pods.map((p) => workloadSpiffeId(target.trustDomain, p.namespace, p.serviceAccount));
 
-        const server = await readyPod(cluster, SPIRE_SERVER_NAMESPACE, labelSelector(SPIRE_SERVER.labels), SPIRE_SERVER.container);
-        const out = await run(cluster, server, SPIRE_SERVER.container, ["/opt/spire/bin/spire-server", "entry", "show", "-output", "json"]);
+        const server = await readyPod(
+            cluster,
+            SPIRE_SERVER_NAMESPACE,
+            labelSelector(SPIRE_SERVER.labels),
+            SPIRE_SERVER.container,
+        );
+        const out = await run(cluster, server, SPIRE_SERVER.container, [
+            "/opt/spire/bin/spire-server",
+            "entry",
+            "show",
+            "-output",
+            "json",
+        ]);
         const entries = spireEntryIds(out);
         failIf(missingEntries(expected, entries));
         return `${new Set(expected).size} SPIFFE IDs registered (${entries.length} entries): ${[...new Set(expected)].join(", ")}`;
