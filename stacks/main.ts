@@ -18,17 +18,8 @@ import { labServices } from "./layers/services";
 import { StackInput } from "./layers/stack";
 import { zeroTrust } from "./layers/zerotrust";
 import { loadConfig, StackSecrets } from "./config/load";
-import {
-    identityOf,
-    intermediatesProblems,
-    labViewProblems,
-    PeerUse,
-    peerVersionCheck,
-    PeerView,
-    readPeers,
-    rootPeerOf,
-    unusedByPeer,
-} from "./peer";
+import { identityOf, PeerUse, PeerView, readPeers, rootPeerOf, unusedByPeer } from "./peer";
+import { intermediatesProblems, labViewProblems, peerVersionCheck } from "./peer-checks";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
 export async function main(): Promise<StackOutputs> {

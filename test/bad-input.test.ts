@@ -21,7 +21,7 @@ import { checkOutDir, OutDirError, writeOutDir } from "../offline/planner/outdir
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { ClusterIdentity } from "../model/lab";
-import { intermediatesProblems } from "../stacks/peer";
+import { intermediatesProblems } from "../stacks/peer-checks";
 import { pulumiErrorMessage } from "../verify/stack";
 import { KubeCluster } from "../verify/cluster";
 import { badLabDir, CONFIG_CASES, FILE_CASES, GUARD_CASES, LAB_CASES, PLAIN_KEY } from "./bad-inputs";

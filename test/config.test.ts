@@ -12,7 +12,8 @@ import { SecretKey } from "../stacks/config/schema";
 import { main } from "../stacks/main";
 import { mergedConfig, readProjectConfig, readStackFileConfig } from "../stacks/config/files";
 import { parseAddressRange, parseCidr } from "../stacks/config/net";
-import { identityOf, peerProblems } from "../stacks/peer";
+import { identityOf } from "../stacks/peer";
+import { peerProblems } from "../stacks/peer-checks";
 import { CONFIG_CASES } from "./bad-inputs";
 import { labDirWith, rawConfig, REPO } from "./helpers";
 

@@ -14,7 +14,8 @@ import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
 import { main } from "../stacks/main";
 import { ClusterIdentity } from "../model/lab";
-import { labViewProblems, PeerView, peerVersionCheck } from "../stacks/peer";
+import { PeerView } from "../stacks/peer";
+import { labViewProblems, peerVersionCheck } from "../stacks/peer-checks";
 import {
     labDirWith,
     planCommandOutput,

@@ -2,7 +2,7 @@
 // upgrade that updates resources in place (same URNs) instead of replacing them.
 import { ConfigError } from "../stacks/config/messages";
 import { ClusterIdentity } from "../model/lab";
-import { peerProblems, peerVersionCheck } from "../stacks/peer";
+import { peerProblems, peerVersionCheck } from "../stacks/peer-checks";
 import { LabPlan } from "../offline/planner/lab";
 import { labDirWith, planOf, rawConfig, stackOf } from "./helpers";
 

@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { readFlags, UsageError } from "../cli";
-import { CONFIG_DOC, PROJECT_FILE, SECRET_KEY_DOCS, Section, SECTIONS } from "../../stacks/config/schema";
+import { CONFIG_DOC, PROJECT_FILE } from "../../stacks/config/namespace";
+import { SECRET_KEY_DOCS, Section, SECTIONS } from "../../stacks/config/schema";
 import { keyDocOf } from "../../stacks/config/keys";
 
 export const BEGIN = "<!-- config-table:begin -->";

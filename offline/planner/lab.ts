@@ -5,11 +5,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, inStackFile, peerKey, RawOrigin, stackNameOf } from "../../stacks/config/messages";
-import { fullKey, ownKey, PROJECT, SecretKey } from "../../stacks/config/schema";
+import { fullKey, ownKey, PROJECT } from "../../stacks/config/namespace";
+import { SecretKey } from "../../stacks/config/schema";
 import { labAddressesOf, LabConfig } from "../../stacks/config/lab-config";
 import { parseLabConfig, requiredSecrets } from "../../stacks/config/parse";
 import { broadEgressReason, checkStackName } from "../../stacks/config/values";
-import { identityOf, peerProblems } from "../../stacks/peer";
+import { identityOf } from "../../stacks/peer";
+import { peerProblems } from "../../stacks/peer-checks";
 import { evaluateStack, Evaluation } from "../engine/evaluate";
 import { isSecure, readRawConfig } from "../../stacks/config/load";
 

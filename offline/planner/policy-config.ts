@@ -7,7 +7,8 @@ import * as path from "path";
 import type { StackPolicyConfig } from "../../policy/config";
 import { LabConfig } from "../../stacks/config/lab-config";
 import { parseLabConfig } from "../../stacks/config/parse";
-import { ownKey, SecretKey } from "../../stacks/config/schema";
+import { ownKey } from "../../stacks/config/namespace";
+import { SecretKey } from "../../stacks/config/schema";
 import { readLabConfig } from "./lab";
 
 /** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */

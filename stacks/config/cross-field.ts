@@ -9,7 +9,8 @@ import { LabConfig, labAddressesOf, ownsRoot } from "./lab-config";
 import { fileOfKey, RawOrigin, shown, stackFileOf, stackNameOf } from "./messages";
 import { contains, containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
 import { machineInPoolProblems, ownNetwork, poolOverlapProblems, rangeOverlapProblems } from "./network";
-import { CONFIG_DOC, fullKey, Parsed, PROJECT_FILE, RawConfig, SecretKey } from "./schema";
+import { CONFIG_DOC, fullKey, PROJECT_FILE } from "./namespace";
+import { Parsed, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
 
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError } from "./messages";
-import { fullKey, ownKey, PROJECT_FILE } from "./schema";
+import { fullKey, ownKey, PROJECT_FILE } from "./namespace";
 import { privateKeyPaths } from "./values";
 
 /** A YAML file as read: its top-level mapping, and every number as written (by path, "config\0zta-testbed:versions\0istio"). */

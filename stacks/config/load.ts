@@ -13,7 +13,8 @@ import { mergedConfig, plainKeyProblems, projectFileIn, readProjectFile, readSta
 import { LabConfig } from "./lab-config";
 import { ConfigError, inStackFile, labWideKeyProblems, RawOrigin, stackFileOf } from "./messages";
 import { parseLabConfig } from "./parse";
-import { fullKey, ownKey, PROJECT, PROJECT_FILE, RawConfig, SECRET_KEYS, SecretKey } from "./schema";
+import { fullKey, ownKey, PROJECT, PROJECT_FILE } from "./namespace";
+import { RawConfig, SECRET_KEYS, SecretKey } from "./schema";
 
 /** Secret config values, kept as secret Outputs from the moment they are read. */
 export type StackSecrets = Partial<Record<SecretKey, pulumi.Output<string>>>;

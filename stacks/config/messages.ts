@@ -5,7 +5,8 @@
 import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { NON_EMPTY } from "./keys";
-import { CONFIG_DOC, fullKey, LAB_WIDE_KEYS, ownKey, PROJECT_FILE, RawConfig, SectionName, SECTIONS } from "./schema";
+import { CONFIG_DOC, fullKey, ownKey, PROJECT_FILE } from "./namespace";
+import { LAB_WIDE_KEYS, RawConfig, SectionName, SECTIONS } from "./schema";
 import { redactUserinfo } from "./values";
 
 /** Raised for bad configuration; the message lists every problem, one per line. */

@@ -7,7 +7,7 @@
 import type { ClusterIdentity } from "../../model/lab";
 import { LabConfig, labAddressesOf } from "./lab-config";
 import { containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
-import { fullKey } from "./schema";
+import { fullKey } from "./namespace";
 
 /** What the network rules know of one cluster, and how messages name where its values are. */
 export interface NetworkFacts {

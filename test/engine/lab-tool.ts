@@ -14,7 +14,7 @@ import { PlannedResource } from "../../offline/engine/record";
 import { isKubernetesObject } from "../../offline/planner/files";
 import { planLab, readStackConfig, stacksIn } from "../../offline/planner/lab";
 import { pathLenConstraintOf } from "../../stacks/config/brought-root";
-import { fullKey, PROJECT } from "../../stacks/config/schema";
+import { fullKey, PROJECT } from "../../stacks/config/namespace";
 import { readRawConfig } from "../../stacks/config/load";
 import { main } from "../../stacks/main";
 import { readProjectConfig, readStackFileConfig } from "../../stacks/config/files";
