@@ -9,7 +9,7 @@ export interface RegistryArgs extends Comp1ServiceArgs {
     readonly address: string;
     /** The TLS port nodes pull from. */
     readonly port: number;
-    /** Container image of the registry; default "registry:2" (CNCF distribution). */
+    /** Container image of the registry; default REGISTRY_IMAGE. */
     readonly image?: string;
     /** Container image of the TLS front that asks pushes for the push account; default REGISTRY_FRONT_IMAGE. */
     readonly frontImage?: string;
@@ -25,6 +25,14 @@ export interface RegistryArgs extends Comp1ServiceArgs {
 export const REGISTRY_FRONT_IMAGE =
     "nginx:1.30.6-alpine@sha256:0e52bd054126cdc040b1276c0af347aeb02a41b9cfe305d6094767ac30e97949";
 
+/**
+ * The registry itself (CNCF distribution), 3.1.1, by the digest of its multi-platform
+ * index: from docker-library/repo-info `repos/registry/remote/3.1.1.md` (read
+ * 2026-12-07). Distribution 3 reads the same storage layout and `REGISTRY_HTTP_*`
+ * settings as 2.x did; 2.8 is no longer maintained.
+ */
+export const REGISTRY_IMAGE = "registry:3.1.1@sha256:849b7d29920d060df8091770ede2279c07924ecd29e2a4c029ee0b5ea2ea542b";
+
 /** The one account that may push (distribution has no per-user rights; reads need none). */
 export const REGISTRY_PUSH_USER = "zta-push";
 
@@ -33,7 +41,7 @@ const REMOVE = hostScript("registry/remove.sh");
 
 /**
  * The lab's private image registry on comp1 (declared by the root stack only):
- * a `registry:2` container behind an nginx front with a server certificate
+ * a `registry` container (REGISTRY_IMAGE) behind an nginx front with a server certificate
  * issued by the lab-services CA for the host's IP, so every node that trusts that
  * CA for this registry (HostPrep's trust step: containerd's `hosts.toml`) pulls from
  * it over verified TLS. Pulls are anonymous; pushes need the push account
@@ -65,7 +73,7 @@ export class Registry extends pulumi.ComponentResource {
         );
         const htpasswd = pulumi.secret(pulumi.interpolate`${REGISTRY_PUSH_USER}:${push.bcryptHash}`);
         const inputs = [
-            args.image ?? "registry:2",
+            args.image ?? REGISTRY_IMAGE,
             args.frontImage ?? REGISTRY_FRONT_IMAGE,
             args.address,
             String(args.port),

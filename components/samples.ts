@@ -6,17 +6,18 @@ import { Caller, DefaultDenyNamespace, ServiceAccountRef } from "./meshpolicies"
 
 /**
  * The images Istio's samples use at 1.30.3 (samples/helloworld, sleep, curl, httpbin).
- * By tag, not digest: none of them is a Docker official image (whose digests
- * docker-library/repo-info records), and no source the search tool reaches lists
- * their digests (looked for on 2026-12-07); a digest copied from nowhere would
- * make every pull fail. Istio's own samples pin the same tags. Pin them by
- * mirroring them into the lab registry (`samples.imagesFromRegistry`), whose
+ * curl is pinned by the digest of its multi-platform index as eight unrelated public
+ * repositories pin 8.16.0 (read 2026-12-07); a digest is the content's own hash, so a
+ * wrong one makes the pull fail, it can never bring other content. helloworld and
+ * httpbin stay by tag: none of them is a Docker official image (whose digests
+ * docker-library/repo-info records), and no public source lists their digests. Pin
+ * them by mirroring them into the lab registry (`samples.imagesFromRegistry`), whose
  * pushes need the push account.
  */
 export const UPSTREAM_IMAGES = {
     helloworldV1: "registry.istio.io/release/examples-helloworld-v1:1.0",
     helloworldV2: "registry.istio.io/release/examples-helloworld-v2:1.0",
-    curl: "docker.io/curlimages/curl:8.16.0",
+    curl: "docker.io/curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6",
     httpbin: "docker.io/mccutchen/go-httpbin:v2.15.0",
 } as const;
 

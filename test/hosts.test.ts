@@ -267,7 +267,9 @@ describe("the private registry on comp1", () => {
         expect(cert.inputs.allowedUses).toContain("server_auth");
         const container = findResource(plan, COMMAND, "comp2-registry-container");
         expect(container.inputs.stdin).toBe("[secret]");
-        expect(container.inputs.create).toMatch(/'registry\/run.sh' 'registry:2' 'nginx:[^']+' '10\.5\.0\.2' '8443'$/);
+        expect(container.inputs.create).toMatch(
+            /'registry\/run.sh' 'registry:3\.1\.1@sha256:849b7d29920d060df8091770ede2279c07924ecd29e2a4c029ee0b5ea2ea542b' 'nginx:[^']+' '10\.5\.0\.2' '8443'$/,
+        );
         expect(container.inputs.delete).toBeUndefined();
     });
 

@@ -41,7 +41,7 @@ const SPIRE_MANAGED_LABEL = "spiffe.io/spire-managed-identity";
 const UPSTREAM_IMAGES = {
     helloworldV1: "registry.istio.io/release/examples-helloworld-v1:1.0",
     helloworldV2: "registry.istio.io/release/examples-helloworld-v2:1.0",
-    curl: "docker.io/curlimages/curl:8.16.0",
+    curl: "docker.io/curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6",
     httpbin: "docker.io/mccutchen/go-httpbin:v2.15.0",
 };
 
@@ -363,6 +363,8 @@ describe("image references", () => {
         ["registry.istio.io/release/examples-helloworld-v1:1.0", "10.5.0.2:8443/release/examples-helloworld-v1:1.0"],
         ["docker.io/curlimages/curl:8.16.0", "10.5.0.2:8443/curlimages/curl:8.16.0"],
         ["curlimages/curl:8.16.0", "10.5.0.2:8443/curlimages/curl:8.16.0"],
+        // A digest stays: the mirror holds the same index, so the same digest pulls from it.
+        ["docker.io/curlimages/curl:8.16.0@sha256:463eaf60", "10.5.0.2:8443/curlimages/curl:8.16.0@sha256:463eaf60"],
         ["localhost:5000/x:1", "10.5.0.2:8443/x:1"],
     ])("%s from the lab registry is %s", (upstream, expected) => {
         expect(imageFrom(upstream, "10.5.0.2:8443")).toBe(expected);
