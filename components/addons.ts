@@ -18,7 +18,13 @@ export interface AddonsArgs {
     readonly kiali: boolean;
     readonly grafana: boolean;
     /** Pinned chart versions (cfg.versions). */
-    readonly versions: { readonly prometheus: string; readonly kiali: string; readonly grafana: string };
+    readonly versions: {
+        readonly prometheus: string;
+        readonly kiali: string;
+        readonly grafana: string;
+        /** Istio's release: its dashboards come from its tag. */
+        readonly istio: string;
+    };
 }
 
 export const PROMETHEUS_CHART = "https://prometheus-community.github.io/helm-charts";
@@ -27,34 +33,34 @@ export const KIALI_CHART = "https://kiali.org/helm-charts";
 export const GRAFANA_CHART = "https://grafana-community.github.io/helm-charts";
 
 /**
- * Istio's dashboards as Istio publishes them on grafana.com (grafana.com/orgs/istio):
- * mesh, service, workload, control plane, performance, each at a pinned revision
- * so every start downloads the same file. Revision 278 exists on all five ids: it
- * is the newest revision found pinned for all five together in public configuration
- * (a Grafana values file read with the search tool on 2026-12-07). Istio uploads one
- * revision per release to each id; grafana.com's page lists 1.30.0-rc.0 as the
- * newest on 7636, but its revision numbers are not in any source we can read
- * offline, so 278 predates Istio 1.30 (the dashboards read the same standard
- * metrics). To move: read each id's revisions at grafana.com/api/dashboards/<id>/revisions.
+ * Istio's dashboards as the pinned Istio release ships them
+ * (manifests/addons/dashboards/ in istio/istio at the release tag; the same files
+ * Istio uploads to grafana.com/orgs/istio at each release): mesh, service, workload,
+ * control plane, performance. Fetched from the release's tag, they move with
+ * `versions.istio` and match the istiod the lab runs.
  */
 export const ISTIO_DASHBOARDS = {
-    "istio-mesh": { gnetId: 7639, revision: 278 },
-    "istio-service": { gnetId: 7636, revision: 278 },
-    "istio-workload": { gnetId: 7630, revision: 278 },
-    "istio-control-plane": { gnetId: 7645, revision: 278 },
-    "istio-performance": { gnetId: 11829, revision: 278 },
+    "istio-mesh": "istio-mesh-dashboard.gen.json",
+    "istio-service": "istio-service-dashboard.json",
+    "istio-workload": "istio-workload-dashboard.json",
+    "istio-control-plane": "pilot-dashboard.gen.json",
+    "istio-performance": "istio-performance-dashboard.json",
 } as const;
-/** Where Grafana's file provider reads the downloaded dashboards (the chart writes `dashboards.<provider>` to /var/lib/grafana/dashboards/<provider>). */
-export const DASHBOARD_HOST = "grafana.com";
+/** Where Grafana's init container downloads the dashboards from. */
+export const DASHBOARD_HOST = "raw.githubusercontent.com";
+
+/** The URL of one of Istio's dashboards at a release. */
+export function istioDashboardUrl(istioVersion: string, file: string): string {
+    return `https://${DASHBOARD_HOST}/istio/istio/${istioVersion}/manifests/addons/dashboards/${file}`;
+}
 
 /**
  * Grafana chart values that download Istio's dashboards at start (the chart's
- * `dashboards.<provider>.<name>.gnetId`: an init container fetches
- * https://grafana.com/api/dashboards/<id>/revisions/<revision>/download) into a
- * file provider's folder "Istio", their datasource set to our Prometheus, each at
- * its pinned revision.
+ * `dashboards.<provider>.<name>.url`: an init container fetches each with curl) into
+ * a file provider's folder "Istio" (the chart writes `dashboards.<provider>` to
+ * /var/lib/grafana/dashboards/<provider>), their datasource set to our Prometheus.
  */
-export function istioDashboardValues(): Record<string, unknown> {
+export function istioDashboardValues(istioVersion: string): Record<string, unknown> {
     return {
         dashboardProviders: {
             "dashboardproviders.yaml": {
@@ -74,9 +80,9 @@ export function istioDashboardValues(): Record<string, unknown> {
         },
         dashboards: {
             istio: Object.fromEntries(
-                Object.entries(ISTIO_DASHBOARDS).map(([name, { gnetId, revision }]) => [
+                Object.entries(ISTIO_DASHBOARDS).map(([name, file]) => [
                     name,
-                    { gnetId, revision, datasource: "Prometheus" },
+                    { url: istioDashboardUrl(istioVersion, file), datasource: "Prometheus" },
                 ]),
             ),
         },
@@ -174,7 +180,7 @@ export class Addons extends pulumi.ComponentResource {
                         // Without it the chart generates a password per render (or looks one up, which a Pulumi
                         // preview cannot): a Secret Pulumi owns keeps it stable and readable as a stack output.
                         admin: { existingSecret: grafanaSecret.metadata.name },
-                        ...(this.prometheusUrl && istioDashboardValues()),
+                        ...(this.prometheusUrl && istioDashboardValues(args.versions.istio)),
                         ...(this.prometheusUrl && {
                             datasources: {
                                 "datasources.yaml": {

@@ -1,6 +1,6 @@
-// Grafana comes with Istio's dashboards: the grafana chart downloads them by
-// their grafana.com ids into an "Istio" folder, on our Prometheus; the
-// network policies let Grafana reach grafana.com and nothing else outside.
+// Grafana comes with Istio's dashboards: the grafana chart downloads those of the
+// pinned Istio release into an "Istio" folder, on our Prometheus; the network
+// policies let Grafana reach raw.githubusercontent.com and nothing else outside.
 import { LabPlan, StackPlan } from "../offline/planner/lab";
 import { labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
 
@@ -20,33 +20,28 @@ beforeAll(async () => {
 });
 
 describe.each(["comp2", "comp3"])("%s", (stack) => {
-    test("Grafana provisions Istio's mesh, service, workload, control-plane and performance dashboards by grafana.com id, on Prometheus", () => {
+    test("Grafana provisions Istio's mesh, service, workload, control-plane and performance dashboards of the pinned Istio release, on Prometheus", () => {
         const v = grafanaValues(stackOf(lab, stack)) as Record<string, any>;
-        // Istio's dashboard ids on grafana.com (grafana.com/orgs/istio).
-        const ids = Object.values(v.dashboards.istio as Record<string, { gnetId: number; datasource: string }>)
-            .map((d) => d.gnetId)
-            .sort((a, b) => a - b);
-        expect(ids).toEqual([7630, 7636, 7639, 7645, 11829]);
-        for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string }>))
+        // The files of istio/istio's manifests/addons/dashboards/ at the release tag the lab pins (1.30.3):
+        // what Istio uploads to grafana.com as ids 7639, 7636, 7630, 7645 and 11829 at that release.
+        const base = "https://raw.githubusercontent.com/istio/istio/1.30.3/manifests/addons/dashboards/";
+        const urls = Object.values(v.dashboards.istio as Record<string, { url: string }>)
+            .map((d) => d.url)
+            .sort();
+        expect(urls).toEqual(
+            [
+                "istio-mesh-dashboard.gen.json",
+                "istio-performance-dashboard.json",
+                "istio-service-dashboard.json",
+                "istio-workload-dashboard.json",
+                "pilot-dashboard.gen.json",
+            ].map((f) => base + f),
+        );
+        for (const d of Object.values(v.dashboards.istio as Record<string, { datasource: string; gnetId?: unknown }>)) {
             expect(d.datasource).toBe("Prometheus");
-        // Each at a pinned revision (the chart downloads .../dashboards/<id>/revisions/<revision>/download): never "latest", which moves.
-        for (const d of Object.values(v.dashboards.istio as Record<string, { revision: unknown }>)) {
-            expect(d.revision).not.toBe("latest");
-            expect(Number.isInteger(d.revision) && (d.revision as number) > 0).toBe(true);
+            // By a release's file, never by grafana.com id at "latest" (which moves).
+            expect(d.gnetId).toBeUndefined();
         }
-        expect(
-            Object.fromEntries(
-                Object.entries(v.dashboards.istio as Record<string, { gnetId: number; revision: number }>).map(
-                    ([, d]) => [d.gnetId, d.revision],
-                ),
-            ),
-        ).toEqual({
-            7630: 278,
-            7636: 278,
-            7639: 278,
-            7645: 278,
-            11829: 278,
-        });
         // The provider named like the dashboards' key reads the folder the chart writes them to.
         expect(v.dashboardProviders["dashboardproviders.yaml"].providers).toEqual([
             expect.objectContaining({
@@ -58,7 +53,7 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
         ]);
     });
 
-    test("Grafana may reach grafana.com on 443 for the download; no other policy names a host outside", () => {
+    test("Grafana may reach raw.githubusercontent.com on 443 for the download; no other policy names a host outside", () => {
         const plan = stackOf(lab, stack);
         const fqdns = resourcesOfType(plan, CNP).flatMap((r) =>
             (((r.inputs.spec as any).egress ?? []) as any[])
@@ -68,12 +63,14 @@ describe.each(["comp2", "comp3"])("%s", (stack) => {
                         `${(r.inputs.metadata as any).name}: ${e.toFQDNs.map((f: any) => f.matchName).join(",")}:${e.toPorts[0].ports[0].port}`,
                 ),
         );
-        expect(fqdns).toEqual(["allow-grafana: grafana.com:443"]);
+        expect(fqdns).toEqual(["allow-grafana: raw.githubusercontent.com:443"]);
     });
 
     test("without Prometheus there is no datasource, so no dashboards and no download", () => {
         const plan = stackOf(noPrometheus, stack);
         expect(grafanaValues(plan)?.dashboards).toBeUndefined();
-        expect(JSON.stringify(resourcesOfType(plan, CNP).map((r) => r.inputs.spec))).not.toContain("grafana.com");
+        expect(JSON.stringify(resourcesOfType(plan, CNP).map((r) => r.inputs.spec))).not.toContain(
+            "raw.githubusercontent.com",
+        );
     });
 });

@@ -88,12 +88,12 @@ function addonsFlows({ prometheus, grafana, kiali }: LabConfig["addons"]): Workl
         });
     }
     if (grafana) {
-        // With Prometheus, Grafana's init container downloads Istio's dashboards from grafana.com (components/addons.ts).
+        // With Prometheus, Grafana's init container downloads Istio's dashboards from the Istio release's tag on GitHub (components/addons.ts).
         const dashboards = prometheus ? outside(DASHBOARD_HOST, 443) : undefined;
         flows.push({
             name: "allow-grafana",
             description: prometheus
-                ? "Grafana: reads Prometheus, downloads Istio's dashboards from grafana.com; Kiali links to it"
+                ? "Grafana: reads Prometheus, downloads Istio's dashboards from its release on GitHub; Kiali links to it"
                 : "Grafana; Kiali links to it",
             selector: GRAFANA.labels,
             ingress: kiali ? [{ fromEndpoints: [{ matchLabels: KIALI.labels }], toPorts: tcp(GRAFANA.port) }] : [],
