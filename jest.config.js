@@ -1,6 +1,6 @@
 /**
  * Jest runs the TypeScript tests through ts-jest, transpiling each file alone (tsconfig's
- * isolatedModules) without type checking: `npm test` runs `tsc --noEmit` first. The workers
+ * isolatedModules) without type checking: `npm test` runs `tsc --noEmit` beside it (test/run.sh). The workers
  * share the plans they make through a directory made per run (test/global-setup.ts).
  */
 const os = require("os");
