@@ -1,6 +1,7 @@
 // The validated configuration of one stack (LabConfig): what the schema parsed,
 // with every default that depends on another key filled in. What the program,
 // the offline plan and verify pass down.
+import { LabWorkload } from "../../model/lab";
 import { Parsed, PeerRef } from "./schema";
 
 /** The lab issuer's realm URL: what tokens carry as `iss`. */
@@ -52,6 +53,8 @@ export function resolve(stack: string, p: Parsed) {
         charts: p.charts,
         ingress: p.ingress,
         networkPolicy: p.networkPolicy,
+        /** The lab's own workloads (`workloads`), each running in its `cluster` or in every one. */
+        workloads: (p.workloads ?? []) satisfies readonly LabWorkload[],
     };
 }
 
