@@ -15,6 +15,7 @@ export function resolve(stack: string, p: Parsed) {
     const labUrl = labIssuerUrl(p.registry.host, p.issuer);
     const issuerUrl = p.jwt.issuer ?? labUrl;
     const labIssuer = issuerUrl === labUrl;
+    const workloads: readonly LabWorkload[] = p.workloads ?? [];
     return {
         stack,
         cluster,
@@ -54,7 +55,7 @@ export function resolve(stack: string, p: Parsed) {
         ingress: p.ingress,
         networkPolicy: p.networkPolicy,
         /** The lab's own workloads (`workloads`), each running in its `cluster` or in every one. */
-        workloads: (p.workloads ?? []) satisfies readonly LabWorkload[],
+        workloads,
     };
 }
 
