@@ -189,6 +189,14 @@ function healthyCluster(): FakeCluster {
             "curl",
         ),
         pod("sample", "httpbin-6f4b8c7d9-t6u7v", { app: "httpbin" }, ["httpbin", "istio-proxy"], "httpbin"),
+        // examples/workloads' flask-hello, which runs in cluster1 with a SPIRE identity.
+        pod(
+            "flask",
+            "flask-hello-5c6d7f8b9-k3l4m",
+            { app: "flask-hello", "spiffe.io/spire-managed-identity": "true" },
+            ["flask-hello", "istio-proxy"],
+            "flask-hello",
+        ),
         pod(
             "sample",
             "helloworld-v1-6d65866976-jb6qc",
@@ -235,6 +243,7 @@ function healthyCluster(): FakeCluster {
                 "/ns/istio-system/sa/istio-eastwestgateway",
                 "/ns/sample/sa/curl",
                 "/ns/sample/sa/sleep",
+                "/ns/flask/sa/flask-hello",
             ];
             return ok(JSON.stringify({ entries: paths.map(spireEntry), next_page_token: "" }));
         }
@@ -804,6 +813,25 @@ describe("verify names what is broken and exits non-zero", () => {
         const second = depsFor(healthyCluster());
         expect(await main(["--stack", "comp2", "--skip", "ingress-jwt"], second.deps)).toBe(EXIT.ok);
         expect(second.out()).toMatch(/^SKIP  ingress-jwt/m);
+    });
+
+    test("a configured workload's pod without a SPIRE entry: spire-entries FAILs naming its SPIFFE ID; pods-ready looks in its namespace", async () => {
+        const cluster = healthyCluster();
+        const healthy = cluster.onExec;
+        cluster.onExec = (p, c, cmd) => {
+            const reply = healthy(p, c, cmd) as ExecResult;
+            if (c !== "spire-server") return reply;
+            const entries = JSON.parse(reply.stdout) as { entries: { id: string }[] };
+            const kept = entries.entries.filter((e) => e.id !== "/ns/flask/sa/flask-hello");
+            return ok(JSON.stringify({ ...entries, entries: kept }));
+        };
+        cluster.pods = cluster.pods.map((p) => (p.namespace === "flask" ? { ...p, ready: false } : p));
+        const { deps, out } = depsFor(cluster);
+        expect(await main(["--stack", "comp2", "--only", "spire-entries,pods-ready"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(
+            /FAIL  spire-entries  .*no SPIRE registration entry for spiffe:\/\/zta\.lab\/ns\/flask\/sa\/flask-hello/,
+        );
+        expect(out()).toMatch(/FAIL  pods-ready  .*flask\/flask-hello-5c6d7f8b9-k3l4m not Ready/);
     });
 
     test("--only runs just the named checks", async () => {
