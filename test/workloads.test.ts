@@ -14,6 +14,7 @@ import { statedCalls, unstatedCalls, WorkloadCall } from "../verify/checks/workl
 import { gatewayRenderedLabels } from "../components/gateway-labels";
 import { LabWorkload } from "../model/lab";
 import { parseLabConfig } from "../stacks/config/parse";
+import { optInWarnings } from "../stacks/config/cross-field";
 import { labDirWith, planOf, rawConfig, REPO, resourcesOfType, stackOf } from "./helpers";
 
 const EXAMPLE = path.join(REPO, "examples", "workloads");
@@ -443,5 +444,25 @@ describe("without the samples, the workloads' routes get a Gateway of their own"
         expect(vs.map((v) => spec(v).gateways)).toEqual([["istio-system/workloads-gateway"]]);
         // cluster2 routes nothing, so it gets no Gateway.
         expect(ingressGateways(stackOf(bare, "comp3"))).toEqual([]);
+    });
+});
+
+describe("broad egress of a workload, with its stack's opt-in", () => {
+    test("is let through with networkPolicy.allowBroadEgress in the stack where the workload runs, and warned at every preview", () => {
+        const raw = (stack: string, allow: boolean) => {
+            const r = JSON.parse(JSON.stringify(rawConfig(stack, EXAMPLE)));
+            r.workloads[0].egress = ["0.0.0.0/0:443"];
+            r.networkPolicy = { allowBroadEgress: allow };
+            return r;
+        };
+        // flask-hello runs in cluster1: comp2's opt-in decides; comp3 does not declare its egress.
+        expect(() => parseLabConfig("comp2", raw("comp2", false), new Set(["sshPrivateKey"]))).toThrow(
+            /zta-testbed:workloads\[0\]\.egress\[0\] = "0\.0\.0\.0\/0:443": a \/0 opens egress to every address/,
+        );
+        expect(() => parseLabConfig("comp3", raw("comp3", false), new Set(["sshPrivateKey"]))).not.toThrow();
+        const cfg = parseLabConfig("comp2", raw("comp2", true), new Set(["sshPrivateKey"]));
+        expect(optInWarnings(cfg)).toContain(
+            "zta-testbed:networkPolicy.allowBroadEgress is true: workloads of zta-testbed:workloads may reach 0.0.0.0/0:443",
+        );
     });
 });
