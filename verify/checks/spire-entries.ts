@@ -20,7 +20,7 @@ export function missingEntries(expected: string[], entries: string[]): string[] 
 
 export const spireEntries: Check = {
     id: "spire-entries",
-    title: "SPIRE registers the gateways and the sample workloads",
+    title: "SPIRE registers the gateways, the samples and the configured workloads",
     proves: `the SPIRE server has a registration entry (by SPIFFE ID, ${workloadSpiffeId("<trust domain>", "<ns>", "<sa>")}) for the pods of both gateways, for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true, and for the pods of every zta-testbed:workloads entry that runs in this cluster`,
     async run({ cluster, target }) {
         const pods: PodInfo[] = [];
