@@ -67,6 +67,8 @@ export interface ServiceAccountRef {
 export interface Caller extends ServiceAccountRef {
     /** Also the peers' pods with this namespace and service account (their trust domains' principals, named one by one). */
     readonly fromPeers?: boolean;
+    /** The trust domains it is admitted in, in place of this cluster's (and the peers' with `fromPeers`): those of the clusters it runs in. */
+    readonly trustDomains?: readonly string[];
 }
 
 /** Who may call one workload in a default-deny namespace. */
@@ -144,7 +146,7 @@ export function callerPrincipals(
     callers: readonly Caller[],
 ): string[] {
     return callers.flatMap((c) =>
-        [trustDomain, ...(c.fromPeers ? peerTrustDomains : [])].map((td) => principalOf(td, c)),
+        (c.trustDomains ?? [trustDomain, ...(c.fromPeers ? peerTrustDomains : [])]).map((td) => principalOf(td, c)),
     );
 }
 
@@ -268,6 +270,9 @@ export class MeshPolicies extends pulumi.ComponentResource {
                 child,
             );
             for (const allow of ns.allows) {
+                const principals = callerPrincipals(args.trustDomain, args.peerTrustDomains, allow.callers);
+                // A source without principals would match every caller: with none known (yet), allow-nothing stands.
+                if (principals.length === 0) continue;
                 new TypedCustomResource<AuthorizationPolicySpec>(
                     `${name}-${ns.name}-${allow.name}`,
                     {
@@ -279,17 +284,7 @@ export class MeshPolicies extends pulumi.ComponentResource {
                             action: "ALLOW",
                             rules: [
                                 {
-                                    from: [
-                                        {
-                                            source: {
-                                                principals: callerPrincipals(
-                                                    args.trustDomain,
-                                                    args.peerTrustDomains,
-                                                    allow.callers,
-                                                ),
-                                            },
-                                        },
-                                    ],
+                                    from: [{ source: { principals } }],
                                 },
                             ],
                         },

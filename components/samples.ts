@@ -59,6 +59,8 @@ export interface VirtualServiceSpec {
     readonly hosts: string[];
     readonly gateways?: string[];
     readonly http: {
+        /** Any of them matches; none: every request. */
+        readonly match?: { readonly uri: { readonly prefix: string } }[];
         readonly route: {
             readonly destination: { readonly host: string; readonly port?: { readonly number: number } };
         }[];
@@ -126,6 +128,8 @@ export class Samples extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     /** The namespace with the only calls its workloads expect. */
     public readonly traffic: DefaultDenyNamespace;
+    /** The ingress Gateway httpbin is routed on, as a VirtualService elsewhere names it: `<namespace>/<name>`. */
+    public readonly gateway: string;
 
     constructor(name: string, args: SamplesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zta:samples:Samples", name, {}, opts);
@@ -200,6 +204,7 @@ export class Samples extends pulumi.ComponentResource {
         app(httpbin.name, { image: args.images.httpbin, port: HTTPBIN_TARGET_PORT, spire: true });
         app(curl.name, { image: args.images.curl, command: sleepForever, spire: true });
 
+        this.gateway = `${args.namespace}/${GATEWAY_NAME}`;
         // httpbin on the ingress gateway, any host: the path to show JWT enforcement end to end.
         new TypedCustomResource<GatewaySpec>(
             `${name}-httpbin-gateway`,

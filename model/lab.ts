@@ -39,6 +39,52 @@ export const SAMPLE_APPS = {
     curl: { name: "curl" },
 } as const;
 
+// ---- the lab's own workloads (`workloads`, stacks/config/workloads.ts) ----
+
+/**
+ * A workload the lab's config puts on the mesh: what the workloads layer declares
+ * (stacks/layers/workloads.ts), the tests replay and `verify` calls.
+ */
+export interface LabWorkload {
+    /** Its namespace: made with sidecar injection, under default deny. */
+    readonly namespace: string;
+    /** Its ServiceAccount, Deployment and `app` label, and its Service's name. */
+    readonly name: string;
+    /** The `cluster.name` it runs in; undefined: every cluster of the lab. */
+    readonly cluster?: string;
+    /** Its container image, pinned. */
+    readonly image: string;
+    /** The port it serves HTTP on (container and Service); undefined: it serves nothing. */
+    readonly port?: number;
+    /** Its container's command; undefined: the image's entrypoint. */
+    readonly command?: readonly string[];
+    /** The workloads allowed to call it, as `<namespace>/<name>` (workloadRef). */
+    readonly callers: readonly string[];
+    /** Routed at the ingress gateway under this path prefix (a token from the JWT issuer required, as for every route there). */
+    readonly ingress?: { readonly pathPrefix: string };
+    /** What it may reach outside the mesh, each `<IPv4 address or CIDR>:<port>`. */
+    readonly egress: readonly string[];
+}
+
+/** A workload as `callers` name it: `<namespace>/<name>`. */
+export function workloadRef(w: Pick<LabWorkload, "namespace" | "name">): string {
+    return `${w.namespace}/${w.name}`;
+}
+
+/** Whether a workload runs in the cluster `clusterName` (one without `cluster` runs in every one). */
+export function runsIn(w: Pick<LabWorkload, "cluster">, clusterName: string): boolean {
+    return w.cluster === undefined || w.cluster === clusterName;
+}
+
+/** The namespaces this program runs its own pods in: no workload of the config may be put there (nor in `kube-*`). */
+export const PROGRAM_NAMESPACES = [
+    ISTIO_NAMESPACE,
+    METALLB_NAMESPACE,
+    SPIRE_SERVER_NAMESPACE,
+    SPIRE_SYSTEM_NAMESPACE,
+    SAMPLE_NAMESPACE,
+] as const;
+
 // ---- ports between clusters ----
 
 /**

@@ -22,6 +22,13 @@ export const ISTIOD = {
     ports: { xds: 15012, webhook: 15017, monitoring: 15014 },
 } as const;
 
+/**
+ * The ports the Istio sidecar takes in every meshed pod (istio.io, "Application
+ * Requirements", Ports used by Istio): Envoy's admin, outbound, debug, inbound,
+ * HBONE, merged metrics, health, DNS and Prometheus ports. An application may not serve on them.
+ */
+export const SIDECAR_PORTS = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090] as const;
+
 /** Every Istio proxy: merged Prometheus metrics (pilot-agent) and Envoy's own. */
 export const PROXY_METRICS_PORTS = [15020, 15090] as const;
 

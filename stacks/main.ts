@@ -15,6 +15,7 @@ import { labPki } from "./layers/pki";
 import { SampleWorkloads, sampleWorkloads } from "./layers/samples";
 import { segmentation } from "./layers/segmentation";
 import { labServices } from "./layers/services";
+import { LabWorkloads, labWorkloads } from "./layers/workloads";
 import { StackInput } from "./layers/stack";
 import { zeroTrust } from "./layers/zerotrust";
 import { loadConfig, StackSecrets } from "./config/load";
@@ -58,14 +59,16 @@ export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: reado
         const mesh = istioMesh({ ...stack, access, network, trust, identity, services });
         // The layers above the mesh, once istiod is declared.
         let samples: SampleWorkloads | undefined;
+        let workloads: LabWorkloads | undefined;
         let addons: Observability | undefined;
         if (mesh.serviceMesh) {
             const onMesh = { ...stack, access, network, identity, mesh: mesh.serviceMesh };
             samples = sampleWorkloads(onMesh);
-            zeroTrust({ ...onMesh, samples });
+            workloads = labWorkloads({ ...onMesh, samples });
+            zeroTrust({ ...onMesh, samples, workloads });
             addons = observability(onMesh);
         }
-        segmentation({ ...stack, access, network, identity, mesh, observability: addons, samples });
+        segmentation({ ...stack, access, network, identity, mesh, observability: addons, samples, workloads });
         cluster = {
             kubeconfig: access.kubeconfig,
             federation: identity?.federation,

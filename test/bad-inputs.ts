@@ -275,6 +275,126 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
     ],
 ];
 
+// Issue 26: the lab's own workloads (lab-wide, so every message names Pulumi.yaml).
+/** The blueprint's app and its client in the other cluster, as examples/workloads configures them. */
+const FLASK = {
+    namespace: "flask",
+    name: "flask-hello",
+    cluster: "cluster1",
+    image: "10.5.0.2:8443/flask-hello:1.0.0",
+    port: 5000,
+    callers: ["client/curl"],
+    ingress: { pathPrefix: "/hello" },
+};
+const CURL = {
+    namespace: "client",
+    name: "curl",
+    cluster: "cluster2",
+    image: "docker.io/curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6",
+    command: ["/bin/sleep", "infinity"],
+};
+/** An edit that configures FLASK and CURL, the first changed by `change`. */
+const withWorkloads =
+    (change: (flask: any, curl: any) => void): Edit =>
+    (r: any) => {
+        const flask = JSON.parse(JSON.stringify(FLASK));
+        const curl = JSON.parse(JSON.stringify(CURL));
+        change(flask, curl);
+        r.workloads = [flask, curl];
+    };
+CONFIG_CASES.push(
+    [
+        "a workload in a cluster the lab does not have",
+        withWorkloads((f) => (f.cluster = "cluster9")),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.cluster = "cluster9" is not a cluster of the lab \(its clusters: "cluster1", "cluster2"\): name one of them, or leave cluster out/,
+    ],
+    [
+        "a caller that is not a configured workload",
+        withWorkloads((f) => (f.callers = ["client/wget"])),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.callers\[0\] = "client\/wget" is not a workload of zta-testbed:workloads \(its workloads: "flask\/flask-hello", "client\/curl"\): add the caller there/,
+    ],
+    [
+        "a workload that names itself as its caller",
+        withWorkloads((f) => f.callers.push("flask/flask-hello")),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.callers\[1\] = "flask\/flask-hello" is the workload itself: list the other workloads that call it/,
+    ],
+    [
+        "a caller that is not <namespace>/<name>",
+        withWorkloads((f) => (f.callers = ["curl"])),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.callers\[0\] = "curl": expected "<namespace>\/<name>" of another workload/,
+    ],
+    [
+        "ingress on a workload without a port",
+        withWorkloads((f) => ((f.callers = []), delete f.port)),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.ingress is set but zta-testbed:workloads\[0\]\.port is not: a workload is called on the port it serves; give its port, or remove ingress/,
+    ],
+    [
+        "callers of a workload without a port",
+        withWorkloads((f) => (delete f.ingress, delete f.port)),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.callers is set but zta-testbed:workloads\[0\]\.port is not/,
+    ],
+    [
+        "two workloads with the same namespace and name",
+        withWorkloads((_f, c) => ((c.namespace = "flask"), (c.name = "flask-hello"))),
+        /Pulumi\.yaml: zta-testbed:workloads\[1\] "flask\/flask-hello" is already zta-testbed:workloads\[0\]: name each workload once/,
+    ],
+    [
+        "a workload in a namespace the program owns",
+        withWorkloads((_f, c) => (c.namespace = "istio-system")),
+        /Pulumi\.yaml: zta-testbed:workloads\[1\]\.namespace = "istio-system" is a namespace the program runs its own pods in .*: give the workload a namespace of its own/,
+    ],
+    [
+        "a workload in kube-system",
+        withWorkloads((_f, c) => (c.namespace = "kube-system")),
+        /zta-testbed:workloads\[1\]\.namespace = "kube-system" is a namespace the program runs its own pods in/,
+    ],
+    [
+        "a workload serving on a port of the sidecar",
+        withWorkloads((f) => (f.port = 15021)),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.port = 15021 is a port the Istio sidecar takes in every meshed pod .*: serve the workload on another port/,
+    ],
+    [
+        "a workload image at :latest",
+        withWorkloads((f) => (f.image = "10.5.0.2:8443/flask-hello:latest")),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.image = "10\.5\.0\.2:8443\/flask-hello:latest": expected a pinned image: a sha256 digest or an exact release tag \(not "latest", which moves\)/,
+    ],
+    [
+        "a workload image without a tag",
+        withWorkloads((f) => (f.image = "10.5.0.2:8443/flask-hello")),
+        /zta-testbed:workloads\[0\]\.image = "10\.5\.0\.2:8443\/flask-hello": expected a pinned image/,
+    ],
+    [
+        "a workload image from a registry neither the lab's nor the samples'",
+        withWorkloads((f) => (f.image = "docker.io/library/python:3.13.1")),
+        /zta-testbed:workloads\[0\]\.image = "docker\.io\/library\/python:3\.13\.1": expected an image from "10\.5\.0\.2:8443" or .*mirror any other image into the lab registry/,
+    ],
+    [
+        "two ingress routes on one path",
+        withWorkloads((_f, c) => ((c.port = 8080), (c.ingress = { pathPrefix: "/hello" }))),
+        /Pulumi\.yaml: zta-testbed:workloads\[1\]\.ingress\.pathPrefix = "\/hello" is already zta-testbed:workloads\[0\]\.ingress\.pathPrefix: each route at the ingress needs a path of its own/,
+    ],
+    [
+        "an ingress route on / (every request of the ingress)",
+        withWorkloads((f) => (f.ingress = { pathPrefix: "/" })),
+        /zta-testbed:workloads\[0\]\.ingress\.pathPrefix = "\/": expected a path below "\/"/,
+    ],
+    [
+        "a misspelt key of a workload's ingress",
+        withWorkloads((f) => (f.ingress = { pathprefix: "/hello" })),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.ingress\.pathprefix is not a known setting: did you mean zta-testbed:workloads\[0\]\.ingress\.pathPrefix\?/,
+    ],
+    [
+        "workload egress to every address",
+        withWorkloads((f) => (f.egress = ["0.0.0.0/0:443"])),
+        /Pulumi\.yaml: zta-testbed:workloads\[0\]\.egress\[0\] = "0\.0\.0\.0\/0:443": a \/0 opens egress to every address; .*or set zta-testbed:networkPolicy\.allowBroadEgress: true in Pulumi\.comp2\.yaml/,
+    ],
+    [
+        "workload egress without a port",
+        withWorkloads((f) => (f.egress = ["192.0.2.10"])),
+        /zta-testbed:workloads\[0\]\.egress\[0\] = "192\.0\.2\.10": expected "<IPv4 address or CIDR>:<port>"/,
+    ],
+);
+
 /** Mistakes between the two stack files: [label, edit of each stack's raw config, the problem]. */
 export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
     [

@@ -4,12 +4,16 @@ import {
     broadEgressReason,
     checkIssuerImage,
     checkStackName,
+    checkWorkloadImage,
+    WORKLOAD_IMAGE_REPOSITORIES,
     checkStackReference,
     hasUserinfo,
     privateKeyPaths,
     redactUserinfo,
     validityProblem,
 } from "../stacks/config/values";
+import { checkEgress, checkPathPrefix, parseEgress } from "../stacks/config/workloads";
+import { DEFAULT_ALLOWED_REGISTRIES } from "../policy/policies/allowed-registries";
 
 const LAB_REGISTRY = "10.5.0.2:8443";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -60,6 +64,50 @@ describe("the issuer image is a pinned reference from Keycloak's registry or the
         ["quay.io/keycloak/keycloak:26.4.7 --privileged", /expected a container image reference/],
         ["quay.io/keycloak/keycloak@sha256:abc", /expected a container image reference/],
     ])("%s is refused", (image, message) => expect(checkIssuerImage(image, LAB_REGISTRY)).toMatch(message));
+});
+
+describe("a workload's image is pinned, from the lab registry or an upstream repository of the samples", () => {
+    test.each([
+        `${LAB_REGISTRY}/flask-hello:1.0.0`,
+        `${LAB_REGISTRY}/lab/flask-hello@${DIGEST}`,
+        `docker.io/curlimages/curl:8.16.0@${DIGEST}`,
+        "curlimages/curl:8.16.0",
+        `registry.istio.io/release/examples-helloworld-v1@${DIGEST}`,
+    ])("%s is accepted", (image) => expect(checkWorkloadImage(image, LAB_REGISTRY)).toBeUndefined());
+    test.each([
+        [`${LAB_REGISTRY}/flask-hello:latest`, /pinned/],
+        [`${LAB_REGISTRY}/flask-hello`, /pinned/],
+        // A two-part tag may move (Keycloak's "26.4" does): major.minor.patch or a digest.
+        [`${LAB_REGISTRY}/flask-hello:1.0`, /pinned/],
+        ["python:3.13.1", /expected an image from "10\.5\.0\.2:8443" or "docker\.io\/curlimages"/],
+        ["docker.io/curlimagesx/curl:8.16.0", /expected an image from/],
+        ["10.5.0.2:5000/flask-hello:1.0.0", /expected an image from/],
+        ["--privileged", /expected a container image reference/],
+    ])("%s is refused", (image, message) => expect(checkWorkloadImage(image, LAB_REGISTRY)).toMatch(message));
+
+    test("every upstream repository it allows is one the policy pack's allowed-registries allows too", () => {
+        for (const repository of WORKLOAD_IMAGE_REPOSITORIES)
+            expect(DEFAULT_ALLOWED_REGISTRIES.some((p) => repository === p || repository.startsWith(`${p}/`))).toBe(
+                true,
+            );
+    });
+});
+
+describe("a workload's ingress path and egress entries", () => {
+    test.each(["/hello", "/api/v1", "/a.b_c~d-e/"])("%s is a path prefix", (p) =>
+        expect(checkPathPrefix(p)).toBeUndefined(),
+    );
+    test.each(["/", "hello", "//x", "/a/../b", "/a b", "/a?b", ""])("%j is refused", (p) =>
+        expect(checkPathPrefix(p)).toMatch(/expected a path below "\/"/),
+    );
+    test("an address is a /32, a CIDR stays one, each with its port", () => {
+        expect(parseEgress("192.0.2.10:443")).toEqual({ cidr: "192.0.2.10/32", port: 443 });
+        expect(parseEgress("192.0.2.0/28:5432")).toEqual({ cidr: "192.0.2.0/28", port: 5432 });
+    });
+    test.each(["192.0.2.10", "192.0.2.1/28:80", "192.0.2.10:0", "192.0.2.10:65536", "db.example:5432", "::1:80"])(
+        "%s is refused",
+        (e) => expect(checkEgress(e)).toMatch(/expected "<IPv4 address or CIDR>:<port>"/),
+    );
 });
 
 describe("URLs with credentials are found, and never printed", () => {

@@ -6,7 +6,7 @@
 import { gatewayRenderedLabels } from "../components/gateway-labels";
 import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, StackPlan } from "../offline/planner/lab";
-import { CiliumPolicyObject, egressCidrs, fromWorld, Pod, podToPod } from "../offline/simulate/netpol";
+import { CiliumPolicyObject, egressCidrs, fromWorld, ingressTargets, Pod, podToPod } from "../offline/simulate/netpol";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { DENIED_FLOW, MESH_CALLS } from "../verify/mesh-calls";
@@ -129,6 +129,34 @@ describe.each(STACKS)("%s: the flows verify uses", (stack) => {
         expect(podToPod(policies(plan), samplePod(plan, "sleep"), samplePod(plan, "httpbin"), 8080).allowed).toBe(
             false,
         );
+    });
+});
+
+describe.each(STACKS)("%s: istiod's xDS port and a pod of a namespace the program does not configure", (stack) => {
+    /** A pod in a namespace with no policy of the program: its egress is not enforced, only what it calls decides. */
+    const STRAY: Pod = { namespace: "researcher-scratch", labels: { app: "stray" } };
+
+    test("istiod admits 15012 from every pod of the cluster (the `cluster` entity), and nothing else of it so", () => {
+        const plan = stackOf(lab, stack);
+        const rules = resourcesOfType(plan, CNP).flatMap((r) =>
+            (((r.inputs.spec as any).ingress ?? []) as Record<string, any>[])
+                .filter((rule) => (rule.fromEntities ?? []).some((e: string) => e === "cluster" || e === "all"))
+                .map((rule) => [meta(r).name, rule]),
+        );
+        expect(rules).toEqual([
+            ["allow-istiod", { fromEntities: ["cluster"], toPorts: [{ ports: [{ port: "15012", protocol: "TCP" }] }] }],
+        ]);
+        expect(podToPod(policies(plan), STRAY, ISTIOD_POD, 15012).allowed).toBe(true);
+    });
+
+    test("the stray pod reaches istiod's xDS and no other pod or port any allow policy opens", () => {
+        const plan = stackOf(lab, stack);
+        const targets = ingressTargets(policies(plan));
+        expect(targets.length).toBeGreaterThan(10);
+        const reached = targets
+            .filter((t) => podToPod(policies(plan), STRAY, t.pod, t.port).allowed)
+            .map((t) => `${t.policy}:${t.port}`);
+        expect([...new Set(reached)]).toEqual(["istio-system/allow-istiod:15012"]);
     });
 });
 

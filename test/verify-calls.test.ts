@@ -1,6 +1,7 @@
 // Every call `npm run verify` makes, run through the AuthorizationPolicies of
-// the offline plan of the committed lab (shared trust model) and of
-// examples/federated (federated model): a check that the policies forbid
+// the offline plan of the committed lab (shared trust model), of
+// examples/federated (federated model) and of examples/workloads (the lab's own
+// workloads, whose calls test/workloads.test.ts replays): a check that the policies forbid
 // fails here, not on the lab. The calls come from verify itself (MESH_CALLS,
 // the ingress URL and default path), the workloads, Services, Gateways and
 // VirtualServices from the plan. Each cross-cluster call also passes the mTLS
@@ -29,8 +30,12 @@ const DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule";
 const FEDERATED_TRUST_DOMAIN = "kubernetes:spire.spiffe.io/v1alpha1:ClusterFederatedTrustDomain";
 /** The pod label Istio's spire template sets and our ClusterSPIFFEID selects (istio.io, SPIRE integration). */
 const SPIRE_MANAGED = "spiffe.io/spire-managed-identity";
-/** The labs whose plans the calls are replayed on. */
-const LABS = { shared: REPO, federated: path.join(REPO, "examples", "federated") } as const;
+/** The labs whose plans the calls are replayed on (examples/workloads: the shared model with the lab's own workloads beside the samples). */
+const LABS = {
+    shared: REPO,
+    federated: path.join(REPO, "examples", "federated"),
+    workloads: path.join(REPO, "examples", "workloads"),
+} as const;
 const ISTIO_NAMESPACE = "istio-system";
 /** The ingress gateway release (and its service account), as the chart names them. */
 const INGRESS_GATEWAY = "istio-ingressgateway";

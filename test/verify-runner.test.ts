@@ -25,6 +25,29 @@ const fixture = (name: string) => readFileSync(path.join(__dirname, "fixtures", 
 const TOKEN =
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImxhYiJ9.eyJpc3MiOiJodHRwczovLzEwLjUuMC4yL3JlYWxtcy96dGEiLCJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJlLW9mLXRoZS1pc3N1ZXI";
 
+/** The workloads of examples/workloads: flask-hello in cluster1, routed at /hello and called by client/curl in cluster2. */
+const WORKLOADS: VerifyTarget["workloads"] = [
+    {
+        namespace: "flask",
+        name: "flask-hello",
+        cluster: "cluster1",
+        image: "10.5.0.2:8443/flask-hello:1.0.0",
+        port: 5000,
+        callers: ["client/curl"],
+        ingress: { pathPrefix: "/hello" },
+        egress: [],
+    },
+    {
+        namespace: "client",
+        name: "curl",
+        cluster: "cluster2",
+        image: "docker.io/curlimages/curl:8.16.0",
+        command: ["/bin/sleep", "infinity"],
+        callers: [],
+        egress: [],
+    },
+];
+
 const target: VerifyTarget = {
     stack: "comp2",
     clusterName: "cluster1",
@@ -42,6 +65,7 @@ const target: VerifyTarget = {
             rootCaCert: fixture("lab-root.pem"),
         },
     ],
+    workloads: WORKLOADS,
 };
 
 /** The same stack in the federated model: the peer has its own trust domain and its own root. */
@@ -165,6 +189,14 @@ function healthyCluster(): FakeCluster {
             "curl",
         ),
         pod("sample", "httpbin-6f4b8c7d9-t6u7v", { app: "httpbin" }, ["httpbin", "istio-proxy"], "httpbin"),
+        // examples/workloads' flask-hello, which runs in cluster1 with a SPIRE identity.
+        pod(
+            "flask",
+            "flask-hello-5c6d7f8b9-k3l4m",
+            { app: "flask-hello", "spiffe.io/spire-managed-identity": "true" },
+            ["flask-hello", "istio-proxy"],
+            "flask-hello",
+        ),
         pod(
             "sample",
             "helloworld-v1-6d65866976-jb6qc",
@@ -211,6 +243,7 @@ function healthyCluster(): FakeCluster {
                 "/ns/istio-system/sa/istio-eastwestgateway",
                 "/ns/sample/sa/curl",
                 "/ns/sample/sa/sleep",
+                "/ns/flask/sa/flask-hello",
             ];
             return ok(JSON.stringify({ entries: paths.map(spireEntry), next_page_token: "" }));
         }
@@ -231,6 +264,8 @@ function healthyCluster(): FakeCluster {
             if (url === "http://helloworld.sample:5000/hello") return ok(`${hello("v1")}\n200`);
             // The network policy drops the SYN: curl gives up with no HTTP status.
             if (url === "http://istiod.istio-system:15014/version") return { stdout: "\n000", stderr: "", code: 28 };
+            // sleep may not call flask-hello (only client/curl may): its own egress policy drops it.
+            if (url === "http://flask-hello.flask:5000/hello") return { stdout: "\n000", stderr: "", code: 28 };
         }
         if (p.name.startsWith("sleep-") && container === "sleep" && command[0] === "sh") {
             const n = Number(/seq 1 (\d+)/.exec(cmd)?.[1]);
@@ -419,7 +454,7 @@ describe("verify on a healthy testbed", () => {
         expect(out()).toMatch(/SKIP  cross-domain-identity  .*skipped: shared trust model/);
         expect(out()).toContain('verify: stack "comp2": all checks passed');
         expect(code).toBe(EXIT.ok);
-        expect(progress()).toContain("[1/12] pods-ready: every pod Ready ...");
+        expect(progress()).toContain("[1/13] pods-ready: every pod Ready ...");
     });
 
     test("federated: curl's own-domain identity reaches the peer's httpbin, chained to this stack's root; every check passes", async () => {
@@ -461,6 +496,85 @@ describe("verify on a healthy testbed", () => {
         expect(report.stack).toBe("comp2");
         expect(report.results.map((r) => [r.id, r.status])).toEqual(
             CHECKS.map((c) => [c.id, c.id === "cross-domain-identity" ? "skip" : "pass"]),
+        );
+    });
+});
+
+describe("workload-flows: the calls zta-testbed:workloads states pass, an unstated one is refused", () => {
+    /** comp3 (cluster2): client/curl runs here and calls flask-hello in cluster1. */
+    const comp3: VerifyTarget = { ...target, stack: "comp3", clusterName: "cluster2" };
+    const hello = "Hello from flask-hello\n200";
+    function cluster2(reply: Record<string, ExecResult>): FakeCluster {
+        const cluster = healthyCluster();
+        cluster.pods.push(pod("client", "curl-7d9f8c6b5-x1y2z", { app: "curl" }, ["curl", "istio-proxy"], "curl"));
+        const healthy = cluster.onExec;
+        cluster.onExec = (p, c, cmd) => {
+            const key = `${p.namespace}/${c} ${cmd[cmd.length - 1]}`;
+            return reply[key] ?? healthy(p, c, cmd);
+        };
+        return cluster;
+    }
+    const run = async (cluster: FakeCluster, stackTarget = comp3) => {
+        const { deps, out } = depsFor(cluster, enforcingIngress, stackTarget);
+        const code = await main(["--stack", "comp2", "--only", "workload-flows"], deps);
+        return { code, line: lines(out()).find((l) => / {2}workload-flows {2}/.test(l)) };
+    };
+
+    test("the stated call from client/curl gets the app's answer, sleep's is refused with 403 RBAC: PASS", async () => {
+        const { code, line } = await run(
+            cluster2({
+                "client/curl http://flask-hello.flask:5000/hello": ok(hello),
+                "sample/sleep http://flask-hello.flask:5000/hello": ok("RBAC: access denied\n403"),
+            }),
+        );
+        expect(line).toMatch(
+            /^PASS {2}workload-flows {2}.*client\/curl -> http:\/\/flask-hello\.flask:5000\/hello: HTTP 200; sample\/sleep -> http:\/\/flask-hello\.flask:5000\/hello: refused \(403 RBAC: access denied\)/,
+        );
+        expect(code).toBe(EXIT.ok);
+    });
+
+    test("in cluster1, where no caller runs, the unstated call alone is made: PASS on its refusal", async () => {
+        const { code, line } = await run(healthyCluster(), target);
+        expect(line).toMatch(
+            /^PASS {2}workload-flows {2}.*sample\/sleep -> http:\/\/flask-hello\.flask:5000\/hello: refused \(no connection\)/,
+        );
+        expect(code).toBe(EXIT.ok);
+    });
+
+    test("a stated call the mesh refuses FAILs, naming it", async () => {
+        const { code, line } = await run(
+            cluster2({
+                "client/curl http://flask-hello.flask:5000/hello": ok("RBAC: access denied\n403"),
+                "sample/sleep http://flask-hello.flask:5000/hello": ok("RBAC: access denied\n403"),
+            }),
+        );
+        expect(line).toMatch(
+            /^FAIL {2}workload-flows {2}.*stated call client\/curl -> http:\/\/flask-hello\.flask:5000\/hello: 403 RBAC: access denied, expected the app's answer/,
+        );
+        expect(code).toBe(EXIT.failed);
+    });
+
+    test("an unstated call the app answers FAILs: the policies let it through", async () => {
+        const { code, line } = await run(
+            cluster2({
+                "client/curl http://flask-hello.flask:5000/hello": ok(hello),
+                "sample/sleep http://flask-hello.flask:5000/hello": ok(hello),
+            }),
+        );
+        expect(line).toMatch(
+            /^FAIL {2}workload-flows {2}.*unstated call sample\/sleep -> .*: HTTP 200 from the app, expected the mesh to refuse it/,
+        );
+        expect(code).toBe(EXIT.failed);
+    });
+
+    test("without workloads, or without a caller pod to run from, it SKIPs and says why", async () => {
+        expect((await run(healthyCluster(), { ...target, workloads: [] })).line).toMatch(
+            /^SKIP {2}workload-flows {2}.*skipped: no zta-testbed:workloads configured/,
+        );
+        const empty = healthyCluster();
+        empty.pods = empty.pods.filter((p) => p.namespace !== "sample");
+        expect((await run(empty, comp3)).line).toMatch(
+            /^SKIP {2}workload-flows {2}.*skipped: .*flask-hello\.flask:5000\/hello not called: no Ready pod of client\/curl; sample\/sleep as the unstated caller: no Ready pod of sample\/sleep/,
         );
     });
 });
@@ -701,6 +815,25 @@ describe("verify names what is broken and exits non-zero", () => {
         expect(second.out()).toMatch(/^SKIP  ingress-jwt/m);
     });
 
+    test("a configured workload's pod without a SPIRE entry: spire-entries FAILs naming its SPIFFE ID; pods-ready looks in its namespace", async () => {
+        const cluster = healthyCluster();
+        const healthy = cluster.onExec;
+        cluster.onExec = (p, c, cmd) => {
+            const reply = healthy(p, c, cmd) as ExecResult;
+            if (c !== "spire-server") return reply;
+            const entries = JSON.parse(reply.stdout) as { entries: { id: string }[] };
+            const kept = entries.entries.filter((e) => e.id !== "/ns/flask/sa/flask-hello");
+            return ok(JSON.stringify({ ...entries, entries: kept }));
+        };
+        cluster.pods = cluster.pods.map((p) => (p.namespace === "flask" ? { ...p, ready: false } : p));
+        const { deps, out } = depsFor(cluster);
+        expect(await main(["--stack", "comp2", "--only", "spire-entries,pods-ready"], deps)).toBe(EXIT.failed);
+        expect(out()).toMatch(
+            /FAIL  spire-entries  .*no SPIRE registration entry for spiffe:\/\/zta\.lab\/ns\/flask\/sa\/flask-hello/,
+        );
+        expect(out()).toMatch(/FAIL  pods-ready  .*flask\/flask-hello-5c6d7f8b9-k3l4m not Ready/);
+    });
+
     test("--only runs just the named checks", async () => {
         const cluster = healthyCluster();
         const { deps, out } = depsFor(cluster);
@@ -916,6 +1049,7 @@ describe("verify's catalog", () => {
             "mtls-client-identity",
             "cross-domain-identity",
             "network-segmentation",
+            "workload-flows",
             "ingress-jwt",
         ];
         expect(CHECKS.map((c) => c.id)).toEqual(ids);

@@ -15,6 +15,7 @@ import { podsReady } from "./checks/pods-ready";
 import { remoteSecretScope } from "./checks/remote-secret-scope";
 import { spireEntries } from "./checks/spire-entries";
 import { workloadCertificate } from "./checks/workload-certificate";
+import { workloadFlows } from "./checks/workload-flows";
 
 export const CHECKS: readonly Check[] = [
     podsReady,
@@ -28,5 +29,6 @@ export const CHECKS: readonly Check[] = [
     mtlsClientIdentity,
     crossDomainIdentity,
     networkSegmentation,
+    workloadFlows,
     ingressJwt,
 ];

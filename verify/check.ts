@@ -2,6 +2,7 @@
 // verify/checks/ holds one per file), and the helpers the checks share to talk
 // to the cluster.
 import { Cluster, PodInfo, ScopedReview } from "./cluster";
+import { LabWorkload } from "../model/lab";
 import { ISTIOD } from "../model/workloads";
 import { HttpGet, IssuerClient, TokenFetch } from "./ingress";
 
@@ -27,6 +28,8 @@ export interface VerifyTarget {
     readonly issuerCaCert?: string;
     /** Every peer of the roster (`peers`), with what its outputs say. */
     readonly peers: readonly PeerTarget[];
+    /** The lab's own workloads (`workloads`): the calls `workload-flows` makes. */
+    readonly workloads: readonly LabWorkload[];
 }
 
 /** A peer stack as verify sees it: its roster entry and its outputs. */

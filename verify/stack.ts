@@ -133,6 +133,7 @@ export async function readStack(stackName: string, workDir: string): Promise<Sta
             eastWestAddress: cfg.metallb.eastWestAddress,
             rootCaCert,
             trustModel: cfg.mesh.trustModel,
+            workloads: cfg.workloads,
             ...issuerTrust(
                 outputs,
                 peers.map((p) => p.outputs),

@@ -146,3 +146,30 @@ export function fromWorld(policies: CiliumPolicyObject[], pod: Pod, port: number
                 portAllowed(r.toPorts as PortRule[] | undefined, port),
         );
 }
+
+/**
+ * Every pod and port an allow policy opens at ingress: the pod as the policy's
+ * endpointSelector labels it, in the policy's namespace, with each port of its
+ * ingress rules' toPorts. What a test runs a stray caller against.
+ */
+export function ingressTargets(policies: CiliumPolicyObject[]): { pod: Pod; port: number; policy: string }[] {
+    return policies.flatMap((p) =>
+        ((p.spec.ingress as Record<string, unknown>[] | undefined) ?? []).flatMap((rule) =>
+            ((rule.toPorts as PortRule[] | undefined) ?? []).flatMap((t) =>
+                t.ports.map((x) => ({
+                    pod: {
+                        namespace: p.metadata.namespace,
+                        labels: Object.fromEntries(
+                            Object.entries((p.spec.endpointSelector as Selector).matchLabels ?? {}).map(([k, v]) => [
+                                bare(k),
+                                v,
+                            ]),
+                        ),
+                    },
+                    port: Number(x.port),
+                    policy: `${p.metadata.namespace}/${p.metadata.name}`,
+                })),
+            ),
+        ),
+    );
+}

@@ -3,6 +3,7 @@
 // guards of issue 27 (with the opt-in warnings they allow), the secrets a
 // configuration needs, and the network: ranges, pools and gateway addresses
 // against each other and against the lab's machines.
+import { runsIn } from "../../model/lab";
 import { supportProblems } from "../support";
 import { rootUseProblems } from "./brought-root";
 import { LabConfig, labAddressesOf, ownsRoot } from "./lab-config";
@@ -12,6 +13,7 @@ import { machineInPoolProblems, ownNetwork, poolOverlapProblems, rangeOverlapPro
 import { CONFIG_DOC, fullKey, PROJECT_FILE } from "./namespace";
 import { Parsed, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
+import { parseEgress, workloadProblems } from "./workloads";
 
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;
@@ -95,6 +97,7 @@ export function dependentProblems(
         );
     }
     out.push(...guardProblems(p, cfg).map(([top, text]) => ({ file: fileOfKey(cfg.stack, top, origin), text })));
+    out.push(...workloadProblems(cfg).map((text) => ({ file: fileOfKey(cfg.stack, "workloads", origin), text })));
     return out;
 }
 
@@ -159,6 +162,16 @@ export function optInWarnings(cfg: LabConfig): string[] {
     if (cfg.networkPolicy.allowBroadEgress && broad.length > 0) {
         warnings.push(
             `${fullKey("networkPolicy.allowBroadEgress")} is true: every pod of every segmented namespace, SPIRE's included, may reach ${broad.join(", ")}`,
+        );
+    }
+    const broadWorkloads = cfg.workloads.flatMap((w) =>
+        runsIn(w, cfg.cluster.name)
+            ? w.egress.filter((e) => broadEgressReason(parseEgress(e)?.cidr ?? "", labAddressesOf(cfg)) !== undefined)
+            : [],
+    );
+    if (cfg.networkPolicy.allowBroadEgress && broadWorkloads.length > 0) {
+        warnings.push(
+            `${fullKey("networkPolicy.allowBroadEgress")} is true: workloads of ${fullKey("workloads")} may reach ${broadWorkloads.join(", ")}`,
         );
     }
     return warnings;

@@ -1,6 +1,7 @@
 // The validated configuration of one stack (LabConfig): what the schema parsed,
 // with every default that depends on another key filled in. What the program,
 // the offline plan and verify pass down.
+import { LabWorkload } from "../../model/lab";
 import { Parsed, PeerRef } from "./schema";
 
 /** The lab issuer's realm URL: what tokens carry as `iss`. */
@@ -14,6 +15,7 @@ export function resolve(stack: string, p: Parsed) {
     const labUrl = labIssuerUrl(p.registry.host, p.issuer);
     const issuerUrl = p.jwt.issuer ?? labUrl;
     const labIssuer = issuerUrl === labUrl;
+    const workloads: readonly LabWorkload[] = p.workloads ?? [];
     return {
         stack,
         cluster,
@@ -52,6 +54,8 @@ export function resolve(stack: string, p: Parsed) {
         charts: p.charts,
         ingress: p.ingress,
         networkPolicy: p.networkPolicy,
+        /** The lab's own workloads (`workloads`), each running in its `cluster` or in every one. */
+        workloads,
     };
 }
 

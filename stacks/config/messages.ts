@@ -91,11 +91,20 @@ export function shown(value: unknown): string {
     return String(JSON.stringify(v));
 }
 
-/** The valid keys at a path of the schema: the top-level keys, a section's, or a roster entry's. */
+/** The keys of an object key's schema (`workloads[].ingress`), through `.optional()` and `.default()`. */
+function keysOf(schema: z.ZodType | undefined): Readonly<Record<string, z.ZodType>> | undefined {
+    let s: unknown = schema;
+    while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap();
+    return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/** The valid keys at a path of the schema: the top-level keys, a section's, a roster entry's, or an object key's in one. */
 function validKeysAt(path: readonly PropertyKey[]): string[] {
-    const top = path.find((p) => typeof p === "string") as SectionName | undefined;
+    const [top, ...inner] = path.filter((p): p is string => typeof p === "string");
     if (top === undefined) return Object.keys(SECTIONS);
-    return Object.keys(SECTIONS[top]?.fields ?? {});
+    let keys: Readonly<Record<string, z.ZodType>> = SECTIONS[top as SectionName]?.fields ?? {};
+    for (const k of inner) keys = keysOf(keys[k]) ?? keys;
+    return Object.keys(keys);
 }
 
 /** The nearest valid key by edit distance (Levenshtein), for "did you mean". */

@@ -29,6 +29,7 @@ import {
 } from "./fields";
 import { section } from "./keys";
 import { Scope } from "./namespace";
+import { workloadFields, workloadsSchema } from "./workloads";
 
 // ---------------------------------------------------------------- the sections
 
@@ -138,6 +139,15 @@ export const SECTIONS = {
         presence: "defaulted",
         description: "where Helm charts come from",
         fields: chartFields,
+    },
+    workloads: {
+        scope: "project",
+        presence: "optional",
+        list: true,
+        description:
+            'the lab\'s own workloads on the mesh, one entry each: its namespace, identity, callers, ingress route and egress (docs/zero-trust.md, "Adding your workload")',
+        fields: workloadFields,
+        schema: workloadsSchema,
     },
 } as const satisfies Record<string, Section>;
 

@@ -158,6 +158,39 @@ const EXACT_TAG = /^v?\d+\.\d+\.\d+(?:[-+._][0-9A-Za-z.-]+)?$/;
 export const ISSUER_IMAGE_REGISTRIES = ["quay.io"] as const;
 
 /**
+ * Upstream repositories a workload of `workloads` may pull from besides the lab registry:
+ * the samples' own, which the policy pack's allowed-registries allows too. Anything else
+ * comes through the lab registry (mirror it there).
+ */
+export const WORKLOAD_IMAGE_REPOSITORIES = ["docker.io/curlimages", "docker.io/mccutchen", "registry.istio.io/release"];
+
+/**
+ * What is wrong with an image reference, or undefined: it must be well-formed, pinned (a
+ * sha256 digest, or an exact release tag), and under one of `allowed` (a registry host,
+ * or a repository prefix; an image without a registry is Docker Hub's, `docker.io/...`).
+ * `from` says why those, `fix` gives an example.
+ */
+export function pinnedImageProblem(
+    s: string,
+    allowed: readonly string[],
+    from: string,
+    fix: string,
+): string | undefined {
+    const m = IMAGE.exec(s);
+    if (s.startsWith("-") || !m)
+        return `expected a container image reference (registry/path:tag or @sha256:digest), ${fix}`;
+    const [, first, path, tag, digest] = m;
+    // Docker's rule: the first segment is a registry host only with a "." or ":" in it, or "localhost".
+    const host = first !== undefined && (/[.:]/.test(first) || first === "localhost");
+    const repository = host ? `${first}/${path}` : `docker.io/${first === undefined ? "" : `${first}/`}${path}`;
+    if (!allowed.some((p) => repository === p || repository.startsWith(`${p}/`)))
+        return `expected an image from ${allowed.map((r) => `"${r}"`).join(" or ")} (${from}), ${fix}`;
+    if (digest === undefined && (tag === undefined || !EXACT_TAG.test(tag)))
+        return `expected a pinned image: a sha256 digest or an exact release tag (not "${tag ?? "latest"}", which moves), ${fix}`;
+    return undefined;
+}
+
+/**
  * The lab issuer's image: it runs as root on comp1 with the issuer's TLS key, its
  * client secret and admin password, and its reference becomes an argument of
  * `docker run`. A well-formed reference, pinned (a sha256 digest, or an exact
@@ -165,19 +198,22 @@ export const ISSUER_IMAGE_REGISTRIES = ["quay.io"] as const;
  * (`labRegistry`, "host:port").
  */
 export function checkIssuerImage(s: string, labRegistry: string): string | undefined {
-    const fix = `e.g. "quay.io/keycloak/keycloak:26.8.1" or "${labRegistry}/keycloak/keycloak@sha256:<digest>"`;
-    const m = IMAGE.exec(s);
-    if (s.startsWith("-") || !m)
-        return `expected a container image reference (registry/path:tag or @sha256:digest), ${fix}`;
-    const [, domain, , tag, digest] = m;
-    const allowed = [...ISSUER_IMAGE_REGISTRIES, labRegistry];
-    if (domain === undefined || !allowed.includes(domain)) {
-        return `expected an image from ${allowed.map((r) => `"${r}"`).join(" or ")} (Keycloak's registry, or the lab registry: mirror it there), ${fix}`;
-    }
-    if (digest === undefined && (tag === undefined || !EXACT_TAG.test(tag))) {
-        return `expected a pinned image: a sha256 digest or an exact release tag (not "${tag ?? "latest"}", which moves), ${fix}`;
-    }
-    return undefined;
+    return pinnedImageProblem(
+        s,
+        [...ISSUER_IMAGE_REGISTRIES, labRegistry],
+        "Keycloak's registry, or the lab registry: mirror it there",
+        `e.g. "quay.io/keycloak/keycloak:26.8.1" or "${labRegistry}/keycloak/keycloak@sha256:<digest>"`,
+    );
+}
+
+/** A workload's image (`workloads[].image`): pinned, from the lab registry (`labRegistry`, "host:port") or WORKLOAD_IMAGE_REPOSITORIES. */
+export function checkWorkloadImage(s: string, labRegistry: string): string | undefined {
+    return pinnedImageProblem(
+        s,
+        [labRegistry, ...WORKLOAD_IMAGE_REPOSITORIES],
+        "the lab registry, or an upstream repository the samples use: mirror any other image into the lab registry",
+        `e.g. "${labRegistry}/flask-hello:1.0" or "${labRegistry}/flask-hello@sha256:<digest>"`,
+    );
 }
 
 // ---------------------------------------------------------------- URLs and keys

@@ -210,10 +210,10 @@ function istioFlows(cfg: LabConfig, peers: readonly PeerView[]): LayerFlows["flo
             "istiod: xDS/CA for the proxies, webhooks from the API server, monitoring; reads every cluster's API server and the issuer's JWKS",
         selector: ISTIOD.labels,
         ingress: [
-            {
-                fromEndpoints: [inNamespace(SAMPLE_NAMESPACE), { matchLabels: ingress }, { matchLabels: eastWest }],
-                toPorts: tcp(ISTIOD.ports.xds),
-            },
+            // Every pod of the cluster, whatever its namespace: xDS and the CA are mTLS (a proxy presents its
+            // SPIFFE certificate or a projected service-account token) and istiod serves each proxy by that
+            // identity; the network policy is not what authorizes it (docs/zero-trust.md, "Micro-segmentation").
+            { fromEntities: ["cluster"], toPorts: tcp(ISTIOD.ports.xds) },
             { fromEntities: ["kube-apiserver"], toPorts: tcp(ISTIOD.ports.webhook) },
             ...(monitoring.length > 0 ? [{ fromEndpoints: monitoring, toPorts: tcp(ISTIOD.ports.monitoring) }] : []),
         ],

@@ -10,6 +10,7 @@ import { LayerFlows } from "./flows";
 import { IstioMesh } from "./mesh";
 import { SampleWorkloads } from "./samples";
 import { StackInput } from "./stack";
+import { LabWorkloads } from "./workloads";
 
 export interface SegmentationInput extends StackInput {
     readonly access: ClusterAccess;
@@ -18,6 +19,7 @@ export interface SegmentationInput extends StackInput {
     readonly mesh: IstioMesh;
     readonly observability?: Observability;
     readonly samples?: SampleWorkloads;
+    readonly workloads?: LabWorkloads;
 }
 
 /** Declares the segmentation of one cluster once its layers are declared. */
@@ -29,6 +31,7 @@ export function segmentation({
     mesh,
     observability,
     samples,
+    workloads,
 }: SegmentationInput): Segmentation {
     return new Segmentation(
         `${cfg.stack}-segmentation`,
@@ -39,8 +42,9 @@ export function segmentation({
                 ...(mesh.serviceMesh?.control ?? []),
                 ...(identity?.ready ?? []),
                 ...(samples ? [samples.samples] : []),
+                ...(workloads?.namespaces ?? []),
             ],
-            namespaces: segmentedNamespaces(cfg, [samples, mesh, observability, identity, network]),
+            namespaces: segmentedNamespaces(cfg, [samples, mesh, observability, identity, network, workloads]),
         },
         { provider: access.provider },
     );

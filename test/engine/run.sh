@@ -460,7 +460,7 @@ if $converged; then
     done
     echo "  npm run verify on $stacks: $((SECONDS - s)) s"
     echo "SKIP: npm run verify pods-ready: kube-system has no pods here (no kube-proxy, CoreDNS or Cilium runs)"
-    echo "SKIP: npm run verify workload-certificate, cross-cluster-traffic, mtls-client-identity, cross-domain-identity, network-segmentation, ingress-jwt: they need Envoy (and a CNI for network-segmentation)"
+    echo "SKIP: npm run verify workload-certificate, cross-cluster-traffic, mtls-client-identity, cross-domain-identity, network-segmentation, workload-flows, ingress-jwt: they need Envoy (and a CNI for network-segmentation)"
     if $stop_after_control_plane; then
       echo "stopped after the control plane's checks (--stop-after-control-plane): no destroy"
       echo "total: $((SECONDS - started)) s"

@@ -1,6 +1,7 @@
 import {
     ISTIO_NAMESPACE,
     METALLB_NAMESPACE,
+    runsIn,
     SAMPLE_NAMESPACE,
     SPIRE_SERVER_NAMESPACE,
     SPIRE_SYSTEM_NAMESPACE,
@@ -33,16 +34,18 @@ export function podProblems(namespace: string, pods: PodInfo[]): string[] {
 export const podsReady: Check = {
     id: "pods-ready",
     title: "every pod Ready",
-    proves: `every pod in ${PLATFORM_NAMESPACES.join(", ")} is Ready (finished Job pods aside): the platform and the samples are up`,
-    async run({ cluster }) {
+    proves: `every pod in ${PLATFORM_NAMESPACES.join(", ")} and in the namespaces of the zta-testbed:workloads that run in this cluster is Ready (finished Job pods aside): the platform, the samples and the lab's workloads are up`,
+    async run({ cluster, target }) {
         const problems: string[] = [];
         let count = 0;
-        for (const ns of PLATFORM_NAMESPACES) {
+        const own = target.workloads.filter((w) => runsIn(w, target.clusterName)).map((w) => w.namespace);
+        const namespaces = [...new Set([...PLATFORM_NAMESPACES, ...own])];
+        for (const ns of namespaces) {
             const pods = await cluster.listPods(ns);
             count += pods.length;
             problems.push(...podProblems(ns, pods));
         }
         failIf(problems);
-        return `${count} pods Ready in ${PLATFORM_NAMESPACES.length} namespaces`;
+        return `${count} pods Ready in ${namespaces.length} namespaces`;
     },
 };

@@ -2,6 +2,7 @@ import {
     EAST_WEST_GATEWAY,
     INGRESS_GATEWAY,
     ISTIO_NAMESPACE,
+    runsIn,
     SAMPLE_NAMESPACE,
     SPIRE_MANAGED_LABEL,
     SPIRE_SERVER_NAMESPACE,
@@ -19,8 +20,8 @@ export function missingEntries(expected: string[], entries: string[]): string[] 
 
 export const spireEntries: Check = {
     id: "spire-entries",
-    title: "SPIRE registers the gateways and the sample workloads",
-    proves: `the SPIRE server has a registration entry (by SPIFFE ID, ${workloadSpiffeId("<trust domain>", "<ns>", "<sa>")}) for the pods of both gateways and for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true`,
+    title: "SPIRE registers the gateways, the samples and the configured workloads",
+    proves: `the SPIRE server has a registration entry (by SPIFFE ID, ${workloadSpiffeId("<trust domain>", "<ns>", "<sa>")}) for the pods of both gateways, for every ${SAMPLE_NAMESPACE} pod labelled ${SPIRE_MANAGED_LABEL}=true, and for the pods of every zta-testbed:workloads entry that runs in this cluster`,
     async run({ cluster, target }) {
         const pods: PodInfo[] = [];
         for (const name of [INGRESS_GATEWAY, EAST_WEST_GATEWAY]) {
@@ -38,6 +39,14 @@ export const spireEntries: Check = {
         if (managed.length === 0)
             throw new CheckFailed([`no pod in ${SAMPLE_NAMESPACE} is labelled ${SPIRE_MANAGED_LABEL}=true`]);
         pods.push(...managed);
+        for (const w of target.workloads.filter((w) => runsIn(w, target.clusterName))) {
+            const own = await cluster.listPods(w.namespace, `app=${w.name},${SPIRE_MANAGED_LABEL}=true`);
+            if (own.length === 0)
+                throw new CheckFailed([
+                    `no pod of the workload ${w.namespace}/${w.name} is labelled ${SPIRE_MANAGED_LABEL}=true`,
+                ]);
+            pods.push(...own);
+        }
         const expected = pods.map((p) => workloadSpiffeId(target.trustDomain, p.namespace, p.serviceAccount));
 
         const server = await readyPod(
