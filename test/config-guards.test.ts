@@ -12,7 +12,7 @@ import {
     redactUserinfo,
     validityProblem,
 } from "../stacks/config/values";
-import { checkEgress, checkPathPrefix, parseEgress } from "../stacks/config/workloads";
+import { checkEgress, checkPathPrefix, parseEgress } from "../stacks/config/workload-fields";
 import { DEFAULT_ALLOWED_REGISTRIES } from "../policy/policies/allowed-registries";
 
 const LAB_REGISTRY = "10.5.0.2:8443";

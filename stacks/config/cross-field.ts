@@ -13,7 +13,8 @@ import { machineInPoolProblems, ownNetwork, poolOverlapProblems, rangeOverlapPro
 import { CONFIG_DOC, fullKey, PROJECT_FILE } from "./namespace";
 import { Parsed, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
-import { parseEgress, workloadProblems } from "./workloads";
+import { parseEgress } from "./workload-fields";
+import { workloadProblems } from "./workloads";
 
 /** kube-controller-manager's --node-cidr-mask-size for IPv4 (kubeadm keeps the default). */
 export const NODE_CIDR_MASK_SIZE = 24;

@@ -29,7 +29,7 @@ import {
 } from "./fields";
 import { section } from "./keys";
 import { Scope } from "./namespace";
-import { workloadFields, workloadsSchema } from "./workloads";
+import { workloadFields, workloadsSchema } from "./workload-fields";
 
 // ---------------------------------------------------------------- the sections
 

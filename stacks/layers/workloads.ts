@@ -21,7 +21,7 @@ import {
 } from "../../model/lab";
 import { PROMETHEUS, PROXY_METRICS_PORTS } from "../../model/workloads";
 import { LabConfig } from "../config/lab-config";
-import { parseEgress } from "../config/workloads";
+import { parseEgress } from "../config/workload-fields";
 import { PeerView } from "../peer";
 import { inNamespace, LayerFlows, meshed, peerEastWest, tcp } from "./flows";
 import { SampleWorkloads } from "./samples";
