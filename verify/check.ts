@@ -25,7 +25,7 @@ export interface VerifyTarget {
      * that runs it, never a mesh root (verify/stack.ts, issuerTrust). Absent: rootCaCert.
      */
     readonly issuerCaCert?: string;
-    /** Every peer of the roster (`peers`), with what its outputs say. */
+    /** Every peer: the roster without this stack, with what its outputs say. */
     readonly peers: readonly PeerTarget[];
 }
 

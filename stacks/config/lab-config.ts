@@ -1,7 +1,8 @@
 // The validated configuration of one stack (LabConfig): what the schema parsed,
 // with every default that depends on another key filled in. What the program,
 // the offline plan and verify pass down.
-import { Parsed, PeerRef } from "./schema";
+import { peersOf } from "./roster";
+import { Parsed } from "./schema";
 
 /** The lab issuer's realm URL: what tokens carry as `iss`. */
 export function labIssuerUrl(host: string, issuer: Pick<Parsed["issuer"], "port" | "realm">): string {
@@ -37,8 +38,8 @@ export function resolve(stack: string, p: Parsed) {
             labIssuer,
         },
         issuer: p.issuer,
-        /** Every other stack of the lab (the old one-entry `peer` is read as a roster of one). */
-        peers: (p.peers ?? (p.peer ? [p.peer] : [])) as readonly PeerRef[],
+        /** Every other stack of the lab: the roster without this stack. */
+        peers: peersOf(stack, p.roster),
         pki: p.pki,
         addons: p.addons,
         samples: p.samples,
