@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/engine/evaluate";
 import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, NotConvergedError, planLab, readLabConfig, readStackConfig } from "../offline/planner/lab";
+import { labPolicyConfigs } from "../offline/planner/policy-config";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
@@ -432,16 +433,27 @@ describe("the checks run pairwise over every stack a stack can see", () => {
 });
 
 describe("the roster", () => {
-    test("a stack file of the dir that is not on the roster is refused, naming Pulumi.yaml, the line to add and the destroy of a stack that left", () => {
+    test("a stack file of the dir that is not on the roster is refused, naming Pulumi.yaml, the line to add and what to do for a stack that left", () => {
         const dir = labDirWith((_stack, raw) => {
             raw.roster = raw.roster.filter((e: { stack: string }) => e.stack !== "comp4");
         }, THREE);
         expect(configProblems(() => readLabConfig(dir))).toEqual([
+            `Pulumi.yaml: zta-testbed:roster has no entry for stack "comp4", whose Pulumi.comp4.yaml is in ${dir}: add \`- {stack: comp4, clusterName: cluster3}\` to it; ` +
+                "a stack that has left the lab is not planned: plan the others (--stacks comp2,comp3), or remove its file (`pulumi stack rm comp4` does, after its destroy)",
+        ]);
+        // Under the engine, where the program sees only its own stack: run, it is refused with the destroy to run.
+        const raw = rawConfig("comp4", dir);
+        expect(configProblems(() => parseLabConfig("comp4", raw, SSH))).toEqual([
             'Pulumi.yaml: zta-testbed:roster has no entry for this stack, "comp4": add `- {stack: comp4, clusterName: cluster3}` to it; ' +
                 'a stack that has left the lab is destroyed, not run (`pulumi destroy --stack comp4`, docs/deploy.md, "Remove a cluster")',
         ]);
-        // The lab without it: the others plan as the two-cluster lab, comp4's file left aside.
+        // The lab without it: the others plan as the two-cluster lab, comp4's file left aside, and the
+        // policy pack's config of each names only the other as its peer.
         expect(readLabConfig(dir, ["comp2", "comp3"]).map((f) => f.stack)).toEqual(["comp2", "comp3"]);
+        expect([...labPolicyConfigs(dir)].map(([stack, config]) => [stack, config["single-root-ca"].peers])).toEqual([
+            ["comp2", [{ stack: "comp3", pkiRole: "peer" }]],
+            ["comp3", [{ stack: "comp2", pkiRole: "root" }]],
+        ]);
     });
 
     test.each([

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, inStackFile, RawOrigin, stackNameOf } from "../../stacks/config/messages";
+import { ConfigError, inStackFile, RawOrigin, stackFileOf, stackNameOf } from "../../stacks/config/messages";
 import { fullKey, ownKey, PROJECT, PROJECT_FILE } from "../../stacks/config/namespace";
 import { PeerRef, SecretKey } from "../../stacks/config/schema";
 import { peersOf } from "../../stacks/config/roster";
@@ -15,6 +15,7 @@ import { identityOf } from "../../stacks/peer";
 import { peerProblems } from "../../stacks/peer-checks";
 import { evaluateStack, Evaluation } from "../engine/evaluate";
 import { isSecure, readRawConfig } from "../../stacks/config/load";
+import { projectFileIn, readProjectConfig } from "../../stacks/config/files";
 
 export interface StackPlan extends Evaluation {
     /** Secret keys that were not set and got a labelled stand-in. */
@@ -55,6 +56,23 @@ export function stacksIn(configDir: string): string[] {
         .filter((f) => f !== PROJECT_FILE && /^Pulumi\..+\.yaml$/.test(f))
         .map((f) => f.slice("Pulumi.".length, -".yaml".length))
         .sort();
+}
+
+/**
+ * The stacks of the lab in `configDir`: its stack files whose stack is on the roster. Every stack
+ * file when the roster cannot be read; reading the lab then says what is wrong with it.
+ */
+export function labStacksIn(configDir: string): string[] {
+    const all = stacksIn(configDir);
+    let roster: unknown;
+    try {
+        roster = readProjectConfig(projectFileIn(configDir))[fullKey("roster")];
+    } catch {
+        return all;
+    }
+    if (!Array.isArray(roster)) return all;
+    const named = roster.map((e) => stackNameOf(String((e as { stack?: unknown } | null)?.stack)));
+    return all.filter((s) => named.includes(s));
 }
 
 interface StackConfigFile {
@@ -220,6 +238,19 @@ export function readLabConfig(configDir: string, stacks: readonly string[] = sta
     const badNames = stackNameProblems(stacks, configDir);
     if (badNames.length > 0) throw new ConfigError(badNames);
     const files = stacks.map((s) => readStackConfig(configDir, s));
+    // A stack file of a stack that is not on the roster: said here with the plan's ways out.
+    const lab = labStacksIn(configDir);
+    const off = files.filter((f) => !lab.includes(f.stack));
+    if (off.length > 0)
+        throw new ConfigError(
+            off.map(
+                (f) =>
+                    `${PROJECT_FILE}: ${fullKey("roster")} has no entry for stack "${f.stack}", whose ${stackFileOf(f.stack)} is in ${configDir}: ` +
+                    `add \`- {stack: ${f.stack}, clusterName: ${String((f.raw.cluster as { name?: unknown } | undefined)?.name)}}\` to it; ` +
+                    `a stack that has left the lab is not planned: plan the others (--stacks ${stacks.filter((s) => lab.includes(s)).join(",")}), ` +
+                    `or remove its file (\`pulumi stack rm ${f.stack}\` does, after its destroy)`,
+            ),
+        );
     const elsewhere = stacksIn(configDir).filter((s) => !stacks.includes(s));
     const problems = labProblems(files, elsewhere);
     if (problems.length > 0) throw new ConfigError(problems);
