@@ -230,7 +230,7 @@ export class RemoteSecretSource extends pulumi.ComponentResource {
 export interface RemoteSecretArgs {
     /** istio-system, where istiod looks for remote secrets. */
     readonly namespace: pulumi.Input<string>;
-    /** The peer's cluster name as this stack expects it (its zta-testbed:peers entry's clusterName). */
+    /** The peer's cluster name as this stack expects it (its zta-testbed:roster entry's clusterName). */
     readonly peerClusterName: string;
     /** The peer's `remoteSecret` output (secret). */
     readonly remoteSecret: pulumi.Output<RemoteSecretValue>;
@@ -251,7 +251,7 @@ export class RemoteSecret extends pulumi.ComponentResource {
                 // istiod takes the data key as the cluster id; it must be the name the peer uses for itself.
                 if (rs.clusterName !== peer)
                     throw new Error(
-                        `the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (the clusterName of its zta-testbed:peers entry)`,
+                        `the peer's remoteSecret is for cluster "${rs.clusterName}", expected "${peer}" (the clusterName of its zta-testbed:roster entry)`,
                     );
                 return rs.kubeconfig;
             }),

@@ -11,7 +11,7 @@ import {
     poolOverlapProblems,
     rangeOverlapProblems,
 } from "./config/network";
-import { fullKey } from "./config/namespace";
+import { fullKey, PROJECT_FILE } from "./config/namespace";
 import { identityOf, PeerView } from "./peer";
 import { compareVersions } from "./support";
 
@@ -138,8 +138,8 @@ export function peerProblems(
     if (peerProtocolCheck(own, peer, peerStack).problems.length > 0) return problems;
     if (peer.clusterName !== expectedPeerName) {
         problems.push(
-            `${fullKey("peers")} names cluster "${expectedPeerName}" for stack "${peerStack}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": ` +
-                "fix the clusterName of that entry, or the peer stack",
+            `${fullKey("roster")} names cluster "${expectedPeerName}" for stack "${peerStack}" but peer stack "${peerStack}" reports cluster "${peer.clusterName}": ` +
+                `fix the clusterName of that entry, or run \`pulumi up\` on "${peerStack}" (its stack file must say the same)`,
         );
     }
     const [a, b] = [ownSide(own), peerSide(peer, peerStack)];
@@ -272,7 +272,7 @@ export function intermediatesProblems(
     if (unknown.length === 0) return [];
     return [
         `root stack "${root.stack}" signed intermediates for ${root.signedClusters.map((c) => `"${c}"`).join(", ")} but not for this cluster, ` +
-            `${fullKey("cluster.name")} = "${cfg.cluster.name}": in Pulumi.${stackNameOf(root.stack)}.yaml set the clusterName of the ${fullKey("peers")} entry for this stack to "${cfg.cluster.name}" ` +
-            "and run `pulumi up` there first",
+            `${fullKey("cluster.name")} = "${cfg.cluster.name}": the roster it last ran with named this stack's cluster otherwise; ` +
+            `run \`pulumi up\` on "${stackNameOf(root.stack)}" first, with this ${PROJECT_FILE} (its ${fullKey("roster")} entry for this stack says clusterName: ${cfg.cluster.name})`,
     ];
 }

@@ -432,7 +432,8 @@ describe("checks the real engine runs against the peer's outputs", () => {
         const root = { stack: "comp2", identity: { clusterName: "cluster1" } as ClusterIdentity };
         expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1", "cluster2"] })).toEqual([]);
         expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1", "cluster9"] })).toEqual([
-            'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": in Pulumi.comp2.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2" and run `pulumi up` there first',
+            'root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster.name = "cluster2": the roster it last ran with named this stack\'s cluster otherwise; ' +
+                'run `pulumi up` on "comp2" first, with this Pulumi.yaml (its zta-testbed:roster entry for this stack says clusterName: cluster2)',
         ]);
         // The root signed only for itself: not yet for this cluster, which stacks/layers/pki.ts warns about.
         expect(intermediatesProblems(cfg, { ...root, signedClusters: ["cluster1"] })).toEqual([]);
@@ -454,7 +455,7 @@ describe("what the Pulumi engine would refuse is wrong input", () => {
     });
 });
 
-describe("a wrong clusterName in the root stack's roster, seen from the peer under the engine", () => {
+describe("a root stack that ran with another clusterName for this stack, seen from the peer under the engine", () => {
     test("the peer stack's run is refused with its stack file and the fix, and the evaluation rejects cleanly", async () => {
         const lab = await planOf();
         const root = stackOf(lab, "comp2").outputs;
@@ -478,7 +479,7 @@ describe("a wrong clusterName in the root stack's roster, seen from the peer und
                 program: main,
             }),
         ).rejects.toThrow(
-            /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": in Pulumi\.comp2\.yaml set the clusterName of the zta-testbed:peers entry for this stack to "cluster2"/,
+            /Pulumi\.comp3\.yaml: root stack "comp2" signed intermediates for "cluster1", "cluster9" but not for this cluster, zta-testbed:cluster\.name = "cluster2": the roster it last ran with named this stack's cluster otherwise; run `pulumi up` on "comp2" first/,
         );
     });
 });

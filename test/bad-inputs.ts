@@ -134,9 +134,9 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         /zta-testbed:spire\.oidcDiscovery = "yes": expected true or false/,
     ],
     [
-        "peer with our own name",
-        (r: any) => (r.peers[0].clusterName = "cluster1"),
-        /zta-testbed:peers\[0\]\.clusterName = "cluster1" equals zta-testbed:cluster\.name/,
+        "a roster entry with another stack's cluster name",
+        (r: any) => (r.roster[1].clusterName = "cluster1"),
+        /Pulumi\.yaml: zta-testbed:roster\[1\]\.clusterName = "cluster1" is already zta-testbed:roster\[0\]\.clusterName: every cluster of the lab needs its own name/,
     ],
     [
         "a helloworld version that does not exist",
@@ -191,14 +191,25 @@ export const CONFIG_CASES: [string, Edit, RegExp][] = [
         /"10\.5\.0\.2\/32" contains zta-testbed:registry\.host = "10\.5\.0\.2"/,
     ],
     [
-        "peer.stack naming the stack itself",
-        (r: any) => (r.peers[0].stack = "comp2"),
-        /zta-testbed:peers\[0\]\.stack = "comp2" is this stack itself: name the other stacks/,
+        "the stack's roster entry naming another cluster",
+        (r: any) => (r.roster[0].clusterName = "cluster9"),
+        /Pulumi\.yaml: zta-testbed:roster\[0\]\.clusterName = "cluster9" but stack "comp2" builds zta-testbed:cluster\.name = "cluster1" \(Pulumi\.comp2\.yaml\): make them equal/,
     ],
     [
-        "peer.stack naming the stack itself with its organization",
-        (r: any) => (r.peers[0].stack = "acme/zta-testbed/comp2"),
-        /zta-testbed:peers\[0\]\.stack = "acme\/zta-testbed\/comp2" is this stack itself/,
+        "a stack on the roster twice, once with its organization",
+        (r: any) => r.roster.push({ stack: "acme/zta-testbed/comp2", clusterName: "cluster4" }),
+        /Pulumi\.yaml: zta-testbed:roster\[2\]\.stack = "acme\/zta-testbed\/comp2" is already zta-testbed:roster\[0\]: name each stack once/,
+    ],
+    [
+        "a stack that is not on the roster",
+        (r: any) => (r.roster = r.roster.filter((e: { stack: string }) => e.stack !== "comp2")),
+        // The program's message, and the plan's (which has read every stack file of the dir).
+        /Pulumi\.yaml: zta-testbed:roster has no entry for (this stack, "comp2"|stack "comp2", whose Pulumi\.comp2\.yaml is in \S+): add `- \{stack: comp2, clusterName: cluster1\}` to it; a stack that has left the lab is (destroyed, not run|not planned)/,
+    ],
+    [
+        "the retired per-stack peers",
+        (r: any) => ((r.peers = [{ stack: "comp3", clusterName: "cluster2" }]), delete r.roster),
+        /Pulumi\.comp2\.yaml: zta-testbed:peers is retired: the lab's stacks are listed once, in Pulumi\.yaml's zta-testbed:roster/,
     ],
     [
         "an SSH user with a space and capitals",
@@ -418,14 +429,14 @@ export const LAB_CASES: [string, (stack: string, r: any) => void, RegExp][] = [
         /Pulumi\.comp3\.yaml: .*"10\.5\.1\.3\/32" here contains host\.serviceAddress = "10\.5\.1\.3" of peer stack "comp2"/,
     ],
     [
-        "a wrong peer.clusterName",
-        (s, r) => s === "comp2" && (r.peers[0].clusterName = "cluster9"),
-        /Pulumi\.comp2\.yaml: zta-testbed:peers names cluster "cluster9" for stack "comp3" but peer stack "comp3" reports cluster "cluster2"/,
+        "a roster clusterName that is not the stack's cluster.name",
+        (_s, r) => (r.roster[1].clusterName = "cluster9"),
+        /Pulumi\.yaml: zta-testbed:roster\[1\]\.clusterName = "cluster9" but stack "comp3" builds zta-testbed:cluster\.name = "cluster2" \(Pulumi\.comp3\.yaml\)/,
     ],
     [
-        "peer.stack naming a stack that is not the lab's other one",
-        (s, r) => s === "comp3" && (r.peers[0].stack = "comp9"),
-        /Pulumi\.comp3\.yaml: zta-testbed:peers\[0\]\.stack = "comp9" is not a stack of the lab \(its other stacks: "comp2"\): name one of them/,
+        "a roster entry naming a stack without a stack file",
+        (_s, r) => r.roster.push({ stack: "comp9", clusterName: "cluster9" }),
+        /Pulumi\.yaml: zta-testbed:roster\[2\]\.stack = "comp9" has no stack file here \(the lab's: Pulumi\.comp2\.yaml, Pulumi\.comp3\.yaml\): add Pulumi\.comp9\.yaml, or remove the entry/,
     ],
     [
         "equal cluster ids in the two files",
@@ -700,9 +711,9 @@ export const GUARD_CASES: GuardCase[] = [
     },
     {
         label: "a roster entry naming another project's stack",
-        lab: oneStack("comp2", (r) => (r.peers[0].stack = "acme/other-project/comp3")),
+        lab: everyStack((r) => (r.roster[1].stack = "acme/other-project/comp3")),
         message:
-            /(?:^|- )Pulumi\.comp2\.yaml: zta-testbed:peers\[0\]\.stack = "acme\/other-project\/comp3": names a stack of Pulumi project "other-project", not of this project "zta-testbed"/m,
+            /(?:^|- )Pulumi\.yaml: zta-testbed:roster\[1\]\.stack = "acme\/other-project\/comp3": names a stack of Pulumi project "other-project", not of this project "zta-testbed"/m,
     },
     {
         label: "the registry and the issuer on one comp1 port",

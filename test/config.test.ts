@@ -6,7 +6,7 @@ import * as path from "path";
 import { evaluateStack } from "../offline/engine/evaluate";
 import { readStackConfig } from "../offline/planner/lab";
 import { shortTable, TARGETS, withTable } from "../offline/docs/config-docs";
-import { ConfigError } from "../stacks/config/messages";
+import { ConfigError, labWideKeyProblems } from "../stacks/config/messages";
 import { parseLabConfig, requiredSecrets } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
 import { main } from "../stacks/main";
@@ -304,8 +304,8 @@ describe("a misspelt key is refused naming it and the nearest valid key", () => 
         ],
         [
             "a roster entry's clustername",
-            (r: any) => (r.peers[0].clustername = "cluster2"),
-            /zta-testbed:peers\[0\]\.clustername is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\? \(the keys of zta-testbed:peers: stack, clusterName/,
+            (r: any) => (r.roster[1].clustername = "cluster2"),
+            /^Pulumi\.yaml: zta-testbed:roster\[1\]\.clustername is not a known setting: did you mean zta-testbed:roster\[1\]\.clusterName\? \(the keys of zta-testbed:roster: stack, clusterName/m,
         ],
         [
             "a word far from every key",
@@ -335,63 +335,141 @@ describe("a misspelt key is refused naming it and the nearest valid key", () => 
     });
 });
 
-describe("the roster of peers", () => {
-    test("the committed stacks name each other in peers", () => {
+describe("the roster: the lab's stacks, listed once in Pulumi.yaml", () => {
+    test("each committed stack's peers are the roster without itself", () => {
+        expect(raw("comp2").roster).toEqual([
+            { stack: "comp2", clusterName: "cluster1" },
+            { stack: "comp3", clusterName: "cluster2" },
+        ]);
         expect(parseLabConfig("comp2", raw("comp2"), SSH).peers).toEqual([{ stack: "comp3", clusterName: "cluster2" }]);
         expect(parseLabConfig("comp3", raw("comp3"), SSH).peers).toEqual([{ stack: "comp2", clusterName: "cluster1" }]);
     });
 
-    test("the former peer: is read as a one-entry roster", () => {
+    test("several peers, in the roster's order, each checked; the stack is matched by its name, qualified or not", () => {
         const r = raw();
-        r.peer = { stack: "comp3", clusterName: "cluster2" };
-        delete r.peers;
-        expect(parseLabConfig("comp2", r, SSH).peers).toEqual([{ stack: "comp3", clusterName: "cluster2" }]);
-    });
-
-    test("several peers, each checked", () => {
-        const r = raw();
-        r.peers.push({ stack: "comp4", clusterName: "cluster3" });
+        r.roster.push({ stack: "comp4", clusterName: "cluster3" });
         expect(parseLabConfig("comp2", r, SSH).peers.map((p) => p.stack)).toEqual(["comp3", "comp4"]);
-        r.peers.push({ stack: "acme/zta-testbed/comp4", clusterName: "cluster4" });
+        r.roster[0].stack = "acme/zta-testbed/comp2";
+        expect(parseLabConfig("comp2", r, SSH).peers.map((p) => p.stack)).toEqual(["comp3", "comp4"]);
+        r.roster.push({ stack: "acme/zta-testbed/comp4", clusterName: "cluster4" });
         expect(problemsOf("comp2", r).join("\n")).toMatch(
-            /zta-testbed:peers\[2\]\.stack = "acme\/zta-testbed\/comp4" is already zta-testbed:peers\[1\]: name each peer stack once/,
+            /^Pulumi\.yaml: zta-testbed:roster\[3\]\.stack = "acme\/zta-testbed\/comp4" is already zta-testbed:roster\[2\]: name each stack once$/m,
         );
     });
 
     test.each([
         [
-            "peer and peers both",
-            (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }),
-            /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/,
+            "no roster at all",
+            (r: any) => delete r.roster,
+            /^Pulumi\.yaml: zta-testbed:roster is not set: add it to Pulumi\.yaml's config block/m,
         ],
         [
-            "no roster at all",
-            (r: any) => delete r.peers,
-            /Pulumi\.comp2\.yaml: zta-testbed:peers is not set: name every other stack of the lab/,
+            "an empty roster",
+            (r: any) => (r.roster = []),
+            /^Pulumi\.yaml: zta-testbed:roster = \[\]: expected every stack of the lab, two or more/m,
         ],
-        ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
+        [
+            "a roster of this stack alone",
+            (r: any) => (r.roster = [r.roster[0]]),
+            /^Pulumi\.yaml: zta-testbed:roster lists only this stack, "comp2": a lab has two clusters or more \(the program has no one-cluster mode\)/m,
+        ],
         [
             "a roster that is one object",
-            (r: any) => (r.peers = { stack: "comp3", clusterName: "cluster2" }),
-            /zta-testbed:peers = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries/,
+            (r: any) => (r.roster = { stack: "comp3", clusterName: "cluster2" }),
+            /^Pulumi\.yaml: zta-testbed:roster = \{"stack":"comp3","clusterName":"cluster2"\}: expected a list of \{stack, clusterName\} entries, one per stack of the lab/m,
         ],
         [
             "an entry without its cluster name",
-            (r: any) => delete r.peers[0].clusterName,
-            /zta-testbed:peers\[0\]\.clusterName = undefined: expected a non-empty string/,
+            (r: any) => delete r.roster[1].clusterName,
+            /^Pulumi\.yaml: zta-testbed:roster\[1\]\.clusterName = undefined: expected a non-empty string/m,
+        ],
+        [
+            "a cluster name twice",
+            (r: any) => (r.roster[1].clusterName = "cluster1"),
+            /^Pulumi\.yaml: zta-testbed:roster\[1\]\.clusterName = "cluster1" is already zta-testbed:roster\[0\]\.clusterName: every cluster of the lab needs its own name$/m,
         ],
     ])("%s is refused", (_label, edit, message) => {
         const r = raw();
         edit(r);
         expect(problemsOf("comp2", r).join("\n")).toMatch(message);
     });
+
+    test("a stack file that sets the roster is refused: it is lab-wide", () => {
+        expect(labWideKeyProblems("comp3", ["zta-testbed:cluster", "zta-testbed:roster"])).toEqual([
+            "Pulumi.comp3.yaml: zta-testbed:roster is lab-wide, equal in every stack: set it once in Pulumi.yaml's config block (`zta-testbed:roster:` with its list under `value:`) and remove it from Pulumi.comp3.yaml",
+        ]);
+    });
+
+    test("a stack not on the roster is refused in Pulumi.yaml, with the line to add or the destroy to run", () => {
+        const r = raw();
+        r.roster = r.roster.filter((e: { stack: string }) => e.stack !== "comp2");
+        r.roster.push({ stack: "comp4", clusterName: "cluster3" });
+        expect(problemsOf("comp2", r)).toEqual([
+            'Pulumi.yaml: zta-testbed:roster has no entry for this stack, "comp2": add `- {stack: comp2, clusterName: cluster1}` to it; ' +
+                'a stack that has left the lab is destroyed, not run (`pulumi destroy --stack comp2`, docs/deploy.md, "Remove a cluster")',
+        ]);
+    });
+
+    describe("the per-stack rosters of earlier labs are refused, with the roster to write", () => {
+        const roster = [
+            "  zta-testbed:roster:",
+            "    value:",
+            "      - {stack: comp2, clusterName: cluster1}",
+            "      - {stack: comp3, clusterName: cluster2}",
+        ].join("\n");
+        const retired = (key: string) =>
+            `Pulumi.comp2.yaml: zta-testbed:${key} is retired: the lab's stacks are listed once, in Pulumi.yaml's zta-testbed:roster, and each stack's peers are the others (see docs/config.md). ` +
+            `Write the roster under \`config:\` in Pulumi.yaml and remove zta-testbed:${key} from every stack file; the running lab keeps every resource (a peer's StackReference keeps its name):\n${roster}`;
+
+        test("peers, with no roster in Pulumi.yaml: the roster lines, this stack's own among them", () => {
+            const r = raw();
+            delete r.roster;
+            r.peers = [{ stack: "comp3", clusterName: "cluster2" }];
+            expect(problemsOf("comp2", r)).toEqual([retired("peers")]);
+            // From the other side the lines are the same.
+            const r3 = raw("comp3");
+            delete r3.roster;
+            r3.peers = [{ stack: "comp2", clusterName: "cluster1" }];
+            expect(problemsOf("comp3", r3)).toEqual([
+                retired("peers").replace("Pulumi.comp2.yaml", "Pulumi.comp3.yaml"),
+            ]);
+        });
+
+        test("the one-peer peer: of older labs, the same way", () => {
+            const r = raw();
+            delete r.roster;
+            r.peer = { stack: "comp3", clusterName: "cluster2" };
+            expect(problemsOf("comp2", r)).toEqual([retired("peer")]);
+        });
+
+        test("other problems are still reported with it, and values that need quotes are quoted", () => {
+            const r = raw();
+            delete r.roster;
+            r.peers = [{ stack: "comp3", clusterName: "Cluster 2" }];
+            r.cluster.id = 0;
+            const problems = problemsOf("comp2", r);
+            expect(problems[0]).toContain('      - {stack: comp3, clusterName: "Cluster 2"}');
+            expect(problems.slice(1)).toEqual([
+                "Pulumi.comp2.yaml: zta-testbed:cluster.id = 0: expected an integer from 1 to 255",
+            ]);
+        });
+
+        test("with the roster already in Pulumi.yaml: remove the stack file's list", () => {
+            const r = raw();
+            r.peers = [{ stack: "comp3", clusterName: "cluster2" }];
+            expect(problemsOf("comp2", r)).toEqual([
+                "Pulumi.comp2.yaml: zta-testbed:peers is retired and Pulumi.yaml sets zta-testbed:roster, which names this stack's peers: remove zta-testbed:peers from Pulumi.comp2.yaml",
+            ]);
+        });
+    });
 });
 
 describe("lab-wide config lives once in Pulumi.yaml", () => {
-    const LAB_WIDE = ["versions", "mesh", "registry", "issuer", "jwt", "charts"];
+    const LAB_WIDE = ["roster", "versions", "mesh", "registry", "issuer", "jwt", "charts"];
 
     test("Pulumi.yaml holds the lab-wide keys and no stack file sets one", () => {
         expect(Object.keys(readProjectConfig(path.join(REPO, "Pulumi.yaml")))).toEqual([
+            "zta-testbed:roster",
             "zta-testbed:versions",
             "zta-testbed:mesh",
             "zta-testbed:registry",
@@ -473,7 +551,7 @@ describe("the configuration tables are the schema's (`npm run docs:config` write
         expect(readme).toContain(
             "| `jwt` | project | `issuer`, `jwksUri`, `audiences`, `caCert`, `allowAnyAudience` |",
         );
-        expect(readme).toContain("| `peers[]` | stack | `stack`, `clusterName` |");
+        expect(readme).toContain("| `roster[]` | project | `stack`, `clusterName` |");
         const doc = fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8");
         expect(doc).toContain("| `host.allowReset` | boolean | `false` | stack |");
         expect(doc).toContain("| `versions.istio` | pinned chart version | required | project |");

@@ -97,7 +97,15 @@ describe("the pack config the offline plan writes (plan/<stack>/policy-config.js
         const comp3 = parseLabConfig("comp3", rawConfig("comp3"), ssh);
         const comp4 = parseLabConfig(
             "comp4",
-            { ...rawConfig("comp3"), registry: { host: "10.5.0.2", port: 5000 } },
+            {
+                ...rawConfig("comp3"),
+                registry: { host: "10.5.0.2", port: 5000 },
+                // comp3's stack file under another stack name: on a roster of its own.
+                roster: [
+                    { stack: "comp2", clusterName: "cluster1" },
+                    { stack: "comp4", clusterName: "cluster2" },
+                ],
+            },
             ssh,
         );
         expect(stackPolicyConfig(comp4, [comp2, comp3, comp4])).toEqual({

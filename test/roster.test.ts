@@ -1,5 +1,5 @@
-// A lab of any number of clusters: every stack names all its peers (`peers`),
-// installs a remote secret and federates with each, the root stack signs for
+// A lab of any number of clusters: the roster in Pulumi.yaml names every stack, each
+// stack's peers are the others; it installs a remote secret and federates with each, the root stack signs for
 // every cluster, the checks run pairwise over everything a stack sees, and the
 // offline plan runs the deployment order until nothing changes.
 import * as fs from "fs";
@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack } from "../offline/engine/evaluate";
 import { PlannedResource } from "../offline/engine/record";
 import { LabPlan, NotConvergedError, planLab, readLabConfig, readStackConfig } from "../offline/planner/lab";
+import { labPolicyConfigs } from "../offline/planner/policy-config";
 import { ConfigError } from "../stacks/config/messages";
 import { parseLabConfig } from "../stacks/config/parse";
 import { SecretKey } from "../stacks/config/schema";
@@ -170,6 +171,36 @@ describe("npm run plan -- --config-dir examples/three-clusters", () => {
             ).warnings;
             expect([stack, warnings.filter((w) => /run `pulumi up`/.test(w))]).toEqual([stack, []]);
         }
+    });
+});
+
+describe("examples/three-clusters is the reference lab with one stack file and one roster line more", () => {
+    const labFiles = (dir: string) =>
+        fs
+            .readdirSync(dir)
+            .filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))
+            .sort();
+    const text = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
+
+    test("its files are the reference lab's and one stack file, Pulumi.comp4.yaml", () => {
+        expect(labFiles(REPO)).toEqual(["Pulumi.comp2.yaml", "Pulumi.comp3.yaml", "Pulumi.yaml"]);
+        expect(labFiles(THREE)).toEqual(["Pulumi.comp2.yaml", "Pulumi.comp3.yaml", "Pulumi.comp4.yaml", "Pulumi.yaml"]);
+    });
+
+    test.each(["Pulumi.comp2.yaml", "Pulumi.comp3.yaml"])("its %s is the reference lab's, byte for byte", (file) => {
+        expect(text(THREE, file)).toBe(text(REPO, file));
+    });
+
+    test("its Pulumi.yaml is the reference lab's and one line: comp4's roster entry, naming the cluster its stack file builds", () => {
+        const reference = text(REPO, "Pulumi.yaml").split("\n");
+        const three = text(THREE, "Pulumi.yaml").split("\n");
+        expect(three.length).toBe(reference.length + 1);
+        const at = three.findIndex((line, i) => line !== reference[i]);
+        expect(three.filter((_, i) => i !== at)).toEqual(reference);
+        expect(three[at]).toBe("      - {stack: comp4, clusterName: cluster3}");
+        const entry = { stack: "comp4", clusterName: "cluster3" };
+        expect(rawConfig("comp2", THREE).roster).toEqual([...(rawConfig("comp2").roster as object[]), entry]);
+        expect((rawConfig("comp4", THREE).cluster as { name: string }).name).toBe(entry.clusterName);
     });
 });
 
@@ -402,41 +433,55 @@ describe("the checks run pairwise over every stack a stack can see", () => {
 });
 
 describe("the roster", () => {
-    test("every roster lists every other stack of the lab", () => {
-        const dir = labDirWith((stack, raw) => {
-            if (stack === "comp3") raw.peers = raw.peers.filter((p: { stack: string }) => p.stack !== "comp4");
+    test("a stack file of the dir that is not on the roster is refused, naming Pulumi.yaml, the line to add and what to do for a stack that left", () => {
+        const dir = labDirWith((_stack, raw) => {
+            raw.roster = raw.roster.filter((e: { stack: string }) => e.stack !== "comp4");
         }, THREE);
         expect(configProblems(() => readLabConfig(dir))).toEqual([
-            'Pulumi.comp3.yaml: zta-testbed:peers has no entry for stack "comp4" of the lab: add {stack: comp4, clusterName: cluster3} (every cluster of the mesh installs a remote secret for every other)',
+            `Pulumi.yaml: zta-testbed:roster has no entry for stack "comp4", whose Pulumi.comp4.yaml is in ${dir}: add \`- {stack: comp4, clusterName: cluster3}\` to it; ` +
+                "a stack that has left the lab is not planned: plan the others (--stacks comp2,comp3), or remove its file (`pulumi stack rm comp4` does, after its destroy)",
+        ]);
+        // Under the engine, where the program sees only its own stack: run, it is refused with the destroy to run.
+        const raw = rawConfig("comp4", dir);
+        expect(configProblems(() => parseLabConfig("comp4", raw, SSH))).toEqual([
+            'Pulumi.yaml: zta-testbed:roster has no entry for this stack, "comp4": add `- {stack: comp4, clusterName: cluster3}` to it; ' +
+                'a stack that has left the lab is destroyed, not run (`pulumi destroy --stack comp4`, docs/deploy.md, "Remove a cluster")',
+        ]);
+        // The lab without it: the others plan as the two-cluster lab, comp4's file left aside, and the
+        // policy pack's config of each names only the other as its peer.
+        expect(readLabConfig(dir, ["comp2", "comp3"]).map((f) => f.stack)).toEqual(["comp2", "comp3"]);
+        expect([...labPolicyConfigs(dir)].map(([stack, config]) => [stack, config["single-root-ca"].peers])).toEqual([
+            ["comp2", [{ stack: "comp3", pkiRole: "peer" }]],
+            ["comp3", [{ stack: "comp2", pkiRole: "root" }]],
         ]);
     });
 
     test.each([
         [
             "a stack listed twice",
-            (r: any) => r.peers.push({ ...r.peers[0] }),
-            /zta-testbed:peers\[2\]\.stack = "comp3" is already zta-testbed:peers\[0\]: name each peer stack once/,
+            (r: any) => r.roster.push({ ...r.roster[1] }),
+            /zta-testbed:roster\[3\]\.stack = "comp3" is already zta-testbed:roster\[1\]: name each stack once/,
         ],
         [
             "a cluster name listed twice",
-            (r: any) => (r.peers[1].clusterName = "cluster2"),
-            /zta-testbed:peers\[1\]\.clusterName = "cluster2" is already zta-testbed:peers\[0\]\.clusterName/,
+            (r: any) => (r.roster[2].clusterName = "cluster2"),
+            /zta-testbed:roster\[2\]\.clusterName = "cluster2" is already zta-testbed:roster\[1\]\.clusterName/,
         ],
         [
             "an entry with an unknown key",
-            (r: any) => (r.peers[0].cluster = "cluster2"),
-            /zta-testbed:peers\[0\]\.cluster is not a known setting: did you mean zta-testbed:peers\[0\]\.clusterName\?/,
-        ],
-        ["an empty roster", (r: any) => (r.peers = []), /zta-testbed:peers = \[\]: expected at least one peer stack/],
-        [
-            "no roster at all",
-            (r: any) => delete r.peers,
-            /zta-testbed:peers is not set: name every other stack of the lab/,
+            (r: any) => (r.roster[1].cluster = "cluster2"),
+            /zta-testbed:roster\[1\]\.cluster is not a known setting: did you mean zta-testbed:roster\[1\]\.clusterName\?/,
         ],
         [
-            "both peer and peers",
-            (r: any) => (r.peer = { stack: "comp3", clusterName: "cluster2" }),
-            /zta-testbed:peer and zta-testbed:peers are both set: keep the roster zta-testbed:peers/,
+            "an empty roster",
+            (r: any) => (r.roster = []),
+            /zta-testbed:roster = \[\]: expected every stack of the lab, two or more/,
+        ],
+        ["no roster at all", (r: any) => delete r.roster, /zta-testbed:roster is not set/],
+        [
+            "a retired per-stack roster",
+            (r: any) => (r.peers = r.roster.slice(1)),
+            /zta-testbed:peers is retired and Pulumi\.yaml sets zta-testbed:roster/,
         ],
     ])("%s is refused naming the key", (_label, edit, message) => {
         const raw = JSON.parse(JSON.stringify(rawConfig("comp2", THREE)));
@@ -444,21 +489,25 @@ describe("the roster", () => {
         expect(configProblems(() => parseLabConfig("comp2", raw, SSH)).join("\n")).toMatch(message);
     });
 
-    test("the single `peer:` of older stack files is a one-entry roster", async () => {
-        const dir = labDirWith((_stack, raw) => {
-            raw.peer = raw.peers[0];
-            delete raw.peers;
-        });
-        expect(fs.readFileSync(path.join(dir, "Pulumi.comp3.yaml"), "utf8")).toMatch(
-            /zta-testbed:peer:\n {4}stack: comp2\n {4}clusterName: cluster1\n/,
+    test("the retired per-stack rosters of a three-cluster lab: every stack file prints the same roster to write", () => {
+        const dir = labDirWith((stack, raw) => {
+            raw.peers = raw.roster.filter((e: { stack: string }) => e.stack !== stack);
+            delete raw.roster;
+        }, THREE);
+        expect(fs.readFileSync(path.join(dir, "Pulumi.comp4.yaml"), "utf8")).toMatch(
+            /zta-testbed:peers:\n {4}- stack: comp2\n {6}clusterName: cluster1\n {4}- stack: comp3\n/,
         );
-        const files = readLabConfig(dir);
-        expect(files.map((f) => parseLabConfig(f.stack, f.raw, SSH).peers)).toEqual([
-            [{ stack: "comp3", clusterName: "cluster2" }],
-            [{ stack: "comp2", clusterName: "cluster1" }],
-        ]);
-        // Under the engine: comp3 reads comp2 through one StackReference named after its cluster.
-        const file = readStackConfig(dir, "comp3");
+        const roster = (stack: string) =>
+            `Pulumi.${stack}.yaml: zta-testbed:peers is retired: the lab's stacks are listed once, in Pulumi.yaml's zta-testbed:roster, and each stack's peers are the others (see docs/config.md). ` +
+            "Write the roster under `config:` in Pulumi.yaml and remove zta-testbed:peers from every stack file; the running lab keeps every resource (a peer's StackReference keeps its name):\n" +
+            "  zta-testbed:roster:\n    value:\n" +
+            "      - {stack: comp2, clusterName: cluster1}\n      - {stack: comp3, clusterName: cluster2}\n      - {stack: comp4, clusterName: cluster3}";
+        expect(configProblems(() => readLabConfig(dir))).toEqual(STACKS.map(roster));
+    });
+
+    test("the roster's lines, written into Pulumi.yaml, give the plan the per-stack rosters gave: the same StackReferences", async () => {
+        // Under the engine: comp3 reads each peer through one StackReference named after its cluster.
+        const file = readStackConfig(THREE, "comp3");
         const alone = await evaluateStack({
             project: "zta-testbed",
             stack: "comp3",
@@ -470,7 +519,10 @@ describe("the roster", () => {
             alone.resources
                 .filter((r) => r.type === "pulumi:pulumi:StackReference")
                 .map((r) => [r.name, r.inputs.name]),
-        ).toEqual([["comp3-peer-cluster1", "comp2"]]);
+        ).toEqual([
+            ["comp3-peer-cluster1", "comp2"],
+            ["comp3-peer-cluster3", "comp4"],
+        ]);
     });
 });
 

@@ -26,7 +26,7 @@ export interface VerifyTarget {
      * that runs it, never a mesh root (verify/stack.ts, issuerTrust). Absent: rootCaCert.
      */
     readonly issuerCaCert?: string;
-    /** Every peer of the roster (`peers`), with what its outputs say. */
+    /** Every peer: the roster without this stack, with what its outputs say. */
     readonly peers: readonly PeerTarget[];
     /** The lab's own workloads (`workloads`): the calls `workload-flows` makes. */
     readonly workloads: readonly LabWorkload[];

@@ -4,9 +4,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, inStackFile, peerKey, RawOrigin, stackNameOf } from "../../stacks/config/messages";
-import { fullKey, ownKey, PROJECT } from "../../stacks/config/namespace";
-import { SecretKey } from "../../stacks/config/schema";
+import { ConfigError, inStackFile, RawOrigin, stackFileOf, stackNameOf } from "../../stacks/config/messages";
+import { fullKey, ownKey, PROJECT, PROJECT_FILE } from "../../stacks/config/namespace";
+import { PeerRef, SecretKey } from "../../stacks/config/schema";
+import { peersOf } from "../../stacks/config/roster";
 import { labAddressesOf, LabConfig } from "../../stacks/config/lab-config";
 import { parseLabConfig, requiredSecrets } from "../../stacks/config/parse";
 import { broadEgressReason, checkStackName } from "../../stacks/config/values";
@@ -14,6 +15,7 @@ import { identityOf } from "../../stacks/peer";
 import { peerProblems } from "../../stacks/peer-checks";
 import { evaluateStack, Evaluation } from "../engine/evaluate";
 import { isSecure, readRawConfig } from "../../stacks/config/load";
+import { projectFileIn, readProjectConfig } from "../../stacks/config/files";
 
 export interface StackPlan extends Evaluation {
     /** Secret keys that were not set and got a labelled stand-in. */
@@ -47,9 +49,6 @@ export interface PlanOptions {
     readonly maxRounds?: number;
 }
 
-/** The project file, which shares the `Pulumi.*.yaml` pattern with the stack files. */
-const PROJECT_FILE = "Pulumi.yaml";
-
 /** The stacks whose files are in `configDir`: every Pulumi.<stack>.yaml, sorted by name. */
 export function stacksIn(configDir: string): string[] {
     return fs
@@ -57,6 +56,23 @@ export function stacksIn(configDir: string): string[] {
         .filter((f) => f !== PROJECT_FILE && /^Pulumi\..+\.yaml$/.test(f))
         .map((f) => f.slice("Pulumi.".length, -".yaml".length))
         .sort();
+}
+
+/**
+ * The stacks of the lab in `configDir`: its stack files whose stack is on the roster. Every stack
+ * file when the roster cannot be read; reading the lab then says what is wrong with it.
+ */
+export function labStacksIn(configDir: string): string[] {
+    const all = stacksIn(configDir);
+    let roster: unknown;
+    try {
+        roster = readProjectConfig(projectFileIn(configDir))[fullKey("roster")];
+    } catch {
+        return all;
+    }
+    if (!Array.isArray(roster)) return all;
+    const named = roster.map((e) => stackNameOf(String((e as { stack?: unknown } | null)?.stack)));
+    return all.filter((s) => named.includes(s));
 }
 
 interface StackConfigFile {
@@ -148,8 +164,8 @@ export function readStackConfig(configDir: string, stack: string): StackConfigFi
  * Every rule between the stack files of the lab, checked before any stack is
  * evaluated: what each stack checks against each peer's `identity` under the
  * real engine (where a stack deployed first cannot see the others yet), from
- * every side, plus that every roster lists exactly the lab's other stacks and
- * that one stack owns the root. Each problem names its file. `elsewhere`: stacks
+ * every side, plus that every stack of the roster has a stack file and that
+ * one stack owns the root. Each problem names its file. `elsewhere`: stacks
  * whose files are in the config dir but left out of the plan (--stacks), which a
  * roster may name (they are then not deployed).
  */
@@ -172,26 +188,20 @@ export function labProblems(
     }
     if (problems.length > 0 || parsed.length !== files.length) return problems;
     const lab = parsed.map((c) => c.stack);
+    // One Pulumi.yaml, one roster for every stack of the dir: each entry must be a stack file of it.
+    (files[0].raw.roster as PeerRef[]).forEach((entry, i) => {
+        const name = stackNameOf(entry.stack);
+        if (!lab.includes(name) && !elsewhere.includes(name))
+            problems.push(
+                `${PROJECT_FILE}: ${fullKey(`roster[${i}].stack`)} = "${entry.stack}" has no stack file here (the lab's: ${lab.map((s) => `Pulumi.${s}.yaml`).join(", ")}): ` +
+                    `add Pulumi.${name}.yaml, or remove the entry`,
+            );
+    });
     for (const own of parsed) {
         const mine: string[] = [];
-        own.peers.forEach((entry, i) => {
+        for (const entry of own.peers) {
             const peer = parsed.find((c) => c.stack === stackNameOf(entry.stack));
             if (peer) mine.push(...peerProblems(identityOf(own), identityOf(peer), entry.clusterName, peer.stack));
-            else if (!elsewhere.includes(stackNameOf(entry.stack))) {
-                const others = lab.filter((s) => s !== own.stack);
-                mine.push(
-                    `${fullKey(`${peerKey(files.find((f) => f.stack === own.stack)?.raw ?? {}, i)}.stack`)} = "${entry.stack}" is not a stack of the lab ` +
-                        `(its other stacks: ${others.map((s) => `"${s}"`).join(", ")}): name one of them, or add Pulumi.${stackNameOf(entry.stack)}.yaml`,
-                );
-            }
-        });
-        for (const other of parsed.filter(
-            (c) => c !== own && !own.peers.some((p) => stackNameOf(p.stack) === c.stack),
-        )) {
-            mine.push(
-                `${fullKey("peers")} has no entry for stack "${other.stack}" of the lab: add {stack: ${other.stack}, clusterName: ${other.cluster.name}} ` +
-                    "(every cluster of the mesh installs a remote secret for every other)",
-            );
         }
         // Egress to another stack's machine is as broad as egress to this one's (parseLabConfig checked its own).
         if (!own.networkPolicy.allowBroadEgress) {
@@ -228,6 +238,19 @@ export function readLabConfig(configDir: string, stacks: readonly string[] = sta
     const badNames = stackNameProblems(stacks, configDir);
     if (badNames.length > 0) throw new ConfigError(badNames);
     const files = stacks.map((s) => readStackConfig(configDir, s));
+    // A stack file of a stack that is not on the roster: said here with the plan's ways out.
+    const lab = labStacksIn(configDir);
+    const off = files.filter((f) => !lab.includes(f.stack));
+    if (off.length > 0)
+        throw new ConfigError(
+            off.map(
+                (f) =>
+                    `${PROJECT_FILE}: ${fullKey("roster")} has no entry for stack "${f.stack}", whose ${stackFileOf(f.stack)} is in ${configDir}: ` +
+                    `add \`- {stack: ${f.stack}, clusterName: ${String((f.raw.cluster as { name?: unknown } | undefined)?.name)}}\` to it; ` +
+                    `a stack that has left the lab is not planned: plan the others (--stacks ${stacks.filter((s) => lab.includes(s)).join(",")}), ` +
+                    `or remove its file (\`pulumi stack rm ${f.stack}\` does, after its destroy)`,
+            ),
+        );
     const elsewhere = stacksIn(configDir).filter((s) => !stacks.includes(s));
     const problems = labProblems(files, elsewhere);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -327,9 +350,7 @@ export async function planLab(
     return { stacks: files.map((f) => last.get(f.stack) as StackPlan), runs, evaluations };
 }
 
-/** The stacks of the lab a stack's roster names (by stack name). */
-function parseRoster(file: Pick<StackConfigFile, "raw">): string[] {
-    const raw = file.raw;
-    const entries = (raw.peers ?? (raw.peer !== undefined ? [raw.peer] : [])) as { stack?: unknown }[];
-    return entries.map((e) => stackNameOf(String(e.stack)));
+/** The other stacks of the lab a stack reads (by stack name): the roster without it. */
+function parseRoster(file: Pick<StackConfigFile, "stack" | "raw">): string[] {
+    return peersOf(file.stack, (file.raw.roster ?? []) as PeerRef[]).map((e) => stackNameOf(e.stack));
 }

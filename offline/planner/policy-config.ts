@@ -9,7 +9,7 @@ import { LabConfig } from "../../stacks/config/lab-config";
 import { parseLabConfig } from "../../stacks/config/parse";
 import { ownKey } from "../../stacks/config/namespace";
 import { SecretKey } from "../../stacks/config/schema";
-import { readLabConfig } from "./lab";
+import { labStacksIn, readLabConfig } from "./lab";
 
 /** The pack config's file name under plan/<stack>/, as `npm run plan` writes it. */
 export const POLICY_CONFIG_FILE = "policy-config.json";
@@ -25,9 +25,12 @@ export function stackPolicyConfig(own: LabConfig, lab: readonly LabConfig[]): St
     };
 }
 
-/** The validated config of every stack of the lab in configDir (a ConfigError, as for the plan, when it is wrong). */
+/**
+ * The validated config of every stack of the lab in configDir, the roster's (a ConfigError, as
+ * for the plan, when it is wrong): a stack file left there by a stack that left the lab is no peer.
+ */
 export function labConfigs(configDir: string): LabConfig[] {
-    return readLabConfig(configDir).map((file) =>
+    return readLabConfig(configDir, labStacksIn(configDir)).map((file) =>
         parseLabConfig(file.stack, file.raw, new Set(file.secretKeys.map(ownKey) as SecretKey[])),
     );
 }

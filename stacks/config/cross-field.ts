@@ -1,16 +1,17 @@
 // The rules between keys of one stack's configuration, run once every key has
-// parsed: the roster, the trust domain, the renewal window, the JWT issuer, the
+// parsed: the roster (roster.ts), the trust domain, the renewal window, the JWT issuer, the
 // guards of issue 27 (with the opt-in warnings they allow), the secrets a
 // configuration needs, and the network: ranges, pools and gateway addresses
 // against each other and against the lab's machines.
 import { runsIn } from "../../model/lab";
 import { supportProblems } from "../support";
 import { rootUseProblems } from "./brought-root";
+import { rosterProblems } from "./roster";
 import { LabConfig, labAddressesOf, ownsRoot } from "./lab-config";
-import { fileOfKey, RawOrigin, shown, stackFileOf, stackNameOf } from "./messages";
+import { fileOfKey, RawOrigin, shown, stackFileOf } from "./messages";
 import { contains, containsIp, Ipv4Range, overlaps, parseAddressRange, parseCidr } from "./net";
 import { machineInPoolProblems, ownNetwork, poolOverlapProblems, rangeOverlapProblems } from "./network";
-import { CONFIG_DOC, fullKey, PROJECT_FILE } from "./namespace";
+import { fullKey, PROJECT_FILE } from "./namespace";
 import { Parsed, RawConfig, SecretKey } from "./schema";
 import { broadEgressReason, checkIssuerImage, hostOf, redactUserinfo } from "./values";
 import { parseEgress } from "./workload-fields";
@@ -31,34 +32,7 @@ export function dependentProblems(
     const inStack = (text: string) => out.push({ file: stackFile, text });
     const inProject = (text: string) => out.push({ file: PROJECT_FILE, text });
 
-    if (p.peer && p.peers)
-        inStack(
-            `${fullKey("peer")} and ${fullKey("peers")} are both set: keep the roster ${fullKey("peers")} (add this peer to it) and remove ${fullKey("peer")}`,
-        );
-    if (!p.peer && !p.peers)
-        inStack(
-            `${fullKey("peers")} is not set: name every other stack of the lab, e.g. \`peers: [{stack: comp3, clusterName: cluster2}]\` (see ${CONFIG_DOC})`,
-        );
-    if (p.peers && p.peers.length === 0)
-        inStack(`${fullKey("peers")} = []: expected at least one peer stack (the lab has two clusters or more)`);
-    const seen = new Map<string, number>();
-    const clusters = new Map<string, number>();
-    cfg.peers.forEach((peer, i) => {
-        const name = stackNameOf(peer.stack);
-        const first = seen.get(name);
-        if (first !== undefined)
-            inStack(
-                `${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is already ${fullKey(`peers[${first}]`)}: name each peer stack once`,
-            );
-        seen.set(name, i);
-        const sameCluster = clusters.get(peer.clusterName);
-        if (sameCluster !== undefined) {
-            inStack(
-                `${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" is already ${fullKey(`peers[${sameCluster}].clusterName`)}: every cluster of the lab needs its own name`,
-            );
-        }
-        clusters.set(peer.clusterName, i);
-    });
+    for (const text of rosterProblems(cfg.stack, cfg.cluster.name, p.roster)) inProject(text);
 
     if (
         p.cluster.trustDomain !== undefined &&
@@ -220,13 +194,6 @@ export function crossFieldProblems(cfg: LabConfig, secretsSet: ReadonlySet<Secre
             `${fullKey("rootCaKey")} is set but ${fullKey("pki.rootCaCert")} is not: set the root's certificate too, or remove the key`,
         );
     }
-    cfg.peers.forEach((peer, i) => {
-        if (peer.clusterName === cfg.cluster.name) {
-            problems.push(
-                `${fullKey(`peers[${i}].clusterName`)} = "${peer.clusterName}" equals ${fullKey("cluster.name")}: every cluster of the lab needs its own name`,
-            );
-        }
-    });
 
     const pod = parseCidr(cfg.cluster.podCidr) as Ipv4Range;
     const svc = parseCidr(cfg.cluster.serviceCidr) as Ipv4Range;
@@ -339,12 +306,5 @@ export function labAddressProblems(cfg: LabConfig): string[] {
     // An address reported as a gateway's above is not reported again as in the pool.
     const unreported = Object.fromEntries(machines.filter(([, address]) => !reported.has(address)));
     problems.push(...machineInPoolProblems([{ ...ownNetwork(cfg), machines: unreported }]));
-    cfg.peers.forEach((peer, i) => {
-        if (stackNameOf(peer.stack) === cfg.stack) {
-            problems.push(
-                `${fullKey(`peers[${i}].stack`)} = "${peer.stack}" is this stack itself: name the other stacks of the lab (comp2's peer is comp3, comp3's is comp2)`,
-            );
-        }
-    });
     return problems;
 }

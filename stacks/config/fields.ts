@@ -214,13 +214,17 @@ export const jwtFields = {
     ),
 };
 
-export const peerFields = {
+export const rosterFields = {
     stack: key(
         text((s) => checkStackReference(s, PROJECT)),
         "stack name",
-        'StackReference name of the peer: "comp3", or "org/zta-testbed/comp3" (another project\'s stack is refused)',
+        'the stack, as its peers\' StackReferences name it: "comp3", or "org/zta-testbed/comp3" (another project\'s stack is refused)',
     ),
-    clusterName: key(text(checkClusterName), "DNS label", "the `cluster.name` that peer stack must report"),
+    clusterName: key(
+        text(checkClusterName),
+        "DNS label",
+        "the `cluster.name` that stack builds (its own stack file must say the same)",
+    ),
 };
 
 export const pkiFields = {
@@ -344,7 +348,7 @@ export const hostSchema = section(hostFields).transform((h) => {
     return host;
 });
 
-export const peerSchema = section(peerFields);
+export const rosterEntrySchema = section(rosterFields);
 
 export const samplesSchema = section(sampleFields)
     .superRefine((s, ctx) => {

@@ -2,7 +2,8 @@
 // with every default that depends on another key filled in. What the program,
 // the offline plan and verify pass down.
 import { LabWorkload } from "../../model/lab";
-import { Parsed, PeerRef } from "./schema";
+import { peersOf } from "./roster";
+import { Parsed } from "./schema";
 
 /** The lab issuer's realm URL: what tokens carry as `iss`. */
 export function labIssuerUrl(host: string, issuer: Pick<Parsed["issuer"], "port" | "realm">): string {
@@ -39,8 +40,8 @@ export function resolve(stack: string, p: Parsed) {
             labIssuer,
         },
         issuer: p.issuer,
-        /** Every other stack of the lab (the old one-entry `peer` is read as a roster of one). */
-        peers: (p.peers ?? (p.peer ? [p.peer] : [])) as readonly PeerRef[],
+        /** Every other stack of the lab: the roster without this stack. */
+        peers: peersOf(stack, p.roster),
         pki: p.pki,
         addons: p.addons,
         samples: p.samples,

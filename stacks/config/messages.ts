@@ -6,7 +6,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { z } from "zod";
 import { NON_EMPTY } from "./keys";
 import { CONFIG_DOC, fullKey, ownKey, PROJECT_FILE } from "./namespace";
-import { LAB_WIDE_KEYS, RawConfig, SectionName, SECTIONS } from "./schema";
+import { LAB_WIDE_KEYS, RawConfig, Section, SectionName, SECTIONS } from "./schema";
 import { redactUserinfo } from "./values";
 
 /** Raised for bad configuration; the message lists every problem, one per line. */
@@ -50,7 +50,7 @@ export function fileOfKey(stack: string, top: string, origin: RawOrigin = {}): s
 export function labWideInStackFile(stack: string, top: string): string {
     return (
         `${stackFileOf(stack)}: ${fullKey(top)} is lab-wide, equal in every stack: set it once in ${PROJECT_FILE}'s config block ` +
-        `(\`${fullKey(top)}:\` with its object under \`value:\`) and remove it from ${stackFileOf(stack)}`
+        `(\`${fullKey(top)}:\` with its ${(SECTIONS[top as SectionName] as Section | undefined)?.list ? "list" : "object"} under \`value:\`) and remove it from ${stackFileOf(stack)}`
     );
 }
 
@@ -62,17 +62,12 @@ export function labWideKeyProblems(stack: string, stackFileKeys: readonly string
         .map((k) => labWideInStackFile(stack, k));
 }
 
-/** The stack file key of roster entry `i`: `peers[i]`, or `peer` when the file uses the one-peer form. */
-export function peerKey(raw: { readonly peer?: unknown; readonly peers?: unknown }, i: number): string {
-    return raw.peers === undefined && raw.peer !== undefined ? "peer" : `peers[${i}]`;
-}
-
 /** The stack name a StackReference name ends in: "comp3" for "comp3" and for "org/zta-testbed/comp3". */
 export function stackNameOf(reference: string): string {
     return reference.split("/").pop() as string;
 }
 
-/** `cluster.id`, `metallb.addresses[0]`, `peers[1].stack`: a config path as messages write it. */
+/** `cluster.id`, `metallb.addresses[0]`, `roster[1].stack`: a config path as messages write it. */
 function keyPath(path: readonly PropertyKey[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i > 0 ? "." : ""}${String(p)}`)).join("");
 }

@@ -4,6 +4,7 @@
 import { crossFieldProblems, dependentProblems, labAddressProblems } from "./cross-field";
 import { LabConfig, resolve } from "./lab-config";
 import { ConfigError, RawOrigin, schemaProblems, stackFileOf } from "./messages";
+import { withoutRetiredKeys } from "./roster";
 import { CONFIG_SCHEMA, RawConfig, SecretKey } from "./schema";
 
 /** Secrets this configuration needs, given the raw (unvalidated) values. */
@@ -25,13 +26,21 @@ export function parseLabConfig(
     secretsSet: ReadonlySet<SecretKey>,
     origin: RawOrigin = {},
 ): LabConfig {
-    const parsed = CONFIG_SCHEMA.safeParse(raw);
-    if (!parsed.success)
-        throw new ConfigError(
-            schemaProblems(stack, raw, parsed.error.issues, origin).map((p) => `${p.file}: ${p.text}`),
-        );
+    const { rest, problems: retired } = withoutRetiredKeys(stack, raw);
+    const inStack = retired.map((text) => `${stackFileOf(stack)}: ${text}`);
+    const parsed = CONFIG_SCHEMA.safeParse(rest);
+    if (!parsed.success) {
+        // A retired roster's message already says what to write in place of a missing `roster`.
+        const unset = retired.length > 0 && rest.roster === undefined;
+        const issues = parsed.error.issues.filter((i) => !unset || i.path.join(".") !== "roster");
+        throw new ConfigError([
+            ...inStack,
+            ...schemaProblems(stack, rest, issues, origin).map((p) => `${p.file}: ${p.text}`),
+        ]);
+    }
+    if (inStack.length > 0) throw new ConfigError(inStack);
     const config = resolve(stack, parsed.data);
-    const own = dependentProblems(raw, parsed.data, config, origin);
+    const own = dependentProblems(rest, parsed.data, config, origin);
     // Checks across fields run only on values that parsed, so one mistake is reported once.
     const problems =
         own.length > 0

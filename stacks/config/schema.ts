@@ -18,10 +18,10 @@ import {
     meshFields,
     metallbFields,
     networkPolicyFields,
-    peerFields,
-    peerSchema,
     pkiFields,
     registryFields,
+    rosterEntrySchema,
+    rosterFields,
     sampleFields,
     samplesSchema,
     spireFields,
@@ -41,7 +41,7 @@ export interface Section {
     readonly scope: Scope;
     readonly presence: Presence;
     readonly description: string;
-    /** A list of objects (`peers`) rather than one object. */
+    /** A list of objects (`roster`) rather than one object. */
     readonly list?: boolean;
     readonly fields: Readonly<Record<string, z.ZodType>>;
     /** The section's schema when it is more than its keys in a strict object: a transform, a rule between its keys, a list of them. */
@@ -72,20 +72,6 @@ export const SECTIONS = {
         description: "this cluster's MetalLB pool and gateway addresses",
         fields: metallbFields,
     },
-    peers: {
-        scope: "stack",
-        presence: "optional",
-        list: true,
-        description: "the roster: every other stack of the lab (one entry per peer)",
-        fields: peerFields,
-        schema: z.array(peerSchema, { error: "expected a list of {stack, clusterName} entries, one per peer stack" }),
-    },
-    peer: {
-        scope: "stack",
-        presence: "optional",
-        description: "the former one-peer form, read as a one-entry `peers`",
-        fields: peerFields,
-    },
     pki: { scope: "stack", presence: "required", description: "this stack's part in the lab PKI", fields: pkiFields },
     addons: { scope: "stack", presence: "defaulted", description: "observability add-ons", fields: addonFields },
     samples: {
@@ -108,6 +94,16 @@ export const SECTIONS = {
         presence: "defaulted",
         description: "micro-segmentation: what lab workloads may reach outside the cluster",
         fields: networkPolicyFields,
+    },
+    roster: {
+        scope: "project",
+        presence: "required",
+        list: true,
+        description: "every stack of the lab and the cluster it builds, one entry each: a stack's peers are the others",
+        fields: rosterFields,
+        schema: z.array(rosterEntrySchema, {
+            error: "expected a list of {stack, clusterName} entries, one per stack of the lab",
+        }),
     },
     versions: {
         scope: "project",
@@ -199,8 +195,8 @@ export const CONFIG_SCHEMA = z.strictObject(
 /** The configuration as the schema parses it, before the defaults that depend on other keys (lab-config.ts). */
 export type Parsed = z.output<typeof CONFIG_SCHEMA>;
 
-/** One entry of the roster: a peer stack and the cluster name it must report. */
-export type PeerRef = Readonly<z.output<typeof peerSchema>>;
+/** One entry of the roster: a stack of the lab and the cluster name it must report. */
+export type PeerRef = Readonly<z.output<typeof rosterEntrySchema>>;
 
 /** Config values as Pulumi hands them over (objects already JSON-parsed), keyed without namespace. */
 export type RawConfig = Readonly<Record<string, unknown>>;

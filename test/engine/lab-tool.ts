@@ -110,20 +110,19 @@ async function info(flags: Flags): Promise<void> {
 
 /**
  * `byo`: the lab's stack files with the hosts replaced by kubeconfigs (set later as secrets), and
- * its Pulumi.yaml with charts from the mirror (charts is lab-wide: a stack file may not set it).
+ * its Pulumi.yaml with charts from the mirror (charts is lab-wide: a stack file may not set it),
+ * otherwise as written (comments, one line per roster entry), so that day 2 edits it as a user would.
  */
 function byo(flags: Flags): void {
     const dir = one(flags, "config-dir");
     const out = one(flags, "out");
     const mirror = one(flags, "mirror");
     fs.mkdirSync(out, { recursive: true });
-    const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as {
-        config?: Record<string, unknown>;
-    };
+    const project = YAML.parseDocument(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"));
     const charts = readProjectConfig(path.join(dir, "Pulumi.yaml"))[fullKey("charts")] as
         Record<string, unknown> | undefined;
-    project.config = { ...(project.config ?? {}), [fullKey("charts")]: { value: { ...(charts ?? {}), mirror } } };
-    fs.writeFileSync(path.join(out, "Pulumi.yaml"), YAML.stringify(project));
+    project.setIn(["config", fullKey("charts")], project.createNode({ value: { ...(charts ?? {}), mirror } }));
+    fs.writeFileSync(path.join(out, "Pulumi.yaml"), project.toString({ flowCollectionPadding: false, lineWidth: 0 }));
     for (const stack of stacksIn(dir)) {
         const raw = readStackFileConfig(path.join(dir, `Pulumi.${stack}.yaml`));
         delete raw[fullKey("host")];
@@ -200,7 +199,7 @@ function clientsOf(flags: Flags): Map<string, k8s.KubeConfig> {
 /**
  * `cluster`: what a brought cluster has before the program runs: a node (simulated:
  * kwok keeps it Ready), named and labelled like a kubeadm host, and a default
- * StorageClass with a volume for the SPIRE server's claim.
+ * StorageClass with volumes for the SPIRE server's claim.
  */
 async function cluster(flags: Flags): Promise<void> {
     const kc = new k8s.KubeConfig();
@@ -239,17 +238,21 @@ async function cluster(flags: Flags): Promise<void> {
         provisioner: "kubernetes.io/no-provisioner",
         volumeBindingMode: "Immediate",
     });
-    await kc.makeApiClient(k8s.CoreV1Api).createPersistentVolume({
-        apiVersion: "v1",
-        kind: "PersistentVolume",
-        metadata: { name: "simulated-0" },
-        spec: {
-            storageClassName: "simulated",
-            capacity: { storage: "10Gi" },
-            accessModes: ["ReadWriteOnce"],
-            hostPath: { path: "/nonexistent/simulated-0" },
-        },
-    });
+    // Two volumes, as a provisioner would make a second: a claim deleted with its namespace (a stack
+    // destroyed on day 2) leaves its volume Released, and the claim of the stack built again takes the other.
+    for (const volume of ["simulated-0", "simulated-1"]) {
+        await kc.makeApiClient(k8s.CoreV1Api).createPersistentVolume({
+            apiVersion: "v1",
+            kind: "PersistentVolume",
+            metadata: { name: volume },
+            spec: {
+                storageClassName: "simulated",
+                capacity: { storage: "10Gi" },
+                accessModes: ["ReadWriteOnce"],
+                hostPath: { path: `/nonexistent/${volume}` },
+            },
+        });
+    }
 }
 
 /** `pod-name`: the name of the first pod that matches a label selector, or nothing. */

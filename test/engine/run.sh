@@ -9,7 +9,8 @@
 #   2. A simulated lab: a real control plane per stack with a kwok node, the program in
 #      bring-your-own-kubeconfig mode, charts from a local mirror. `pulumi up` in
 #      the first-deployment order, `preview --expect-no-changes` (also after a
-#      refresh), checks through the API servers, `pulumi destroy`.
+#      refresh), checks through the API servers, day 2 (test/engine/day2-roster.sh: a
+#      cluster leaves and joins again), `pulumi destroy`.
 # Everything that runs or dials a cluster runs inside a network namespace made
 # here (only lo, which also holds the lab's host addresses); every
 # process is stopped by its PID and the namespace is deleted on exit, failure or
@@ -472,6 +473,9 @@ if $converged; then
     echo "  step 3, the control plane: $((SECONDS - step3)) s"
   fi
 fi
+
+# ------------------------------------------------------------ 4. day 2: a cluster leaves the running lab and joins again
+if $converged; then . "$here/day2-roster.sh"; fi
 
 # As docs/deploy.md ("Tearing down") says: the peer-role stacks first, the root-role stack last, and
 # before each destroy that stack's protected resources unprotected by URN (its generated root: the
