@@ -3,11 +3,11 @@
 // computes the URNs the offline plan expects, and checks the simulated clusters
 // through their API servers. Every check prints one line, "PASS: ..." or
 // "FAIL: ...", which run.sh counts.
+import { Flags, one, readFlags } from "./flags";
 import * as k8s from "@kubernetes/client-node";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import * as YAML from "yaml";
 import { evaluateStack } from "../../offline/engine/evaluate";
 import { PlannedResource } from "../../offline/engine/record";
@@ -20,8 +20,6 @@ import { main } from "../../stacks/main";
 import { readProjectConfig, readStackFileConfig } from "../../stacks/config/files";
 import { selfAccessReview } from "../../verify/cluster";
 import { reviewScope, scopeSummary } from "../../verify/reader-scope";
-
-type Flags = Record<string, string[]>;
 
 /** The flags the commands take: each takes a value, and may be given more than once (--kubeconfig, --crds). */
 const FLAGS = [
@@ -43,18 +41,7 @@ const FLAGS = [
 function parseFlags(argv: string[]): Flags {
     // check-lab also takes one --outputs-<stack> for each stack of its --kubeconfig pairs.
     const names = [...FLAGS, ...argv.filter((a) => /^--outputs-[A-Za-z0-9._-]+$/.test(a)).map((a) => a.slice(2))];
-    const { values } = parseArgs({
-        args: argv,
-        options: Object.fromEntries(names.map((n) => [n, { type: "string", multiple: true }])),
-        strict: true,
-    });
-    return values as Flags;
-}
-
-function one(flags: Flags, name: string): string {
-    const v = flags[name]?.[0];
-    if (v === undefined) throw new Error(`--${name} is required`);
-    return v;
+    return readFlags(argv, names);
 }
 
 /** A stack's config as Pulumi hands it to the program: Pulumi.yaml's project config with the stack file's over it. */

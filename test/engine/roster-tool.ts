@@ -4,28 +4,14 @@
 import * as k8s from "@kubernetes/client-node";
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { PlannedResource } from "../../offline/engine/record";
 import { isKubernetesObject } from "../../offline/planner/files";
+import { Flags, one, readFlags } from "./flags";
 import { readRawConfig } from "../../stacks/config/load";
 import { MULTICLUSTER_LABEL, CLUSTER_ANNOTATION } from "../../components/remotesecret";
 
-type Flags = Record<string, string[] | undefined>;
-
 function flagsOf(argv: string[]): Flags {
-    const names = ["log", "config-dir", "gone", "state", "kubeconfig", "plan"];
-    const { values } = parseArgs({
-        args: argv,
-        options: Object.fromEntries(names.map((n) => [n, { type: "string", multiple: true }])),
-        strict: true,
-    });
-    return values as Flags;
-}
-
-function one(flags: Flags, name: string): string {
-    const v = flags[name]?.[0];
-    if (v === undefined) throw new Error(`--${name} is required`);
-    return v;
+    return readFlags(argv, ["log", "config-dir", "gone", "state", "kubeconfig", "plan"]);
 }
 
 /** `--name stack=file` pairs, by stack. */
