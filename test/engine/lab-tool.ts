@@ -71,6 +71,7 @@ async function info(flags: Flags): Promise<void> {
         const raw = rawStack(dir, stack);
         versions.add(JSON.stringify([raw.versions?.kubernetes, raw.versions?.metallb]));
         lines.push(`${stack}_address=${shellSafe("host.address", raw.host?.address)}`);
+        lines.push(`${stack}_cluster_name=${shellSafe("cluster.name", raw.cluster?.name)}`);
         lines.push(`${stack}_service_cidr=${shellSafe("cluster.serviceCidr", raw.cluster?.serviceCidr)}`);
         // kwok gives the stack's pods addresses from its own pod CIDR, so the pods the test runs never share one.
         lines.push(`${stack}_pod_cidr=${shellSafe("cluster.podCidr", raw.cluster?.podCidr)}`);
@@ -90,6 +91,7 @@ async function info(flags: Flags): Promise<void> {
     // the shared model; in the federated model, where every stack owns a root, the one that runs the registry).
     const root = stacks.filter((stack) => rawStack(dir, stack).pki?.role === "root");
     lines.push(`root_stacks="${root.join(" ")}"`);
+    lines.push(`trust_model=${shellSafe("mesh.trustModel", rawStack(dir, stacks[0]).mesh?.trustModel)}`);
     lines.push(`cilium_version=${shellSafe("versions.cilium", rawStack(dir, stacks[0]).versions?.cilium)}`);
     // A file, not stdout: the program may log while the plan evaluates it.
     fs.writeFileSync(one(flags, "out"), lines.join("\n") + "\n");

@@ -9,8 +9,8 @@
 #   2. A simulated lab: a real control plane per stack with a kwok node, the program in
 #      bring-your-own-kubeconfig mode, charts from a local mirror. `pulumi up` in
 #      the first-deployment order, `preview --expect-no-changes` (also after a
-#      refresh), checks through the API servers, day 2 (test/engine/day2-roster.sh: a
-#      cluster leaves and joins again), `pulumi destroy`.
+#      refresh), checks through the API servers, the day-2 steps of `--day2` (test/engine/day2.sh),
+#      and the teardown of docs/deploy.md.
 # Everything that runs or dials a cluster runs inside a network namespace made
 # here (only lo, which also holds the lab's host addresses); every
 # process is stopped by its PID and the namespace is deleted on exit, failure or
@@ -24,6 +24,9 @@ charts=${ZTA_CHARTS:-$shared/charts}
 lab=$repo
 # --stop-after-control-plane: end after the control plane's checks (no destroy), to iterate on them.
 stop_after_control_plane=false
+# --day2 STEPS: the day-2 steps to run on the converged lab (test/engine/day2.sh), comma-separated, or none.
+all_day2_steps=shrink,grow,repair,rotate,rebuild,upgrade
+day2_steps=$all_day2_steps
 while [ $# -gt 0 ]; do
   case $1 in
     --lab)
@@ -32,7 +35,15 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     --stop-after-control-plane) stop_after_control_plane=true; shift ;;
-    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR] [--stop-after-control-plane])" >&2; exit 2 ;;
+    --day2)
+      day2_steps=${2:-}
+      for step in ${day2_steps//,/ }; do
+        case ",$all_day2_steps,none," in *",$step,"*) ;; *) echo "test:engine: --day2 $day2_steps: no step \"$step\" (the steps: $all_day2_steps, or none)" >&2; exit 2 ;; esac
+      done
+      [ -n "$day2_steps" ] || { echo "test:engine: --day2 needs steps ($all_day2_steps) or none" >&2; exit 2; }
+      shift 2
+      ;;
+    *) echo "test:engine: unknown argument $1 (usage: npm run test:engine [-- --lab DIR] [--day2 STEPS|none] [--stop-after-control-plane])" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "test:engine: needs root (it creates a network namespace)" >&2; exit 2; }
@@ -111,7 +122,7 @@ if [ -x "$shared/mesh/build.sh" ]; then
 fi
 
 # The lab as the stack files describe it: stacks, first-deployment order, host addresses, versions.
-order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version=''
+order='' stacks='' root_stacks='' kubernetes_minor='' metallb_version='' cilium_version='' trust_model=''
 (cd "$repo" && node_modules/.bin/tsx "$here/lab-tool.ts" info --config-dir "$lab" --out "$work/lab.sh" >"$work/info.log" 2>&1) ||
   { cat "$work/info.log"; exit 2; }
 # shellcheck source=/dev/null
@@ -474,8 +485,9 @@ if $converged; then
   fi
 fi
 
-# ------------------------------------------------------------ 4. day 2: a cluster leaves the running lab and joins again
-if $converged; then . "$here/day2-roster.sh"; fi
+# ------------------------------------------------------------ 4. day 2 on the running lab
+# shellcheck source=test/engine/day2.sh
+if $converged && [ "$day2_steps" != none ]; then . "$here/day2.sh"; fi
 
 # As docs/deploy.md ("Tearing down") says: the peer-role stacks first, the root-role stack last, and
 # before each destroy that stack's protected resources unprotected by URN (its generated root: the
