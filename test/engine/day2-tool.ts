@@ -87,7 +87,9 @@ async function keysMatch(flags: Flags): Promise<void> {
             check(
                 h === null || (h.keyMatches && h.signedByRoot),
                 `${stack}: ${stage}: ${secret} ${h === null ? "absent" : "holds a certificate for its own key, signed by its root"}`,
-                h === null ? "" : `key matches the certificate: ${h.keyMatches}, signed by root-cert: ${h.signedByRoot}`,
+                h === null
+                    ? ""
+                    : `key matches the certificate: ${h.keyMatches}, signed by root-cert: ${h.signedByRoot}`,
             );
         }
     }

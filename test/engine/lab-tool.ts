@@ -36,6 +36,7 @@ const FLAGS = [
     "namespace",
     "selector",
     "plan",
+    "baseline-dir",
 ];
 
 function parseFlags(argv: string[]): Flags {
@@ -494,9 +495,70 @@ async function checkLab(flags: Flags): Promise<void> {
     console.log(results.join("\n"));
 }
 
-/** `check-gone`: after `pulumi destroy`, none of the planned objects is left; CRDs stay (Helm keeps them) and are listed. */
+/**
+ * The kinds a lab could leave behind: cluster-wide ones, and what lives in the namespaces
+ * that outlive it (Kubernetes' own). Every other namespace of ours goes with its contents.
+ */
+const CLUSTER_KINDS = [
+    ["v1", "Namespace"],
+    ["v1", "PersistentVolume"],
+    ["rbac.authorization.k8s.io/v1", "ClusterRole"],
+    ["rbac.authorization.k8s.io/v1", "ClusterRoleBinding"],
+    ["admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"],
+    ["admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"],
+    ["storage.k8s.io/v1", "StorageClass"],
+    ["storage.k8s.io/v1", "CSIDriver"],
+    ["scheduling.k8s.io/v1", "PriorityClass"],
+    ["networking.k8s.io/v1", "IngressClass"],
+] as const;
+const NAMESPACED_KINDS = [
+    ["v1", "ConfigMap"],
+    ["v1", "Secret"],
+    ["v1", "ServiceAccount"],
+    ["v1", "Service"],
+    ["v1", "PersistentVolumeClaim"],
+    ["rbac.authorization.k8s.io/v1", "Role"],
+    ["rbac.authorization.k8s.io/v1", "RoleBinding"],
+    ["apps/v1", "Deployment"],
+    ["apps/v1", "DaemonSet"],
+    ["apps/v1", "StatefulSet"],
+] as const;
+const KUBERNETES_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+/** Whoever wrote an object first, as its managedFields say; Kubernetes' own components are not the lab. */
+const KUBERNETES_MANAGERS = /^(kube-apiserver|kube-controller-manager|kube-scheduler|kwok|kubelet)/;
+
+/** Every object of those kinds, "Kind namespace/name" with the manager that made it. */
+async function objectsOf(kc: k8s.KubeConfig): Promise<Map<string, string>> {
+    const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const found = new Map<string, string>();
+    const add = (kind: string, o: k8s.KubernetesObject) =>
+        found.set(
+            `${kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}`,
+            o.metadata?.managedFields?.[0]?.manager ?? "?",
+        );
+    for (const [apiVersion, kind] of CLUSTER_KINDS)
+        for (const o of (await client.list(apiVersion, kind)).body.items) add(kind, o);
+    for (const namespace of KUBERNETES_NAMESPACES)
+        for (const [apiVersion, kind] of NAMESPACED_KINDS)
+            for (const o of (await client.list(apiVersion, kind, namespace)).body.items) add(kind, o);
+    return found;
+}
+
+/** `snapshot`: what a cluster holds before the program runs (check-gone compares the end with it). */
+async function snapshot(flags: Flags): Promise<void> {
+    const [[, kc]] = [...clientsOf(flags)];
+    fs.writeFileSync(one(flags, "out"), JSON.stringify(Object.fromEntries(await objectsOf(kc)), null, 2));
+}
+
+/**
+ * `check-gone`: after the teardown, none of the planned objects is left, and nothing the lab made
+ * (an object that was not there before the first `pulumi up`, made by anything but Kubernetes'
+ * own components: Pulumi, Helm, istiod, SPIRE) is left in the cluster. CRDs stay (Helm keeps them)
+ * and are listed.
+ */
 async function checkGone(flags: Flags): Promise<void> {
     const planDir = one(flags, "plan");
+    const baselineDir = one(flags, "baseline-dir");
     for (const [stack, kc] of clientsOf(flags)) {
         const left: string[] = [];
         for (const r of plannedObjects(planDir, stack))
@@ -506,13 +568,18 @@ async function checkGone(flags: Flags): Promise<void> {
             `${stack}: pulumi destroy left none of the planned Kubernetes objects`,
             left.join(", "),
         );
-        const namespaces = (await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).body.items.map(
-            (n) => n.metadata?.name ?? "",
+        const before = JSON.parse(fs.readFileSync(path.join(baselineDir, stack, "baseline.json"), "utf8")) as Record<
+            string,
+            string
+        >;
+        const made = [...(await objectsOf(kc))].filter(
+            ([o, manager]) => !(o in before) && !KUBERNETES_MANAGERS.test(manager),
         );
-        const ours = namespaces.filter(
-            (n) => !["default", "kube-system", "kube-public", "kube-node-lease"].includes(n),
+        check(
+            made.length === 0,
+            `${stack}: nothing the lab made is left (${Object.keys(before).length} objects before the first pulumi up, compared by kind and name)`,
+            made.map(([o, manager]) => `${o} (made by ${manager})`).join(", "),
         );
-        check(ours.length === 0, `${stack}: only Kubernetes' own namespaces remain`, ours.join(", "));
         const crds = (await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition()).body.items.map(
             (c) => c.metadata?.name ?? "",
         );
@@ -533,6 +600,7 @@ const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
     "pod-name": podName,
     "check-lab": checkLab,
     "check-gone": checkGone,
+    snapshot,
 };
 
 async function run(): Promise<void> {

@@ -340,6 +340,8 @@ tool byo --config-dir "$lab" --out "$t2" --mirror "http://127.0.0.1:$charts_port
 for stack in $stacks; do
   pulumi_in "$t2" stack init "$stack" --secrets-provider passphrase >/dev/null
   pulumi_in "$t2" config set --secret --stack "$stack" zta-testbed:kubeconfig <"$work/$stack/admin.kubeconfig" >/dev/null
+  # What the cluster holds before the program touches it: the teardown must leave it so (step 5).
+  tool snapshot --kubeconfig "$stack=$work/$stack/admin.kubeconfig" --out "$work/$stack/baseline.json"
 done
 
 # The pods whose processes run (step 3): test/engine/pods.ts writes what their containers see,
@@ -489,29 +491,60 @@ fi
 # shellcheck source=test/engine/day2.sh
 if $converged && [ "$day2_steps" != none ]; then . "$here/day2.sh"; fi
 
-# As docs/deploy.md ("Tearing down") says: the peer-role stacks first, the root-role stack last, and
-# before each destroy that stack's protected resources unprotected by URN (its generated root: the
-# root stack's in the shared model, every stack's in the federated one), nothing else.
+# ------------------------------------------------------------ 5. teardown
+# docs/deploy.md ("Tearing down") verbatim: its block for the lab's trust model, run as a user
+# runs it (`pulumi` on PATH is the engine on this lab's state), when the lab's stacks are the
+# ones it names (comp2, comp3). Any other lab is torn down the same way from its plan: the
+# peer-role stacks first, the root-role stack last, and before each destroy that stack's
+# protected resources unprotected by URN, nothing else. Then nothing of ours may be left:
+# what each cluster holds is compared with what it held before the first `pulumi up`.
+teardown_block() { # the ```sh block under docs/deploy.md's "### <heading>"
+  awk -v h="### $1" '$0 == h { f = 1; next } f && /^### / { exit } f && /^```sh$/ { c = 1; next } f && c && /^```$/ { exit } f && c' "$repo/docs/deploy.md"
+}
+teardown=$SECONDS teardown_failed=$failed
 destroyed=true
-for stack in $(for s in $stacks; do case " $root_stacks " in *" $s "*) ;; *) echo "$s" ;; esac; done) $root_stacks; do
-  mapfile -t protected_urns < <(python3 -c 'import json, sys; [print(r["urn"]) for r in json.load(open(sys.argv[1])) if r.get("protect")]' "$work/plan/$stack/resources.json")
-  if [ ${#protected_urns[@]} -gt 0 ]; then
-    if pulumi_in "$t2" state unprotect --yes --stack "$stack" "${protected_urns[@]}" >"$work/unprotect-$stack.log" 2>&1; then
-      pass "$stack: unprotected its ${#protected_urns[@]} protected resources by URN: ${protected_urns[*]##*::}"
-    else
-      fail "$stack: pulumi state unprotect of ${protected_urns[*]}"
-      tail -5 "$work/unprotect-$stack.log"
-    fi
-  fi
-  if timed "destroy $stack" "$work/destroy-$stack.log" pulumi_in "$t2" destroy --stack "$stack" --yes --skip-preview --suppress-progress; then
-    pass "$stack: pulumi destroy"
+if [ "$(tr ' ' '\n' <<<"$stacks" | sort | paste -sd ' ')" = "comp2 comp3" ]; then
+  heading="The $trust_model model"
+  teardown_block "$heading" >"$work/teardown.sh"
+  mkdir -p "$work/bin"
+  printf '#!/usr/bin/env bash\nexec env PULUMI_BACKEND_URL="file://%s/.state" %q --cwd %q --non-interactive --color never "$@"\n' \
+    "$t2" "$(command -v pulumi)" "$t2" >"$work/bin/pulumi"
+  chmod +x "$work/bin/pulumi"
+  if [ ! -s "$work/teardown.sh" ]; then
+    fail "teardown: docs/deploy.md has no sh block under \"### $heading\""
+    destroyed=false
+  elif timed "teardown: docs/deploy.md, $heading, verbatim" "$work/teardown.log" \
+    in_ns env PATH="$work/bin:$PATH" timeout 1800 bash -euo pipefail "$work/teardown.sh"; then
+    pass "teardown: docs/deploy.md's \"$heading\" block ran verbatim ($(grep -c . "$work/teardown.sh") lines)"
   else
-    fail "$stack: pulumi destroy"
-    grep -E 'error' "$work/destroy-$stack.log" | head -10
+    fail "teardown: docs/deploy.md's \"$heading\" block failed"
+    grep -iE 'error' "$work/teardown.log" | head -10
     destroyed=false
   fi
-done
-$destroyed && result < <(tool check-gone --plan "$work/plan" "${kubeconfigs[@]}")
+else
+  for stack in $(for s in $stacks; do case " $root_stacks " in *" $s "*) ;; *) echo "$s" ;; esac; done) $root_stacks; do
+    mapfile -t protected_urns < <(python3 -c 'import json, sys; [print(r["urn"]) for r in json.load(open(sys.argv[1])) if r.get("protect")]' "$work/plan/$stack/resources.json")
+    if [ ${#protected_urns[@]} -gt 0 ]; then
+      if pulumi_in "$t2" state unprotect --yes --stack "$stack" "${protected_urns[@]}" >"$work/unprotect-$stack.log" 2>&1; then
+        pass "$stack: unprotected its ${#protected_urns[@]} protected resources by URN: ${protected_urns[*]##*::}"
+      else
+        fail "$stack: pulumi state unprotect of ${protected_urns[*]}"
+        tail -5 "$work/unprotect-$stack.log"
+      fi
+    fi
+    if timed "destroy $stack" "$work/destroy-$stack.log" pulumi_in "$t2" destroy --stack "$stack" --yes --skip-preview --suppress-progress; then
+      pass "$stack: pulumi destroy"
+    else
+      fail "$stack: pulumi destroy"
+      grep -E 'error' "$work/destroy-$stack.log" | head -10
+      destroyed=false
+    fi
+  done
+fi
+if $destroyed; then
+  result < <(tool check-gone --plan "${day2_plan:-$work/plan}" "${kubeconfigs[@]}" --baseline-dir "$work")
+  if [ "$failed" = "$teardown_failed" ]; then pass "teardown: $((SECONDS - teardown)) s, nothing of ours left"; else fail "teardown: $((SECONDS - teardown)) s, $((failed - teardown_failed)) checks failed"; fi
+fi
 
 # The SDKs are pinned to the plugins' versions: the engine must not complain about either.
 if grep -l 'expected to have version\|is older than\|newer version of' "$work"/*.log >/dev/null 2>&1; then
