@@ -3,7 +3,7 @@
 // and deleting an object out of band. Checks print "PASS: ..." or "FAIL: ...", which
 // run.sh counts.
 import * as k8s from "@kubernetes/client-node";
-import { createPublicKey, X509Certificate } from "crypto";
+import { createHash, createPublicKey, X509Certificate } from "crypto";
 import * as fs from "fs";
 import { Flags, one, readFlags } from "./flags";
 
@@ -31,6 +31,8 @@ const HOLDERS = [
 interface Held {
     readonly cert: string;
     readonly root: string;
+    /** sha256 of the private key's public half (SubjectPublicKeyInfo). */
+    readonly key: string;
     /** The certificate's public key is the private key's, and the root signed the certificate. */
     readonly keyMatches: boolean;
     readonly signedByRoot: boolean;
@@ -51,10 +53,12 @@ async function heldBy(core: k8s.CoreV1Api, holder: (typeof HOLDERS)[number]): Pr
     const root = new X509Certificate(text(holder.root));
     const spki = (k: { export(o: { type: "spki"; format: "der" }): Buffer }) =>
         k.export({ type: "spki", format: "der" }).toString("hex");
+    const key = spki(createPublicKey(text(holder.key)));
     return {
         cert: cert.fingerprint256,
         root: root.fingerprint256,
-        keyMatches: spki(createPublicKey(text(holder.key))) === spki(cert.publicKey),
+        key: createHash("sha256").update(key, "hex").digest("hex"),
+        keyMatches: key === spki(cert.publicKey),
         signedByRoot: cert.verify(root.publicKey),
     };
 }
@@ -109,12 +113,13 @@ function checkRotated(flags: Flags): void {
                     old !== undefined &&
                     h.cert !== old.cert &&
                     h.root === old.root &&
+                    h.key === old.key &&
                     h.keyMatches &&
                     h.signedByRoot,
                 `${stack}: ${secret} holds a renewed intermediate for the same key, signed by the same root`,
                 h === null || !old
                     ? "absent"
-                    : `renewed: ${h.cert !== old.cert}, same root: ${h.root === old.root}, key matches: ${h.keyMatches}, signed by the root: ${h.signedByRoot}`,
+                    : `renewed: ${h.cert !== old.cert}, same root: ${h.root === old.root}, same key: ${h.key === old.key}, key matches: ${h.keyMatches}, signed by the root: ${h.signedByRoot}`,
             );
         }
     }
