@@ -1,3 +1,6 @@
+import { createPublicKey, X509Certificate } from "crypto";
+import { CertificationRequest } from "@peculiar/asn1-csr";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { CAS_BELOW_ROOT, SignedIntermediates, SigningRequests } from "../model/lab";
@@ -74,6 +77,36 @@ export function assembleIntermediates(
         },
         spire: { "tls.crt": signed.spire, "tls.key": keys.spire, "bundle.crt": root },
     };
+}
+
+/** The public key (SubjectPublicKeyInfo, DER) of a PKCS #10 signing request in PEM. */
+export function requestPublicKey(pem: string): Buffer {
+    const body =
+        /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (?:NEW )?CERTIFICATE REQUEST-----/.exec(pem);
+    if (!body) throw new Error("not a PEM certificate request");
+    const csr = AsnConvert.parse(Buffer.from(body[1].replace(/\s+/g, ""), "base64"), CertificationRequest);
+    const spki = Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo));
+    // Through Node's key parser, so that both sides of a comparison are encoded alike.
+    return createPublicKey({ key: spki, format: "der", type: "spki" }).export({ type: "spki", format: "der" });
+}
+
+/** The public key (SubjectPublicKeyInfo, DER) of a certificate in PEM (the first, for a chain). */
+export function certificatePublicKey(pem: string): Buffer {
+    return new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
+}
+
+/**
+ * The intermediates (`istio`, `spire`) whose certificate was signed for another key
+ * than the signing request of the same kind: a root signed them for requests this
+ * cluster made before (its stack rebuilt with new keys). Pure; none when all match.
+ */
+export function signedForOtherKeys(
+    requests: SigningRequests,
+    signed: SignedIntermediates,
+): (keyof SignedIntermediates)[] {
+    return (["istio", "spire"] as const).filter(
+        (kind) => !requestPublicKey(requests[kind]).equals(certificatePublicKey(signed[kind])),
+    );
 }
 
 export interface ClusterCaArgs {

@@ -19,7 +19,7 @@ import { LabWorkloads, labWorkloads } from "./layers/workloads";
 import { StackInput } from "./layers/stack";
 import { zeroTrust } from "./layers/zerotrust";
 import { loadConfig, StackSecrets } from "./config/load";
-import { identityOf, PeerUse, PeerView, readPeers, rootPeerOf, unusedByPeer } from "./peer";
+import { identityOf, OwnLastRun, PeerUse, PeerView, readOwnLastRun, readPeers, rootPeerOf, unusedByPeer } from "./peer";
 import { intermediatesProblems, labViewProblems, peerVersionCheck } from "./peer-checks";
 
 /** The program: what `index.ts` exports for the Pulumi engine, and what the offline plan evaluates. */
@@ -29,6 +29,7 @@ export async function main(): Promise<StackOutputs> {
     for (const warning of optInWarnings(cfg)) pulumi.log.warn(warning);
     if (cfg.charts.mirror) pulumi.runtime.registerStackTransformation(fromChartMirror(cfg.charts.mirror));
     const peers = await readPeers(cfg);
+    const self = await readOwnLastRun(cfg);
     const problems = [...labViewProblems(cfg, peers), ...intermediatesProblems(cfg, rootPeerOf(cfg, peers))];
     if (problems.length > 0) throw new ConfigError(inStackFile(cfg.stack, problems));
     for (const peer of peers) {
@@ -36,7 +37,7 @@ export async function main(): Promise<StackOutputs> {
             for (const warning of peerVersionCheck(identityOf(cfg), peer.identity, peer.stack).warnings)
                 pulumi.log.warn(warning);
     }
-    return buildCluster(cfg, secrets, peers);
+    return buildCluster(cfg, secrets, peers, self);
 }
 
 /**
@@ -45,9 +46,14 @@ export async function main(): Promise<StackOutputs> {
  * layers below it handed up; a layer whose inputs are not there yet (a peer not
  * deployed) is left out with a warning.
  */
-export function buildCluster(cfg: LabConfig, secrets: StackSecrets, peers: readonly PeerView[]): StackOutputs {
+export function buildCluster(
+    cfg: LabConfig,
+    secrets: StackSecrets,
+    peers: readonly PeerView[],
+    self?: OwnLastRun,
+): StackOutputs {
     // The peer outputs this run declares resources from, exported as `usedFromPeer`.
-    const stack: StackInput = { cfg, peers, used: new PeerUse(peers) };
+    const stack: StackInput = { cfg, peers, used: new PeerUse(peers), self };
     const { ca, pki, trust } = labPki({ ...stack, secrets });
     const services = labServices({ ...stack, secrets });
 

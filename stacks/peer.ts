@@ -8,6 +8,7 @@ import {
     PeerOutputName,
     PkiRole,
     PROTOCOL_VERSION,
+    SigningRequests,
     TrustModel,
     UsedFromPeers,
 } from "../model/lab";
@@ -185,4 +186,28 @@ export async function readPeers(cfg: LabConfig, opts?: pulumi.CustomResourceOpti
     const peers: PeerView[] = [];
     for (const entry of cfg.peers) peers.push(await readPeer(cfg, entry, cfg.peers.length, opts));
     return peers;
+}
+
+/** What this stack's own last run exported, as far as this run checks it against the root stack's certificates. */
+export interface OwnLastRun {
+    /** The signing requests it last exported; absent for a stack never deployed, or destroyed and built again. */
+    readonly signingRequests?: SigningRequests;
+}
+
+/**
+ * A peer-role stack of the shared model reads its own last outputs through a
+ * StackReference to itself, before it declares anything: the root stack signed the
+ * requests this stack exported then, and a stack rebuilt since has new keys the
+ * root's certificates do not match (stacks/layers/pki.ts). Undefined for any other
+ * stack: the root signs its own requests in the same run, and in the federated
+ * model each stack signs its own.
+ */
+export async function readOwnLastRun(
+    cfg: LabConfig,
+    opts?: pulumi.CustomResourceOptions,
+): Promise<OwnLastRun | undefined> {
+    if (cfg.mesh.trustModel !== "shared" || cfg.pki.role !== "peer") return undefined;
+    const ref = new pulumi.StackReference(`${cfg.stack}-self`, { name: cfg.stack }, opts);
+    const requests = (await ref.getOutputDetails("signingRequests")).value as SigningRequests | undefined | null;
+    return { signingRequests: requests ?? undefined };
 }

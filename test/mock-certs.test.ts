@@ -1,10 +1,11 @@
-// The mock runtime's certificates (offline/engine/mock-cert.ts): real self-signed X.509 in
-// PEM, named after the resource that made them, the same on every run.
+// The mock runtime's certificates and signing requests (offline/engine/mock-cert.ts): real
+// X.509 and PKCS #10 in PEM, named after the resource that made them, the same on every run;
+// a certificate signed for a request carries the request's key.
 import { X509Certificate } from "crypto";
 import { spiffeBundle } from "../components/spire-federation";
 import { mockCertificatePem } from "../offline/engine/mock-cert";
 import { mockOutputs } from "../offline/engine/mocks";
-import { mockCertName } from "./mock-certs";
+import { mockCertName, mockCsrName, parseCsr } from "./mock-certs";
 
 describe("the certificates of the mock runtime", () => {
     test("are X.509 certificates in PEM, self-signed, named by their label, CA or not as asked", () => {
@@ -60,5 +61,40 @@ describe("the certificates of the mock runtime", () => {
         expect(bundle.keys).toEqual([
             expect.objectContaining({ use: "x509-svid", x5c: [new X509Certificate(pem).raw.toString("base64")] }),
         ]);
+    });
+
+    test("a CertRequest is a real PKCS #10 request for the key its private key stands for: the same private key, the same public key", () => {
+        const csr = (name: string, key: string) =>
+            String(
+                mockOutputs("tls:index/certRequest:CertRequest", name, {
+                    privateKeyPem: `MOCK-PRIVATE-KEY(PrivateKey/${key})`,
+                }).certRequestPem,
+            );
+        const istio = csr("comp3-ca-istio-csr", "comp3-ca-istio-key");
+        expect(istio).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
+        // Signed with its own key (mockCsrName checks the signature), and named after the resource.
+        expect(mockCsrName(istio)).toBe("MOCK-CSR(CertRequest/comp3-ca-istio-csr)");
+        expect(csr("comp3-ca-istio-csr", "comp3-ca-istio-key")).toBe(istio);
+        // Another request from the same key has that key; a request from another key has another.
+        expect(parseCsr(csr("other-csr", "comp3-ca-istio-key")).publicKey).toEqual(parseCsr(istio).publicKey);
+        expect(parseCsr(csr("comp3-ca-istio-csr", "comp3-ca-istio-key-rebuilt")).publicKey).not.toEqual(
+            parseCsr(istio).publicKey,
+        );
+    });
+
+    test("a LocallySignedCert carries the public key of the request it was signed for", () => {
+        const request = String(
+            mockOutputs("tls:index/certRequest:CertRequest", "leaf-csr", {
+                privateKeyPem: "MOCK-PRIVATE-KEY(PrivateKey/leaf-key)",
+            }).certRequestPem,
+        );
+        const pem = String(
+            mockOutputs("tls:index/locallySignedCert:LocallySignedCert", "leaf-cert", { certRequestPem: request })
+                .certPem,
+        );
+        expect(mockCertName(pem)).toBe("MOCK-CERT(LocallySignedCert/leaf-cert)");
+        expect(new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" })).toEqual(
+            parseCsr(request).publicKey,
+        );
     });
 });

@@ -3,13 +3,14 @@
 // certificates cross), the root signs what each cluster asked for, the federated
 // model gives every trust domain its own root, and a brought root replaces the
 // generated one.
+import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { assembleIntermediates } from "../components/pki";
 import { LabPlan } from "../offline/planner/lab";
 import { PlannedResource } from "../offline/engine/record";
 import { findResource, labDirWith, planOf, resourcesOfType, stackOf } from "./helpers";
-import { mockCertName } from "./mock-certs";
+import { mockCertName, mockCsrName, parseCsr } from "./mock-certs";
 
 const KEY = "tls:index/privateKey:PrivateKey";
 const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
@@ -80,7 +81,9 @@ describe("the shared model: the root stack signs every cluster's own requests", 
             const requester = cluster === "cluster1" ? "comp2" : "comp3";
             for (const kind of ["istio", "spire"]) {
                 const cert = findResource(comp2, SIGNED, `comp2-pki-${cluster}-${kind}-cert`);
-                expect(cert.inputs.certRequestPem).toBe(`MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`);
+                expect(mockCsrName(cert.inputs.certRequestPem)).toBe(
+                    `MOCK-CSR(CertRequest/${requester}-ca-${kind}-csr)`,
+                );
                 expect(mockCertName(cert.inputs.caCertPem)).toBe("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)");
                 expect(cert.inputs.caPrivateKeyPem).toBe("[secret]");
                 expect(cert.dependsOn).toContain(rootUrn);
@@ -124,12 +127,11 @@ describe("the shared model: the root stack signs every cluster's own requests", 
     test("what crosses: comp3's requests to comp2, comp2's certificates and root to comp3, all public", () => {
         const c2 = stackOf(shared, "comp2").outputs;
         const c3 = stackOf(shared, "comp3").outputs;
-        expect(c3.signingRequests).toEqual({
-            secret: false,
-            value: {
-                istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)",
-                spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)",
-            },
+        expect(c3.signingRequests.secret).toBe(false);
+        const requests = c3.signingRequests.value as Record<string, string>;
+        expect(Object.fromEntries(Object.entries(requests).map(([k, pem]) => [k, mockCsrName(pem)]))).toEqual({
+            istio: "MOCK-CSR(CertRequest/comp3-ca-istio-csr)",
+            spire: "MOCK-CSR(CertRequest/comp3-ca-spire-csr)",
         });
         expect(c2.signedIntermediates.secret).toBe(false);
         const cluster2 = (c2.signedIntermediates.value as Record<string, Record<string, string>>).cluster2;
@@ -137,6 +139,12 @@ describe("the shared model: the root stack signs every cluster's own requests", 
             istio: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-istio-cert)",
             spire: "MOCK-CERT(LocallySignedCert/comp2-pki-cluster2-spire-cert)",
         });
+        // Each certificate carries the public key of the request of its kind, and the two requests are for two keys.
+        for (const kind of ["istio", "spire"]) {
+            const certKey = new X509Certificate(cluster2[kind]).publicKey.export({ type: "spki", format: "der" });
+            expect([kind, certKey.equals(parseCsr(requests[kind]).publicKey)]).toEqual([kind, true]);
+        }
+        expect(parseCsr(requests.istio).publicKey.equals(parseCsr(requests.spire).publicKey)).toBe(false);
         expect({ ...c3.rootCaCert, value: mockCertName(c3.rootCaCert.value) }).toEqual({
             secret: false,
             value: "MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)",
@@ -248,7 +256,9 @@ describe("the federated model: a root per trust domain, nothing signed across", 
             ]);
             for (const cert of signed) {
                 expect(mockCertName(cert.inputs.caCertPem)).toBe(`MOCK-CERT(SelfSignedCert/${stack}-pki-root-cert)`);
-                expect(cert.inputs.certRequestPem).toMatch(new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`));
+                expect(mockCsrName(cert.inputs.certRequestPem)).toMatch(
+                    new RegExp(`^MOCK-CSR\\(CertRequest/${stack}-ca-`),
+                );
             }
             // The upstream chain SPIRE hands out ends at the root the stack exports (bundle.crt = rootCaCert, see assembleIntermediates).
             expect(mockCertName(plan.outputs.rootCaCert.value)).toBe(

@@ -522,6 +522,8 @@ describe("the roster", () => {
         ).toEqual([
             ["comp3-peer-cluster1", "comp2"],
             ["comp3-peer-cluster3", "comp4"],
+            // And itself, a peer-role stack of the shared model: the requests it last exported.
+            ["comp3-self", "comp3"],
         ]);
     });
 });

@@ -1,11 +1,17 @@
-// The certificates the mock runtime returns where a provider would issue one: real
-// X.509 in PEM, so the program reads them as it reads the real ones (a SPIFFE bundle
-// is made of the root), and still labelled: the subject's common name says which
-// resource made it ("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)"). Each is
-// self-signed with an Ed25519 key derived from that label, whose signatures are
-// deterministic, and carries fixed dates and serial: the same label gives the same
-// PEM on every run, so the plan stays byte-identical from run to run.
-import { createHash, createPrivateKey, createPublicKey, sign } from "crypto";
+// The certificates and signing requests the mock runtime returns where a provider
+// would make one: real X.509 and PKCS #10 in PEM, so the program reads them as it
+// reads the real ones (a SPIFFE bundle is made of the root; a peer compares the key of
+// its last request with the key of the certificate the root signed), and still
+// labelled: the subject's common name says which resource made it
+// ("MOCK-CERT(SelfSignedCert/comp2-pki-root-cert)", "MOCK-CSR(CertRequest/comp3-ca-istio-csr)").
+// Every key is Ed25519, derived from a label, and its signatures are deterministic:
+// a certificate is signed with the key of its own label, and carries that key unless
+// it was issued for a signing request, whose key it carries then; a request carries
+// and is signed with the key of its private key's label. Dates and serial are fixed:
+// the same labels give the same PEM on every run, so the plan stays byte-identical
+// from run to run.
+import { createHash, createPrivateKey, createPublicKey, KeyObject, sign } from "crypto";
+import { CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import {
     AlgorithmIdentifier,
@@ -36,22 +42,85 @@ const NOT_AFTER = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 
 const cache = new Map<string, string>();
 
-/** A self-signed certificate in PEM whose subject common name is `label`; a CA certificate when `ca`. */
-export function mockCertificatePem(label: string, ca: boolean): string {
-    const key = `${ca}:${label}`;
-    const cached = cache.get(key);
-    if (cached) return cached;
+/** The Ed25519 private key the mock runtime derives from `label`: the same label, the same key. */
+export function mockPrivateKey(label: string): KeyObject {
     const seed = createHash("sha256").update(`zta-testbed mock key: ${label}`).digest();
-    const privateKey = createPrivateKey({
-        key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
-        format: "der",
-        type: "pkcs8",
-    });
-    const name = new Name([
+    return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+}
+
+/** The SubjectPublicKeyInfo (DER) of the key derived from `label`. */
+function spkiOf(key: KeyObject): Buffer {
+    return createPublicKey(key).export({ type: "spki", format: "der" });
+}
+
+/** A subject made of one common name. */
+function nameOf(label: string): Name {
+    return new Name([
         new RelativeDistinguishedName([
             new AttributeTypeAndValue({ type: COMMON_NAME, value: new AttributeValue({ utf8String: label }) }),
         ]),
     ]);
+}
+
+function pemOf(type: string, der: Buffer): string {
+    return `-----BEGIN ${type}-----\n${der
+        .toString("base64")
+        .match(/.{1,64}/g)
+        ?.join("\n")}\n-----END ${type}-----\n`;
+}
+
+/** The SubjectPublicKeyInfo (DER) of a PKCS #10 signing request in PEM. */
+export function csrPublicKeyDer(pem: string): Buffer {
+    const body =
+        /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (?:NEW )?CERTIFICATE REQUEST-----/.exec(pem);
+    if (!body) throw new Error("not a PEM certificate request");
+    const csr = AsnConvert.parse(Buffer.from(body[1].replace(/\s+/g, ""), "base64"), CertificationRequest);
+    return Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo));
+}
+
+/**
+ * A PKCS #10 signing request in PEM whose subject common name is `label`, for the key
+ * derived from `keyLabel` (the private key's placeholder) and signed with it.
+ */
+export function mockCsrPem(label: string, keyLabel: string): string {
+    const key = `csr:${label}:${keyLabel}`;
+    const cached = cache.get(key);
+    if (cached) return cached;
+    const privateKey = mockPrivateKey(keyLabel);
+    const info = new CertificationRequestInfo({
+        version: 0,
+        subject: nameOf(label),
+        subjectPKInfo: AsnConvert.parse(spkiOf(privateKey), SubjectPublicKeyInfo),
+    });
+    const signature = sign(null, Buffer.from(AsnConvert.serialize(info)), privateKey);
+    const pem = pemOf(
+        "CERTIFICATE REQUEST",
+        Buffer.from(
+            AsnConvert.serialize(
+                new CertificationRequest({
+                    certificationRequestInfo: info,
+                    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ED25519 }),
+                    signature: new Uint8Array(signature).buffer,
+                }),
+            ),
+        ),
+    );
+    cache.set(key, pem);
+    return pem;
+}
+
+/**
+ * A certificate in PEM whose subject and issuer common name is `label`, signed with
+ * the key derived from `label`; a CA certificate when `ca`. It carries the key of
+ * `requestPem` when given (a certificate issued for a signing request), else its own:
+ * then it is self-signed.
+ */
+export function mockCertificatePem(label: string, ca: boolean, requestPem?: string): string {
+    const key = `${ca}:${label}:${requestPem ?? ""}`;
+    const cached = cache.get(key);
+    if (cached) return cached;
+    const privateKey = mockPrivateKey(label);
+    const name = nameOf(label);
     // A positive serial number of 16 bytes, from the label.
     const serial = createHash("sha256").update(`zta-testbed mock serial: ${label}`).digest().subarray(0, 16);
     serial[0] &= 0x7f;
@@ -63,7 +132,7 @@ export function mockCertificatePem(label: string, ca: boolean): string {
         validity: new Validity({ notBefore: NOT_BEFORE, notAfter: NOT_AFTER }),
         subject: name,
         subjectPublicKeyInfo: AsnConvert.parse(
-            createPublicKey(privateKey).export({ type: "spki", format: "der" }),
+            requestPem === undefined ? spkiOf(privateKey) : csrPublicKeyDer(requestPem),
             SubjectPublicKeyInfo,
         ),
         extensions: new Extensions([
@@ -84,10 +153,7 @@ export function mockCertificatePem(label: string, ca: boolean): string {
             }),
         ),
     );
-    const pem = `-----BEGIN CERTIFICATE-----\n${der
-        .toString("base64")
-        .match(/.{1,64}/g)
-        ?.join("\n")}\n-----END CERTIFICATE-----\n`;
+    const pem = pemOf("CERTIFICATE", der);
     cache.set(key, pem);
     return pem;
 }

@@ -1,7 +1,7 @@
 // The lab PKI (docs/pki.md): this cluster's intermediate keys, the root this stack
 // owns and what it signs, and the trust the layers above build on.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterCa, ClusterTrust, Pki, SigningSubject } from "../../components/pki";
+import { ClusterCa, ClusterTrust, Pki, signedForOtherKeys, SigningSubject } from "../../components/pki";
 import { SignedIntermediates, SigningRequests } from "../../model/lab";
 import { ownsRoot } from "../config/lab-config";
 import { StackSecrets } from "../config/load";
@@ -69,9 +69,12 @@ function clusterPki({ cfg, secrets, peers, used }: PkiInput, ca: ClusterCa): Pki
  * A peer-role stack of the shared model: this cluster's own keys with the
  * certificates the root stack signed for them (`signedIntermediates`) and the
  * root (`rootCaCert`), from whichever peer is the root stack; absent, with a
- * warning, until the root stack has signed.
+ * warning, until the root stack has signed, and until it has signed the requests
+ * this stack last exported (`self`): certificates for other keys (this stack built
+ * again with new ones, or not yet exported its requests) would make a `cacerts` that
+ * istiod refuses.
  */
-function peerTrust({ cfg, peers, used }: PkiInput, ca: ClusterCa): ClusterTrust | undefined {
+function peerTrust({ cfg, peers, used, self }: PkiInput, ca: ClusterCa): ClusterTrust | undefined {
     const name = cfg.cluster.name;
     const root = rootPeerOf(cfg, peers);
     const signed = root?.plain<Record<string, SignedIntermediates>>("signedIntermediates");
@@ -80,6 +83,15 @@ function peerTrust({ cfg, peers, used }: PkiInput, ca: ClusterCa): ClusterTrust 
         pulumi.log.warn(
             `pki.role is "peer" and ${which} has not signed this cluster's intermediates (${name}) yet: ` +
                 `everything that needs them (Istio's CA, SPIRE) is left out; run \`pulumi up\` on the ${which.replace(/^the /, "")}, then here again`,
+        );
+        return undefined;
+    }
+    const requests = self?.signingRequests;
+    if (requests === undefined || signedForOtherKeys(requests, signed[name]).length > 0) {
+        pulumi.log.warn(
+            `${rootStackLabel(cfg, peers)} signed this cluster's intermediates (${name}) for other keys than this stack's ` +
+                "(rebuilt with new keys?): Istio's CA and SPIRE are left out until it signs the current requests; " +
+                `run \`pulumi up --stack ${root.stack}\`, then here again`,
         );
         return undefined;
     }
