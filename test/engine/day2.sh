@@ -200,8 +200,9 @@ day2_rebuild() {
   fi
   result < <(day2_tool keys-match "${kubeconfig_args[@]}" --stage "rebuild, after $stack's first run")
   day2_up rebuild "$day2_plan" "$root"
-  # What the page says the root's run replaces: the certificates it signs for the rebuilt cluster.
-  expected="$root-pki-${!cluster}-istio-cert, $root-pki-${!cluster}-spire-cert"
+  # What the page says the root's run replaces: the certificates it signs for the rebuilt cluster, and its
+  # remote secret for that cluster (its reader's token is new: the provider replaces a Secret whose data changes).
+  expected="$root-pki-${!cluster}-istio-cert, $root-pki-${!cluster}-spire-cert, $root-remote-${!cluster}-secret"
   expect_replaced "$root" "$expected"
   day2_up rebuild "$day2_plan" "$stack"
   result < <(day2_tool keys-match "${kubeconfig_args[@]}" --stage "rebuild, converged")
