@@ -1,6 +1,7 @@
-// The TypeScript half of test/engine/day2.sh (rotate, repair, rebuild on the running
-// lab): what each cluster's intermediates are, whether each key matches its certificate,
-// and deleting an object out of band. Checks print "PASS: ..." or "FAIL: ...", which
+// The TypeScript half of test/engine/day2.sh (rotate, repair, rebuild, upgrade on the
+// running lab): what each cluster's intermediates are, whether each key matches its
+// certificate, deleting an object out of band, and the upgrade step's edits of a stack's
+// state (the lab as an earlier program left it) and its check of the server's StatefulSet. Checks print "PASS: ..." or "FAIL: ...", which
 // run.sh counts.
 import * as k8s from "@kubernetes/client-node";
 import { createHash, createPublicKey, X509Certificate } from "crypto";
@@ -8,7 +9,20 @@ import * as fs from "fs";
 import { Flags, one, readFlags } from "./flags";
 
 function flagsOf(argv: string[]): Flags {
-    return readFlags(argv, ["kubeconfig", "out", "before", "after", "namespace", "name", "stage"]);
+    return readFlags(argv, [
+        "kubeconfig",
+        "out",
+        "before",
+        "after",
+        "namespace",
+        "name",
+        "stage",
+        "state",
+        "release",
+        "versions",
+        "claim",
+        "storage-class",
+    ]);
 }
 
 function check(ok: boolean, what: string, detail: string): void {
@@ -138,12 +152,169 @@ async function secretNames(flags: Flags): Promise<void> {
     for (const s of list.body.items) console.log(s.metadata?.name);
 }
 
+/** `orphan-statefulset`: deletes a StatefulSet with `propagationPolicy: Orphan` (kubectl's --cascade=orphan): its pods and claims stay. */
+async function orphanStatefulSet(flags: Flags): Promise<void> {
+    const [namespace, name] = [one(flags, "namespace"), one(flags, "name")];
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(one(flags, "kubeconfig"));
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    await apps.deleteNamespacedStatefulSet(name, namespace, undefined, undefined, undefined, undefined, "Orphan");
+    // Gone before Helm creates it again (an orphan delete only removes the owner references first).
+    for (let i = 0; i < 150; i++) {
+        try {
+            await apps.readNamespacedStatefulSet(name, namespace);
+        } catch (err) {
+            if ((err as { response?: { statusCode?: number } }).response?.statusCode === 404) {
+                console.log(`  deleted StatefulSet ${namespace}/${name} (--cascade=orphan)`);
+                return;
+            }
+            throw err;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`StatefulSet ${namespace}/${name} still there 30 s after its orphan delete`);
+}
+
+/**
+ * `drop-claim`: deletes a PersistentVolumeClaim and waits until it is gone (its protection
+ * finalizer holds it while a pod uses it), then adds one volume of --storage-class, as the
+ * cluster's provisioner would make for the next claim: the simulated cluster has none, and the
+ * deleted claim's volume stays Released (lab-tool.ts `cluster`).
+ */
+async function dropClaim(flags: Flags): Promise<void> {
+    const [namespace, name, storageClass] = [one(flags, "namespace"), one(flags, "claim"), one(flags, "storage-class")];
+    const core = coreOf(one(flags, "kubeconfig"));
+    await core.deleteNamespacedPersistentVolumeClaim(name, namespace);
+    for (let i = 0; ; i++) {
+        try {
+            await core.readNamespacedPersistentVolumeClaim(name, namespace);
+        } catch (err) {
+            if ((err as { response?: { statusCode?: number } }).response?.statusCode === 404) break;
+            throw err;
+        }
+        if (i >= 300)
+            throw new Error(`claim ${namespace}/${name} still there 60 s after its delete (a pod still uses it)`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    const volume = `${storageClass}-for-${namespace}-${name}`.slice(0, 63);
+    await core.createPersistentVolume({
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: volume },
+        spec: {
+            storageClassName: storageClass,
+            capacity: { storage: "10Gi" },
+            accessModes: ["ReadWriteOnce"],
+            hostPath: { path: `/nonexistent/${volume}` },
+        },
+    });
+    console.log(`  deleted PersistentVolumeClaim ${namespace}/${name}; volume ${volume} made for the next claim`);
+}
+
+/** `statefulset-claims`: the claim templates of a StatefulSet, as JSON (what the chart asked the API server for). */
+async function statefulSetClaims(flags: Flags): Promise<void> {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(one(flags, "kubeconfig"));
+    const sts = await kc
+        .makeApiClient(k8s.AppsV1Api)
+        .readNamespacedStatefulSet(one(flags, "name"), one(flags, "namespace"));
+    const templates = (sts.body.spec?.volumeClaimTemplates ?? []).map((t) => ({
+        name: t.metadata?.name,
+        storageClassName: t.spec?.storageClassName ?? null,
+        storage: t.spec?.resources?.requests?.storage,
+    }));
+    const volumes = (sts.body.spec?.template.spec?.volumes ?? []).map((v) => ({
+        name: v.name,
+        emptyDir: v.emptyDir !== undefined,
+    }));
+    console.log(JSON.stringify({ volumeClaimTemplates: templates, volumes }));
+}
+
+/** A resource of an exported deployment (`pulumi stack export`): only the fields edited here. */
+interface StateResource {
+    urn: string;
+    type: string;
+    inputs?: Record<string, unknown>;
+    outputs?: Record<string, unknown>;
+}
+interface StateFile {
+    deployment: { resources: StateResource[] };
+}
+
+function readState(flags: Flags): StateFile {
+    return JSON.parse(fs.readFileSync(one(flags, "state"), "utf8")) as StateFile;
+}
+
+function writeState(flags: Flags, state: StateFile): void {
+    fs.writeFileSync(one(flags, "out"), JSON.stringify(state, null, 2));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A secret value of an export: `{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ...}`. */
+function isSecret(v: unknown): boolean {
+    return isPlainObject(v) && "4dabf18193072939515e22adb298388d" in v;
+}
+
+/**
+ * `old-spire-state`: the state of the spire Release (--release, the resource's name) as a
+ * program before commit 238f2cc recorded it: `values["spire-server"].persistence` is
+ * `{type: "emptyDir"}` in its inputs and in its outputs (the provider's outputs echo the
+ * values it installed). Nothing else of the release changed in that commit.
+ */
+function oldSpireState(flags: Flags): void {
+    const state = readState(flags);
+    const name = one(flags, "release");
+    const release = state.deployment.resources.find(
+        (r) => r.type === "kubernetes:helm.sh/v3:Release" && r.urn.endsWith(`::${name}`),
+    );
+    if (!release) throw new Error(`no kubernetes:helm.sh/v3:Release named ${name} in ${one(flags, "state")}`);
+    let edited = 0;
+    for (const side of [release.inputs, release.outputs]) {
+        const values = side?.values;
+        if (isSecret(values)) throw new Error(`${name}: its values are a secret in the state; cannot edit them here`);
+        const server = isPlainObject(values) ? values["spire-server"] : undefined;
+        if (!isPlainObject(server) || !isPlainObject(server.persistence)) continue;
+        server.persistence = { type: "emptyDir" };
+        edited++;
+    }
+    if (edited === 0) throw new Error(`${name}: no values["spire-server"].persistence in its inputs or outputs`);
+    writeState(flags, state);
+    console.log(
+        `  ${name}: values["spire-server"].persistence = {type: emptyDir} in ${edited} of its inputs and outputs`,
+    );
+}
+
+/**
+ * `set-identity-versions`: the stack's `identity.versions` output replaced by --versions (JSON),
+ * what the stack exported when it ran at those versions.
+ */
+function setIdentityVersions(flags: Flags): void {
+    const state = readState(flags);
+    const versions = JSON.parse(one(flags, "versions")) as Record<string, string>;
+    const stack = state.deployment.resources.find((r) => r.type === "pulumi:pulumi:Stack");
+    const identity = stack?.outputs?.identity;
+    if (!isPlainObject(identity) || isSecret(identity))
+        throw new Error("the stack has no plain identity output to edit");
+    if (!isPlainObject(identity.versions)) throw new Error("the stack's identity output has no versions");
+    identity.versions = { ...identity.versions, ...versions };
+    writeState(flags, state);
+    console.log(`  identity.versions: ${JSON.stringify(identity.versions)}`);
+}
+
 const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
     certs,
     "keys-match": keysMatch,
     "check-rotated": checkRotated,
     "delete-secret": deleteSecret,
     "secret-names": secretNames,
+    "orphan-statefulset": orphanStatefulSet,
+    "drop-claim": dropClaim,
+    "statefulset-claims": statefulSetClaims,
+    "old-spire-state": oldSpireState,
+    "set-identity-versions": setIdentityVersions,
 };
 
 async function run(): Promise<void> {
