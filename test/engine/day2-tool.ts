@@ -146,6 +146,18 @@ async function deleteSecret(flags: Flags): Promise<void> {
     console.log(`  deleted Secret ${namespace}/${name}`);
 }
 
+/** `delete-configmap`: deletes one ConfigMap through the API server, if it is there. */
+async function deleteConfigMap(flags: Flags): Promise<void> {
+    const [namespace, name] = [one(flags, "namespace"), one(flags, "name")];
+    try {
+        await coreOf(one(flags, "kubeconfig")).deleteNamespacedConfigMap(name, namespace);
+        console.log(`  deleted ConfigMap ${namespace}/${name}`);
+    } catch (err) {
+        if ((err as { response?: { statusCode?: number } }).response?.statusCode !== 404) throw err;
+        console.log(`  no ConfigMap ${namespace}/${name}`);
+    }
+}
+
 /** `secret-names`: the names of a namespace's Secrets, one per line (the remote secrets to pick from). */
 async function secretNames(flags: Flags): Promise<void> {
     const list = await coreOf(one(flags, "kubeconfig")).listNamespacedSecret(one(flags, "namespace"));
@@ -310,6 +322,7 @@ const commands: Record<string, (flags: Flags) => void | Promise<void>> = {
     "check-rotated": checkRotated,
     "delete-secret": deleteSecret,
     "secret-names": secretNames,
+    "delete-configmap": deleteConfigMap,
     "orphan-statefulset": orphanStatefulSet,
     "drop-claim": dropClaim,
     "statefulset-claims": statefulSetClaims,
