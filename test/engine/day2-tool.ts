@@ -273,8 +273,10 @@ function isSecret(v: unknown): boolean {
 /**
  * `old-spire-state`: the state of the spire Release (--release, the resource's name) as a
  * program before commit 238f2cc recorded it: `values["spire-server"].persistence` is
- * `{type: "emptyDir"}` in its inputs and in its outputs (the provider's outputs echo the
- * values it installed). Nothing else of the release changed in that commit.
+ * `{type: "emptyDir"}` in its inputs, in its outputs (the values it installed) and in the
+ * inputs the provider keeps among the outputs (`__inputs`, a secret: the export must be
+ * `--show-secrets`, whose plaintext `stack import` encrypts again). Nothing else of the release
+ * changed in that commit.
  */
 function oldSpireState(flags: Flags): void {
     const state = readState(flags);
@@ -283,20 +285,28 @@ function oldSpireState(flags: Flags): void {
         (r) => r.type === "kubernetes:helm.sh/v3:Release" && r.urn.endsWith(`::${name}`),
     );
     if (!release) throw new Error(`no kubernetes:helm.sh/v3:Release named ${name} in ${one(flags, "state")}`);
-    let edited = 0;
-    for (const side of [release.inputs, release.outputs]) {
-        const values = side?.values;
-        if (isSecret(values)) throw new Error(`${name}: its values are a secret in the state; cannot edit them here`);
-        const server = isPlainObject(values) ? values["spire-server"] : undefined;
-        if (!isPlainObject(server) || !isPlainObject(server.persistence)) continue;
+    const emptyDir = (holder: unknown, where: string): void => {
+        const server =
+            isPlainObject(holder) && isPlainObject(holder.values) ? holder.values["spire-server"] : undefined;
+        if (!isPlainObject(server) || !isPlainObject(server.persistence))
+            throw new Error(`${name}: no values["spire-server"].persistence in its ${where}`);
         server.persistence = { type: "emptyDir" };
-        edited++;
+    };
+    emptyDir(release.inputs, "inputs");
+    emptyDir(release.outputs, "outputs");
+    const kept = release.outputs?.__inputs;
+    if (isSecret(kept)) {
+        const secret = kept as Record<string, unknown>;
+        if (typeof secret.plaintext !== "string")
+            throw new Error(`${name}: its outputs' __inputs are encrypted (export with --show-secrets)`);
+        const inputs = JSON.parse(secret.plaintext) as unknown;
+        emptyDir(inputs, "outputs' __inputs");
+        secret.plaintext = JSON.stringify(inputs);
+    } else if (kept !== undefined) {
+        emptyDir(kept, "outputs' __inputs");
     }
-    if (edited === 0) throw new Error(`${name}: no values["spire-server"].persistence in its inputs or outputs`);
     writeState(flags, state);
-    console.log(
-        `  ${name}: values["spire-server"].persistence = {type: emptyDir} in ${edited} of its inputs and outputs`,
-    );
+    console.log(`  ${name}: values["spire-server"].persistence = {type: emptyDir} in its inputs and outputs`);
 }
 
 /**

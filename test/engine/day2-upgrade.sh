@@ -99,7 +99,7 @@ for stack in $stacks; do
   # The state as that program's `pulumi up` left it: the release's values (inputs and outputs)
   # with persistence {type: emptyDir}, nothing else of it. Without this edit the state would
   # claim the pvc values, the diff would be empty and the upgrade would not touch the release.
-  pulumi_in "$t2" stack export --stack "$stack" >"$work/day2-upgrade-export-$stack.json"
+  pulumi_in "$t2" stack export --stack "$stack" --show-secrets >"$work/day2-upgrade-export-$stack.json"
   if day2_tool old-spire-state --state "$work/day2-upgrade-export-$stack.json" --release "$stack-spire-chart" \
     --out "$work/day2-upgrade-import-$stack.json" >"$work/day2-upgrade-state-$stack.log" &&
     pulumi_in "$t2" stack import --stack "$stack" --file "$work/day2-upgrade-import-$stack.json" >>"$work/day2-upgrade-state-$stack.log" 2>&1; then
