@@ -21,7 +21,6 @@ function flagsOf(argv: string[]): Flags {
         "release",
         "versions",
         "claim",
-        "storage-class",
     ]);
 }
 
@@ -189,13 +188,15 @@ async function orphanStatefulSet(flags: Flags): Promise<void> {
 
 /**
  * `drop-claim`: deletes a PersistentVolumeClaim and waits until it is gone (its protection
- * finalizer holds it while a pod uses it), then adds one volume of --storage-class, as the
- * cluster's provisioner would make for the next claim: the simulated cluster has none, and the
- * deleted claim's volume stays Released (lab-tool.ts `cluster`).
+ * finalizer holds it while a pod uses it), then makes its volume Available again (no claimRef),
+ * as an administrator reclaims a `Retain` volume: the simulated cluster has no provisioner to
+ * make a new one for the next claim, its volumes hold no data (lab-tool.ts `cluster`), and a new
+ * volume would be an object the teardown finds left over.
  */
 async function dropClaim(flags: Flags): Promise<void> {
-    const [namespace, name, storageClass] = [one(flags, "namespace"), one(flags, "claim"), one(flags, "storage-class")];
+    const [namespace, name] = [one(flags, "namespace"), one(flags, "claim")];
     const core = coreOf(one(flags, "kubeconfig"));
+    const volume = (await core.readNamespacedPersistentVolumeClaim(name, namespace)).body.spec?.volumeName;
     await core.deleteNamespacedPersistentVolumeClaim(name, namespace);
     for (let i = 0; ; i++) {
         try {
@@ -208,19 +209,14 @@ async function dropClaim(flags: Flags): Promise<void> {
             throw new Error(`claim ${namespace}/${name} still there 60 s after its delete (a pod still uses it)`);
         await new Promise((r) => setTimeout(r, 200));
     }
-    const volume = `${storageClass}-for-${namespace}-${name}`.slice(0, 63);
-    await core.createPersistentVolume({
-        apiVersion: "v1",
-        kind: "PersistentVolume",
-        metadata: { name: volume },
-        spec: {
-            storageClassName: storageClass,
-            capacity: { storage: "10Gi" },
-            accessModes: ["ReadWriteOnce"],
-            hostPath: { path: `/nonexistent/${volume}` },
-        },
-    });
-    console.log(`  deleted PersistentVolumeClaim ${namespace}/${name}; volume ${volume} made for the next claim`);
+    if (volume) {
+        const pv = (await core.readPersistentVolume(volume)).body;
+        if (pv.spec) delete pv.spec.claimRef;
+        await core.replacePersistentVolume(volume, pv);
+    }
+    console.log(
+        `  deleted PersistentVolumeClaim ${namespace}/${name}; its volume ${volume ?? "(none)"} Available again`,
+    );
 }
 
 /** `statefulset-claims`: the claim templates of a StatefulSet, as JSON (what the chart asked the API server for). */

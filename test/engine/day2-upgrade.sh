@@ -93,9 +93,9 @@ for stack in $stacks; do
   else
     fail "upgrade: $stack: helm upgrade spire (emptyDir): $(tail -3 "$work/day2-upgrade-helm-$stack.log")"
   fi
-  # An emptyDir lab never had the server's claim: it goes, and the next claim gets a fresh volume
-  # (a provisioner's work; the simulated cluster's volumes are made by lab-tool.ts).
-  result < <(day2_tool drop-claim --kubeconfig "$work/$stack/admin.kubeconfig" --namespace spire-server --claim spire-data-spire-server-0 --storage-class simulated)
+  # An emptyDir lab never had the server's claim: it goes, and its volume is free for the next
+  # claim (the simulated cluster has no provisioner; its volumes hold no data).
+  result < <(day2_tool drop-claim --kubeconfig "$work/$stack/admin.kubeconfig" --namespace spire-server --claim spire-data-spire-server-0)
   # The state as that program's `pulumi up` left it: the release's values (inputs and outputs)
   # with persistence {type: emptyDir}, nothing else of it. Without this edit the state would
   # claim the pvc values, the diff would be empty and the upgrade would not touch the release.
