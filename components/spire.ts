@@ -14,6 +14,9 @@ import { SPIRE_CLASS_NAME, SPIRE_RELEASE, spireValues } from "./spire-values";
 
 export const SPIRE_CHART_REPO = "https://spiffe.github.io/helm-charts-hardened";
 
+/** The property path of the server's persistence in the spire release's inputs (a key with a dash: bracket notation). */
+export const SPIRE_PERSISTENCE_PATH = 'values["spire-server"].persistence';
+
 /** Keys of the upstream-authority Secret: the chart mounts the whole Secret at /run/spire/upstream_ca and points the disk plugin at these files. */
 export const UPSTREAM_CA_KEYS = ["tls.crt", "tls.key", "bundle.crt"] as const;
 
@@ -132,9 +135,22 @@ export class SpireServer extends pulumi.ComponentResource {
                     dataStorageClass: args.localDataPath ? SPIRE_DATA_CLASS : undefined,
                 }),
             },
-            // The chart's CRDs live in spire-crds: the controller manager fails without them; the
-            // server's claim binds only to the volume made for it.
-            { parent: this, dependsOn: [this.crds, ...afterCni, ...dataVolume] },
+            {
+                parent: this,
+                // The chart's CRDs live in spire-crds: the controller manager fails without them; the
+                // server's claim binds only to the volume made for it.
+                dependsOn: [this.crds, ...afterCni, ...dataVolume],
+                // The persistence decides the StatefulSet's volumeClaimTemplates, which the API server
+                // lets no update change ("spec: Forbidden: updates to statefulset spec for fields other
+                // than ..."), and Helm patches the StatefulSet of a release: a change of it (a lab from
+                // before commit 238f2cc, on an emptyDir) fails. The Kubernetes provider's own
+                // replace-on-change of that field reaches only the objects it manages, not the ones
+                // inside a release, so the release itself is replaced: `helm uninstall`, then `helm
+                // install` with the new StatefulSet. Deleted first: the new release has the same Helm
+                // name and objects. Any other change (a chart version) stays an in-place upgrade.
+                replaceOnChanges: [SPIRE_PERSISTENCE_PATH],
+                deleteBeforeReplace: true,
+            },
         );
         this.ready = [this.crds, this.release];
 

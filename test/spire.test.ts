@@ -230,6 +230,20 @@ describe.each(STACKS)("%s (%s)", (stack, cluster) => {
         );
     });
 
+    test("a change of the server's persistence replaces the spire release, deleted first; nothing else of the release does (issue 25)", () => {
+        const release = chart(plan(), stack);
+        // A StatefulSet's volumeClaimTemplates cannot change in place and Helm patches it: the API
+        // server refuses, so a lab whose server ran on an emptyDir could not move to the claim.
+        // Replaced instead: `helm uninstall` (the StatefulSet goes), then `helm install`. Deleted
+        // first: the new release has the same Helm name and the same objects.
+        expect(release.replaceOnChanges).toEqual(['values["spire-server"].persistence']);
+        expect(release.deleteBeforeReplace).toBe(true);
+        // A plain version upgrade stays an in-place `helm upgrade`, and the CRD chart is never replaced.
+        expect(release.replaceOnChanges).not.toContain("version");
+        expect(crds(plan(), stack).replaceOnChanges).toEqual([]);
+        expect(crds(plan(), stack).deleteBeforeReplace).toBe(false);
+    });
+
     test("the server namespace is Pod Security restricted, the agent/CSI namespace privileged, as the chart's layout puts them", () => {
         const p = plan();
         const labels = (n: string) =>
