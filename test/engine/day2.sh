@@ -181,7 +181,7 @@ day2_rotate() {
 
 # ---------------------------------------------------------- rebuild: docs/pki.md, "Rebuilding a peer"
 day2_rebuild() {
-  local before=$failed step_start=$SECONDS stack=$day2_peer root=$day2_root cluster expected
+  local before=$failed step_start=$SECONDS stack=$day2_peer root=$day2_root cluster
   replaced_in_others=''
   cluster=${day2_peer}_cluster_name
   mapfile -t kubeconfig_args < <(day2_kubeconfigs)
@@ -199,16 +199,26 @@ day2_rebuild() {
     fail "rebuild: $stack's first run did not say that $root's certificates are for other keys, with \`pulumi up --stack $root\`"
   fi
   result < <(day2_tool keys-match "${kubeconfig_args[@]}" --stage "rebuild, after $stack's first run")
-  day2_up rebuild "$day2_plan" "$root"
-  # What the page says the root's run replaces: the certificates it signs for the rebuilt cluster, and its
-  # remote secret for that cluster (its reader's token is new: the provider replaces a Secret whose data changes).
-  expected="$root-pki-${!cluster}-istio-cert, $root-pki-${!cluster}-spire-cert, $root-remote-${!cluster}-secret"
-  expect_replaced "$root" "$expected"
+  # Then every other stack in the deployment order (the peer-role stacks, then the root stack), as
+  # when a cluster joins: each holds a remote secret for the rebuilt cluster, whose reader's token is
+  # new (the provider replaces a Secret whose data changes); the root stack also re-signs the
+  # rebuilt cluster's two intermediates. That is all the page says they replace.
+  local s others_runs=''
+  for s in $day2_peers; do [ "$s" = "$stack" ] || others_runs+="$s "; done
+  others_runs+=$day2_roots
+  for s in $others_runs; do
+    day2_up rebuild "$day2_plan" "$s"
+    if is_root "$s"; then
+      expect_replaced "$s" "$s-pki-${!cluster}-istio-cert, $s-pki-${!cluster}-spire-cert, $s-remote-${!cluster}-secret"
+    else
+      expect_replaced "$s" "$s-remote-${!cluster}-secret"
+    fi
+  done
   day2_up rebuild "$day2_plan" "$stack"
   result < <(day2_tool keys-match "${kubeconfig_args[@]}" --stage "rebuild, converged")
   day2_converged rebuild "$day2_plan" $stacks
   day2_check_lab rebuild "$day2_plan"
-  check_step rebuild "pulumi destroy $stack, pulumi up $stack $root $stack: new keys, never a certificate for other keys" "$before" "$step_start"
+  check_step rebuild "pulumi destroy $stack, pulumi up $stack $others_runs $stack: new keys, never a certificate for other keys" "$before" "$step_start"
 }
 
 day2_has() { case ",$day2_steps," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }

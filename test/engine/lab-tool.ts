@@ -228,9 +228,10 @@ async function cluster(flags: Flags): Promise<void> {
         provisioner: "kubernetes.io/no-provisioner",
         volumeBindingMode: "Immediate",
     });
-    // Two volumes, as a provisioner would make a second: a claim deleted with its namespace (a stack
-    // destroyed on day 2) leaves its volume Released, and the claim of the stack built again takes the other.
-    for (const volume of ["simulated-0", "simulated-1"]) {
+    // Three volumes, as a provisioner would make more: a claim deleted with its namespace (a stack
+    // destroyed on day 2) leaves its volume Released, and the claim of the stack built again takes the
+    // next: day 2 builds a stack up to three times (first, grow after shrink, rebuild).
+    for (const volume of ["simulated-0", "simulated-1", "simulated-2"]) {
         await kc.makeApiClient(k8s.CoreV1Api).createPersistentVolume({
             apiVersion: "v1",
             kind: "PersistentVolume",
